@@ -1,0 +1,100 @@
+/**
+ * Every message two nodes exchange, as zod schemas: the wire format of protocol/SPEC.md.
+ * Frames are msgpack maps; byte strings are msgpack bin. Each inbound frame is parsed once,
+ * at the socket, by one of the two discriminated unions below; nothing unparsed reaches protocol code.
+ */
+import { z } from 'zod';
+import { MAX_GROUPS, MAX_SQL_LENGTH, PSI_BATCH_KEYS } from '../src/limits.js';
+
+export const PROTOCOL_VERSION = 1;
+
+const bytes = (length?: number) =>
+  z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected bytes' }).refine((b) => length === undefined || b.length === length, { message: `expected ${length} bytes` });
+const memberId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/);
+const count = z.number().int().min(0).max(2 ** 32 - 1);
+export const QueryId = z.string().regex(/^[0-9a-f]{32}$/, '16 random bytes as hex');
+
+// ---- Channel handshake (sent in clear, before any protocol message; SPEC §Channel) ----
+
+export const Hello = z.strictObject({
+  type: z.literal('hello'),
+  version: z.literal(PROTOCOL_VERSION),
+  collaborationId: memberId,
+  manifestHash: bytes(32),
+  member: memberId,
+  /** Fresh X25519 public key of this connection: the channel keys come from it, so a recorded session cannot be replayed. */
+  ephemeral: bytes(32),
+});
+export const Auth = z.strictObject({
+  type: z.literal('auth'),
+  /** Ed25519 over the transcript hash with the member's manifest key: binds identity to this channel. */
+  signature: bytes(64),
+});
+export const HandshakeMessage = z.discriminatedUnion('type', [Hello, Auth]);
+
+// ---- Query session (inside the encrypted channel; SPEC §Flows) ----
+
+export const Propose = z.strictObject({
+  type: z.literal('propose'),
+  queryId: QueryId,
+  querier: memberId,
+  sql: z.string().min(1).max(MAX_SQL_LENGTH),
+});
+export const Accept = z.strictObject({ type: z.literal('accept'), queryId: QueryId });
+const refusal = { queryId: QueryId, code: z.string().max(64), message: z.string().max(2000) };
+export const Reject = z.strictObject({ type: z.literal('reject'), ...refusal });
+export const Abort = z.strictObject({ type: z.literal('abort'), ...refusal });
+
+/** The three point streams of two-party PSI: q = H(q)^b, p = H(p)^a, pq = H(p)^ab. */
+export const PointStage = z.enum(['q', 'p', 'pq']);
+export const Points = z.strictObject({
+  type: z.literal('points'),
+  queryId: QueryId,
+  stage: PointStage,
+  /** Batches of a stage are numbered from 0 without gaps: a replayed or duplicated batch is refused. */
+  seq: count,
+  points: bytes().refine((b) => b.length > 0 && b.length % 32 === 0 && b.length <= PSI_BATCH_KEYS * 32, {
+    message: `a non-empty multiple of 32 bytes, at most ${PSI_BATCH_KEYS} points`,
+  }),
+});
+export const PointsEnd = z.strictObject({
+  type: z.literal('points-end'),
+  queryId: QueryId,
+  stage: PointStage,
+  batches: count,
+  count,
+});
+
+/** The aggregator's per-group values split into additive shares: this is the partner's share. */
+export const Shares = z.strictObject({
+  type: z.literal('shares'),
+  queryId: QueryId,
+  groups: z.number().int().min(1).max(MAX_GROUPS),
+  width: z.number().int().min(2).max(64),
+  /** groups x width ring elements of 16 bytes, row-major. */
+  values: bytes(),
+});
+
+/** A holder's shares of some values, opened to the recipient: counts to every holder, values to receivers. */
+export const Open = z.strictObject({
+  type: z.literal('open'),
+  queryId: QueryId,
+  stage: z.enum(['counts', 'values']),
+  values: bytes(),
+});
+
+/** Group labels of the released groups, from the aggregator to result receivers only. */
+export const Labels = z.strictObject({
+  type: z.literal('labels'),
+  queryId: QueryId,
+  labels: z.array(z.array(z.union([z.string().max(1000), z.number(), z.null()])).max(16)).max(MAX_GROUPS),
+});
+
+export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Reject, Abort, Points, PointsEnd, Shares, Open, Labels]);
+
+export type Hello = z.infer<typeof Hello>;
+export type Auth = z.infer<typeof Auth>;
+export type HandshakeMessage = z.infer<typeof HandshakeMessage>;
+export type SessionMessage = z.infer<typeof SessionMessage>;
+export type Points = z.infer<typeof Points>;
+export type PointStage = z.infer<typeof PointStage>;

@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CleanroomError, asCleanroomError } from '../errors.js';
+import { manifestHash } from '../manifest/canonical.js';
+import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
+import { loadConfig, type NodeConfig } from '../node/config.js';
+import { submitQuery } from '../node/control-client.js';
+import { generateIdentity, hex, readIdentity, writeIdentity } from '../node/identity.js';
+import { CleanroomNode } from '../node/node.js';
+import { formatTable } from './table.js';
+
+const USAGE = `cleanroom: a clean-room node
+
+  cleanroom init <dir> --member <id> --name <name> --listen <host:port> --control <port> [--endpoint <ws-url>]
+      create a node: identity key and config; prints the member entry for the manifest
+  cleanroom manifest hash <file>             print the manifest's canonical hash
+  cleanroom manifest sign <file> --node <dir> add this node's signature to the manifest file
+  cleanroom manifest verify <file>           check the manifest and list missing signatures
+  cleanroom start <dir>                      run the node (peer endpoint and local control interface)
+  cleanroom query <dir> <sql> [--json]       submit a query to your own running node and print the result
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'init':
+      return init(rest);
+    case 'manifest':
+      return manifest(rest);
+    case 'start':
+      return start(rest);
+    case 'query':
+      return query(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new CleanroomError('CONFIG_INVALID', `unknown command ${command}; see cleanroom --help`);
+  }
+}
+
+async function init(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { member: { type: 'string' }, name: { type: 'string' }, listen: { type: 'string' }, control: { type: 'string' }, endpoint: { type: 'string' } },
+  });
+  const dir = positionals[0];
+  if (!dir || !values.member || !values.name || !values.listen || !values.control) throw usage('init needs <dir> --member --name --listen --control');
+  const [host, port] = splitHostPort(values.listen);
+  const config: NodeConfig = {
+    memberId: values.member,
+    identityFile: 'identity.json',
+    manifestFile: 'manifest.json',
+    listen: { host, port },
+    control: { host: '127.0.0.1', port: Number(values.control) },
+    tables: {},
+    backend: 'auto',
+    resultsDir: 'results',
+  };
+  await mkdir(dir, { recursive: true });
+  const id = generateIdentity(values.member);
+  await writeIdentity(join(dir, 'identity.json'), id);
+  await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
+  const member = { id: values.member, name: values.name, endpoint: values.endpoint ?? `ws://${values.listen}`, publicKey: hex(id.publicKey) };
+  process.stdout.write(JSON.stringify(member, null, 2) + '\n');
+  process.stderr.write(`created ${join(dir, 'identity.json')} and ${join(dir, 'config.json')}; map your tables to files in config.json, then sign the manifest\n`);
+  return 0;
+}
+
+async function manifest(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { node: { type: 'string' } } });
+  const [sub, file] = positionals;
+  if (!file) throw usage('manifest hash|sign|verify <file>');
+  const doc = JSON.parse(await readFile(file, 'utf8')) as unknown;
+  switch (sub) {
+    case 'hash':
+      process.stdout.write(Buffer.from(manifestHash(parseSignedManifest(doc, false).manifest)).toString('hex') + '\n');
+      return 0;
+    case 'sign': {
+      if (!values.node) throw usage('manifest sign <file> --node <dir>');
+      const cfg = await loadConfig(join(values.node, 'config.json'));
+      const id = await readIdentity(cfg.path(cfg.config.identityFile));
+      const signed = parseSignedManifest(doc, false);
+      signed.signatures[id.memberId] = signManifest(signed.manifest, id.memberId, id.secretKey);
+      await writeFile(file, JSON.stringify(signed, null, 2) + '\n');
+      const missing = unsignedMembers(signed);
+      process.stdout.write(`signed by ${id.memberId}; ${missing.length === 0 ? 'all members have signed' : `still to sign: ${missing.join(', ')}`}\n`);
+      return 0;
+    }
+    case 'verify': {
+      const signed = parseSignedManifest(doc, false);
+      const missing = unsignedMembers(signed);
+      process.stdout.write(`manifest ${signed.manifest.collaborationId} v${signed.manifest.version}, hash ${Buffer.from(manifestHash(signed.manifest)).toString('hex')}\n`);
+      if (missing.length > 0) throw new CleanroomError('MANIFEST_UNSIGNED', `missing or invalid signature of ${missing.join(', ')}`);
+      process.stdout.write('signed by every member\n');
+      return 0;
+    }
+    default:
+      throw usage('manifest hash|sign|verify <file>');
+  }
+}
+
+async function start(args: string[]): Promise<number> {
+  const dir = args[0];
+  if (!dir) throw usage('start <dir>');
+  const log = (line: string) => process.stderr.write(`[${new Date().toISOString()}] ${line}\n`);
+  const node = await CleanroomNode.open(join(dir, 'config.json'), log);
+  await node.listen();
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await node.close();
+  return 0;
+}
+
+async function query(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const [dir, sql] = positionals;
+  if (!dir || !sql) throw usage('query <dir> <sql> [--json]');
+  const cfg = await loadConfig(join(dir, 'config.json'));
+  const started = Date.now();
+  for await (const event of submitQuery(cfg.config.control.host, cfg.config.control.port, sql)) {
+    switch (event.type) {
+      case 'progress':
+        // Progress only for PSI that takes long enough to wonder about.
+        if (Date.now() - started > 1000) process.stderr.write(`\r${event.stage}: ${event.ownKeys} own keys processed`);
+        break;
+      case 'error':
+        if (Date.now() - started > 1000) process.stderr.write('\n');
+        throw new CleanroomError(event.code as CleanroomError['code'], event.message);
+      case 'released':
+        if (Date.now() - started > 1000) process.stderr.write('\n');
+        if (values.json) process.stdout.write(JSON.stringify(event) + '\n');
+        else process.stdout.write(`query ${event.queryId} ran; ${event.groups} group(s) released to ${event.receivers.join(', ')} (this member is not a result receiver)\n`);
+        return 0;
+      case 'result': {
+        if (Date.now() - started > 1000) process.stderr.write('\n');
+        const result = event.result as Parameters<typeof formatTable>[0] & { minDistinctKeys: number };
+        if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
+        else process.stdout.write(`${formatTable(result)}\n(${result.rows.length} row(s); rows resting on fewer than ${result.minDistinctKeys} distinct join keys are never released)\n`);
+        return 0;
+      }
+    }
+  }
+  throw new CleanroomError('ABORTED', 'the node closed the control stream without a result');
+}
+
+function splitHostPort(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  const port = Number(s.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port)) throw usage(`expected host:port, got ${s}`);
+  return [s.slice(0, i).replace(/^\[|\]$/g, ''), port];
+}
+
+function usage(message: string): CleanroomError {
+  return new CleanroomError('CONFIG_INVALID', `usage: cleanroom ${message}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    const e = asCleanroomError(err);
+    process.stderr.write(`cleanroom: ${e.code}: ${e.message}\n`);
+    process.exit(1);
+  },
+);
+
+

@@ -1,0 +1,10 @@
+import type { QueryResult } from '../protocol/release.js';
+
+/** A result as an aligned text table; numbers right-aligned, NULL shown as such. */
+export function formatTable(result: Pick<QueryResult, 'columns' | 'rows'>): string {
+  const cells = [result.columns.map(String), ...result.rows.map((r) => r.map((c) => (c === null ? 'NULL' : String(c))))];
+  const numeric = result.columns.map((_, i) => result.rows.length > 0 && result.rows.every((r) => r[i] === null || typeof r[i] === 'number' || /^-?\d+(\.\d+)?$/.test(String(r[i]))));
+  const widths = result.columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,40 @@
+/**
+ * Every limit the node enforces, each with the reason for its value. A peer that exceeds one is
+ * cut off with LIMIT_EXCEEDED; a local table that exceeds one is refused with DATA_INVALID.
+ */
+
+/** Keys per PSI batch: 4096 x 32 B = 128 KiB per frame, large enough to amortise framing, small enough to interleave. */
+export const PSI_BATCH_KEYS = 4096;
+
+/** The largest frame a peer may send. A full PSI batch plus msgpack overhead fits with a wide margin. */
+export const MAX_FRAME_BYTES = 1 << 20;
+
+/** Rows per table. Bounds every SUM (rows x largest declared value) so the 2^128 share ring never wraps. */
+export const MAX_TABLE_ROWS = 2n ** 40n;
+
+/** Distinct join keys one side may bring to a query: 2^26 (67M) keys x 32 B stays within a node's memory. */
+export const MAX_QUERY_KEYS = 1 << 26;
+
+/** Output groups of one query. Each group costs a share vector on every holder; 100k groups is far past any report. */
+export const MAX_GROUPS = 100_000;
+
+/** Handshake must finish quickly: it is two round trips and two signatures. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Waiting for the peer to accept or reject a proposal: it checks rules and opens its tables. */
+export const PROPOSAL_TIMEOUT_MS = 60_000;
+
+/**
+ * The longest silence allowed from a peer while a query runs. Batches flow continuously during PSI, so
+ * a minute without one means the peer is gone or stuck; the query is aborted and nothing is revealed.
+ */
+export const STAGE_IDLE_TIMEOUT_MS = 120_000;
+
+/** Buffered outbound bytes above which a sender waits for the socket to drain (backpressure). */
+export const SEND_HIGH_WATER_BYTES = 4 << 20;
+
+/** SQL text accepted from a querier or a peer's proposal. */
+export const MAX_SQL_LENGTH = 10_000;
+
+/** Decimal places of AVG in results: averages are exact rationals, reported rounded half away from zero. */
+export const AVG_DECIMALS = 6;

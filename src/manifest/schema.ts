@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { MAX_TABLE_ROWS } from '../limits.js';
+
+/** The share ring holds signed values up to 2^127 - 1 (src/crypto/shares.ts). */
+const MAX_RING_ABS = 2n ** 127n - 1n;
+
+export const MANIFEST_FORMAT = 'cleanroom-manifest/1';
+
+const identifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lowercase letters, digits and _, starting with a letter or _, at most 63');
+export const MemberId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -, at most 63');
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/, '32 bytes as lowercase hex');
+
+export const Member = z.strictObject({
+  id: MemberId,
+  name: z.string().min(1).max(200),
+  endpoint: z.string().regex(/^wss?:\/\/[^\s/]+(\/[^\s]*)?$/, 'a ws:// or wss:// URL'),
+  /** Ed25519 public key: proves the member in the channel handshake and signs the manifest. */
+  publicKey: hex32,
+});
+
+const bound = z.number().finite();
+export const Column = z.discriminatedUnion('type', [
+  z.strictObject({ name: identifier, type: z.literal('string') }),
+  z.strictObject({ name: identifier, type: z.literal('integer'), min: z.number().int().safe(), max: z.number().int().safe() }),
+  z.strictObject({
+    name: identifier,
+    type: z.literal('decimal'),
+    /** Digits after the point; sums are exact integers in units of 10^-scale. */
+    scale: z.number().int().min(0).max(9),
+    min: bound,
+    max: bound,
+  }),
+]);
+
+export const Normalization = z.enum(['exact', 'email', 'phone']);
+
+export const AggregationRule = z.strictObject({
+  column: identifier,
+  functions: z.array(z.enum(['sum', 'avg'])).min(1),
+});
+
+export const AnalysisRule = z.strictObject({
+  /** Columns that may be summed or averaged, and how. COUNT(*) is always allowed. */
+  aggregations: z.array(AggregationRule).default([]),
+  /** Columns usable in WHERE and GROUP BY. The join key can never be one. */
+  dimensions: z.array(identifier).default([]),
+  /** Every output row must rest on at least this many distinct join keys; the strictest table of a query wins. */
+  minDistinctKeys: z.number().int().min(1).max(1_000_000),
+  /** Members allowed to learn which of their own keys are in this table's filtered key set. */
+  overlapDisclosure: z.array(MemberId).default([]),
+});
+
+export const Table = z.strictObject({
+  name: identifier,
+  owner: MemberId,
+  columns: z.array(Column).min(1),
+  joinKey: z.strictObject({ column: identifier, normalization: Normalization }),
+  rules: AnalysisRule,
+});
+
+export const ManifestBody = z.strictObject({
+  format: z.literal(MANIFEST_FORMAT),
+  collaborationId: MemberId,
+  name: z.string().min(1).max(200),
+  /** Any change needs every signature again; the version makes the change visible to people. */
+  version: z.number().int().min(1),
+  members: z.array(Member).min(2),
+  tables: z.array(Table).min(1),
+  queriers: z.array(MemberId).min(1),
+  receivers: z.array(MemberId).min(1),
+});
+
+export type Member = z.infer<typeof Member>;
+export type Column = z.infer<typeof Column>;
+export type Table = z.infer<typeof Table>;
+export type Normalization = z.infer<typeof Normalization>;
+export type Manifest = z.infer<typeof ManifestBody>;
+
+/** Cross-field checks: every reference resolves, and no declared sum can wrap the share ring. */
+export const Manifest = ManifestBody.superRefine((m, ctx) => {
+  const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const memberIds = new Set<string>();
+  m.members.forEach((member, i) => {
+    if (memberIds.has(member.id)) fail(['members', i, 'id'], `member ${member.id} is listed twice`);
+    memberIds.add(member.id);
+  });
+  const keys = new Set(m.members.map((x) => x.publicKey));
+  if (keys.size !== m.members.length) fail(['members'], 'two members share a public key');
+  const known = (id: string, path: (string | number)[]) => {
+    if (!memberIds.has(id)) fail(path, `${id} is not a member`);
+  };
+  m.queriers.forEach((id, i) => known(id, ['queriers', i]));
+  m.receivers.forEach((id, i) => known(id, ['receivers', i]));
+
+  const tableNames = new Set<string>();
+  m.tables.forEach((t, ti) => {
+    const at = (...p: (string | number)[]) => ['tables', ti, ...p];
+    if (tableNames.has(t.name)) fail(at('name'), `table ${t.name} is declared twice`);
+    tableNames.add(t.name);
+    known(t.owner, at('owner'));
+    const columns = new Map<string, Column>();
+    t.columns.forEach((c, ci) => {
+      if (columns.has(c.name)) fail(at('columns', ci), `column ${t.name}.${c.name} is declared twice`);
+      columns.set(c.name, c);
+      if (c.type !== 'string') {
+        if (c.min > c.max) fail(at('columns', ci), `column ${t.name}.${c.name}: min is above max`);
+        const scale = c.type === 'decimal' ? c.scale : 0;
+        const maxAbs = BigInt(Math.ceil(Math.max(Math.abs(c.min), Math.abs(c.max)))) * 10n ** BigInt(scale);
+        if (maxAbs * MAX_TABLE_ROWS > MAX_RING_ABS) {
+          fail(at('columns', ci), `column ${t.name}.${c.name}: bounds too wide, a sum over ${MAX_TABLE_ROWS} rows could wrap the 2^128 share ring`);
+        }
+      }
+    });
+    const key = columns.get(t.joinKey.column);
+    if (!key) fail(at('joinKey'), `join key ${t.joinKey.column} is not a column of ${t.name}`);
+    else if (key.type !== 'string') fail(at('joinKey'), `join key ${t.name}.${key.name} must be a string column`);
+    t.rules.dimensions.forEach((d, di) => {
+      if (!columns.has(d)) fail(at('rules', 'dimensions', di), `dimension ${d} is not a column of ${t.name}`);
+      if (d === t.joinKey.column) fail(at('rules', 'dimensions', di), `the join key ${t.name}.${d} can never be a dimension`);
+    });
+    t.rules.aggregations.forEach((a, ai) => {
+      const c = columns.get(a.column);
+      if (!c) fail(at('rules', 'aggregations', ai), `aggregation column ${a.column} is not a column of ${t.name}`);
+      else if (c.type === 'string') fail(at('rules', 'aggregations', ai), `${t.name}.${a.column} is a string and cannot be summed`);
+    });
+    t.rules.overlapDisclosure.forEach((id, i) => known(id, at('rules', 'overlapDisclosure', i)));
+  });
+});

@@ -1,0 +1,179 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import { shufflePoints } from '../crypto/shuffle.js';
+import { decodeRingElements, encodeRingElements, reconstruct } from '../crypto/shares.js';
+import type { Label } from '../data/table-store.js';
+import { CleanroomError, ProtocolViolation } from '../errors.js';
+import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import type { SessionParams } from './aggregator.js';
+import { InboundStream, OutboundStream } from './point-stream.js';
+import { NOTHING, type Step, failStep, peerAborted } from './step.js';
+
+type Phase = 'psi' | 'holding' | 'counts' | 'values' | 'labels' | 'done';
+
+/**
+ * Q, the member that contributes its key set (SPEC §Two-party flow). It sends its H(q)^b shuffled, raises
+ * P's H(p)^a to H(p)^ab and returns them: in P's order when its table grants P overlap disclosure, shuffled
+ * (count-only) otherwise. Then it holds a share of P's per-group values and opens it as the rules allow.
+ */
+export class PartnerSession {
+  private phase: Phase = 'psi';
+  private own: Uint8Array[] = [];
+  private ownEnded = false;
+  private readonly qOut: OutboundStream;
+  private readonly pIn = new InboundStream('p');
+  private readonly pqOut: OutboundStream;
+  /** Re-blinded P batches not yet sent: Q's own set goes first, and count-only returns them all shuffled. */
+  private pending: Uint8Array[] = [];
+  private pqEnded = false;
+  private held: bigint[][] = [];
+  private survivors: number[] = [];
+  private opened: bigint[][] = [];
+
+  constructor(private readonly p: SessionParams) {
+    this.qOut = new OutboundStream('q', p.queryId);
+    this.pqOut = new OutboundStream('pq', p.queryId);
+  }
+
+  ownPoints(hashed: Uint8Array): Step {
+    return this.guard(() => {
+      if (this.phase !== 'psi' || this.ownEnded) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
+      this.own.push(this.p.group.blind(this.p.secret, hashed));
+      return NOTHING;
+    });
+  }
+
+  /** The whole own set is blinded: shuffle it (its order would tell P which of Q's rows matched) and send it. */
+  ownEnd(): Step {
+    return this.guard(() => {
+      this.ownEnded = true;
+      const all = shufflePoints(Buffer.concat(this.own));
+      this.own = [];
+      const send = [...this.qOut.batches(all), this.qOut.end()];
+      if (this.p.plan.mode === 'aggregate') {
+        send.push(...this.pending.flatMap((b) => this.pqOut.batches(b)));
+        this.pending = [];
+      }
+      return { send: [...send, ...this.maybeEndReturn()] };
+    });
+  }
+
+  receive(msg: SessionMessage): Step {
+    return this.guard(() => {
+      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
+      if (msg.type === 'abort') {
+        this.finish();
+        return peerAborted(msg.code, msg.message);
+      }
+      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
+      switch (msg.type) {
+        case 'points':
+          return this.onPoints(msg);
+        case 'points-end':
+          return this.onPointsEnd(msg.stage, msg.batches, msg.count);
+        case 'shares':
+          return this.onShares(msg.groups, msg.width, msg.values);
+        case 'open':
+          return this.onOpen(msg.stage, msg.values);
+        case 'labels':
+          return this.onLabels(msg.labels);
+        default:
+          throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the partner`);
+      }
+    });
+  }
+
+  private onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
+    if (this.phase !== 'psi' || msg.stage !== 'p') throw new ProtocolViolation(`points of stage ${msg.stage} in phase ${this.phase} of the partner`);
+    this.pIn.accept(msg);
+    const reblinded = this.p.group.blind(this.p.secret, msg.points);
+    if (this.p.plan.mode === 'aggregate' && this.ownEnded) return { send: this.pqOut.batches(reblinded) };
+    this.pending.push(reblinded);
+    return NOTHING;
+  }
+
+  private onPointsEnd(stage: string, batches: number, count: number): Step {
+    if (this.phase !== 'psi' || stage !== 'p') throw new ProtocolViolation(`points-end of stage ${stage} in phase ${this.phase} of the partner`);
+    this.pIn.end(batches, count);
+    return { send: this.maybeEndReturn() };
+  }
+
+  /** Once both the own set and P's whole stream are through, close the returned stream and forget the secret. */
+  private maybeEndReturn(): SessionMessage[] {
+    if (!this.ownEnded || !this.pIn.ended || this.pqEnded) return [];
+    const send: SessionMessage[] = [];
+    if (this.p.plan.mode === 'count-only') {
+      send.push(...this.pqOut.batches(shufflePoints(Buffer.concat(this.pending))));
+      this.pending = [];
+    }
+    send.push(this.pqOut.end());
+    this.pqEnded = true;
+    this.p.secret.zero();
+    this.phase = 'holding';
+    return send;
+  }
+
+  private onShares(groups: number, width: number, bytes: Uint8Array): Step {
+    if (this.phase !== 'holding') throw new ProtocolViolation(`shares in phase ${this.phase}`);
+    const expected = groupWidth(this.p.plan);
+    if (width !== expected) throw new ProtocolViolation(`share vectors of width ${width}; this query has ${expected}`);
+    if (this.p.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation(`a count-only query has one group, not ${groups}`);
+    const values = decodeRingElements(bytes);
+    if (values.length !== groups * width) throw new ProtocolViolation(`${values.length} shares for ${groups} groups of ${width}`);
+    this.held = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
+    this.phase = 'counts';
+    return { send: [{ type: 'open', queryId: this.p.queryId, stage: 'counts', values: encodeRingElements(this.held.map((v) => v[KEYS]!)) }] };
+  }
+
+  private onOpen(stage: 'counts' | 'values', bytes: Uint8Array): Step {
+    const cols = releasedColumns(this.p.plan);
+    const receivers = this.p.plan.receivers;
+    if (stage === 'counts') {
+      if (this.phase !== 'counts') throw new ProtocolViolation(`counts opened in phase ${this.phase}`);
+      const theirs = decodeRingElements(bytes);
+      if (theirs.length !== this.held.length) throw new ProtocolViolation(`${theirs.length} count shares for ${this.held.length} groups`);
+      this.survivors = survivingGroups(this.held.map((v, g) => reconstruct([v[KEYS]!, theirs[g]!])), this.p.plan);
+      const send: SessionMessage[] = [];
+      if (receivers.includes(this.p.peer)) {
+        send.push({ type: 'open', queryId: this.p.queryId, stage: 'values', values: encodeRingElements(this.survivors.flatMap((g) => cols.map((c) => this.held[g]![c]!))) });
+      }
+      if (receivers.includes(this.p.self)) {
+        this.phase = 'values';
+        return { send };
+      }
+      this.finish();
+      return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers } };
+    }
+    if (this.phase !== 'values') throw new ProtocolViolation(`values opened in phase ${this.phase}`);
+    const theirs = decodeRingElements(bytes);
+    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation(`${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
+    this.opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.held[g]![c]!, theirs[i * cols.length + j]!])));
+    this.phase = 'labels';
+    return NOTHING;
+  }
+
+  private onLabels(labels: readonly (readonly Label[])[]): Step {
+    if (this.phase !== 'labels') throw new ProtocolViolation(`labels in phase ${this.phase}`);
+    if (labels.length !== this.survivors.length) throw new ProtocolViolation(`${labels.length} labels for ${this.survivors.length} released groups`);
+    if (labels.some((l) => l.length !== this.p.plan.groupBy.length)) throw new ProtocolViolation(`labels must have ${this.p.plan.groupBy.length} values each`);
+    const result = assembleResult(this.p.queryId, this.p.plan, labels, this.opened);
+    this.finish();
+    return { send: [], outcome: { kind: 'result', result } };
+  }
+
+  private finish(): void {
+    this.phase = 'done';
+    this.p.secret.zero();
+    this.own = [];
+    this.pending = [];
+    this.held = [];
+  }
+
+  private guard(f: () => Step): Step {
+    try {
+      return f();
+    } catch (err) {
+      this.finish();
+      return failStep(this.p.queryId, err);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import type { Points, PointStage, SessionMessage } from '../../protocol/messages.js';
+import { ProtocolViolation } from '../errors.js';
+import { MAX_QUERY_KEYS, PSI_BATCH_KEYS } from '../limits.js';
+
+/**
+ * Bookkeeping for one inbound point stream: batches must come numbered 0, 1, 2... and the end marker
+ * must agree with what arrived. A gap, a replayed or duplicated batch, or anything after the end is refused.
+ */
+export class InboundStream {
+  private nextSeq = 0;
+  private received = 0;
+  ended = false;
+
+  constructor(readonly stage: PointStage) {}
+
+  get count(): number {
+    return this.received;
+  }
+
+  accept(msg: Points): void {
+    if (this.ended) throw new ProtocolViolation(`points of stage ${this.stage} after its end`);
+    if (msg.seq !== this.nextSeq) throw new ProtocolViolation(`stage ${this.stage}: batch ${msg.seq} where ${this.nextSeq} was due (replayed, duplicated or lost batch)`);
+    this.nextSeq += 1;
+    this.received += msg.points.length / 32;
+    if (this.received > MAX_QUERY_KEYS) throw new ProtocolViolation(`stage ${this.stage}: more than ${MAX_QUERY_KEYS} points`);
+  }
+
+  end(batches: number, count: number): void {
+    if (this.ended) throw new ProtocolViolation(`stage ${this.stage} ended twice`);
+    if (batches !== this.nextSeq || count !== this.received) {
+      throw new ProtocolViolation(`stage ${this.stage} ended claiming ${batches} batches / ${count} points, but ${this.nextSeq} / ${this.received} arrived`);
+    }
+    this.ended = true;
+  }
+}
+
+/** Numbers outbound batches of one stage and writes its end marker. */
+export class OutboundStream {
+  private seq = 0;
+  private sent = 0;
+
+  constructor(
+    readonly stage: PointStage,
+    private readonly queryId: string,
+  ) {}
+
+  get count(): number {
+    return this.sent;
+  }
+
+  /** Splits `points` into protocol batches. */
+  batches(points: Uint8Array): SessionMessage[] {
+    const out: SessionMessage[] = [];
+    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * 32) {
+      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * 32));
+      out.push({ type: 'points', queryId: this.queryId, stage: this.stage, seq: this.seq++, points: chunk });
+      this.sent += chunk.length / 32;
+    }
+    return out;
+  }
+
+  end(): SessionMessage {
+    return { type: 'points-end', queryId: this.queryId, stage: this.stage, batches: this.seq, count: this.sent };
+  }
+}

@@ -1,0 +1,36 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import { CleanroomError, asCleanroomError } from '../errors.js';
+import type { QueryResult } from './release.js';
+
+/** How a query session ends on this node. */
+export type Outcome =
+  | { readonly kind: 'result'; readonly result: QueryResult }
+  /** This node is not a receiver: its part is done and the values went to the receivers. */
+  | { readonly kind: 'released'; readonly groups: number; readonly receivers: readonly string[] }
+  | { readonly kind: 'failed'; readonly error: CleanroomError };
+
+/** What a state machine returns for every event: messages to send, in order, and possibly its outcome. */
+export interface Step {
+  readonly send: readonly SessionMessage[];
+  /** Aggregator only: the indices of its own keys that matched; the driver answers with `aggregates()`. */
+  readonly aggregate?: readonly number[];
+  readonly outcome?: Outcome;
+}
+
+export const NOTHING: Step = { send: [] };
+
+/**
+ * Converts a failure inside a transition into the abort that tells the peer, so that one side's failure
+ * stops the query on both and nothing further is opened.
+ */
+export function failStep(queryId: string, err: unknown): Step {
+  const error = asCleanroomError(err);
+  return {
+    send: [{ type: 'abort', queryId, code: error.code, message: error.message.slice(0, 2000) }],
+    outcome: { kind: 'failed', error },
+  };
+}
+
+export function peerAborted(code: string, message: string): Step {
+  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `the peer aborted the query: ${code}: ${message}`) } };
+}

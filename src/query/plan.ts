@@ -1,0 +1,142 @@
+import { CleanroomError, RuleViolation } from '../errors.js';
+import type { Column, Manifest, Table } from '../manifest/schema.js';
+import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
+
+/**
+ * The checked form of a query: who plays which role, what each side filters, what is released.
+ * Every node builds it from the SQL text and the manifest independently, so every owner enforces its own rules.
+ */
+export interface TableSide {
+  readonly table: Table;
+  readonly filters: readonly Predicate[];
+}
+
+export interface QueryPlan {
+  /** count-only: only |P ∩ Q| is computed, nobody learns membership. aggregate: P learns which of its keys matched. */
+  readonly mode: 'count-only' | 'aggregate';
+  readonly querier: string;
+  /** P: holds the GROUP BY / SUM / AVG columns (or, count-only, computes the intersection size). */
+  readonly aggregator: TableSide;
+  /** Q: contributes its filtered key set only. */
+  readonly partner: TableSide;
+  readonly outputs: readonly SelectItem[];
+  readonly groupBy: readonly string[];
+  /** Aggregator columns summed (for SUM and for AVG), each once. */
+  readonly sumColumns: readonly string[];
+  /** The strictest minimum-count rule among the query's tables. */
+  readonly minDistinctKeys: number;
+  readonly receivers: readonly string[];
+}
+
+const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals only the size of the intersection';
+
+export function planQuery(query: Query, manifest: Manifest, querier: string): QueryPlan {
+  if (!manifest.queriers.includes(querier)) {
+    throw new RuleViolation('queriers', `${querier} may not submit queries in this collaboration`, `queriers: ${manifest.queriers.join(', ')}`);
+  }
+  if (query.tables.length !== 2) {
+    throw new CleanroomError('QUERY_INVALID', `this version joins exactly two tables; the query names ${query.tables.length}`);
+  }
+  const tables = query.tables.map((name) => {
+    const t = manifest.tables.find((x) => x.name === name);
+    if (!t) throw new CleanroomError('QUERY_INVALID', `no table ${name} in the collaboration; tables: ${manifest.tables.map((x) => x.name).join(', ')}`);
+    return t;
+  }) as [Table, Table];
+  if (tables[0].owner === tables[1].owner) {
+    throw new CleanroomError('QUERY_INVALID', `${tables[0].name} and ${tables[1].name} both belong to ${tables[0].owner}; join tables of two different members`);
+  }
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const column = (ref: ColumnRef): Column => {
+    const t = byName.get(ref.table);
+    const c = t?.columns.find((x) => x.name === ref.column);
+    if (!t || !c) throw new CleanroomError('QUERY_INVALID', `no column ${ref.table}.${ref.column}; columns of ${ref.table}: ${t?.columns.map((x) => x.name).join(', ') ?? 'none'}`);
+    return c;
+  };
+
+  for (const j of query.joins) {
+    for (const ref of [j.left, j.right]) {
+      const t = byName.get(ref.table)!;
+      if (ref.column !== t.joinKey.column) {
+        throw new RuleViolation(`${t.name}.joinKey`, `${t.name} cannot be joined on ${ref.column}`, `${t.name}.${t.joinKey.column}`);
+      }
+    }
+  }
+
+  const dimension = (ref: ColumnRef, use: string) => {
+    column(ref);
+    const t = byName.get(ref.table)!;
+    if (!t.rules.dimensions.includes(ref.column)) {
+      throw new RuleViolation(`${t.name}.rules.dimensions`, `${ref.table}.${ref.column} may not be used in ${use}`, listOrNone(t.rules.dimensions.map((d) => `${t.name}.${d}`)));
+    }
+  };
+  for (const p of query.where) {
+    dimension(p.column, 'WHERE');
+    checkLiterals(p, column(p.column));
+  }
+  for (const g of query.groupBy) dimension(g, 'GROUP BY');
+
+  const valueColumns: ColumnRef[] = [...query.groupBy];
+  for (const item of query.select) {
+    if (item.kind !== 'aggregate' || item.aggregate.fn === 'count') continue;
+    const { fn, column: ref } = item.aggregate;
+    column(ref);
+    const t = byName.get(ref.table)!;
+    const rule = t.rules.aggregations.find((a) => a.column === ref.column);
+    if (!rule?.functions.includes(fn)) {
+      const allowed = t.rules.aggregations.flatMap((a) => a.functions.map((f) => `${f.toUpperCase()}(${t.name}.${a.column})`));
+      throw new RuleViolation(`${t.name}.rules.aggregations`, `${fn.toUpperCase()}(${ref.table}.${ref.column}) is not allowed`, listOrNone(['COUNT(*)', ...allowed]));
+    }
+    valueColumns.push(ref);
+  }
+
+  const minDistinctKeys = Math.max(...tables.map((t) => t.rules.minDistinctKeys));
+  const filtersOf = (t: Table) => query.where.filter((p) => p.column.table === t.name);
+  const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
+
+  if (valueColumns.length === 0) {
+    // Count-only: the member who learns |P ∩ Q| from PSI is the querier when it owns a table, so no third view is created.
+    const [p, q] = tables[1].owner === querier ? [tables[1], tables[0]] : tables;
+    return { ...base, mode: 'count-only', aggregator: { table: p, filters: filtersOf(p) }, partner: { table: q, filters: filtersOf(q) }, groupBy: [], sumColumns: [] };
+  }
+
+  const aggTables = new Set(valueColumns.map((r) => r.table));
+  if (aggTables.size > 1) {
+    throw new RuleViolation(
+      'privacy-model.single-aggregator',
+      'GROUP BY, SUM and AVG columns come from more than one table',
+      'all of them from one table, the aggregating member\'s; the other table contributes its join keys and WHERE filters',
+    );
+  }
+  const p = byName.get(valueColumns[0]!.table)!;
+  const q = tables.find((t) => t !== p)!;
+  if (!q.rules.overlapDisclosure.includes(p.owner)) {
+    throw new RuleViolation(
+      `${q.name}.rules.overlapDisclosure`,
+      `GROUP BY, SUM and AVG over ${p.name} need ${p.owner} to learn which of its keys are in ${q.name}, which ${q.owner} has not granted`,
+      COUNT_ONLY_ALLOWED,
+    );
+  }
+  const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
+  return {
+    ...base,
+    mode: 'aggregate',
+    aggregator: { table: p, filters: filtersOf(p) },
+    partner: { table: q, filters: filtersOf(q) },
+    groupBy: query.groupBy.map((g) => g.column),
+    sumColumns,
+  };
+}
+
+function checkLiterals(p: Predicate, c: Column): void {
+  const literals: readonly Literal[] = p.kind === 'compare' ? [p.value] : p.kind === 'in' ? p.values : [p.low, p.high];
+  const want = c.type === 'string' ? 'string' : 'number';
+  for (const lit of literals) {
+    if (lit.type !== want) {
+      throw new CleanroomError('QUERY_INVALID', `${p.column.table}.${p.column.column} is a ${c.type} column; compare it with a ${want} literal, not ${lit.type === 'string' ? `'${lit.value}'` : String(lit.value)}`);
+    }
+  }
+}
+
+function listOrNone(items: readonly string[]): string {
+  return items.length > 0 ? items.join(', ') : 'none';
+}

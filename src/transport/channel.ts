@@ -1,0 +1,37 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { CleanroomError } from '../errors.js';
+
+const TAG_BYTES = 16;
+
+/**
+ * ChaCha20-Poly1305 (RFC 8439) per direction with a counter nonce. The receiver uses its own counter, so a
+ * replayed, reordered, dropped or forged frame fails authentication and ends the connection.
+ */
+export class ChannelCipher {
+  private counter = 0n;
+
+  constructor(private readonly key: Uint8Array) {}
+
+  seal(plaintext: Uint8Array): Uint8Array {
+    const c = createCipheriv('chacha20-poly1305', this.key, this.nextNonce(), { authTagLength: TAG_BYTES });
+    return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
+  }
+
+  open(frame: Uint8Array): Uint8Array {
+    if (frame.length < TAG_BYTES) throw new CleanroomError('AUTH_FAILED', 'frame shorter than its tag', { peerFault: true });
+    const d = createDecipheriv('chacha20-poly1305', this.key, this.nextNonce(), { authTagLength: TAG_BYTES });
+    d.setAuthTag(frame.subarray(frame.length - TAG_BYTES));
+    try {
+      return Buffer.concat([d.update(frame.subarray(0, frame.length - TAG_BYTES)), d.final()]);
+    } catch {
+      throw new CleanroomError('AUTH_FAILED', 'a frame failed authentication (forged, replayed or out of order)', { peerFault: true });
+    }
+  }
+
+  private nextNonce(): Buffer {
+    const nonce = Buffer.alloc(12);
+    nonce.writeBigUInt64LE(this.counter, 4);
+    this.counter += 1n;
+    return nonce;
+  }
+}
