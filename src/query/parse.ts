@@ -1,0 +1,50 @@
+import type { Query } from './ast.js';
+import { parseSelect } from './duckdb-parser.js';
+import { fromClause } from './from.js';
+import { groupByClause, selectList } from './select.js';
+import { child, children, invalid, list, optionalChild, type Node } from './tree.js';
+import { whereClause } from './where.js';
+
+/**
+ * Longest SQL text accepted, in UTF-16 code units. The subset's queries are a few hundred characters;
+ * the bound keeps a peer or a user from making us parse and walk megabytes.
+ */
+export const MAX_QUERY_LENGTH = 10_000;
+
+const SUBSET = 'queries are SELECT [t.c, ...] COUNT(*) | SUM(t.c) | AVG(t.c) FROM a JOIN b ON a.k = b.k [WHERE ...] [GROUP BY t.c, ...]';
+
+const MODIFIERS: ReadonlyMap<string, string> = new Map([
+  ['DISTINCT_MODIFIER', 'DISTINCT'],
+  ['ORDER_MODIFIER', 'ORDER BY'],
+  ['LIMIT_MODIFIER', 'LIMIT and OFFSET'],
+  ['LIMIT_PERCENT_MODIFIER', 'LIMIT and OFFSET'],
+]);
+
+/**
+ * Parses one query of the subset of DESIGN §6 into a Query, or throws CleanroomError QUERY_INVALID
+ * saying what was found and what is allowed. Checks syntax only: the collaboration's rules are
+ * applied to the result elsewhere.
+ */
+export async function parseQuery(sql: string): Promise<Query> {
+  if (sql.length > MAX_QUERY_LENGTH) {
+    throw invalid(`the query is ${sql.length} characters long; at most ${MAX_QUERY_LENGTH} are accepted`);
+  }
+  const select = await parseSelect(sql);
+  rejectClauses(select);
+  const { scope, joins } = fromClause(child(select, 'from_table'));
+  const items = selectList(children(select, 'select_list'), scope);
+  const where = whereClause(optionalChild(select, 'where_clause'), scope);
+  const groupBy = groupByClause(select, items, scope);
+  return { select: items, tables: scope.tables, joins, where, groupBy };
+}
+
+/** Clauses of a SELECT outside the subset; each is present in the tree only when written. */
+function rejectClauses(select: Node): void {
+  for (const { type } of children(select, 'modifiers')) {
+    throw invalid(`${MODIFIERS.get(String(type)) ?? String(type)} is not supported: ${SUBSET}`);
+  }
+  if (list(child(select, 'cte_map'), 'map').length > 0) throw invalid(`WITH (common table expressions) is not supported: ${SUBSET}`);
+  if (select.having !== null) throw invalid(`HAVING is not supported: ${SUBSET}`);
+  if (select.qualify !== null) throw invalid(`QUALIFY is not supported: ${SUBSET}`);
+  if (select.sample !== null) throw invalid(`SAMPLE and TABLESAMPLE are not supported: ${SUBSET}`);
+}

@@ -1,0 +1,346 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CleanroomError } from '../../src/errors.js';
+import type { ColumnRef, Literal, Query } from '../../src/query/ast.js';
+import { MAX_QUERY_LENGTH, parseQuery } from '../../src/query/parse.js';
+
+const col = (table: string, column: string): ColumnRef => ({ table, column });
+const str = (value: string): Literal => ({ type: 'string', value });
+const num = (value: string): Literal => ({ type: 'number', value });
+const count = { kind: 'aggregate', aggregate: { fn: 'count' }, name: 'count' } as const;
+const EMAIL_JOIN = { left: col('publisher', 'email'), right: col('advertiser', 'email') };
+const J = 'FROM publisher p JOIN advertiser a ON p.email = a.email';
+
+/** The WHERE of `SELECT COUNT(*) FROM publisher p JOIN advertiser a ON ... WHERE <where>`. */
+async function where(predicates: string): Promise<Query['where']> {
+  return (await parseQuery(`SELECT COUNT(*) ${J} WHERE ${predicates}`)).where;
+}
+
+describe('parseQuery: the subset', () => {
+  it('parses the count-only demo query', async () => {
+    expect(await parseQuery("SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email WHERE p.campaign = 'spring'")).toStrictEqual({
+      select: [count],
+      tables: ['publisher', 'advertiser'],
+      joins: [EMAIL_JOIN],
+      where: [{ kind: 'compare', column: col('publisher', 'campaign'), op: '=', value: str('spring') }],
+      groupBy: [],
+    });
+  });
+
+  it('parses the grouped demo query', async () => {
+    const sql =
+      'SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email ' +
+      "WHERE p.campaign IN ('spring', 'summer') AND a.amount BETWEEN -10.5 AND 1000 GROUP BY a.category";
+    expect(await parseQuery(sql)).toStrictEqual({
+      select: [
+        { kind: 'dimension', column: col('advertiser', 'category'), name: 'category' },
+        count,
+        { kind: 'aggregate', aggregate: { fn: 'sum', column: col('advertiser', 'amount') }, name: 'sum_amount' },
+        { kind: 'aggregate', aggregate: { fn: 'avg', column: col('advertiser', 'amount') }, name: 'avg_amount' },
+      ],
+      tables: ['advertiser', 'publisher'],
+      joins: [{ left: col('advertiser', 'email'), right: col('publisher', 'email') }],
+      where: [
+        { kind: 'in', column: col('publisher', 'campaign'), values: [str('spring'), str('summer')] },
+        { kind: 'between', column: col('advertiser', 'amount'), low: num('-10.5'), high: num('1000') },
+      ],
+      groupBy: [col('advertiser', 'category')],
+    });
+  });
+
+  it('joins three tables, putting the newly joined table on the right of each condition', async () => {
+    const sql =
+      'SELECT SUM(c.spend) AS total FROM publisher JOIN advertiser AS a ON a.email = publisher.email ' +
+      'JOIN crm c ON c.email = publisher.email';
+    expect(await parseQuery(sql)).toStrictEqual({
+      select: [{ kind: 'aggregate', aggregate: { fn: 'sum', column: col('crm', 'spend') }, name: 'total' }],
+      tables: ['publisher', 'advertiser', 'crm'],
+      joins: [EMAIL_JOIN, { left: col('publisher', 'email'), right: col('crm', 'email') }],
+      where: [],
+      groupBy: [],
+    });
+  });
+
+  it('joins the third table to either earlier table', async () => {
+    const q = await parseQuery('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email JOIN crm c ON a.email = c.email');
+    expect(q.joins[1]).toStrictEqual({ left: col('advertiser', 'email'), right: col('crm', 'email') });
+  });
+
+  it('flips literal-op-column comparisons so the column is on the left', async () => {
+    expect(await where("5 < p.x AND 'a' = p.y AND -1.25 >= a.z AND 10 <> a.w AND 1 <= a.v AND 2 > a.u AND 3 != a.t")).toStrictEqual([
+      { kind: 'compare', column: col('publisher', 'x'), op: '>', value: num('5') },
+      { kind: 'compare', column: col('publisher', 'y'), op: '=', value: str('a') },
+      { kind: 'compare', column: col('advertiser', 'z'), op: '<=', value: num('-1.25') },
+      { kind: 'compare', column: col('advertiser', 'w'), op: '!=', value: num('10') },
+      { kind: 'compare', column: col('advertiser', 'v'), op: '>=', value: num('1') },
+      { kind: 'compare', column: col('advertiser', 'u'), op: '<', value: num('2') },
+      { kind: 'compare', column: col('advertiser', 't'), op: '!=', value: num('3') },
+    ]);
+  });
+
+  it('keeps every comparison operator when the column is on the left', async () => {
+    const ops = (await where('p.a = 1 AND p.a != 1 AND p.a <> 1 AND p.a < 1 AND p.a <= 1 AND p.a > 1 AND p.a >= 1')).map((p) =>
+      p.kind === 'compare' ? p.op : p.kind,
+    );
+    expect(ops).toStrictEqual(['=', '!=', '!=', '<', '<=', '>', '>=']);
+  });
+
+  it('flattens nested ANDs in order', async () => {
+    const preds = await where('(p.a = 1 AND (p.b = 2 AND (a.c = 3 AND a.d = 4))) AND p.e = 5');
+    expect(preds.map((p) => p.column)).toStrictEqual([
+      col('publisher', 'a'),
+      col('publisher', 'b'),
+      col('advertiser', 'c'),
+      col('advertiser', 'd'),
+      col('publisher', 'e'),
+    ]);
+  });
+
+  it('treats keywords and identifiers case-insensitively, keeping output aliases as written', async () => {
+    const sql =
+      'select A.Category, count(*) As N, Sum(A.AMOUNT) as "Total" from Advertiser A inner join PUBLISHER p on a.EMAIL = P.email ' +
+      "where P.Campaign in ('Spring') group by a.category;";
+    expect(await parseQuery(sql)).toStrictEqual({
+      select: [
+        { kind: 'dimension', column: col('advertiser', 'category'), name: 'category' },
+        { kind: 'aggregate', aggregate: { fn: 'count' }, name: 'N' },
+        { kind: 'aggregate', aggregate: { fn: 'sum', column: col('advertiser', 'amount') }, name: 'Total' },
+      ],
+      tables: ['advertiser', 'publisher'],
+      joins: [{ left: col('advertiser', 'email'), right: col('publisher', 'email') }],
+      where: [{ kind: 'in', column: col('publisher', 'campaign'), values: [str('Spring')] }],
+      groupBy: [col('advertiser', 'category')],
+    });
+  });
+
+  it('reads string literals with doubled quotes, escapes and unicode exactly', async () => {
+    const preds = await where("p.a = 'O''Brien' AND p.b = 'héllo ✓ 😀 東京' AND p.c = '' AND p.d = E'tab\\there' AND p.e = 'x''AB'");
+    expect(preds.map((p) => (p.kind === 'compare' ? p.value : null))).toStrictEqual([
+      str("O'Brien"),
+      str('héllo ✓ 😀 東京'),
+      str(''),
+      str('tab\there'),
+      str("x'AB"),
+    ]);
+  });
+
+  it('reads numbers as exact decimal text, including negatives, and booleans', async () => {
+    const preds = await where(
+      'p.a IN (-5, -1.25, -12.50, 0.5, .5, 007, 1_000, 123456789012345, -0.000000000000001, 9007199254740991) AND p.b = true AND p.c = FALSE AND p.d = -(3)',
+    );
+    expect(preds).toStrictEqual([
+      {
+        kind: 'in',
+        column: col('publisher', 'a'),
+        values: ['-5', '-1.25', '-12.50', '0.5', '0.5', '7', '1000', '123456789012345', '-0.000000000000001', '9007199254740991'].map(num),
+      },
+      { kind: 'compare', column: col('publisher', 'b'), op: '=', value: { type: 'boolean', value: true } },
+      { kind: 'compare', column: col('publisher', 'c'), op: '=', value: { type: 'boolean', value: false } },
+      { kind: 'compare', column: col('publisher', 'd'), op: '=', value: num('-3') },
+    ]);
+  });
+
+  it('round-trips every decimal of up to 15 digits exactly', async () => {
+    const decimal = fc
+      .record({ negative: fc.boolean(), int: fc.stringMatching(/^[0-9]{1,8}$/), frac: fc.stringMatching(/^[0-9]{0,7}$/) })
+      .map(({ negative, int, frac }) => {
+        const written = `${negative ? '-' : ''}${int}${frac === '' ? '' : `.${frac}`}`;
+        const magnitude = `${BigInt(int)}${frac === '' ? '' : `.${frac}`}`;
+        const zero = /^[0.]*$/.test(`${int}${frac}`);
+        return { written, expected: negative && !zero ? `-${magnitude}` : magnitude };
+      });
+    await fc.assert(
+      fc.asyncProperty(decimal, async ({ written, expected }) => {
+        expect(await where(`p.x = ${written}`)).toStrictEqual([{ kind: 'compare', column: col('publisher', 'x'), op: '=', value: num(expected) }]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('round-trips every string literal', async () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0'));
+    await fc.assert(
+      fc.asyncProperty(text, async (s) => {
+        expect(await where(`p.x = '${s.replaceAll("'", "''")}'`)).toStrictEqual([{ kind: 'compare', column: col('publisher', 'x'), op: '=', value: str(s) }]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('names dimensions and aggregates by alias, else by column and function', async () => {
+    const q = await parseQuery(
+      `SELECT p.region, p.campaign AS c, COUNT(*) AS n, AVG(a.amount) ${J} GROUP BY p.campaign, p.region`,
+    );
+    expect(q.select.map((i) => i.name)).toStrictEqual(['region', 'c', 'n', 'avg_amount']);
+    expect(q.groupBy).toStrictEqual([col('publisher', 'campaign'), col('publisher', 'region')]);
+  });
+
+  it('accepts comments, a trailing semicolon and the parser rewriting NOT x = 1 to x != 1', async () => {
+    const q = await parseQuery(`-- spring only\nSELECT COUNT(*) /* all rows */ ${J} WHERE NOT p.campaign = 'spring';`);
+    expect(q.where).toStrictEqual([{ kind: 'compare', column: col('publisher', 'campaign'), op: '!=', value: str('spring') }]);
+  });
+
+  it('accepts a query of exactly MAX_QUERY_LENGTH characters', async () => {
+    const sql = `SELECT COUNT(*) ${J}`;
+    await expect(parseQuery(sql.padEnd(MAX_QUERY_LENGTH, ' '))).resolves.toMatchObject({ tables: ['publisher', 'advertiser'] });
+  });
+});
+
+describe('parseQuery: rejections', () => {
+  async function rejection(sql: string): Promise<CleanroomError> {
+    const err: unknown = await parseQuery(sql).then(
+      () => new Error(`accepted: ${sql}`),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CleanroomError);
+    return err as CleanroomError;
+  }
+
+  const cases: ReadonlyArray<readonly [string, string, string]> = [
+    // [what, sql, message fragment]
+    ['syntax error', 'SELEC COUNT(*) FROM publisher', 'SQL syntax error: syntax error at or near "SELEC"'],
+    ['unterminated string', `SELECT COUNT(*) ${J} WHERE p.a = 'x`, 'unterminated quoted string'],
+    ['empty input', '', 'the query is empty'],
+    ['blank input', '  \n\t ', 'the query is empty'],
+    ['only a comment', '-- nothing', 'the query is empty'],
+    ['two statements', `SELECT COUNT(*) ${J}; SELECT COUNT(*) ${J}`, 'found 2 statements: send exactly one SELECT'],
+    ['not a SELECT', 'DROP TABLE publisher', 'only SELECT queries are allowed'],
+    ['NUL character', `SELECT COUNT(*) ${J}\0; DROP TABLE publisher`, 'NUL character'],
+    ['CTE', `WITH x AS (SELECT 1) SELECT COUNT(*) ${J}`, 'WITH (common table expressions) is not supported'],
+    ['DISTINCT', `SELECT DISTINCT p.region, COUNT(*) ${J} GROUP BY p.region`, 'DISTINCT is not supported: queries are SELECT'],
+    ['DISTINCT ON', `SELECT DISTINCT ON (p.region) COUNT(*) ${J}`, 'DISTINCT is not supported'],
+    ['ORDER BY', `SELECT COUNT(*) ${J} ORDER BY 1`, 'ORDER BY is not supported'],
+    ['LIMIT', `SELECT COUNT(*) ${J} LIMIT 1`, 'LIMIT and OFFSET is not supported'],
+    ['OFFSET', `SELECT COUNT(*) ${J} OFFSET 1`, 'LIMIT and OFFSET is not supported'],
+    ['LIMIT percent', `SELECT COUNT(*) ${J} LIMIT 10%`, 'LIMIT and OFFSET is not supported'],
+    ['UNION', `SELECT COUNT(*) ${J} UNION SELECT COUNT(*) ${J}`, 'UNION, INTERSECT and EXCEPT are not supported'],
+    ['HAVING', `SELECT p.region, COUNT(*) ${J} GROUP BY p.region HAVING COUNT(*) > 10`, 'HAVING is not supported'],
+    ['QUALIFY', `SELECT COUNT(*) ${J} QUALIFY true`, 'QUALIFY is not supported'],
+    ['USING SAMPLE', `SELECT COUNT(*) ${J} USING SAMPLE 10%`, 'SAMPLE and TABLESAMPLE are not supported'],
+    ['TABLESAMPLE', 'SELECT COUNT(*) FROM publisher p TABLESAMPLE 10% JOIN advertiser a ON p.email = a.email', 'SAMPLE and TABLESAMPLE'],
+    ['SELECT *', `SELECT * ${J}`, 'SELECT * is not supported'],
+    ['SELECT t.*', `SELECT p.*, COUNT(*) ${J}`, 'SELECT * is not supported'],
+    ['FROM subquery', 'SELECT COUNT(*) FROM (SELECT 1) s JOIN advertiser a ON s.email = a.email', 'subqueries are not supported in FROM'],
+    ['WHERE subquery', `SELECT COUNT(*) ${J} WHERE p.email IN (SELECT a.email FROM advertiser a)`, 'a subquery is not supported in WHERE'],
+    ['scalar subquery', `SELECT COUNT(*) ${J} WHERE p.x = (SELECT 1)`, 'a subquery is not supported where a literal is expected'],
+    ['EXISTS', `SELECT COUNT(*) ${J} WHERE EXISTS (SELECT 1)`, 'a subquery is not supported in WHERE'],
+    ['window', `SELECT COUNT(*) OVER () ${J}`, 'a window function (OVER) is not supported in SELECT'],
+    ['table function', "SELECT COUNT(*) FROM read_csv('x.csv') x JOIN advertiser a ON x.email = a.email", 'table functions are not supported'],
+    ['VALUES', 'SELECT COUNT(*) FROM (VALUES (1)) v JOIN advertiser a ON v.email = a.email', 'subqueries are not supported in FROM'],
+    ['schema-qualified table', 'SELECT COUNT(*) FROM main.publisher p JOIN advertiser a ON p.email = a.email', 'without a schema or catalog'],
+    ['table column aliases', 'SELECT COUNT(*) FROM publisher p(x, y) JOIN advertiser a ON p.x = a.email', 'column aliases on table publisher'],
+    ['single table', 'SELECT COUNT(*) FROM publisher p', 'a query joins at least two tables'],
+    ['no FROM', 'SELECT COUNT(*)', 'the query has no FROM clause'],
+    ['comma join', 'SELECT COUNT(*) FROM publisher p, advertiser a WHERE p.email = a.email', 'comma joins and CROSS JOIN are not supported'],
+    ['CROSS JOIN', 'SELECT COUNT(*) FROM publisher p CROSS JOIN advertiser a', 'comma joins and CROSS JOIN'],
+    ['NATURAL JOIN', 'SELECT COUNT(*) FROM publisher p NATURAL JOIN advertiser a', 'NATURAL JOIN is not supported'],
+    ['ASOF JOIN', 'SELECT COUNT(*) FROM publisher p ASOF JOIN advertiser a ON p.t >= a.t', 'ASOF JOIN is not supported'],
+    ['POSITIONAL JOIN', 'SELECT COUNT(*) FROM publisher p POSITIONAL JOIN advertiser a', 'POSITIONAL JOIN is not supported'],
+    ['USING', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a USING (email)', 'JOIN ... USING is not supported'],
+    ['LEFT JOIN', 'SELECT COUNT(*) FROM publisher p LEFT JOIN advertiser a ON p.email = a.email', 'LEFT JOIN is not supported: only inner joins'],
+    ['RIGHT JOIN', 'SELECT COUNT(*) FROM publisher p RIGHT OUTER JOIN advertiser a ON p.email = a.email', 'RIGHT JOIN is not supported'],
+    ['FULL JOIN', 'SELECT COUNT(*) FROM publisher p FULL JOIN advertiser a ON p.email = a.email', 'FULL JOIN is not supported'],
+    ['SEMI JOIN', 'SELECT COUNT(*) FROM publisher p SEMI JOIN advertiser a ON p.email = a.email', 'SEMI JOIN is not supported'],
+    ['LATERAL', 'SELECT COUNT(*) FROM publisher p JOIN LATERAL (SELECT 1) s ON true', 'subqueries are not supported in FROM'],
+    [
+      'parenthesised join',
+      'SELECT COUNT(*) FROM publisher p JOIN (advertiser a JOIN crm c ON a.email = c.email) ON p.email = a.email',
+      'parenthesised joins are not supported',
+    ],
+    ['self-join', 'SELECT COUNT(*) FROM publisher p JOIN publisher q ON p.email = q.email', 'table publisher appears twice in FROM: self-joins'],
+    ['reused alias', 'SELECT COUNT(*) FROM publisher x JOIN advertiser x ON x.email = x.email', 'x names two tables in FROM'],
+    ['alias equal to another table', 'SELECT COUNT(*) FROM publisher JOIN advertiser publisher ON publisher.email = publisher.email', 'publisher names two tables'],
+    ['join on AND', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email AND p.x = 1', 'AND is not supported in a JOIN condition'],
+    ['join on inequality', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email < a.email', 'comparison < is not supported in a JOIN condition'],
+    ['join on IS NOT DISTINCT FROM', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email IS NOT DISTINCT FROM a.email', 'IS NOT DISTINCT FROM is not supported in a JOIN'],
+    ['join on true', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON true', 'CAST is not supported in a JOIN condition'],
+    ['join on a literal', "SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = 'x'", 'a JOIN condition compares two columns'],
+    ['join on a function', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON lower(p.email) = a.email', 'a JOIN condition compares two columns'],
+    ['join within one table', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = p.email2', 'must compare a column of advertiser with a column of a table joined before it'],
+    [
+      'join on a later table',
+      'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = c.email JOIN crm c ON c.email = p.email',
+      'must compare a column of advertiser with a column of a table joined before it: JOIN advertiser ON x.k = advertiser.k, with x one of publisher',
+    ],
+    ['unqualified column in SELECT', `SELECT region, COUNT(*) ${J} GROUP BY region`, 'qualify column region with its table, e.g. p.region'],
+    ['unqualified column in WHERE', `SELECT COUNT(*) ${J} WHERE campaign = 'spring'`, 'qualify column campaign with its table, e.g. p.campaign'],
+    ['unqualified column in JOIN', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON email = a.email', 'qualify column email with its table'],
+    ['unqualified column in SUM', `SELECT SUM(amount) ${J}`, 'qualify column amount with its table'],
+    ['unknown qualifier', `SELECT COUNT(*) ${J} WHERE x.campaign = 'spring'`, 'x.campaign: x names no table in FROM (p, a)'],
+    ['real name of an aliased table', `SELECT COUNT(*) ${J} WHERE publisher.campaign = 'spring'`, 'publisher names no table in FROM (p, a)'],
+    ['three-part column', `SELECT COUNT(*) ${J} WHERE main.p.campaign = 'spring'`, 'column main.p.campaign is not supported: write columns as table.column'],
+    ['COUNT(column)', `SELECT COUNT(a.amount) ${J}`, 'COUNT(column) is not supported: use COUNT(*)'],
+    ['COUNT(DISTINCT)', `SELECT COUNT(DISTINCT a.amount) ${J}`, 'COUNT(column) is not supported'],
+    ['SUM(DISTINCT)', `SELECT SUM(DISTINCT a.amount) ${J}`, 'SUM(DISTINCT ...) is not supported'],
+    ['MIN', `SELECT MIN(a.amount) ${J}`, 'function min() is not supported in SELECT: allowed are table.column dimensions, COUNT(*), SUM(t.c) and AVG(t.c)'],
+    ['MAX', `SELECT MAX(a.amount) ${J}`, 'function max() is not supported in SELECT'],
+    ['FILTER', `SELECT SUM(a.amount) FILTER (WHERE p.x = 1) ${J}`, 'FILTER (WHERE ...) is not supported: put conditions in WHERE'],
+    ['ORDER BY in an aggregate', `SELECT SUM(a.amount ORDER BY a.x) ${J}`, 'ORDER BY inside SUM(...) is not supported'],
+    ['schema-qualified aggregate', `SELECT main.sum(a.amount) ${J}`, 'write SUM without a schema'],
+    ['arithmetic in an aggregate', `SELECT SUM(a.amount * 2) ${J}`, 'SUM takes exactly one column, e.g. SUM(t.c)'],
+    ['two arguments', `SELECT AVG(a.amount, a.x) ${J}`, 'AVG takes exactly one column'],
+    ['SUM(*)', `SELECT SUM(*) ${J}`, 'SUM takes exactly one column'],
+    ['arithmetic in SELECT', `SELECT COUNT(*) + 1 ${J}`, 'operator + is not supported in SELECT'],
+    ['CAST in SELECT', `SELECT CAST(p.region AS INT), COUNT(*) ${J}`, 'CAST is not supported in SELECT'],
+    ['literal in SELECT', `SELECT 1, COUNT(*) ${J}`, 'a literal is not supported in SELECT'],
+    ['CASE in SELECT', `SELECT CASE WHEN p.x = 1 THEN 1 END, COUNT(*) ${J}`, 'CASE is not supported in SELECT'],
+    ['no aggregate', `SELECT p.region ${J} GROUP BY p.region`, 'SELECT needs at least one aggregate'],
+    ['dimension not grouped', `SELECT p.region, COUNT(*) ${J}`, 'publisher.region is selected but not grouped: add it to GROUP BY'],
+    ['group not selected', `SELECT COUNT(*) ${J} GROUP BY p.region`, 'GROUP BY publisher.region is not selected: add it to SELECT'],
+    ['GROUP BY position', `SELECT p.region, COUNT(*) ${J} GROUP BY 1`, 'GROUP BY by position is not supported'],
+    ['GROUP BY ALL', `SELECT p.region, COUNT(*) ${J} GROUP BY ALL`, 'GROUP BY ALL is not supported'],
+    ['GROUP BY expression', `SELECT COUNT(*) ${J} GROUP BY lower(p.region)`, 'function lower() is not supported in GROUP BY'],
+    ['ROLLUP', `SELECT p.region, p.city, COUNT(*) ${J} GROUP BY ROLLUP (p.region, p.city)`, 'ROLLUP, CUBE, GROUPING SETS'],
+    ['GROUPING SETS', `SELECT p.region, COUNT(*) ${J} GROUP BY GROUPING SETS ((p.region), ())`, 'ROLLUP, CUBE, GROUPING SETS'],
+    ['GROUP BY ()', `SELECT COUNT(*) ${J} GROUP BY ()`, 'ROLLUP, CUBE, GROUPING SETS and GROUP BY ()'],
+    ['OR', `SELECT COUNT(*) ${J} WHERE p.a = 1 OR p.b = 2`, 'OR is not supported in WHERE: combine predicates with AND, or use IN (...)'],
+    ['OR under AND', `SELECT COUNT(*) ${J} WHERE p.c = 3 AND (p.a = 1 OR p.b = 2)`, 'OR is not supported in WHERE'],
+    ['NOT', `SELECT COUNT(*) ${J} WHERE NOT (p.a = 1 AND p.b = 2)`, 'NOT is not supported in WHERE'],
+    ['NOT BETWEEN', `SELECT COUNT(*) ${J} WHERE p.a NOT BETWEEN 1 AND 2`, 'NOT is not supported in WHERE'],
+    ['NOT IN', `SELECT COUNT(*) ${J} WHERE p.a NOT IN (1, 2)`, 'NOT IN is not supported in WHERE'],
+    ['IS NULL', `SELECT COUNT(*) ${J} WHERE p.a IS NULL`, 'IS NULL is not supported in WHERE'],
+    ['IS NOT NULL', `SELECT COUNT(*) ${J} WHERE p.a IS NOT NULL`, 'IS NOT NULL is not supported in WHERE'],
+    ['IS DISTINCT FROM', `SELECT COUNT(*) ${J} WHERE p.a IS DISTINCT FROM 1`, 'IS DISTINCT FROM is not supported in WHERE'],
+    ['LIKE', `SELECT COUNT(*) ${J} WHERE p.a LIKE 'x%'`, 'LIKE is not supported in WHERE'],
+    ['ILIKE', `SELECT COUNT(*) ${J} WHERE p.a ILIKE 'x%'`, 'ILIKE is not supported in WHERE'],
+    ['SIMILAR TO', `SELECT COUNT(*) ${J} WHERE p.a SIMILAR TO 'x'`, 'SIMILAR TO is not supported in WHERE'],
+    ['function in WHERE', `SELECT COUNT(*) ${J} WHERE lower(p.a) = 'x'`, 'function lower() is not supported in WHERE: compare a column with a literal'],
+    ['column to column', `SELECT COUNT(*) ${J} WHERE p.a = a.b`, 'comparing with another column (a.b) is not supported'],
+    ['column in IN list', `SELECT COUNT(*) ${J} WHERE p.a IN (1, a.b)`, 'comparing with another column (a.b)'],
+    ['literal to literal', `SELECT COUNT(*) ${J} WHERE 1 = 1`, 'a literal is not supported in WHERE: compare a column with a literal'],
+    ['bare column', `SELECT COUNT(*) ${J} WHERE p.flag`, 'column p.flag is not supported in WHERE'],
+    ['bare true', `SELECT COUNT(*) ${J} WHERE true`, 'CAST is not supported in WHERE'],
+    ['literal IN', `SELECT COUNT(*) ${J} WHERE 1 IN (p.a)`, 'the left side of IN must be a column'],
+    ['expression BETWEEN', `SELECT COUNT(*) ${J} WHERE p.a + 1 BETWEEN 1 AND 2`, 'the left side of BETWEEN must be a column'],
+    ['NULL literal', `SELECT COUNT(*) ${J} WHERE p.a = NULL`, 'NULL is not supported'],
+    ['NULL in IN', `SELECT COUNT(*) ${J} WHERE p.a IN (1, NULL)`, 'NULL is not supported'],
+    ['positional parameter', `SELECT COUNT(*) ${J} WHERE p.a = $1`, 'query parameters ($1, ?) are not supported'],
+    ['anonymous parameter', `SELECT COUNT(*) ${J} WHERE p.a = ?`, 'query parameters ($1, ?) are not supported'],
+    ['named parameter', `SELECT COUNT(*) ${J} WHERE p.a = $name`, 'query parameters ($1, ?) are not supported'],
+    ['CAST literal', `SELECT COUNT(*) ${J} WHERE p.a = '5'::INT`, 'CAST is not supported'],
+    ['typed literal', `SELECT COUNT(*) ${J} WHERE p.a = DATE '2024-01-01'`, 'CAST is not supported'],
+    ['arithmetic literal', `SELECT COUNT(*) ${J} WHERE p.a = 1 + 2`, 'operator + is not supported where a literal is expected'],
+    ['negated column', `SELECT COUNT(*) ${J} WHERE p.a = -a.b`, 'operator - is not supported where a literal is expected'],
+    ['exponent', `SELECT COUNT(*) ${J} WHERE p.a = 1e5`, 'numbers must be plain decimals (no exponent) with at most 15 digits'],
+    ['16+ digit integer', `SELECT COUNT(*) ${J} WHERE p.a = 9007199254740993`, 'at most 15 digits'],
+    ['huge integer', `SELECT COUNT(*) ${J} WHERE p.a = 123456789012345678901234567890`, 'at most 15 digits'],
+    ['long decimal', `SELECT COUNT(*) ${J} WHERE p.a = 123456789012345.678`, 'at most 15 digits'],
+    ['COLLATE', `SELECT COUNT(*) ${J} WHERE p.a = 'x' COLLATE nocase`, 'COLLATE is not supported'],
+    ['list IN', `SELECT COUNT(*) ${J} WHERE p.a IN [1, 2]`, 'function contains() is not supported in WHERE'],
+    ['duplicate default name', `SELECT SUM(a.amount), SUM(a.amount) ${J}`, 'two output columns are named sum_amount; give one an alias'],
+    ['duplicate dimension name', `SELECT p.region, a.region, COUNT(*) ${J} GROUP BY p.region, a.region`, 'two output columns are named region'],
+    ['duplicate alias ignoring case', `SELECT COUNT(*) AS total, SUM(a.amount) AS Total ${J}`, 'two output columns are named Total'],
+  ];
+
+  it.each(cases)('rejects %s', async (_what, sql, fragment) => {
+    const err = await rejection(sql);
+    expect(err.code).toBe('QUERY_INVALID');
+    expect(err.message).toContain(fragment);
+  });
+
+  it('rejects input longer than MAX_QUERY_LENGTH before parsing it', async () => {
+    const err = await rejection(`SELECT COUNT(*) ${J}`.padEnd(MAX_QUERY_LENGTH + 1, ' '));
+    expect(err.code).toBe('QUERY_INVALID');
+    expect(err.message).toBe(`the query is ${MAX_QUERY_LENGTH + 1} characters long; at most ${MAX_QUERY_LENGTH} are accepted`);
+  });
+});
