@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MANIFEST_FORMAT, type Manifest, type Table } from '../src/manifest/schema.js';
+import { signManifest } from '../src/manifest/signature.js';
+import type { NodeConfig } from '../src/node/config.js';
+import { submitQuery } from '../src/node/control-client.js';
+import { generateIdentity, hex, writeIdentity, type Identity } from '../src/node/identity.js';
+import type { QueryResult } from '../src/protocol/release.js';
+
+/**
+ * Several organisations' nodes as separate processes on loopback: what the demo and the end-to-end tests run.
+ * Each node gets its own directory with identity, config and the manifest signed by every member.
+ */
+export interface LocalMember {
+  readonly id: string;
+  readonly name: string;
+  readonly port: number;
+  readonly controlPort: number;
+  readonly tables: NodeConfig['tables'];
+}
+
+export interface ClusterSpec {
+  readonly dir: string;
+  readonly collaborationId: string;
+  readonly members: readonly LocalMember[];
+  readonly tables: readonly Table[];
+  readonly queriers: readonly string[];
+  readonly receivers: readonly string[];
+  readonly backend?: NodeConfig['backend'];
+}
+
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export const CLI = () => join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+
+export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Manifest; nodeDirs: Record<string, string> }> {
+  const ids: Record<string, Identity> = {};
+  const nodeDirs: Record<string, string> = {};
+  for (const m of spec.members) {
+    const dir = resolve(spec.dir, m.id);
+    await mkdir(dir, { recursive: true });
+    ids[m.id] = generateIdentity(m.id);
+    nodeDirs[m.id] = dir;
+  }
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    collaborationId: spec.collaborationId,
+    name: `${spec.collaborationId} (local)`,
+    version: 1,
+    members: spec.members.map((m) => ({ id: m.id, name: m.name, endpoint: `ws://127.0.0.1:${m.port}`, publicKey: hex(ids[m.id]!.publicKey) })),
+    tables: [...spec.tables],
+    queriers: [...spec.queriers],
+    receivers: [...spec.receivers],
+  };
+  const signatures = Object.fromEntries(spec.members.map((m) => [m.id, signManifest(manifest, m.id, ids[m.id]!.secretKey)]));
+  for (const m of spec.members) {
+    const dir = nodeDirs[m.id]!;
+    await writeIdentity(join(dir, 'identity.json'), ids[m.id]!).catch(async () => {
+      throw new Error(`${dir} already holds an identity; use a fresh directory`);
+    });
+    const config: NodeConfig = {
+      memberId: m.id,
+      identityFile: 'identity.json',
+      manifestFile: 'manifest.json',
+      listen: { host: '127.0.0.1', port: m.port },
+      control: { host: '127.0.0.1', port: m.controlPort },
+      tables: m.tables,
+      backend: spec.backend ?? 'auto',
+      resultsDir: 'results',
+    };
+    await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ manifest, signatures }, null, 2) + '\n');
+  }
+  return { manifest, nodeDirs };
+}
+
+export interface RunningNode {
+  readonly process: ChildProcess;
+  readonly log: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts `cleanroom start <dir>` and resolves once the node says it listens. */
+export function startNode(dir: string, env: NodeJS.ProcessEnv = {}): Promise<RunningNode> {
+  const child = spawn(process.execPath, [CLI(), 'start', dir], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const log: string[] = [];
+  const stop = () =>
+    new Promise<void>((r) => {
+      if (child.exitCode !== null) return r();
+      child.once('exit', () => r());
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolveStart, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node ${dir} did not start in time:\n${log.join('')}`)), 30_000);
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      log.push(chunk);
+      if (chunk.includes('listening on')) {
+        clearTimeout(timer);
+        resolveStart({ process: child, log, stop });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node ${dir} exited with ${code}:\n${log.join('')}`));
+    });
+  });
+}
+
+export type QueryAnswer =
+  | { kind: 'result'; result: QueryResult }
+  | { kind: 'released'; groups: number; receivers: readonly string[] }
+  | { kind: 'error'; code: string; message: string };
+
+/** Submits a query to a running node's control interface, as `cleanroom query` does. */
+export async function query(controlPort: number, sql: string): Promise<QueryAnswer> {
+  for await (const e of submitQuery('127.0.0.1', controlPort, sql)) {
+    if (e.type === 'result') return { kind: 'result', result: e.result as QueryResult };
+    if (e.type === 'released') return { kind: 'released', groups: e.groups, receivers: e.receivers };
+    if (e.type === 'error') return { kind: 'error', code: e.code, message: e.message };
+  }
+  return { kind: 'error', code: 'ABORTED', message: 'no answer' };
+}
+
+/** A port the OS just handed out and released: good enough for loopback test clusters. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as import('node:net').AddressInfo).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
