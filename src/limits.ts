@@ -33,7 +33,10 @@ export const STAGE_IDLE_TIMEOUT_MS = 120_000;
 /** Buffered outbound bytes above which a sender waits for the socket to drain (backpressure). */
 export const SEND_HIGH_WATER_BYTES = 4 << 20;
 
-/** SQL text accepted from a querier or a peer's proposal. */
+/**
+ * SQL text accepted from a querier or a peer's proposal, in UTF-16 code units. The subset's queries are a few
+ * hundred characters; the bound keeps a peer or a user from making us parse and walk megabytes.
+ */
 export const MAX_SQL_LENGTH = 10_000;
 
 /** Decimal places of AVG in results: averages are exact rationals, reported rounded half away from zero. */

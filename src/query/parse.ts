@@ -1,3 +1,4 @@
+import { MAX_SQL_LENGTH as MAX_QUERY_LENGTH } from '../limits.js';
 import type { Query } from './ast.js';
 import { parseSelect } from './duckdb-parser.js';
 import { fromClause } from './from.js';
@@ -5,11 +6,8 @@ import { groupByClause, selectList } from './select.js';
 import { child, children, invalid, list, optionalChild, type Node } from './tree.js';
 import { whereClause } from './where.js';
 
-/**
- * Longest SQL text accepted, in UTF-16 code units. The subset's queries are a few hundred characters;
- * the bound keeps a peer or a user from making us parse and walk megabytes.
- */
-export const MAX_QUERY_LENGTH = 10_000;
+/** The one SQL length limit (src/limits.ts), under the name the parser's callers know. */
+export { MAX_SQL_LENGTH as MAX_QUERY_LENGTH } from '../limits.js';
 
 const SUBSET = 'queries are SELECT [t.c, ...] COUNT(*) | SUM(t.c) | AVG(t.c) FROM a JOIN b ON a.k = b.k [WHERE ...] [GROUP BY t.c, ...]';
 
