@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TableStore } from '../../src/data/table-store.js';
+import type { Table } from '../../src/manifest/schema.js';
+import type { TableSide } from '../../src/query/plan.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cleanroom-store-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+const table = (over: Partial<Table> = {}): Table => ({
+  name: 't',
+  owner: 'm',
+  columns: [
+    { name: 'k', type: 'string' },
+    { name: 'amount', type: 'decimal', scale: 2, min: -1000, max: 1000 },
+    { name: 'n', type: 'integer', min: 0, max: 100 },
+    { name: 'cat', type: 'string' },
+  ],
+  joinKey: { column: 'k', normalization: 'email' },
+  rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['cat', 'n'], minDistinctKeys: 1, overlapDisclosure: [] },
+  ...over,
+});
+
+async function storeFor(csv: string, t: Table = table()): Promise<TableStore> {
+  const store = await TableStore.open({ [t.name]: { path: file(`${Math.random()}.csv`, csv), format: 'csv' } });
+  await store.prepare(t);
+  return store;
+}
+
+async function keys(store: TableStore, side: TableSide): Promise<string[]> {
+  const all: string[] = [];
+  for await (const batch of store.distinctKeys(side, 2)) all.push(...batch);
+  return all.sort();
+}
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('TableStore: reading and validating a member\'s table', () => {
+  const csv = 'k,amount,n,cat\n" Ann@X.com",1.50,1,a\nann@x.com ,-2.25,2,a\n"\tBOB@x.com",10,3,b\n,5,4,a\n"   ",6,5,b\ncarol@x.com,,6,b\n';
+  let store: TableStore;
+  beforeAll(async () => {
+    store = await storeFor(csv);
+  });
+  afterAll(() => store.close());
+
+  it('streams distinct normalised keys in batches, never NULL or empty ones', async () => {
+    expect(await keys(store, { table: table(), filters: [] })).toEqual(['ann@x.com', 'bob@x.com', 'carol@x.com']);
+  });
+
+  it('applies filters before the keys leave', async () => {
+    const side: TableSide = { table: table(), filters: [{ kind: 'compare', column: { table: 't', column: 'cat' }, op: '=', value: { type: 'string', value: 'b' } }] };
+    expect(await keys(store, side)).toEqual(['bob@x.com', 'carol@x.com']);
+    const between: TableSide = { table: table(), filters: [{ kind: 'between', column: { table: 't', column: 'amount' }, low: { type: 'number', value: '-3' }, high: { type: 'number', value: '1.5' } }] };
+    expect(await keys(store, between)).toEqual(['ann@x.com']);
+  });
+
+  it('aggregates the matched rows as a semi-join: every row of a matched key counts once', async () => {
+    const groups = await store.aggregateMatched({ table: table(), filters: [] }, ['cat'], ['amount'], ['ann@x.com', 'carol@x.com', 'nobody@x.com']);
+    // cat a: two rows of ann (150 - 225 cents); cat b: carol with a NULL amount.
+    expect(groups).toEqual([
+      { labels: ['a'], values: [2n, 1n, -75n, 2n] },
+      { labels: ['b'], values: [1n, 1n, 0n, 0n] },
+    ]);
+  });
+
+  it('labels integer dimensions as numbers', async () => {
+    const groups = await store.aggregateMatched({ table: table(), filters: [] }, ['n'], [], ['bob@x.com']);
+    expect(groups).toEqual([{ labels: [3], values: [1n, 1n] }]);
+  });
+});
+
+describe('TableStore: refusing data that does not match the manifest, rather than rounding it', () => {
+  it('refuses decimals with more digits than the declared scale', async () => {
+    await expect(storeFor('k,amount,n,cat\na,1.005,1,x\n')).rejects.toThrow(/t\.amount: 1 value\(s\) are not decimals with at most 2 digits/);
+  });
+
+  it('accepts trailing zeros beyond the scale', async () => {
+    const s = await storeFor('k,amount,n,cat\na,1.500,1,x\n');
+    s.close();
+  });
+
+  it('refuses values outside the declared bounds', async () => {
+    await expect(storeFor('k,amount,n,cat\na,1000.01,1,x\n')).rejects.toMatchObject({ code: 'DATA_INVALID', message: expect.stringMatching(/outside the declared bounds \[-1000, 1000\]/) });
+    await expect(storeFor('k,amount,n,cat\na,1,101,x\n')).rejects.toThrow(/t\.n: 1 value\(s\) are outside/);
+  });
+
+  it('refuses non-numbers in numeric columns', async () => {
+    await expect(storeFor('k,amount,n,cat\na,1,2.5,x\n')).rejects.toThrow(/t\.n: 1 value\(s\) are not integers/);
+    await expect(storeFor('k,amount,n,cat\na,1e3,2,x\n')).rejects.toThrow(/t\.amount/);
+  });
+
+  it('refuses a file without a declared column', async () => {
+    await expect(storeFor('k,amount,cat\na,1,x\n')).rejects.toMatchObject({ code: 'DATA_INVALID' });
+  });
+
+  it('refuses a table this node has no file for', async () => {
+    const s = await TableStore.open({});
+    await expect(s.prepare(table())).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    s.close();
+  });
+});
+
+describe('normalisations', () => {
+  it('phone keeps digits only, exact keeps the value', async () => {
+    const phone = table({ joinKey: { column: 'k', normalization: 'phone' } });
+    const s1 = await storeFor('k,amount,n,cat\n"+1 (555) 010-2030",1,1,x\n15550102030,1,1,x\n"+-()",1,1,x\n', phone);
+    expect(await keys(s1, { table: phone, filters: [] })).toEqual(['15550102030']);
+    s1.close();
+    const exact = table({ joinKey: { column: 'k', normalization: 'exact' } });
+    const s2 = await storeFor('k,amount,n,cat\n" A",1,1,x\nA,1,1,x\n', exact);
+    expect(await keys(s2, { table: exact, filters: [] })).toEqual([' A', 'A']);
+    s2.close();
+  });
+});
