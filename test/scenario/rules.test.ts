@@ -1,0 +1,247 @@
+/**
+ * What is refused before any cryptography runs: queries that a table owner's analysis rules or the privacy
+ * model forbid (planQuery), and manifests that are not the agreement every member signed (parseSignedManifest
+ * and the Manifest schema's cross-field checks).
+ */
+import { describe, expect, it } from 'vitest';
+import { CleanroomError, RuleViolation } from '../../src/errors.js';
+import { Manifest as ManifestSchema, type Manifest, type Table } from '../../src/manifest/schema.js';
+import { parseSignedManifest, signManifest, unsignedMembers } from '../../src/manifest/signature.js';
+import { ADVERTISER, AUDITOR, PUBLISHER, advertiserTable, buildCollaboration, plan, publisherTable, type Collaboration } from './harness.js';
+
+const JOIN = 'FROM publisher p JOIN advertiser a ON p.email = a.email';
+
+async function refusal(sql: string, manifest: Manifest, querier: string): Promise<CleanroomError> {
+  try {
+    await plan(sql, manifest, querier);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CleanroomError);
+    return err as CleanroomError;
+  }
+  throw new Error(`planQuery accepted: ${sql}`);
+}
+
+async function expectRule(sql: string, manifest: Manifest, querier: string, rule: string, allowed: string | RegExp, problem?: RegExp): Promise<RuleViolation> {
+  const err = await refusal(sql, manifest, querier);
+  expect(err).toBeInstanceOf(RuleViolation);
+  const v = err as RuleViolation;
+  expect(v.code).toBe('RULE_VIOLATION');
+  expect(v.rule).toBe(rule);
+  if (typeof allowed === 'string') expect(v.allowed).toBe(allowed);
+  else expect(v.allowed).toMatch(allowed);
+  // The message names the rule and what to do instead.
+  expect(v.message).toContain(`(rule: ${rule}; allowed: ${v.allowed})`);
+  if (problem) expect(v.message).toMatch(problem);
+  return v;
+}
+
+describe('planQuery refusals, one per rule', () => {
+  const { manifest } = buildCollaboration();
+
+  it('a querier the collaboration does not list', async () => {
+    const m = buildCollaboration({ queriers: [ADVERTISER] }).manifest;
+    await expectRule(`SELECT COUNT(*) ${JOIN}`, m, PUBLISHER, 'queriers', 'queriers: advertiser', /publisher may not submit queries/);
+    await expectRule(`SELECT COUNT(*) ${JOIN}`, manifest, AUDITOR, 'queriers', 'queriers: publisher, advertiser');
+    await expect(plan(`SELECT COUNT(*) ${JOIN}`, m, ADVERTISER)).resolves.toMatchObject({ querier: ADVERTISER });
+  });
+
+  it('WHERE on a column that is not a dimension (including the join key)', async () => {
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE p.region = 'eu'`, manifest, PUBLISHER, 'publisher.rules.dimensions', 'publisher.campaign', /publisher\.region may not be used in WHERE/);
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE a.email = 'ann@example.com'`, manifest, PUBLISHER, 'advertiser.rules.dimensions', 'advertiser.category', /advertiser\.email may not be used in WHERE/);
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE a.amount > 100`, manifest, PUBLISHER, 'advertiser.rules.dimensions', 'advertiser.category');
+  });
+
+  it('GROUP BY on a column that is not a dimension (including the join key, which can never be output)', async () => {
+    await expectRule(`SELECT p.region, COUNT(*) ${JOIN} GROUP BY p.region`, manifest, ADVERTISER, 'publisher.rules.dimensions', 'publisher.campaign', /may not be used in GROUP BY/);
+    await expectRule(`SELECT a.email, SUM(a.amount) ${JOIN} GROUP BY a.email`, manifest, ADVERTISER, 'advertiser.rules.dimensions', 'advertiser.category', /advertiser\.email may not be used in GROUP BY/);
+  });
+
+  it('SUM or AVG of a column without an aggregation rule, or with a function the rule does not allow', async () => {
+    const allowed = 'COUNT(*), SUM(advertiser.amount), AVG(advertiser.amount), SUM(advertiser.items)';
+    await expectRule(`SELECT SUM(a.age) ${JOIN}`, manifest, ADVERTISER, 'advertiser.rules.aggregations', allowed, /SUM\(advertiser\.age\) is not allowed/);
+    await expectRule(`SELECT AVG(a.items) ${JOIN}`, manifest, ADVERTISER, 'advertiser.rules.aggregations', allowed, /AVG\(advertiser\.items\) is not allowed/);
+    await expectRule(`SELECT SUM(a.category) ${JOIN}`, manifest, ADVERTISER, 'advertiser.rules.aggregations', allowed);
+    await expectRule(`SELECT SUM(p.region) ${JOIN}`, manifest, ADVERTISER, 'publisher.rules.aggregations', 'COUNT(*), SUM(publisher.impressions), AVG(publisher.impressions)');
+    // The allowed ones pass.
+    await expect(plan(`SELECT SUM(a.items), AVG(a.amount) ${JOIN}`, manifest, ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate', sumColumns: ['items', 'amount'] });
+  });
+
+  it('a join on a column that is not the join key, on either side', async () => {
+    await expectRule('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.campaign = a.category', manifest, PUBLISHER, 'publisher.joinKey', 'publisher.email', /publisher cannot be joined on campaign/);
+    await expectRule('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.category', manifest, PUBLISHER, 'advertiser.joinKey', 'advertiser.email', /advertiser cannot be joined on category/);
+  });
+
+  it('GROUP BY, SUM or AVG drawing on both tables (privacy-model.single-aggregator)', async () => {
+    const allowed = /all of them from one table, the aggregating member's/;
+    await expectRule(`SELECT a.category, SUM(p.impressions) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', allowed, /come from more than one table/);
+    await expectRule(`SELECT p.campaign, a.category, COUNT(*) ${JOIN} GROUP BY p.campaign, a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', allowed);
+    await expectRule(`SELECT SUM(a.amount), AVG(p.impressions) ${JOIN}`, manifest, PUBLISHER, 'privacy-model.single-aggregator', allowed);
+  });
+
+  it('aggregate mode over a table whose partner has not granted overlap disclosure; COUNT(*) alone runs as count-only', async () => {
+    // advertiser.rules.overlapDisclosure is [] in the default collaboration: the publisher may not learn who bought.
+    const v = await expectRule(
+      `SELECT p.campaign, COUNT(*) ${JOIN} GROUP BY p.campaign`,
+      manifest,
+      PUBLISHER,
+      'advertiser.rules.overlapDisclosure',
+      'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals only the size of the intersection',
+      /need publisher to learn which of its keys are in advertiser, which advertiser has not granted/,
+    );
+    expect(v.peerFault).toBe(false);
+    await expectRule(`SELECT SUM(p.impressions) ${JOIN}`, manifest, PUBLISHER, 'advertiser.rules.overlapDisclosure', /^COUNT\(\*\) without GROUP BY/);
+    // The same question as a bare count is fine, and the querier is the one who learns the count.
+    const count = await plan(`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 'spring'`, manifest, PUBLISHER);
+    expect(count).toMatchObject({ mode: 'count-only', groupBy: [], sumColumns: [] });
+    expect(count.aggregator.table.name).toBe('publisher');
+    expect(count.partner.table.name).toBe('advertiser');
+    const asked = await plan(`SELECT COUNT(*) ${JOIN}`, manifest, ADVERTISER);
+    expect(asked.aggregator.table.owner).toBe(ADVERTISER);
+    // A grant to someone else does not help; a grant to the aggregating member does.
+    const toAuditor = buildCollaboration({ overlapDisclosure: { advertiser: [AUDITOR] } }).manifest;
+    await expectRule(`SELECT p.campaign, COUNT(*) ${JOIN} GROUP BY p.campaign`, toAuditor, PUBLISHER, 'advertiser.rules.overlapDisclosure', /^COUNT/);
+    const granted = buildCollaboration({ overlapDisclosure: { advertiser: [PUBLISHER] } }).manifest;
+    await expect(plan(`SELECT p.campaign, COUNT(*) ${JOIN} GROUP BY p.campaign`, granted, PUBLISHER)).resolves.toMatchObject({ mode: 'aggregate', groupBy: ['campaign'] });
+  });
+
+  it('the strictest minDistinctKeys of the two tables wins, whichever side it is on', async () => {
+    for (const [publisher, advertiser] of [
+      [7, 12],
+      [12, 7],
+      [5, 5],
+    ] as const) {
+      const m = buildCollaboration({ minDistinctKeys: { publisher, advertiser } }).manifest;
+      for (const sql of [`SELECT COUNT(*) ${JOIN}`, `SELECT a.category, SUM(a.amount) ${JOIN} GROUP BY a.category`]) {
+        expect((await plan(sql, m, ADVERTISER)).minDistinctKeys).toBe(Math.max(publisher, advertiser));
+      }
+    }
+  });
+
+  it('a literal of the wrong type for its column (QUERY_INVALID)', async () => {
+    // A numeric dimension is needed to compare a number column with a string.
+    const m = buildCollaboration().manifest;
+    const withNumeric: Manifest = { ...m, tables: m.tables.map((t) => (t.name === 'publisher' ? { ...t, rules: { ...t.rules, dimensions: ['campaign', 'impressions'] } } : t)) };
+    for (const [sql, mf, re] of [
+      [`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 5`, m, /publisher\.campaign is a string column; compare it with a string literal, not 5/],
+      [`SELECT COUNT(*) ${JOIN} WHERE p.campaign IN ('spring', 3)`, m, /compare it with a string literal, not 3/],
+      [`SELECT COUNT(*) ${JOIN} WHERE p.campaign = true`, m, /compare it with a string literal/],
+      [`SELECT COUNT(*) ${JOIN} WHERE p.impressions > 'ten'`, withNumeric, /publisher\.impressions is a integer column; compare it with a number literal, not 'ten'/],
+      [`SELECT COUNT(*) ${JOIN} WHERE p.impressions BETWEEN 1 AND '9'`, withNumeric, /compare it with a number literal, not '9'/],
+    ] as const) {
+      const err = await refusal(sql, mf, PUBLISHER);
+      expect(err).not.toBeInstanceOf(RuleViolation);
+      expect(err.code).toBe('QUERY_INVALID');
+      expect(err.message).toMatch(re);
+    }
+    await expect(plan(`SELECT COUNT(*) ${JOIN} WHERE p.impressions BETWEEN 1 AND 9`, withNumeric, PUBLISHER)).resolves.toMatchObject({ mode: 'count-only' });
+  });
+
+  it('unknown tables and columns are QUERY_INVALID, not rule violations', async () => {
+    const a = await refusal('SELECT COUNT(*) FROM publisher p JOIN payroll x ON p.email = x.email', manifest, PUBLISHER);
+    expect(a.code).toBe('QUERY_INVALID');
+    expect(a.message).toMatch(/no table payroll in the collaboration; tables: publisher, advertiser/);
+    const b = await refusal(`SELECT SUM(a.salary) ${JOIN}`, manifest, ADVERTISER);
+    expect(b.code).toBe('QUERY_INVALID');
+    expect(b.message).toMatch(/no column advertiser\.salary/);
+  });
+});
+
+describe('signed manifests', () => {
+  function signedBy(c: Collaboration, members: readonly string[], manifest: Manifest = c.manifest): { manifest: unknown; signatures: Record<string, string> } {
+    return { manifest: JSON.parse(JSON.stringify(manifest)), signatures: Object.fromEntries(members.map((id) => [id, signManifest(manifest, id, c.identities[id]!.secretKey)])) };
+  }
+  const all = [PUBLISHER, ADVERTISER, AUDITOR];
+
+  it('accepts a manifest signed by every member', () => {
+    const c = buildCollaboration();
+    const doc = signedBy(c, all);
+    const parsed = parseSignedManifest(doc, true);
+    expect(parsed.manifest).toEqual(c.manifest);
+    expect(unsignedMembers(parsed)).toEqual([]);
+  });
+
+  it('refuses a manifest missing a signature (MANIFEST_UNSIGNED), but can read it when signatures are not required', () => {
+    const c = buildCollaboration();
+    const doc = signedBy(c, [PUBLISHER, AUDITOR]);
+    expect(() => parseSignedManifest(doc, true)).toThrow(expect.objectContaining({ code: 'MANIFEST_UNSIGNED', message: expect.stringContaining('missing or invalid signature of advertiser') }));
+    expect(parseSignedManifest(doc, false).manifest).toEqual(c.manifest);
+    expect(() => parseSignedManifest({ manifest: c.manifest, signatures: {} }, true)).toThrow(expect.objectContaining({ code: 'MANIFEST_UNSIGNED', message: expect.stringContaining('publisher, advertiser, auditor') }));
+  });
+
+  it('refuses a manifest changed after signing: no signature verifies any more', () => {
+    const c = buildCollaboration();
+    const doc = signedBy(c, all);
+    const tables = (doc.manifest as Manifest).tables;
+    (tables[1] as { rules: { overlapDisclosure: string[] } }).rules.overlapDisclosure = [PUBLISHER]; // quietly grant disclosure
+    expect(() => parseSignedManifest(doc, true)).toThrow(expect.objectContaining({ code: 'MANIFEST_UNSIGNED', message: expect.stringContaining('publisher, advertiser, auditor') }));
+    // Reordering keys, by contrast, is not a change: the hash is over the canonical (RFC 8785) form.
+    const reordered = signedBy(c, all);
+    const m = reordered.manifest as Record<string, unknown>;
+    const shuffled = Object.fromEntries(Object.keys(m).reverse().map((k) => [k, m[k]]));
+    expect(() => parseSignedManifest({ manifest: shuffled, signatures: reordered.signatures }, true)).not.toThrow();
+  });
+
+  it('refuses a signature by a non-member, and a member\'s signature made with another key', () => {
+    const c = buildCollaboration();
+    const doc = signedBy(c, all);
+    const stranger = buildCollaboration(); // same member ids, other keys
+    const withStranger = { ...doc, signatures: { ...doc.signatures, stranger: signManifest(stranger.manifest, PUBLISHER, stranger.identities[PUBLISHER]!.secretKey) } };
+    expect(() => parseSignedManifest(withStranger, true)).toThrow(expect.objectContaining({ code: 'MANIFEST_INVALID', message: 'signatures from non-members: stranger' }));
+    // The advertiser's genuine signature filed under the publisher's name does not verify with the publisher's key.
+    const swapped = { ...doc, signatures: { ...doc.signatures, [PUBLISHER]: doc.signatures[ADVERTISER]! } };
+    expect(() => parseSignedManifest(swapped, true)).toThrow(expect.objectContaining({ code: 'MANIFEST_UNSIGNED', message: expect.stringContaining('missing or invalid signature of publisher;') }));
+    // And signManifest itself refuses to sign with a key the manifest does not list for that member.
+    expect(() => signManifest(c.manifest, PUBLISHER, stranger.identities[PUBLISHER]!.secretKey)).toThrow(expect.objectContaining({ code: 'MANIFEST_INVALID' }));
+  });
+});
+
+describe('the manifest schema', () => {
+  const base = buildCollaboration().manifest;
+  const withTables = (...tables: Table[]): unknown => ({ ...base, tables });
+  const issues = (doc: unknown): string[] => {
+    const r = ManifestSchema.safeParse(doc);
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('accepts the harness collaboration', () => {
+    expect(issues(base)).toEqual([]);
+  });
+
+  it('refuses a join key as a dimension', () => {
+    const p = publisherTable();
+    expect(issues(withTables({ ...p, rules: { ...p.rules, dimensions: ['campaign', 'email'] } }, advertiserTable()))).toEqual([
+      'tables.0.rules.dimensions.1: the join key publisher.email can never be a dimension',
+    ]);
+  });
+
+  it('refuses a table owned by someone who is not a member, and other unknown member references', () => {
+    const a = advertiserTable();
+    expect(issues(withTables(publisherTable(), { ...a, owner: 'stranger' }))).toEqual(['tables.1.owner: stranger is not a member']);
+    expect(issues({ ...base, receivers: ['stranger'] })).toEqual(['receivers.0: stranger is not a member']);
+    expect(issues(withTables(publisherTable(), { ...a, rules: { ...a.rules, overlapDisclosure: ['stranger'] } }))).toEqual(['tables.1.rules.overlapDisclosure.0: stranger is not a member']);
+  });
+
+  it('refuses bounds under which a sum over the row limit could wrap the 2^128 share ring, and accepts the largest that cannot', () => {
+    const a = advertiserTable();
+    const amount = (min: number, max: number, scale: number): Table => ({
+      ...a,
+      columns: a.columns.map((c) => (c.name === 'amount' ? { name: 'amount', type: 'decimal', scale, min, max } : c)),
+    });
+    // maxAbs * 10^scale * 2^40 rows must stay within 2^127 - 1.
+    expect(issues(withTables(publisherTable(), amount(0, 2 ** 86, 0)))).toEqual([]);
+    expect(issues(withTables(publisherTable(), amount(0, 2 ** 87, 0)))).toEqual([
+      'tables.1.columns.1: column advertiser.amount: bounds too wide, a sum over 1099511627776 rows could wrap the 2^128 share ring',
+    ]);
+    expect(issues(withTables(publisherTable(), amount(-(2 ** 87), 0, 0)))).toHaveLength(1);
+    expect(issues(withTables(publisherTable(), amount(-1e18, 1e18, 9)))).toHaveLength(1);
+    expect(issues(withTables(publisherTable(), amount(-1e8, 1e8, 9)))).toEqual([]);
+    expect(issues(withTables(publisherTable(), amount(10, 5, 2)))).toEqual(['tables.1.columns.1: column advertiser.amount: min is above max']);
+  });
+
+  it('refuses what parseSignedManifest must never let through, with MANIFEST_INVALID', () => {
+    const c = buildCollaboration();
+    const p = publisherTable();
+    const bad = { ...c.manifest, tables: [{ ...p, rules: { ...p.rules, dimensions: ['email'] } }, advertiserTable()] };
+    expect(() => parseSignedManifest({ manifest: bad, signatures: {} }, false)).toThrow(expect.objectContaining({ code: 'MANIFEST_INVALID', message: expect.stringContaining('can never be a dimension') }));
+  });
+});
