@@ -4,7 +4,7 @@
  * at the socket, by one of the two discriminated unions below; nothing unparsed reaches protocol code.
  */
 import { z } from 'zod';
-import { MAX_GROUPS, MAX_SQL_LENGTH, PSI_BATCH_KEYS } from '../src/limits.js';
+import { MAX_GROUPS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../src/limits.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -70,7 +70,7 @@ export const Shares = z.strictObject({
   type: z.literal('shares'),
   queryId: QueryId,
   groups: z.number().int().min(1).max(MAX_GROUPS),
-  width: z.number().int().min(2).max(64),
+  width: z.number().int().min(2).max(2 + 2 * MAX_SUM_COLUMNS),
   /** groups x width ring elements of 16 bytes, row-major. */
   values: bytes(),
 });

@@ -6,8 +6,11 @@
 /** Keys per PSI batch: 4096 x 32 B = 128 KiB per frame, large enough to amortise framing, small enough to interleave. */
 export const PSI_BATCH_KEYS = 4096;
 
-/** The largest frame a peer may send. A full PSI batch plus msgpack overhead fits with a wide margin. */
-export const MAX_FRAME_BYTES = 1 << 20;
+/**
+ * The largest plaintext frame a peer may send. A PSI batch is 128 KiB; the largest frame is the share matrix of
+ * MAX_GROUPS groups at the widest vector (MAX_GROUPS x (2 + 2 x MAX_SUM_COLUMNS) x 16 B = 2.9 MB).
+ */
+export const MAX_FRAME_BYTES = 4 << 20;
 
 /** Rows per table. Bounds every SUM (rows x largest declared value) so the 2^128 share ring never wraps. */
 export const MAX_TABLE_ROWS = 2n ** 40n;
@@ -15,8 +18,11 @@ export const MAX_TABLE_ROWS = 2n ** 40n;
 /** Distinct join keys one side may bring to a query: 2^26 (67M) keys x 32 B stays within a node's memory. */
 export const MAX_QUERY_KEYS = 1 << 26;
 
-/** Output groups of one query. Each group costs a share vector on every holder; 100k groups is far past any report. */
-export const MAX_GROUPS = 100_000;
+/** Output groups of one query: far past any report a person reads, and their share matrix fits one frame. */
+export const MAX_GROUPS = 10_000;
+
+/** Distinct columns one query may sum or average: bounds the width of a group's share vector. */
+export const MAX_SUM_COLUMNS = 8;
 
 /** Handshake must finish quickly: it is two round trips and two signatures. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -7,7 +7,7 @@ import { selectBackend } from '../crypto/backend.js';
 import type { GroupBackend } from '../crypto/group.js';
 import { TableStore } from '../data/table-store.js';
 import { CleanroomError, asCleanroomError, errorMessage } from '../errors.js';
-import { MAX_FRAME_BYTES, PROPOSAL_TIMEOUT_MS } from '../limits.js';
+import { PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import type { Manifest } from '../manifest/schema.js';
 import { parseSignedManifest } from '../manifest/signature.js';
@@ -15,6 +15,7 @@ import { parseQuery } from '../query/parse.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
 import type { QueryResult } from '../protocol/release.js';
 import type { Outcome } from '../protocol/step.js';
+import { MAX_SEALED_FRAME_BYTES } from '../transport/channel.js';
 import { PeerConnection, type ConnectionParams, type FrameTap } from '../transport/connection.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { readIdentity, type Identity } from './identity.js';
@@ -82,7 +83,7 @@ export class CleanroomNode {
 
   async listen(): Promise<void> {
     const { listen, control } = this.cfg.config;
-    this.wss = new WebSocketServer({ host: listen.host, port: listen.port, maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false });
+    this.wss = new WebSocketServer({ host: listen.host, port: listen.port, maxPayload: MAX_SEALED_FRAME_BYTES, perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       this.wss!.once('listening', resolve);
       this.wss!.once('error', (err) => reject(new CleanroomError('CONFIG_INVALID', `cannot listen on ${listen.host}:${listen.port}: ${err.message}`)));

@@ -37,6 +37,8 @@ export class AggregatorSession {
   private readonly matched: number[] = [];
   private matchedCount = 0;
   private labels: readonly (readonly Label[])[] = [];
+  /** The distinct-key counts this node computed itself: Q's count shares must reconstruct exactly these. */
+  private keyCounts: bigint[] = [];
   private mine: bigint[][] = [];
   private survivors: number[] = [];
 
@@ -71,11 +73,11 @@ export class AggregatorSession {
   receive(msg: SessionMessage): Step {
     return this.guard(() => {
       if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
+      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
       if (msg.type === 'abort') {
         this.finish();
         return peerAborted(msg.code, msg.message);
       }
-      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
       switch (msg.type) {
         case 'points':
           return this.onPoints(msg.stage, msg);
@@ -142,6 +144,7 @@ export class AggregatorSession {
     // A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data.
     const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
     this.labels = rows.map((g) => g.labels);
+    this.keyCounts = rows.map((g) => g.values[KEYS]!);
     const theirs: bigint[] = [];
     this.mine = rows.map((g) => {
       if (g.values.length !== width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${width} expected`);
@@ -166,7 +169,11 @@ export class AggregatorSession {
       if (this.phase !== 'counts') throw new ProtocolViolation(`counts opened in phase ${this.phase}`);
       const theirs = decodeRingElements(bytes);
       if (theirs.length !== this.mine.length) throw new ProtocolViolation(`${theirs.length} count shares for ${this.mine.length} groups`);
-      this.survivors = survivingGroups(this.mine.map((v, g) => reconstruct([v[KEYS]!, theirs[g]!])), this.p.plan);
+      // P computed the counts itself: a partner whose shares reconstruct anything else is lying to get small groups opened.
+      if (this.mine.some((v, g) => reconstruct([v[KEYS]!, theirs[g]!]) !== this.keyCounts[g])) {
+        throw new ProtocolViolation('the partner\'s count shares do not reconstruct the counts that were shared');
+      }
+      this.survivors = survivingGroups(this.keyCounts, this.p.plan);
       const cols = releasedColumns(this.p.plan);
       const send: SessionMessage[] = [];
       if (receivers.includes(this.p.peer)) {

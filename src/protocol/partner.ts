@@ -60,11 +60,11 @@ export class PartnerSession {
   receive(msg: SessionMessage): Step {
     return this.guard(() => {
       if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
+      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
       if (msg.type === 'abort') {
         this.finish();
         return peerAborted(msg.code, msg.message);
       }
-      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
       switch (msg.type) {
         case 'points':
           return this.onPoints(msg);

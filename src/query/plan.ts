@@ -1,4 +1,5 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
+import { MAX_SUM_COLUMNS } from '../limits.js';
 import type { Column, Manifest, Table } from '../manifest/schema.js';
 import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
 
@@ -117,6 +118,9 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
     );
   }
   const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
+  if (sumColumns.length > MAX_SUM_COLUMNS) {
+    throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
+  }
   return {
     ...base,
     mode: 'aggregate',

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { HandshakeMessage, SessionMessage } from '../../protocol/messages.js';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
-import { ChannelCipher } from './channel.js';
+import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import { Handshake, type HandshakeParams } from './handshake.js';
 
@@ -33,7 +33,7 @@ export class PeerConnection {
   }
 
   static async dial(url: string, expectedPeer: string, params: ConnectionParams): Promise<PeerConnection> {
-    const ws = new WebSocket(url, { maxPayload: MAX_FRAME_BYTES, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false });
+    const ws = new WebSocket(url, { maxPayload: MAX_SEALED_FRAME_BYTES, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', (err) => reject(new CleanroomError('PEER_UNREACHABLE', `cannot reach ${expectedPeer} at ${url}: ${err.message}`)));
@@ -90,6 +90,8 @@ export class PeerConnection {
   async send(msg: SessionMessage): Promise<void> {
     if (this.failure) throw this.failure;
     const plaintext = encodeFrame(msg);
+    // The peer would refuse it as a violation; failing here keeps the fault where it is.
+    if (plaintext.length > MAX_FRAME_BYTES) throw new CleanroomError('LIMIT_EXCEEDED', `a ${msg.type} frame of ${plaintext.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
     this.tap?.('out', plaintext);
     const frame = this.sealer.seal(plaintext);
     await new Promise<void>((resolve, reject) => {

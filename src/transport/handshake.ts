@@ -65,7 +65,12 @@ export class Handshake {
       this.peerHello = msg;
       const [first, second] = this.p.role === 'initiator' ? [this.ownHello, msg] : [msg, this.ownHello];
       this.transcript = sha256(helloBytes(first), helloBytes(second));
-      const shared = x25519.getSharedSecret(this.ephemeralSecret, msg.ephemeral);
+      let shared: Uint8Array;
+      try {
+        shared = x25519.getSharedSecret(this.ephemeralSecret, msg.ephemeral);
+      } catch {
+        throw authFailed('the peer\'s ephemeral key is not a usable X25519 public key (small order)');
+      }
       const okm = new Uint8Array(hkdfSync('sha256', shared, this.transcript, KEY_INFO, 64));
       shared.fill(0);
       this.ephemeralSecret.fill(0);

@@ -199,11 +199,7 @@ describe('handshake', () => {
     for (const m of bad) expect(() => decodeFrame(encodeFrame(m), HandshakeMessage, 'handshake')).toThrow(expect.objectContaining({ code: 'PROTOCOL_VIOLATION' }));
   });
 
-  // BUG (src/transport/handshake.ts:68): Handshake.receive passes the peer's ephemeral straight to
-  // x25519.getSharedSecret, which throws a plain Error ("invalid private or public key received") for a
-  // small-order point such as u = 0 or u = 1. PeerConnection turns that into CleanroomError INTERNAL with
-  // peerFault false, so a peer's malformed hello is reported as this node's own internal failure instead of
-  // AUTH_FAILED (peer at fault) like every other handshake refusal. This test fails until that is fixed.
+  // x25519.getSharedSecret throws a plain Error on a small-order point: the handshake must report it as the peer's fault.
   it('refuses a small-order ephemeral key as the peer\'s fault (AUTH_FAILED), not as an internal error', () => {
     for (const u of [new Uint8Array(32), Uint8Array.from([1, ...new Array<number>(31).fill(0)])]) {
       const o = handshake(side(c, PUBLISHER), side(c, ADVERTISER), (from, m) => (from === 'initiator' && m.type === 'hello' ? [{ ...m, ephemeral: u }] : [m]));

@@ -420,12 +420,9 @@ describe('identity of the query and the end of the session', () => {
     expectVictim(c, 'Q', 'PROTOCOL_VIOLATION', /message for query f{32}/);
   });
 
-  it('an abort naming another query still stops this one, and nothing is opened', async () => {
-    // The machines act on an abort before checking its query id (aggregator.ts:74, partner.ts:276): one connection
-    // carries one query, so an abort from the authenticated peer ends it whatever id it names. Either way the
-    // session must fail and open nothing.
+  it('an abort naming another query is a violation, stops this one, and nothing is opened', async () => {
     const s = await run(AGG, onNth('P', 'shares', 0, () => [{ type: 'abort', queryId: 'f'.repeat(32), code: 'INTERNAL', message: 'wrong id' }]));
-    expect(failure(s.Q).code).toBe('ABORTED');
+    expectVictim(s, 'Q', 'PROTOCOL_VIOLATION', /message for query f{32}/);
     for (const p of [s.P, s.Q]) expect(kinds(p.sent).filter((k) => RESULT_ONLY.includes(k))).toEqual([]);
     expect(s.P.outcome?.kind).not.toBe('result');
   });
@@ -540,13 +537,7 @@ describe('a partner lying in its count shares', () => {
     expect(s.P.sent.find((m) => m.type === 'open' && m.stage === 'values')).toMatchObject({ values: new Uint8Array(0) });
   });
 
-  // BUG (src/protocol/aggregator.ts:169, same in the count-only path via shareGroups): the aggregator decides
-  // which groups survive minDistinctKeys from counts reconstructed with the partner's count shares, although it
-  // computed those counts itself in the clear (they are the KEYS entries of the vectors it shared). A partner
-  // that is a result receiver can add any amount to its count shares; the aggregator then opens its value
-  // shares and the labels of every group, and the partner reconstructs per-group sums resting on fewer distinct
-  // people than the rule allows (down to one person). Fix: decide survivors from the aggregator's own plaintext
-  // counts, or abort when the reconstructed counts differ from them. This test fails until then.
+  // The aggregator computed the counts itself: count shares that reconstruct anything else are a forgery.
   it('the aggregator never opens a group under the minimum because of the partner\'s count shares', async () => {
     for (const query of [AGG, COUNT]) {
       const s = await run(query, onNth('Q', 'open:counts', 0, inflate), { collaboration: strict() });

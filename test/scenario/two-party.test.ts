@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SessionMessage } from '../../protocol/messages.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
-import { MAX_FRAME_BYTES, MAX_GROUPS, PSI_BATCH_KEYS } from '../../src/limits.js';
+import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../../src/limits.js';
 import type { QueryResult } from '../../src/protocol/release.js';
 import {
   ADVERTISER,
@@ -308,16 +308,10 @@ describe('property: random sets and filters agree with the plaintext reference (
 });
 
 describe('limits', () => {
-  // BUG (src/limits.ts:9 MAX_FRAME_BYTES = 1 MiB vs src/limits.ts:18 MAX_GROUPS = 100,000; the whole share
-  // matrix travels in one 'shares' frame, src/protocol/aggregator.ts:157): a query may yield up to MAX_GROUPS
-  // groups, but groups x width x 16 bytes exceeds the frame limit from 16,385 groups at width 4 (one SUM or AVG
-  // column) or 32,769 at width 2. The honest partner's decodeFrame (and the socket's maxPayload) then refuses the
-  // aggregator's frame as a PROTOCOL_VIOLATION, blaming a peer that did nothing wrong. Either MAX_GROUPS must be
-  // lowered to what fits, or shares (and openings) must be split over several frames. This test fails until then.
-  it('a query with as many groups as MAX_GROUPS allows completes (here 20,000 groups at width 4)', async () => {
-    const groups = 20_000;
-    expect(groups).toBeLessThanOrEqual(MAX_GROUPS);
-    expect(groups * 4 * 16).toBeGreaterThan(MAX_FRAME_BYTES);
+  // The share matrix of MAX_GROUPS groups at the widest vector must fit one frame (src/limits.ts).
+  it('a query with as many groups as MAX_GROUPS allows completes, and the widest share matrix fits a frame', async () => {
+    const groups = MAX_GROUPS;
+    expect(groups * (2 + 2 * MAX_SUM_COLUMNS) * 16 + 64).toBeLessThan(MAX_FRAME_BYTES);
     const s = await runScenario({
       collaboration: buildCollaboration(),
       sql: 'SELECT a.category, SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category',
