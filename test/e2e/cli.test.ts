@@ -1,0 +1,255 @@
+/**
+ * The `cleanroom` executable as an operator uses it: init two nodes, write and sign the manifest by hand,
+ * start both, query, and the refusals (unsigned manifest, rule violation, control interface on the peer port).
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, freePort, startNode, type RunningNode } from '../../scripts/local-cluster.js';
+import { MANIFEST_FORMAT, type Member, type Table } from '../../src/manifest/schema.js';
+import type { QueryResult } from '../../src/protocol/release.js';
+import { assertBuilt, assertMatches, expected, makeTempDir, Reference, stopNode, type RefQuery } from './helpers.js';
+import { identicalEmails, salesColumns, salesView, visitsColumns, visitsView, writeDataset } from './random-data.js';
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `cleanroom ...args` to completion (killed after `timeoutMs`, which fails the caller's expectations). */
+function cleanroom(args: string[], timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      stderr += `\n[test: killed after ${timeoutMs} ms]`;
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** An error reported the way the CLI promises: one line on stderr, `cleanroom: CODE: reason`. */
+function expectOneLineError(run: Run, code: string): string {
+  expect(run.code, run.stderr).not.toBe(0);
+  expect(run.code).not.toBeNull();
+  const text = run.stderr.trimEnd();
+  expect(text.split('\n'), text).toHaveLength(1);
+  expect(text).toMatch(new RegExp(`^cleanroom: ${code}: \\S`));
+  return text;
+}
+
+function httpPost(port: number, path: string, body: string): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', (err) => resolve({ error: err.message }));
+    });
+    req.on('error', (err) => resolve({ error: err.message }));
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.end(body);
+  });
+}
+
+const tables: Table[] = [
+  {
+    name: 'sales',
+    owner: 'alpha',
+    columns: salesColumns('email'),
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['category', 'tier'], minDistinctKeys: 3, overlapDisclosure: ['beta'] },
+  },
+  {
+    name: 'visits',
+    owner: 'beta',
+    columns: visitsColumns('email'),
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [{ column: 'impressions', functions: ['sum'] }], dimensions: ['campaign'], minDistinctKeys: 3, overlapDisclosure: ['alpha'] },
+  },
+];
+
+const GROUP_SQL = "SELECT s.category, COUNT(*), SUM(s.amount), AVG(s.amount) FROM sales s JOIN visits v ON s.email = v.email WHERE v.campaign != 'winter' GROUP BY s.category";
+const GROUP_REF: RefQuery = {
+  mode: 'aggregate',
+  agg: { view: 'sales', norm: 'email' },
+  partner: { view: 'visits', norm: 'email', where: "campaign <> 'winter'" },
+  dims: ['category'],
+  outputs: [{ kind: 'dim', col: 'category' }, { kind: 'count' }, { kind: 'sum', col: 'amount', scale: 2 }, { kind: 'avg', col: 'amount', scale: 2 }],
+  minDistinctKeys: 3,
+};
+
+describe('the cleanroom CLI', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+  const nodes: RunningNode[] = [];
+  let ref: Reference | undefined;
+  let dir: { alpha: string; beta: string };
+  let port: { alpha: number; beta: number; alphaControl: number; betaControl: number };
+  let members: Member[];
+  let manifestFile: string;
+  let files: { sales: string; visits: string };
+
+  beforeAll(async () => {
+    assertBuilt();
+    tmp = await makeTempDir('cli');
+    dir = { alpha: join(tmp.dir, 'alpha'), beta: join(tmp.dir, 'beta') };
+    port = { alpha: await freePort(), beta: await freePort(), alphaControl: await freePort(), betaControl: await freePort() };
+    await mkdir(join(tmp.dir, 'data'));
+    files = await writeDataset(join(tmp.dir, 'data'), identicalEmails(5, 120));
+    ref = await Reference.open();
+    await ref.view('sales', files.sales, salesView('email'));
+    await ref.view('visits', files.visits, visitsView('email'));
+    manifestFile = join(tmp.dir, 'manifest.json');
+  });
+
+  afterAll(async () => {
+    await Promise.all(nodes.map(stopNode));
+    ref?.close();
+    await tmp?.cleanup();
+  });
+
+  it('init creates each node and prints its member entry', async () => {
+    members = [];
+    for (const [id, name, p, c] of [['alpha', 'Alpha Retail', port.alpha, port.alphaControl], ['beta', 'Beta Media', port.beta, port.betaControl]] as const) {
+      const run = await cleanroom(['init', dir[id], '--member', id, '--name', name, '--listen', `127.0.0.1:${p}`, '--control', String(c)]);
+      expect(run.code, run.stderr).toBe(0);
+      const member = JSON.parse(run.stdout) as Member;
+      expect(member).toEqual({ id, name, endpoint: `ws://127.0.0.1:${p}`, publicKey: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      members.push(member);
+      expect((await readdir(dir[id])).sort()).toEqual(['config.json', 'identity.json']);
+    }
+    // init never overwrites an identity.
+    const again = await cleanroom(['init', dir.alpha, '--member', 'alpha', '--name', 'Alpha Retail', '--listen', `127.0.0.1:${port.alpha}`, '--control', String(port.alphaControl)]);
+    expect(again.code).not.toBe(0);
+  });
+
+  it('manifest verify fails before anyone signs, naming the missing signatures', async () => {
+    const manifest = { format: MANIFEST_FORMAT, collaborationId: 'cli-test', name: 'CLI test collaboration', version: 1, members, tables, queriers: ['alpha', 'beta'], receivers: ['alpha', 'beta'] };
+    await writeFile(manifestFile, JSON.stringify({ manifest, signatures: {} }, null, 2));
+    const run = await cleanroom(['manifest', 'verify', manifestFile]);
+    const line = expectOneLineError(run, 'MANIFEST_UNSIGNED');
+    expect(line).toContain('signature');
+    expect(line).toContain('alpha, beta');
+  });
+
+  it('a node refuses to start with an unsigned manifest (MANIFEST_UNSIGNED)', async () => {
+    for (const id of ['alpha', 'beta'] as const) {
+      const cfgFile = join(dir[id], 'config.json');
+      const cfg = JSON.parse(await readFile(cfgFile, 'utf8')) as { tables: Record<string, unknown> };
+      // One relative path (resolved against the node directory) and one absolute.
+      cfg.tables = id === 'alpha' ? { sales: { path: '../data/' + files.sales.split('/').pop(), format: 'csv' } } : { visits: { path: files.visits, format: 'csv' } };
+      await writeFile(cfgFile, JSON.stringify(cfg, null, 2));
+    }
+    await copyFile(manifestFile, join(dir.alpha, 'manifest.json'));
+    const run = await cleanroom(['start', dir.alpha], 20_000);
+    expect(expectOneLineError(run, 'MANIFEST_UNSIGNED')).toContain('alpha, beta');
+  });
+
+  it('manifest sign by each member; verify succeeds only once both have signed', async () => {
+    const a = await cleanroom(['manifest', 'sign', manifestFile, '--node', dir.alpha]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toContain('signed by alpha; still to sign: beta');
+
+    const half = await cleanroom(['manifest', 'verify', manifestFile]);
+    const line = expectOneLineError(half, 'MANIFEST_UNSIGNED');
+    expect(line).toMatch(/signature of beta$/);
+
+    // A node refuses a manifest some member has not signed, not just one nobody has.
+    await copyFile(manifestFile, join(dir.beta, 'manifest.json'));
+    expect(expectOneLineError(await cleanroom(['start', dir.beta], 20_000), 'MANIFEST_UNSIGNED')).toContain('beta');
+
+    const b = await cleanroom(['manifest', 'sign', manifestFile, '--node', dir.beta]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toContain('signed by beta; all members have signed');
+
+    const ok = await cleanroom(['manifest', 'verify', manifestFile]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('signed by every member');
+    const hash = await cleanroom(['manifest', 'hash', manifestFile]);
+    expect(hash.code).toBe(0);
+    expect(ok.stdout).toContain(`hash ${hash.stdout.trim()}`);
+    const signed = JSON.parse(await readFile(manifestFile, 'utf8')) as { signatures: Record<string, string> };
+    expect(Object.keys(signed.signatures).sort()).toEqual(['alpha', 'beta']);
+  });
+
+  it('start runs both nodes with the signed manifest', async () => {
+    await copyFile(manifestFile, join(dir.alpha, 'manifest.json'));
+    await copyFile(manifestFile, join(dir.beta, 'manifest.json'));
+    const started = await Promise.allSettled([startNode(dir.alpha), startNode(dir.beta)]);
+    for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    expect(nodes).toHaveLength(2);
+  });
+
+  it('query prints a table, and --json the same result as parseable JSON', async () => {
+    const exp = await expected(ref!, GROUP_REF);
+    const columns = ['category', 'count', 'sum_amount', 'avg_amount'];
+
+    const json = await cleanroom(['query', dir.alpha, GROUP_SQL, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const result = JSON.parse(json.stdout) as QueryResult;
+    assertMatches(result, exp, GROUP_REF, columns);
+    expect(exp.rows.length).toBeGreaterThan(3);
+
+    const text = await cleanroom(['query', dir.alpha, GROUP_SQL]);
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines[0]!.split(/\s{2,}/)).toEqual(columns);
+    expect(lines[1]).toMatch(/^-+( {2}-+){3}$/);
+    const body = lines.slice(2, 2 + exp.rows.length).map((l) => l.trim().split(/\s{2,}/));
+    // Table rows are the JSON rows (same order: the node sorts groups by label), NULL printed as NULL.
+    expect(body).toEqual(result.rows.map((r) => r.map((c) => (c === null ? 'NULL' : String(c)))));
+    expect(lines[2 + exp.rows.length]).toBe(`(${exp.rows.length} row(s); rows resting on fewer than 3 distinct join keys are never released)`);
+    expect(lines).toHaveLength(3 + exp.rows.length);
+  });
+
+  it('a count-only query from the other node: the same 120 people on both sides', async () => {
+    const run = await cleanroom(['query', dir.beta, 'SELECT COUNT(*) AS people FROM visits v JOIN sales s ON v.email = s.email', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as QueryResult;
+    expect(result).toMatchObject({ mode: 'count-only', columns: ['people'], rows: [[120]] });
+  });
+
+  it('a refused query exits non-zero with a one-line reason on stderr', async () => {
+    const refused = await cleanroom(['query', dir.beta, 'SELECT AVG(v.impressions) FROM visits v JOIN sales s ON v.email = s.email']);
+    expect(expectOneLineError(refused, 'RULE_VIOLATION')).toContain('visits.rules.aggregations');
+    expect(refused.stdout).toBe('');
+    const invalid = await cleanroom(['query', dir.alpha, 'SELECT * FROM sales']);
+    expectOneLineError(invalid, 'QUERY_INVALID');
+    expect(invalid.stdout).toBe('');
+  });
+
+  it('the control interface is not reachable on the peer port', async () => {
+    const resultsBefore = await readdir(join(dir.alpha, 'results'));
+    const logBefore = nodes.map((n) => n.log.join('').length);
+    for (const p of [port.alpha, port.beta]) {
+      const res = await httpPost(p, '/query', JSON.stringify({ sql: GROUP_SQL }));
+      if ('status' in res) {
+        expect(res.status).not.toBe(200);
+        expect(res.body).not.toContain('"type"');
+      }
+    }
+    // Positive control: the same request on the control port does run the query.
+    const control = await httpPost(port.alphaControl, '/query', JSON.stringify({ sql: GROUP_SQL }));
+    expect('status' in control && control.status).toBe(200);
+    expect('body' in control && control.body).toContain('"type":"result"');
+    const resultsAfter = await readdir(join(dir.alpha, 'results'));
+    // Exactly one more result (the control-port query); the peer-port requests ran nothing.
+    expect(resultsAfter.length).toBe(resultsBefore.length + 1);
+    // Both node logs show that one query only (querier: "accepted by beta", peer: "from alpha accepted").
+    const accepted = () => nodes.map((n, i) => n.log.join('').slice(logBefore[i])).join('').match(/ accepted /g)?.length ?? 0;
+    for (let i = 0; i < 40 && accepted() < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(accepted()).toBe(2);
+  });
+});

@@ -1,0 +1,286 @@
+/**
+ * What crosses the wire: both nodes record the plaintext of every frame they send and receive
+ * (CLEANROOM_FRAME_LOG), and no raw key, normalised key, unblinded H(k) or individual row value may be in any of them.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng, writeCsv } from '../../scripts/demo-data.js';
+import { query } from '../../scripts/local-cluster.js';
+import { selectBackend } from '../../src/crypto/backend.js';
+import { hashToGroupDst } from '../../src/crypto/group.js';
+import type { Table } from '../../src/manifest/schema.js';
+import type { QueryResult } from '../../src/protocol/release.js';
+import { makeTempDir, refNorm, Reference, startCluster, type Cluster } from './helpers.js';
+import { messEmail, type Rand } from './random-data.js';
+
+const COLLABORATION = 'privacy-check';
+const MIN_KEYS = 5;
+const utf8 = (s: string) => new TextEncoder().encode(s);
+
+const tables: Table[] = [
+  {
+    name: 'buyers',
+    owner: 'alpha',
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'amount', type: 'decimal', scale: 2, min: -100_000, max: 100_000 },
+      { name: 'category', type: 'string' },
+      { name: 'basket', type: 'integer', min: 0, max: 100_000_000 },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['category'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['beta'] },
+  },
+  {
+    name: 'viewers',
+    owner: 'beta',
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'region', type: 'string' },
+      { name: 'segment', type: 'string' },
+      { name: 'impressions', type: 'integer', min: 0, max: 100_000_000 },
+      { name: 'spend', type: 'decimal', scale: 2, min: 0, max: 100_000 },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [{ column: 'impressions', functions: ['sum'] }], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['alpha'] },
+  },
+];
+
+const COUNT_SQL = "SELECT COUNT(*) FROM viewers v JOIN buyers b ON v.email = b.email WHERE v.region = 'region-north'";
+const GROUP_SQL = "SELECT b.category, COUNT(*), SUM(b.amount), AVG(b.amount) FROM buyers b JOIN viewers v ON b.email = v.email WHERE v.region = 'region-north' GROUP BY b.category";
+
+const RELEASED = ['Released-Albatross', 'Released-Bison', 'Released-Cormorant'];
+/** Categories of matched rows whose groups rest on fewer than MIN_KEYS keys, or of unmatched rows only. */
+const SUPPRESSED = { 'Suppressed-Quokka': [160, 161, 10, 11], 'Suppressed-Narwhal': [170, 171, 172, 173, 20], 'Unmatched-Okapi': [30, 31, 32, 33, 34, 35] } as const;
+
+const person = (i: number) => {
+  const local = ['Zoë', '张伟', 'Øyvind', '😀smile', 'ana.maria'][i % 5];
+  return `${local}.${String(i).padStart(4, '0')}@${['Exämple.com', '例子.中国', 'Mail.Test'][i % 3]}`;
+};
+
+interface Data {
+  buyers: (string | number | null)[][];
+  viewers: (string | number | null)[][];
+}
+
+/** Alpha knows people 0..299, beta 150..399; every value that is not a key is unique and distinctive. */
+function generate(rand: Rand): Data {
+  const categoryOf = (i: number) => {
+    for (const [c, ids] of Object.entries(SUPPRESSED)) if ((ids as readonly number[]).includes(i)) return c;
+    return RELEASED[i % RELEASED.length]!;
+  };
+  const buyers: Data['buyers'] = [];
+  let n = 0;
+  for (let i = 0; i < 300; i++) {
+    for (let r = 0; r < 1 + (i % 2); r++) {
+      n += 1;
+      const amount = `${7000 + n}.${String((n * 37) % 100).padStart(2, '0')}`;
+      buyers.push([messEmail(rand, person(i)), amount, categoryOf(i), 40_000_000 + n * 7919]);
+    }
+  }
+  buyers.push([null, '1.00', RELEASED[0]!, 1], ['   ', '2.00', RELEASED[1]!, 2]);
+  const viewers: Data['viewers'] = [];
+  let m = 0;
+  for (let i = 150; i < 400; i++) {
+    for (let r = 0; r < 1 + (i % 3); r++) {
+      m += 1;
+      // Each person's first row is in region-north, so every person of 150..299 matches in both queries.
+      viewers.push([messEmail(rand, person(i)), r === 0 || rand() < 0.6 ? 'region-north' : 'region-south-Xq', `Segment-Zanzibar-${String(m).padStart(4, '0')}`, 60_000_000 + m * 40_009, `${3000 + m}.${String((m * 53) % 100).padStart(2, '0')}`]);
+    }
+  }
+  viewers.push(['\t', 'region-north', 'Segment-Empty-Key', 3, '3.00']);
+  return { buyers, viewers };
+}
+
+interface Frame {
+  readonly dir: 'i' | 'o';
+  readonly bytes: Buffer;
+}
+
+/** Parses a frame log: 1 direction byte ('i' or 'o'), 4-byte little-endian length, the frame's plaintext. */
+function parseFrameLog(buf: Buffer): Frame[] {
+  const frames: Frame[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const dir = String.fromCharCode(buf[off]!);
+    if (dir !== 'i' && dir !== 'o') throw new Error(`bad direction byte ${buf[off]} at offset ${off}`);
+    const len = buf.readUInt32LE(off + 1);
+    if (off + 5 + len > buf.length) throw new Error(`truncated frame at offset ${off}`);
+    frames.push({ dir, bytes: buf.subarray(off + 5, off + 5 + len) });
+    off += 5 + len;
+  }
+  return frames;
+}
+
+interface Needle {
+  readonly what: string;
+  readonly bytes: Buffer;
+}
+
+/** Every needle found in some frame, with the frame's index. */
+function scan(frames: readonly Buffer[], needles: readonly Needle[]): { what: string; frame: number }[] {
+  const found: { what: string; frame: number }[] = [];
+  for (const n of needles) {
+    const f = frames.findIndex((b) => b.indexOf(n.bytes) >= 0);
+    if (f >= 0) found.push({ what: n.what, frame: f });
+  }
+  return found;
+}
+
+const unpacker = new Packr({ useRecords: false, mapsAsObjects: true });
+const decode = (b: Buffer) => unpacker.unpack(b) as { type: string; stage?: string; points?: Uint8Array; sql?: string; labels?: unknown[][] };
+
+describe('nothing but blinded keys, shares and released results crosses between nodes', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+  let cluster: Cluster | undefined;
+  let data: Data;
+  let logs: Record<'alpha' | 'beta', Frame[]>;
+  let results: { count: QueryResult; group: QueryResult };
+  let normalised: { alpha: string[]; beta: string[] };
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('privacy');
+    data = generate(prng(99));
+    const files = { buyers: join(tmp.dir, 'buyers.csv'), viewers: join(tmp.dir, 'viewers.csv') };
+    await writeCsv(files.buyers, ['email', 'amount', 'category', 'basket'], data.buyers);
+    await writeCsv(files.viewers, ['email', 'region', 'segment', 'impressions', 'spend'], data.viewers);
+    const frameLog = { alpha: join(tmp.dir, 'alpha.frames'), beta: join(tmp.dir, 'beta.frames') };
+    cluster = await startCluster(
+      {
+        dir: join(tmp.dir, 'nodes'),
+        collaborationId: COLLABORATION,
+        members: [
+          { id: 'alpha', name: 'Alpha Shop', tables: { buyers: { path: files.buyers, format: 'csv' } } },
+          { id: 'beta', name: 'Beta Media', tables: { viewers: { path: files.viewers, format: 'csv' } } },
+        ],
+        tables,
+        queriers: ['alpha', 'beta'],
+        receivers: ['alpha', 'beta'],
+      },
+      (id) => ({ CLEANROOM_FRAME_LOG: frameLog[id as 'alpha' | 'beta'] }),
+    );
+    const count = await query(cluster.controlPort.beta!, COUNT_SQL);
+    const group = await query(cluster.controlPort.alpha!, GROUP_SQL);
+    if (count.kind !== 'result' || group.kind !== 'result') throw new Error(`queries failed: ${JSON.stringify([count, group])}`);
+    results = { count: count.result, group: group.result };
+    // Stopping the nodes makes sure every frame of both sessions has been appended to the logs.
+    await cluster.stop();
+    logs = { alpha: parseFrameLog(await readFile(frameLog.alpha)), beta: parseFrameLog(await readFile(frameLog.beta)) };
+    const ref = await Reference.open();
+    try {
+      await ref.view('buyers', files.buyers, { k: 'email' });
+      await ref.view('viewers', files.viewers, { k: 'email' });
+      const keys = async (v: string) => (await ref.rows(`SELECT DISTINCT ${refNorm('k', 'email')} AS nk FROM ${v} WHERE nk <> '' ORDER BY nk`)).map((r) => r[0] as string);
+      normalised = { alpha: await keys('buyers'), beta: await keys('viewers') };
+    } finally {
+      ref.close();
+    }
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await tmp?.cleanup();
+  });
+
+  const allFrames = () => [...logs.alpha, ...logs.beta].map((f) => f.bytes);
+
+  it('the queries ran and released what they should', () => {
+    // People 150..299 are on both sides: every one of them has a region-north row.
+    expect(results.count.rows).toEqual([[150]]);
+    expect(results.group.rows.map((r) => r[0])).toEqual(RELEASED);
+    expect(normalised.alpha.length).toBe(300);
+    expect(normalised.beta.length).toBe(250);
+  });
+
+  it('the frames were really recorded: both directions, both queries, blinded point streams of every stage', () => {
+    for (const id of ['alpha', 'beta'] as const) {
+      const frames = logs[id];
+      expect(frames.length, id).toBeGreaterThan(10);
+      expect(frames.some((f) => f.dir === 'i')).toBe(true);
+      expect(frames.some((f) => f.dir === 'o')).toBe(true);
+      const messages = frames.map((f) => ({ dir: f.dir, msg: decode(f.bytes) }));
+      expect(messages.filter((m) => m.msg.type === 'propose').length, id).toBe(2);
+      const points = messages.filter((m) => m.msg.type === 'points');
+      expect(new Set(points.map((m) => m.msg.stage))).toEqual(new Set(['q', 'p', 'pq']));
+      for (const m of points) expect(m.msg.points!.length % 32).toBe(0);
+      const types = new Set(messages.map((m) => m.msg.type));
+      for (const t of ['hello', 'auth', 'accept', 'points-end', 'shares', 'open', 'labels']) expect(types.has(t), `${id} ${t}`).toBe(true);
+    }
+    // What one node sent is exactly what the other received, frame for frame.
+    const bytes = (id: 'alpha' | 'beta', dir: 'i' | 'o') => logs[id].filter((f) => f.dir === dir).map((f) => f.bytes.toString('hex'));
+    expect(bytes('alpha', 'o')).toEqual(bytes('beta', 'i'));
+    expect(bytes('beta', 'o')).toEqual(bytes('alpha', 'i'));
+    // Each side's blinded set is as large as its distinct key set (filtered by region for beta), in both queries.
+    const sent = (id: 'alpha' | 'beta') => logs[id].filter((f) => f.dir === 'o').map((f) => decode(f.bytes)).filter((m) => m.type === 'points').reduce((n, m) => n + m.points!.length / 32, 0);
+    // alpha: H(q)^b of its 300 keys and beta's 250 returned as H(p)^ab (count-only, beta aggregates), then H(p)^a of its 300.
+    expect(sent('alpha')).toBe(300 + 250 + 300);
+    expect(sent('beta')).toBe(250 + 300 + 250);
+  });
+
+  it('the proposal SQL and the released labels do cross (the scan sees the plaintext)', () => {
+    const frames = allFrames();
+    expect(scan(frames, [COUNT_SQL, GROUP_SQL, ...RELEASED].map((s) => ({ what: s, bytes: Buffer.from(s) }))).length).toBe(2 + RELEASED.length);
+    expect(scan(frames, [{ what: 'filter literal', bytes: Buffer.from('region-north') }])).toHaveLength(1);
+  });
+
+  it('the scan finds a key, a normalised key, H(k) and a value when one is present (synthetic frames)', () => {
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+    const k = normalised.alpha[7]!;
+    const h = Buffer.from(selectBackend('noble').hashToGroup([utf8(k)], hashToGroupDst(COLLABORATION)));
+    const raw = String(data.buyers[3]![0]);
+    const synthetic = [
+      packr.pack({ type: 'points', points: Buffer.concat([Buffer.alloc(64, 1), h, Buffer.alloc(32, 2)]) }),
+      packr.pack({ type: 'labels', labels: [[`x${k}y`]] }),
+      packr.pack({ type: 'propose', sql: `SELECT '${raw}'` }),
+      packr.pack({ type: 'abort', message: `amount ${data.buyers[5]![1]} rejected` }),
+    ];
+    const needles = [
+      { what: 'H', bytes: h },
+      { what: 'norm', bytes: Buffer.from(utf8(k)) },
+      { what: 'raw', bytes: Buffer.from(utf8(raw)) },
+      { what: 'amount', bytes: Buffer.from(String(data.buyers[5]![1])) },
+      { what: 'absent', bytes: Buffer.from('Suppressed-Quokka') },
+    ];
+    expect(scan(synthetic, needles)).toEqual([
+      { what: 'H', frame: 0 },
+      { what: 'norm', frame: 1 },
+      { what: 'raw', frame: 2 },
+      { what: 'amount', frame: 3 },
+    ]);
+  });
+
+  it('no raw key, normalised key or unblinded H(k) is in any frame', () => {
+    const dst = hashToGroupDst(COLLABORATION);
+    const noble = selectBackend('noble');
+    const raws = [...data.buyers, ...data.viewers].map((r) => r[0]).filter((k): k is string => typeof k === 'string' && k.trim().length > 0);
+    const norms = [...new Set([...normalised.alpha, ...normalised.beta])];
+    expect(norms.length).toBe(400);
+    // Every key here is long enough that a chance occurrence in random bytes is out of the question.
+    expect(Math.min(...norms.map((k) => utf8(k).length))).toBeGreaterThanOrEqual(16);
+    const hashes = noble.hashToGroup(norms.map(utf8), dst);
+    const needles: Needle[] = [
+      ...raws.map((k) => ({ what: `raw key ${JSON.stringify(k)}`, bytes: Buffer.from(utf8(k)) })),
+      ...norms.map((k) => ({ what: `normalised key ${JSON.stringify(k)}`, bytes: Buffer.from(utf8(k)) })),
+      ...norms.map((k, i) => ({ what: `H(${JSON.stringify(k)})`, bytes: Buffer.from(hashes.subarray(32 * i, 32 * (i + 1))) })),
+    ];
+    expect(needles.length).toBeGreaterThan(1500);
+    expect(scan(allFrames(), needles)).toEqual([]);
+  });
+
+  it('no individual row value, suppressed group label or unqueried partner value is in any frame', () => {
+    const strings = new Set<string>();
+    for (const [, amount, , basket] of data.buyers) strings.add(String(amount)).add(String(basket));
+    for (const [, region, segment, impressions, spend] of data.viewers) {
+      if (region !== 'region-north') strings.add(String(region)); // the filter literal is in the SQL; the other value is not
+      strings.add(String(segment)).add(String(impressions)).add(String(spend));
+    }
+    for (const c of Object.keys(SUPPRESSED)) strings.add(c);
+    // Values short enough to occur by chance (the two rows with empty keys) are left out.
+    const needles = [...strings].filter((s) => s.length >= 7).map((s) => ({ what: s, bytes: Buffer.from(utf8(s)) }));
+    expect(needles.length).toBeGreaterThan(1000);
+    expect(needles.some((n) => n.what === 'Suppressed-Quokka')).toBe(true);
+    expect(needles.some((n) => n.what === 'region-south-Xq')).toBe(true);
+    expect(scan(allFrames(), needles)).toEqual([]);
+  });
+});
