@@ -4,7 +4,7 @@
  * at the socket, by one of the two discriminated unions below; nothing unparsed reaches protocol code.
  */
 import { z } from 'zod';
-import { MAX_GROUPS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../src/limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../src/limits.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -87,7 +87,7 @@ export const Open = z.strictObject({
 export const Labels = z.strictObject({
   type: z.literal('labels'),
   queryId: QueryId,
-  labels: z.array(z.array(z.union([z.string().max(1000), z.number(), z.null()])).max(16)).max(MAX_GROUPS),
+  labels: z.array(z.array(z.union([z.string().max(MAX_LABEL_CHARS), z.number(), z.null()])).max(MAX_GROUP_BY_COLUMNS)).max(MAX_GROUPS),
 });
 
 export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Reject, Abort, Points, PointsEnd, Shares, Open, Labels]);

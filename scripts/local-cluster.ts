@@ -93,12 +93,15 @@ export function startNode(dir: string, env: NodeJS.ProcessEnv = {}): Promise<Run
   const log: string[] = [];
   const stop = () =>
     new Promise<void>((r) => {
-      if (child.exitCode !== null) return r();
+      if (child.exitCode !== null || child.signalCode !== null) return r();
       child.once('exit', () => r());
       child.kill('SIGTERM');
     });
   return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node ${dir} did not start in time:\n${log.join('')}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node ${dir} did not start in time:\n${log.join('')}`));
+    }, 30_000);
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
       log.push(chunk);
       if (chunk.includes('listening on')) {

@@ -21,6 +21,12 @@ export const MAX_QUERY_KEYS = 1 << 26;
 /** Output groups of one query: far past any report a person reads, and their share matrix fits one frame. */
 export const MAX_GROUPS = 10_000;
 
+/** Characters of one group label (a dimension value) sent to receivers; a longer value fails the query before anything opens. */
+export const MAX_LABEL_CHARS = 1000;
+
+/** GROUP BY columns of one query. */
+export const MAX_GROUP_BY_COLUMNS = 16;
+
 /** Distinct columns one query may sum or average: bounds the width of a group's share vector. */
 export const MAX_SUM_COLUMNS = 8;
 

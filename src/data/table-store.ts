@@ -179,7 +179,9 @@ function keySetSql(side: TableSide): { sql: string; params: DuckDBValue[] } {
   const bind = (lit: Literal, c: Column): string => {
     params.push(lit.value);
     const p = `$${params.length}`;
-    return c.type === 'string' ? `CAST(${p} AS VARCHAR)` : `CAST(${p} AS DECIMAL(38, 9))`;
+    // The literal's own scale, so that it is compared exactly (the parser allows at most 15 digits).
+    const scale = lit.type === 'number' ? (lit.value.split('.')[1]?.length ?? 0) : 0;
+    return c.type === 'string' ? `CAST(${p} AS VARCHAR)` : `CAST(${p} AS DECIMAL(38, ${scale}))`;
   };
   const conds = side.filters.map((f) => predicateSql(f, side.table, bind));
   const nk = normalizedKeySql(side.table.joinKey.column, side.table.joinKey.normalization);

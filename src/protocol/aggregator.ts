@@ -4,7 +4,7 @@ import type { QuerySecret } from '../crypto/secret.js';
 import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import type { GroupAggregate, Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import { MAX_GROUPS } from '../limits.js';
+import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
@@ -141,6 +141,9 @@ export class AggregatorSession {
   private shareGroups(groups: readonly GroupAggregate[]): Step {
     const width = groupWidth(this.p.plan);
     if (groups.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${groups.length} groups; at most ${MAX_GROUPS} are allowed`);
+    // Checked before anything is shared, so that every receiver gets the same result or none does.
+    const long = groups.find((g) => g.labels.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS));
+    if (long) throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`);
     // A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data.
     const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
     this.labels = rows.map((g) => g.labels);

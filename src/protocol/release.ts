@@ -28,8 +28,9 @@ export function releasedColumns(plan: QueryPlan): number[] {
     if (a.fn === 'count') cols.add(plan.mode === 'count-only' ? KEYS : ROWS);
     else {
       const i = plan.sumColumns.indexOf(a.column.column);
+      // The non-null count goes with every sum: SUM and AVG of a group with no value are NULL, as in SQL.
       cols.add(2 + 2 * i);
-      if (a.fn === 'avg') cols.add(3 + 2 * i);
+      cols.add(3 + 2 * i);
     }
   }
   return [...cols].sort((x, y) => x - y);
@@ -62,9 +63,10 @@ export function assembleResult(queryId: string, plan: QueryPlan, labels: readonl
       const i = plan.sumColumns.indexOf(a.column.column);
       const scale = scaleOf(a.column.column);
       const sum = at(vector, 2 + 2 * i);
-      if (a.fn === 'sum') return formatScaled(sum, scale);
       const n = at(vector, 3 + 2 * i);
-      return n === 0n ? null : formatScaled(divRound(sum * 10n ** BigInt(AVG_DECIMALS), n * 10n ** BigInt(scale)), AVG_DECIMALS);
+      if (n === 0n) return null;
+      if (a.fn === 'sum') return formatScaled(sum, scale);
+      return formatScaled(divRound(sum * 10n ** BigInt(AVG_DECIMALS), n * 10n ** BigInt(scale)), AVG_DECIMALS);
     }),
   );
   return { queryId, mode: plan.mode, columns: plan.outputs.map((o) => o.name), rows, minDistinctKeys: plan.minDistinctKeys };

@@ -1,5 +1,5 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import { MAX_SUM_COLUMNS } from '../limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_SUM_COLUMNS } from '../limits.js';
 import type { Column, Manifest, Table } from '../manifest/schema.js';
 import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
 
@@ -75,6 +75,7 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
     checkLiterals(p, column(p.column));
   }
   for (const g of query.groupBy) dimension(g, 'GROUP BY');
+  if (query.groupBy.length > MAX_GROUP_BY_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY names ${query.groupBy.length} columns; at most ${MAX_GROUP_BY_COLUMNS}`);
 
   const valueColumns: ColumnRef[] = [...query.groupBy];
   for (const item of query.select) {

@@ -441,8 +441,7 @@ describe('random datasets, both members receive results', () => {
       expect(exp.rows).toContainEqual(['zero', 6, '0.00', '0.000000', '0', '0.000000']);
     });
 
-    // BUG (src/data/table-store.ts:111 with src/protocol/release.ts:65): a group whose summed values are all NULL
-    // gets SUM '0.00' (coalesce(sum, 0)), where the pooled SQL answer is NULL. AVG of the same group is NULL, correctly.
+    // SQL semantics: SUM and AVG over no non-NULL value are NULL.
     it('SUM over a group whose values are all NULL is NULL, as in SQL', async () => {
       const exp = await check(
         B,
@@ -459,9 +458,7 @@ describe('random datasets, both members receive results', () => {
       expect(exp.rows).toEqual([['all-null', 5, null, null, null]]);
     });
 
-    // BUG (src/data/table-store.ts:182): numeric literals are bound as CAST($n AS DECIMAL(38, 9)), which rounds a
-    // literal with more than 9 decimals (the parser accepts them): `amount >= 0.0000000001` becomes `amount >= 0`
-    // and lets amount 0.00 through. The literal must be compared exactly, or refused with QUERY_INVALID.
+    // A literal must be compared exactly (`amount >= 0.0000000001` must not become `amount >= 0`), or refused.
     it('a literal with more than 9 decimals is compared exactly, not rounded', async () => {
       const outputs: RefQuery['outputs'] = [{ kind: 'dim', col: 'category' }, { kind: 'count' }];
       const answer = await query(cluster.controlPort[A]!, "SELECT s.category, COUNT(*) FROM s_edge s JOIN v_edge v ON s.email = v.email WHERE s.amount >= 0.0000000001 AND s.category IN ('zero', 'tiny') GROUP BY s.category");
@@ -496,11 +493,7 @@ describe('random datasets, both members receive results', () => {
       assertMatches(answer.result, exp, q, ['amount', 'count']);
     });
 
-    // BUG (src/protocol/aggregator.ts:175 against protocol/messages.ts:90): the aggregator sends the labels of released
-    // groups without checking the 1,000-character limit of the `labels` message. With a longer category value the
-    // aggregator keeps (and saves) the result while the other receiver rejects the frame and reports
-    // PROTOCOL_VIOLATION, blaming an honest peer: one receiver gets the result, the other does not. Expected: both
-    // receivers get the same result, or the query fails for both with a local, non-peer error before anything opens.
+    // Every receiver gets the same result, or the query fails for all with a local (not the peer's) error before anything opens.
     it('a released label longer than 1,000 characters reaches every receiver, or the query fails everywhere', async () => {
       const sql = `SELECT s.category, COUNT(*) FROM s_edge s JOIN v_edge v ON s.email = v.email WHERE s.category IN ('tiny', '${LONG_LABEL}') GROUP BY s.category`;
       const q = edgeQuery(`category IN ('tiny', '${LONG_LABEL}')`, [{ kind: 'dim', col: 'category' }, { kind: 'count' }]);
