@@ -1,6 +1,4 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import type { GroupBackend } from '../crypto/group.js';
-import type { QuerySecret } from '../crypto/secret.js';
 import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import type { GroupAggregate, Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
@@ -8,16 +6,10 @@ import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import { NOTHING, type Step, failStep, peerAborted } from './step.js';
+import { Session, type SessionParams } from './session.js';
+import { NOTHING, type Step } from './step.js';
 
-export interface SessionParams {
-  readonly queryId: string;
-  readonly plan: QueryPlan;
-  readonly self: string;
-  readonly peer: string;
-  readonly group: GroupBackend;
-  readonly secret: QuerySecret;
-}
+export type { SessionParams } from './session.js';
 
 type Phase = 'psi' | 'aggregating' | 'counts' | 'values' | 'done';
 
@@ -27,7 +19,7 @@ type Phase = 'psi' | 'aggregating' | 'counts' | 'values' | 'done';
  * H(q)^b to (H(q)^b)^a, and matches the returned H(p)^ab against them: it learns which of its keys are in the
  * intersection (aggregate mode) or only how many (count-only, where Q shuffles before returning).
  */
-export class AggregatorSession {
+export class AggregatorSession extends Session {
   private phase: Phase = 'psi';
   private readonly ownOut: OutboundStream;
   private ownEnded = false;
@@ -42,7 +34,8 @@ export class AggregatorSession {
   private mine: bigint[][] = [];
   private survivors: number[] = [];
 
-  constructor(private readonly p: SessionParams) {
+  constructor(p: SessionParams) {
+    super(p);
     this.ownOut = new OutboundStream('p', p.queryId);
   }
 
@@ -70,25 +63,17 @@ export class AggregatorSession {
     });
   }
 
-  receive(msg: SessionMessage): Step {
-    return this.guard(() => {
-      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
-      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
-      if (msg.type === 'abort') {
-        this.finish();
-        return peerAborted(msg.code, msg.message);
-      }
-      switch (msg.type) {
-        case 'points':
-          return this.onPoints(msg.stage, msg);
-        case 'points-end':
-          return this.onPointsEnd(msg.stage, msg.batches, msg.count);
-        case 'open':
-          return this.onOpen(msg.stage, msg.values);
-        default:
-          throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the aggregator`);
-      }
-    });
+  protected handle(msg: Exclude<SessionMessage, { type: 'abort' }>): Step {
+    switch (msg.type) {
+      case 'points':
+        return this.onPoints(msg.stage, msg);
+      case 'points-end':
+        return this.onPointsEnd(msg.stage, msg.batches, msg.count);
+      case 'open':
+        return this.onOpen(msg.stage, msg.values);
+      default:
+        throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the aggregator`);
+    }
   }
 
   private onPoints(stage: string, msg: Extract<SessionMessage, { type: 'points' }>): Step {
@@ -201,20 +186,11 @@ export class AggregatorSession {
     return { send: [], outcome: { kind: 'result', result } };
   }
 
-  private finish(): void {
+  protected override finish(): void {
+    super.finish();
     this.phase = 'done';
-    this.p.secret.zero();
     this.qSet.clear();
     this.mine = [];
-  }
-
-  private guard(f: () => Step): Step {
-    try {
-      return f();
-    } catch (err) {
-      this.finish();
-      return failStep(this.p.queryId, err);
-    }
   }
 }
 

@@ -4,9 +4,9 @@ import { decodeRingElements, encodeRingElements, reconstruct } from '../crypto/s
 import type { Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import type { SessionParams } from './aggregator.js';
+import { Session, type SessionParams } from './session.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
-import { NOTHING, type Step, failStep, peerAborted } from './step.js';
+import { NOTHING, type Step } from './step.js';
 
 type Phase = 'psi' | 'holding' | 'counts' | 'values' | 'labels' | 'done';
 
@@ -15,7 +15,7 @@ type Phase = 'psi' | 'holding' | 'counts' | 'values' | 'labels' | 'done';
  * P's H(p)^a to H(p)^ab and returns them: in P's order when its table grants P overlap disclosure, shuffled
  * (count-only) otherwise. Then it holds a share of P's per-group values and opens it as the rules allow.
  */
-export class PartnerSession {
+export class PartnerSession extends Session {
   private phase: Phase = 'psi';
   private own: Uint8Array[] = [];
   private ownEnded = false;
@@ -29,7 +29,8 @@ export class PartnerSession {
   private survivors: number[] = [];
   private opened: bigint[][] = [];
 
-  constructor(private readonly p: SessionParams) {
+  constructor(p: SessionParams) {
+    super(p);
     this.qOut = new OutboundStream('q', p.queryId);
     this.pqOut = new OutboundStream('pq', p.queryId);
   }
@@ -57,29 +58,21 @@ export class PartnerSession {
     });
   }
 
-  receive(msg: SessionMessage): Step {
-    return this.guard(() => {
-      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
-      if ('queryId' in msg && msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
-      if (msg.type === 'abort') {
-        this.finish();
-        return peerAborted(msg.code, msg.message);
-      }
-      switch (msg.type) {
-        case 'points':
-          return this.onPoints(msg);
-        case 'points-end':
-          return this.onPointsEnd(msg.stage, msg.batches, msg.count);
-        case 'shares':
-          return this.onShares(msg.groups, msg.width, msg.values);
-        case 'open':
-          return this.onOpen(msg.stage, msg.values);
-        case 'labels':
-          return this.onLabels(msg.labels);
-        default:
-          throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the partner`);
-      }
-    });
+  protected handle(msg: Exclude<SessionMessage, { type: 'abort' }>): Step {
+    switch (msg.type) {
+      case 'points':
+        return this.onPoints(msg);
+      case 'points-end':
+        return this.onPointsEnd(msg.stage, msg.batches, msg.count);
+      case 'shares':
+        return this.onShares(msg.groups, msg.width, msg.values);
+      case 'open':
+        return this.onOpen(msg.stage, msg.values);
+      case 'labels':
+        return this.onLabels(msg.labels);
+      default:
+        throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the partner`);
+    }
   }
 
   private onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
@@ -160,20 +153,11 @@ export class PartnerSession {
     return { send: [], outcome: { kind: 'result', result } };
   }
 
-  private finish(): void {
+  protected override finish(): void {
+    super.finish();
     this.phase = 'done';
-    this.p.secret.zero();
     this.own = [];
     this.pending = [];
     this.held = [];
-  }
-
-  private guard(f: () => Step): Step {
-    try {
-      return f();
-    } catch (err) {
-      this.finish();
-      return failStep(this.p.queryId, err);
-    }
   }
 }

@@ -120,17 +120,8 @@ export type Cell = string | number | null;
 export type Row = Readonly<Record<string, Cell>>;
 export type Dataset = Readonly<Record<string, readonly Row[]>>;
 
-/** mulberry32, as in the demo data: deterministic test data on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../scripts/demo-data.js';
+import { prng } from '../../scripts/demo-data.js';
 
 export const CAMPAIGNS = ['spring', 'summer', 'autumn', 'winter'] as const;
 export const CATEGORIES = ['books', 'garden', 'toys', 'music'] as const;

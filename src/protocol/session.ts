@@ -1,0 +1,55 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import type { GroupBackend } from '../crypto/group.js';
+import type { QuerySecret } from '../crypto/secret.js';
+import { ProtocolViolation } from '../errors.js';
+import type { QueryPlan } from '../query/plan.js';
+import { type Step, failStep, peerAborted } from './step.js';
+
+export interface SessionParams {
+  readonly queryId: string;
+  readonly plan: QueryPlan;
+  readonly self: string;
+  readonly peer: string;
+  readonly group: GroupBackend;
+  readonly secret: QuerySecret;
+}
+
+/**
+ * What both roles share: a message for another query or after the end is a violation, the peer's abort ends the
+ * session, and any failure inside a transition becomes an abort to the peer with the secret and the shares wiped.
+ */
+export abstract class Session {
+  protected ended = false;
+
+  constructor(protected readonly p: SessionParams) {}
+
+  receive(msg: SessionMessage): Step {
+    return this.guard(() => {
+      if (this.ended) throw new ProtocolViolation(`${msg.type} after the query ended`);
+      if (msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
+      if (msg.type === 'abort') {
+        this.finish();
+        return peerAborted(msg.code, msg.message);
+      }
+      return this.handle(msg);
+    });
+  }
+
+  /** Role-specific transitions for every message but `abort`. */
+  protected abstract handle(msg: Exclude<SessionMessage, { type: 'abort' }>): Step;
+
+  /** Wipes the secret and whatever per-query state the role holds. */
+  protected finish(): void {
+    this.ended = true;
+    this.p.secret.zero();
+  }
+
+  protected guard(f: () => Step): Step {
+    try {
+      return f();
+    } catch (err) {
+      this.finish();
+      return failStep(this.p.queryId, err);
+    }
+  }
+}
