@@ -7,6 +7,7 @@ import { PSI_BATCH_KEYS } from '../src/limits.js';
 import type { Manifest } from '../src/manifest/schema.js';
 import { AggregatorSession } from '../src/protocol/aggregator.js';
 import { PartnerSession } from '../src/protocol/partner.js';
+import { completeBlinds } from '../src/protocol/local-driver.js';
 import type { Outcome, Step } from '../src/protocol/step.js';
 import { parseQuery } from '../src/query/parse.js';
 import { planQuery } from '../src/query/plan.js';
@@ -48,8 +49,9 @@ function manifest(): Manifest {
 async function psi(group: GroupBackend, n: number): Promise<{ seconds: number; intersection: number }> {
   const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN tq ON tp.k = tq.k'), manifest(), 'p');
   const queryId = '00'.repeat(16);
-  const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', group, secret: QuerySecret.generate() });
-  const Q = new PartnerSession({ queryId, plan, self: 'q', peer: 'p', group, secret: QuerySecret.generate() });
+  const [a, b] = [QuerySecret.generate(), QuerySecret.generate()];
+  const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', secret: a });
+  const Q = new PartnerSession({ queryId, plan, self: 'q', peer: 'p', secret: b });
   const dst = hashToGroupDst('bench');
   // Half of each side's keys are on the other side too.
   const pKeys = keysFor(0, n);
@@ -57,14 +59,15 @@ async function psi(group: GroupBackend, n: number): Promise<{ seconds: number; i
   const toQ: SessionMessage[] = [];
   const toP: SessionMessage[] = [];
   let outcome: Outcome | undefined;
-  const take = (s: Step, out: SessionMessage[]) => {
+  const take = (step: Step, out: SessionMessage[], m: AggregatorSession | PartnerSession = out === toQ ? P : Q) => {
+    const s = completeBlinds(m, step, group, m === P ? a : b);
     out.push(...s.send);
     if (s.outcome && s.outcome.kind !== 'released') outcome ??= s.outcome;
   };
   const started = performance.now();
   for (let i = 0; i < n; i += PSI_BATCH_KEYS) {
-    take(Q.ownPoints(group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toP);
-    take(P.ownPoints(group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toQ);
+    take(Q.ownPoints(group.blind(b, group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst))), toP);
+    take(P.ownPoints(group.blind(a, group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst))), toQ);
   }
   take(Q.ownEnd(), toP);
   take(P.ownEnd(), toQ);

@@ -30,6 +30,7 @@ export interface ClusterSpec {
   readonly queriers: readonly string[];
   readonly receivers: readonly string[];
   readonly backend?: NodeConfig['backend'];
+  readonly workers?: NodeConfig['workers'];
 }
 
 export function repoRoot(): string {
@@ -73,6 +74,8 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
       control: { host: '127.0.0.1', port: m.controlPort },
       tables: m.tables,
       backend: spec.backend ?? 'auto',
+      workers: spec.workers ?? 'auto',
+      cacheDir: 'cache',
       resultsDir: 'results',
     };
     await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');

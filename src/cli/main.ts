@@ -60,6 +60,8 @@ async function init(args: string[]): Promise<number> {
     control: { host: '127.0.0.1', port: Number(values.control) },
     tables: {},
     backend: 'auto',
+    workers: 'auto',
+    cacheDir: 'cache',
     resultsDir: 'results',
   };
   await mkdir(dir, { recursive: true });

@@ -1,10 +1,17 @@
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
 import { MAX_TABLE_ROWS } from '../limits.js';
 import type { Column, Table } from '../manifest/schema.js';
 import type { Literal, Predicate } from '../query/ast.js';
 import type { TableSide } from '../query/plan.js';
+import { HashCache, type KeyHasher } from './hash-cache.js';
 import { normalizedKeySql, quoteIdent } from './normalize.js';
+
+/**
+ * DuckDB runs beside the crypto workers: two threads are plenty for scans of local files, and the memory cap keeps
+ * a node within its budget (DuckDB spills to disk beyond it) whatever the table size.
+ */
+const DUCKDB_SETTINGS = { threads: '2', memory_limit: '512MB' };
 
 export interface TableSource {
   readonly path: string;
@@ -19,27 +26,27 @@ export interface GroupAggregate {
 }
 export type Label = string | number | null;
 
-/** Values per group before the sum columns: matched rows and distinct matched keys. */
-export const GROUP_HEAD_VALUES = 2;
-
 /**
- * The node's own tables, read through DuckDB. Filters and per-group aggregation run as SQL here;
- * only normalised keys (into the local crypto) and per-group integers leave this module.
+ * The node's own tables, read through DuckDB. Filters and per-group aggregation run as SQL here; only H(k) of
+ * the keys (into the local crypto) and per-group integers leave this module. Each call takes its own DuckDB
+ * connection, so that concurrent queries never share a pending result.
  */
 export class TableStore {
+  private readonly cache: HashCache;
+
   private constructor(
     private readonly db: DuckDBInstance,
-    private readonly conn: DuckDBConnection,
     private readonly sources: ReadonlyMap<string, TableSource>,
-  ) {}
+    cacheDir: string,
+  ) {
+    this.cache = new HashCache(cacheDir);
+  }
 
-  static async open(sources: Record<string, TableSource>): Promise<TableStore> {
-    const db = await DuckDBInstance.create(':memory:');
-    return new TableStore(db, await db.connect(), new Map(Object.entries(sources)));
+  static async open(sources: Record<string, TableSource>, cacheDir: string): Promise<TableStore> {
+    return new TableStore(await DuckDBInstance.create(':memory:', DUCKDB_SETTINGS), new Map(Object.entries(sources)), cacheDir);
   }
 
   close(): void {
-    this.conn.closeSync();
     this.db.closeSync();
   }
 
@@ -48,94 +55,135 @@ export class TableStore {
    * declared types and bounds: a value out of bounds or with more decimals than declared is refused, never rounded.
    */
   async prepare(table: Table): Promise<void> {
-    const src = this.sources.get(table.name);
-    if (!src) throw new CleanroomError('CONFIG_INVALID', `this node's config maps no file to its table ${table.name}`);
-    const path = `'${src.path.replaceAll("'", "''")}'`;
+    const src = this.source(table);
+    const path = quoteLiteral(src.path);
     const reader = src.format === 'csv' ? `read_csv(${path}, header = true, all_varchar = true)` : `read_parquet(${path})`;
     const raw = quoteIdent(`raw_${table.name}`);
-    await this.exec(table, `CREATE OR REPLACE TEMP VIEW ${raw} AS SELECT * FROM ${reader}`);
-    const checks = table.columns.flatMap((c) => formatCheck(c));
-    const [row] = await this.rows(table, `SELECT count(*) ${checks.map((x) => `, ${x.sql}`).join('')} FROM ${raw}`);
-    const total = BigInt(row![0] as bigint);
-    if (total > MAX_TABLE_ROWS) throw new CleanroomError('DATA_INVALID', `${table.name} has ${total} rows; at most ${MAX_TABLE_ROWS} are supported`);
-    checks.forEach((check, i) => {
-      const bad = BigInt(row![i + 1] as bigint);
-      if (bad > 0n) throw new CleanroomError('DATA_INVALID', `${table.name}.${check.column}: ${bad} value(s) ${check.problem}`);
+    await this.using(table, async (conn) => {
+      await conn.run(`CREATE OR REPLACE VIEW ${raw} AS SELECT * FROM ${reader}`);
+      const checks = table.columns.flatMap((c) => formatCheck(c));
+      const [row] = (await conn.runAndReadAll(`SELECT count(*) ${checks.map((x) => `, ${x.sql}`).join('')} FROM ${raw}`)).getRows();
+      const total = BigInt(row![0] as bigint);
+      if (total > MAX_TABLE_ROWS) throw new CleanroomError('DATA_INVALID', `${table.name} has ${total} rows; at most ${MAX_TABLE_ROWS} are supported`);
+      checks.forEach((check, i) => {
+        const bad = BigInt(row![i + 1] as bigint);
+        if (bad > 0n) throw new CleanroomError('DATA_INVALID', `${table.name}.${check.column}: ${bad} value(s) ${check.problem}`);
+      });
+      const typed = table.columns.map((c) => `${castSql(c)} AS ${quoteIdent(c.name)}`).join(', ');
+      await conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS SELECT ${typed} FROM ${raw}`);
     });
-    const typed = table.columns.map((c) => `${castSql(c)} AS ${quoteIdent(c.name)}`).join(', ');
-    await this.exec(table, `CREATE OR REPLACE TEMP VIEW ${quoteIdent(table.name)} AS SELECT ${typed} FROM ${raw}`);
-  }
-
-  /** Distinct normalised keys of the filtered table, in batches; NULL and empty keys never take part. */
-  async *distinctKeys(side: TableSide, batchSize: number): AsyncGenerator<string[]> {
-    const { sql, params } = keySetSql(side);
-    let result;
-    try {
-      result = await this.conn.stream(`SELECT DISTINCT nk FROM (${sql})`, params);
-    } catch (err) {
-      throw dataError(side.table, err);
-    }
-    let batch: string[] = [];
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      for (const v of chunk.getColumnValues(0)) {
-        batch.push(v as string);
-        if (batch.length === batchSize) {
-          yield batch;
-          batch = [];
-        }
-      }
-    }
-    if (batch.length > 0) yield batch;
   }
 
   /**
-   * Per-group aggregates over the filtered rows whose normalised key is in `matched` (a semi-join: a row
-   * counts once however often its key appears on the other side). Groups come sorted by their labels.
+   * H(k) of the distinct normalised keys of the filtered table, in batches, in the order of the keys (which
+   * `aggregateMatched` refers to by index). The hashes come from the table's hash cache, built first if the
+   * table changed since it was last hashed. NULL and empty keys never take part.
    */
-  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: Iterable<string>): Promise<GroupAggregate[]> {
-    const temp = quoteIdent(`matched_${side.table.name}`);
-    await this.exec(side.table, `CREATE OR REPLACE TEMP TABLE ${temp} (key VARCHAR)`);
-    const appender = await this.conn.createAppender(`matched_${side.table.name}`);
-    for (const key of matched) {
-      appender.appendVarchar(key);
-      appender.endRow();
+  async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number): AsyncGenerator<Uint8Array> {
+    const src = this.source(side.table);
+    const conn = await this.db.connect();
+    try {
+      const cacheFile = await this.cache.ensure(conn, side.table, src.path, hasher, () => allDistinctKeys(conn, side.table, batchSize));
+      const { sql, params } = keySetSql(side);
+      const result = await conn
+        .stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY f.nk`, params)
+        .catch((err: unknown) => Promise.reject(dataError(side.table, err)));
+      let batch = new Uint8Array(batchSize * 32);
+      let n = 0;
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        const column = chunk.getColumnVector(0);
+        for (let i = 0; i < chunk.rowCount; i++) {
+          const h = column.getItem(i) as DuckDBBlobValue | null;
+          // Every key of the table is in its cache; a miss means the file changed under us during the query.
+          if (h === null || h.bytes.length !== 32) throw new CleanroomError('DATA_INVALID', `table ${side.table.name} changed while the query ran; run it again`);
+          batch.set(h.bytes, n * 32);
+          if (++n === batchSize) {
+            yield batch;
+            batch = new Uint8Array(batchSize * 32);
+            n = 0;
+          }
+        }
+      }
+      if (n > 0) yield batch.subarray(0, n * 32);
+    } finally {
+      conn.closeSync();
     }
-    appender.closeSync();
-    const { sql, params } = keySetSql(side);
-    const dims = groupBy.map(quoteIdent);
-    const sums = sumColumns.flatMap((name) => {
-      const c = side.table.columns.find((x) => x.name === name)!;
-      const scaled = c.type === 'decimal' ? `CAST(${quoteIdent(name)} * ${10n ** BigInt(c.scale)} AS HUGEINT)` : `CAST(${quoteIdent(name)} AS HUGEINT)`;
-      return [`CAST(coalesce(sum(${scaled}), 0) AS HUGEINT)`, `count(${quoteIdent(name)})`];
-    });
-    const select = [...dims, 'count(*)', 'count(DISTINCT nk)', ...sums].join(', ');
-    const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
-    const rows = await this.rows(side.table, `SELECT ${select} FROM (${sql}) s WHERE nk IN (SELECT key FROM ${temp})${grouping}`, params);
-    await this.exec(side.table, `DROP TABLE ${temp}`);
-    return rows
-      .map((r) => ({
+  }
+
+  /**
+   * Per-group aggregates over the filtered rows whose key matched (a semi-join: a row counts once however often
+   * its key appears on the other side). `matched` holds indices into the key order of `hashedKeys`, so the keys
+   * themselves never sit in the JS heap. Groups come sorted by their labels.
+   */
+  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: readonly number[]): Promise<GroupAggregate[]> {
+    return this.using(side.table, async (conn) => {
+      await conn.run('CREATE OR REPLACE TEMP TABLE matched (i BIGINT)');
+      const appender = await conn.createAppender('matched');
+      for (const i of matched) {
+        appender.appendBigInt(BigInt(i));
+        appender.endRow();
+      }
+      appender.closeSync();
+      const { sql, params } = keySetSql(side);
+      const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY nk) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
+      const dims = groupBy.map(quoteIdent);
+      const sums = sumColumns.flatMap((name) => {
+        const c = side.table.columns.find((x) => x.name === name)!;
+        const scaled = c.type === 'decimal' ? `CAST(${quoteIdent(name)} * ${10n ** BigInt(c.scale)} AS HUGEINT)` : `CAST(${quoteIdent(name)} AS HUGEINT)`;
+        return [`CAST(coalesce(sum(${scaled}), 0) AS HUGEINT)`, `count(${quoteIdent(name)})`];
+      });
+      const select = [...dims, 'count(*)', 'count(DISTINCT nk)', ...sums].join(', ');
+      const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
+      const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (${sql}) s WHERE nk IN (${hits})${grouping}`, params)).getRows();
+      return rows.map((r) => ({
         labels: r.slice(0, dims.length).map((v, i) => label(v, side.table.columns.find((c) => c.name === groupBy[i])!)),
         values: r.slice(dims.length).map((v) => BigInt(v as bigint)),
       }));
+    });
   }
 
-  private async exec(table: Table, sql: string, params: DuckDBValue[] = []): Promise<void> {
-    try {
-      await this.conn.run(sql, params);
-    } catch (err) {
-      throw dataError(table, err);
-    }
+  private source(table: Table): TableSource {
+    const src = this.sources.get(table.name);
+    if (!src) throw new CleanroomError('CONFIG_INVALID', `this node's config maps no file to its table ${table.name}`);
+    return src;
   }
 
-  private async rows(table: Table, sql: string, params: DuckDBValue[] = []): Promise<DuckDBValue[][]> {
+  /** Runs `f` on a connection of its own; DuckDB errors become DATA_INVALID naming the table. */
+  private async using<T>(table: Table, f: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+    const conn = await this.db.connect();
     try {
-      return (await this.conn.runAndReadAll(sql, params)).getRows();
+      return await f(conn);
     } catch (err) {
-      throw dataError(table, err);
+      throw err instanceof CleanroomError ? err : dataError(table, err);
+    } finally {
+      conn.closeSync();
     }
   }
+}
+
+/** Every distinct normalised key of the whole table (no filter): what the hash cache holds. */
+async function* allDistinctKeys(conn: DuckDBConnection, table: Table, batchSize: number): AsyncGenerator<string[]> {
+  const { sql, params } = keySetSql({ table, filters: [] });
+  const result = await conn.stream(`SELECT DISTINCT nk FROM (${sql})`, params).catch((err: unknown) => Promise.reject(dataError(table, err)));
+  let batch: string[] = [];
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    for (const v of chunk.getColumnValues(0)) {
+      batch.push(v as string);
+      if (batch.length === batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+function quoteLiteral(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
 }
 
 function dataError(table: Table, err: unknown): CleanroomError {

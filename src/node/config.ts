@@ -20,6 +20,10 @@ export const NodeConfigSchema = z.strictObject({
   /** Manifest table name -> local file. Only this node's own tables belong here. */
   tables: z.record(z.string(), z.strictObject({ path: z.string().min(1), format: z.enum(['csv', 'parquet']) })),
   backend: z.enum(['auto', 'noble', 'sodium']).default('auto'),
+  /** Crypto worker threads; 'auto' is one per core. */
+  workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
+  /** Where the per-table hash caches live (owner-only: they hold normalised keys). */
+  cacheDir: z.string().default('cache'),
   resultsDir: z.string().default('results'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -22,7 +22,7 @@ export async function startControlServer(node: CleanroomNode, host: string, port
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ member: node.memberId, collaboration: node.manifest.collaborationId, manifestVersion: node.manifest.version, backend: node.group.name }));
+      res.end(JSON.stringify({ member: node.memberId, collaboration: node.manifest.collaborationId, manifestVersion: node.manifest.version, backend: node.pool.backend, workers: node.pool.threads, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
       return;
     }
     if (req.method !== 'POST' || req.url !== '/query') {

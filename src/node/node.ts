@@ -4,7 +4,7 @@ import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { selectBackend } from '../crypto/backend.js';
-import type { GroupBackend } from '../crypto/group.js';
+import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
 import { TableStore } from '../data/table-store.js';
 import { CleanroomError, asCleanroomError, errorMessage } from '../errors.js';
 import { PROPOSAL_TIMEOUT_MS } from '../limits.js';
@@ -43,7 +43,7 @@ export class CleanroomNode {
     readonly identity: Identity,
     readonly manifest: Manifest,
     private readonly hash: Uint8Array,
-    readonly group: GroupBackend,
+    readonly pool: CryptoPool,
     private readonly store: TableStore,
     private readonly log: NodeLog,
     private readonly tap: FrameTap | undefined,
@@ -71,10 +71,11 @@ export class CleanroomNode {
     const missing = manifest.tables.filter((t) => t.owner === me.id && !cfg.config.tables[t.name]);
     if (missing.length > 0) throw new CleanroomError('CONFIG_INVALID', `config maps no file to this member's table(s) ${missing.map((t) => t.name).join(', ')}`);
     const sources = Object.fromEntries(Object.entries(cfg.config.tables).map(([name, s]) => [name, { ...s, path: cfg.path(s.path) }]));
-    const store = await TableStore.open(sources);
+    const store = await TableStore.open(sources, cfg.path(cfg.config.cacheDir));
     const frameLog = process.env.CLEANROOM_FRAME_LOG;
     const tap: FrameTap | undefined = frameLog ? (dir, bytes) => appendFrame(frameLog, dir, bytes) : undefined;
-    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), selectBackend(cfg.config.backend), store, log, tap);
+    const pool = createCryptoPool(selectBackend(cfg.config.backend), cfg.config.workers === 'auto' ? defaultThreads() : cfg.config.workers);
+    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, tap);
   }
 
   get memberId(): string {
@@ -94,7 +95,7 @@ export class CleanroomNode {
         .catch((err) => this.log(`peer connection refused: ${errorMessage(err)}`));
     });
     this.control = await startControlServer(this, control.host, control.port);
-    this.log(`node ${this.memberId} of ${this.manifest.collaborationId} (manifest v${this.manifest.version}) listening on ws://${listen.host}:${listen.port}, control on http://${control.host}:${control.port}; crypto backend ${this.group.name}`);
+    this.log(`node ${this.memberId} of ${this.manifest.collaborationId} (manifest v${this.manifest.version}) listening on ws://${listen.host}:${listen.port}, control on http://${control.host}:${control.port}; crypto backend ${this.pool.backend} on ${this.pool.threads} worker thread(s)`);
   }
 
   async close(): Promise<void> {
@@ -102,6 +103,7 @@ export class CleanroomNode {
     for (const ws of this.wss?.clients ?? []) ws.terminate();
     await new Promise<void>((r) => (this.wss ? this.wss.close(() => r()) : r()));
     this.store.close();
+    await this.pool.close();
   }
 
   /** Runs a query this node's user submitted: plan and check locally, then propose it to the other member. */
@@ -173,7 +175,7 @@ export class CleanroomNode {
   }
 
   private sessionContext(queryId: string, plan: QueryPlan, conn: PeerConnection, onProgress?: (p: Progress) => void) {
-    return { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, conn, group: this.group, store: this.store, onProgress };
+    return { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, conn, pool: this.pool, store: this.store, onProgress };
   }
 
   private async finish(queryId: string, plan: QueryPlan, outcome: Outcome): Promise<QueryOutcome> {

@@ -1,6 +1,8 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import { hashToGroupDst, type GroupBackend } from '../crypto/group.js';
+import { hashToGroupDst } from '../crypto/group.js';
+import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
+import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableStore } from '../data/table-store.js';
 import { asCleanroomError } from '../errors.js';
 import { PSI_BATCH_KEYS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
@@ -22,78 +24,118 @@ export interface SessionContext {
   readonly collaborationId: string;
   readonly self: string;
   readonly conn: PeerConnection;
-  readonly group: GroupBackend;
+  readonly pool: CryptoPool;
   readonly store: TableStore;
   readonly onProgress?: (p: Progress) => void;
 }
 
 /**
- * Drives one query's state machine: feeds it this node's keys from DuckDB and the peer's messages from the
- * socket, sends what it returns in order, and answers its request for local aggregates. All protocol decisions
- * are the machine's; this loop only moves bytes and awaits I/O.
+ * Own batches blinded ahead of the socket: two per worker keeps every core busy while bounding what waits in
+ * memory to a few hundred KiB.
+ */
+const OWN_BATCHES_IN_FLIGHT_PER_THREAD = 2;
+
+/**
+ * Drives one query's state machine: streams this node's H(k) out of DuckDB (through the hash cache) and the
+ * peer's batches off the socket into the worker pool, feeds the results to the machine in order, sends what it
+ * returns in order, and answers its request for local aggregates. The protocol decisions are all the machine's;
+ * this loop moves bytes and awaits I/O, and reading, crypto and network overlap.
  */
 export async function runSession(ctx: SessionContext): Promise<Outcome> {
-  const { plan, self, store, group } = ctx;
+  const { plan, self, store, pool } = ctx;
   const isAggregator = plan.aggregator.table.owner === self;
   const side = isAggregator ? plan.aggregator : plan.partner;
-  const params = { queryId: ctx.queryId, plan, self, peer: ctx.conn.peer, group, secret: QuerySecret.generate() };
+  const secret = QuerySecret.generate();
+  const params = { queryId: ctx.queryId, plan, self, peer: ctx.conn.peer, secret };
   const machine = isAggregator ? new AggregatorSession(params) : new PartnerSession(params);
-  const dst = hashToGroupDst(ctx.collaborationId);
-  // The aggregator maps matched indices back to its keys; count-only needs no key kept at all.
-  const ownKeys: string[] = [];
-  const keepKeys = isAggregator && plan.mode === 'aggregate';
   let outcome: Outcome | undefined;
   let resolveDone!: (o: Outcome) => void;
   const done = new Promise<Outcome>((r) => (resolveDone = r));
+  // Everything the machine returns is handled strictly in the order it was returned.
   let chain = Promise.resolve();
 
   const settle = (o: Outcome) => {
     if (outcome) return;
     outcome = o;
-    params.secret.zero();
+    secret.zero();
     resolveDone(o);
   };
   const failLocally = (err: unknown) => {
-    const error = asCleanroomError(err);
-    if (!outcome) ctx.conn.send({ type: 'abort', queryId: ctx.queryId, code: error.code, message: error.message.slice(0, 2000) }).catch(() => {});
-    settle({ kind: 'failed', error });
+    if (outcome) return;
+    settle({ kind: 'failed', error: asCleanroomError(err) });
+    const e = asCleanroomError(err);
+    ctx.conn.send({ type: 'abort', queryId: ctx.queryId, code: e.code, message: e.message.slice(0, 2000) }).catch(() => {});
   };
-  // Steps are applied strictly in the order the machine produced them, so frames leave in protocol order.
-  const apply = (step: Step): Promise<void> => {
-    chain = chain.then(async () => {
-      if (outcome) return;
-      for (const m of step.send) await ctx.conn.send(m);
-      if (step.aggregate && machine instanceof AggregatorSession) {
-        ctx.onProgress?.({ queryId: ctx.queryId, stage: 'aggregation', ownKeys: ownKeys.length });
-        const groups = await store.aggregateMatched(side, plan.groupBy, plan.sumColumns, step.aggregate.map((i) => ownKeys[i]!));
-        ownKeys.length = 0;
-        const next = machine.aggregates(groups);
-        for (const m of next.send) await ctx.conn.send(m);
-        if (next.outcome) settle(next.outcome);
+  /** Starts a multiplication now (so the pool works ahead); its result is consumed later, in order. */
+  const blind = (points: Uint8Array): Promise<Uint8Array> => {
+    let p: Promise<Uint8Array>;
+    try {
+      p = pool.blind(secret, points);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.catch(() => {});
+    return p;
+  };
+  const handle = async (step: Step, blinded: readonly Promise<Uint8Array>[]): Promise<void> => {
+    if (outcome) return;
+    for (const m of step.send) await ctx.conn.send(m);
+    for (const b of blinded) {
+      let next: Step;
+      try {
+        next = machine.peerBlinded(await b);
+      } catch (err) {
+        next = machine.fail(err);
       }
-      if (step.outcome) settle(step.outcome);
-    }).catch(failLocally);
+      await handle(next, []);
+      if (outcome) return;
+    }
+    if (step.aggregate && machine instanceof AggregatorSession) {
+      ctx.onProgress?.({ queryId: ctx.queryId, stage: 'aggregation', ownKeys: step.aggregate.length });
+      await handle(machine.aggregates(await store.aggregateMatched(side, plan.groupBy, plan.sumColumns, step.aggregate)), []);
+    }
+    if (step.outcome) settle(step.outcome);
+  };
+  const apply = (step: Step): Promise<void> => {
+    const blinded = (step.blind ?? []).map(blind);
+    chain = chain.then(() => handle(step, blinded)).catch(failLocally);
     return chain;
   };
 
+  const hasher: KeyHasher = {
+    dst: hashToGroupDst(ctx.collaborationId),
+    parallelism: pool.threads,
+    hash: (keys) => pool.hashToGroup(keys, hasher.dst),
+  };
   const produce = async () => {
-    const enc = new TextEncoder();
+    const inflight: Promise<void>[] = [];
     let count = 0;
-    for await (const keys of store.distinctKeys(side, PSI_BATCH_KEYS)) {
+    for await (const hashed of store.hashedKeys(side, hasher, PSI_BATCH_KEYS)) {
       if (outcome) return;
-      if (keepKeys) for (const k of keys) ownKeys.push(k);
-      count += keys.length;
-      await apply(machine.ownPoints(group.hashToGroup(keys.map((k) => enc.encode(k)), dst)));
-      ctx.onProgress?.({ queryId: ctx.queryId, stage: 'psi', ownKeys: count });
+      const blinded = blind(hashed);
+      count += hashed.length / 32;
+      const n = count;
+      chain = chain
+        .then(async () => {
+          const points = await blinded;
+          if (outcome) return;
+          await handle(machine.ownPoints(points), []);
+          ctx.onProgress?.({ queryId: ctx.queryId, stage: 'psi', ownKeys: n });
+        })
+        .catch(failLocally);
+      inflight.push(chain);
+      if (inflight.length >= pool.threads * OWN_BATCHES_IN_FLIGHT_PER_THREAD) await inflight.shift();
     }
-    if (!outcome) await apply(machine.ownEnd());
+    // Queued behind the last own batch, so the machine sees the end after every batch.
+    chain = chain.then(() => handle(machine.ownEnd(), [])).catch(failLocally);
+    await chain;
   };
 
   const consume = async () => {
     while (!outcome) {
-      let msg: SessionMessage;
+      let msg: SessionMessage | null;
       try {
-        msg = await Promise.race([ctx.conn.next(STAGE_IDLE_TIMEOUT_MS), done.then(() => null)]) as SessionMessage;
+        msg = await Promise.race([ctx.conn.next(STAGE_IDLE_TIMEOUT_MS), done.then(() => null)]);
       } catch (err) {
         failLocally(err);
         return;

@@ -5,6 +5,7 @@ import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
+import { PointSet } from './point-set.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
 import { Session, type SessionParams } from './session.js';
 import { NOTHING, type Step } from './step.js';
@@ -14,10 +15,12 @@ export type { SessionParams } from './session.js';
 type Phase = 'psi' | 'aggregating' | 'counts' | 'values' | 'done';
 
 /**
- * P, the aggregating member (SPEC §Two-party flow). A pure state machine: events in (its own hashed keys,
- * peer messages, its local aggregates), messages out. It sends H(p)^a in its own order, raises Q's shuffled
- * H(q)^b to (H(q)^b)^a, and matches the returned H(p)^ab against them: it learns which of its keys are in the
- * intersection (aggregate mode) or only how many (count-only, where Q shuffles before returning).
+ * P, the aggregating member (SPEC §4). A pure state machine: events in (its own blinded keys, peer messages,
+ * completed blindings, its local aggregates), messages and work requests out. It sends H(p)^a in its own order,
+ * has Q's shuffled H(q)^b raised to (H(q)^b)^a, and matches the returned H(p)^ab against them: it learns which of
+ * its keys are in the intersection (aggregate mode) or only how many (count-only, where Q shuffles before
+ * returning). Multiplications are requested from the driver (`blind`), which runs them on a worker pool and
+ * hands the results back in request order (`peerBlinded`).
  */
 export class AggregatorSession extends Session {
   private phase: Phase = 'psi';
@@ -25,9 +28,15 @@ export class AggregatorSession extends Session {
   private ownEnded = false;
   private readonly qIn = new InboundStream('q');
   private readonly pqIn = new InboundStream('pq');
-  private readonly qSet = new Set<string>();
+  private readonly qSet = new PointSet();
+  /** Q batches handed out for blinding and not yet back: the set is complete only when none is. */
+  private qPending = 0;
+  /** Returned batches that arrived while Q's set was still being blinded. */
+  private pqWaiting: Uint8Array[] = [];
   private readonly matched: number[] = [];
   private matchedCount = 0;
+  /** Index of the next returned point among P's own, in P's order. */
+  private matchedOffset = 0;
   private labels: readonly (readonly Label[])[] = [];
   /** The distinct-key counts this node computed itself: Q's count shares must reconstruct exactly these. */
   private keyCounts: bigint[] = [];
@@ -39,11 +48,25 @@ export class AggregatorSession extends Session {
     this.ownOut = new OutboundStream('p', p.queryId);
   }
 
-  /** A batch of this node's own H(p) values, in the order the driver keeps its keys. */
-  ownPoints(hashed: Uint8Array): Step {
+  /** A batch of this node's own H(p)^a, in the order the driver keeps its keys. */
+  ownPoints(blinded: Uint8Array): Step {
     return this.guard(() => {
       if (this.phase !== 'psi' || this.ownEnded) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
-      return { send: this.ownOut.batches(this.p.group.blind(this.p.secret, hashed)) };
+      return { send: this.ownOut.batches(blinded) };
+    });
+  }
+
+  /** A blinding requested by `blind`, in request order: (H(q)^b)^a for one batch of Q's set. */
+  peerBlinded(blinded: Uint8Array): Step {
+    return this.guard(() => {
+      if (this.phase !== 'psi' || this.qPending === 0) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
+      this.qSet.addAll(blinded);
+      this.qPending -= 1;
+      if (this.qIn.ended && this.qPending === 0) {
+        for (const batch of this.pqWaiting) this.match(batch);
+        this.pqWaiting = [];
+      }
+      return this.afterPsi();
     });
   }
 
@@ -80,24 +103,28 @@ export class AggregatorSession extends Session {
     if (this.phase !== 'psi') throw new ProtocolViolation(`points in phase ${this.phase}`);
     if (stage === 'q') {
       this.qIn.accept(msg);
-      const blinded = this.p.group.blind(this.p.secret, msg.points);
-      for (let off = 0; off < blinded.length; off += 32) this.qSet.add(latin1(blinded.subarray(off, off + 32)));
-      return NOTHING;
+      this.qPending += 1;
+      return { send: [], blind: [msg.points] };
     }
     if (stage !== 'pq') throw new ProtocolViolation(`the aggregator never receives stage ${stage}`);
     // H(p)^ab can only be compared once Q's whole set is in: Q sends its set before any returned point.
     if (!this.qIn.ended) throw new ProtocolViolation('returned points before the end of the partner\'s set');
-    const first = this.pqIn.count;
     this.pqIn.accept(msg);
     if (this.pqIn.count > this.ownOut.count) throw new ProtocolViolation('more points returned than sent');
-    // Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal.
-    for (let off = 0; off < msg.points.length; off += 32) {
-      if (this.qSet.has(latin1(msg.points.subarray(off, off + 32)))) {
+    if (this.qPending > 0) this.pqWaiting.push(msg.points);
+    else this.match(msg.points);
+    return NOTHING;
+  }
+
+  /** Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal. */
+  private match(batch: Uint8Array): void {
+    for (let off = 0; off < batch.length; off += 32) {
+      if (this.qSet.has(batch, off)) {
+        if (this.p.plan.mode === 'aggregate') this.matched.push(this.matchedOffset + off / 32);
         this.matchedCount += 1;
-        if (this.p.plan.mode === 'aggregate') this.matched.push(first + off / 32);
       }
     }
-    return NOTHING;
+    this.matchedOffset += batch.length / 32;
   }
 
   private onPointsEnd(stage: string, batches: number, count: number): Step {
@@ -112,7 +139,7 @@ export class AggregatorSession extends Session {
   }
 
   private afterPsi(): Step {
-    if (!(this.ownEnded && this.qIn.ended && this.pqIn.ended)) return NOTHING;
+    if (!(this.ownEnded && this.qIn.ended && this.qPending === 0 && this.pqIn.ended)) return NOTHING;
     this.p.secret.zero();
     this.qSet.clear();
     this.phase = 'aggregating';
@@ -194,6 +221,3 @@ export class AggregatorSession extends Session {
   }
 }
 
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}

@@ -11,9 +11,10 @@ import { NOTHING, type Step } from './step.js';
 type Phase = 'psi' | 'holding' | 'counts' | 'values' | 'labels' | 'done';
 
 /**
- * Q, the member that contributes its key set (SPEC §Two-party flow). It sends its H(q)^b shuffled, raises
- * P's H(p)^a to H(p)^ab and returns them: in P's order when its table grants P overlap disclosure, shuffled
- * (count-only) otherwise. Then it holds a share of P's per-group values and opens it as the rules allow.
+ * Q, the member that contributes its key set (SPEC §4). It sends its H(q)^b shuffled, has P's H(p)^a raised to
+ * H(p)^ab and returns them: in P's order when its table grants P overlap disclosure, shuffled (count-only)
+ * otherwise. Then it holds a share of P's per-group values and opens it as the rules allow. Multiplications are
+ * requested from the driver (`blind`) and come back in request order (`peerBlinded`).
  */
 export class PartnerSession extends Session {
   private phase: Phase = 'psi';
@@ -24,6 +25,8 @@ export class PartnerSession extends Session {
   private readonly pqOut: OutboundStream;
   /** Re-blinded P batches not yet sent: Q's own set goes first, and count-only returns them all shuffled. */
   private pending: Uint8Array[] = [];
+  /** P batches handed out for blinding and not yet back. */
+  private pPending = 0;
   private pqEnded = false;
   private held: bigint[][] = [];
   private survivors: number[] = [];
@@ -35,11 +38,23 @@ export class PartnerSession extends Session {
     this.pqOut = new OutboundStream('pq', p.queryId);
   }
 
-  ownPoints(hashed: Uint8Array): Step {
+  /** A batch of this node's own H(q)^b. */
+  ownPoints(blinded: Uint8Array): Step {
     return this.guard(() => {
       if (this.phase !== 'psi' || this.ownEnded) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
-      this.own.push(this.p.group.blind(this.p.secret, hashed));
+      this.own.push(blinded);
       return NOTHING;
+    });
+  }
+
+  /** A blinding requested by `blind`, in request order: H(p)^ab for one batch of P's stream. */
+  peerBlinded(reblinded: Uint8Array): Step {
+    return this.guard(() => {
+      if (this.phase !== 'psi' || this.pPending === 0) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
+      this.pPending -= 1;
+      if (this.p.plan.mode === 'aggregate' && this.ownEnded) return { send: [...this.pqOut.batches(reblinded), ...this.maybeEndReturn()] };
+      this.pending.push(reblinded);
+      return { send: this.maybeEndReturn() };
     });
   }
 
@@ -78,10 +93,8 @@ export class PartnerSession extends Session {
   private onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
     if (this.phase !== 'psi' || msg.stage !== 'p') throw new ProtocolViolation(`points of stage ${msg.stage} in phase ${this.phase} of the partner`);
     this.pIn.accept(msg);
-    const reblinded = this.p.group.blind(this.p.secret, msg.points);
-    if (this.p.plan.mode === 'aggregate' && this.ownEnded) return { send: this.pqOut.batches(reblinded) };
-    this.pending.push(reblinded);
-    return NOTHING;
+    this.pPending += 1;
+    return { send: [], blind: [msg.points] };
   }
 
   private onPointsEnd(stage: string, batches: number, count: number): Step {
@@ -92,7 +105,7 @@ export class PartnerSession extends Session {
 
   /** Once both the own set and P's whole stream are through, close the returned stream and forget the secret. */
   private maybeEndReturn(): SessionMessage[] {
-    if (!this.ownEnded || !this.pIn.ended || this.pqEnded) return [];
+    if (!this.ownEnded || !this.pIn.ended || this.pPending > 0 || this.pqEnded) return [];
     const send: SessionMessage[] = [];
     if (this.p.plan.mode === 'count-only') {
       send.push(...this.pqOut.batches(shufflePoints(Buffer.concat(this.pending))));

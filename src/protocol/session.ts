@@ -1,5 +1,4 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import type { GroupBackend } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { ProtocolViolation } from '../errors.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -10,7 +9,7 @@ export interface SessionParams {
   readonly plan: QueryPlan;
   readonly self: string;
   readonly peer: string;
-  readonly group: GroupBackend;
+  /** Zeroed by the machine when its last multiplication is done; the driver multiplies with it until then. */
   readonly secret: QuerySecret;
 }
 
@@ -32,6 +31,13 @@ export abstract class Session {
         return peerAborted(msg.code, msg.message);
       }
       return this.handle(msg);
+    });
+  }
+
+  /** A failure outside the machine that ends the query, e.g. a worker refusing one of the peer's points. */
+  fail(err: unknown): Step {
+    return this.guard(() => {
+      throw err;
     });
   }
 

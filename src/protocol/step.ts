@@ -12,6 +12,11 @@ export type Outcome =
 /** What a state machine returns for every event: messages to send, in order, and possibly its outcome. */
 export interface Step {
   readonly send: readonly SessionMessage[];
+  /**
+   * Peer batches to raise to this node's secret, in order. The driver answers each with `peerBlinded(result)`,
+   * in the same order, or with `fail(err)` if the multiplication refused a point.
+   */
+  readonly blind?: readonly Uint8Array[];
   /** Aggregator only: the indices of its own keys that matched; the driver answers with `aggregates()`. */
   readonly aggregate?: readonly number[];
   readonly outcome?: Outcome;

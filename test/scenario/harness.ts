@@ -18,6 +18,7 @@ import { asCleanroomError, type CleanroomError } from '../../src/errors.js';
 import { MANIFEST_FORMAT, Manifest as ManifestSchema, type Column, type Manifest, type Table } from '../../src/manifest/schema.js';
 import { generateIdentity, hex, type Identity } from '../../src/node/identity.js';
 import { AggregatorSession } from '../../src/protocol/aggregator.js';
+import { completeBlinds } from '../../src/protocol/local-driver.js';
 import { PartnerSession } from '../../src/protocol/partner.js';
 import type { Outcome, Step } from '../../src/protocol/step.js';
 import type { Literal, Predicate } from '../../src/query/ast.js';
@@ -541,7 +542,7 @@ export class Scenario {
     const p = this.party(role);
     if (p.ownEnded || p.outcome) return false;
     const batch = p.pendingBatches.shift();
-    if (batch) this.apply(p, p.machine.ownPoints(this.hash(batch)));
+    if (batch) this.apply(p, p.machine.ownPoints(this.group.blind(p.secret, this.hash(batch))));
     else {
       p.ownEnded = true;
       this.apply(p, p.machine.ownEnd());
@@ -599,7 +600,7 @@ export class Scenario {
   injectUnchecked(to: Role, msg: SessionMessage): Step {
     const p = this.party(to);
     p.received.push(msg);
-    const step = p.machine.receive(msg);
+    const step = this.complete(p, p.machine.receive(msg));
     this.apply(p, step, true);
     return step;
   }
@@ -634,9 +635,14 @@ export class Scenario {
       return undefined;
     }
     receiver.received.push(msg);
-    const step = receiver.machine.receive(msg);
+    const step = this.complete(receiver, receiver.machine.receive(msg));
     this.apply(receiver, step, force);
     return step;
+  }
+
+  /** The node's driver runs requested multiplications on its worker pool; here they run at once, in order. */
+  private complete(p: Party, step: Step): Step {
+    return completeBlinds(p.machine, step, this.group, p.secret);
   }
 
   private apply(p: Party, step: Step, force = false): void {

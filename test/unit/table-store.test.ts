@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeyHasher } from '../../src/data/hash-cache.js';
 import { TableStore } from '../../src/data/table-store.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
@@ -28,15 +30,38 @@ const table = (over: Partial<Table> = {}): Table => ({
 });
 
 async function storeFor(csv: string, t: Table = table()): Promise<TableStore> {
-  const store = await TableStore.open({ [t.name]: { path: file(`${Math.random()}.csv`, csv), format: 'csv' } });
+  const store = await TableStore.open({ [t.name]: { path: file(`${Math.random()}.csv`, csv), format: 'csv' } }, join(dir, `cache-${Math.random()}`));
   await store.prepare(t);
   return store;
 }
 
-async function keys(store: TableStore, side: TableSide): Promise<string[]> {
+/** A stand-in for H: SHA-256 of the key, remembered so that the test can read the stream back as keys. */
+function recordingHasher() {
+  const seen = new Map<string, string>();
+  const hasher: KeyHasher = {
+    dst: new Uint8Array([1]),
+    parallelism: 2,
+    async hash(keys) {
+      return Buffer.concat(keys.map((k) => {
+        const h = createHash('sha256').update(k).digest();
+        seen.set(h.toString('hex'), k);
+        return h;
+      }));
+    },
+  };
+  return { hasher, seen };
+}
+
+/** One recorder for the file: a cached hash is not recomputed, so it must still be known. */
+const recorder = recordingHasher();
+
+/** The keys behind the hashed stream, in stream order (which aggregateMatched's indices refer to). */
+async function keys(store: TableStore, side: TableSide, r = recorder): Promise<string[]> {
   const all: string[] = [];
-  for await (const batch of store.distinctKeys(side, 2)) all.push(...batch);
-  return all.sort();
+  for await (const batch of store.hashedKeys(side, r.hasher, 2)) {
+    for (let off = 0; off < batch.length; off += 32) all.push(r.seen.get(Buffer.from(batch.subarray(off, off + 32)).toString('hex'))!);
+  }
+  return all;
 }
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,7 +74,7 @@ describe('TableStore: reading and validating a member\'s table', () => {
   });
   afterAll(() => store.close());
 
-  it('streams distinct normalised keys in batches, never NULL or empty ones', async () => {
+  it('streams H of the distinct normalised keys in key order, in batches, never of NULL or empty ones', async () => {
     expect(await keys(store, { table: table(), filters: [] })).toEqual(['ann@x.com', 'bob@x.com', 'carol@x.com']);
   });
 
@@ -61,7 +86,8 @@ describe('TableStore: reading and validating a member\'s table', () => {
   });
 
   it('aggregates the matched rows as a semi-join: every row of a matched key counts once', async () => {
-    const groups = await store.aggregateMatched({ table: table(), filters: [] }, ['cat'], ['amount'], ['ann@x.com', 'carol@x.com', 'nobody@x.com']);
+    // Indices into the key order: 0 = ann@x.com, 2 = carol@x.com.
+    const groups = await store.aggregateMatched({ table: table(), filters: [] }, ['cat'], ['amount'], [0, 2]);
     // cat a: two rows of ann (150 - 225 cents); cat b: carol with a NULL amount.
     expect(groups).toEqual([
       { labels: ['a'], values: [2n, 1n, -75n, 2n] },
@@ -70,7 +96,7 @@ describe('TableStore: reading and validating a member\'s table', () => {
   });
 
   it('labels integer dimensions as numbers', async () => {
-    const groups = await store.aggregateMatched({ table: table(), filters: [] }, ['n'], [], ['bob@x.com']);
+    const groups = await store.aggregateMatched({ table: table(), filters: [] }, ['n'], [], [1]);
     expect(groups).toEqual([{ labels: [3], values: [1n, 1n] }]);
   });
 });
@@ -100,9 +126,47 @@ describe('TableStore: refusing data that does not match the manifest, rather tha
   });
 
   it('refuses a table this node has no file for', async () => {
-    const s = await TableStore.open({});
+    const s = await TableStore.open({}, join(dir, 'unused-cache'));
     await expect(s.prepare(table())).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     s.close();
+  });
+});
+
+describe('the hash cache', () => {
+  it('hashes each key of a table version once, reuses it across queries, and rebuilds when the file changes', async () => {
+    let hashed = 0;
+    const counting: KeyHasher = { ...recorder.hasher, hash: (k) => ((hashed += k.length), recorder.hasher.hash(k)) };
+    const path = file('cached.csv', 'k,amount,n,cat\nann@x.com,1,1,a\nbob@x.com,1,1,b\nann@x.com,2,2,a\n');
+    const cacheDir = join(dir, 'cache-versions');
+    const store = await TableStore.open({ t: { path, format: 'csv' } }, cacheDir);
+    const side = { table: table(), filters: [] };
+    await store.prepare(side.table);
+    expect(await keys(store, side, { ...recorder, hasher: counting })).toEqual(['ann@x.com', 'bob@x.com']);
+    expect(hashed).toBe(2);
+    const filtered: TableSide = { table: table(), filters: [{ kind: 'compare', column: { table: 't', column: 'cat' }, op: '=', value: { type: 'string', value: 'b' } }] };
+    expect(await keys(store, filtered, { ...recorder, hasher: counting })).toEqual(['bob@x.com']);
+    expect(hashed).toBe(2);
+    writeFileSync(path, 'k,amount,n,cat\nann@x.com,1,1,a\ncarol@x.com,1,1,b\n');
+    await store.prepare(side.table);
+    expect(await keys(store, side, { ...recorder, hasher: counting })).toEqual(['ann@x.com', 'carol@x.com']);
+    expect(hashed).toBe(4);
+    // One cache file per table: the stale version is gone.
+    expect(readdirSync(cacheDir).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
+    store.close();
+  });
+
+  it('never confuses collaborations: another DST is another cache', async () => {
+    let hashed = 0;
+    const path = file('dst.csv', 'k,amount,n,cat\nann@x.com,1,1,a\n');
+    const store = await TableStore.open({ t: { path, format: 'csv' } }, join(dir, 'cache-dst'));
+    const side = { table: table(), filters: [] };
+    await store.prepare(side.table);
+    for (const dst of [new Uint8Array([1]), new Uint8Array([2])]) {
+      const h: KeyHasher = { ...recorder.hasher, dst, hash: (k) => ((hashed += k.length), recorder.hasher.hash(k)) };
+      await keys(store, side, { ...recorder, hasher: h });
+    }
+    expect(hashed).toBe(2);
+    store.close();
   });
 });
 
@@ -114,7 +178,7 @@ describe('normalisations', () => {
     s1.close();
     const exact = table({ joinKey: { column: 'k', normalization: 'exact' } });
     const s2 = await storeFor('k,amount,n,cat\n" A",1,1,x\nA,1,1,x\n', exact);
-    expect(await keys(s2, { table: exact, filters: [] })).toEqual([' A', 'A']);
+    expect((await keys(s2, { table: exact, filters: [] })).sort()).toEqual([' A', 'A']);
     s2.close();
   });
 });

@@ -1,0 +1,37 @@
+import { describe, expect, it, afterAll } from 'vitest';
+// The pool loads its worker from the compiled tree (npm test builds first): worker threads cannot run TypeScript.
+import { createCryptoPool } from '../../dist/src/crypto/pool.js';
+import { groupBackends } from '../../src/crypto/backend.js';
+import { hashToGroupDst } from '../../src/crypto/group.js';
+import { QuerySecret } from '../../src/crypto/secret.js';
+
+const dst = hashToGroupDst('pool-test');
+const keys = Array.from({ length: 300 }, (_, i) => `person${i}@example.com`);
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+describe.each(groupBackends().map((g) => [g.name, g] as const))('crypto pool on %s', (_name, group) => {
+  const pool = createCryptoPool(group, 2);
+  afterAll(() => pool.close());
+
+  it('hashes and blinds exactly as the backend does on the main thread, batches in parallel', async () => {
+    const secret = QuerySecret.generate();
+    const batches = [keys.slice(0, 100), keys.slice(100, 200), keys.slice(200)];
+    const hashed = await Promise.all(batches.map((b) => pool.hashToGroup(b, dst)));
+    hashed.forEach((h, i) => expect(hex(h)).toBe(hex(group.hashToGroup(batches[i]!.map((k) => new TextEncoder().encode(k)), dst))));
+    const expected = hashed.map((h) => hex(group.blind(secret, h)));
+    const blinded = await Promise.all(hashed.map((h) => pool.blind(secret, h.slice())));
+    expect(blinded.map(hex)).toEqual(expected);
+  });
+
+  it('reports a refused point with its code and the peer at fault', async () => {
+    const bad = new Uint8Array(64);
+    bad[32] = 1; // u = 0 then u = 1: small order
+    await expect(pool.blind(QuerySecret.generate(), bad)).rejects.toMatchObject({ code: 'PROTOCOL_VIOLATION', peerFault: true });
+  });
+
+  it('refuses a zeroed secret before any task starts', () => {
+    const s = QuerySecret.generate();
+    s.zero();
+    expect(() => pool.blind(s, new Uint8Array(32))).toThrow(/zeroed/);
+  });
+});
