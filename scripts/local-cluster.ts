@@ -20,6 +20,8 @@ export interface LocalMember {
   readonly port: number;
   readonly controlPort: number;
   readonly tables: NodeConfig['tables'];
+  /** Overrides the cluster's backend for this member: mixed clusters show the backends interoperate. */
+  readonly backend?: NodeConfig['backend'];
 }
 
 export interface ClusterSpec {
@@ -73,7 +75,7 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
       listen: { host: '127.0.0.1', port: m.port },
       control: { host: '127.0.0.1', port: m.controlPort },
       tables: m.tables,
-      backend: spec.backend ?? 'auto',
+      backend: m.backend ?? spec.backend ?? 'auto',
       workers: spec.workers ?? 'auto',
       cacheDir: 'cache',
       resultsDir: 'results',

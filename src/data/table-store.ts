@@ -82,8 +82,11 @@ export class TableStore {
   async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number): AsyncGenerator<Uint8Array> {
     const src = this.source(side.table);
     const conn = await this.db.connect();
+    // The cache is appended to on `conn` while the keys stream from another connection: a query on a
+    // connection ends the result still streaming on it.
+    const reader = await this.db.connect();
     try {
-      const cacheFile = await this.cache.ensure(conn, side.table, src.path, hasher, () => allDistinctKeys(conn, side.table, batchSize));
+      const cacheFile = await this.cache.ensure(conn, side.table, src.path, hasher, () => allDistinctKeys(reader, side.table, batchSize));
       const { sql, params } = keySetSql(side);
       const result = await conn
         .stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY f.nk`, params)
@@ -108,6 +111,7 @@ export class TableStore {
       }
       if (n > 0) yield batch.subarray(0, n * 32);
     } finally {
+      reader.closeSync();
       conn.closeSync();
     }
   }

@@ -42,6 +42,7 @@ export interface MemberSpec {
   readonly id: string;
   readonly name: string;
   readonly tables: LocalMember['tables'];
+  readonly backend?: LocalMember['backend'];
 }
 
 export interface Cluster {

@@ -1,0 +1,231 @@
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { selectBackend } from '../src/crypto/backend.js';
+import { hashToGroupDst, type GroupBackend } from '../src/crypto/group.js';
+import { QuerySecret } from '../src/crypto/secret.js';
+import type { Table } from '../src/manifest/schema.js';
+import { nodeStatus } from '../src/node/control-client.js';
+import { createCluster, freePort, query, repoRoot, startNode, type RunningNode } from '../scripts/local-cluster.js';
+
+/**
+ * `npm run bench` (and `npm run bench:quick`, the same at smaller sizes): in one run, on this machine,
+ *  - two-party PSI of this project against @openmined/psi.js on the same sets (bench/peers);
+ *  - the end-to-end query (two node processes over loopback WebSockets: COUNT, SUM, AVG, GROUP BY with 10 groups)
+ *    against the multiplication bound measured in the same run: (4n scalar multiplications of both parties) /
+ *    (single-core X25519 rate x cores);
+ *  - time and peak memory per size, cold and warm hash cache, and the growth exponent.
+ * Every run checks its own answer and the benchmark fails if one is wrong. Summary: bench/results/latest.json.
+ */
+const QUICK = process.argv.includes('--quick');
+const SIZES = process.env.CLEANROOM_BENCH_SIZES?.split(',').map(Number) ?? (QUICK ? [2_000, 10_000, 40_000] : [10_000, 100_000, 1_000_000]);
+const PSI_SIZE = QUICK ? 2_000 : 100_000;
+const GROUPS = 10;
+const MIN_KEYS = 10;
+
+const key = (i: number) => `person${String(i).padStart(8, '0')}@example.com`;
+const say = (s: string) => process.stdout.write(s + '\n');
+
+/** Single-core X25519 rate of the backend the nodes use: the unit of the bound. */
+function x25519Rate(group: GroupBackend): number {
+  const points = group.hashToGroup(Array.from({ length: 1024 }, (_, i) => new TextEncoder().encode(key(i))), hashToGroupDst('bench'));
+  const secret = QuerySecret.generate();
+  group.blind(secret, points);
+  let done = 0;
+  const started = performance.now();
+  while (performance.now() - started < 2000) {
+    group.blind(secret, points);
+    done += 1024;
+  }
+  return done / ((performance.now() - started) / 1000);
+}
+
+/** @openmined/psi.js (WASM, P-256), client and server in this process, exact (Raw) setup, intersection revealed. */
+async function openmined(n: number): Promise<number> {
+  const peers = join(repoRoot(), 'bench', 'peers');
+  if (!existsSync(join(peers, 'node_modules', '@openmined', 'psi.js'))) {
+    say('installing bench/peers (npm install --ignore-scripts) ...');
+    const r = spawnSync('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: peers, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('cannot install bench/peers');
+  }
+  const PSI = (await import(join(peers, 'node_modules', '@openmined', 'psi.js', 'psi_wasm_node.js'))).default;
+  const psi = await PSI();
+  const server = psi.server.createWithNewKey(true);
+  const client = psi.client.createWithNewKey(true);
+  const serverSet = Array.from({ length: n }, (_, i) => key(i));
+  const clientSet = Array.from({ length: n }, (_, i) => key(i + n / 2));
+  const started = performance.now();
+  const setup = server.createSetupMessage(0, n, serverSet, psi.dataStructure.Raw);
+  const response = server.processRequest(client.createRequest(clientSet));
+  const intersection = client.getIntersection(setup, response) as number[];
+  const seconds = (performance.now() - started) / 1000;
+  check(intersection.length === n / 2, `openmined intersection ${intersection.length}, expected ${n / 2}`);
+  return seconds;
+}
+
+async function writeLines(file: string, header: string, n: number, line: (i: number) => string): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(header + '\n');
+  const CHUNK = 10_000;
+  for (let i = 0; i < n; i += CHUNK) {
+    let s = '';
+    for (let j = i; j < Math.min(n, i + CHUNK); j++) s += line(j) + '\n';
+    if (!out.write(s)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
+}
+
+const tables: Table[] = [
+  {
+    name: 'sales',
+    owner: 'alpha',
+    columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }, { name: 'v', type: 'integer', min: 0, max: 1_000_000 }],
+    joinKey: { column: 'k', normalization: 'email' },
+    rules: { aggregations: [{ column: 'v', functions: ['sum', 'avg'] }], dimensions: ['g'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
+  },
+  {
+    name: 'audience',
+    owner: 'beta',
+    columns: [{ name: 'k', type: 'string' }],
+    joinKey: { column: 'k', normalization: 'email' },
+    rules: { aggregations: [], dimensions: [], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['alpha'] },
+  },
+];
+const AGGREGATE = 'SELECT s.g, COUNT(*), SUM(s.v), AVG(s.v) FROM sales s JOIN audience a ON s.k = a.k GROUP BY s.g';
+const COUNT = 'SELECT COUNT(*) FROM sales s JOIN audience a ON s.k = a.k';
+
+/** The expected answer: alpha has keys [0, n), beta [n/2, 3n/2); row i is in group i mod 10 with value i mod 1000. */
+function expected(n: number): string {
+  const rows = Array.from({ length: GROUPS }, (_, g) => ({ g: `g${g}`, count: 0, sum: 0 }));
+  for (let i = n / 2; i < n; i++) {
+    rows[i % GROUPS]!.count += 1;
+    rows[i % GROUPS]!.sum += i % 1000;
+  }
+  return JSON.stringify(rows.map((r) => [r.g, r.count, String(r.sum)]));
+}
+
+interface SizeResult {
+  rows: number;
+  coldSeconds: number;
+  warmSeconds: number;
+  boundSeconds: number;
+  peakRssMiB: number;
+  psiColdSeconds?: number;
+  psiWarmSeconds?: number;
+}
+
+async function endToEnd(n: number, rate: number, cores: number): Promise<SizeResult> {
+  const dir = await mkdtemp(join(tmpdir(), `cleanroom-bench-${n}-`));
+  const nodes: RunningNode[] = [];
+  try {
+    await mkdir(join(dir, 'data'));
+    const salesFile = join(dir, 'data', 'sales.csv');
+    const audienceFile = join(dir, 'data', 'audience.csv');
+    await writeLines(salesFile, 'k,g,v', n, (i) => `${key(i)},g${i % GROUPS},${i % 1000}`);
+    await writeLines(audienceFile, 'k', n, (i) => key(i + n / 2));
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const { nodeDirs } = await createCluster({
+      dir,
+      collaborationId: 'bench',
+      members: [
+        { id: 'alpha', name: 'Alpha', port: ports[0]!, controlPort: ports[1]!, tables: { sales: { path: salesFile, format: 'csv' } } },
+        { id: 'beta', name: 'Beta', port: ports[2]!, controlPort: ports[3]!, tables: { audience: { path: audienceFile, format: 'csv' } } },
+      ],
+      tables,
+      queriers: ['alpha'],
+      receivers: ['alpha'],
+    });
+    nodes.push(await startNode(nodeDirs.alpha!), await startNode(nodeDirs.beta!));
+    const clearCaches = () => Promise.all(Object.values(nodeDirs).map((d) => rm(join(d, 'cache'), { recursive: true, force: true })));
+    const run = async (sql: string, want: string): Promise<number> => {
+      const started = performance.now();
+      const answer = await query(ports[1]!, sql);
+      const seconds = (performance.now() - started) / 1000;
+      check(answer.kind === 'result', `query failed: ${JSON.stringify(answer)}\n${nodes.map((x) => x.log.join('').slice(-3000)).join('\n')}`);
+      const got = JSON.stringify(answer.kind === 'result' ? answer.result.rows.map((r) => r.slice(0, 3)) : null);
+      check(got === want, `wrong answer at ${n} rows: ${got.slice(0, 200)} instead of ${want.slice(0, 200)}`);
+      return seconds;
+    };
+    const result: SizeResult = { rows: n, coldSeconds: 0, warmSeconds: 0, boundSeconds: (4 * n) / (rate * cores), peakRssMiB: 0 };
+    await clearCaches();
+    result.coldSeconds = await run(AGGREGATE, expected(n));
+    result.warmSeconds = await run(AGGREGATE, expected(n));
+    if (n === PSI_SIZE) {
+      await clearCaches();
+      result.psiColdSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
+      result.psiWarmSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
+    }
+    const status = (await Promise.all([ports[1]!, ports[3]!].map((p) => nodeStatus('127.0.0.1', p)))) as { peakRssMiB: number }[];
+    result.peakRssMiB = Math.max(...status.map((s) => s.peakRssMiB));
+    return result;
+  } finally {
+    await Promise.all(nodes.map((x) => x.stop()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function check(ok: boolean, message: string): asserts ok {
+  if (!ok) throw new Error(`benchmark answer check failed: ${message}`);
+}
+
+async function main(): Promise<void> {
+  const group = selectBackend('auto');
+  const cores = availableParallelism();
+  const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cores} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  say(`cleanroom benchmark${QUICK ? ' (quick)' : ''} on ${machine}; backend ${group.name}`);
+  const rate = x25519Rate(group);
+  say(`single-core X25519: ${Math.round(rate)} mult/s; bound for n x n = 4n / (${Math.round(rate)} x ${cores})`);
+
+  say(`\n@openmined/psi.js, ${PSI_SIZE} x ${PSI_SIZE} (client and server in one process) ...`);
+  const omSeconds = await openmined(PSI_SIZE);
+  say(`  ${omSeconds.toFixed(2)} s`);
+
+  const sizes: SizeResult[] = [];
+  for (const n of SIZES) {
+    say(`\nend to end, ${n} x ${n} rows, two node processes over loopback ...`);
+    const r = await endToEnd(n, rate, cores);
+    sizes.push(r);
+    say(`  cold ${r.coldSeconds.toFixed(2)} s (${(r.coldSeconds / r.boundSeconds).toFixed(2)}x bound), warm ${r.warmSeconds.toFixed(2)} s (${(r.warmSeconds / r.boundSeconds).toFixed(2)}x bound), bound ${r.boundSeconds.toFixed(2)} s, peak RSS ${r.peakRssMiB} MiB per node`);
+    if (r.psiColdSeconds !== undefined) say(`  count-only PSI: cold ${r.psiColdSeconds.toFixed(2)} s, warm ${r.psiWarmSeconds!.toFixed(2)} s`);
+  }
+
+  const psi = sizes.find((s) => s.rows === PSI_SIZE)!;
+  const [mid, large] = sizes.slice(-2) as [SizeResult, SizeResult];
+  const summary = {
+    machine,
+    backend: group.name,
+    quick: QUICK,
+    x25519PerSecondSingleCore: Math.round(rate),
+    cores,
+    openmined: { rows: PSI_SIZE, seconds: round(omSeconds) },
+    ours: { psiColdSeconds: round(psi.psiColdSeconds!), psiWarmSeconds: round(psi.psiWarmSeconds!) },
+    vsOpenmined: round(omSeconds / psi.psiColdSeconds!),
+    vsOpenminedWarm: round(omSeconds / psi.psiWarmSeconds!),
+    vsBound: round(large.warmSeconds / large.boundSeconds),
+    vsBoundCold: round(large.coldSeconds / large.boundSeconds),
+    peakRssMiB: Math.max(...sizes.map((s) => s.peakRssMiB)),
+    exponent: round(Math.log(large.warmSeconds / mid.warmSeconds) / Math.log(large.rows / mid.rows)),
+    exponentCold: round(Math.log(large.coldSeconds / mid.coldSeconds) / Math.log(large.rows / mid.rows)),
+    sizes: sizes.map((s) => ({ ...s, coldSeconds: round(s.coldSeconds), warmSeconds: round(s.warmSeconds), boundSeconds: round(s.boundSeconds) })),
+    takenAt: new Date().toISOString(),
+  };
+  say(`\nPSI ${PSI_SIZE} x ${PSI_SIZE}: @openmined/psi.js ${omSeconds.toFixed(2)} s / ours ${psi.psiColdSeconds!.toFixed(2)} s cold = ${summary.vsOpenmined}x (warm: ${summary.vsOpenminedWarm}x)`);
+  say(`end to end at ${large.rows} rows: warm ${summary.vsBound}x the multiplication bound, cold ${summary.vsBoundCold}x`);
+  say(`peak RSS per node ${summary.peakRssMiB} MiB; growth exponent ${mid.rows} -> ${large.rows}: warm ${summary.exponent}, cold ${summary.exponentCold}`);
+  const out = join(repoRoot(), 'bench', 'results', QUICK ? 'quick.json' : 'latest.json');
+  await writeFile(out, JSON.stringify(summary, null, 2) + '\n');
+  say(`summary written to ${out}`);
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
