@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     peakRssMiB: Math.max(...sizes.map((s) => s.peakRssMiB)),
     exponent: round(Math.log(large.warmSeconds / mid.warmSeconds) / Math.log(large.rows / mid.rows)),
     exponentCold: round(Math.log(large.coldSeconds / mid.coldSeconds) / Math.log(large.rows / mid.rows)),
-    sizes: sizes.map((s) => ({ ...s, coldSeconds: round(s.coldSeconds), warmSeconds: round(s.warmSeconds), boundSeconds: round(s.boundSeconds) })),
+    sizes: sizes.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, k.endsWith('Seconds') ? round(v) : v]))),
     takenAt: new Date().toISOString(),
   };
   say(`\nPSI ${PSI_SIZE} x ${PSI_SIZE}: @openmined/psi.js ${omSeconds.toFixed(2)} s / ours ${psi.psiColdSeconds!.toFixed(2)} s cold = ${summary.vsOpenmined}x (warm: ${summary.vsOpenminedWarm}x)`);
