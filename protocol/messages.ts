@@ -41,6 +41,8 @@ export const Propose = z.strictObject({
   sql: z.string().min(1).max(MAX_SQL_LENGTH),
 });
 export const Accept = z.strictObject({ type: z.literal('accept'), queryId: QueryId });
+/** Opens the connection between two non-querier members of an accepted join of three or more (SPEC §4.4). */
+export const Join = z.strictObject({ type: z.literal('join'), queryId: QueryId });
 const refusal = { queryId: QueryId, code: z.string().max(64), message: z.string().max(2000) };
 export const Reject = z.strictObject({ type: z.literal('reject'), ...refusal });
 export const Abort = z.strictObject({ type: z.literal('abort'), ...refusal });
@@ -65,7 +67,26 @@ export const PointsEnd = z.strictObject({
   count,
 });
 
-/** The aggregator's per-group values split into additive shares: this is the partner's share. */
+/**
+ * Sets travelling the ring of a join of three or more members (SPEC §4.4). `set` names the member whose keys the
+ * points are, or `*` for the intersection the combiner returns; `stage` says whether the recipient is the next
+ * blinding hop or the set's final destination (a member can receive the same set in both roles).
+ */
+const ringSet = z.union([memberId, z.literal('*')]);
+const ringStage = z.enum(['hop', 'final']);
+export const Ring = z.strictObject({
+  type: z.literal('ring'),
+  queryId: QueryId,
+  set: ringSet,
+  stage: ringStage,
+  seq: count,
+  points: bytes().refine((b) => b.length > 0 && b.length % 32 === 0 && b.length <= PSI_BATCH_KEYS * 32, {
+    message: `a non-empty multiple of 32 bytes, at most ${PSI_BATCH_KEYS} points`,
+  }),
+});
+export const RingEnd = z.strictObject({ type: z.literal('ring-end'), queryId: QueryId, set: ringSet, stage: ringStage, batches: count, count });
+
+/** The aggregator's per-group values split into additive shares: this is the recipient's share. */
 export const Shares = z.strictObject({
   type: z.literal('shares'),
   queryId: QueryId,
@@ -90,7 +111,7 @@ export const Labels = z.strictObject({
   labels: z.array(z.array(z.union([z.string().max(MAX_LABEL_CHARS), z.number(), z.null()])).max(MAX_GROUP_BY_COLUMNS)).max(MAX_GROUPS),
 });
 
-export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Reject, Abort, Points, PointsEnd, Shares, Open, Labels]);
+export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, Points, PointsEnd, Ring, RingEnd, Shares, Open, Labels]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Auth = z.infer<typeof Auth>;
@@ -98,3 +119,4 @@ export type HandshakeMessage = z.infer<typeof HandshakeMessage>;
 export type SessionMessage = z.infer<typeof SessionMessage>;
 export type Points = z.infer<typeof Points>;
 export type PointStage = z.infer<typeof PointStage>;
+export type Ring = z.infer<typeof Ring>;

@@ -24,6 +24,9 @@ export const MAX_GROUPS = 10_000;
 /** Characters of one group label (a dimension value) sent to receivers; a longer value fails the query before anything opens. */
 export const MAX_LABEL_CHARS = 1000;
 
+/** Tables (each of a different member) one query may join: every set is blinded once by every member. */
+export const MAX_QUERY_TABLES = 8;
+
 /** GROUP BY columns of one query. */
 export const MAX_GROUP_BY_COLUMNS = 16;
 

@@ -9,6 +9,8 @@ import { loadConfig, type NodeConfig } from '../node/config.js';
 import { submitQuery } from '../node/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../node/identity.js';
 import { CleanroomNode } from '../node/node.js';
+import { DEFAULT_AUDIT_FILE } from '../node/audit-log.js';
+import { auditCommand } from './audit.js';
 import { formatTable } from './table.js';
 
 const USAGE = `cleanroom: a clean-room node
@@ -20,6 +22,7 @@ const USAGE = `cleanroom: a clean-room node
   cleanroom manifest verify <file>           check the manifest and list missing signatures
   cleanroom start <dir>                      run the node (peer endpoint and local control interface)
   cleanroom query <dir> <sql> [--json]       submit a query to your own running node and print the result
+  cleanroom audit <dir> [--verify] [--json]  print the node's audit log; --verify checks its hash chain
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -33,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'query':
       return query(rest);
+    case 'audit':
+      return audit(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -152,6 +157,13 @@ async function query(args: string[]): Promise<number> {
     }
   }
   throw new CleanroomError('ABORTED', 'the node closed the control stream without a result');
+}
+
+async function audit(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { verify: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const dir = positionals[0];
+  if (!dir) throw usage('audit <dir> [--verify] [--json]');
+  return auditCommand(join(dir, DEFAULT_AUDIT_FILE), { verify: values.verify, json: values.json }, (line) => process.stdout.write(line + '\n'));
 }
 
 function splitHostPort(s: string): [string, number] {

@@ -20,6 +20,9 @@ import { PeerConnection, type ConnectionParams, type FrameTap } from '../transpo
 import { loadConfig, type LoadedConfig } from './config.js';
 import { readIdentity, type Identity } from './identity.js';
 import { startControlServer } from './control-server.js';
+import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from './audit-log.js';
+import { JoinRegistry } from './join-registry.js';
+import { runRing } from './ring-runner.js';
 import { runSession, type Progress } from './session-runner.js';
 
 export type QueryOutcome =
@@ -47,7 +50,10 @@ export class CleanroomNode {
     private readonly store: TableStore,
     private readonly log: NodeLog,
     private readonly tap: FrameTap | undefined,
+    private readonly audit: AuditLog,
   ) {}
+
+  private readonly joins = new JoinRegistry();
 
   static async open(configFile: string, log: NodeLog = () => {}): Promise<CleanroomNode> {
     const cfg = await loadConfig(configFile);
@@ -75,7 +81,9 @@ export class CleanroomNode {
     const frameLog = process.env.CLEANROOM_FRAME_LOG;
     const tap: FrameTap | undefined = frameLog ? (dir, bytes) => appendFrame(frameLog, dir, bytes) : undefined;
     const pool = createCryptoPool(selectBackend(cfg.config.backend), cfg.config.workers === 'auto' ? defaultThreads() : cfg.config.workers);
-    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, tap);
+    const audit = await AuditLog.open(cfg.path(DEFAULT_AUDIT_FILE));
+    if (audit.warning) log(audit.warning);
+    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, tap, audit);
   }
 
   get memberId(): string {
@@ -104,89 +112,151 @@ export class CleanroomNode {
     await new Promise<void>((r) => (this.wss ? this.wss.close(() => r()) : r()));
     this.store.close();
     await this.pool.close();
+    await this.audit.close();
   }
 
-  /** Runs a query this node's user submitted: plan and check locally, then propose it to the other member. */
+  /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */
   async query(sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     const queryId = randomBytes(16).toString('hex');
-    const plan = await this.plan(sql, this.memberId);
-    const peerId = this.peerOf(plan);
-    const peer = this.manifest.members.find((m) => m.id === peerId)!;
-    await this.prepareOwnTable(plan);
-    const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
+    const entry = { queryId, querier: this.memberId, sql };
+    let plan: QueryPlan;
     try {
-      await conn.send({ type: 'propose', queryId, querier: this.memberId, sql });
-      const answer = await conn.next(PROPOSAL_TIMEOUT_MS);
-      if (answer.type === 'reject') throw new CleanroomError(refusalCode(answer.code), `${peer.id} refused the query: ${answer.message}`);
-      if (answer.type !== 'accept' || answer.queryId !== queryId) throw new CleanroomError('PROTOCOL_VIOLATION', `${peer.id} answered the proposal with ${answer.type}`, { peerFault: true });
-      this.log(`query ${queryId} accepted by ${peer.id} (${plan.mode})`);
-      return await this.finish(queryId, plan, await runSession(this.sessionContext(queryId, plan, conn, onProgress)));
+      plan = await this.plan(sql, this.memberId);
+      await this.prepareOwnTable(plan);
+    } catch (err) {
+      await this.record({ ...entry, event: 'refused', peers: [], detail: describe(err) });
+      throw err;
+    }
+    const peers = participants(plan).filter((m) => m !== this.memberId);
+    await this.record({ ...entry, event: 'proposed', peers, detail: plan.mode });
+    const conns = new Map<string, PeerConnection>();
+    try {
+      await Promise.all(
+        peers.map(async (id) => {
+          const peer = this.manifest.members.find((m) => m.id === id)!;
+          const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
+          conns.set(id, conn);
+          await conn.send({ type: 'propose', queryId, querier: this.memberId, sql });
+          const answer = await conn.next(PROPOSAL_TIMEOUT_MS);
+          if (answer.type === 'reject') throw new CleanroomError(refusalCode(answer.code), `${peer.id} refused the query: ${answer.message}`);
+          if (answer.type !== 'accept' || answer.queryId !== queryId) throw new CleanroomError('PROTOCOL_VIOLATION', `${peer.id} answered the proposal with ${answer.type}`, { peerFault: true });
+        }),
+      );
+    } catch (err) {
+      for (const c of conns.values()) c.close();
+      await this.record({ ...entry, event: 'refused', peers, detail: describe(err) });
+      throw err;
+    }
+    try {
+      await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
+      this.log(`query ${queryId} accepted by ${peers.join(', ')} (${plan.mode})`);
+      return await this.finish(queryId, plan, sql, await this.run(queryId, plan, conns, onProgress));
     } finally {
-      conn.close();
+      for (const c of conns.values()) c.close();
     }
   }
 
-  /** A peer dialled in: it may propose one query on this connection. */
+  /** A peer dialled in: it proposes one query on this connection, or joins one this node already accepted. */
   private async serve(conn: PeerConnection): Promise<void> {
     let queryId = '';
+    const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
     try {
       const msg = await conn.next(PROPOSAL_TIMEOUT_MS);
+      if (msg.type === 'join') {
+        // The connection now belongs to the query it joins, not to this handler.
+        conns.delete(conn.peer);
+        this.joins.offer(msg.queryId, conn);
+        return;
+      }
       if (msg.type !== 'propose') throw new CleanroomError('PROTOCOL_VIOLATION', `expected a proposal, got ${msg.type}`, { peerFault: true });
       queryId = msg.queryId;
       if (msg.querier !== conn.peer) throw new CleanroomError('PROTOCOL_VIOLATION', `${conn.peer} proposed a query in the name of ${msg.querier}`, { peerFault: true });
+      const entry = { queryId, querier: msg.querier, sql: msg.sql };
       let plan: QueryPlan;
       try {
         plan = await this.plan(msg.sql, msg.querier);
-        if (this.peerOf(plan) !== conn.peer) throw new CleanroomError('QUERY_INVALID', `the query does not join a table of ${conn.peer} with one of ${this.memberId}`);
+        if (!participants(plan).includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
         await this.prepareOwnTable(plan);
       } catch (err) {
         const e = asCleanroomError(err);
         this.log(`query ${queryId} from ${conn.peer} refused: ${e.message}`);
+        await this.record({ ...entry, event: 'refused', peers: [conn.peer], detail: describe(e) });
         await conn.send({ type: 'reject', queryId, code: e.code, message: e.message.slice(0, 2000) });
         return;
       }
+      const peers = participants(plan).filter((m) => m !== this.memberId);
+      // On disk before the answer: no query runs on this node's tables without a record of it.
+      await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
       await conn.send({ type: 'accept', queryId });
       this.log(`query ${queryId} from ${conn.peer} accepted (${plan.mode})`);
-      await this.finish(queryId, plan, await runSession(this.sessionContext(queryId, plan, conn)));
+      if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns);
+      await this.finish(queryId, plan, msg.sql, await this.run(queryId, plan, conns));
     } catch (err) {
       this.log(`query ${queryId || '(none)'} with ${conn.peer} failed: ${errorMessage(err)}`);
     } finally {
-      conn.close();
+      for (const c of conns.values()) c.close();
     }
+  }
+
+  /**
+   * The connections of a join of three or more, besides the querier's: between two other members, the one
+   * earlier in the query's member order dials the later one and says `join`.
+   */
+  private async meshFor(queryId: string, plan: QueryPlan, querier: string, conns: Map<string, PeerConnection>): Promise<void> {
+    const order = participants(plan).filter((m) => m !== querier);
+    const mine = order.indexOf(this.memberId);
+    await Promise.all(
+      order
+        .filter((m) => m !== this.memberId)
+        .map(async (id) => {
+          if (order.indexOf(id) > mine) {
+            const peer = this.manifest.members.find((m) => m.id === id)!;
+            const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
+            conns.set(id, conn);
+            await conn.send({ type: 'join', queryId });
+          } else {
+            conns.set(id, await this.joins.expect(queryId, id, PROPOSAL_TIMEOUT_MS));
+          }
+        }),
+    );
+  }
+
+  private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
+    const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress };
+    if (conns.size === 1) return runSession({ ...common, conn: [...conns.values()][0]! });
+    return runRing({ ...common, conns });
   }
 
   private async plan(sql: string, querier: string): Promise<QueryPlan> {
     const plan = planQuery(await parseQuery(sql), this.manifest, querier);
-    const owners = [plan.aggregator.table.owner, plan.partner.table.owner];
-    if (!owners.includes(this.memberId)) {
-      throw new CleanroomError('QUERY_INVALID', `this version runs a query between the tables of two members, and ${this.memberId} owns neither ${plan.aggregator.table.name} nor ${plan.partner.table.name}`);
-    }
+    const members = participants(plan);
+    if (!members.includes(this.memberId)) throw new CleanroomError('QUERY_INVALID', `${this.memberId} owns none of the query's tables`);
+    if (!members.includes(querier)) throw new CleanroomError('QUERY_INVALID', `a querier asks about its own table joined with others'; ${querier} owns none of ${plan.aggregator.table.name}, ${plan.others.map((o) => o.table.name).join(', ')}`);
     return plan;
   }
 
-  private peerOf(plan: QueryPlan): string {
-    const a = plan.aggregator.table.owner;
-    return a === this.memberId ? plan.partner.table.owner : a;
-  }
-
   private prepareOwnTable(plan: QueryPlan): Promise<void> {
-    const own = plan.aggregator.table.owner === this.memberId ? plan.aggregator.table : plan.partner.table;
-    return this.store.prepare(own);
+    return this.store.prepare([plan.aggregator, ...plan.others].find((s) => s.table.owner === this.memberId)!.table);
   }
 
-  private sessionContext(queryId: string, plan: QueryPlan, conn: PeerConnection, onProgress?: (p: Progress) => void) {
-    return { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, conn, pool: this.pool, store: this.store, onProgress };
+  private async record(e: AuditInput): Promise<void> {
+    await this.audit.append(e);
   }
 
-  private async finish(queryId: string, plan: QueryPlan, outcome: Outcome): Promise<QueryOutcome> {
+  private async finish(queryId: string, plan: QueryPlan, sql: string, outcome: Outcome): Promise<QueryOutcome> {
+    const entry = { queryId, querier: plan.querier, sql, peers: participants(plan).filter((m) => m !== this.memberId) };
+    const columns = plan.outputs.map((o) => o.name);
     if (outcome.kind === 'failed') {
       this.log(`query ${queryId} failed: ${outcome.error.message}`);
+      await this.record({ ...entry, event: 'failed', detail: describe(outcome.error) });
       throw outcome.error;
     }
     if (outcome.kind === 'released') {
       this.log(`query ${queryId} done: ${outcome.groups} group(s) released to ${outcome.receivers.join(', ')}`);
+      await this.record({ ...entry, event: 'released', detail: '', released: { groups: outcome.groups, receivers: [...outcome.receivers], columns } });
       return { kind: 'released', queryId, groups: outcome.groups, receivers: outcome.receivers };
     }
+    await this.record({ ...entry, event: 'result', detail: '', released: { groups: outcome.result.rows.length, receivers: [this.memberId], columns } });
     const dir = this.cfg.path(this.cfg.config.resultsDir);
     await mkdir(dir, { recursive: true });
     await writeFile(`${dir}/${queryId}.json`, JSON.stringify({ querier: plan.querier, ...outcome.result }, null, 2) + '\n');
@@ -197,6 +267,16 @@ export class CleanroomNode {
   private connectionParams(): ConnectionParams {
     return { identity: this.identity, manifest: this.manifest, manifestHash: this.hash, tap: this.tap };
   }
+}
+
+/** The members whose tables a query joins: the aggregator first, then the others in query order. */
+export function participants(plan: QueryPlan): string[] {
+  return [plan.aggregator.table.owner, ...plan.others.map((o) => o.table.owner)];
+}
+
+function describe(err: unknown): string {
+  const e = asCleanroomError(err);
+  return `${e.code}: ${e.message}`;
 }
 
 function refusalCode(code: string): CleanroomError['code'] {

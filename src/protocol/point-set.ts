@@ -29,6 +29,11 @@ export class PointSet {
     return this.count > 0 && this.slots[this.find(bytes, off)] !== 0;
   }
 
+  /** The points, 32 bytes each, in insertion order (a view: valid until the next change). */
+  all(): Uint8Array {
+    return this.points.subarray(0, this.count * 32);
+  }
+
   clear(): void {
     this.points = new Uint8Array(0);
     this.slots = new Uint32Array(0);

@@ -11,13 +11,13 @@ export class InboundStream {
   private received = 0;
   ended = false;
 
-  constructor(readonly stage: PointStage) {}
+  constructor(readonly stage: string) {}
 
   get count(): number {
     return this.received;
   }
 
-  accept(msg: Points): void {
+  accept(msg: Pick<Points, 'seq' | 'points'>): void {
     if (this.ended) throw new ProtocolViolation(`points of stage ${this.stage} after its end`);
     if (msg.seq !== this.nextSeq) throw new ProtocolViolation(`stage ${this.stage}: batch ${msg.seq} where ${this.nextSeq} was due (replayed, duplicated or lost batch)`);
     this.nextSeq += 1;

@@ -1,5 +1,5 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import { MAX_GROUP_BY_COLUMNS, MAX_SUM_COLUMNS } from '../limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
 import type { Column, Manifest, Table } from '../manifest/schema.js';
 import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
 
@@ -18,8 +18,10 @@ export interface QueryPlan {
   readonly querier: string;
   /** P: holds the GROUP BY / SUM / AVG columns (or, count-only, computes the intersection size). */
   readonly aggregator: TableSide;
-  /** Q: contributes its filtered key set only. */
+  /** Q: contributes its filtered key set only (the first of `others`). */
   readonly partner: TableSide;
+  /** Every table but the aggregator's, in query order: two-party queries have one. */
+  readonly others: readonly TableSide[];
   readonly outputs: readonly SelectItem[];
   readonly groupBy: readonly string[];
   /** Aggregator columns summed (for SUM and for AVG), each once. */
@@ -35,16 +37,20 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   if (!manifest.queriers.includes(querier)) {
     throw new RuleViolation('queriers', `${querier} may not submit queries in this collaboration`, `queriers: ${manifest.queriers.join(', ')}`);
   }
-  if (query.tables.length !== 2) {
-    throw new CleanroomError('QUERY_INVALID', `this version joins exactly two tables; the query names ${query.tables.length}`);
+  if (query.tables.length > MAX_QUERY_TABLES) {
+    throw new CleanroomError('LIMIT_EXCEEDED', `the query joins ${query.tables.length} tables; at most ${MAX_QUERY_TABLES}`);
   }
   const tables = query.tables.map((name) => {
     const t = manifest.tables.find((x) => x.name === name);
     if (!t) throw new CleanroomError('QUERY_INVALID', `no table ${name} in the collaboration; tables: ${manifest.tables.map((x) => x.name).join(', ')}`);
     return t;
-  }) as [Table, Table];
-  if (tables[0].owner === tables[1].owner) {
-    throw new CleanroomError('QUERY_INVALID', `${tables[0].name} and ${tables[1].name} both belong to ${tables[0].owner}; join tables of two different members`);
+  });
+  const owners = new Set<string>();
+  for (const t of tables) {
+    if (owners.has(t.owner)) {
+      throw new CleanroomError('QUERY_INVALID', `two tables of the query belong to ${t.owner}; join tables of different members (a member joins its own tables locally)`);
+    }
+    owners.add(t.owner);
   }
   const byName = new Map(tables.map((t) => [t.name, t]));
   const column = (ref: ColumnRef): Column => {
@@ -95,10 +101,14 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   const filtersOf = (t: Table) => query.where.filter((p) => p.column.table === t.name);
   const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
 
+  const sides = (p: Table) => {
+    const others = tables.filter((t) => t !== p).map((t) => ({ table: t, filters: filtersOf(t) }));
+    return { aggregator: { table: p, filters: filtersOf(p) }, partner: others[0]!, others };
+  };
   if (valueColumns.length === 0) {
-    // Count-only: the member who learns |P ∩ Q| from PSI is the querier when it owns a table, so no third view is created.
-    const [p, q] = tables[1].owner === querier ? [tables[1], tables[0]] : tables;
-    return { ...base, mode: 'count-only', aggregator: { table: p, filters: filtersOf(p) }, partner: { table: q, filters: filtersOf(q) }, groupBy: [], sumColumns: [] };
+    // Count-only: the member who learns the intersection size from PSI is the querier when it owns a table, so no third view is created.
+    const p = tables.find((t) => t.owner === querier) ?? tables[0]!;
+    return { ...base, mode: 'count-only', ...sides(p), groupBy: [], sumColumns: [] };
   }
 
   const aggTables = new Set(valueColumns.map((r) => r.table));
@@ -110,13 +120,14 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
     );
   }
   const p = byName.get(valueColumns[0]!.table)!;
-  const q = tables.find((t) => t !== p)!;
-  if (!q.rules.overlapDisclosure.includes(p.owner)) {
-    throw new RuleViolation(
-      `${q.name}.rules.overlapDisclosure`,
-      `GROUP BY, SUM and AVG over ${p.name} need ${p.owner} to learn which of its keys are in ${q.name}, which ${q.owner} has not granted`,
-      COUNT_ONLY_ALLOWED,
-    );
+  for (const q of tables.filter((t) => t !== p)) {
+    if (!q.rules.overlapDisclosure.includes(p.owner)) {
+      throw new RuleViolation(
+        `${q.name}.rules.overlapDisclosure`,
+        `GROUP BY, SUM and AVG over ${p.name} need ${p.owner} to learn which of its keys are in ${q.name}, which ${q.owner} has not granted`,
+        COUNT_ONLY_ALLOWED,
+      );
+    }
   }
   const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
   if (sumColumns.length > MAX_SUM_COLUMNS) {
@@ -125,8 +136,7 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   return {
     ...base,
     mode: 'aggregate',
-    aggregator: { table: p, filters: filtersOf(p) },
-    partner: { table: q, filters: filtersOf(q) },
+    ...sides(p),
     groupBy: query.groupBy.map((g) => g.column),
     sumColumns,
   };

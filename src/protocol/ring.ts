@@ -1,0 +1,493 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import type { QuerySecret } from '../crypto/secret.js';
+import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
+import { shufflePoints } from '../crypto/shuffle.js';
+import type { GroupAggregate, Label } from '../data/table-store.js';
+import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
+import { MAX_GROUPS, MAX_LABEL_CHARS, PSI_BATCH_KEYS } from '../limits.js';
+import type { QueryPlan } from '../query/plan.js';
+import { InboundStream } from './point-stream.js';
+import { PointSet } from './point-set.js';
+import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import type { Outcome } from './step.js';
+
+/**
+ * A join of three or more members (SPEC §4.4) as one pure state machine per member. Every member's key set is
+ * blinded by every member's secret along a path; the non-aggregating members' fully blinded sets meet at the
+ * combiner C, which hands P only their intersection; P matches its own fully blinded set against it. Then P's
+ * per-group values are shared among all members and opened as in the two-party flow.
+ *
+ * Paths (P the aggregator, O_1..O_m the others in query order, C = O_1):
+ *   P's set:   P (secret b, then t) → O_1 → … → O_m → P         only P's set carries t
+ *   O_i's set: O_i → P (b) → O_i+1 → … (cyclic over the O's) → O_i-1 → C
+ * so that P never holds another member's fully blinded set, C never holds P's, and no member ever holds two sets
+ * blinded by the same secrets except C with the others' final sets (the documented combiner view).
+ */
+export interface RingParams {
+  readonly queryId: string;
+  readonly plan: QueryPlan;
+  readonly self: string;
+  /** This member's blinding secret (P: b). */
+  readonly secret: QuerySecret;
+  /** P only: the second secret that keeps its own set incomparable with everyone else's. */
+  readonly extra?: QuerySecret;
+}
+
+export interface Envelope {
+  readonly to: string;
+  readonly msg: SessionMessage;
+}
+
+export interface BlindRequest {
+  readonly points: Uint8Array;
+  readonly secret: QuerySecret;
+}
+
+export interface RingStep {
+  readonly send: readonly Envelope[];
+  /** Multiplications to run; answer each with `blinded(result)` in this order (or `fail`). */
+  readonly blind?: readonly BlindRequest[];
+  readonly aggregate?: readonly number[];
+  readonly outcome?: Outcome;
+}
+
+type Continuation = { kind: 'own'; extraNext: boolean } | { kind: 'hop'; set: string } | { kind: 'intersection' };
+
+/** A set passing through this member: batches in, blinded, then forwarded (in order, or all at once shuffled). */
+interface Transit {
+  readonly set: string;
+  readonly inbound: InboundStream | null;
+  pending: number;
+  buffered: Uint8Array[];
+  ended: boolean;
+  seq: number;
+  sent: number;
+  done: boolean;
+}
+
+export class RingSession {
+  private readonly p: string;
+  private readonly others: readonly string[];
+  private readonly combiner: string;
+  private readonly members: readonly string[];
+  private readonly transits = new Map<string, Transit>();
+  private readonly finals = new Map<string, PointSet>();
+  private readonly finalStreams = new Map<string, InboundStream>();
+  private readonly queue: Continuation[] = [];
+  private ownCount = 0;
+  private intersectionSent = false;
+  /** P: its own fully blinded set in its own order, and the intersection raised to t. */
+  private ownFinal: Uint8Array[] = [];
+  private intersection = new PointSet();
+  private intersectionPending = 0;
+  private phase: 'psi' | 'aggregating' | 'counts' | 'values' | 'done' = 'psi';
+  private mine: bigint[][] = [];
+  private keyCounts: bigint[] = [];
+  private labels: readonly (readonly Label[])[] = [];
+  private countShares = new Map<string, bigint[]>();
+  private valueShares = new Map<string, bigint[]>();
+  private receivedLabels: readonly (readonly Label[])[] | undefined;
+  private survivors: number[] | undefined;
+
+  constructor(private readonly r: RingParams) {
+    this.p = r.plan.aggregator.table.owner;
+    this.others = r.plan.others.map((o) => o.table.owner);
+    this.combiner = this.others[0]!;
+    this.members = [this.p, ...this.others];
+    if (!this.members.includes(r.self)) throw new CleanroomError('INTERNAL', `${r.self} takes no part in this query`);
+    if ((r.self === this.p) !== (r.extra !== undefined)) throw new CleanroomError('INTERNAL', 'the aggregator, and only it, has a second secret');
+  }
+
+  /** The members this one exchanges messages with. */
+  get peers(): readonly string[] {
+    return this.members.filter((m) => m !== this.r.self);
+  }
+
+  /** The order in which the members blind `set`, owner first. */
+  pathOf(set: string): string[] {
+    if (set === this.p) return [this.p, ...this.others];
+    const i = this.others.indexOf(set);
+    const rest = [...this.others.slice(i + 1), ...this.others.slice(0, i)];
+    return [set, this.p, ...rest];
+  }
+
+  /** Where the fully blinded `set` goes after its last blinding. */
+  private destinationOf(set: string): string {
+    return set === this.p ? this.p : this.combiner;
+  }
+
+  private ordered(set: string): boolean {
+    return set === this.p && this.r.plan.mode === 'aggregate';
+  }
+
+  /** A batch of this member's own H(k). */
+  ownHashed(hashed: Uint8Array): RingStep {
+    return this.guard(() => {
+      if (this.phase !== 'psi') throw new CleanroomError('INTERNAL', 'own keys after the PSI phase');
+      this.transit(this.r.self, null).pending += 1;
+      this.ownCount += hashed.length / 32;
+      this.queue.push({ kind: 'own', extraNext: this.r.extra !== undefined });
+      return { send: [], blind: [{ points: hashed, secret: this.r.secret }] };
+    });
+  }
+
+  ownEnd(): RingStep {
+    return this.guard(() => {
+      const t = this.transit(this.r.self, null);
+      t.ended = true;
+      return then(this.flush(t), this.afterPsi());
+    });
+  }
+
+  /** The result of the oldest outstanding blind request. */
+  blinded(result: Uint8Array): RingStep {
+    return this.guard(() => {
+      const c = this.queue.shift();
+      if (!c) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
+      if (c.kind === 'own' && c.extraNext) {
+        this.queue.push({ kind: 'own', extraNext: false });
+        return { send: [], blind: [{ points: result, secret: this.r.extra! }] };
+      }
+      if (c.kind === 'intersection') {
+        this.intersection.addAll(result);
+        this.intersectionPending -= 1;
+        return this.afterPsi();
+      }
+      const t = this.transits.get(c.kind === 'own' ? this.r.self : c.set)!;
+      t.pending -= 1;
+      return then(this.forward(t, result), this.afterPsi());
+    });
+  }
+
+  /** A message from `from`, already authenticated as that member by the channel. */
+  receive(from: string, msg: SessionMessage): RingStep {
+    return this.guard(() => {
+      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
+      if (!this.peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
+      if (msg.queryId !== this.r.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.r.queryId}`);
+      switch (msg.type) {
+        case 'abort':
+          this.finish();
+          return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
+        case 'ring':
+          return this.onRing(from, msg.set, msg.stage, msg);
+        case 'ring-end':
+          return this.onRingEnd(from, msg.set, msg.stage, msg.batches, msg.count);
+        case 'shares':
+          return this.onShares(from, msg.groups, msg.width, msg.values);
+        case 'open':
+          return this.onOpen(from, msg.stage, msg.values);
+        case 'labels':
+          return this.onLabels(from, msg.labels);
+        default:
+          throw new ProtocolViolation(`unexpected ${msg.type} in a join of ${this.members.length} members`);
+      }
+    });
+  }
+
+  fail(err: unknown): RingStep {
+    return this.guard(() => {
+      throw err;
+    });
+  }
+
+  // ---- PSI ----
+
+  private onRing(from: string, set: string, stage: 'hop' | 'final', msg: { seq: number; points: Uint8Array }): RingStep {
+    if (this.phase !== 'psi') throw new ProtocolViolation(`ring points in phase ${this.phase}`);
+    if (stage === 'hop') {
+      const t = this.hopTransit(from, set);
+      t.inbound!.accept(msg);
+      t.pending += 1;
+      this.queue.push({ kind: 'hop', set });
+      return { send: [], blind: [{ points: msg.points, secret: this.r.secret }] };
+    }
+    const stream = this.finalStream(from, set);
+    stream.accept(msg);
+    if (set === '*') {
+      this.intersectionPending += 1;
+      this.queue.push({ kind: 'intersection' });
+      return { send: [], blind: [{ points: msg.points, secret: this.r.extra! }] };
+    }
+    if (set === this.p) this.ownFinal.push(msg.points);
+    else this.finalSet(set).addAll(msg.points);
+    return this.afterPsi();
+  }
+
+  private onRingEnd(from: string, set: string, stage: 'hop' | 'final', batches: number, count: number): RingStep {
+    if (this.phase !== 'psi') throw new ProtocolViolation(`ring-end in phase ${this.phase}`);
+    if (stage === 'hop') {
+      const t = this.hopTransit(from, set);
+      t.inbound!.end(batches, count);
+      t.ended = true;
+      return then(this.flush(t), this.afterPsi());
+    }
+    this.finalStream(from, set).end(batches, count);
+    return this.afterPsi();
+  }
+
+  /** The transit of `set` at this member as a blinding hop, checking that `from` is the hop before. */
+  private hopTransit(from: string, set: string): Transit {
+    if (set === '*') throw new ProtocolViolation('the intersection is never blinded on its way');
+    const path = this.pathOf(set);
+    const h = path.indexOf(this.r.self);
+    if (h < 1 || path[h - 1] !== from) throw new ProtocolViolation(`${from} is not the hop before ${this.r.self} on the path of ${set}'s set`);
+    return this.transit(set, new InboundStream(`${set}/hop`));
+  }
+
+  private finalStream(from: string, set: string): InboundStream {
+    const expectedFrom = set === '*' ? this.combiner : this.pathOf(set).at(-1);
+    const expectedTo = set === '*' ? this.p : this.destinationOf(set);
+    if (!this.members.includes(set) && set !== '*') throw new ProtocolViolation(`no member ${set} in this query`);
+    if (expectedTo !== this.r.self || expectedFrom !== from || from === this.r.self) {
+      throw new ProtocolViolation(`${from} may not deliver the final set ${set} to ${this.r.self}`);
+    }
+    let s = this.finalStreams.get(set);
+    if (!s) this.finalStreams.set(set, (s = new InboundStream(`${set}/final`)));
+    return s;
+  }
+
+  private transit(set: string, inbound: InboundStream | null): Transit {
+    let t = this.transits.get(set);
+    if (!t) this.transits.set(set, (t = { set, inbound, pending: 0, buffered: [], ended: false, seq: 0, sent: 0, done: false }));
+    return t;
+  }
+
+  private finalSet(set: string): PointSet {
+    let s = this.finals.get(set);
+    if (!s) this.finals.set(set, (s = new PointSet()));
+    return s;
+  }
+
+  /** A blinded batch of a set at this member: onwards at once when its order matters, else kept for the shuffle. */
+  private forward(t: Transit, blinded: Uint8Array): Envelope[] {
+    const path = this.pathOf(t.set);
+    const last = path.at(-1) === this.r.self;
+    if (last && this.destinationOf(t.set) === this.r.self) {
+      // Only C ends its own path (as last hop of O_2's set): the set is final here.
+      this.finalSet(t.set).addAll(blinded);
+      return this.flush(t);
+    }
+    if (this.ordered(t.set)) return [...this.batches(t, blinded), ...this.flush(t)];
+    t.buffered.push(blinded);
+    return this.flush(t);
+  }
+
+  /** Once a set is complete here, sends what was held back (shuffled) and its end marker. */
+  private flush(t: Transit): Envelope[] {
+    if (!t.ended || t.pending > 0 || t.done) return [];
+    t.done = true;
+    const path = this.pathOf(t.set);
+    const last = path.at(-1) === this.r.self;
+    if (last && this.destinationOf(t.set) === this.r.self) return [];
+    const out = t.buffered.length > 0 ? this.batches(t, shufflePoints(Buffer.concat(t.buffered))) : [];
+    t.buffered = [];
+    const { to, stage } = this.nextOf(t.set);
+    return [...out, { to, msg: { type: 'ring-end', queryId: this.r.queryId, set: t.set, stage, batches: t.seq, count: t.sent } }];
+  }
+
+  private nextOf(set: string): { to: string; stage: 'hop' | 'final' } {
+    const path = this.pathOf(set);
+    const h = path.indexOf(this.r.self);
+    return h === path.length - 1 ? { to: this.destinationOf(set), stage: 'final' } : { to: path[h + 1]!, stage: 'hop' };
+  }
+
+  private batches(t: Transit, points: Uint8Array): Envelope[] {
+    const { to, stage } = this.nextOf(t.set);
+    return this.batchesTo(to, t, points, stage);
+  }
+
+  private batchesTo(to: string, t: Transit, points: Uint8Array, stage: 'hop' | 'final' = 'final'): Envelope[] {
+    const out: Envelope[] = [];
+    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * 32) {
+      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * 32));
+      out.push({ to, msg: { type: 'ring', queryId: this.r.queryId, set: t.set, stage, seq: t.seq++, points: chunk } });
+      t.sent += chunk.length / 32;
+    }
+    return out;
+  }
+
+  /** Advances once this member's part of the PSI is complete. */
+  private afterPsi(): RingStep {
+    if (this.phase !== 'psi') return { send: [] };
+    const self = this.r.self;
+    const transitsDone = this.members.every((set) => {
+      const path = this.pathOf(set);
+      return !path.includes(self) || this.transits.get(set)?.done === true;
+    });
+    if (!transitsDone) return { send: [] };
+    if (self === this.combiner) {
+      const finalsFrom = this.others.filter((o) => this.pathOf(o).at(-1) !== self);
+      if (!finalsFrom.every((o) => this.finalStreams.get(o)?.ended)) return { send: [] };
+      if (this.intersectionSent) return { send: [] };
+      this.intersectionSent = true;
+      this.r.secret.zero();
+      return { send: this.sendIntersection() };
+    }
+    if (self !== this.p) {
+      this.r.secret.zero();
+      this.phase = 'aggregating';
+      return { send: [] };
+    }
+    if (!this.finalStreams.get(this.p)?.ended || !this.finalStreams.get('*')?.ended || this.intersectionPending > 0) return { send: [] };
+    const own = Buffer.concat(this.ownFinal);
+    if (own.length / 32 !== this.ownCount) throw new ProtocolViolation(`${own.length / 32} of ${this.ownCount} own keys came back`);
+    const matched: number[] = [];
+    for (let off = 0; off < own.length; off += 32) if (this.intersection.has(own, off)) matched.push(off / 32);
+    this.r.secret.zero();
+    this.r.extra!.zero();
+    this.ownFinal = [];
+    this.intersection.clear();
+    this.phase = 'aggregating';
+    if (this.r.plan.mode === 'count-only') {
+      const n = BigInt(matched.length);
+      return this.shareGroups([{ labels: [], values: [n, n] }]);
+    }
+    return { send: [], aggregate: matched };
+  }
+
+  /** C: the intersection of the others' fully blinded sets, shuffled, to P. */
+  private sendIntersection(): Envelope[] {
+    const [first, ...rest] = this.others.map((o) => this.finals.get(o) ?? new PointSet());
+    const all = first!.all();
+    const inAll: Uint8Array[] = [];
+    for (let off = 0; off < all.length; off += 32) if (rest.every((s) => s.has(all, off))) inAll.push(all.subarray(off, off + 32));
+    this.finals.clear();
+    this.phase = 'aggregating';
+    const t: Transit = { set: '*', inbound: null, pending: 0, buffered: [], ended: true, seq: 0, sent: 0, done: true };
+    return [
+      ...this.batchesTo(this.p, t, shufflePoints(Buffer.concat(inAll))),
+      { to: this.p, msg: { type: 'ring-end', queryId: this.r.queryId, set: '*', stage: 'final', batches: t.seq, count: t.sent } },
+    ];
+  }
+
+  // ---- aggregation among all members ----
+
+  aggregates(groups: readonly GroupAggregate[]): RingStep {
+    return this.guard(() => {
+      if (this.phase !== 'aggregating' || this.r.self !== this.p) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
+      return this.shareGroups(groups);
+    });
+  }
+
+  private shareGroups(groups: readonly GroupAggregate[]): RingStep {
+    const width = groupWidth(this.r.plan);
+    if (groups.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${groups.length} groups; at most ${MAX_GROUPS} are allowed`);
+    if (groups.some((g) => g.labels.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS))) {
+      throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`);
+    }
+    const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
+    this.labels = rows.map((g) => g.labels);
+    this.keyCounts = rows.map((g) => g.values[KEYS]!);
+    const theirs = new Map(this.others.map((o) => [o, [] as bigint[]]));
+    this.mine = rows.map((g) => {
+      if (g.values.length !== width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${width} expected`);
+      return g.values.map((v) => {
+        const [own, ...rest] = share(v, this.members.length);
+        this.others.forEach((o, i) => theirs.get(o)!.push(rest[i]!));
+        return own!;
+      });
+    });
+    this.phase = 'counts';
+    const send: Envelope[] = [];
+    for (const o of this.others) send.push({ to: o, msg: { type: 'shares', queryId: this.r.queryId, groups: rows.length, width, values: encodeRingElements(theirs.get(o)!) } });
+    send.push(...this.broadcastCounts());
+    return then(send, this.afterCounts());
+  }
+
+  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): RingStep {
+    if (from !== this.p) throw new ProtocolViolation(`${from} is not the aggregator`);
+    if (this.phase !== 'aggregating' || this.mine.length > 0) throw new ProtocolViolation(`shares in phase ${this.phase}`);
+    const expected = groupWidth(this.r.plan);
+    if (width !== expected) throw new ProtocolViolation(`share vectors of width ${width}; this query has ${expected}`);
+    if (this.r.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation(`a count-only query has one group, not ${groups}`);
+    const values = decodeRingElements(bytes);
+    if (values.length !== groups * width) throw new ProtocolViolation(`${values.length} shares for ${groups} groups of ${width}`);
+    this.mine = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
+    this.phase = 'counts';
+    return then(this.broadcastCounts(), this.afterCounts());
+  }
+
+  private broadcastCounts(): Envelope[] {
+    const values = encodeRingElements(this.mine.map((v) => v[KEYS]!));
+    return this.peers.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
+  }
+
+  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): RingStep {
+    if (this.phase === 'psi') throw new ProtocolViolation(`${stage} opened during PSI`);
+    const store = stage === 'counts' ? this.countShares : this.valueShares;
+    if (store.has(from)) throw new ProtocolViolation(`${from} opened its ${stage} twice`);
+    if (stage === 'values' && !this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
+    store.set(from, decodeRingElements(bytes));
+    return stage === 'counts' ? this.afterCounts() : this.afterValues();
+  }
+
+  private onLabels(from: string, labels: readonly (readonly Label[])[]): RingStep {
+    if (from !== this.p || this.receivedLabels) throw new ProtocolViolation(`unexpected labels from ${from}`);
+    if (!this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
+    this.receivedLabels = labels;
+    return this.afterValues();
+  }
+
+  /** Once every holder's count shares are in: the surviving groups, and the value shares to each receiver. */
+  private afterCounts(): RingStep {
+    if (this.phase !== 'counts' || this.countShares.size < this.peers.length) return { send: [] };
+    for (const [from, v] of this.countShares) if (v.length !== this.mine.length) throw new ProtocolViolation(`${from} opened ${v.length} counts for ${this.mine.length} groups`);
+    const counts = this.mine.map((v, g) => reconstruct([v[KEYS]!, ...[...this.countShares.values()].map((s) => s[g]!)]));
+    if (this.r.self === this.p && counts.some((c, g) => c !== this.keyCounts[g])) {
+      throw new ProtocolViolation('the count shares do not reconstruct the counts that were shared');
+    }
+    this.survivors = survivingGroups(counts, this.r.plan);
+    const cols = releasedColumns(this.r.plan);
+    const values = encodeRingElements(this.survivors.flatMap((g) => cols.map((c) => this.mine[g]![c]!)));
+    const send: Envelope[] = [];
+    for (const to of this.r.plan.receivers.filter((x) => x !== this.r.self && this.members.includes(x))) {
+      send.push({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'values', values } });
+      if (this.r.self === this.p) send.push({ to, msg: { type: 'labels', queryId: this.r.queryId, labels: this.survivors.map((g) => [...this.labels[g]!]) } });
+    }
+    this.phase = 'values';
+    if (!this.r.plan.receivers.includes(this.r.self)) {
+      this.finish();
+      return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers: this.r.plan.receivers } };
+    }
+    return then(send, this.afterValues());
+  }
+
+  private afterValues(): RingStep {
+    if (this.phase !== 'values' || !this.survivors || this.valueShares.size < this.peers.length) return { send: [] };
+    const labels = this.r.self === this.p ? this.survivors.map((g) => this.labels[g]!) : this.receivedLabels;
+    if (!labels) return { send: [] };
+    const cols = releasedColumns(this.r.plan);
+    if (labels.length !== this.survivors.length) throw new ProtocolViolation(`${labels.length} labels for ${this.survivors.length} released groups`);
+    for (const [from, v] of this.valueShares) if (v.length !== this.survivors.length * cols.length) throw new ProtocolViolation(`${from} opened ${v.length} values`);
+    const opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.mine[g]![c]!, ...[...this.valueShares.values()].map((s) => s[i * cols.length + j]!)])));
+    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened);
+    this.finish();
+    return { send: [], outcome: { kind: 'result', result } };
+  }
+
+  private finish(): void {
+    this.phase = 'done';
+    this.r.secret.zero();
+    this.r.extra?.zero();
+    this.transits.clear();
+    this.finals.clear();
+    this.mine = [];
+  }
+
+  private guard(f: () => RingStep): RingStep {
+    try {
+      return f();
+    } catch (err) {
+      const error = asCleanroomError(err);
+      this.finish();
+      const abort: SessionMessage = { type: 'abort', queryId: this.r.queryId, code: error.code, message: error.message.slice(0, 2000) };
+      return { send: this.peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
+    }
+  }
+}
+
+/** Messages of a step first, then those of the step it led to. */
+function then(first: readonly Envelope[], next: RingStep): RingStep {
+  return { ...next, send: [...first, ...next.send] };
+}
