@@ -1,0 +1,132 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../scripts/demo-data.js';
+import { query } from '../../scripts/local-cluster.js';
+import type { Table } from '../../src/manifest/schema.js';
+import { AuditLog } from '../../src/node/audit-log.js';
+import { Reference, makeTempDir, startCluster, type Cluster } from './helpers.js';
+
+/**
+ * Joins of three and four members as separate node processes over loopback: every result equals the plaintext
+ * DuckDB computation over the pooled files; each node audits every query that touched its tables.
+ */
+const MEMBERS = ['pub', 'shop1', 'shop2', 'bank'] as const;
+const MIN_KEYS = 3;
+
+function tables(): Table[] {
+  const keyOnly = (name: string, owner: string): Table => ({
+    name,
+    owner,
+    columns: [{ name: 'email', type: 'string' }, { name: 'region', type: 'string' }],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['pub'] },
+  });
+  return [
+    {
+      name: 'impressions',
+      owner: 'pub',
+      columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string' }, { name: 'cost', type: 'decimal', scale: 2, min: -1000, max: 1000 }],
+      joinKey: { column: 'email', normalization: 'email' },
+      rules: { aggregations: [{ column: 'cost', functions: ['sum', 'avg'] }], dimensions: ['campaign'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
+    },
+    keyOnly('orders1', 'shop1'),
+    keyOnly('orders2', 'shop2'),
+    // The bank grants the publisher nothing: joins with it are count-only.
+    { ...keyOnly('accounts', 'bank'), rules: { aggregations: [], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] } },
+  ];
+}
+
+describe('joins of three and four members, node processes on loopback', () => {
+  let cluster: Cluster;
+  let cleanup: () => Promise<void>;
+  const ref = { r: undefined as unknown as Reference };
+  const files: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const tmp = await makeTempDir('multi');
+    cleanup = tmp.cleanup;
+    const rand = prng(7);
+    const email = (i: number) => (rand() < 0.3 ? ` Person${i}@Example.com ` : `person${i}@example.com`);
+    const write = (name: string, header: string, rows: string[]) => {
+      files[name] = join(tmp.dir, `${name}.csv`);
+      writeFileSync(files[name]!, header + '\n' + rows.join('\n') + '\n');
+    };
+    write('impressions', 'email,campaign,cost', Array.from({ length: 900 }, () => {
+      const i = Math.floor(rand() * 600);
+      return `"${email(i)}",${['spring', 'summer', 'autumn'][i % 3]},${(Math.floor(rand() * 20000) / 100 - 50).toFixed(2)}`;
+    }));
+    for (const [name, from, to] of [['orders1', 100, 500], ['orders2', 200, 700], ['accounts', 0, 400]] as const) {
+      write(name, 'email,region', Array.from({ length: 500 }, () => {
+        const i = from + Math.floor(rand() * (to - from));
+        return `"${email(i)}",${['north', 'south'][i % 2]}`;
+      }));
+    }
+    cluster = await startCluster({
+      dir: tmp.dir,
+      collaborationId: 'multi',
+      members: [
+        { id: 'pub', name: 'Publisher', tables: { impressions: { path: files.impressions!, format: 'csv' } } },
+        { id: 'shop1', name: 'Shop one', tables: { orders1: { path: files.orders1!, format: 'csv' } } },
+        { id: 'shop2', name: 'Shop two', tables: { orders2: { path: files.orders2!, format: 'csv' } } },
+        { id: 'bank', name: 'Bank', tables: { accounts: { path: files.accounts!, format: 'csv' } } },
+      ],
+      tables: tables(),
+      queriers: [...MEMBERS],
+      receivers: ['pub', 'shop1'],
+    });
+    ref.r = await Reference.open();
+    for (const [name, file] of Object.entries(files)) {
+      const cols = name === 'impressions' ? { email: 'email', campaign: 'campaign', cost: 'CAST(cost AS DECIMAL(18, 2))' } : { email: 'email', region: 'region' };
+      await ref.r.view(name, file, { ...cols, nk: "lower(regexp_replace(email, '^[ \\t\\n\\v\\f\\r]+|[ \\t\\n\\v\\f\\r]+$', '', 'g'))" });
+    }
+  });
+  afterAll(async () => {
+    ref.r?.close();
+    await cluster?.stop();
+    await cleanup?.();
+  });
+
+  it('three members: GROUP BY with SUM and AVG over the publisher\'s rows whose key both shops have (filtered)', async () => {
+    const sql = "SELECT i.campaign, COUNT(*), SUM(i.cost), AVG(i.cost) FROM impressions i JOIN orders1 a ON i.email = a.email JOIN orders2 b ON i.email = b.email WHERE b.region = 'north' GROUP BY i.campaign";
+    const expected = await ref.r.rows(`
+      SELECT campaign, count(*), CAST(sum(cost) AS VARCHAR), CAST(round(avg(cost), 6) AS VARCHAR) FROM impressions
+      WHERE nk IN (SELECT nk FROM orders1) AND nk IN (SELECT nk FROM orders2 WHERE region = 'north')
+      GROUP BY campaign HAVING count(DISTINCT nk) >= ${MIN_KEYS} ORDER BY campaign`);
+    expect(expected.length).toBeGreaterThan(0);
+    const answer = await query(cluster.controlPort.shop1!, sql);
+    if (answer.kind !== 'result') throw new Error(JSON.stringify(answer));
+    expect(answer.result.rows.map((r) => [r[0], r[1], r[2]])).toEqual(expected.map((r) => [r[0], r[1], r[2]]));
+    answer.result.rows.forEach((r, i) => expect(Number(r[3])).toBeCloseTo(Number(expected[i]![3]), 6));
+  });
+
+  it('four members: count-only intersection, asked by a member that grants nothing', async () => {
+    const sql = 'SELECT COUNT(*) FROM accounts c JOIN impressions i ON c.email = i.email JOIN orders1 a ON c.email = a.email JOIN orders2 b ON c.email = b.email';
+    const [[n]] = (await ref.r.rows('SELECT count(DISTINCT nk) FROM impressions WHERE nk IN (SELECT nk FROM accounts) AND nk IN (SELECT nk FROM orders1) AND nk IN (SELECT nk FROM orders2)')) as [[number]];
+    expect(n).toBeGreaterThanOrEqual(MIN_KEYS);
+    // The bank is no receiver: it learns that its query ran, the receivers among the members get the count.
+    expect(await query(cluster.controlPort.bank!, sql)).toMatchObject({ kind: 'released', groups: 1 });
+    const fromPub = await query(cluster.controlPort.pub!, sql);
+    expect(fromPub).toMatchObject({ kind: 'result', result: { rows: [[n]] } });
+  });
+
+  it('refuses a GROUP BY when one of the other members has not granted disclosure', async () => {
+    const answer = await query(cluster.controlPort.pub!, 'SELECT i.campaign, COUNT(*) FROM impressions i JOIN orders1 a ON i.email = a.email JOIN accounts c ON i.email = c.email GROUP BY i.campaign');
+    expect(answer).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('accounts.rules.overlapDisclosure') });
+  });
+
+  it('every node audited the queries on its tables, and its chain verifies; a tampered entry is detected', async () => {
+    for (const id of MEMBERS) {
+      const file = join(cluster.nodeDirs[id]!, 'audit.jsonl');
+      expect(await AuditLog.verify(file)).toMatchObject({ ok: true });
+      const entries = await AuditLog.read(file);
+      expect(entries.some((e) => e.event === 'accepted' || e.event === 'proposed')).toBe(true);
+      // Nothing but aggregates' shape is audited: no key of any table appears.
+      expect(readFileSync(file, 'utf8')).not.toMatch(/person\d+@example\.com/i);
+    }
+    const file = join(cluster.nodeDirs.shop2!, 'audit.jsonl');
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(join(cluster.nodeDirs.shop2!, 'tampered.jsonl'), text.replace('"event":"accepted"', '"event":"refused"'));
+    expect(await AuditLog.verify(join(cluster.nodeDirs.shop2!, 'tampered.jsonl'))).toMatchObject({ ok: false });
+  });
+});
