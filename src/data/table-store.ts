@@ -130,22 +130,15 @@ export class TableStore {
         appender.endRow();
       }
       appender.closeSync();
-      const { sql, params } = keySetSql(side);
+      const { sql } = keySetSql(side);
       const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY nk) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
-      const dims = groupBy.map(quoteIdent);
-      const sums = sumColumns.flatMap((name) => {
-        const c = side.table.columns.find((x) => x.name === name)!;
-        const scaled = c.type === 'decimal' ? `CAST(${quoteIdent(name)} * ${10n ** BigInt(c.scale)} AS HUGEINT)` : `CAST(${quoteIdent(name)} AS HUGEINT)`;
-        return [`CAST(coalesce(sum(${scaled}), 0) AS HUGEINT)`, `count(${quoteIdent(name)})`];
-      });
-      const select = [...dims, 'count(*)', 'count(DISTINCT nk)', ...sums].join(', ');
-      const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
-      const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (${sql}) s WHERE nk IN (${hits})${grouping}`, params)).getRows();
-      return rows.map((r) => ({
-        labels: r.slice(0, dims.length).map((v, i) => label(v, side.table.columns.find((c) => c.name === groupBy[i])!)),
-        values: r.slice(dims.length).map((v) => BigInt(v as bigint)),
-      }));
+      return aggregate(conn, side, groupBy, sumColumns, `nk IN (${hits})`);
     });
+  }
+
+  /** Per-group aggregates over every filtered row with a key: one holder's part of a federated table. */
+  async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[]): Promise<GroupAggregate[]> {
+    return this.using(side.table, (conn) => aggregate(conn, side, groupBy, sumColumns, 'true'));
   }
 
   private source(table: Table): TableSource {
@@ -165,6 +158,24 @@ export class TableStore {
       conn.closeSync();
     }
   }
+}
+
+/** [rows, distinct keys, (sum, non-null count) per sum column] per group of the filtered rows meeting `where`. */
+async function aggregate(conn: DuckDBConnection, side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], where: string): Promise<GroupAggregate[]> {
+  const { sql, params } = keySetSql(side);
+  const dims = groupBy.map(quoteIdent);
+  const sums = sumColumns.flatMap((name) => {
+    const c = side.table.columns.find((x) => x.name === name)!;
+    const scaled = c.type === 'decimal' ? `CAST(${quoteIdent(name)} * ${10n ** BigInt(c.scale)} AS HUGEINT)` : `CAST(${quoteIdent(name)} AS HUGEINT)`;
+    return [`CAST(coalesce(sum(${scaled}), 0) AS HUGEINT)`, `count(${quoteIdent(name)})`];
+  });
+  const select = [...dims, 'count(*)', 'count(DISTINCT nk)', ...sums].join(', ');
+  const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
+  const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (${sql}) s WHERE ${where}${grouping}`, params)).getRows();
+  return rows.map((r) => ({
+    labels: r.slice(0, dims.length).map((v, i) => label(v, side.table.columns.find((c) => c.name === groupBy[i])!)),
+    values: r.slice(dims.length).map((v) => BigInt(v as bigint)),
+  }));
 }
 
 /** Every distinct normalised key of the whole table (no filter): what the hash cache holds. */
@@ -196,7 +207,11 @@ function dataError(table: Table, err: unknown): CleanroomError {
 
 function formatCheck(c: Column): { column: string; sql: string; problem: string }[] {
   const v = `trim(CAST(${quoteIdent(c.name)} AS VARCHAR))`;
-  if (c.type === 'string') return [];
+  if (c.type === 'string') {
+    if (!c.values) return [];
+    const list = c.values.map((x) => `'${x.replaceAll("'", "''")}'`).join(', ');
+    return [{ column: c.name, sql: `count(*) FILTER (WHERE ${quoteIdent(c.name)} IS NOT NULL AND CAST(${quoteIdent(c.name)} AS VARCHAR) NOT IN (${list}))`, problem: `are not among the values the manifest declares (${c.values.join(', ')})` }];
+  }
   const pattern = c.type === 'integer' ? '[+-]?[0-9]+' : `[+-]?[0-9]+(\\.[0-9]{0,${c.scale}}0*)?`;
   const value = c.type === 'integer' ? `TRY_CAST(${v} AS HUGEINT)` : `TRY_CAST(${v} AS DECIMAL(38, ${c.scale}))`;
   return [

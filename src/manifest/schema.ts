@@ -22,7 +22,15 @@ export const Member = z.strictObject({
 
 const bound = z.number().finite();
 export const Column = z.discriminatedUnion('type', [
-  z.strictObject({ name: identifier, type: z.literal('string') }),
+  z.strictObject({
+    name: identifier,
+    type: z.literal('string'),
+    /**
+     * The column's possible values. Required to GROUP BY it on a federated table: every holder then reports every
+     * group, so that no holder learns which groups another has.
+     */
+    values: z.array(z.string().min(1).max(200)).min(1).max(1000).optional(),
+  }),
   z.strictObject({ name: identifier, type: z.literal('integer'), min: z.number().int().safe(), max: z.number().int().safe() }),
   z.strictObject({
     name: identifier,
@@ -54,7 +62,13 @@ export const AnalysisRule = z.strictObject({
 
 export const Table = z.strictObject({
   name: identifier,
+  /** The member that wrote the table's rules; for a federated table, one of its holders. */
   owner: MemberId,
+  /**
+   * A federated table: one logical table of this schema, held in parts by each of these members (salaries at
+   * several employers). Queries reveal totals over all parts and no holder's own contribution.
+   */
+  holders: z.array(MemberId).min(2).optional(),
   columns: z.array(Column).min(1),
   joinKey: z.strictObject({ column: identifier, normalization: Normalization }),
   rules: AnalysisRule,
@@ -78,6 +92,11 @@ export type Table = z.infer<typeof Table>;
 export type Normalization = z.infer<typeof Normalization>;
 export type Manifest = z.infer<typeof ManifestBody>;
 
+/** The members holding rows of a table: its owner, or every holder of a federated table. */
+export function holdersOf(t: Table): readonly string[] {
+  return t.holders ?? [t.owner];
+}
+
 /** Cross-field checks: every reference resolves, and no declared sum can wrap the share ring. */
 export const Manifest = ManifestBody.superRefine((m, ctx) => {
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -100,6 +119,11 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
     if (tableNames.has(t.name)) fail(at('name'), `table ${t.name} is declared twice`);
     tableNames.add(t.name);
     known(t.owner, at('owner'));
+    if (t.holders) {
+      t.holders.forEach((h, i) => known(h, at('holders', i)));
+      if (new Set(t.holders).size !== t.holders.length) fail(at('holders'), `a member holds ${t.name} twice`);
+      if (!t.holders.includes(t.owner)) fail(at('owner'), `the owner of the federated table ${t.name} must be one of its holders`);
+    }
     const columns = new Map<string, Column>();
     t.columns.forEach((c, ci) => {
       if (columns.has(c.name)) fail(at('columns', ci), `column ${t.name}.${c.name} is declared twice`);

@@ -9,7 +9,7 @@ import { TableStore } from '../data/table-store.js';
 import { CleanroomError, asCleanroomError, errorMessage } from '../errors.js';
 import { PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
-import type { Manifest } from '../manifest/schema.js';
+import { holdersOf, type Manifest } from '../manifest/schema.js';
 import { parseSignedManifest } from '../manifest/signature.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
@@ -22,6 +22,7 @@ import { readIdentity, type Identity } from './identity.js';
 import { startControlServer } from './control-server.js';
 import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from './audit-log.js';
 import { JoinRegistry } from './join-registry.js';
+import { runFederated } from './federated-runner.js';
 import { runRing } from './ring-runner.js';
 import { runSession, type Progress } from './session-runner.js';
 
@@ -72,9 +73,9 @@ export class CleanroomNode {
     for (const name of Object.keys(cfg.config.tables)) {
       const t = manifest.tables.find((x) => x.name === name);
       if (!t) throw new CleanroomError('CONFIG_INVALID', `config maps a file to ${name}, which the manifest does not declare`);
-      if (t.owner !== me.id) throw new CleanroomError('CONFIG_INVALID', `config maps a file to ${name}, which belongs to ${t.owner}`);
+      if (!holdersOf(t).includes(me.id)) throw new CleanroomError('CONFIG_INVALID', `config maps a file to ${name}, which belongs to ${holdersOf(t).join(', ')}`);
     }
-    const missing = manifest.tables.filter((t) => t.owner === me.id && !cfg.config.tables[t.name]);
+    const missing = manifest.tables.filter((t) => holdersOf(t).includes(me.id) && !cfg.config.tables[t.name]);
     if (missing.length > 0) throw new CleanroomError('CONFIG_INVALID', `config maps no file to this member's table(s) ${missing.map((t) => t.name).join(', ')}`);
     const sources = Object.fromEntries(Object.entries(cfg.config.tables).map(([name, s]) => [name, { ...s, path: cfg.path(s.path) }]));
     const store = await TableStore.open(sources, cfg.path(cfg.config.cacheDir));
@@ -223,6 +224,7 @@ export class CleanroomNode {
 
   private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
     const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress };
+    if (plan.mode === 'federated') return runFederated({ ...common, conns });
     if (conns.size === 1) return runSession({ ...common, conn: [...conns.values()][0]! });
     return runRing({ ...common, conns });
   }
@@ -235,8 +237,10 @@ export class CleanroomNode {
     return plan;
   }
 
-  private prepareOwnTable(plan: QueryPlan): Promise<void> {
-    return this.store.prepare([plan.aggregator, ...plan.others].find((s) => s.table.owner === this.memberId)!.table);
+  private async prepareOwnTable(plan: QueryPlan): Promise<void> {
+    const own = [plan.aggregator, ...plan.others].find((s) => holdersOf(s.table).includes(this.memberId));
+    // A receiver of a federated query that holds no part has no table to open.
+    if (own) await this.store.prepare(own.table);
   }
 
   private async record(e: AuditInput): Promise<void> {
@@ -269,8 +273,15 @@ export class CleanroomNode {
   }
 }
 
-/** The members whose tables a query joins: the aggregator first, then the others in query order. */
+/**
+ * The members taking part in a query: the aggregator first, then the other tables' owners in query order; for a
+ * federated table, its holders and then the receivers that hold no part.
+ */
 export function participants(plan: QueryPlan): string[] {
+  if (plan.mode === 'federated') {
+    const holders = holdersOf(plan.aggregator.table);
+    return [...holders, ...plan.receivers.filter((r) => !holders.includes(r))];
+  }
   return [plan.aggregator.table.owner, ...plan.others.map((o) => o.table.owner)];
 }
 

@@ -44,7 +44,7 @@ const OWN_BATCHES_IN_FLIGHT_PER_THREAD = 2;
 export async function runSession(ctx: SessionContext): Promise<Outcome> {
   const { plan, self, store, pool } = ctx;
   const isAggregator = plan.aggregator.table.owner === self;
-  const side = isAggregator ? plan.aggregator : plan.partner;
+  const side = isAggregator ? plan.aggregator : plan.others[0]!;
   const secret = QuerySecret.generate();
   const params = { queryId: ctx.queryId, plan, self, peer: ctx.conn.peer, secret };
   const machine = isAggregator ? new AggregatorSession(params) : new PartnerSession(params);

@@ -48,7 +48,6 @@ interface Step {
 
 export function fromClause(from: Node): FromClause {
   const steps = joinSteps(from);
-  if (steps.length < 2) throw invalid(`a query joins at least two tables: ${JOIN_FORM}`);
   const scope = new Scope();
   for (const s of steps) scope.add(s.table, s.qualifier);
   const joins: JoinCondition[] = [];

@@ -1,5 +1,5 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import { MAX_GROUP_BY_COLUMNS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
 import type { Column, Manifest, Table } from '../manifest/schema.js';
 import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
 
@@ -14,12 +14,10 @@ export interface TableSide {
 
 export interface QueryPlan {
   /** count-only: only |P ∩ Q| is computed, nobody learns membership. aggregate: P learns which of its keys matched. */
-  readonly mode: 'count-only' | 'aggregate';
+  readonly mode: 'count-only' | 'aggregate' | 'federated';
   readonly querier: string;
   /** P: holds the GROUP BY / SUM / AVG columns (or, count-only, computes the intersection size). */
   readonly aggregator: TableSide;
-  /** Q: contributes its filtered key set only (the first of `others`). */
-  readonly partner: TableSide;
   /** Every table but the aggregator's, in query order: two-party queries have one. */
   readonly others: readonly TableSide[];
   readonly outputs: readonly SelectItem[];
@@ -29,6 +27,11 @@ export interface QueryPlan {
   /** The strictest minimum-count rule among the query's tables. */
   readonly minDistinctKeys: number;
   readonly receivers: readonly string[];
+  /**
+   * Federated: every group that can exist, from the declared values of the GROUP BY columns (NULL last). Each
+   * holder reports all of them, zeros included, so the exchange says nothing about which groups a holder has.
+   */
+  readonly domain?: readonly (readonly (string | null)[])[];
 }
 
 const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals only the size of the intersection';
@@ -45,6 +48,13 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
     if (!t) throw new CleanroomError('QUERY_INVALID', `no table ${name} in the collaboration; tables: ${manifest.tables.map((x) => x.name).join(', ')}`);
     return t;
   });
+  const federated = tables.find((t) => t.holders);
+  if (federated && tables.length > 1) {
+    throw new CleanroomError('QUERY_INVALID', `${federated.name} is federated; this version queries a federated table on its own, without a JOIN`);
+  }
+  if (!federated && tables.length < 2) {
+    throw new CleanroomError('QUERY_INVALID', `a query joins the tables of at least two members (FROM a JOIN b ON a.k = b.k); only a federated table is queried alone`);
+  }
   const owners = new Set<string>();
   for (const t of tables) {
     if (owners.has(t.owner)) {
@@ -98,12 +108,13 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   }
 
   const minDistinctKeys = Math.max(...tables.map((t) => t.rules.minDistinctKeys));
+  if (federated) return planFederated(query, federated, querier, minDistinctKeys, manifest.receivers);
   const filtersOf = (t: Table) => query.where.filter((p) => p.column.table === t.name);
   const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
 
   const sides = (p: Table) => {
     const others = tables.filter((t) => t !== p).map((t) => ({ table: t, filters: filtersOf(t) }));
-    return { aggregator: { table: p, filters: filtersOf(p) }, partner: others[0]!, others };
+    return { aggregator: { table: p, filters: filtersOf(p) }, others };
   };
   if (valueColumns.length === 0) {
     // Count-only: the member who learns the intersection size from PSI is the querier when it owns a table, so no third view is created.
@@ -139,6 +150,32 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
     ...sides(p),
     groupBy: query.groupBy.map((g) => g.column),
     sumColumns,
+  };
+}
+
+function planFederated(query: Query, t: Table, querier: string, minDistinctKeys: number, receivers: readonly string[]): QueryPlan {
+  const values = query.groupBy.map((g) => {
+    const c = t.columns.find((x) => x.name === g.column);
+    if (c?.type !== 'string' || !c.values) {
+      throw new RuleViolation(`${t.name}.columns.${g.column}.values`, `GROUP BY ${t.name}.${g.column} on a federated table needs the column's values declared in the manifest`, 'GROUP BY string columns with declared values, or no GROUP BY');
+    }
+    return [...c.values, null];
+  });
+  const domain = values.reduce<(string | null)[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
+  if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);
+  const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
+  if (sumColumns.length > MAX_SUM_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
+  return {
+    mode: 'federated',
+    querier,
+    aggregator: { table: t, filters: query.where },
+    others: [],
+    outputs: query.select,
+    groupBy: query.groupBy.map((g) => g.column),
+    sumColumns,
+    minDistinctKeys,
+    receivers,
+    domain,
   };
 }
 

@@ -345,7 +345,7 @@ export interface ExpectedResult {
  */
 export function expectedResult(plan: QueryPlan, data: Dataset): ExpectedResult {
   const columns = plan.outputs.map((o) => o.name);
-  const qKeys = new Set(filteredRows(plan.partner, data).map((r) => r.key));
+  const qKeys = new Set(filteredRows(plan.others[0]!, data).map((r) => r.key));
   if (plan.mode === 'count-only') {
     const common = new Set(filteredRows(plan.aggregator, data).map((r) => r.key).filter((k) => qKeys.has(k))).size;
     if (common < plan.minDistinctKeys) return { columns, rows: [] };
@@ -486,12 +486,12 @@ export class Scenario {
     this.queryId = o.queryId ?? randomBytes(16).toString('hex');
     this.dst = hashToGroupDst(o.collaboration.manifest.collaborationId);
     const pMember = plans.P.aggregator.table.owner;
-    const qMember = plans.P.partner.table.owner;
+    const qMember = plans.P.others[0]!.table.owner;
     const make = (role: Role, member: string, peer: string, plan: QueryPlan): Party => {
       const secretBytes = randomBytes(32);
       const secret = QuerySecret.fromBytes(secretBytes);
       const params = { queryId: this.queryId, plan, self: member, peer, group: this.group, secret };
-      const side = role === 'P' ? plan.aggregator : plan.partner;
+      const side = role === 'P' ? plan.aggregator : plan.others[0]!;
       const keys = distinctKeys(side, o.data);
       const size = o.batchKeys ?? 16;
       const pendingBatches: string[][] = [];

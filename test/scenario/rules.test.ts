@@ -94,7 +94,7 @@ describe('planQuery refusals, one per rule', () => {
     const count = await plan(`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 'spring'`, manifest, PUBLISHER);
     expect(count).toMatchObject({ mode: 'count-only', groupBy: [], sumColumns: [] });
     expect(count.aggregator.table.name).toBe('publisher');
-    expect(count.partner.table.name).toBe('advertiser');
+    expect(count.others[0]!.table.name).toBe('advertiser');
     const asked = await plan(`SELECT COUNT(*) ${JOIN}`, manifest, ADVERTISER);
     expect(asked.aggregator.table.owner).toBe(ADVERTISER);
     // A grant to someone else does not help; a grant to the aggregating member does.

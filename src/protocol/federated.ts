@@ -1,0 +1,196 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import { addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
+import type { GroupAggregate, Label } from '../data/table-store.js';
+import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
+import { MAX_LABEL_CHARS } from '../limits.js';
+import { holdersOf } from '../manifest/schema.js';
+import type { QueryPlan } from '../query/plan.js';
+import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import type { Envelope, RingStep } from './ring.js';
+
+/**
+ * A query over a federated table (SPEC §4.5): each holder aggregates its own part over every group of the
+ * declared domain, splits each value into one additive share per holder and sends them out; each holder adds
+ * what it holds, so it holds a share of the totals and of nothing else. Counts of the totals are opened to the
+ * holders, groups under the minimum are dropped, and the surviving totals are opened to the receivers only.
+ * Receivers that hold no part ("listeners") get the values and, from the first holder, the labels.
+ */
+export class FederatedSession {
+  private readonly holders: readonly string[];
+  private readonly receivers: readonly string[];
+  private readonly domain: readonly (readonly Label[])[];
+  private phase: 'local' | 'shares' | 'counts' | 'values' | 'done' = 'local';
+  private total: bigint[][] = [];
+  private readonly shares = new Map<string, bigint[]>();
+  private readonly counts = new Map<string, bigint[]>();
+  private readonly values = new Map<string, bigint[]>();
+  private labels: readonly (readonly Label[])[] | undefined;
+  private survivors: number[] | undefined;
+
+  constructor(private readonly r: { readonly queryId: string; readonly plan: QueryPlan; readonly self: string }) {
+    if (r.plan.mode !== 'federated' || !r.plan.domain) throw new CleanroomError('INTERNAL', 'not a federated plan');
+    this.holders = holdersOf(r.plan.aggregator.table);
+    this.receivers = r.plan.receivers;
+    this.domain = r.plan.domain;
+    if (!this.members.includes(r.self)) throw new CleanroomError('INTERNAL', `${r.self} takes no part in this query`);
+    if (!this.isHolder) this.phase = 'values';
+  }
+
+  /** Holders, then the receivers that hold no part. */
+  get members(): readonly string[] {
+    return [...this.holders, ...this.receivers.filter((x) => !this.holders.includes(x))];
+  }
+
+  get peers(): readonly string[] {
+    return this.members.filter((m) => m !== this.r.self);
+  }
+
+  get isHolder(): boolean {
+    return this.holders.includes(this.r.self);
+  }
+
+  /** This holder's per-group aggregates over its own rows (groups absent from its part are zeros). */
+  own(groups: readonly GroupAggregate[]): RingStep {
+    return this.guard(() => {
+      if (this.phase !== 'local' || !this.isHolder) throw new CleanroomError('INTERNAL', 'own aggregates outside the local phase');
+      const width = groupWidth(this.r.plan);
+      const index = new Map(this.domain.map((labels, i) => [JSON.stringify(labels), i]));
+      const vectors = this.domain.map(() => new Array<bigint>(width).fill(0n));
+      for (const g of groups) {
+        const i = index.get(JSON.stringify(g.labels));
+        if (i === undefined) throw new CleanroomError('DATA_INVALID', `group ${JSON.stringify(g.labels)} is not among the declared values`);
+        if (g.values.length !== width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${width} expected`);
+        vectors[i] = [...g.values];
+      }
+      const parts = this.holders.map(() => [] as bigint[]);
+      for (const v of vectors.flat()) share(v, this.holders.length).forEach((s, j) => parts[j]!.push(s));
+      const mine = this.holders.indexOf(this.r.self);
+      this.total = chunk(parts[mine]!, width);
+      this.phase = 'shares';
+      const send: Envelope[] = this.holders.flatMap((to, j) =>
+        to === this.r.self ? [] : [{ to, msg: { type: 'shares', queryId: this.r.queryId, groups: this.domain.length, width, values: encodeRingElements(parts[j]!) } } as Envelope],
+      );
+      return then(send, this.afterShares());
+    });
+  }
+
+  receive(from: string, msg: SessionMessage): RingStep {
+    return this.guard(() => {
+      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
+      if (!this.peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
+      if (msg.queryId !== this.r.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.r.queryId}`);
+      switch (msg.type) {
+        case 'abort':
+          this.finish();
+          return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
+        case 'shares': {
+          if (!this.isHolder || !this.holders.includes(from) || this.shares.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
+          if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation(`shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
+          const v = decodeRingElements(msg.values);
+          if (v.length !== msg.groups * msg.width) throw new ProtocolViolation(`${v.length} shares for ${msg.groups} groups of ${msg.width}`);
+          this.shares.set(from, v);
+          return this.afterShares();
+        }
+        case 'open':
+          return this.onOpen(from, msg.stage, decodeRingElements(msg.values));
+        case 'labels':
+          if (from !== this.holders[0] || this.isHolder || this.labels || !this.receivers.includes(this.r.self)) throw new ProtocolViolation(`unexpected labels from ${from}`);
+          this.labels = msg.labels;
+          return this.afterValues();
+        default:
+          throw new ProtocolViolation(`unexpected ${msg.type} in a federated query`);
+      }
+    });
+  }
+
+  private afterShares(): RingStep {
+    if (this.phase !== 'shares' || this.shares.size < this.holders.length - 1) return { send: [] };
+    const width = groupWidth(this.r.plan);
+    for (const v of this.shares.values()) this.total = chunk(addShares(this.total.flat(), v), width);
+    this.shares.clear();
+    this.phase = 'counts';
+    const values = encodeRingElements(this.total.map((v) => v[KEYS]!));
+    const send: Envelope[] = this.holders.filter((h) => h !== this.r.self).map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
+    return then(send, this.afterCounts());
+  }
+
+  private onOpen(from: string, stage: 'counts' | 'values', v: bigint[]): RingStep {
+    if (!this.holders.includes(from)) throw new ProtocolViolation(`${from} holds no part and opens nothing`);
+    const store = stage === 'counts' ? this.counts : this.values;
+    if (store.has(from)) throw new ProtocolViolation(`${from} opened its ${stage} twice`);
+    if (stage === 'counts' && !this.isHolder) throw new ProtocolViolation('counts are opened to holders only');
+    if (stage === 'values' && !this.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
+    store.set(from, v);
+    return stage === 'counts' ? this.afterCounts() : this.afterValues();
+  }
+
+  private afterCounts(): RingStep {
+    if (this.phase !== 'counts' || this.counts.size < this.holders.length - 1) return { send: [] };
+    for (const [from, v] of this.counts) if (v.length !== this.domain.length) throw new ProtocolViolation(`${from} opened ${v.length} counts for ${this.domain.length} groups`);
+    const totals = this.total.map((v, g) => reconstruct([v[KEYS]!, ...[...this.counts.values()].map((c) => c[g]!)]));
+    this.survivors = survivingGroups(totals, this.r.plan);
+    const cols = releasedColumns(this.r.plan);
+    const values = encodeRingElements(this.survivors.flatMap((g) => cols.map((c) => this.total[g]![c]!)));
+    const labels = this.survivors.map((g) => [...this.domain[g]!]);
+    if (labels.flat().some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS)) throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters`);
+    const send: Envelope[] = [];
+    for (const to of this.receivers.filter((x) => x !== this.r.self)) {
+      send.push({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'values', values } });
+      // Holders know the domain and the survivors; a receiver holding no part learns the labels from the first holder.
+      if (this.r.self === this.holders[0] && !this.holders.includes(to)) send.push({ to, msg: { type: 'labels', queryId: this.r.queryId, labels } });
+    }
+    this.phase = 'values';
+    this.labels = labels;
+    if (!this.receivers.includes(this.r.self)) {
+      this.finish();
+      return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers: this.receivers } };
+    }
+    return then(send, this.afterValues());
+  }
+
+  private afterValues(): RingStep {
+    const expected = this.holders.filter((h) => h !== this.r.self).length;
+    if (this.phase !== 'values' || this.values.size < expected || !this.labels) return { send: [] };
+    const cols = releasedColumns(this.r.plan);
+    const groups = this.labels.length;
+    if (this.survivors && this.survivors.length !== groups) throw new ProtocolViolation(`${groups} labels for ${this.survivors.length} released groups`);
+    for (const [from, v] of this.values) if (v.length !== groups * cols.length) throw new ProtocolViolation(`${from} opened ${v.length} values for ${groups} groups`);
+    const own = this.survivors ? this.survivors.map((g) => cols.map((c) => this.total[g]![c]!)) : undefined;
+    const opened = Array.from({ length: groups }, (_, i) =>
+      cols.map((_, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * cols.length + j]!)])),
+    );
+    const result = assembleResult(this.r.queryId, this.r.plan, this.labels, opened);
+    this.finish();
+    return { send: [], outcome: { kind: 'result', result } };
+  }
+
+  fail(err: unknown): RingStep {
+    return this.guard(() => {
+      throw err;
+    });
+  }
+
+  private finish(): void {
+    this.phase = 'done';
+    this.total = [];
+  }
+
+  private guard(f: () => RingStep): RingStep {
+    try {
+      return f();
+    } catch (err) {
+      const error = asCleanroomError(err);
+      this.finish();
+      const abort: SessionMessage = { type: 'abort', queryId: this.r.queryId, code: error.code, message: error.message.slice(0, 2000) };
+      return { send: this.peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
+    }
+  }
+}
+
+function chunk(values: readonly bigint[], width: number): bigint[][] {
+  return Array.from({ length: values.length / width }, (_, i) => values.slice(i * width, (i + 1) * width));
+}
+
+function then(first: readonly Envelope[], next: RingStep): RingStep {
+  return { ...next, send: [...first, ...next.send] };
+}
