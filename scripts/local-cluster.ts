@@ -33,6 +33,9 @@ export interface ClusterSpec {
   readonly receivers: readonly string[];
   readonly backend?: NodeConfig['backend'];
   readonly workers?: NodeConfig['workers'];
+  /** How peers reach a member (default ws://127.0.0.1:port) and where nodes listen (default 127.0.0.1). */
+  readonly endpoint?: (m: LocalMember) => string;
+  readonly listenHost?: string;
 }
 
 export function repoRoot(): string {
@@ -57,7 +60,7 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
     collaborationId: spec.collaborationId,
     name: `${spec.collaborationId} (local)`,
     version: 1,
-    members: spec.members.map((m) => ({ id: m.id, name: m.name, endpoint: `ws://127.0.0.1:${m.port}`, publicKey: hex(ids[m.id]!.publicKey) })),
+    members: spec.members.map((m) => ({ id: m.id, name: m.name, endpoint: spec.endpoint?.(m) ?? `ws://127.0.0.1:${m.port}`, publicKey: hex(ids[m.id]!.publicKey) })),
     tables: [...spec.tables],
     queriers: [...spec.queriers],
     receivers: [...spec.receivers],
@@ -72,7 +75,7 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
       memberId: m.id,
       identityFile: 'identity.json',
       manifestFile: 'manifest.json',
-      listen: { host: '127.0.0.1', port: m.port },
+      listen: { host: spec.listenHost ?? '127.0.0.1', port: m.port },
       control: { host: '127.0.0.1', port: m.controlPort },
       tables: m.tables,
       backend: m.backend ?? spec.backend ?? 'auto',

@@ -159,7 +159,8 @@ function planFederated(query: Query, t: Table, querier: string, minDistinctKeys:
     if (c?.type !== 'string' || !c.values) {
       throw new RuleViolation(`${t.name}.columns.${g.column}.values`, `GROUP BY ${t.name}.${g.column} on a federated table needs the column's values declared in the manifest`, 'GROUP BY string columns with declared values, or no GROUP BY');
     }
-    return [...c.values, null];
+    // Rows come out ordered by their labels, as the other flows' do (NULL last).
+    return [...[...new Set(c.values)].sort(), null];
   });
   const domain = values.reduce<(string | null)[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
   if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);

@@ -1,0 +1,186 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatTable } from '../src/cli/table.js';
+import type { Table } from '../src/manifest/schema.js';
+import { AVG_DECIMALS } from '../src/limits.js';
+import { CAMPAIGNS, CATEGORIES, prng, writeCsv } from './demo-data.js';
+import { createCluster, freePort, query, repoRoot, startNode, type LocalMember, type RunningNode } from './local-cluster.js';
+import { cellsAgree, csv, normEmail, plaintext } from './plaintext.js';
+
+/**
+ * `npm run demo:multi`: three organisations, a publisher and two retailers, as three node processes on loopback
+ * (docker/compose.yml runs the same topology as containers). Two queries, asked by the publisher, the only
+ * result receiver: a join of all three members' tables, and totals over the retailers' federated sales table.
+ * Each answer is printed beside the plaintext answer computed from the pooled files.
+ */
+export const MULTI_MEMBERS = ['publisher', 'retailer1', 'retailer2'] as const;
+export const MULTI_PEER_PORT = 7100;
+export const MULTI_CONTROL_PORT = 7200;
+const MIN_KEYS = 25;
+
+export const MULTI_QUERIES = {
+  join: 'SELECT i.campaign, COUNT(*), SUM(i.impressions), AVG(i.impressions) FROM impressions i JOIN customers_r1 a ON i.email = a.email JOIN customers_r2 b ON i.email = b.email GROUP BY i.campaign',
+  federated: 'SELECT s.category, COUNT(*), SUM(s.amount), AVG(s.amount) FROM sales s GROUP BY s.category',
+};
+
+export function multiTables(): Table[] {
+  const customers = (n: 1 | 2): Table => ({
+    name: `customers_r${n}`,
+    owner: `retailer${n}`,
+    columns: [{ name: 'email', type: 'string' }, { name: 'segment', type: 'string' }],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [], dimensions: ['segment'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['publisher'] },
+  });
+  return [
+    {
+      name: 'impressions',
+      owner: 'publisher',
+      columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string' }, { name: 'impressions', type: 'integer', min: 0, max: 1_000_000 }],
+      joinKey: { column: 'email', normalization: 'email' },
+      rules: { aggregations: [{ column: 'impressions', functions: ['sum', 'avg'] }], dimensions: ['campaign'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
+    },
+    customers(1),
+    customers(2),
+    {
+      name: 'sales',
+      owner: 'retailer1',
+      holders: ['retailer1', 'retailer2'],
+      columns: [
+        { name: 'email', type: 'string' },
+        { name: 'amount', type: 'decimal', scale: 2, min: -100_000, max: 100_000 },
+        { name: 'category', type: 'string', values: [...CATEGORIES] },
+      ],
+      joinKey: { column: 'email', normalization: 'email' },
+      rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['category'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
+    },
+  ];
+}
+
+/** Each organisation's own files, in its own node directory: nothing of one member's data sits in another's. */
+export async function writeMultiData(nodeDirs: Record<string, string>, rows: number, seed: number): Promise<Record<string, Record<string, string>>> {
+  const rand = prng(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const email = (i: number) => {
+    const e = `person${i}@example.com`;
+    return rand() < 0.2 ? ` ${e.toUpperCase()}` : e;
+  };
+  const people = rows * 2;
+  const files: Record<string, Record<string, string>> = {};
+  const file = async (member: string, table: string, header: string[], data: (string | number | null)[][]) => {
+    await mkdir(join(nodeDirs[member]!, 'data'), { recursive: true });
+    const path = join(nodeDirs[member]!, 'data', `${table}.csv`);
+    await writeCsv(path, header, data);
+    (files[member] ??= {})[table] = path;
+  };
+  await file('publisher', 'impressions', ['email', 'campaign', 'impressions'], Array.from({ length: rows }, () => [email(Math.floor(rand() * people)), pick(CAMPAIGNS), 1 + Math.floor(rand() * 40)]));
+  for (const n of [1, 2]) {
+    const offset = n === 1 ? 0 : people / 4;
+    await file(`retailer${n}`, `customers_r${n}`, ['email', 'segment'], Array.from({ length: rows }, () => [email(offset + Math.floor(rand() * people * 0.75)), pick(['gold', 'silver', 'bronze'])]));
+    await file(`retailer${n}`, 'sales', ['email', 'amount', 'category'], Array.from({ length: rows }, () => [email(offset + Math.floor(rand() * people * 0.75)), ((100 + Math.floor(rand() * 30000)) / 100).toFixed(2), pick(CATEGORIES)]));
+  }
+  return files;
+}
+
+export interface MultiDeployment {
+  readonly dir: string;
+  /** How peers reach each member, and where each node listens. */
+  readonly host: (member: string) => string;
+  readonly listenHost: string;
+  readonly ports: (member: string) => { peer: number; control: number };
+  readonly rows: number;
+}
+
+/** Node directories (identity, config, data, the manifest signed by all three) for the given deployment. */
+export async function prepareMulti(d: MultiDeployment): Promise<{ nodeDirs: Record<string, string>; files: Record<string, Record<string, string>> }> {
+  const nodeDirs = Object.fromEntries(MULTI_MEMBERS.map((m) => [m, join(d.dir, m)]));
+  const files = await writeMultiData(nodeDirs, d.rows, 2026);
+  const members: LocalMember[] = MULTI_MEMBERS.map((m) => ({
+    id: m,
+    name: m === 'publisher' ? 'Publisher Media' : `Retailer ${m.slice(-1)}`,
+    port: d.ports(m).peer,
+    controlPort: d.ports(m).control,
+    // Relative to the node directory, so the same directory works mounted anywhere (a container's /node).
+    tables: Object.fromEntries(Object.keys(files[m]!).map((t) => [t, { path: `data/${t}.csv`, format: 'csv' as const }])),
+  }));
+  await createCluster({
+    dir: d.dir,
+    collaborationId: 'retail-measurement',
+    members,
+    tables: multiTables(),
+    queriers: ['publisher'],
+    receivers: ['publisher'],
+    endpoint: (m) => `ws://${d.host(m.id)}:${m.port}`,
+    listenHost: d.listenHost,
+  });
+  return { nodeDirs, files };
+}
+
+async function main(): Promise<number> {
+  const dir = process.env.CLEANROOM_DEMO_DIR ?? join(repoRoot(), 'demo-run-multi');
+  const rows = Number(process.env.CLEANROOM_DEMO_ROWS ?? 20_000);
+  await rm(dir, { recursive: true, force: true });
+  const ports: Record<string, { peer: number; control: number }> = {};
+  for (const m of MULTI_MEMBERS) ports[m] = { peer: await freePort(), control: await freePort() };
+  say(`Three organisations (${MULTI_MEMBERS.join(', ')}), ${rows.toLocaleString('en')} rows per table, each node its own process on loopback`);
+  const { nodeDirs, files } = await prepareMulti({ dir, host: () => '127.0.0.1', listenHost: '127.0.0.1', ports: (m) => ports[m]!, rows });
+  const nodes: RunningNode[] = [];
+  let failures = 0;
+  try {
+    for (const m of MULTI_MEMBERS) nodes.push(await startNode(nodeDirs[m]!));
+    const f = (m: string, t: string) => csv(files[m]![t]!);
+    failures += await compare(
+      ports.publisher!.control,
+      MULTI_QUERIES.join,
+      `SELECT campaign, count(*), sum(CAST(impressions AS BIGINT)), round(avg(CAST(impressions AS BIGINT)), ${AVG_DECIMALS}) FROM ${f('publisher', 'impressions')}
+       WHERE ${normEmail('email')} <> '' AND ${normEmail('email')} IN (SELECT ${normEmail('email')} FROM ${f('retailer1', 'customers_r1')})
+         AND ${normEmail('email')} IN (SELECT ${normEmail('email')} FROM ${f('retailer2', 'customers_r2')})
+       GROUP BY campaign HAVING count(DISTINCT ${normEmail('email')}) >= ${MIN_KEYS} ORDER BY campaign`,
+      'a join of all three members: the publisher learns which of its own rows are customers of both retailers; each retailer learns nothing about the other; only the publisher receives the result.',
+    );
+    failures += await compare(
+      ports.publisher!.control,
+      MULTI_QUERIES.federated,
+      // The minimum applies to the holders' distinct keys added up (SPEC §4.5).
+      `WITH parts AS (SELECT 1 AS holder, * FROM ${f('retailer1', 'sales')} UNION ALL SELECT 2, * FROM ${f('retailer2', 'sales')}),
+            keyed AS (SELECT *, ${normEmail('email')} AS nk FROM parts WHERE ${normEmail('email')} <> ''),
+            keys AS (SELECT category, sum(k) AS k FROM (SELECT holder, category, count(DISTINCT nk) AS k FROM keyed GROUP BY ALL) GROUP BY category)
+       SELECT category, count(*), CAST(sum(CAST(amount AS DECIMAL(38,2))) AS VARCHAR), round(avg(CAST(amount AS DECIMAL(38,2))), ${AVG_DECIMALS})
+       FROM keyed WHERE category IN (SELECT category FROM keys WHERE k >= ${MIN_KEYS}) GROUP BY category ORDER BY category`,
+      'the retailers\' federated sales table: the publisher receives totals per category; neither retailer\'s own contribution is revealed to anyone.',
+    );
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+  say(failures === 0 ? '\nAll answers agree with the plaintext computation.' : `\n${failures} answer(s) disagree.`);
+  return failures === 0 ? 0 : 1;
+}
+
+async function compare(controlPort: number, sql: string, reference: string, note: string): Promise<number> {
+  say(`\nQuery asked by the publisher:\n  ${sql}\n  (${note})`);
+  const answer = await query(controlPort, sql);
+  if (answer.kind !== 'result') {
+    say(`  failed: ${JSON.stringify(answer)}`);
+    return 1;
+  }
+  const expected = await plaintext(reference);
+  say(`\n  clean room (${answer.result.mode}):\n${indent(formatTable(answer.result))}`);
+  say(`\n  plaintext, computed from the pooled files:\n${indent(formatTable({ columns: answer.result.columns, rows: expected }))}`);
+  const agree =
+    expected.length === answer.result.rows.length &&
+    answer.result.rows.every((row, i) => row.every((cell, j) => cellsAgree(cell, expected[i]![j] ?? null, answer.result.columns[j]!.startsWith('avg') ? 10 ** -AVG_DECIMALS : 0)));
+  say(`\n  agree: ${agree ? 'yes' : 'NO'}`);
+  return agree ? 0 : 1;
+}
+
+const say = (s: string) => process.stdout.write(s + '\n');
+const indent = (s: string) => s.replace(/^/gm, '    ');
+
+if (process.argv[1]?.endsWith('demo-multi.js')) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`demo:multi failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
