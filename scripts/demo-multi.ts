@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
@@ -175,8 +176,36 @@ async function compare(controlPort: number, sql: string, reference: string, note
 const say = (s: string) => process.stdout.write(s + '\n');
 const indent = (s: string) => s.replace(/^/gm, '    ');
 
+/** Inside the compose topology: prepare the three node volumes once, or run the queries from the publisher's. */
+async function docker(args: string[]): Promise<number> {
+  const [mode, dir] = args;
+  if (mode === '--prepare' && dir) {
+    if (existsSync(join(dir, 'publisher', 'config.json'))) {
+      say(`${dir} is already prepared; docker compose down -v starts over`);
+      return 0;
+    }
+    await prepareMulti({ dir, host: (m) => m, listenHost: '0.0.0.0', ports: () => ({ peer: MULTI_PEER_PORT, control: MULTI_CONTROL_PORT }), rows: 20_000 });
+    say(`prepared ${MULTI_MEMBERS.map((m) => join(dir, m)).join(', ')}`);
+    return 0;
+  }
+  if (mode === '--queries') {
+    let failures = 0;
+    for (const [name, sql] of Object.entries(MULTI_QUERIES)) {
+      say(`\n${name} query asked by the publisher:\n  ${sql}`);
+      const answer = await query(MULTI_CONTROL_PORT, sql);
+      if (answer.kind === 'result') say(indent(formatTable(answer.result)));
+      else {
+        say(`  failed: ${JSON.stringify(answer)}`);
+        failures += 1;
+      }
+    }
+    return failures === 0 ? 0 : 1;
+  }
+  return main();
+}
+
 if (process.argv[1]?.endsWith('demo-multi.js')) {
-  main().then(
+  docker(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
       process.stderr.write(`demo:multi failed: ${err instanceof Error ? err.stack : String(err)}\n`);
