@@ -1,0 +1,96 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../../scripts/demo-data.js';
+import { query } from '../../scripts/local-cluster.js';
+import type { Table } from '../../src/manifest/schema.js';
+import { Reference, makeTempDir, startCluster, type Cluster } from './helpers.js';
+
+/**
+ * A federated table (salaries at three employers) with an auditor that holds no part and receives results, as
+ * four node processes: totals equal the pooled plaintext, groups under the minimum are dropped, holders that are
+ * not receivers learn only that values were released.
+ */
+const HOLDERS = ['emp1', 'emp2', 'emp3'] as const;
+const MIN_KEYS = 4;
+const salaries: Table = {
+  name: 'salaries',
+  owner: 'emp1',
+  holders: [...HOLDERS],
+  columns: [
+    { name: 'email', type: 'string' },
+    { name: 'dept', type: 'string', values: ['eng', 'ops', 'sales', 'legal'] },
+    { name: 'level', type: 'integer', min: 1, max: 9 },
+    { name: 'salary', type: 'decimal', scale: 2, min: 0, max: 1_000_000 },
+  ],
+  joinKey: { column: 'email', normalization: 'email' },
+  rules: { aggregations: [{ column: 'salary', functions: ['sum', 'avg'] }], dimensions: ['dept', 'level'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
+};
+
+describe('a federated table held by three members, with an auditor as receiver', () => {
+  let cluster: Cluster;
+  let cleanup: () => Promise<void>;
+  let ref: Reference;
+
+  beforeAll(async () => {
+    const tmp = await makeTempDir('federated');
+    cleanup = tmp.cleanup;
+    const rand = prng(11);
+    const files: Record<string, string> = {};
+    for (const [n, h] of HOLDERS.entries()) {
+      // 'legal' exists at one employer only, with 2 people: it must never be released.
+      const rows = Array.from({ length: 60 + 10 * n }, (_, i) => {
+        const dept = n === 0 && i < 2 ? 'legal' : rand() < 0.05 ? '' : ['eng', 'ops', 'sales'][Math.floor(rand() * 3)]!;
+        return `person${n}-${i}@firm${n}.example,${dept},${1 + Math.floor(rand() * 5)},${(30_000 + Math.floor(rand() * 9_000_000) / 100).toFixed(2)}`;
+      });
+      files[h] = join(tmp.dir, `${h}.csv`);
+      writeFileSync(files[h]!, 'email,dept,level,salary\n' + rows.join('\n') + '\n');
+    }
+    cluster = await startCluster({
+      dir: tmp.dir,
+      collaborationId: 'pay-equity',
+      members: [
+        ...HOLDERS.map((h) => ({ id: h, name: h, tables: { salaries: { path: files[h]!, format: 'csv' as const } } })),
+        { id: 'auditor', name: 'Auditor', tables: {} },
+      ],
+      tables: [salaries],
+      queriers: [...HOLDERS, 'auditor'],
+      receivers: ['auditor', 'emp1'],
+    });
+    ref = await Reference.open();
+    await ref.rows(`CREATE OR REPLACE VIEW pooled AS SELECT email, nullif(dept, '') AS dept, CAST(level AS INTEGER) AS level, CAST(salary AS DECIMAL(18,2)) AS salary, h FROM (${HOLDERS.map((h, i) => `SELECT *, ${i} AS h FROM read_csv('${files[h]}', header = true, all_varchar = true)`).join(' UNION ALL ')})`);
+  });
+  afterAll(async () => {
+    ref?.close();
+    await cluster?.stop();
+    await cleanup?.();
+  });
+
+  it('the auditor receives totals per department equal to the pooled plaintext; the one-employer department is dropped', async () => {
+    const answer = await query(cluster.controlPort.auditor!, 'SELECT s.dept, COUNT(*), SUM(s.salary), AVG(s.salary) FROM salaries s WHERE s.level >= 2 GROUP BY s.dept');
+    if (answer.kind !== 'result') throw new Error(JSON.stringify(answer));
+    const expected = await ref.rows(`
+      SELECT dept, count(*), CAST(sum(salary) AS VARCHAR), round(avg(salary), 6) FROM pooled WHERE level >= 2
+      GROUP BY dept HAVING (SELECT sum(k) FROM (SELECT count(DISTINCT email) AS k FROM pooled p2 WHERE p2.level >= 2 AND p2.dept IS NOT DISTINCT FROM pooled.dept GROUP BY h)) >= ${MIN_KEYS}
+      ORDER BY dept NULLS LAST`);
+    expect(answer.result.rows.map((r) => r.slice(0, 3))).toEqual(expected.map((r) => r.slice(0, 3)));
+    answer.result.rows.forEach((r, i) => expect(Number(r[3])).toBeCloseTo(Number(expected[i]![3]), 6));
+    expect(answer.result.rows.map((r) => r[0])).not.toContain('legal');
+    expect(answer.result.rows.some((r) => r[0] === null)).toBe(true);
+  });
+
+  it('a holder that is no receiver learns only that the totals were released', async () => {
+    const answer = await query(cluster.controlPort.emp2!, 'SELECT COUNT(*), SUM(s.salary) FROM salaries s');
+    expect(answer).toMatchObject({ kind: 'released', groups: 1, receivers: ['auditor', 'emp1'] });
+  });
+
+  it('refuses GROUP BY on a column without declared values, naming the rule', async () => {
+    const answer = await query(cluster.controlPort.auditor!, 'SELECT s.level, COUNT(*) FROM salaries s GROUP BY s.level');
+    expect(answer).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('salaries.columns.level.values') });
+  });
+
+  it('refuses a column the federated table does not have', async () => {
+    const answer = await query(cluster.controlPort.emp3!, 'SELECT s.nope, COUNT(*) FROM salaries s GROUP BY s.nope');
+    expect(answer).toMatchObject({ kind: 'error', code: 'QUERY_INVALID' });
+  });
+});
