@@ -45,6 +45,11 @@ export const Accept = z.strictObject({ type: z.literal('accept'), queryId: Query
 export const Join = z.strictObject({ type: z.literal('join'), queryId: QueryId });
 const refusal = { queryId: QueryId, code: z.string().max(64), message: z.string().max(2000) };
 export const Reject = z.strictObject({ type: z.literal('reject'), ...refusal });
+/**
+ * The last frame of a connection closed on purpose: the sender's part of the query is over, so the close that
+ * follows is no failure. Handled by the connection itself; protocol code never sees it.
+ */
+export const Bye = z.strictObject({ type: z.literal('bye') });
 export const Abort = z.strictObject({ type: z.literal('abort'), ...refusal });
 
 /** The three point streams of two-party PSI: q = H(q)^b, p = H(p)^a, pq = H(p)^ab. */
@@ -112,10 +117,13 @@ export const Labels = z.strictObject({
 });
 
 export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, Points, PointsEnd, Ring, RingEnd, Shares, Open, Labels]);
+/** What a connection decodes: every session message, and its own `bye`. */
+export const WireMessage = z.discriminatedUnion('type', [Bye, Propose, Accept, Join, Reject, Abort, Points, PointsEnd, Ring, RingEnd, Shares, Open, Labels]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Auth = z.infer<typeof Auth>;
 export type HandshakeMessage = z.infer<typeof HandshakeMessage>;
+export type WireMessage = z.infer<typeof WireMessage>;
 export type SessionMessage = z.infer<typeof SessionMessage>;
 export type Points = z.infer<typeof Points>;
 export type PointStage = z.infer<typeof PointStage>;

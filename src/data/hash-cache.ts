@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,10 +24,25 @@ const CACHE_FORMAT = 'cleanroom-h2g-cache/1';
  * manifest simply finds no cache. Per-query secrets stay fresh: only the unblinded hashes are cached.
  */
 export class HashCache {
+  /** One build per table at a time: concurrent queries on a table (one PSI per holder) wait for the first. */
+  private readonly building = new Map<string, Promise<string>>();
+
   constructor(private readonly dir: string) {}
 
   /** The cache file of the table in its current version, built first if there is none. */
   async ensure(conn: DuckDBConnection, table: Table, path: string, hasher: KeyHasher, keys: () => AsyncGenerator<string[]>): Promise<string> {
+    const running = this.building.get(table.name);
+    if (running) await running.catch(() => {});
+    const build = this.build(conn, table, path, hasher, keys);
+    this.building.set(table.name, build);
+    try {
+      return await build;
+    } finally {
+      if (this.building.get(table.name) === build) this.building.delete(table.name);
+    }
+  }
+
+  private async build(conn: DuckDBConnection, table: Table, path: string, hasher: KeyHasher, keys: () => AsyncGenerator<string[]>): Promise<string> {
     const fp = await fingerprint(table, path, hasher.dst);
     const file = join(this.dir, `${table.name}-${fp}.parquet`);
     if (await exists(file)) return file;
@@ -56,7 +71,7 @@ export class HashCache {
       await chain;
       appender.closeSync();
       // Written under a temporary name and renamed: a crash never leaves a truncated cache behind.
-      const partial = `${file}.${process.pid}.partial`;
+      const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
       await conn.run(`COPY "${temp}" TO '${partial.replaceAll("'", "''")}' (FORMAT parquet)`);
       await rename(partial, file);
     } catch (err) {

@@ -1,12 +1,14 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import type { TableStore } from '../data/table-store.js';
-import { asCleanroomError } from '../errors.js';
+import type { GroupAggregate, TableStore } from '../data/table-store.js';
+import { CleanroomError, asCleanroomError } from '../errors.js';
+import { holdersOf } from '../manifest/schema.js';
 import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { FederatedSession } from '../protocol/federated.js';
 import type { RingStep } from '../protocol/ring.js';
 import type { Outcome } from '../protocol/step.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
+import { runSession, type SessionContext } from './session-runner.js';
 
 export interface FederatedContext {
   readonly queryId: string;
@@ -14,7 +16,12 @@ export interface FederatedContext {
   readonly self: string;
   readonly conns: ReadonlyMap<string, PeerConnection>;
   readonly store: TableStore;
+  /** This holder's own part, when not every filtered row counts (a federated table joined with another table). */
+  readonly ownGroups?: () => Promise<GroupAggregate[]>;
 }
+
+/** What the federated phase takes off a connection it may share with a PSI phase. */
+const FEDERATED_MESSAGES = new Set(['shares', 'open', 'labels', 'abort']);
 
 /** Drives one member's FederatedSession: its own part's aggregates from DuckDB, every peer's messages. */
 export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
@@ -23,9 +30,11 @@ export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
   let resolveDone!: (o: Outcome) => void;
   const done = new Promise<Outcome>((r) => (resolveDone = r));
   let chain = Promise.resolve();
+  const stop = new AbortController();
   const settle = (o: Outcome) => {
     if (outcome) return;
     outcome = o;
+    stop.abort();
     resolveDone(o);
   };
   const failLocally = (err: unknown) => {
@@ -42,27 +51,60 @@ export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
       })
       .catch(failLocally);
   };
+  let listening = ctx.conns.size;
   const listen = async (peer: string, conn: PeerConnection) => {
-    while (!outcome) {
-      let msg: SessionMessage | null;
-      try {
-        msg = await Promise.race([conn.next(STAGE_IDLE_TIMEOUT_MS), done.then(() => null)]);
-      } catch (err) {
-        failLocally(err);
-        return;
+    try {
+      while (!outcome) {
+        let msg: SessionMessage | null;
+        try {
+          msg = await conn.nextOf(STAGE_IDLE_TIMEOUT_MS, (m) => FEDERATED_MESSAGES.has(m.type), stop.signal);
+        } catch (err) {
+          // A member whose part is over says so before it closes; any other close or silence is a failure.
+          if (!conn.peerFinished) failLocally(err);
+          return;
+        }
+        if (!msg || outcome) return;
+        apply(machine.receive(peer, msg));
       }
-      if (!msg || outcome) return;
-      apply(machine.receive(peer, msg));
+    } finally {
+      if (--listening === 0) void chain.then(() => failLocally(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));
     }
   };
   for (const [peer, conn] of ctx.conns) void listen(peer, conn);
   if (machine.isHolder) {
-    ctx.store
-      .aggregateAll(ctx.plan.aggregator, ctx.plan.groupBy, ctx.plan.sumColumns)
+    (ctx.ownGroups ?? (() => ctx.store.aggregateAll(ctx.plan.aggregator, ctx.plan.groupBy, ctx.plan.sumColumns)))()
       .then((groups) => apply(machine.own(groups)))
       .catch((err) => apply(machine.fail(err)));
   }
   const result = await done;
   await chain;
   return result;
+}
+
+/**
+ * A federated table joined with another member's table (SPEC §4.5): each holder first runs a two-party PSI with
+ * that member on their shared connection (the holder as P, learning which of its keys are in the other table),
+ * then the holders aggregate their matched rows and add them up as on their own. The other member takes part in
+ * the second phase only if it receives the result.
+ */
+export async function runFederatedJoin(ctx: FederatedContext & Omit<SessionContext, 'conn' | 'side' | 'accept'>): Promise<Outcome> {
+  const { plan, self } = ctx;
+  const holders = holdersOf(plan.aggregator.table);
+  const joined = plan.others[0]!;
+  const psiOnly = (m: SessionMessage) => m.type === 'points' || m.type === 'points-end' || m.type === 'abort';
+  const federatedMembers = [...holders, ...plan.receivers.filter((r) => !holders.includes(r))];
+  const conns = new Map([...ctx.conns].filter(([peer]) => federatedMembers.includes(peer)));
+  if (holders.includes(self)) {
+    const psi = await runSession({ ...ctx, conn: ctx.conns.get(joined.table.owner)!, side: { role: 'aggregator', side: plan.aggregator }, accept: psiOnly });
+    if (psi.kind !== 'matched') return psi.kind === 'failed' ? psi : { kind: 'failed', error: new CleanroomError('INTERNAL', `PSI ended with ${psi.kind}`) };
+    return runFederated({ ...ctx, conns, ownGroups: () => ctx.store.aggregateMatched(plan.aggregator, plan.groupBy, plan.sumColumns, psi.matched) });
+  }
+  if (self === joined.table.owner) {
+    const runs = await Promise.all(holders.map((h) => runSession({ ...ctx, conn: ctx.conns.get(h)!, side: { role: 'partner', side: joined }, accept: psiOnly })));
+    const failed = runs.find((r) => r.kind === 'failed');
+    if (failed) return failed;
+    // Not a receiver: its part ends with the PSIs, and it never learns how many groups were released.
+    if (!plan.receivers.includes(self)) return { kind: 'released', groups: 0, receivers: plan.receivers };
+  }
+  return runFederated({ ...ctx, conns });
 }

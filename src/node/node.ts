@@ -22,7 +22,7 @@ import { readIdentity, type Identity } from './identity.js';
 import { startControlServer } from './control-server.js';
 import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from './audit-log.js';
 import { JoinRegistry } from './join-registry.js';
-import { runFederated } from './federated-runner.js';
+import { runFederated, runFederatedJoin } from './federated-runner.js';
 import { runRing } from './ring-runner.js';
 import { runSession, type Progress } from './session-runner.js';
 
@@ -144,22 +144,27 @@ export class CleanroomNode {
         }),
       );
     } catch (err) {
-      for (const c of conns.values()) c.close();
+      closeAll(conns, queryId, err);
       await this.record({ ...entry, event: 'refused', peers, detail: describe(err) });
       throw err;
     }
+    let failure: unknown;
     try {
       await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
       this.log(`query ${queryId} accepted by ${peers.join(', ')} (${plan.mode})`);
       return await this.finish(queryId, plan, sql, await this.run(queryId, plan, conns, onProgress));
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      for (const c of conns.values()) c.close();
+      closeAll(conns, queryId, failure);
     }
   }
 
   /** A peer dialled in: it proposes one query on this connection, or joins one this node already accepted. */
   private async serve(conn: PeerConnection): Promise<void> {
     let queryId = '';
+    let failure: unknown;
     const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
     try {
       const msg = await conn.next(PROPOSAL_TIMEOUT_MS);
@@ -193,9 +198,10 @@ export class CleanroomNode {
       if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns);
       await this.finish(queryId, plan, msg.sql, await this.run(queryId, plan, conns));
     } catch (err) {
+      failure = err;
       this.log(`query ${queryId || '(none)'} with ${conn.peer} failed: ${errorMessage(err)}`);
     } finally {
-      for (const c of conns.values()) c.close();
+      closeAll(conns, queryId, failure);
     }
   }
 
@@ -224,7 +230,7 @@ export class CleanroomNode {
 
   private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
     const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress };
-    if (plan.mode === 'federated') return runFederated({ ...common, conns });
+    if (plan.mode === 'federated') return plan.others.length > 0 ? runFederatedJoin({ ...common, conns }) : runFederated({ ...common, conns });
     if (conns.size === 1) return runSession({ ...common, conn: [...conns.values()][0]! });
     return runRing({ ...common, conns });
   }
@@ -260,6 +266,7 @@ export class CleanroomNode {
       await this.record({ ...entry, event: 'released', detail: '', released: { groups: outcome.groups, receivers: [...outcome.receivers], columns } });
       return { kind: 'released', queryId, groups: outcome.groups, receivers: outcome.receivers };
     }
+    if (outcome.kind !== 'result') throw new CleanroomError('INTERNAL', `a sub-protocol outcome (${outcome.kind}) reached the end of query ${queryId}`);
     await this.record({ ...entry, event: 'result', detail: '', released: { groups: outcome.result.rows.length, receivers: [this.memberId], columns } });
     const dir = this.cfg.path(this.cfg.config.resultsDir);
     await mkdir(dir, { recursive: true });
@@ -279,10 +286,17 @@ export class CleanroomNode {
  */
 export function participants(plan: QueryPlan): string[] {
   if (plan.mode === 'federated') {
-    const holders = holdersOf(plan.aggregator.table);
-    return [...holders, ...plan.receivers.filter((r) => !holders.includes(r))];
+    const members = [...holdersOf(plan.aggregator.table), ...plan.others.map((o) => o.table.owner)];
+    return [...members, ...plan.receivers.filter((r) => !members.includes(r))];
   }
   return [plan.aggregator.table.owner, ...plan.others.map((o) => o.table.owner)];
+}
+
+/** Ends a query's connections: `bye` when it went well here, `abort` to every peer when it failed here. */
+function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, failure: unknown): void {
+  const e = failure === undefined ? undefined : asCleanroomError(failure);
+  const abort = e && queryId ? { type: 'abort' as const, queryId, code: e.code, message: e.message.slice(0, 2000) } : undefined;
+  for (const c of conns.values()) c.close(abort);
 }
 
 function describe(err: unknown): string {

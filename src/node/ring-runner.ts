@@ -4,7 +4,7 @@ import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableStore } from '../data/table-store.js';
-import { asCleanroomError } from '../errors.js';
+import { CleanroomError, asCleanroomError } from '../errors.js';
 import { PSI_BATCH_KEYS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { RingSession, type RingStep } from '../protocol/ring.js';
 import type { Outcome } from '../protocol/step.js';
@@ -46,12 +46,14 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
   let wake: (() => void) | undefined;
   let sendChain = Promise.resolve();
 
+  const stop = new AbortController();
   const settle = (o: Outcome) => {
     if (outcome) return;
     outcome = o;
     secret.zero();
     extra?.zero();
     wake?.();
+    stop.abort();
     resolveDone(o);
   };
   const failLocally = (err: unknown) => {
@@ -93,6 +95,16 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
     }
   };
 
+  /** Resolves once every queued multiplication and message has been handled. */
+  const idle = async () => {
+    for (;;) {
+      const c = sendChain;
+      await c;
+      if (outcome || (blinds.length === 0 && c === sendChain)) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
   const consumeBlinds = async () => {
     while (!outcome) {
       const next = blinds.shift();
@@ -125,17 +137,23 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
     if (!outcome) apply(machine.ownEnd());
   };
 
+  let listening = ctx.conns.size;
   const listen = async (peer: string, conn: PeerConnection) => {
-    while (!outcome) {
-      let msg: SessionMessage | null;
-      try {
-        msg = await Promise.race([conn.next(STAGE_IDLE_TIMEOUT_MS), done.then(() => null)]);
-      } catch (err) {
-        failLocally(err);
-        return;
+    try {
+      while (!outcome) {
+        let msg: SessionMessage | null;
+        try {
+          msg = await conn.nextOf(STAGE_IDLE_TIMEOUT_MS, () => true, stop.signal);
+        } catch (err) {
+          // A member whose part is over says so before it closes; any other close or silence is a failure.
+          if (!conn.peerFinished) failLocally(err);
+          return;
+        }
+        if (!msg || outcome) return;
+        apply(machine.receive(peer, msg));
       }
-      if (!msg || outcome) return;
-      apply(machine.receive(peer, msg));
+    } finally {
+      if (--listening === 0) void idle().then(() => failLocally(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));
     }
   };
 

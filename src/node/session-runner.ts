@@ -4,12 +4,12 @@ import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableStore } from '../data/table-store.js';
-import { asCleanroomError } from '../errors.js';
+import { CleanroomError, asCleanroomError } from '../errors.js';
 import { PSI_BATCH_KEYS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { AggregatorSession } from '../protocol/aggregator.js';
 import { PartnerSession } from '../protocol/partner.js';
 import type { Outcome, Step } from '../protocol/step.js';
-import type { QueryPlan } from '../query/plan.js';
+import type { QueryPlan, TableSide } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
 
 export interface Progress {
@@ -27,6 +27,10 @@ export interface SessionContext {
   readonly pool: CryptoPool;
   readonly store: TableStore;
   readonly onProgress?: (p: Progress) => void;
+  /** The role and table on this connection, when it is not the plan's own (a holder of a federated table is P). */
+  readonly side?: { readonly role: 'aggregator' | 'partner'; readonly side: TableSide };
+  /** The messages this session takes off the connection; the rest stay for the phase that follows. */
+  readonly accept?: (m: SessionMessage) => boolean;
 }
 
 /**
@@ -43,8 +47,8 @@ const OWN_BATCHES_IN_FLIGHT_PER_THREAD = 2;
  */
 export async function runSession(ctx: SessionContext): Promise<Outcome> {
   const { plan, self, store, pool } = ctx;
-  const isAggregator = plan.aggregator.table.owner === self;
-  const side = isAggregator ? plan.aggregator : plan.others[0]!;
+  const isAggregator = ctx.side ? ctx.side.role === 'aggregator' : plan.aggregator.table.owner === self;
+  const side = ctx.side?.side ?? (isAggregator ? plan.aggregator : plan.others[0]!);
   const secret = QuerySecret.generate();
   const params = { queryId: ctx.queryId, plan, self, peer: ctx.conn.peer, secret };
   const machine = isAggregator ? new AggregatorSession(params) : new PartnerSession(params);
@@ -54,10 +58,12 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
   // Everything the machine returns is handled strictly in the order it was returned.
   let chain = Promise.resolve();
 
+  const stop = new AbortController();
   const settle = (o: Outcome) => {
     if (outcome) return;
     outcome = o;
     secret.zero();
+    stop.abort();
     resolveDone(o);
   };
   const failLocally = (err: unknown) => {
@@ -135,9 +141,11 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
     while (!outcome) {
       let msg: SessionMessage | null;
       try {
-        msg = await Promise.race([ctx.conn.next(STAGE_IDLE_TIMEOUT_MS), done.then(() => null)]);
+        msg = await ctx.conn.nextOf(STAGE_IDLE_TIMEOUT_MS, ctx.accept ?? (() => true), stop.signal);
       } catch (err) {
-        failLocally(err);
+        // The peer said its part is over: what it sent before may still complete ours.
+        if (ctx.conn.peerFinished) await chain;
+        if (!outcome) failLocally(ctx.conn.peerFinished ? new CleanroomError('ABORTED', `${ctx.conn.peer} ended its part before this member's was complete`) : err);
         return;
       }
       if (!msg || outcome) return;

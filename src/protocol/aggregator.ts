@@ -50,6 +50,8 @@ export class AggregatorSession extends Session {
 
   /** A batch of this node's own H(p)^a, in the order the driver keeps its keys. */
   ownPoints(blinded: Uint8Array): Step {
+    // Own batches still in flight when the session already ended (a peer's abort) are moot.
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       if (this.phase !== 'psi' || this.ownEnded) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
       return { send: this.ownOut.batches(blinded) };
@@ -58,6 +60,7 @@ export class AggregatorSession extends Session {
 
   /** A blinding requested by `blind`, in request order: (H(q)^b)^a for one batch of Q's set. */
   peerBlinded(blinded: Uint8Array): Step {
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       if (this.phase !== 'psi' || this.qPending === 0) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
       this.qSet.addAll(blinded);
@@ -71,6 +74,7 @@ export class AggregatorSession extends Session {
   }
 
   ownEnd(): Step {
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       this.ownEnded = true;
       const next = this.afterPsi();
@@ -120,7 +124,7 @@ export class AggregatorSession extends Session {
   private match(batch: Uint8Array): void {
     for (let off = 0; off < batch.length; off += 32) {
       if (this.qSet.has(batch, off)) {
-        if (this.p.plan.mode === 'aggregate') this.matched.push(this.matchedOffset + off / 32);
+        if (this.p.plan.mode !== 'count-only') this.matched.push(this.matchedOffset + off / 32);
         this.matchedCount += 1;
       }
     }
@@ -143,6 +147,12 @@ export class AggregatorSession extends Session {
     this.p.secret.zero();
     this.qSet.clear();
     this.phase = 'aggregating';
+    if (this.p.plan.mode === 'federated') {
+      // One holder's PSI with the joined table: the holders aggregate and share among themselves (SPEC §4.5).
+      const matched = this.matched;
+      this.finish();
+      return { send: [], outcome: { kind: 'matched', matched } };
+    }
     if (this.p.plan.mode === 'count-only') {
       const n = BigInt(this.matchedCount);
       return this.shareGroups([{ labels: [], values: [n, n] }]);

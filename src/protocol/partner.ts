@@ -40,6 +40,8 @@ export class PartnerSession extends Session {
 
   /** A batch of this node's own H(q)^b. */
   ownPoints(blinded: Uint8Array): Step {
+    // Own batches still in flight when the session already ended (a peer's abort) are moot.
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       if (this.phase !== 'psi' || this.ownEnded) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
       this.own.push(blinded);
@@ -49,27 +51,29 @@ export class PartnerSession extends Session {
 
   /** A blinding requested by `blind`, in request order: H(p)^ab for one batch of P's stream. */
   peerBlinded(reblinded: Uint8Array): Step {
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       if (this.phase !== 'psi' || this.pPending === 0) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
       this.pPending -= 1;
-      if (this.p.plan.mode === 'aggregate' && this.ownEnded) return { send: [...this.pqOut.batches(reblinded), ...this.maybeEndReturn()] };
+      if (this.p.plan.mode !== 'count-only' && this.ownEnded) return this.ending([...this.pqOut.batches(reblinded), ...this.maybeEndReturn()]);
       this.pending.push(reblinded);
-      return { send: this.maybeEndReturn() };
+      return this.ending(this.maybeEndReturn());
     });
   }
 
   /** The whole own set is blinded: shuffle it (its order would tell P which of Q's rows matched) and send it. */
   ownEnd(): Step {
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       this.ownEnded = true;
       const all = shufflePoints(Buffer.concat(this.own));
       this.own = [];
       const send = [...this.qOut.batches(all), this.qOut.end()];
-      if (this.p.plan.mode === 'aggregate') {
+      if (this.p.plan.mode !== 'count-only') {
         send.push(...this.pending.flatMap((b) => this.pqOut.batches(b)));
         this.pending = [];
       }
-      return { send: [...send, ...this.maybeEndReturn()] };
+      return this.ending([...send, ...this.maybeEndReturn()]);
     });
   }
 
@@ -100,7 +104,7 @@ export class PartnerSession extends Session {
   private onPointsEnd(stage: string, batches: number, count: number): Step {
     if (this.phase !== 'psi' || stage !== 'p') throw new ProtocolViolation(`points-end of stage ${stage} in phase ${this.phase} of the partner`);
     this.pIn.end(batches, count);
-    return { send: this.maybeEndReturn() };
+    return this.ending(this.maybeEndReturn());
   }
 
   /** Once both the own set and P's whole stream are through, close the returned stream and forget the secret. */
@@ -116,6 +120,13 @@ export class PartnerSession extends Session {
     this.p.secret.zero();
     this.phase = 'holding';
     return send;
+  }
+
+  /** Joined with a federated table, this member's part ends with the PSI: the holders aggregate among themselves. */
+  private ending(send: SessionMessage[]): Step {
+    if (this.p.plan.mode !== 'federated' || !this.pqEnded || this.phase !== 'holding') return { send };
+    this.finish();
+    return { send, outcome: { kind: 'joined' } };
   }
 
   private onShares(groups: number, width: number, bytes: Uint8Array): Step {

@@ -122,6 +122,8 @@ export class RingSession {
 
   /** A batch of this member's own H(k). */
   ownHashed(hashed: Uint8Array): RingStep {
+    // Own batches still in flight when the session already ended (a peer's abort) are moot.
+    if (this.phase === 'done') return { send: [] };
     return this.guard(() => {
       if (this.phase !== 'psi') throw new CleanroomError('INTERNAL', 'own keys after the PSI phase');
       this.transit(this.r.self, null).pending += 1;
@@ -132,6 +134,7 @@ export class RingSession {
   }
 
   ownEnd(): RingStep {
+    if (this.phase === 'done') return { send: [] };
     return this.guard(() => {
       const t = this.transit(this.r.self, null);
       t.ended = true;
@@ -141,6 +144,7 @@ export class RingSession {
 
   /** The result of the oldest outstanding blind request. */
   blinded(result: Uint8Array): RingStep {
+    if (this.phase === 'done') return { send: [] };
     return this.guard(() => {
       const c = this.queue.shift();
       if (!c) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');

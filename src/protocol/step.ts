@@ -7,7 +7,11 @@ export type Outcome =
   | { readonly kind: 'result'; readonly result: QueryResult }
   /** This node is not a receiver: its part is done and the values went to the receivers. */
   | { readonly kind: 'released'; readonly groups: number; readonly receivers: readonly string[] }
-  | { readonly kind: 'failed'; readonly error: CleanroomError };
+  | { readonly kind: 'failed'; readonly error: CleanroomError }
+  /** A holder's PSI with the table a federated table is joined with: the indices of its keys that matched. */
+  | { readonly kind: 'matched'; readonly matched: readonly number[] }
+  /** The other side of that PSI: its part is done, it learned nothing but the holder's set size. */
+  | { readonly kind: 'joined' };
 
 /** What a state machine returns for every event: messages to send, in order, and possibly its outcome. */
 export interface Step {

@@ -49,8 +49,12 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
     return t;
   });
   const federated = tables.find((t) => t.holders);
-  if (federated && tables.length > 1) {
-    throw new CleanroomError('QUERY_INVALID', `${federated.name} is federated; this version queries a federated table on its own, without a JOIN`);
+  if (federated && (tables.length > 2 || tables.filter((t) => t.holders).length > 1)) {
+    throw new CleanroomError('QUERY_INVALID', `${federated.name} is federated; a federated table is queried on its own or joined with one other member's table`);
+  }
+  const joined = federated ? tables.find((t) => t !== federated) : undefined;
+  if (federated && joined && federated.holders!.includes(joined.owner)) {
+    throw new CleanroomError('QUERY_INVALID', `${joined.owner} holds part of ${federated.name} and owns ${joined.name}: join the federated table with a table of a member that holds no part`);
   }
   if (!federated && tables.length < 2) {
     throw new CleanroomError('QUERY_INVALID', `a query joins the tables of at least two members (FROM a JOIN b ON a.k = b.k); only a federated table is queried alone`);
@@ -108,7 +112,18 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   }
 
   const minDistinctKeys = Math.max(...tables.map((t) => t.rules.minDistinctKeys));
-  if (federated) return planFederated(query, federated, querier, minDistinctKeys, manifest.receivers);
+  if (federated) {
+    const missing = joined ? federated.holders!.filter((h) => !joined.rules.overlapDisclosure.includes(h)) : [];
+    if (joined && missing.length > 0) {
+      throw new RuleViolation(
+        `${joined.name}.rules.overlapDisclosure`,
+        `a join with the federated table ${federated.name} lets each holder learn which of its keys are in ${joined.name}, which ${joined.owner} has not granted to ${missing.join(', ')}`,
+        `${federated.name} on its own`,
+      );
+    }
+    const side = (t: Table) => ({ table: t, filters: query.where.filter((p) => p.column.table === t.name) });
+    return planFederated(query, side(federated), joined ? [side(joined)] : [], querier, minDistinctKeys, manifest.receivers);
+  }
   const filtersOf = (t: Table) => query.where.filter((p) => p.column.table === t.name);
   const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
 
@@ -153,7 +168,8 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   };
 }
 
-function planFederated(query: Query, t: Table, querier: string, minDistinctKeys: number, receivers: readonly string[]): QueryPlan {
+function planFederated(query: Query, side: TableSide, others: TableSide[], querier: string, minDistinctKeys: number, receivers: readonly string[]): QueryPlan {
+  const t = side.table;
   const values = query.groupBy.map((g) => {
     const c = t.columns.find((x) => x.name === g.column);
     if (c?.type !== 'string' || !c.values) {
@@ -169,8 +185,8 @@ function planFederated(query: Query, t: Table, querier: string, minDistinctKeys:
   return {
     mode: 'federated',
     querier,
-    aggregator: { table: t, filters: query.where },
-    others: [],
+    aggregator: side,
+    others,
     outputs: query.select,
     groupBy: query.groupBy.map((g) => g.column),
     sumColumns,

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { HandshakeMessage, SessionMessage } from '../../protocol/messages.js';
+import { HandshakeMessage, WireMessage, type SessionMessage } from '../../protocol/messages.js';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
@@ -17,8 +17,10 @@ export type ConnectionParams = Omit<HandshakeParams, 'role' | 'expectedPeer'> & 
  */
 export class PeerConnection {
   private inbox: SessionMessage[] = [];
-  private waiter: { resolve: (m: SessionMessage) => void; reject: (e: CleanroomError) => void } | undefined;
+  private waiter: { accept: (m: SessionMessage) => boolean; resolve: (m: SessionMessage | null) => void; reject: (e: CleanroomError) => void } | undefined;
   private failure: CleanroomError | undefined;
+  /** The peer said `bye`: its part is over, and its close is expected. */
+  peerFinished = false;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -87,7 +89,7 @@ export class PeerConnection {
   }
 
   /** Sends one message; waits for the socket to drain when too much is buffered, so producers slow down. */
-  async send(msg: SessionMessage): Promise<void> {
+  async send(msg: WireMessage): Promise<void> {
     if (this.failure) throw this.failure;
     const plaintext = encodeFrame(msg);
     // The peer would refuse it as a violation; failing here keeps the fault where it is.
@@ -105,23 +107,38 @@ export class PeerConnection {
   }
 
   /** The next inbound message, or a TIMEOUT error after `timeoutMs` of silence. */
-  next(timeoutMs: number): Promise<SessionMessage> {
-    const queued = this.inbox.shift();
-    if (queued) return Promise.resolve(queued);
+  async next(timeoutMs: number): Promise<SessionMessage> {
+    return (await this.nextOf(timeoutMs, () => true))!;
+  }
+
+  /**
+   * The next inbound message that `accept` takes, leaving others queued for whoever asks for them (two protocol
+   * phases can share a connection); null once `signal` aborts, which also leaves the message queued.
+   */
+  nextOf(timeoutMs: number, accept: (m: SessionMessage) => boolean, signal?: AbortSignal): Promise<SessionMessage | null> {
+    const i = this.inbox.findIndex(accept);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
     if (this.failure) return Promise.reject(this.failure);
+    if (signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         this.waiter = undefined;
-        reject(new CleanroomError('TIMEOUT', `${this.peer} sent nothing for ${timeoutMs} ms`, { peerFault: true }));
-      }, timeoutMs);
-      this.waiter = {
-        resolve: (m) => (clearTimeout(timer), resolve(m)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
       };
+      const onAbort = () => (done(), resolve(null));
+      const timer = setTimeout(() => (done(), reject(new CleanroomError('TIMEOUT', `${this.peer} sent nothing for ${timeoutMs} ms`, { peerFault: true }))), timeoutMs);
+      signal?.addEventListener('abort', onAbort);
+      this.waiter = { accept, resolve: (m) => (done(), resolve(m)), reject: (e) => (done(), reject(e)) };
     });
   }
 
-  close(): void {
+  /**
+   * Closes the connection, saying `bye` when this node's part ended well (the peer then takes the close as
+   * expected) or sending `abort` when the query failed here, so that the peer fails too instead of waiting.
+   */
+  close(abort?: Extract<SessionMessage, { type: 'abort' }>): void {
+    if (!this.failure && this.ws.readyState === WebSocket.OPEN) this.send(abort ?? { type: 'bye' }).catch(() => {});
     this.failure ??= new CleanroomError('ABORTED', 'connection closed');
     this.ws.close(1000);
   }
@@ -132,10 +149,13 @@ export class PeerConnection {
       if (!isBinary) throw new CleanroomError('PROTOCOL_VIOLATION', 'text frame on a binary protocol', { peerFault: true });
       const plaintext = this.opener.open(data);
       this.tap?.('in', plaintext);
-      const msg = decodeFrame(plaintext, SessionMessage, 'session');
+      const msg = decodeFrame(plaintext, WireMessage, 'session');
+      if (msg.type === 'bye') {
+        this.peerFinished = true;
+        return;
+      }
       const w = this.waiter;
-      this.waiter = undefined;
-      if (w) w.resolve(msg);
+      if (w?.accept(msg)) w.resolve(msg);
       else this.inbox.push(msg);
     } catch (err) {
       const e = asCleanroomError(err);

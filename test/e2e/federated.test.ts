@@ -27,16 +27,25 @@ const salaries: Table = {
   rules: { aggregations: [{ column: 'salary', functions: ['sum', 'avg'] }], dimensions: ['dept', 'level'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
 };
 
+const verified: Table = {
+  name: 'verified',
+  owner: 'registry',
+  columns: [{ name: 'email', type: 'string' }, { name: 'kind', type: 'string' }],
+  joinKey: { column: 'email', normalization: 'email' },
+  rules: { aggregations: [], dimensions: ['kind'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [...HOLDERS] },
+};
+
 describe('a federated table held by three members, with an auditor as receiver', () => {
   let cluster: Cluster;
   let cleanup: () => Promise<void>;
   let ref: Reference;
+  let files: Record<string, string>;
 
   beforeAll(async () => {
     const tmp = await makeTempDir('federated');
     cleanup = tmp.cleanup;
     const rand = prng(11);
-    const files: Record<string, string> = {};
+    files = {};
     for (const [n, h] of HOLDERS.entries()) {
       // 'legal' exists at one employer only, with 2 people: it must never be released.
       const rows = Array.from({ length: 60 + 10 * n }, (_, i) => {
@@ -46,15 +55,20 @@ describe('a federated table held by three members, with an auditor as receiver',
       files[h] = join(tmp.dir, `${h}.csv`);
       writeFileSync(files[h]!, 'email,dept,level,salary\n' + rows.join('\n') + '\n');
     }
+    // The registry knows about two thirds of everyone, in upper case.
+    files.registry = join(tmp.dir, 'verified.csv');
+    const registered = HOLDERS.flatMap((_, n) => Array.from({ length: 80 }, (_, i) => i).filter(() => rand() < 0.66).map((i) => `PERSON${n}-${i}@FIRM${n}.EXAMPLE,${rand() < 0.8 ? 'full-time' : 'contractor'}`));
+    writeFileSync(files.registry, 'email,kind\n' + registered.join('\n') + '\n');
     cluster = await startCluster({
       dir: tmp.dir,
       collaborationId: 'pay-equity',
       members: [
         ...HOLDERS.map((h) => ({ id: h, name: h, tables: { salaries: { path: files[h]!, format: 'csv' as const } } })),
         { id: 'auditor', name: 'Auditor', tables: {} },
+        { id: 'registry', name: 'Registry', tables: { verified: { path: files.registry, format: 'csv' as const } } },
       ],
-      tables: [salaries],
-      queriers: [...HOLDERS, 'auditor'],
+      tables: [salaries, verified],
+      queriers: [...HOLDERS, 'auditor', 'registry'],
       receivers: ['auditor', 'emp1'],
     });
     ref = await Reference.open();
@@ -77,6 +91,21 @@ describe('a federated table held by three members, with an auditor as receiver',
     answer.result.rows.forEach((r, i) => expect(Number(r[3])).toBeCloseTo(Number(expected[i]![3]), 6));
     expect(answer.result.rows.map((r) => r[0])).not.toContain('legal');
     expect(answer.result.rows.some((r) => r[0] === null)).toBe(true);
+  });
+
+  it('joined with another member\'s table: totals over the holders\' rows whose key that table has', async () => {
+    await ref.rows(`CREATE OR REPLACE VIEW verified AS SELECT lower(email) AS email, kind FROM read_csv('${files.registry}', header = true, all_varchar = true)`);
+    const answer = await query(cluster.controlPort.auditor!, "SELECT s.dept, COUNT(*), SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email WHERE v.kind = 'full-time' GROUP BY s.dept");
+    if (answer.kind !== 'result') throw new Error(JSON.stringify(answer) + Object.entries(cluster.nodes).map(([k, n]) => `\n--- ${k}\n${n.log.join('')}`).join(''));
+    const expected = await ref.rows(`
+      WITH m AS (SELECT * FROM pooled WHERE lower(email) IN (SELECT email FROM verified WHERE kind = 'full-time'))
+      SELECT dept, count(*), CAST(sum(salary) AS VARCHAR) FROM m
+      GROUP BY dept HAVING (SELECT sum(k) FROM (SELECT count(DISTINCT email) AS k FROM m m2 WHERE m2.dept IS NOT DISTINCT FROM m.dept GROUP BY h)) >= ${MIN_KEYS}
+      ORDER BY dept NULLS LAST`);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(answer.result.rows).toEqual(expected);
+    // The registry takes part in the PSIs only: it is no receiver.
+    expect(await query(cluster.controlPort.registry!, 'SELECT COUNT(*) FROM salaries s JOIN verified v ON s.email = v.email')).toMatchObject({ kind: 'released' });
   });
 
   it('a holder that is no receiver learns only that the totals were released', async () => {
