@@ -57,6 +57,7 @@ export class PeerConnection {
       };
       const abort = (err: CleanroomError) => {
         cleanup();
+        if (err.code === 'AUTH_FAILED' && ws.readyState === WebSocket.OPEN) send(hs.refusal());
         ws.close(1008, err.code);
         reject(err);
       };

@@ -41,6 +41,7 @@ export class Handshake {
   private transcript: Uint8Array | undefined;
   private keys: { i2r: Uint8Array; r2i: Uint8Array } | undefined;
   private done = false;
+  private otherManifest = false;
 
   constructor(private readonly p: HandshakeParams) {
     this.ownHello = {
@@ -51,6 +52,15 @@ export class Handshake {
       member: p.identity.memberId,
       ephemeral: x25519.getPublicKey(this.ephemeralSecret),
     };
+  }
+
+  /**
+   * What a responder sends before it hangs up on a refused hello: its own hello (no signature), so that the
+   * initiator can say why (another manifest, another collaboration) instead of only that the peer hung up.
+   */
+  refusal(): readonly HandshakeMessage[] {
+    // Only to a member of this collaboration on another manifest version: a stranger learns nothing.
+    return this.p.role === 'responder' && this.otherManifest ? [this.ownHello] : [];
   }
 
   start(): HandshakeStep {
@@ -94,13 +104,15 @@ export class Handshake {
 
   private checkHello(h: Hello): void {
     if (h.collaborationId !== this.p.manifest.collaborationId) throw authFailed(`peer belongs to collaboration ${h.collaborationId}, not ${this.p.manifest.collaborationId}`);
-    if (!equalBytes(h.manifestHash, this.p.manifestHash)) {
-      throw authFailed(`peer runs another manifest (hash ${hexShort(h.manifestHash)}, ours ${hexShort(this.p.manifestHash)}): every member must sign and load the same version`);
-    }
     if (!this.p.manifest.members.some((m) => m.id === h.member)) throw authFailed(`${h.member} is not a member of the collaboration`);
     if (h.member === this.p.identity.memberId) throw authFailed('peer claims this node\'s own identity');
     if (this.p.expectedPeer !== undefined && h.member !== this.p.expectedPeer) throw authFailed(`dialled ${this.p.expectedPeer} but ${h.member} answered`);
+    if (!equalBytes(h.manifestHash, this.p.manifestHash)) {
+      this.otherManifest = true;
+      throw authFailed(`peer runs another manifest (hash ${hexShort(h.manifestHash)}, ours ${hexShort(this.p.manifestHash)}): every member must sign and load the same version`);
+    }
   }
+
 }
 
 /** Length-prefixed fields, so that no two different hellos serialise alike. */

@@ -1,0 +1,94 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { query, startNode } from '../../scripts/local-cluster.js';
+import { canonicalManifestBytes } from '../../src/manifest/canonical.js';
+import { Manifest, type Table } from '../../src/manifest/schema.js';
+import { signManifest } from '../../src/manifest/signature.js';
+import { readIdentity } from '../../src/node/identity.js';
+import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
+
+/**
+ * Governance with three members: every node runs only the manifest every member signed, and only that one; queriers
+ * and receivers are what it says.
+ */
+const IDS = ['ann', 'bob', 'cat'] as const;
+const table = (owner: string): Table => ({
+  name: `t_${owner}`,
+  owner,
+  columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }],
+  joinKey: { column: 'k', normalization: 'exact' },
+  rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [...IDS] },
+});
+
+describe('governance of a three-member collaboration', () => {
+  let cluster: Cluster;
+  let cleanup: () => Promise<void>;
+  let dir: string;
+  const SQL = 'SELECT a.g, COUNT(*) FROM t_ann a JOIN t_bob b ON a.k = b.k JOIN t_cat c ON a.k = c.k GROUP BY a.g';
+
+  beforeAll(async () => {
+    const tmp = await makeTempDir('governance');
+    ({ dir, cleanup } = tmp);
+    const files = Object.fromEntries(
+      IDS.map((id) => {
+        const f = join(dir, `${id}.csv`);
+        writeFileSync(f, 'k,g\n' + Array.from({ length: 20 }, (_, i) => `k${i},g${i % 2}`).join('\n') + '\n');
+        return [id, f];
+      }),
+    );
+    cluster = await startCluster({
+      dir,
+      collaborationId: 'gov',
+      members: IDS.map((id) => ({ id, name: id, tables: { [`t_${id}`]: { path: files[id]!, format: 'csv' as const } } })),
+      tables: IDS.map(table),
+      queriers: ['ann', 'bob'],
+      receivers: ['ann'],
+    });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await cleanup?.();
+  });
+
+  it('runs the join for an allowed querier; the result goes to the receiver only', async () => {
+    expect(await query(cluster.controlPort.ann!, SQL)).toMatchObject({ kind: 'result', result: { rows: [['g0', 10], ['g1', 10]] } });
+    expect(await query(cluster.controlPort.bob!, SQL)).toMatchObject({ kind: 'released', receivers: ['ann'] });
+    const results = (id: string) => (existsSync(join(cluster.nodeDirs[id]!, 'results')) ? readdirSync(join(cluster.nodeDirs[id]!, 'results')).length : 0);
+    // The receiver saves its result when its own part ends, which may be just after the querier's.
+    for (let i = 0; i < 50 && results('ann') < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(results('ann')).toBe(2);
+    expect(results('bob')).toBe(0);
+    expect(results('cat')).toBe(0);
+  });
+
+  it('refuses a querier the manifest does not name, before any cryptography', async () => {
+    expect(await query(cluster.controlPort.cat!, SQL)).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('rule: queriers') });
+  });
+
+  it('a node refuses to start with a changed manifest that not every member signed again', async () => {
+    const file = join(cluster.nodeDirs.cat!, 'manifest.json');
+    const signed = JSON.parse(readFileSync(file, 'utf8'));
+    const original = readFileSync(file, 'utf8');
+    await stopNode(cluster.nodes.cat!);
+    writeFileSync(file, JSON.stringify({ ...signed, manifest: { ...signed.manifest, receivers: ['ann', 'cat'] } }));
+    await expect(startNode(cluster.nodeDirs.cat!)).rejects.toThrow(/MANIFEST_UNSIGNED: the manifest is not signed by every member: missing or invalid signature of ann, bob, cat/);
+    writeFileSync(file, original);
+  });
+
+  it('a new version signed by everyone but loaded by one node only: its peers refuse it, naming the manifest', async () => {
+    const file = join(cluster.nodeDirs.cat!, 'manifest.json');
+    const signed = JSON.parse(readFileSync(file, 'utf8'));
+    const v2 = Manifest.parse({ ...signed.manifest, version: 2, receivers: ['ann', 'cat'] });
+    const signatures: Record<string, string> = {};
+    for (const id of IDS) signatures[id] = signManifest(v2, id, (await readIdentity(join(cluster.nodeDirs[id]!, 'identity.json'))).secretKey);
+    writeFileSync(file, JSON.stringify({ manifest: v2, signatures }));
+    expect(canonicalManifestBytes(v2)).not.toEqual(canonicalManifestBytes(Manifest.parse(signed.manifest)));
+    const cat = await startNode(cluster.nodeDirs.cat!);
+    cluster.nodes.cat = cat;
+    const answer = await query(cluster.controlPort.ann!, SQL);
+    expect(answer).toMatchObject({ kind: 'error' });
+    expect(answer).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/peer runs another manifest \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/) });
+    expect(cat.log.join('')).toMatch(/peer runs another manifest/);
+  });
+});
