@@ -203,3 +203,14 @@ describe('what each member could compute from what it received (SPEC §7)', () =
     expect(found.d).toEqual({});
   });
 });
+
+describe('receivers as the manifest says', () => {
+  it('a member that is no receiver refuses value shares and labels sent to it', async () => {
+    const m = manifest(['p', 'c', 'd']);
+    const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), m, 'p');
+    const d = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'd', secret: QuerySecret.generate() });
+    const step = d.receive('p', { type: 'labels', queryId: 'ab'.repeat(16), labels: [] });
+    expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', message: expect.stringMatching(/unexpected labels|not a result receiver/) } });
+    expect(step.send.map((e) => [e.to, e.msg.type])).toEqual([['p', 'abort'], ['c', 'abort']]);
+  });
+});
