@@ -1,13 +1,13 @@
 import type { SessionMessage } from '../../protocol/messages.js';
 import type { GroupAggregate, TableStore } from '../data/table-store.js';
-import { CleanroomError, asCleanroomError } from '../errors.js';
+import { CleanroomError } from '../errors.js';
 import { holdersOf } from '../manifest/schema.js';
-import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { FederatedSession } from '../protocol/federated.js';
-import type { RingStep } from '../protocol/ring.js';
+import type { MultiStep } from '../protocol/multi-step.js';
 import type { Outcome } from '../protocol/step.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
+import { SessionControl } from './session-control.js';
 import { runSession, type SessionContext } from './session-runner.js';
 
 export interface FederatedContext {
@@ -26,57 +26,23 @@ const FEDERATED_MESSAGES = new Set(['shares', 'open', 'labels', 'abort']);
 /** Drives one member's FederatedSession: its own part's aggregates from DuckDB, every peer's messages. */
 export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
   const machine = new FederatedSession({ queryId: ctx.queryId, plan: ctx.plan, self: ctx.self });
-  let outcome: Outcome | undefined;
-  let resolveDone!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => (resolveDone = r));
+  const control = new SessionControl(ctx.queryId, ctx.conns);
   let chain = Promise.resolve();
-  const stop = new AbortController();
-  const settle = (o: Outcome) => {
-    if (outcome) return;
-    outcome = o;
-    stop.abort();
-    resolveDone(o);
-  };
-  const failLocally = (err: unknown) => {
-    if (outcome) return;
-    const e = asCleanroomError(err);
-    settle({ kind: 'failed', error: e });
-    for (const c of ctx.conns.values()) c.send({ type: 'abort', queryId: ctx.queryId, code: e.code, message: e.message.slice(0, 2000) }).catch(() => {});
-  };
-  const apply = (step: RingStep): void => {
+  const apply = (step: MultiStep): void => {
     chain = chain
       .then(async () => {
         for (const e of step.send) await ctx.conns.get(e.to)!.send(e.msg);
-        if (step.outcome) settle(step.outcome);
+        if (step.outcome) control.settle(step.outcome);
       })
-      .catch(failLocally);
+      .catch((err) => control.fail(err));
   };
-  let listening = ctx.conns.size;
-  const listen = async (peer: string, conn: PeerConnection) => {
-    try {
-      while (!outcome) {
-        let msg: SessionMessage | null;
-        try {
-          msg = await conn.nextOf(STAGE_IDLE_TIMEOUT_MS, (m) => FEDERATED_MESSAGES.has(m.type), stop.signal);
-        } catch (err) {
-          // A member whose part is over says so before it closes; any other close or silence is a failure.
-          if (!conn.peerFinished) failLocally(err);
-          return;
-        }
-        if (!msg || outcome) return;
-        apply(machine.receive(peer, msg));
-      }
-    } finally {
-      if (--listening === 0) void chain.then(() => failLocally(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));
-    }
-  };
-  for (const [peer, conn] of ctx.conns) void listen(peer, conn);
+  control.listen((m) => FEDERATED_MESSAGES.has(m.type), (peer, msg) => apply(machine.receive(peer, msg)), () => chain);
   if (machine.isHolder) {
     (ctx.ownGroups ?? (() => ctx.store.aggregateAll(ctx.plan.aggregator, ctx.plan.groupBy, ctx.plan.sumColumns)))()
       .then((groups) => apply(machine.own(groups)))
       .catch((err) => apply(machine.fail(err)));
   }
-  const result = await done;
+  const result = await control.done;
   await chain;
   return result;
 }

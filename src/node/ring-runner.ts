@@ -1,15 +1,15 @@
-import type { SessionMessage } from '../../protocol/messages.js';
 import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableStore } from '../data/table-store.js';
-import { CleanroomError, asCleanroomError } from '../errors.js';
-import { PSI_BATCH_KEYS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
-import { RingSession, type RingStep } from '../protocol/ring.js';
+import { PSI_BATCH_KEYS } from '../limits.js';
+import type { MultiStep } from '../protocol/multi-step.js';
+import { RingSession } from '../protocol/ring.js';
 import type { Outcome } from '../protocol/step.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
+import { SessionControl } from './session-control.js';
 import type { Progress } from './session-runner.js';
 
 export interface RingContext {
@@ -39,30 +39,16 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
   const secret = QuerySecret.generate();
   const extra = isAggregator ? QuerySecret.generate() : undefined;
   const machine = new RingSession({ queryId: ctx.queryId, plan, self, secret, ...(extra ? { extra } : {}) });
-  let outcome: Outcome | undefined;
-  let resolveDone!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => (resolveDone = r));
   const blinds: Promise<Uint8Array>[] = [];
   let wake: (() => void) | undefined;
   let sendChain = Promise.resolve();
-
-  const stop = new AbortController();
-  const settle = (o: Outcome) => {
-    if (outcome) return;
-    outcome = o;
+  const control = new SessionControl(ctx.queryId, ctx.conns, () => {
     secret.zero();
     extra?.zero();
     wake?.();
-    stop.abort();
-    resolveDone(o);
-  };
-  const failLocally = (err: unknown) => {
-    if (outcome) return;
-    const e = asCleanroomError(err);
-    settle({ kind: 'failed', error: e });
-    for (const c of ctx.conns.values()) c.send({ type: 'abort', queryId: ctx.queryId, code: e.code, message: e.message.slice(0, 2000) }).catch(() => {});
-  };
-  const apply = (step: RingStep): void => {
+  });
+  const failLocally = (err: unknown) => control.fail(err);
+  const apply = (step: MultiStep): void => {
     for (const req of step.blind ?? []) {
       let p: Promise<Uint8Array>;
       try {
@@ -91,7 +77,7 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
     }
     if (step.outcome) {
       const o = step.outcome;
-      sendChain = sendChain.then(() => settle(o)).catch(failLocally);
+      sendChain = sendChain.then(() => control.settle(o)).catch(failLocally);
     }
   };
 
@@ -100,13 +86,13 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
     for (;;) {
       const c = sendChain;
       await c;
-      if (outcome || (blinds.length === 0 && c === sendChain)) return;
+      if (control.outcome || (blinds.length === 0 && c === sendChain)) return;
       await new Promise((r) => setTimeout(r, 10));
     }
   };
 
   const consumeBlinds = async () => {
-    while (!outcome) {
+    while (!control.outcome) {
       const next = blinds.shift();
       if (!next) {
         await new Promise<void>((r) => (wake = r));
@@ -120,7 +106,7 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
         apply(machine.fail(err));
         continue;
       }
-      if (!outcome) apply(machine.blinded(result));
+      if (!control.outcome) apply(machine.blinded(result));
     }
   };
 
@@ -128,39 +114,19 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
   const produce = async () => {
     let count = 0;
     for await (const hashed of store.hashedKeys(side, hasher, PSI_BATCH_KEYS)) {
-      if (outcome) return;
+      if (control.outcome) return;
       apply(machine.ownHashed(hashed));
       count += hashed.length / 32;
       ctx.onProgress?.({ queryId: ctx.queryId, stage: 'psi', ownKeys: count });
-      while (!outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await new Promise((r) => setTimeout(r, 5));
+      while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await new Promise((r) => setTimeout(r, 5));
     }
-    if (!outcome) apply(machine.ownEnd());
-  };
-
-  let listening = ctx.conns.size;
-  const listen = async (peer: string, conn: PeerConnection) => {
-    try {
-      while (!outcome) {
-        let msg: SessionMessage | null;
-        try {
-          msg = await conn.nextOf(STAGE_IDLE_TIMEOUT_MS, () => true, stop.signal);
-        } catch (err) {
-          // A member whose part is over says so before it closes; any other close or silence is a failure.
-          if (!conn.peerFinished) failLocally(err);
-          return;
-        }
-        if (!msg || outcome) return;
-        apply(machine.receive(peer, msg));
-      }
-    } finally {
-      if (--listening === 0) void idle().then(() => failLocally(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));
-    }
+    if (!control.outcome) apply(machine.ownEnd());
   };
 
   void consumeBlinds();
   produce().catch(failLocally);
-  for (const [peer, conn] of ctx.conns) void listen(peer, conn);
-  const result = await done;
+  control.listen(() => true, (peer, msg) => apply(machine.receive(peer, msg)), idle);
+  const result = await control.done;
   await sendChain;
   return result;
 }

@@ -4,13 +4,13 @@ import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableStore } from '../data/table-store.js';
-import { CleanroomError, asCleanroomError } from '../errors.js';
-import { PSI_BATCH_KEYS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
+import { PSI_BATCH_KEYS } from '../limits.js';
 import { AggregatorSession } from '../protocol/aggregator.js';
 import { PartnerSession } from '../protocol/partner.js';
 import type { Outcome, Step } from '../protocol/step.js';
 import type { QueryPlan, TableSide } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
+import { SessionControl } from './session-control.js';
 
 export interface Progress {
   readonly queryId: string;
@@ -52,26 +52,11 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
   const secret = QuerySecret.generate();
   const params = { queryId: ctx.queryId, plan, self, peer: ctx.conn.peer, secret };
   const machine = isAggregator ? new AggregatorSession(params) : new PartnerSession(params);
-  let outcome: Outcome | undefined;
-  let resolveDone!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => (resolveDone = r));
   // Everything the machine returns is handled strictly in the order it was returned.
   let chain = Promise.resolve();
-
-  const stop = new AbortController();
-  const settle = (o: Outcome) => {
-    if (outcome) return;
-    outcome = o;
-    secret.zero();
-    stop.abort();
-    resolveDone(o);
-  };
-  const failLocally = (err: unknown) => {
-    if (outcome) return;
-    settle({ kind: 'failed', error: asCleanroomError(err) });
-    const e = asCleanroomError(err);
-    ctx.conn.send({ type: 'abort', queryId: ctx.queryId, code: e.code, message: e.message.slice(0, 2000) }).catch(() => {});
-  };
+  const control = new SessionControl(ctx.queryId, new Map([[ctx.conn.peer, ctx.conn]]), () => secret.zero());
+  const settle = (o: Outcome) => control.settle(o);
+  const failLocally = (err: unknown) => control.fail(err);
   /** Starts a multiplication now (so the pool works ahead); its result is consumed later, in order. */
   const blind = (points: Uint8Array): Promise<Uint8Array> => {
     let p: Promise<Uint8Array>;
@@ -84,7 +69,7 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
     return p;
   };
   const handle = async (step: Step, blinded: readonly Promise<Uint8Array>[]): Promise<void> => {
-    if (outcome) return;
+    if (control.outcome) return;
     for (const m of step.send) await ctx.conn.send(m);
     for (const b of blinded) {
       let next: Step;
@@ -94,7 +79,7 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
         next = machine.fail(err);
       }
       await handle(next, []);
-      if (outcome) return;
+      if (control.outcome) return;
     }
     if (step.aggregate && machine instanceof AggregatorSession) {
       ctx.onProgress?.({ queryId: ctx.queryId, stage: 'aggregation', ownKeys: step.aggregate.length });
@@ -117,14 +102,14 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
     const inflight: Promise<void>[] = [];
     let count = 0;
     for await (const hashed of store.hashedKeys(side, hasher, PSI_BATCH_KEYS)) {
-      if (outcome) return;
+      if (control.outcome) return;
       const blinded = blind(hashed);
       count += hashed.length / 32;
       const n = count;
       chain = chain
         .then(async () => {
           const points = await blinded;
-          if (outcome) return;
+          if (control.outcome) return;
           await handle(machine.ownPoints(points), []);
           ctx.onProgress?.({ queryId: ctx.queryId, stage: 'psi', ownKeys: n });
         })
@@ -137,25 +122,9 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
     await chain;
   };
 
-  const consume = async () => {
-    while (!outcome) {
-      let msg: SessionMessage | null;
-      try {
-        msg = await ctx.conn.nextOf(STAGE_IDLE_TIMEOUT_MS, ctx.accept ?? (() => true), stop.signal);
-      } catch (err) {
-        // The peer said its part is over: what it sent before may still complete ours.
-        if (ctx.conn.peerFinished) await chain;
-        if (!outcome) failLocally(ctx.conn.peerFinished ? new CleanroomError('ABORTED', `${ctx.conn.peer} ended its part before this member's was complete`) : err);
-        return;
-      }
-      if (!msg || outcome) return;
-      void apply(machine.receive(msg));
-    }
-  };
-
   produce().catch(failLocally);
-  void consume();
-  const result = await done;
+  control.listen(ctx.accept ?? (() => true), (_peer, msg) => void apply(machine.receive(msg)), () => chain);
+  const result = await control.done;
   await chain;
   return result;
 }

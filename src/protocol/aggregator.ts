@@ -3,7 +3,6 @@ import { decodeRingElements, encodeRingElements, reconstruct, share } from '../c
 import type { GroupAggregate, Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
-import type { QueryPlan } from '../query/plan.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';

@@ -1,12 +1,12 @@
 import type { SessionMessage } from '../../protocol/messages.js';
 import { addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import type { GroupAggregate, Label } from '../data/table-store.js';
-import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
+import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_LABEL_CHARS } from '../limits.js';
 import { holdersOf } from '../manifest/schema.js';
 import type { QueryPlan } from '../query/plan.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import type { Envelope, RingStep } from './ring.js';
+import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
  * A query over a federated table (SPEC §4.5): each holder aggregates its own part over every group of the
@@ -50,7 +50,7 @@ export class FederatedSession {
   }
 
   /** This holder's per-group aggregates over its own rows (groups absent from its part are zeros). */
-  own(groups: readonly GroupAggregate[]): RingStep {
+  own(groups: readonly GroupAggregate[]): MultiStep {
     return this.guard(() => {
       if (this.phase !== 'local' || !this.isHolder) throw new CleanroomError('INTERNAL', 'own aggregates outside the local phase');
       const width = groupWidth(this.r.plan);
@@ -70,19 +70,18 @@ export class FederatedSession {
       const send: Envelope[] = this.holders.flatMap((to, j) =>
         to === this.r.self ? [] : [{ to, msg: { type: 'shares', queryId: this.r.queryId, groups: this.domain.length, width, values: encodeRingElements(parts[j]!) } } as Envelope],
       );
-      return then(send, this.afterShares());
+      return followedBy(send, this.afterShares());
     });
   }
 
-  receive(from: string, msg: SessionMessage): RingStep {
+  receive(from: string, msg: SessionMessage): MultiStep {
     return this.guard(() => {
-      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
-      if (!this.peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
-      if (msg.queryId !== this.r.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.r.queryId}`);
+      const aborted = admit(msg, from, this.peers, this.r.queryId, this.phase === 'done');
+      if (aborted) {
+        this.finish();
+        return aborted;
+      }
       switch (msg.type) {
-        case 'abort':
-          this.finish();
-          return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
         case 'shares': {
           if (!this.isHolder || !this.holders.includes(from) || this.shares.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
           if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation(`shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
@@ -103,7 +102,7 @@ export class FederatedSession {
     });
   }
 
-  private afterShares(): RingStep {
+  private afterShares(): MultiStep {
     if (this.phase !== 'shares' || this.shares.size < this.holders.length - 1) return { send: [] };
     const width = groupWidth(this.r.plan);
     for (const v of this.shares.values()) this.total = chunk(addShares(this.total.flat(), v), width);
@@ -111,10 +110,10 @@ export class FederatedSession {
     this.phase = 'counts';
     const values = encodeRingElements(this.total.map((v) => v[KEYS]!));
     const send: Envelope[] = this.holders.filter((h) => h !== this.r.self).map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
-    return then(send, this.afterCounts());
+    return followedBy(send, this.afterCounts());
   }
 
-  private onOpen(from: string, stage: 'counts' | 'values', v: bigint[]): RingStep {
+  private onOpen(from: string, stage: 'counts' | 'values', v: bigint[]): MultiStep {
     if (!this.holders.includes(from)) throw new ProtocolViolation(`${from} holds no part and opens nothing`);
     const store = stage === 'counts' ? this.counts : this.values;
     if (store.has(from)) throw new ProtocolViolation(`${from} opened its ${stage} twice`);
@@ -124,7 +123,7 @@ export class FederatedSession {
     return stage === 'counts' ? this.afterCounts() : this.afterValues();
   }
 
-  private afterCounts(): RingStep {
+  private afterCounts(): MultiStep {
     if (this.phase !== 'counts' || this.counts.size < this.holders.length - 1) return { send: [] };
     for (const [from, v] of this.counts) if (v.length !== this.domain.length) throw new ProtocolViolation(`${from} opened ${v.length} counts for ${this.domain.length} groups`);
     const totals = this.total.map((v, g) => reconstruct([v[KEYS]!, ...[...this.counts.values()].map((c) => c[g]!)]));
@@ -145,10 +144,10 @@ export class FederatedSession {
       this.finish();
       return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers: this.receivers } };
     }
-    return then(send, this.afterValues());
+    return followedBy(send, this.afterValues());
   }
 
-  private afterValues(): RingStep {
+  private afterValues(): MultiStep {
     const expected = this.holders.filter((h) => h !== this.r.self).length;
     if (this.phase !== 'values' || this.values.size < expected || !this.labels) return { send: [] };
     const cols = releasedColumns(this.r.plan);
@@ -164,7 +163,7 @@ export class FederatedSession {
     return { send: [], outcome: { kind: 'result', result } };
   }
 
-  fail(err: unknown): RingStep {
+  fail(err: unknown): MultiStep {
     return this.guard(() => {
       throw err;
     });
@@ -175,14 +174,12 @@ export class FederatedSession {
     this.total = [];
   }
 
-  private guard(f: () => RingStep): RingStep {
+  private guard(f: () => MultiStep): MultiStep {
     try {
       return f();
     } catch (err) {
-      const error = asCleanroomError(err);
       this.finish();
-      const abort: SessionMessage = { type: 'abort', queryId: this.r.queryId, code: error.code, message: error.message.slice(0, 2000) };
-      return { send: this.peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
+      return abortAll(this.peers, this.r.queryId, err);
     }
   }
 }
@@ -191,6 +188,3 @@ function chunk(values: readonly bigint[], width: number): bigint[][] {
   return Array.from({ length: values.length / width }, (_, i) => values.slice(i * width, (i + 1) * width));
 }
 
-function then(first: readonly Envelope[], next: RingStep): RingStep {
-  return { ...next, send: [...first, ...next.send] };
-}

@@ -3,13 +3,13 @@ import type { QuerySecret } from '../crypto/secret.js';
 import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import type { GroupAggregate, Label } from '../data/table-store.js';
-import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
+import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_GROUPS, MAX_LABEL_CHARS, PSI_BATCH_KEYS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import type { Outcome } from './step.js';
+import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
  * A join of three or more members (SPEC §4.4) as one pure state machine per member. Every member's key set is
@@ -31,24 +31,6 @@ export interface RingParams {
   readonly secret: QuerySecret;
   /** P only: the second secret that keeps its own set incomparable with everyone else's. */
   readonly extra?: QuerySecret;
-}
-
-export interface Envelope {
-  readonly to: string;
-  readonly msg: SessionMessage;
-}
-
-export interface BlindRequest {
-  readonly points: Uint8Array;
-  readonly secret: QuerySecret;
-}
-
-export interface RingStep {
-  readonly send: readonly Envelope[];
-  /** Multiplications to run; answer each with `blinded(result)` in this order (or `fail`). */
-  readonly blind?: readonly BlindRequest[];
-  readonly aggregate?: readonly number[];
-  readonly outcome?: Outcome;
 }
 
 type Continuation = { kind: 'own'; extraNext: boolean } | { kind: 'hop'; set: string } | { kind: 'intersection' };
@@ -121,7 +103,7 @@ export class RingSession {
   }
 
   /** A batch of this member's own H(k). */
-  ownHashed(hashed: Uint8Array): RingStep {
+  ownHashed(hashed: Uint8Array): MultiStep {
     // Own batches still in flight when the session already ended (a peer's abort) are moot.
     if (this.phase === 'done') return { send: [] };
     return this.guard(() => {
@@ -133,17 +115,17 @@ export class RingSession {
     });
   }
 
-  ownEnd(): RingStep {
+  ownEnd(): MultiStep {
     if (this.phase === 'done') return { send: [] };
     return this.guard(() => {
       const t = this.transit(this.r.self, null);
       t.ended = true;
-      return then(this.flush(t), this.afterPsi());
+      return followedBy(this.flush(t), this.afterPsi());
     });
   }
 
   /** The result of the oldest outstanding blind request. */
-  blinded(result: Uint8Array): RingStep {
+  blinded(result: Uint8Array): MultiStep {
     if (this.phase === 'done') return { send: [] };
     return this.guard(() => {
       const c = this.queue.shift();
@@ -159,20 +141,19 @@ export class RingSession {
       }
       const t = this.transits.get(c.kind === 'own' ? this.r.self : c.set)!;
       t.pending -= 1;
-      return then(this.forward(t, result), this.afterPsi());
+      return followedBy(this.forward(t, result), this.afterPsi());
     });
   }
 
   /** A message from `from`, already authenticated as that member by the channel. */
-  receive(from: string, msg: SessionMessage): RingStep {
+  receive(from: string, msg: SessionMessage): MultiStep {
     return this.guard(() => {
-      if (this.phase === 'done') throw new ProtocolViolation(`${msg.type} after the query ended`);
-      if (!this.peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
-      if (msg.queryId !== this.r.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.r.queryId}`);
+      const aborted = admit(msg, from, this.peers, this.r.queryId, this.phase === 'done');
+      if (aborted) {
+        this.finish();
+        return aborted;
+      }
       switch (msg.type) {
-        case 'abort':
-          this.finish();
-          return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
         case 'ring':
           return this.onRing(from, msg.set, msg.stage, msg);
         case 'ring-end':
@@ -189,7 +170,7 @@ export class RingSession {
     });
   }
 
-  fail(err: unknown): RingStep {
+  fail(err: unknown): MultiStep {
     return this.guard(() => {
       throw err;
     });
@@ -197,7 +178,7 @@ export class RingSession {
 
   // ---- PSI ----
 
-  private onRing(from: string, set: string, stage: 'hop' | 'final', msg: { seq: number; points: Uint8Array }): RingStep {
+  private onRing(from: string, set: string, stage: 'hop' | 'final', msg: { seq: number; points: Uint8Array }): MultiStep {
     if (this.phase !== 'psi') throw new ProtocolViolation(`ring points in phase ${this.phase}`);
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
@@ -218,13 +199,13 @@ export class RingSession {
     return this.afterPsi();
   }
 
-  private onRingEnd(from: string, set: string, stage: 'hop' | 'final', batches: number, count: number): RingStep {
+  private onRingEnd(from: string, set: string, stage: 'hop' | 'final', batches: number, count: number): MultiStep {
     if (this.phase !== 'psi') throw new ProtocolViolation(`ring-end in phase ${this.phase}`);
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
       t.inbound!.end(batches, count);
       t.ended = true;
-      return then(this.flush(t), this.afterPsi());
+      return followedBy(this.flush(t), this.afterPsi());
     }
     this.finalStream(from, set).end(batches, count);
     return this.afterPsi();
@@ -312,7 +293,7 @@ export class RingSession {
   }
 
   /** Advances once this member's part of the PSI is complete. */
-  private afterPsi(): RingStep {
+  private afterPsi(): MultiStep {
     if (this.phase !== 'psi') return { send: [] };
     const self = this.r.self;
     const transitsDone = this.members.every((set) => {
@@ -367,14 +348,14 @@ export class RingSession {
 
   // ---- aggregation among all members ----
 
-  aggregates(groups: readonly GroupAggregate[]): RingStep {
+  aggregates(groups: readonly GroupAggregate[]): MultiStep {
     return this.guard(() => {
       if (this.phase !== 'aggregating' || this.r.self !== this.p) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
       return this.shareGroups(groups);
     });
   }
 
-  private shareGroups(groups: readonly GroupAggregate[]): RingStep {
+  private shareGroups(groups: readonly GroupAggregate[]): MultiStep {
     const width = groupWidth(this.r.plan);
     if (groups.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${groups.length} groups; at most ${MAX_GROUPS} are allowed`);
     if (groups.some((g) => g.labels.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS))) {
@@ -396,10 +377,10 @@ export class RingSession {
     const send: Envelope[] = [];
     for (const o of this.others) send.push({ to: o, msg: { type: 'shares', queryId: this.r.queryId, groups: rows.length, width, values: encodeRingElements(theirs.get(o)!) } });
     send.push(...this.broadcastCounts());
-    return then(send, this.afterCounts());
+    return followedBy(send, this.afterCounts());
   }
 
-  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): RingStep {
+  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): MultiStep {
     if (from !== this.p) throw new ProtocolViolation(`${from} is not the aggregator`);
     if (this.phase !== 'aggregating' || this.mine.length > 0) throw new ProtocolViolation(`shares in phase ${this.phase}`);
     const expected = groupWidth(this.r.plan);
@@ -409,7 +390,7 @@ export class RingSession {
     if (values.length !== groups * width) throw new ProtocolViolation(`${values.length} shares for ${groups} groups of ${width}`);
     this.mine = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
     this.phase = 'counts';
-    return then(this.broadcastCounts(), this.afterCounts());
+    return followedBy(this.broadcastCounts(), this.afterCounts());
   }
 
   private broadcastCounts(): Envelope[] {
@@ -417,7 +398,7 @@ export class RingSession {
     return this.peers.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
   }
 
-  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): RingStep {
+  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): MultiStep {
     if (this.phase === 'psi') throw new ProtocolViolation(`${stage} opened during PSI`);
     const store = stage === 'counts' ? this.countShares : this.valueShares;
     if (store.has(from)) throw new ProtocolViolation(`${from} opened its ${stage} twice`);
@@ -426,7 +407,7 @@ export class RingSession {
     return stage === 'counts' ? this.afterCounts() : this.afterValues();
   }
 
-  private onLabels(from: string, labels: readonly (readonly Label[])[]): RingStep {
+  private onLabels(from: string, labels: readonly (readonly Label[])[]): MultiStep {
     if (from !== this.p || this.receivedLabels) throw new ProtocolViolation(`unexpected labels from ${from}`);
     if (!this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
     this.receivedLabels = labels;
@@ -434,7 +415,7 @@ export class RingSession {
   }
 
   /** Once every holder's count shares are in: the surviving groups, and the value shares to each receiver. */
-  private afterCounts(): RingStep {
+  private afterCounts(): MultiStep {
     if (this.phase !== 'counts' || this.countShares.size < this.peers.length) return { send: [] };
     for (const [from, v] of this.countShares) if (v.length !== this.mine.length) throw new ProtocolViolation(`${from} opened ${v.length} counts for ${this.mine.length} groups`);
     const counts = this.mine.map((v, g) => reconstruct([v[KEYS]!, ...[...this.countShares.values()].map((s) => s[g]!)]));
@@ -454,10 +435,10 @@ export class RingSession {
       this.finish();
       return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers: this.r.plan.receivers } };
     }
-    return then(send, this.afterValues());
+    return followedBy(send, this.afterValues());
   }
 
-  private afterValues(): RingStep {
+  private afterValues(): MultiStep {
     if (this.phase !== 'values' || !this.survivors || this.valueShares.size < this.peers.length) return { send: [] };
     const labels = this.r.self === this.p ? this.survivors.map((g) => this.labels[g]!) : this.receivedLabels;
     if (!labels) return { send: [] };
@@ -479,19 +460,13 @@ export class RingSession {
     this.mine = [];
   }
 
-  private guard(f: () => RingStep): RingStep {
+  private guard(f: () => MultiStep): MultiStep {
     try {
       return f();
     } catch (err) {
-      const error = asCleanroomError(err);
       this.finish();
-      const abort: SessionMessage = { type: 'abort', queryId: this.r.queryId, code: error.code, message: error.message.slice(0, 2000) };
-      return { send: this.peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
+      return abortAll(this.peers, this.r.queryId, err);
     }
   }
 }
 
-/** Messages of a step first, then those of the step it led to. */
-function then(first: readonly Envelope[], next: RingStep): RingStep {
-  return { ...next, send: [...first, ...next.send] };
-}

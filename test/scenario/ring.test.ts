@@ -5,7 +5,8 @@ import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import type { GroupAggregate } from '../../src/data/table-store.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
-import { RingSession, type RingStep } from '../../src/protocol/ring.js';
+import type { MultiStep } from '../../src/protocol/multi-step.js';
+import { RingSession } from '../../src/protocol/ring.js';
 import type { Outcome } from '../../src/protocol/step.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery } from '../../src/query/plan.js';
@@ -69,11 +70,11 @@ async function run(members: string[], keys: Record<string, string[]>, sql: strin
   const inbox: { from: string; to: string; bytes: Uint8Array }[] = [];
   const ownKeys: Record<string, string[]> = {};
 
-  const apply = (id: string, step: RingStep): void => {
+  const apply = (id: string, step: MultiStep): void => {
     for (const e of step.send) inbox.push({ from: id, to: e.to, bytes: encodeFrame(e.msg) });
     for (const req of step.blind ?? []) {
       if (outcomes[id]) return;
-      let next: RingStep;
+      let next: MultiStep;
       try {
         next = sessions[id]!.blinded(group.blind(req.secret, req.points));
       } catch (err) {

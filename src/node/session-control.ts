@@ -1,0 +1,68 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import { CleanroomError, asCleanroomError } from '../errors.js';
+import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
+import type { Outcome } from '../protocol/step.js';
+import type { PeerConnection } from '../transport/connection.js';
+
+/**
+ * What every driver of a query session shares: the outcome, settled once; the abort that tells every peer when
+ * this node fails; and the loops that take each peer's messages off its connection until the session ends.
+ */
+export class SessionControl {
+  outcome: Outcome | undefined;
+  readonly done: Promise<Outcome>;
+  private resolveDone!: (o: Outcome) => void;
+  private readonly stop = new AbortController();
+
+  constructor(
+    private readonly queryId: string,
+    private readonly conns: ReadonlyMap<string, PeerConnection>,
+    private readonly onSettle: () => void = () => {},
+  ) {
+    this.done = new Promise((r) => (this.resolveDone = r));
+  }
+
+  settle(o: Outcome): void {
+    if (this.outcome) return;
+    this.outcome = o;
+    this.onSettle();
+    this.stop.abort();
+    this.resolveDone(o);
+  }
+
+  /** This node failed: the session ends here and every peer is told, so that nothing further is opened anywhere. */
+  fail(err: unknown): void {
+    if (this.outcome) return;
+    const e = asCleanroomError(err);
+    this.settle({ kind: 'failed', error: e });
+    for (const c of this.conns.values()) c.send({ type: 'abort', queryId: this.queryId, code: e.code, message: e.message.slice(0, 2000) }).catch(() => {});
+  }
+
+  /**
+   * Hands every peer's messages that `accept` takes to `onMessage`, in arrival order per peer, until the session
+   * ends. A peer whose part is over says `bye` before it closes; if every peer has done so and `settled` (the
+   * work already queued) brings no outcome, this member cannot complete.
+   */
+  listen(accept: (m: SessionMessage) => boolean, onMessage: (peer: string, m: SessionMessage) => void, settled: () => Promise<unknown>): void {
+    let listening = this.conns.size;
+    for (const [peer, conn] of this.conns) {
+      void (async () => {
+        try {
+          while (!this.outcome) {
+            let msg: SessionMessage | null;
+            try {
+              msg = await conn.nextOf(STAGE_IDLE_TIMEOUT_MS, accept, this.stop.signal);
+            } catch (err) {
+              if (!conn.peerFinished) this.fail(err);
+              return;
+            }
+            if (!msg || this.outcome) return;
+            onMessage(peer, msg);
+          }
+        } finally {
+          if (--listening === 0) void settled().then(() => this.fail(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));
+        }
+      })();
+    }
+  }
+}

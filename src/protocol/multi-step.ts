@@ -1,0 +1,48 @@
+import type { SessionMessage } from '../../protocol/messages.js';
+import type { QuerySecret } from '../crypto/secret.js';
+import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
+import type { Outcome } from './step.js';
+
+/** A message for one member of a query of several. */
+export interface Envelope {
+  readonly to: string;
+  readonly msg: SessionMessage;
+}
+
+export interface BlindRequest {
+  readonly points: Uint8Array;
+  readonly secret: QuerySecret;
+}
+
+/** What a machine of a query of several members returns for every event. */
+export interface MultiStep {
+  readonly send: readonly Envelope[];
+  /** Multiplications to run; answer each with `blinded(result)` in this order (or `fail`). */
+  readonly blind?: readonly BlindRequest[];
+  readonly aggregate?: readonly number[];
+  readonly outcome?: Outcome;
+}
+
+/** Messages of a step first, then those of the step it led to (not named `then`: a module exporting `then` is a thenable). */
+export function followedBy(first: readonly Envelope[], next: MultiStep): MultiStep {
+  return { ...next, send: [...first, ...next.send] };
+}
+
+/** A failure inside a transition: the session ends here, and every peer is told. */
+export function abortAll(peers: readonly string[], queryId: string, err: unknown): MultiStep {
+  const error = asCleanroomError(err);
+  const abort: SessionMessage = { type: 'abort', queryId, code: error.code, message: error.message.slice(0, 2000) };
+  return { send: peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
+}
+
+/**
+ * The checks every inbound message of a query of several passes first: from a member of the query, for this
+ * query, not after the end. Returns the failed outcome of a peer's abort, which ends the session.
+ */
+export function admit(msg: SessionMessage, from: string, peers: readonly string[], queryId: string, ended: boolean): MultiStep | undefined {
+  if (ended) throw new ProtocolViolation(`${msg.type} after the query ended`);
+  if (!peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
+  if (msg.queryId !== queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${queryId}`);
+  if (msg.type !== 'abort') return undefined;
+  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
+}
