@@ -57,3 +57,15 @@ export function asCleanroomError(err: unknown): CleanroomError {
   if (err instanceof CleanroomError) return err;
   return new CleanroomError('INTERNAL', errorMessage(err), { cause: err });
 }
+
+/** Codes whose messages describe this node's own data or setup, and may quote a value of it (DuckDB does). */
+const LOCAL_ONLY: ReadonlySet<ErrorCode> = new Set(['DATA_INVALID', 'CONFIG_INVALID', 'INTERNAL']);
+
+/**
+ * What a peer may be told of an error: the code, and the message unless the message could quote this node's data
+ * (a cell value in a DuckDB conversion error, a label outside the declared values). Those stay in the local log.
+ */
+export function forPeer(err: CleanroomError): { code: ErrorCode; message: string } {
+  const message = LOCAL_ONLY.has(err.code) ? `the member's own data or setup could not serve the query (${err.code}); its operators see the details in its log` : err.message;
+  return { code: err.code, message: message.slice(0, 2000) };
+}

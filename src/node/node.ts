@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
 import { TableStore } from '../data/table-store.js';
-import { CleanroomError, asCleanroomError, errorMessage } from '../errors.js';
+import { CleanroomError, asCleanroomError, errorMessage, forPeer } from '../errors.js';
 import { PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
@@ -187,7 +187,7 @@ export class CleanroomNode {
         const e = asCleanroomError(err);
         this.log(`query ${queryId} from ${conn.peer} refused: ${e.message}`);
         await this.record({ ...entry, event: 'refused', peers: [conn.peer], detail: describe(e) });
-        await conn.send({ type: 'reject', queryId, code: e.code, message: e.message.slice(0, 2000) });
+        await conn.send({ type: 'reject', queryId, ...forPeer(e) });
         return;
       }
       const peers = participants(plan).filter((m) => m !== this.memberId);
@@ -295,7 +295,7 @@ export function participants(plan: QueryPlan): string[] {
 /** Ends a query's connections: `bye` when it went well here, `abort` to every peer when it failed here. */
 function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, failure: unknown): void {
   const e = failure === undefined ? undefined : asCleanroomError(failure);
-  const abort = e && queryId ? { type: 'abort' as const, queryId, code: e.code, message: e.message.slice(0, 2000) } : undefined;
+  const abort = e && queryId ? { type: 'abort' as const, queryId, ...forPeer(e) } : undefined;
   for (const c of conns.values()) c.close(abort);
 }
 

@@ -1,5 +1,5 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import { CleanroomError, asCleanroomError } from '../errors.js';
+import { CleanroomError, asCleanroomError, forPeer } from '../errors.js';
 import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import type { Outcome } from '../protocol/step.js';
 import type { PeerConnection } from '../transport/connection.js';
@@ -35,7 +35,7 @@ export class SessionControl {
     if (this.outcome) return;
     const e = asCleanroomError(err);
     this.settle({ kind: 'failed', error: e });
-    for (const c of this.conns.values()) c.send({ type: 'abort', queryId: this.queryId, code: e.code, message: e.message.slice(0, 2000) }).catch(() => {});
+    for (const c of this.conns.values()) c.send({ type: 'abort', queryId: this.queryId, ...forPeer(e) }).catch(() => {});
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { SessionMessage } from '../../protocol/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
-import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
+import { CleanroomError, ProtocolViolation, asCleanroomError, forPeer } from '../errors.js';
 import type { Outcome } from './step.js';
 
 /** A message for one member of a query of several. */
@@ -31,7 +31,7 @@ export function followedBy(first: readonly Envelope[], next: MultiStep): MultiSt
 /** A failure inside a transition: the session ends here, and every peer is told. */
 export function abortAll(peers: readonly string[], queryId: string, err: unknown): MultiStep {
   const error = asCleanroomError(err);
-  const abort: SessionMessage = { type: 'abort', queryId, code: error.code, message: error.message.slice(0, 2000) };
+  const abort: SessionMessage = { type: 'abort', queryId, ...forPeer(error) };
   return { send: peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
 }
 

@@ -1,5 +1,5 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import { CleanroomError, asCleanroomError } from '../errors.js';
+import { CleanroomError, asCleanroomError, forPeer } from '../errors.js';
 import type { QueryResult } from './release.js';
 
 /** How a query session ends on this node. */
@@ -35,7 +35,7 @@ export const NOTHING: Step = { send: [] };
 export function failStep(queryId: string, err: unknown): Step {
   const error = asCleanroomError(err);
   return {
-    send: [{ type: 'abort', queryId, code: error.code, message: error.message.slice(0, 2000) }],
+    send: [{ type: 'abort', queryId, ...forPeer(error) }],
     outcome: { kind: 'failed', error },
   };
 }
