@@ -40,8 +40,9 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
 export const PROPOSAL_TIMEOUT_MS = 60_000;
 
 /**
- * The longest silence allowed from a peer while a query runs. Batches flow continuously during PSI, so
- * a minute without one means the peer is gone or stuck; the query is aborted and nothing is revealed.
+ * The longest a query session may go without a message from any peer or any local progress. Batches flow
+ * continuously during PSI, so two minutes without either means a member is gone or stuck; the query is aborted and
+ * nothing is revealed. Measured per session, not per link: in a join of several, some links are quiet by design.
  */
 export const STAGE_IDLE_TIMEOUT_MS = 120_000;
 

@@ -29,6 +29,7 @@ export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
   const control = new SessionControl(ctx.queryId, ctx.conns);
   let chain = Promise.resolve();
   const apply = (step: MultiStep): void => {
+    control.touch();
     chain = chain
       .then(async () => {
         for (const e of step.send) await ctx.conns.get(e.to)!.send(e.msg);
@@ -43,7 +44,8 @@ export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
       .catch((err) => apply(machine.fail(err)));
   }
   const result = await control.done;
-  await chain;
+  // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
+  if (result.kind !== 'failed') await chain;
   return result;
 }
 

@@ -6,6 +6,11 @@ import type { PeerConnection } from '../transport/connection.js';
  * before this node has accepted the querier's proposal, so an early connection waits here (and is closed if no
  * query claims it in time).
  */
+/** A join nobody claims is a failure for the member that dialled, not an ordinary end. */
+function abortFor(queryId: string, message: string) {
+  return { type: 'abort' as const, queryId, code: 'TIMEOUT', message };
+}
+
 export class JoinRegistry {
   private readonly parked = new Map<string, { conn: PeerConnection; timer: NodeJS.Timeout }>();
   private readonly waiting = new Map<string, (conn: PeerConnection) => void>();
@@ -18,10 +23,10 @@ export class JoinRegistry {
       waiter(conn);
       return;
     }
-    this.parked.get(key)?.conn.close();
+    this.parked.get(key)?.conn.close(abortFor(queryId, 'a second join for the same query and member'));
     const timer = setTimeout(() => {
       this.parked.delete(key);
-      conn.close();
+      conn.close(abortFor(queryId, `no query ${queryId} claimed the join within ${keepMs} ms`));
     }, keepMs);
     this.parked.set(key, { conn, timer });
   }

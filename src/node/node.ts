@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
 import { TableStore } from '../data/table-store.js';
-import { CleanroomError, asCleanroomError, errorMessage, forPeer } from '../errors.js';
+import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
 import { PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
@@ -239,6 +239,9 @@ export class CleanroomNode {
     const plan = planQuery(await parseQuery(sql), this.manifest, querier);
     const members = participants(plan);
     if (!members.includes(this.memberId)) throw new CleanroomError('QUERY_INVALID', `${this.memberId} owns none of the query's tables`);
+    if (!plan.receivers.some((r) => members.includes(r))) {
+      throw new RuleViolation('receivers', `none of the result receivers (${plan.receivers.join(', ')}) takes part in this query, so nobody could receive its result`, 'joins with a table of a receiver, or federated tables');
+    }
     if (!members.includes(querier)) throw new CleanroomError('QUERY_INVALID', `a querier asks about its own table joined with others'; ${querier} owns none of ${plan.aggregator.table.name}, ${plan.others.map((o) => o.table.name).join(', ')}`);
     return plan;
   }

@@ -49,6 +49,7 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
   });
   const failLocally = (err: unknown) => control.fail(err);
   const apply = (step: MultiStep): void => {
+    control.touch();
     for (const req of step.blind ?? []) {
       let p: Promise<Uint8Array>;
       try {
@@ -127,6 +128,7 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
   produce().catch(failLocally);
   control.listen(() => true, (peer, msg) => apply(machine.receive(peer, msg)), idle);
   const result = await control.done;
-  await sendChain;
+  // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
+  if (result.kind !== 'failed') await sendChain;
   return result;
 }

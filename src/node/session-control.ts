@@ -4,6 +4,9 @@ import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import type { Outcome } from '../protocol/step.js';
 import type { PeerConnection } from '../transport/connection.js';
 
+/** How often the session checks for silence; its limit is STAGE_IDLE_TIMEOUT_MS. */
+const WATCHDOG_PERIOD_MS = 1000;
+
 /**
  * What every driver of a query session shares: the outcome, settled once; the abort that tells every peer when
  * this node fails; and the loops that take each peer's messages off its connection until the session ends.
@@ -13,6 +16,8 @@ export class SessionControl {
   readonly done: Promise<Outcome>;
   private resolveDone!: (o: Outcome) => void;
   private readonly stop = new AbortController();
+  private lastProgress = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(
     private readonly queryId: string,
@@ -20,11 +25,24 @@ export class SessionControl {
     private readonly onSettle: () => void = () => {},
   ) {
     this.done = new Promise((r) => (this.resolveDone = r));
+    // Silence is judged for the session, not per link: in a ring some links are quiet by design for most of a query.
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastProgress > STAGE_IDLE_TIMEOUT_MS) {
+        this.fail(new CleanroomError('TIMEOUT', `no message and no local progress for ${STAGE_IDLE_TIMEOUT_MS} ms`, { peerFault: true }));
+      }
+    }, WATCHDOG_PERIOD_MS);
+    this.watchdog.unref();
+  }
+
+  /** Something moved: a message arrived or local work finished. */
+  touch(): void {
+    this.lastProgress = Date.now();
   }
 
   settle(o: Outcome): void {
     if (this.outcome) return;
     this.outcome = o;
+    clearInterval(this.watchdog);
     this.onSettle();
     this.stop.abort();
     this.resolveDone(o);
@@ -51,12 +69,13 @@ export class SessionControl {
           while (!this.outcome) {
             let msg: SessionMessage | null;
             try {
-              msg = await conn.nextOf(STAGE_IDLE_TIMEOUT_MS, accept, this.stop.signal);
+              msg = await conn.nextOf(undefined, accept, this.stop.signal);
             } catch (err) {
               if (!conn.peerFinished) this.fail(err);
               return;
             }
             if (!msg || this.outcome) return;
+            this.touch();
             onMessage(peer, msg);
           }
         } finally {

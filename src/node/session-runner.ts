@@ -88,6 +88,7 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
     if (step.outcome) settle(step.outcome);
   };
   const apply = (step: Step): Promise<void> => {
+    control.touch();
     const blinded = (step.blind ?? []).map(blind);
     chain = chain.then(() => handle(step, blinded)).catch(failLocally);
     return chain;
@@ -125,6 +126,7 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
   produce().catch(failLocally);
   control.listen(ctx.accept ?? (() => true), (_peer, msg) => void apply(machine.receive(msg)), () => chain);
   const result = await control.done;
-  await chain;
+  // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
+  if (result.kind !== 'failed') await chain;
   return result;
 }

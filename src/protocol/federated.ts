@@ -22,6 +22,8 @@ export class FederatedSession {
   private phase: 'local' | 'shares' | 'counts' | 'values' | 'done' = 'local';
   private total: bigint[][] = [];
   private readonly shares = new Map<string, bigint[]>();
+  /** Holders whose shares arrived, kept after they are added up: a second batch is a violation, not a no-op. */
+  private readonly sharedBy = new Set<string>();
   private readonly counts = new Map<string, bigint[]>();
   private readonly values = new Map<string, bigint[]>();
   private labels: readonly (readonly Label[])[] | undefined;
@@ -83,7 +85,8 @@ export class FederatedSession {
       }
       switch (msg.type) {
         case 'shares': {
-          if (!this.isHolder || !this.holders.includes(from) || this.shares.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
+          if (!this.isHolder || !this.holders.includes(from) || this.sharedBy.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
+          this.sharedBy.add(from);
           if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation(`shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
           const v = decodeRingElements(msg.values);
           if (v.length !== msg.groups * msg.width) throw new ProtocolViolation(`${v.length} shares for ${msg.groups} groups of ${msg.width}`);

@@ -214,6 +214,7 @@ export class RingSession {
   /** The transit of `set` at this member as a blinding hop, checking that `from` is the hop before. */
   private hopTransit(from: string, set: string): Transit {
     if (set === '*') throw new ProtocolViolation('the intersection is never blinded on its way');
+    if (!this.members.includes(set)) throw new ProtocolViolation(`no member ${set} in this query`);
     const path = this.pathOf(set);
     const h = path.indexOf(this.r.self);
     if (h < 1 || path[h - 1] !== from) throw new ProtocolViolation(`${from} is not the hop before ${this.r.self} on the path of ${set}'s set`);

@@ -170,6 +170,10 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
 
 function planFederated(query: Query, side: TableSide, others: TableSide[], querier: string, minDistinctKeys: number, receivers: readonly string[]): QueryPlan {
   const t = side.table;
+  // Every GROUP BY, SUM and AVG column is the federated table's: the joined table contributes keys and filters.
+  if (valueColumnsOf(query).some((ref) => ref.table !== t.name)) {
+    throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY, SUM and AVG of a query on the federated table ${t.name} name another table`, `columns of ${t.name}; the joined table contributes its keys and WHERE filters`);
+  }
   const values = query.groupBy.map((g) => {
     const c = t.columns.find((x) => x.name === g.column);
     if (c?.type !== 'string' || !c.values) {
@@ -194,6 +198,10 @@ function planFederated(query: Query, side: TableSide, others: TableSide[], queri
     receivers,
     domain,
   };
+}
+
+function valueColumnsOf(query: Query): ColumnRef[] {
+  return [...query.groupBy, ...query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column] : []))];
 }
 
 function checkLiterals(p: Predicate, c: Column): void {

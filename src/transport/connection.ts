@@ -116,7 +116,7 @@ export class PeerConnection {
    * The next inbound message that `accept` takes, leaving others queued for whoever asks for them (two protocol
    * phases can share a connection); null once `signal` aborts, which also leaves the message queued.
    */
-  nextOf(timeoutMs: number, accept: (m: SessionMessage) => boolean, signal?: AbortSignal): Promise<SessionMessage | null> {
+  nextOf(timeoutMs: number | undefined, accept: (m: SessionMessage) => boolean, signal?: AbortSignal): Promise<SessionMessage | null> {
     const i = this.inbox.findIndex(accept);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
     if (this.failure) return Promise.reject(this.failure);
@@ -128,7 +128,9 @@ export class PeerConnection {
         this.waiter = undefined;
       };
       const onAbort = () => (done(), resolve(null));
-      const timer = setTimeout(() => (done(), reject(new CleanroomError('TIMEOUT', `${this.peer} sent nothing for ${timeoutMs} ms`, { peerFault: true }))), timeoutMs);
+      // Without a timeout the caller watches for silence itself (a session-wide watchdog).
+      const timer =
+        timeoutMs === undefined ? undefined : setTimeout(() => (done(), reject(new CleanroomError('TIMEOUT', `${this.peer} sent nothing for ${timeoutMs} ms`, { peerFault: true }))), timeoutMs);
       signal?.addEventListener('abort', onAbort);
       this.waiter = { accept, resolve: (m) => (done(), resolve(m)), reject: (e) => (done(), reject(e)) };
     });
@@ -140,7 +142,7 @@ export class PeerConnection {
    */
   close(abort?: Extract<SessionMessage, { type: 'abort' }>): void {
     if (!this.failure && this.ws.readyState === WebSocket.OPEN) this.send(abort ?? { type: 'bye' }).catch(() => {});
-    this.failure ??= new CleanroomError('ABORTED', 'connection closed');
+    this.fail(new CleanroomError('ABORTED', 'connection closed'));
     this.ws.close(1000);
   }
 

@@ -215,3 +215,13 @@ describe('receivers as the manifest says', () => {
     expect(step.send.map((e) => [e.to, e.msg.type])).toEqual([['p', 'abort'], ['c', 'abort']]);
   });
 });
+
+describe('sets that are not a member\'s', () => {
+  it('a hop batch naming no member of the query is refused', async () => {
+    const m = manifest(['p', 'c', 'd']);
+    const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), m, 'p');
+    const c = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'c', secret: QuerySecret.generate() });
+    const step = c.receive('p', { type: 'ring', queryId: 'ab'.repeat(16), set: 'zzz', stage: 'hop', seq: 0, points: new Uint8Array(32).fill(9) });
+    expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', message: 'no member zzz in this query' } });
+  });
+});
