@@ -131,12 +131,15 @@ export class CleanroomNode {
     const peers = participants(plan).filter((m) => m !== this.memberId);
     await this.record({ ...entry, event: 'proposed', peers, detail: plan.mode });
     const conns = new Map<string, PeerConnection>();
+    // Once one member refused, a connection that completes later is closed with the abort at once.
+    let abandoned: unknown;
     try {
       await Promise.all(
         peers.map(async (id) => {
           const peer = this.manifest.members.find((m) => m.id === id)!;
           const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
           conns.set(id, conn);
+          if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
           await conn.send({ type: 'propose', queryId, querier: this.memberId, sql });
           const answer = await conn.next(PROPOSAL_TIMEOUT_MS);
           if (answer.type === 'reject') throw new CleanroomError(refusalCode(answer.code), `${peer.id} refused the query: ${answer.message}`);
@@ -144,6 +147,7 @@ export class CleanroomNode {
         }),
       );
     } catch (err) {
+      abandoned = err;
       closeAll(conns, queryId, err);
       await this.record({ ...entry, event: 'refused', peers, detail: describe(err) });
       throw err;
@@ -212,20 +216,29 @@ export class CleanroomNode {
   private async meshFor(queryId: string, plan: QueryPlan, querier: string, conns: Map<string, PeerConnection>): Promise<void> {
     const order = participants(plan).filter((m) => m !== querier);
     const mine = order.indexOf(this.memberId);
-    await Promise.all(
-      order
-        .filter((m) => m !== this.memberId)
-        .map(async (id) => {
-          if (order.indexOf(id) > mine) {
-            const peer = this.manifest.members.find((m) => m.id === id)!;
-            const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
+    // A connection that completes after another failed would outlive the query: close it with the abort at once.
+    let abandoned: unknown;
+    try {
+      await Promise.all(
+        order
+          .filter((m) => m !== this.memberId)
+          .map(async (id) => {
+            let conn: PeerConnection;
+            if (order.indexOf(id) > mine) {
+              const peer = this.manifest.members.find((m) => m.id === id)!;
+              conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
+              await conn.send({ type: 'join', queryId });
+            } else {
+              conn = await this.joins.expect(queryId, id, PROPOSAL_TIMEOUT_MS);
+            }
+            if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
             conns.set(id, conn);
-            await conn.send({ type: 'join', queryId });
-          } else {
-            conns.set(id, await this.joins.expect(queryId, id, PROPOSAL_TIMEOUT_MS));
-          }
-        }),
-    );
+          }),
+      );
+    } catch (err) {
+      abandoned = err;
+      throw err;
+    }
   }
 
   private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {

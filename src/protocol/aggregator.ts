@@ -5,7 +5,7 @@ import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
 import { Session, type SessionParams } from './session.js';
 import { NOTHING, type Step } from './step.js';
 
@@ -168,6 +168,7 @@ export class AggregatorSession extends Session {
     // A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data.
     const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
     this.labels = rows.map((g) => g.labels);
+    assertLabelsFit(this.labels);
     this.keyCounts = rows.map((g) => g.values[KEYS]!);
     const theirs: bigint[] = [];
     this.mine = rows.map((g) => {

@@ -5,7 +5,7 @@ import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_LABEL_CHARS } from '../limits.js';
 import { holdersOf } from '../manifest/schema.js';
 import type { QueryPlan } from '../query/plan.js';
-import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
 import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
@@ -34,6 +34,7 @@ export class FederatedSession {
     this.holders = holdersOf(r.plan.aggregator.table);
     this.receivers = r.plan.receivers;
     this.domain = r.plan.domain;
+    assertLabelsFit(this.domain);
     if (!this.members.includes(r.self)) throw new CleanroomError('INTERNAL', `${r.self} takes no part in this query`);
     if (!this.isHolder) this.phase = 'values';
   }

@@ -1,4 +1,5 @@
-import { AVG_DECIMALS } from '../limits.js';
+import { CleanroomError } from '../errors.js';
+import { AVG_DECIMALS, MAX_FRAME_BYTES } from '../limits.js';
 import type { Label } from '../data/table-store.js';
 import type { QueryPlan } from '../query/plan.js';
 
@@ -34,6 +35,21 @@ export function releasedColumns(plan: QueryPlan): number[] {
     }
   }
   return [...cols].sort((x, y) => x - y);
+}
+
+/**
+ * The labels of all groups must fit one `labels` frame (msgpack: a few bytes per value beyond its text). Checked
+ * before anything is shared, so that every receiver gets the result or none does.
+ */
+export function assertLabelsFit(labels: readonly (readonly Label[])[]): void {
+  let bytes = 16;
+  for (const row of labels) {
+    bytes += 3;
+    for (const l of row) bytes += typeof l === 'string' ? Buffer.byteLength(l) + 5 : 9;
+  }
+  if (bytes > MAX_FRAME_BYTES - 1024) {
+    throw new CleanroomError('LIMIT_EXCEEDED', `the labels of ${labels.length} groups take about ${bytes} bytes, more than one ${MAX_FRAME_BYTES}-byte frame; group by fewer or shorter values`);
+  }
 }
 
 export type Cell = string | number | null;

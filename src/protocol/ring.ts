@@ -8,7 +8,7 @@ import { MAX_GROUPS, MAX_LABEL_CHARS, PSI_BATCH_KEYS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
 import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
@@ -364,6 +364,7 @@ export class RingSession {
     }
     const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
     this.labels = rows.map((g) => g.labels);
+    assertLabelsFit(this.labels);
     this.keyCounts = rows.map((g) => g.values[KEYS]!);
     const theirs = new Map(this.others.map((o) => [o, [] as bigint[]]));
     this.mine = rows.map((g) => {
