@@ -6,7 +6,7 @@ import { MAX_LABEL_CHARS } from '../limits.js';
 import { holdersOf } from '../manifest/schema.js';
 import type { QueryPlan } from '../query/plan.js';
 import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
+import { MultiMemberSession, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
  * A query over a federated table (SPEC §4.5): each holder aggregates its own part over every group of the
@@ -15,7 +15,7 @@ import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './mu
  * holders, groups under the minimum are dropped, and the surviving totals are opened to the receivers only.
  * Receivers that hold no part ("listeners") get the values and, from the first holder, the labels.
  */
-export class FederatedSession {
+export class FederatedSession extends MultiMemberSession {
   private readonly holders: readonly string[];
   private readonly receivers: readonly string[];
   private readonly domain: readonly (readonly Label[])[];
@@ -29,7 +29,11 @@ export class FederatedSession {
   private labels: readonly (readonly Label[])[] | undefined;
   private survivors: number[] | undefined;
 
+  protected readonly queryId: string;
+
   constructor(private readonly r: { readonly queryId: string; readonly plan: QueryPlan; readonly self: string }) {
+    super();
+    this.queryId = r.queryId;
     if (r.plan.mode !== 'federated' || !r.plan.domain) throw new CleanroomError('INTERNAL', 'not a federated plan');
     this.holders = holdersOf(r.plan.aggregator.table);
     this.receivers = r.plan.receivers;
@@ -167,25 +171,11 @@ export class FederatedSession {
     return { send: [], outcome: { kind: 'result', result } };
   }
 
-  fail(err: unknown): MultiStep {
-    return this.guard(() => {
-      throw err;
-    });
-  }
-
-  private finish(): void {
+  protected finish(): void {
     this.phase = 'done';
     this.total = [];
   }
 
-  private guard(f: () => MultiStep): MultiStep {
-    try {
-      return f();
-    } catch (err) {
-      this.finish();
-      return abortAll(this.peers, this.r.queryId, err);
-    }
-  }
 }
 
 function chunk(values: readonly bigint[], width: number): bigint[][] {

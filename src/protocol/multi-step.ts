@@ -46,3 +46,31 @@ export function admit(msg: SessionMessage, from: string, peers: readonly string[
   if (msg.type !== 'abort') return undefined;
   return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
 }
+
+/**
+ * What the machines of a query of several share: a failure inside any transition, or reported by the driver
+ * (`fail`), wipes the role's per-query state and becomes an abort to every peer.
+ */
+export abstract class MultiMemberSession {
+  protected abstract readonly queryId: string;
+  abstract get peers(): readonly string[];
+
+  /** Wipes the secrets and whatever per-query state the role holds. */
+  protected abstract finish(): void;
+
+  /** A failure outside the machine that ends the query, e.g. a worker refusing one of the peer's points. */
+  fail(err: unknown): MultiStep {
+    return this.guard(() => {
+      throw err;
+    });
+  }
+
+  protected guard(f: () => MultiStep): MultiStep {
+    try {
+      return f();
+    } catch (err) {
+      this.finish();
+      return abortAll(this.peers, this.queryId, err);
+    }
+  }
+}

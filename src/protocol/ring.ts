@@ -9,7 +9,7 @@ import type { QueryPlan } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import { abortAll, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
+import { MultiMemberSession, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
  * A join of three or more members (SPEC §4.4) as one pure state machine per member. Every member's key set is
@@ -47,7 +47,7 @@ interface Transit {
   done: boolean;
 }
 
-export class RingSession {
+export class RingSession extends MultiMemberSession {
   private readonly p: string;
   private readonly others: readonly string[];
   private readonly combiner: string;
@@ -71,7 +71,11 @@ export class RingSession {
   private receivedLabels: readonly (readonly Label[])[] | undefined;
   private survivors: number[] | undefined;
 
+  protected readonly queryId: string;
+
   constructor(private readonly r: RingParams) {
+    super();
+    this.queryId = r.queryId;
     this.p = r.plan.aggregator.table.owner;
     this.others = r.plan.others.map((o) => o.table.owner);
     this.combiner = this.others[0]!;
@@ -167,12 +171,6 @@ export class RingSession {
         default:
           throw new ProtocolViolation(`unexpected ${msg.type} in a join of ${this.members.length} members`);
       }
-    });
-  }
-
-  fail(err: unknown): MultiStep {
-    return this.guard(() => {
-      throw err;
     });
   }
 
@@ -453,7 +451,7 @@ export class RingSession {
     return { send: [], outcome: { kind: 'result', result } };
   }
 
-  private finish(): void {
+  protected finish(): void {
     this.phase = 'done';
     this.r.secret.zero();
     this.r.extra?.zero();
@@ -462,13 +460,5 @@ export class RingSession {
     this.mine = [];
   }
 
-  private guard(f: () => MultiStep): MultiStep {
-    try {
-      return f();
-    } catch (err) {
-      this.finish();
-      return abortAll(this.peers, this.r.queryId, err);
-    }
-  }
 }
 
