@@ -6,7 +6,7 @@ import { MAX_LABEL_CHARS } from '../limits.js';
 import { holdersOf } from '../manifest/schema.js';
 import type { QueryPlan } from '../query/plan.js';
 import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import { MultiMemberSession, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
+import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
  * A query over a federated table (SPEC §4.5): each holder aggregates its own part over every group of the
@@ -81,33 +81,30 @@ export class FederatedSession extends MultiMemberSession {
     });
   }
 
-  receive(from: string, msg: SessionMessage): MultiStep {
-    return this.guard(() => {
-      const aborted = admit(msg, from, this.peers, this.r.queryId, this.phase === 'done');
-      if (aborted) {
-        this.finish();
-        return aborted;
+  protected get ended(): boolean {
+    return this.phase === 'done';
+  }
+
+  protected handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): MultiStep {
+    switch (msg.type) {
+      case 'shares': {
+        if (!this.isHolder || !this.holders.includes(from) || this.sharedBy.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
+        this.sharedBy.add(from);
+        if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation(`shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
+        const v = decodeRingElements(msg.values);
+        if (v.length !== msg.groups * msg.width) throw new ProtocolViolation(`${v.length} shares for ${msg.groups} groups of ${msg.width}`);
+        this.shares.set(from, v);
+        return this.afterShares();
       }
-      switch (msg.type) {
-        case 'shares': {
-          if (!this.isHolder || !this.holders.includes(from) || this.sharedBy.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
-          this.sharedBy.add(from);
-          if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation(`shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
-          const v = decodeRingElements(msg.values);
-          if (v.length !== msg.groups * msg.width) throw new ProtocolViolation(`${v.length} shares for ${msg.groups} groups of ${msg.width}`);
-          this.shares.set(from, v);
-          return this.afterShares();
-        }
-        case 'open':
-          return this.onOpen(from, msg.stage, decodeRingElements(msg.values));
-        case 'labels':
-          if (from !== this.holders[0] || this.isHolder || this.labels || !this.receivers.includes(this.r.self)) throw new ProtocolViolation(`unexpected labels from ${from}`);
-          this.labels = msg.labels;
-          return this.afterValues();
-        default:
-          throw new ProtocolViolation(`unexpected ${msg.type} in a federated query`);
-      }
-    });
+      case 'open':
+        return this.onOpen(from, msg.stage, decodeRingElements(msg.values));
+      case 'labels':
+        if (from !== this.holders[0] || this.isHolder || this.labels || !this.receivers.includes(this.r.self)) throw new ProtocolViolation(`unexpected labels from ${from}`);
+        this.labels = msg.labels;
+        return this.afterValues();
+      default:
+        throw new ProtocolViolation(`unexpected ${msg.type} in a federated query`);
+    }
   }
 
   private afterShares(): MultiStep {

@@ -58,6 +58,22 @@ export abstract class MultiMemberSession {
   /** Wipes the secrets and whatever per-query state the role holds. */
   protected abstract finish(): void;
 
+  /** Whether the session has ended (every later message is a violation). */
+  protected abstract get ended(): boolean;
+
+  /** Role-specific transitions for every message but `abort`, once `receive` has admitted it. */
+  protected abstract handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): MultiStep;
+
+  /** A message from `from`, already authenticated as that member by the channel. */
+  receive(from: string, msg: SessionMessage): MultiStep {
+    return this.guard(() => {
+      const aborted = admit(msg, from, this.peers, this.queryId, this.ended);
+      if (msg.type !== 'abort') return this.handle(from, msg);
+      this.finish();
+      return aborted!;
+    });
+  }
+
   /** A failure outside the machine that ends the query, e.g. a worker refusing one of the peer's points. */
   fail(err: unknown): MultiStep {
     return this.guard(() => {

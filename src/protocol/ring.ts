@@ -9,7 +9,7 @@ import type { QueryPlan } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
-import { MultiMemberSession, admit, followedBy, type Envelope, type MultiStep } from './multi-step.js';
+import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
  * A join of three or more members (SPEC §4.4) as one pure state machine per member. Every member's key set is
@@ -149,29 +149,25 @@ export class RingSession extends MultiMemberSession {
     });
   }
 
-  /** A message from `from`, already authenticated as that member by the channel. */
-  receive(from: string, msg: SessionMessage): MultiStep {
-    return this.guard(() => {
-      const aborted = admit(msg, from, this.peers, this.r.queryId, this.phase === 'done');
-      if (aborted) {
-        this.finish();
-        return aborted;
-      }
-      switch (msg.type) {
-        case 'ring':
-          return this.onRing(from, msg.set, msg.stage, msg);
-        case 'ring-end':
-          return this.onRingEnd(from, msg.set, msg.stage, msg.batches, msg.count);
-        case 'shares':
-          return this.onShares(from, msg.groups, msg.width, msg.values);
-        case 'open':
-          return this.onOpen(from, msg.stage, msg.values);
-        case 'labels':
-          return this.onLabels(from, msg.labels);
-        default:
-          throw new ProtocolViolation(`unexpected ${msg.type} in a join of ${this.members.length} members`);
-      }
-    });
+  protected get ended(): boolean {
+    return this.phase === 'done';
+  }
+
+  protected handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): MultiStep {
+    switch (msg.type) {
+      case 'ring':
+        return this.onRing(from, msg.set, msg.stage, msg);
+      case 'ring-end':
+        return this.onRingEnd(from, msg.set, msg.stage, msg.batches, msg.count);
+      case 'shares':
+        return this.onShares(from, msg.groups, msg.width, msg.values);
+      case 'open':
+        return this.onOpen(from, msg.stage, msg.values);
+      case 'labels':
+        return this.onLabels(from, msg.labels);
+      default:
+        throw new ProtocolViolation(`unexpected ${msg.type} in a join of ${this.members.length} members`);
+    }
   }
 
   // ---- PSI ----
