@@ -139,15 +139,32 @@ export async function query(controlPort: number, sql: string): Promise<QueryAnsw
   return { kind: 'error', code: 'ABORTED', message: 'no answer' };
 }
 
-/** A port the OS just handed out and released: good enough for loopback test clusters. */
+/**
+ * Ports below Linux's ephemeral range (32768-60999), so that no outgoing connection of any process can take one
+ * between the check and the node's listen; each test worker (VITEST_POOL_ID) and each process draws from its own
+ * slice, and a port is never handed out twice by one process. Ports the OS hands out (listen on 0) and release
+ * were racy: a parallel test's client socket could take the port before the node bound it.
+ */
+const PORT_BASE = 20_000;
+const PORT_SLICE = 1_000;
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as import('node:net').AddressInfo).port;
-      s.close(() => resolvePort(port));
+  const worker = Number(process.env.VITEST_POOL_ID ?? 0) % 12;
+  const lo = PORT_BASE + worker * PORT_SLICE;
+  for (let attempt = 0; attempt < PORT_SLICE; attempt++) {
+    const port = lo + Math.floor(Math.random() * PORT_SLICE);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise<boolean>((resolvePort) => {
+      const s = createServer();
+      s.once('error', () => resolvePort(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolvePort(true)));
     });
-  });
+    if (free) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${lo}-${lo + PORT_SLICE - 1}`);
 }
