@@ -8,7 +8,7 @@ import { selectBackend } from '../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
 import type { Table } from '../src/manifest/schema.js';
-import { nodeStatus } from '../src/node/control-client.js';
+import { controlEndpoint, nodeStatus } from '../src/node/control-client.js';
 import { createCluster, freePort, query, repoRoot, startNode, type RunningNode } from '../scripts/local-cluster.js';
 
 /**
@@ -142,7 +142,7 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
     const clearCaches = () => Promise.all(Object.values(nodeDirs).map((d) => rm(join(d, 'cache'), { recursive: true, force: true })));
     const run = async (sql: string, want: string): Promise<number> => {
       const started = performance.now();
-      const answer = await query(ports[1]!, sql);
+      const answer = await query(nodeDirs.alpha!, sql);
       const seconds = (performance.now() - started) / 1000;
       check(answer.kind === 'result', `query failed: ${JSON.stringify(answer)}\n${nodes.map((x) => x.log.join('').slice(-3000)).join('\n')}`);
       const got = JSON.stringify(answer.kind === 'result' ? answer.result.rows.map((r) => r.slice(0, 3)) : null);
@@ -158,7 +158,7 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
       result.psiColdSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
       result.psiWarmSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
     }
-    const status = (await Promise.all([ports[1]!, ports[3]!].map((p) => nodeStatus('127.0.0.1', p)))) as { peakRssMiB: number }[];
+    const status = (await Promise.all([nodeDirs.alpha!, nodeDirs.beta!].map(async (d) => nodeStatus(await controlEndpoint(d))))) as { peakRssMiB: number }[];
     result.peakRssMiB = Math.max(...status.map((s) => s.peakRssMiB));
     return result;
   } finally {

@@ -13,6 +13,8 @@ const bytes = (length?: number) =>
 const memberId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/);
 const count = z.number().int().min(0).max(2 ** 32 - 1);
 export const QueryId = z.string().regex(/^[0-9a-f]{32}$/, '16 random bytes as hex');
+/** The query id of an abort sent before any proposal named a query (SPEC §6). */
+export const NO_QUERY_ID = '0'.repeat(32);
 
 // ---- Channel handshake (sent in clear, before any protocol message; SPEC §Channel) ----
 

@@ -130,7 +130,7 @@ async function main(): Promise<number> {
     for (const m of MULTI_MEMBERS) nodes.push(await startNode(nodeDirs[m]!));
     const f = (m: string, t: string) => csv(files[m]![t]!);
     failures += await compare(
-      ports.publisher!.control,
+      nodeDirs.publisher!,
       MULTI_QUERIES.join,
       `SELECT campaign, count(*), sum(CAST(impressions AS BIGINT)), round(avg(CAST(impressions AS BIGINT)), ${AVG_DECIMALS}) FROM ${f('publisher', 'impressions')}
        WHERE ${normEmail('email')} <> '' AND ${normEmail('email')} IN (SELECT ${normEmail('email')} FROM ${f('retailer1', 'customers_r1')})
@@ -139,7 +139,7 @@ async function main(): Promise<number> {
       'a join of all three members: the publisher learns which of its own rows are customers of both retailers; each retailer learns nothing about the other; only the publisher receives the result.',
     );
     failures += await compare(
-      ports.publisher!.control,
+      nodeDirs.publisher!,
       MULTI_QUERIES.federated,
       // The minimum applies to the holders' distinct keys added up (SPEC §4.5).
       `WITH parts AS (SELECT 1 AS holder, * FROM ${f('retailer1', 'sales')} UNION ALL SELECT 2, * FROM ${f('retailer2', 'sales')}),
@@ -156,9 +156,9 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-async function compare(controlPort: number, sql: string, reference: string, note: string): Promise<number> {
+async function compare(nodeDir: string, sql: string, reference: string, note: string): Promise<number> {
   say(`\nQuery asked by the publisher:\n  ${sql}\n  (${note})`);
-  const answer = await query(controlPort, sql);
+  const answer = await query(nodeDir, sql);
   if (answer.kind !== 'result') {
     say(`  failed: ${JSON.stringify(answer)}`);
     return 1;
@@ -176,7 +176,10 @@ async function compare(controlPort: number, sql: string, reference: string, note
 const say = (s: string) => process.stdout.write(s + '\n');
 const indent = (s: string) => s.replace(/^/gm, '    ');
 
-/** Inside the compose topology: prepare the three node volumes once, or run the queries from the publisher's. */
+/**
+ * Inside the compose topology: prepare the three node volumes once, or run the queries from the publisher's
+ * network namespace with its node directory mounted (the control port and token are read from there).
+ */
 async function docker(args: string[]): Promise<number> {
   const [mode, dir] = args;
   if (mode === '--prepare' && dir) {
@@ -188,11 +191,11 @@ async function docker(args: string[]): Promise<number> {
     say(`prepared ${MULTI_MEMBERS.map((m) => join(dir, m)).join(', ')}`);
     return 0;
   }
-  if (mode === '--queries') {
+  if (mode === '--queries' && dir) {
     let failures = 0;
     for (const [name, sql] of Object.entries(MULTI_QUERIES)) {
       say(`\n${name} query asked by the publisher:\n  ${sql}`);
-      const answer = await query(MULTI_CONTROL_PORT, sql);
+      const answer = await query(dir, sql);
       if (answer.kind === 'result') say(indent(formatTable(answer.result)));
       else {
         say(`  failed: ${JSON.stringify(answer)}`);

@@ -80,7 +80,7 @@ async function main(): Promise<number> {
 
     failures += await compare(
       'publisher',
-      pCtl,
+      nodeDirs.publisher!,
       "SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email WHERE p.campaign = 'spring'",
       `SELECT count(*) FROM (SELECT DISTINCT ${normEmail('email')} AS k FROM ${pub} WHERE campaign = 'spring') p
        JOIN (SELECT DISTINCT ${normEmail('email')} AS k FROM ${adv}) a USING (k) WHERE k <> ''`,
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
 
     failures += await compare(
       'advertiser',
-      aCtl,
+      nodeDirs.advertiser!,
       "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category",
       `SELECT category, count(*), CAST(sum(CAST(amount AS DECIMAL(38,2))) AS VARCHAR), round(avg(CAST(amount AS DECIMAL(38,2))), ${AVG_DECIMALS})
        FROM ${adv} a WHERE ${normEmail('email')} <> '' AND ${normEmail('email')} IN (SELECT ${normEmail('email')} FROM ${pub} WHERE campaign IN ('spring', 'summer'))
@@ -98,7 +98,7 @@ async function main(): Promise<number> {
     );
 
     say('\nQuery 3, asked by the publisher: sales per campaign would tell the publisher who bought, which the advertiser has not granted.');
-    const refused = await query(pCtl, 'SELECT p.campaign, COUNT(*), SUM(p.impressions) FROM publisher p JOIN advertiser a ON p.email = a.email GROUP BY p.campaign');
+    const refused = await query(nodeDirs.publisher!, 'SELECT p.campaign, COUNT(*), SUM(p.impressions) FROM publisher p JOIN advertiser a ON p.email = a.email GROUP BY p.campaign');
     if (refused.kind === 'error' && refused.code === 'RULE_VIOLATION') say(`  refused before any cryptography ran, as it should be:\n  ${refused.message}`);
     else {
       say(`  expected a refusal, got ${JSON.stringify(refused)}`);
@@ -111,10 +111,10 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-async function compare(asker: string, controlPort: number, sql: string, reference: string, note: string): Promise<number> {
+async function compare(asker: string, nodeDir: string, sql: string, reference: string, note: string): Promise<number> {
   say(`\nQuery asked by the ${asker}:\n  ${sql}\n  (${note})`);
   const started = Date.now();
-  const answer = await query(controlPort, sql);
+  const answer = await query(nodeDir, sql);
   if (answer.kind !== 'result') {
     say(`  failed: ${JSON.stringify(answer)}`);
     return 1;

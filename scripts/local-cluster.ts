@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ErrorCode } from '../src/errors.js';
 import { MANIFEST_FORMAT, type Manifest, type Table } from '../src/manifest/schema.js';
 import { signManifest } from '../src/manifest/signature.js';
-import type { NodeConfig } from '../src/node/config.js';
-import { submitQuery } from '../src/node/control-client.js';
+import type { NodeConfig, NodeConfigFile } from '../src/node/config.js';
+import { controlEndpoint, submitQuery } from '../src/node/control-client.js';
 import { generateIdentity, hex, writeIdentity, type Identity } from '../src/node/identity.js';
 import type { QueryResult } from '../src/protocol/release.js';
 
@@ -71,7 +72,7 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
     await writeIdentity(join(dir, 'identity.json'), ids[m.id]!).catch(async () => {
       throw new Error(`${dir} already holds an identity; use a fresh directory`);
     });
-    const config: NodeConfig = {
+    const config: NodeConfigFile = {
       memberId: m.id,
       identityFile: 'identity.json',
       manifestFile: 'manifest.json',
@@ -127,11 +128,14 @@ export function startNode(dir: string, env: NodeJS.ProcessEnv = {}): Promise<Run
 export type QueryAnswer =
   | { kind: 'result'; result: QueryResult }
   | { kind: 'released'; groups: number; receivers: readonly string[] }
-  | { kind: 'error'; code: string; message: string };
+  | { kind: 'error'; code: ErrorCode; message: string };
 
-/** Submits a query to a running node's control interface, as `cleanroom query` does. */
-export async function query(controlPort: number, sql: string): Promise<QueryAnswer> {
-  for await (const e of submitQuery('127.0.0.1', controlPort, sql)) {
+/**
+ * Submits a query to the running node of this directory, as `cleanroom query` does: the control port from its
+ * config.json, the token it wrote at start.
+ */
+export async function query(nodeDir: string, sql: string): Promise<QueryAnswer> {
+  for await (const e of submitQuery(await controlEndpoint(nodeDir), sql)) {
     if (e.type === 'result') return { kind: 'result', result: e.result as QueryResult };
     if (e.type === 'released') return { kind: 'released', groups: e.groups, receivers: e.receivers };
     if (e.type === 'error') return { kind: 'error', code: e.code, message: e.message };

@@ -3,20 +3,27 @@
  * this node, its data or its user) caused the failure, as lodestar does: it decides whether
  * an abort is reported as "peer misbehaved" or as a local problem.
  */
-export type ErrorCode =
-  | 'CONFIG_INVALID'
-  | 'MANIFEST_INVALID'
-  | 'MANIFEST_UNSIGNED'
-  | 'QUERY_INVALID'
-  | 'RULE_VIOLATION'
-  | 'DATA_INVALID'
-  | 'PROTOCOL_VIOLATION'
-  | 'AUTH_FAILED'
-  | 'LIMIT_EXCEEDED'
-  | 'TIMEOUT'
-  | 'ABORTED'
-  | 'PEER_UNREACHABLE'
-  | 'INTERNAL';
+import { z } from 'zod';
+import { MAX_PEER_TEXT_CHARS } from './limits.js';
+
+export const ERROR_CODES = [
+  'CONFIG_INVALID',
+  'MANIFEST_INVALID',
+  'MANIFEST_UNSIGNED',
+  'QUERY_INVALID',
+  'RULE_VIOLATION',
+  'DATA_INVALID',
+  'PROTOCOL_VIOLATION',
+  'AUTH_FAILED',
+  'LIMIT_EXCEEDED',
+  'TIMEOUT',
+  'ABORTED',
+  'PEER_UNREACHABLE',
+  'INTERNAL',
+] as const;
+/** Codes that arrive from outside this process (a peer, a worker, the control interface) are parsed with this. */
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
 
 export class CleanroomError extends Error {
   readonly code: ErrorCode;
@@ -68,4 +75,24 @@ const LOCAL_ONLY: ReadonlySet<ErrorCode> = new Set(['DATA_INVALID', 'CONFIG_INVA
 export function forPeer(err: CleanroomError): { code: ErrorCode; message: string } {
   const message = LOCAL_ONLY.has(err.code) ? `the member's own data or setup could not serve the query (${err.code}); its operators see the details in its log` : err.message;
   return { code: err.code, message: message.slice(0, 2000) };
+}
+
+/**
+ * Text kept on one line and free of terminal escapes: control characters, line and paragraph separators and
+ * bidirectional overrides are escaped, so whatever a log line carries (a peer's reason, its SQL, a file name)
+ * can neither forge another line nor hide text from the operator reading it.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
+/** A peer's free text (the reason in its abort or reject), capped and on one line, for this node's errors and log. */
+export function peerText(text: string): string {
+  return oneLine(text.length > MAX_PEER_TEXT_CHARS ? `${text.slice(0, MAX_PEER_TEXT_CHARS)}…` : text);
+}
+
+/** A peer's error code: one of ours, or ABORTED when it sent something else. */
+export function peerCode(code: string): ErrorCode {
+  const parsed = ErrorCodeSchema.safeParse(code);
+  return parsed.success ? parsed.data : 'ABORTED';
 }

@@ -57,3 +57,21 @@ export const MAX_SQL_LENGTH = 10_000;
 
 /** Decimal places of AVG in results: averages are exact rationals, reported rounded half away from zero. */
 export const AVG_DECIMALS = 6;
+
+/** Characters of a peer's abort or refusal text kept in this node's errors and log: a reason, not a document. */
+export const MAX_PEER_TEXT_CHARS = 300;
+
+/** Bytes of one request to the local control interface: a query is `{"sql": ...}` of at most MAX_SQL_LENGTH characters. */
+export const MAX_CONTROL_BODY_BYTES = 64 * 1024;
+
+/**
+ * Queries this node's own users run at once; more wait in line. PSI is bound by the cores (two here) and DuckDB's
+ * memory cap is shared, so more at once only divides the same machine while holding more state in memory.
+ */
+export const MAX_CONCURRENT_QUERIES = 4;
+
+/**
+ * Queries proposed by peers that this node takes part in at once; more are refused with LIMIT_EXCEEDED. Room for
+ * every other member of a collaboration of several to run its own limit of queries here, and a bound on memory.
+ */
+export const MAX_CONCURRENT_PEER_QUERIES = 16;

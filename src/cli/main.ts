@@ -2,11 +2,13 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CleanroomError, asCleanroomError } from '../errors.js';
+import { stat } from 'node:fs/promises';
+import { CleanroomError, asCleanroomError, errorMessage, oneLine } from '../errors.js';
+import { MAX_CONCURRENT_QUERIES } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
-import { loadConfig, type NodeConfig } from '../node/config.js';
-import { submitQuery } from '../node/control-client.js';
+import { loadConfig, type NodeConfigFile } from '../node/config.js';
+import { controlEndpoint, submitQuery } from '../node/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../node/identity.js';
 import { CleanroomNode } from '../node/node.js';
 import { DEFAULT_AUDIT_FILE } from '../node/audit-log.js';
@@ -57,7 +59,7 @@ async function init(args: string[]): Promise<number> {
   const dir = positionals[0];
   if (!dir || !values.member || !values.name || !values.listen || !values.control) throw usage('init needs <dir> --member --name --listen --control');
   const [host, port] = splitHostPort(values.listen);
-  const config: NodeConfig = {
+  const config: NodeConfigFile = {
     memberId: values.member,
     identityFile: 'identity.json',
     manifestFile: 'manifest.json',
@@ -70,6 +72,9 @@ async function init(args: string[]): Promise<number> {
     resultsDir: 'results',
   };
   await mkdir(dir, { recursive: true });
+  for (const file of ['identity.json', 'config.json']) {
+    if (await exists(join(dir, file))) throw new CleanroomError('CONFIG_INVALID', `${join(dir, file)} already exists: ${dir} is a node already; init a new node in an empty directory`);
+  }
   const id = generateIdentity(values.member);
   await writeIdentity(join(dir, 'identity.json'), id);
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
@@ -115,7 +120,10 @@ async function manifest(args: string[]): Promise<number> {
 async function start(args: string[]): Promise<number> {
   const dir = args[0];
   if (!dir) throw usage('start <dir>');
-  const log = (line: string) => process.stderr.write(`[${new Date().toISOString()}] ${line}\n`);
+  const log = (line: string) => process.stderr.write(`[${new Date().toISOString()}] ${oneLine(line)}\n`);
+  // One connection's or one query's failure must never take the node down: the guard logs it and the node serves on.
+  process.on('uncaughtException', (err) => log(`internal error (the node keeps running): ${errorMessage(err)}`));
+  process.on('unhandledRejection', (err) => log(`internal error (the node keeps running): ${errorMessage(err)}`));
   const node = await CleanroomNode.open(join(dir, 'config.json'), log);
   await node.listen();
   await new Promise<void>((resolveStop) => {
@@ -131,17 +139,17 @@ async function query(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
   const [dir, sql] = positionals;
   if (!dir || !sql) throw usage('query <dir> <sql> [--json]');
-  const cfg = await loadConfig(join(dir, 'config.json'));
   const started = Date.now();
-  for await (const event of submitQuery(cfg.config.control.host, cfg.config.control.port, sql)) {
+  for await (const event of submitQuery(await controlEndpoint(dir), sql)) {
     switch (event.type) {
       case 'progress':
-        // Progress only for PSI that takes long enough to wonder about.
-        if (Date.now() - started > 1000) process.stderr.write(`\r${event.stage}: ${event.ownKeys} own keys processed`);
+        // A queued query says so at once; PSI progress only once it takes long enough to wonder about.
+        if (event.stage === 'queued') process.stderr.write(`queued: ${event.ahead ?? 0} of this node's queries run or wait ahead (at most ${MAX_CONCURRENT_QUERIES} run at once)\n`);
+        else if (Date.now() - started > 1000) process.stderr.write(`\r${event.stage}: ${event.ownKeys} own keys processed`);
         break;
       case 'error':
         if (Date.now() - started > 1000) process.stderr.write('\n');
-        throw new CleanroomError(event.code as CleanroomError['code'], event.message);
+        throw new CleanroomError(event.code, event.message);
       case 'released':
         if (Date.now() - started > 1000) process.stderr.write('\n');
         if (values.json) process.stdout.write(JSON.stringify(event) + '\n');
@@ -164,6 +172,13 @@ async function audit(args: string[]): Promise<number> {
   const dir = positionals[0];
   if (!dir) throw usage('audit <dir> [--verify] [--json]');
   return auditCommand(join(dir, DEFAULT_AUDIT_FILE), { verify: values.verify, json: values.json }, (line) => process.stdout.write(line + '\n'));
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 function splitHostPort(s: string): [string, number] {

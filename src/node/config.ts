@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { CleanroomError, errorMessage } from '../errors.js';
+import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { MemberId } from '../manifest/schema.js';
 
 /** The control interface answers the node's own operators only, so it may never face the network. */
@@ -25,8 +26,12 @@ export const NodeConfigSchema = z.strictObject({
   /** Where the per-table hash caches live (owner-only: they hold normalised keys). */
   cacheDir: z.string().default('cache'),
   resultsDir: z.string().default('results'),
+  /** How long a query may go without a message from any peer or any local progress before it is aborted. */
+  sessionIdleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(STAGE_IDLE_TIMEOUT_MS),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+/** A config as written to config.json: fields with defaults may be left out. */
+export type NodeConfigFile = z.input<typeof NodeConfigSchema>;
 
 export interface LoadedConfig {
   readonly config: NodeConfig;

@@ -1,14 +1,31 @@
-import { request } from 'node:http';
+import { request, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { z } from 'zod';
 import { CleanroomError } from '../errors.js';
-import type { ControlEvent } from './control-server.js';
+import { loadConfig } from './config.js';
+import { ControlErrorSchema, ControlEventSchema, type ControlEvent } from './control-event.js';
+import { readControlToken } from './control-token.js';
+
+/** Where a node's control interface listens and the token it wrote at its last start. */
+export interface ControlEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+}
+
+/** The endpoint of the node whose directory this is: its config.json and its control.token. */
+export async function controlEndpoint(nodeDir: string): Promise<ControlEndpoint> {
+  const cfg = await loadConfig(join(nodeDir, 'config.json'));
+  return { host: cfg.config.control.host, port: cfg.config.control.port, token: await readControlToken(cfg.baseDir) };
+}
 
 /** Submits a query to a node's control interface and yields its events as they stream in. */
-export async function* submitQuery(host: string, port: number, sql: string): AsyncGenerator<ControlEvent> {
-  const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
-    const req = request({ host, port, method: 'POST', path: '/query', headers: { 'content-type': 'application/json' } }, resolve);
-    req.on('error', (err) => reject(new CleanroomError('PEER_UNREACHABLE', `cannot reach the node's control interface at ${host}:${port}: ${err.message}; is the node started?`)));
-    req.end(JSON.stringify({ sql }));
-  });
+export async function* submitQuery(endpoint: ControlEndpoint, sql: string): AsyncGenerator<ControlEvent> {
+  const res = await send(endpoint, 'POST', '/query', JSON.stringify({ sql }));
+  if (res.statusCode !== 200) {
+    yield parseEvent(await readAll(res), ControlErrorSchema);
+    return;
+  }
   let buffer = '';
   for await (const chunk of res) {
     buffer += (chunk as Buffer).toString('utf8');
@@ -16,25 +33,45 @@ export async function* submitQuery(host: string, port: number, sql: string): Asy
     while ((nl = buffer.indexOf('\n')) >= 0) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
-      if (line.trim()) yield JSON.parse(line) as ControlEvent;
+      if (line.trim()) yield parseEvent(line, ControlEventSchema);
     }
   }
 }
 
-export async function nodeStatus(host: string, port: number): Promise<unknown> {
+export async function nodeStatus(endpoint: ControlEndpoint): Promise<unknown> {
+  const res = await send(endpoint, 'GET', '/status');
+  const body = await readAll(res);
+  if (res.statusCode !== 200) {
+    const refusal = parseEvent(body, ControlErrorSchema);
+    throw new CleanroomError(refusal.code, refusal.message);
+  }
+  return JSON.parse(body) as unknown;
+}
+
+function send(endpoint: ControlEndpoint, method: 'GET' | 'POST', path: string, body?: string): Promise<IncomingMessage> {
+  const { host, port, token } = endpoint;
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, method: 'GET', path: '/status' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
+    const headers = { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) };
+    const req = request({ host, port, method, path, headers }, resolve);
+    req.on('error', (err) => reject(new CleanroomError('PEER_UNREACHABLE', `cannot reach the node's control interface at ${host}:${port}: ${err.message}; is the node started?`)));
+    req.end(body);
   });
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of res) text += (chunk as Buffer).toString('utf8');
+  return text;
+}
+
+function parseEvent<T>(line: string, schema: z.ZodType<T>): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    throw new CleanroomError('INTERNAL', `the node's control interface sent a line that is not JSON: ${line.slice(0, 200)}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new CleanroomError('INTERNAL', `the node's control interface sent an event this client does not know: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }

@@ -16,6 +16,8 @@ export interface FederatedContext {
   readonly self: string;
   readonly conns: ReadonlyMap<string, PeerConnection>;
   readonly store: TableStore;
+  /** The session's silence limit (SessionControl). */
+  readonly idleTimeoutMs?: number;
   /** This holder's own part, when not every filtered row counts (a federated table joined with another table). */
   readonly ownGroups?: () => Promise<GroupAggregate[]>;
 }
@@ -26,7 +28,7 @@ const FEDERATED_MESSAGES = new Set(['shares', 'open', 'labels', 'abort']);
 /** Drives one member's FederatedSession: its own part's aggregates from DuckDB, every peer's messages. */
 export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
   const machine = new FederatedSession({ queryId: ctx.queryId, plan: ctx.plan, self: ctx.self });
-  const control = new SessionControl(ctx.queryId, ctx.conns);
+  const control = new SessionControl(ctx.queryId, ctx.conns, undefined, ctx.idleTimeoutMs);
   let chain = Promise.resolve();
   const apply = (step: MultiStep): void => {
     control.touch();

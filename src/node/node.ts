@@ -6,8 +6,10 @@ import { WebSocketServer } from 'ws';
 import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
 import { TableStore } from '../data/table-store.js';
-import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
-import { PROPOSAL_TIMEOUT_MS } from '../limits.js';
+import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer, peerCode, peerText } from '../errors.js';
+import { failpoint } from '../failpoint.js';
+import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, PROPOSAL_TIMEOUT_MS } from '../limits.js';
+import { NO_QUERY_ID } from '../../protocol/messages.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
 import { parseSignedManifest } from '../manifest/signature.js';
@@ -22,6 +24,7 @@ import { readIdentity, type Identity } from './identity.js';
 import { startControlServer } from './control-server.js';
 import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from './audit-log.js';
 import { JoinRegistry } from './join-registry.js';
+import { QueryGate } from './query-gate.js';
 import { runFederated, runFederatedJoin } from './federated-runner.js';
 import { runRing } from './ring-runner.js';
 import { runSession, type Progress } from './session-runner.js';
@@ -55,6 +58,10 @@ export class CleanroomNode {
   ) {}
 
   private readonly joins = new JoinRegistry();
+  /** This node's own users' queries: they wait in line beyond the limit. */
+  private readonly ownQueries = new QueryGate(MAX_CONCURRENT_QUERIES);
+  /** Queries proposed by peers: refused beyond the limit (queueing them could deadlock two busy nodes). */
+  private readonly peerQueries = new QueryGate(MAX_CONCURRENT_PEER_QUERIES);
 
   static async open(configFile: string, log: NodeLog = () => {}): Promise<CleanroomNode> {
     const cfg = await loadConfig(configFile);
@@ -103,7 +110,7 @@ export class CleanroomNode {
         .then((conn) => this.serve(conn))
         .catch((err) => this.log(`peer connection refused: ${errorMessage(err)}`));
     });
-    this.control = await startControlServer(this, control.host, control.port);
+    this.control = await startControlServer(this, { host: control.host, port: control.port, nodeDir: this.cfg.baseDir });
     this.log(`node ${this.memberId} of ${this.manifest.collaborationId} (manifest v${this.manifest.version}) listening on ws://${listen.host}:${listen.port}, control on http://${control.host}:${control.port}; crypto backend ${this.pool.backend} on ${this.pool.threads} worker thread(s)`);
   }
 
@@ -119,6 +126,15 @@ export class CleanroomNode {
   /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */
   async query(sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     const queryId = randomBytes(16).toString('hex');
+    const release = await this.ownQueries.enter((ahead) => onProgress?.({ queryId, stage: 'queued', ownKeys: 0, ahead }));
+    try {
+      return await this.runOwn(queryId, sql, onProgress);
+    } finally {
+      release();
+    }
+  }
+
+  private async runOwn(queryId: string, sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     const entry = { queryId, querier: this.memberId, sql };
     let plan: QueryPlan;
     try {
@@ -142,7 +158,8 @@ export class CleanroomNode {
           if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
           await conn.send({ type: 'propose', queryId, querier: this.memberId, sql });
           const answer = await conn.next(PROPOSAL_TIMEOUT_MS);
-          if (answer.type === 'reject') throw new CleanroomError(refusalCode(answer.code), `${peer.id} refused the query: ${answer.message}`);
+          if (answer.type === 'reject') throw new CleanroomError(refusalCode(answer.code), `${peer.id} refused the query: ${peerText(answer.message)}`);
+          if (answer.type === 'abort') throw new CleanroomError('ABORTED', `${peer.id} aborted the query: ${peerCode(answer.code)}: ${peerText(answer.message)}`);
           if (answer.type !== 'accept' || answer.queryId !== queryId) throw new CleanroomError('PROTOCOL_VIOLATION', `${peer.id} answered the proposal with ${answer.type}`, { peerFault: true });
         }),
       );
@@ -167,8 +184,10 @@ export class CleanroomNode {
 
   /** A peer dialled in: it proposes one query on this connection, or joins one this node already accepted. */
   private async serve(conn: PeerConnection): Promise<void> {
-    let queryId = '';
+    // Until a proposal names its query, a failure is reported under the id of no query (SPEC §6).
+    let queryId = NO_QUERY_ID;
     let failure: unknown;
+    let release: (() => void) | undefined;
     const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
     try {
       const msg = await conn.next(PROPOSAL_TIMEOUT_MS);
@@ -184,6 +203,7 @@ export class CleanroomNode {
       const entry = { queryId, querier: msg.querier, sql: msg.sql };
       let plan: QueryPlan;
       try {
+        release = this.peerQueries.tryEnter();
         plan = await this.plan(msg.sql, msg.querier);
         if (!participants(plan).includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
         await this.prepareOwnTable(plan);
@@ -197,14 +217,16 @@ export class CleanroomNode {
       const peers = participants(plan).filter((m) => m !== this.memberId);
       // On disk before the answer: no query runs on this node's tables without a record of it.
       await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
+      failpoint('before-accept');
       await conn.send({ type: 'accept', queryId });
       this.log(`query ${queryId} from ${conn.peer} accepted (${plan.mode})`);
       if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns);
       await this.finish(queryId, plan, msg.sql, await this.run(queryId, plan, conns));
     } catch (err) {
       failure = err;
-      this.log(`query ${queryId || '(none)'} with ${conn.peer} failed: ${errorMessage(err)}`);
+      this.log(`query ${queryId} with ${conn.peer} failed: ${errorMessage(err)}`);
     } finally {
+      release?.();
       closeAll(conns, queryId, failure);
     }
   }
@@ -242,7 +264,7 @@ export class CleanroomNode {
   }
 
   private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
-    const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress };
+    const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs };
     if (plan.mode === 'federated') return plan.others.length > 0 ? runFederatedJoin({ ...common, conns }) : runFederated({ ...common, conns });
     if (conns.size === 1) return runSession({ ...common, conn: [...conns.values()][0]! });
     return runRing({ ...common, conns });
@@ -285,8 +307,9 @@ export class CleanroomNode {
     if (outcome.kind !== 'result') throw new CleanroomError('INTERNAL', `a sub-protocol outcome (${outcome.kind}) reached the end of query ${queryId}`);
     await this.record({ ...entry, event: 'result', detail: '', released: { groups: outcome.result.rows.length, receivers: [this.memberId], columns } });
     const dir = this.cfg.path(this.cfg.config.resultsDir);
-    await mkdir(dir, { recursive: true });
-    await writeFile(`${dir}/${queryId}.json`, JSON.stringify({ querier: plan.querier, ...outcome.result }, null, 2) + '\n');
+    // Results are for this member's own people: owner-only, like the identity key and the hash cache.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(`${dir}/${queryId}.json`, JSON.stringify({ querier: plan.querier, ...outcome.result }, null, 2) + '\n', { mode: 0o600 });
     this.log(`query ${queryId} done: result with ${outcome.result.rows.length} row(s) saved in ${this.cfg.config.resultsDir}/${queryId}.json`);
     return { kind: 'result', result: outcome.result };
   }
@@ -311,13 +334,17 @@ export function participants(plan: QueryPlan): string[] {
 /** Ends a query's connections: `bye` when it went well here, `abort` to every peer when it failed here. */
 function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, failure: unknown): void {
   const e = failure === undefined ? undefined : asCleanroomError(failure);
-  const abort = e && queryId ? { type: 'abort' as const, queryId, ...forPeer(e) } : undefined;
+  const abort = e ? { type: 'abort' as const, queryId, ...forPeer(e) } : undefined;
   for (const c of conns.values()) c.close(abort);
 }
 
+/**
+ * What the audit log keeps of an error. SPEC §8: the log never holds rows or keys, and the messages of errors
+ * about this node's own data or setup can quote a cell or a line, so for those it keeps what `forPeer` says.
+ */
 function describe(err: unknown): string {
   const e = asCleanroomError(err);
-  return `${e.code}: ${e.message}`;
+  return `${e.code}: ${forPeer(e).message}`;
 }
 
 function refusalCode(code: string): CleanroomError['code'] {

@@ -22,6 +22,8 @@ export interface RingContext {
   readonly pool: CryptoPool;
   readonly store: TableStore;
   readonly onProgress?: (p: Progress) => void;
+  /** The session's silence limit (SessionControl). */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Multiplications queued ahead of the machine: enough to keep every worker busy, few enough to bound memory. */
@@ -46,7 +48,7 @@ export async function runRing(ctx: RingContext): Promise<Outcome> {
     secret.zero();
     extra?.zero();
     wake?.();
-  });
+  }, ctx.idleTimeoutMs);
   const failLocally = (err: unknown) => control.fail(err);
   const apply = (step: MultiStep): void => {
     control.touch();

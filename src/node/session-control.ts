@@ -23,14 +23,15 @@ export class SessionControl {
     private readonly queryId: string,
     private readonly conns: ReadonlyMap<string, PeerConnection>,
     private readonly onSettle: () => void = () => {},
+    idleTimeoutMs: number = STAGE_IDLE_TIMEOUT_MS,
   ) {
     this.done = new Promise((r) => (this.resolveDone = r));
     // Silence is judged for the session, not per link: in a ring some links are quiet by design for most of a query.
     this.watchdog = setInterval(() => {
-      if (Date.now() - this.lastProgress > STAGE_IDLE_TIMEOUT_MS) {
-        this.fail(new CleanroomError('TIMEOUT', `no message and no local progress for ${STAGE_IDLE_TIMEOUT_MS} ms`, { peerFault: true }));
+      if (Date.now() - this.lastProgress > idleTimeoutMs) {
+        this.fail(new CleanroomError('TIMEOUT', `no message and no local progress for ${idleTimeoutMs} ms`, { peerFault: true }));
       }
-    }, WATCHDOG_PERIOD_MS);
+    }, Math.min(WATCHDOG_PERIOD_MS, idleTimeoutMs));
     this.watchdog.unref();
   }
 

@@ -14,8 +14,10 @@ import { SessionControl } from './session-control.js';
 
 export interface Progress {
   readonly queryId: string;
-  readonly stage: 'psi' | 'aggregation';
+  readonly stage: 'queued' | 'psi' | 'aggregation';
   readonly ownKeys: number;
+  /** While queued: how many of this node's queries run or wait ahead of this one. */
+  readonly ahead?: number;
 }
 
 export interface SessionContext {
@@ -27,6 +29,8 @@ export interface SessionContext {
   readonly pool: CryptoPool;
   readonly store: TableStore;
   readonly onProgress?: (p: Progress) => void;
+  /** The session's silence limit (SessionControl). */
+  readonly idleTimeoutMs?: number;
   /** The role and table on this connection, when it is not the plan's own (a holder of a federated table is P). */
   readonly side?: { readonly role: 'aggregator' | 'partner'; readonly side: TableSide };
   /** The messages this session takes off the connection; the rest stay for the phase that follows. */
@@ -54,7 +58,7 @@ export async function runSession(ctx: SessionContext): Promise<Outcome> {
   const machine = isAggregator ? new AggregatorSession(params) : new PartnerSession(params);
   // Everything the machine returns is handled strictly in the order it was returned.
   let chain = Promise.resolve();
-  const control = new SessionControl(ctx.queryId, new Map([[ctx.conn.peer, ctx.conn]]), () => secret.zero());
+  const control = new SessionControl(ctx.queryId, new Map([[ctx.conn.peer, ctx.conn]]), () => secret.zero(), ctx.idleTimeoutMs);
   const settle = (o: Outcome) => control.settle(o);
   const failLocally = (err: unknown) => control.fail(err);
   /** Starts a multiplication now (so the pool works ahead); its result is consumed later, in order. */

@@ -83,6 +83,8 @@ export class AggregatorSession extends Session {
 
   /** The driver's answer to `aggregate`: per-group integers over the matched rows. */
   aggregates(groups: readonly GroupAggregate[]): Step {
+    // A violation or abort that arrived while DuckDB aggregated has ended the session: its failure stands.
+    if (this.ended) return NOTHING;
     return this.guard(() => {
       if (this.phase !== 'aggregating') throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
       return this.shareGroups(groups);

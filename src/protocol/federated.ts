@@ -58,6 +58,8 @@ export class FederatedSession extends MultiMemberSession {
 
   /** This holder's per-group aggregates over its own rows (groups absent from its part are zeros). */
   own(groups: readonly GroupAggregate[]): MultiStep {
+    // A violation or abort that arrived while DuckDB aggregated has ended the session: its failure stands.
+    if (this.ended) return { send: [] };
     return this.guard(() => {
       if (this.phase !== 'local' || !this.isHolder) throw new CleanroomError('INTERNAL', 'own aggregates outside the local phase');
       const width = groupWidth(this.r.plan);

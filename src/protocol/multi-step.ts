@@ -1,6 +1,6 @@
 import type { SessionMessage } from '../../protocol/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
-import { CleanroomError, ProtocolViolation, asCleanroomError, forPeer } from '../errors.js';
+import { CleanroomError, ProtocolViolation, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
 import type { Outcome } from './step.js';
 
 /** A message for one member of a query of several. */
@@ -44,7 +44,7 @@ export function admit(msg: SessionMessage, from: string, peers: readonly string[
   if (!peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
   if (msg.queryId !== queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${queryId}`);
   if (msg.type !== 'abort') return undefined;
-  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${msg.code}: ${msg.message}`) } };
+  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${peerCode(msg.code)}: ${peerText(msg.message)}`) } };
 }
 
 /**

@@ -344,6 +344,8 @@ export class RingSession extends MultiMemberSession {
   // ---- aggregation among all members ----
 
   aggregates(groups: readonly GroupAggregate[]): MultiStep {
+    // A violation or abort that arrived while DuckDB aggregated has ended the session: its failure stands.
+    if (this.ended) return { send: [] };
     return this.guard(() => {
       if (this.phase !== 'aggregating' || this.r.self !== this.p) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
       return this.shareGroups(groups);

@@ -1,5 +1,5 @@
 import type { SessionMessage } from '../../protocol/messages.js';
-import { CleanroomError, asCleanroomError, forPeer } from '../errors.js';
+import { CleanroomError, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
 import type { QueryResult } from './release.js';
 
 /** How a query session ends on this node. */
@@ -41,5 +41,5 @@ export function failStep(queryId: string, err: unknown): Step {
 }
 
 export function peerAborted(code: string, message: string): Step {
-  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `the peer aborted the query: ${code}: ${message}`) } };
+  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `the peer aborted the query: ${peerCode(code)}: ${peerText(message)}`) } };
 }

@@ -61,10 +61,10 @@ describe('a noble-backend node and a sodium-backend node', () => {
       return [`g${g}`, is.length, String(is.reduce((a, b) => a + b, 0))];
     });
     for (let run = 0; run < 2; run++) {
-      const answer = await query(cluster.controlPort.lefty!, 'SELECT l.g, COUNT(*), SUM(l.v) FROM left_t l JOIN right_t r ON l.k = r.k GROUP BY l.g');
+      const answer = await query(cluster.nodeDirs.lefty!, 'SELECT l.g, COUNT(*), SUM(l.v) FROM left_t l JOIN right_t r ON l.k = r.k GROUP BY l.g');
       expect(answer).toMatchObject({ kind: 'result', result: { rows: expected } });
     }
-    const count = await query(cluster.controlPort.lefty!, 'SELECT COUNT(*) FROM left_t l JOIN right_t r ON l.k = r.k');
+    const count = await query(cluster.nodeDirs.lefty!, 'SELECT COUNT(*) FROM left_t l JOIN right_t r ON l.k = r.k');
     expect(count).toMatchObject({ kind: 'result', result: { rows: [[50]] } });
   });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, freePort, startNode, type RunningNode } from '../../scripts/local-cluster.js';
 import { MANIFEST_FORMAT, type Member, type Table } from '../../src/manifest/schema.js';
+import { readControlToken } from '../../src/node/control-token.js';
 import type { QueryResult } from '../../src/protocol/release.js';
 import { assertBuilt, assertMatches, expected, makeTempDir, Reference, stopNode, type RefQuery } from './helpers.js';
 import { identicalEmails, salesColumns, salesView, visitsColumns, visitsView, writeDataset } from './random-data.js';
@@ -49,9 +50,9 @@ function expectOneLineError(run: Run, code: string): string {
   return text;
 }
 
-function httpPost(port: number, path: string, body: string): Promise<{ status: number; body: string } | { error: string }> {
+function httpPost(port: number, path: string, body: string, token: string): Promise<{ status: number; body: string } | { error: string }> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -233,15 +234,17 @@ describe('the cleanroom CLI', () => {
   it('the control interface is not reachable on the peer port', async () => {
     const resultsBefore = await readdir(join(dir.alpha, 'results'));
     const logBefore = nodes.map((n) => n.log.join('').length);
+    // With the control token, so that only the port keeps the query out.
+    const token = await readControlToken(dir.alpha);
     for (const p of [port.alpha, port.beta]) {
-      const res = await httpPost(p, '/query', JSON.stringify({ sql: GROUP_SQL }));
+      const res = await httpPost(p, '/query', JSON.stringify({ sql: GROUP_SQL }), token);
       if ('status' in res) {
         expect(res.status).not.toBe(200);
         expect(res.body).not.toContain('"type"');
       }
     }
     // Positive control: the same request on the control port does run the query.
-    const control = await httpPost(port.alphaControl, '/query', JSON.stringify({ sql: GROUP_SQL }));
+    const control = await httpPost(port.alphaControl, '/query', JSON.stringify({ sql: GROUP_SQL }), token);
     expect('status' in control && control.status).toBe(200);
     expect('body' in control && control.body).toContain('"type":"result"');
     const resultsAfter = await readdir(join(dir.alpha, 'results'));

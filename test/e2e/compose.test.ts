@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { MULTI_CONTROL_PORT, MULTI_MEMBERS, MULTI_PEER_PORT } from '../../scripts/demo-multi.js';
 import { CLI, repoRoot } from '../../scripts/local-cluster.js';
 import { parseSignedManifest } from '../../src/manifest/signature.js';
+import { CONTROL_TOKEN_FILE } from '../../src/node/control-token.js';
 import { makeTempDir } from './helpers.js';
 
 /**
@@ -39,6 +40,7 @@ describe('docker/compose.yml and docker/Dockerfile', () => {
       expect(s.expose).toContain(String(MULTI_PEER_PORT));
       expect(s.depends_on?.setup?.condition).toBe('service_completed_successfully');
       expect(s.healthcheck?.test.join(' ')).toContain(`127.0.0.1:${MULTI_CONTROL_PORT}/status`);
+      expect(s.healthcheck?.test.join(' ')).toContain(`/node/${CONTROL_TOKEN_FILE}`);
       expect(Object.keys(compose.volumes)).toContain(`${m}-node`);
     }
     const others = MULTI_MEMBERS.flatMap((m) => compose.services[m]!.volumes!);
@@ -52,7 +54,8 @@ describe('docker/compose.yml and docker/Dockerfile', () => {
     expect(setup.build).toEqual({ context: '..', dockerfile: 'docker/Dockerfile' });
     const queries = compose.services.queries!;
     expect(queries.network_mode).toBe('service:publisher');
-    expect(queries.entrypoint).toEqual(['node', 'dist/scripts/demo-multi.js', '--queries']);
+    expect(queries.entrypoint).toEqual(['node', 'dist/scripts/demo-multi.js', '--queries', '/node']);
+    expect(queries.volumes).toEqual(['publisher-node:/node:ro']);
     for (const m of MULTI_MEMBERS) expect(queries.depends_on?.[m]?.condition).toBe('service_healthy');
     expect(existsSync(join(repoRoot(), 'dist', 'scripts', 'demo-multi.js'))).toBe(true);
   });

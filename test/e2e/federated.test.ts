@@ -81,7 +81,7 @@ describe('a federated table held by three members, with an auditor as receiver',
   });
 
   it('the auditor receives totals per department equal to the pooled plaintext; the one-employer department is dropped', async () => {
-    const answer = await query(cluster.controlPort.auditor!, 'SELECT s.dept, COUNT(*), SUM(s.salary), AVG(s.salary) FROM salaries s WHERE s.level >= 2 GROUP BY s.dept');
+    const answer = await query(cluster.nodeDirs.auditor!, 'SELECT s.dept, COUNT(*), SUM(s.salary), AVG(s.salary) FROM salaries s WHERE s.level >= 2 GROUP BY s.dept');
     if (answer.kind !== 'result') throw new Error(JSON.stringify(answer));
     const expected = await ref.rows(`
       SELECT dept, count(*), CAST(sum(salary) AS VARCHAR), round(avg(salary), 6) FROM pooled WHERE level >= 2
@@ -95,7 +95,7 @@ describe('a federated table held by three members, with an auditor as receiver',
 
   it('joined with another member\'s table: totals over the holders\' rows whose key that table has', async () => {
     await ref.rows(`CREATE OR REPLACE VIEW verified AS SELECT lower(email) AS email, kind FROM read_csv('${files.registry}', header = true, all_varchar = true)`);
-    const answer = await query(cluster.controlPort.auditor!, "SELECT s.dept, COUNT(*), SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email WHERE v.kind = 'full-time' GROUP BY s.dept");
+    const answer = await query(cluster.nodeDirs.auditor!, "SELECT s.dept, COUNT(*), SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email WHERE v.kind = 'full-time' GROUP BY s.dept");
     if (answer.kind !== 'result') throw new Error(JSON.stringify(answer) + Object.entries(cluster.nodes).map(([k, n]) => `\n--- ${k}\n${n.log.join('')}`).join(''));
     const expected = await ref.rows(`
       WITH m AS (SELECT * FROM pooled WHERE lower(email) IN (SELECT email FROM verified WHERE kind = 'full-time'))
@@ -105,21 +105,21 @@ describe('a federated table held by three members, with an auditor as receiver',
     expect(expected.length).toBeGreaterThan(0);
     expect(answer.result.rows).toEqual(expected);
     // The registry takes part in the PSIs only: it is no receiver.
-    expect(await query(cluster.controlPort.registry!, 'SELECT COUNT(*) FROM salaries s JOIN verified v ON s.email = v.email')).toMatchObject({ kind: 'released' });
+    expect(await query(cluster.nodeDirs.registry!, 'SELECT COUNT(*) FROM salaries s JOIN verified v ON s.email = v.email')).toMatchObject({ kind: 'released' });
   });
 
   it('a holder that is no receiver learns only that the totals were released', async () => {
-    const answer = await query(cluster.controlPort.emp2!, 'SELECT COUNT(*), SUM(s.salary) FROM salaries s');
+    const answer = await query(cluster.nodeDirs.emp2!, 'SELECT COUNT(*), SUM(s.salary) FROM salaries s');
     expect(answer).toMatchObject({ kind: 'released', groups: 1, receivers: ['auditor', 'emp1'] });
   });
 
   it('refuses GROUP BY on a column without declared values, naming the rule', async () => {
-    const answer = await query(cluster.controlPort.auditor!, 'SELECT s.level, COUNT(*) FROM salaries s GROUP BY s.level');
+    const answer = await query(cluster.nodeDirs.auditor!, 'SELECT s.level, COUNT(*) FROM salaries s GROUP BY s.level');
     expect(answer).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('salaries.columns.level.values') });
   });
 
   it('refuses a column the federated table does not have', async () => {
-    const answer = await query(cluster.controlPort.emp3!, 'SELECT s.nope, COUNT(*) FROM salaries s GROUP BY s.nope');
+    const answer = await query(cluster.nodeDirs.emp3!, 'SELECT s.nope, COUNT(*) FROM salaries s GROUP BY s.nope');
     expect(answer).toMatchObject({ kind: 'error', code: 'QUERY_INVALID' });
   });
 });

@@ -52,8 +52,8 @@ describe('governance of a three-member collaboration', () => {
   });
 
   it('runs the join for an allowed querier; the result goes to the receiver only', async () => {
-    expect(await query(cluster.controlPort.ann!, SQL)).toMatchObject({ kind: 'result', result: { rows: [['g0', 10], ['g1', 10]] } });
-    expect(await query(cluster.controlPort.bob!, SQL)).toMatchObject({ kind: 'released', receivers: ['ann'] });
+    expect(await query(cluster.nodeDirs.ann!, SQL)).toMatchObject({ kind: 'result', result: { rows: [['g0', 10], ['g1', 10]] } });
+    expect(await query(cluster.nodeDirs.bob!, SQL)).toMatchObject({ kind: 'released', receivers: ['ann'] });
     const results = (id: string) => (existsSync(join(cluster.nodeDirs[id]!, 'results')) ? readdirSync(join(cluster.nodeDirs[id]!, 'results')).length : 0);
     // The receiver saves its result when its own part ends, which may be just after the querier's.
     for (let i = 0; i < 50 && results('ann') < 2; i++) await new Promise((r) => setTimeout(r, 50));
@@ -63,7 +63,7 @@ describe('governance of a three-member collaboration', () => {
   });
 
   it('refuses a querier the manifest does not name, before any cryptography', async () => {
-    expect(await query(cluster.controlPort.cat!, SQL)).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('rule: queriers') });
+    expect(await query(cluster.nodeDirs.cat!, SQL)).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('rule: queriers') });
   });
 
   it('a node refuses to start with a changed manifest that not every member signed again', async () => {
@@ -86,7 +86,7 @@ describe('governance of a three-member collaboration', () => {
     expect(canonicalManifestBytes(v2)).not.toEqual(canonicalManifestBytes(Manifest.parse(signed.manifest)));
     const cat = await startNode(cluster.nodeDirs.cat!);
     cluster.nodes.cat = cat;
-    const answer = await query(cluster.controlPort.ann!, SQL);
+    const answer = await query(cluster.nodeDirs.ann!, SQL);
     expect(answer).toMatchObject({ kind: 'error' });
     expect(answer).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringMatching(/peer runs another manifest \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/) });
     expect(cat.log.join('')).toMatch(/peer runs another manifest/);

@@ -94,7 +94,7 @@ describe('joins of three and four members, node processes on loopback', () => {
       WHERE nk IN (SELECT nk FROM orders1) AND nk IN (SELECT nk FROM orders2 WHERE region = 'north')
       GROUP BY campaign HAVING count(DISTINCT nk) >= ${MIN_KEYS} ORDER BY campaign`);
     expect(expected.length).toBeGreaterThan(0);
-    const answer = await query(cluster.controlPort.shop1!, sql);
+    const answer = await query(cluster.nodeDirs.shop1!, sql);
     if (answer.kind !== 'result') throw new Error(JSON.stringify(answer));
     expect(answer.result.rows.map((r) => [r[0], r[1], r[2]])).toEqual(expected.map((r) => [r[0], r[1], r[2]]));
     answer.result.rows.forEach((r, i) => expect(Number(r[3])).toBeCloseTo(Number(expected[i]![3]), 6));
@@ -105,13 +105,13 @@ describe('joins of three and four members, node processes on loopback', () => {
     const [[n]] = (await ref.r.rows('SELECT count(DISTINCT nk) FROM impressions WHERE nk IN (SELECT nk FROM accounts) AND nk IN (SELECT nk FROM orders1) AND nk IN (SELECT nk FROM orders2)')) as [[number]];
     expect(n).toBeGreaterThanOrEqual(MIN_KEYS);
     // The bank is no receiver: it learns that its query ran, the receivers among the members get the count.
-    expect(await query(cluster.controlPort.bank!, sql)).toMatchObject({ kind: 'released', groups: 1 });
-    const fromPub = await query(cluster.controlPort.pub!, sql);
+    expect(await query(cluster.nodeDirs.bank!, sql)).toMatchObject({ kind: 'released', groups: 1 });
+    const fromPub = await query(cluster.nodeDirs.pub!, sql);
     expect(fromPub).toMatchObject({ kind: 'result', result: { rows: [[n]] } });
   });
 
   it('refuses a GROUP BY when one of the other members has not granted disclosure', async () => {
-    const answer = await query(cluster.controlPort.pub!, 'SELECT i.campaign, COUNT(*) FROM impressions i JOIN orders1 a ON i.email = a.email JOIN accounts c ON i.email = c.email GROUP BY i.campaign');
+    const answer = await query(cluster.nodeDirs.pub!, 'SELECT i.campaign, COUNT(*) FROM impressions i JOIN orders1 a ON i.email = a.email JOIN accounts c ON i.email = c.email GROUP BY i.campaign');
     expect(answer).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION', message: expect.stringContaining('accounts.rules.overlapDisclosure') });
   });
 

@@ -160,8 +160,8 @@ describe('nothing but blinded keys, shares and released results crosses between 
       },
       (id) => ({ CLEANROOM_FRAME_LOG: frameLog[id as 'alpha' | 'beta'] }),
     );
-    const count = await query(cluster.controlPort.beta!, COUNT_SQL);
-    const group = await query(cluster.controlPort.alpha!, GROUP_SQL);
+    const count = await query(cluster.nodeDirs.beta!, COUNT_SQL);
+    const group = await query(cluster.nodeDirs.alpha!, GROUP_SQL);
     if (count.kind !== 'result' || group.kind !== 'result') throw new Error(`queries failed: ${JSON.stringify([count, group])}`);
     results = { count: count.result, group: group.result };
     // Stopping the nodes makes sure every frame of both sessions has been appended to the logs.

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { submitQuery } from '../../src/node/control-client.js';
-import type { ControlEvent } from '../../src/node/control-server.js';
+import { controlEndpoint, submitQuery } from '../../src/node/control-client.js';
+import type { ControlEvent } from '../../src/node/control-event.js';
 import type { QueryResult } from '../../src/protocol/release.js';
 import { assertMatches, expected, makeTempDir, Reference, startCluster, type Cluster, type Expected, type RefQuery } from './helpers.js';
 import {
@@ -119,9 +119,9 @@ async function tearDown(env: Env): Promise<void> {
 }
 
 /** The last event of a query on the control interface (result, released or error). */
-async function submit(controlPort: number, sql: string): Promise<ControlEvent> {
+async function submit(nodeDir: string, sql: string): Promise<ControlEvent> {
   let last: ControlEvent | undefined;
-  for await (const e of submitQuery('127.0.0.1', controlPort, sql)) if (e.type !== 'progress') last = e;
+  for await (const e of submitQuery(await controlEndpoint(nodeDir), sql)) if (e.type !== 'progress') last = e;
   if (!last) throw new Error('the control stream closed without an answer');
   return last;
 }
@@ -186,7 +186,7 @@ describe('random datasets, both members receive results', () => {
 
   /** Runs `sql` at `asker`'s node and compares the answer with the reference; returns the reference. */
   async function check(asker: string, sql: string, q: RefQuery, columns: string[]): Promise<Expected> {
-    const answer = await query(cluster.controlPort[asker]!, sql);
+    const answer = await query(cluster.nodeDirs[asker]!, sql);
     if (answer.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(answer)}`);
     const exp = await expected(ref, q);
     assertMatches(answer.result, exp, q, columns);
@@ -318,7 +318,7 @@ describe('random datasets, both members receive results', () => {
         [A, 'SELECT s.category, SUM(v.impressions) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.category', 'single-aggregator'],
       ] as const;
       for (const [asker, sql, rule] of cases) {
-        const answer = await query(cluster.controlPort[asker]!, sql);
+        const answer = await query(cluster.nodeDirs[asker]!, sql);
         expect(answer, sql).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION' });
         expect(answer.kind === 'error' && answer.message, sql).toContain(rule);
       }
@@ -461,7 +461,7 @@ describe('random datasets, both members receive results', () => {
     // A literal must be compared exactly (`amount >= 0.0000000001` must not become `amount >= 0`), or refused.
     it('a literal with more than 9 decimals is compared exactly, not rounded', async () => {
       const outputs: RefQuery['outputs'] = [{ kind: 'dim', col: 'category' }, { kind: 'count' }];
-      const answer = await query(cluster.controlPort[A]!, "SELECT s.category, COUNT(*) FROM s_edge s JOIN v_edge v ON s.email = v.email WHERE s.amount >= 0.0000000001 AND s.category IN ('zero', 'tiny') GROUP BY s.category");
+      const answer = await query(cluster.nodeDirs[A]!, "SELECT s.category, COUNT(*) FROM s_edge s JOIN v_edge v ON s.email = v.email WHERE s.amount >= 0.0000000001 AND s.category IN ('zero', 'tiny') GROUP BY s.category");
       if (answer.kind === 'error') {
         // Refusing such a literal is an acceptable answer too.
         expect(answer.code).toBe('QUERY_INVALID');
@@ -484,7 +484,7 @@ describe('random datasets, both members receive results', () => {
         outputs: [{ kind: 'dim', col: 'amount_label' }, { kind: 'count' }],
         minDistinctKeys: 3,
       };
-      const answer = await query(cluster.controlPort[A]!, "SELECT s.amount, COUNT(*) FROM s_edge s JOIN v_edge v ON s.email = v.email WHERE s.category IN ('zero', 'tiny', 'half-away') GROUP BY s.amount");
+      const answer = await query(cluster.nodeDirs[A]!, "SELECT s.amount, COUNT(*) FROM s_edge s JOIN v_edge v ON s.email = v.email WHERE s.category IN ('zero', 'tiny', 'half-away') GROUP BY s.amount");
       if (answer.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(answer)}`);
       const exp = await expected(ref, q);
       // -63.46 rests on one key and is dropped.
@@ -499,7 +499,7 @@ describe('random datasets, both members receive results', () => {
       const q = edgeQuery(`category IN ('tiny', '${LONG_LABEL}')`, [{ kind: 'dim', col: 'category' }, { kind: 'count' }]);
       const resultsAtAlpha = () => (existsSync(join(cluster.nodeDirs[A]!, 'results')) ? readdirSync(join(cluster.nodeDirs[A]!, 'results')).length : 0);
       const before = resultsAtAlpha();
-      const answer = await query(cluster.controlPort[B]!, sql);
+      const answer = await query(cluster.nodeDirs[B]!, sql);
       if (answer.kind === 'error') {
         expect(answer.code).not.toBe('PROTOCOL_VIOLATION');
         await new Promise((r) => setTimeout(r, 500));
@@ -549,7 +549,7 @@ describe('random datasets, only alpha receives results', () => {
       outputs: [{ kind: 'dim', col: 'campaign' }, { kind: 'dim', col: 'channel' }, { kind: 'count' }, { kind: 'sum', col: 'impressions', scale: 0 }, { kind: 'avg', col: 'impressions', scale: 0 }, { kind: 'sum', col: 'score', scale: 2 }],
       minDistinctKeys: 3,
     };
-    const answer = await submit(cluster.controlPort[B]!, sql);
+    const answer = await submit(cluster.nodeDirs[B]!, sql);
     const exp = await expected(ref, q);
     expect(answer).toMatchObject({ type: 'released', groups: exp.rows.length, receivers: [A] });
     expect(exp.rows.length).toBeGreaterThan(10);
@@ -562,7 +562,7 @@ describe('random datasets, only alpha receives results', () => {
   it('beta asks count-only: beta gets "released", alpha holds the count', async () => {
     const sql = "SELECT COUNT(*) FROM v_mixed v JOIN s_mixed s ON v.email = s.email WHERE v.channel IN ('web', 'tv') AND s.amount BETWEEN -100 AND 500.5";
     const q: RefQuery = { mode: 'count-only', agg: v("channel IN ('web', 'tv')"), partner: s('amount >= -100 AND amount <= 500.5'), dims: [], outputs: [{ kind: 'count' }], minDistinctKeys: 3 };
-    const answer = await submit(cluster.controlPort[B]!, sql);
+    const answer = await submit(cluster.nodeDirs[B]!, sql);
     expect(answer).toMatchObject({ type: 'released', groups: 1, receivers: [A] });
     const atAlpha = await resultFile(cluster.nodeDirs[A]!, (answer as Extract<ControlEvent, { type: 'released' }>).queryId);
     assertMatches(atAlpha, await expected(ref, q), q, ['count']);
@@ -578,20 +578,20 @@ describe('random datasets, only alpha receives results', () => {
       outputs: [{ kind: 'dim', col: 'week' }, { kind: 'count' }, { kind: 'avg', col: 'impressions', scale: 0 }],
       minDistinctKeys: 3,
     };
-    const answer = await query(cluster.controlPort[A]!, sql);
+    const answer = await query(cluster.nodeDirs[A]!, sql);
     if (answer.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(answer)}`);
     assertMatches(answer.result, await expected(ref, q), q, ['week', 'count', 'avg_impressions']);
   });
 
   it('alpha may not aggregate over its rows: beta has not granted overlap disclosure (RULE_VIOLATION)', async () => {
-    const answer = await query(cluster.controlPort[A]!, 'SELECT s.category, COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.category');
+    const answer = await query(cluster.nodeDirs[A]!, 'SELECT s.category, COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.category');
     expect(answer).toMatchObject({ kind: 'error', code: 'RULE_VIOLATION' });
     expect(answer.kind === 'error' && answer.message).toContain('v_mixed.rules.overlapDisclosure');
   });
 
   it('count-only needs no disclosure: alpha gets its count', async () => {
     const q: RefQuery = { mode: 'count-only', agg: s("category = 'music'"), partner: v(), dims: [], outputs: [{ kind: 'count' }], minDistinctKeys: 3 };
-    const answer = await query(cluster.controlPort[A]!, "SELECT COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email WHERE s.category = 'music'");
+    const answer = await query(cluster.nodeDirs[A]!, "SELECT COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email WHERE s.category = 'music'");
     if (answer.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(answer)}`);
     assertMatches(answer.result, await expected(ref, q), q, ['count']);
   });

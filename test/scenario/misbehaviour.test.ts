@@ -123,6 +123,21 @@ describe('messages of the wrong round', () => {
     expect(s.P.outcome?.kind).toBe('result');
   });
 
+  it('a violation that arrives while the aggregator aggregates: reported as the violation, one abort, not INTERNAL', async () => {
+    let s: Scenario | undefined;
+    s = await scenario(AGG, undefined, {
+      aggregates: (honest) => {
+        // DuckDB is still aggregating when the partner's violation arrives; its answer comes after.
+        s!.inject('P', { type: 'shares', queryId: s!.queryId, groups: 1, width: 4, values: new Uint8Array(64) });
+        return honest;
+      },
+    });
+    s.run();
+    expectVictim(s, 'P', 'PROTOCOL_VIOLATION', /unexpected shares in phase aggregating/);
+    // The late answer of DuckDB is moot: no second failure (the driver would have reported the first it settled).
+    expect(s.P.steps.flatMap((st) => (st.outcome?.kind === 'failed' ? [st.outcome.error.code] : []))).toEqual(['PROTOCOL_VIOLATION']);
+  });
+
   it("'labels' sent to the aggregator", async () => {
     const s = await run(AGG, onNth('Q', 'points-end:q', 0, (m) => [m, { type: 'labels', queryId: m.queryId, labels: [['books']] }]));
     expectVictim(s, 'P', 'PROTOCOL_VIOLATION', /unexpected labels/);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CleanroomError, ProtocolViolation, RuleViolation, forPeer } from '../../src/errors.js';
+import { CleanroomError, ErrorCodeSchema, ProtocolViolation, RuleViolation, forPeer, oneLine, peerCode, peerText } from '../../src/errors.js';
+import { MAX_PEER_TEXT_CHARS } from '../../src/limits.js';
 
 describe('what a peer is told of an error', () => {
   it('never the message of an error about this node\'s own data or setup, which may quote a cell', () => {
@@ -19,5 +20,29 @@ describe('what a peer is told of an error', () => {
 
   it('at most 2000 characters', () => {
     expect(forPeer(new ProtocolViolation('x'.repeat(5000))).message).toHaveLength(2000);
+  });
+});
+
+describe("a peer's text in this node's errors and log", () => {
+  it('cannot forge a log line, move the cursor or reorder what the operator reads', () => {
+    const hostile = 'ok\n[2026-12-02T00:00:00.000Z] query 00 done\r\u001b[2K\u001b]0;pwned\u0007\u2028\u202etxt.exe\u0085';
+    const safe = peerText(hostile);
+    expect(safe).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+    expect(safe).toContain('\\u{a}');
+    expect(safe).toContain('\\u{1b}');
+    expect(safe).toContain('\\u{202e}');
+    expect(oneLine('plain text, ünïcode and emoji 🙂 stay')).toBe('plain text, ünïcode and emoji 🙂 stay');
+  });
+
+  it(`is capped at ${MAX_PEER_TEXT_CHARS} characters`, () => {
+    const safe = peerText('x'.repeat(2000));
+    expect(safe).toHaveLength(MAX_PEER_TEXT_CHARS + 1);
+    expect(safe.endsWith('…')).toBe(true);
+  });
+
+  it("a peer's code is one of ours, or ABORTED", () => {
+    expect(peerCode('RULE_VIOLATION')).toBe('RULE_VIOLATION');
+    expect(peerCode('PWNED\nINTERNAL')).toBe('ABORTED');
+    expect(ErrorCodeSchema.safeParse('NOT_A_CODE').success).toBe(false);
   });
 });

@@ -1,0 +1,188 @@
+/**
+ * The local control interface answers the node's own operator only: every request needs the token the node writes
+ * to its directory at start, a Host naming the loopback server (no DNS rebinding) and no foreign Origin (no web
+ * page); a query needs a JSON content type (no cross-site "simple" form post).
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, startNode } from '../../scripts/local-cluster.js';
+import type { Table } from '../../src/manifest/schema.js';
+import { DEFAULT_AUDIT_FILE } from '../../src/node/audit-log.js';
+import { controlTokenPath, readControlToken } from '../../src/node/control-token.js';
+import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
+
+const IDS = ['ann', 'bob'] as const;
+const table = (owner: string): Table => ({
+  name: `t_${owner}`,
+  owner,
+  columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }],
+  joinKey: { column: 'k', normalization: 'exact' },
+  rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [...IDS] },
+});
+const SQL = 'SELECT a.g, COUNT(*) FROM t_ann a JOIN t_bob b ON a.k = b.k GROUP BY a.g';
+
+interface Reply {
+  readonly status: number;
+  readonly body: string;
+}
+
+function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.end(body);
+  });
+}
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function cleanroom(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('the local control interface', () => {
+  let cluster: Cluster;
+  let cleanup: () => Promise<void>;
+  let dir: string;
+  let ann: string;
+  let port: number;
+  let token: string;
+  const auditLines = async () => (await readFile(join(ann, DEFAULT_AUDIT_FILE), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+  const body = JSON.stringify({ sql: SQL });
+  const expectRefused = (reply: Reply, status: number, says: string) => {
+    expect(reply.status).toBe(status);
+    const error = JSON.parse(reply.body) as { type: string; code: string; message: string };
+    expect(error).toMatchObject({ type: 'error', code: 'AUTH_FAILED' });
+    expect(error.message).toContain(says);
+  };
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await makeTempDir('control'));
+    const files = Object.fromEntries(
+      IDS.map((id) => {
+        const f = join(dir, `${id}.csv`);
+        writeFileSync(f, 'k,g\n' + Array.from({ length: 20 }, (_, i) => `k${i},g${i % 2}`).join('\n') + '\n');
+        return [id, f];
+      }),
+    );
+    cluster = await startCluster({
+      dir,
+      collaborationId: 'control',
+      members: IDS.map((id) => ({ id, name: id, tables: { [`t_${id}`]: { path: files[id]!, format: 'csv' as const } } })),
+      tables: IDS.map(table),
+      queriers: ['ann'],
+      receivers: ['ann'],
+    });
+    ann = cluster.nodeDirs.ann!;
+    port = cluster.controlPort.ann!;
+    token = await readControlToken(ann);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await cleanup?.();
+  });
+
+  it('the node writes a fresh 32-byte token to an owner-only file at start', async () => {
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect((await stat(controlTokenPath(ann))).mode & 0o777).toBe(0o600);
+    expect(await readControlToken(cluster.nodeDirs.bob!)).not.toBe(token);
+  });
+
+  it('refuses a request without the token or with a wrong one (401), on both routes', async () => {
+    const json = { host: `127.0.0.1:${port}`, 'content-type': 'application/json' };
+    expectRefused(await send(port, 'POST', '/query', json, body), 401, 'missing Authorization');
+    expectRefused(await send(port, 'GET', '/status', {}), 401, 'missing Authorization');
+    const wrong = token.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    expectRefused(await send(port, 'POST', '/query', { ...json, authorization: `Bearer ${wrong}` }, body), 401, 'wrong token');
+    expectRefused(await send(port, 'GET', '/status', { authorization: `Bearer ${token}x` }), 401, 'wrong token');
+    expectRefused(await send(port, 'GET', '/status', { authorization: `Basic ${token}` }), 401, 'Bearer <token>');
+    const status = await send(port, 'GET', '/status', { authorization: `Bearer ${token}` });
+    expect(status.status).toBe(200);
+    expect(JSON.parse(status.body)).toMatchObject({ member: 'ann', collaboration: 'control', manifestVersion: 1 });
+  });
+
+  it('refuses a Host that is not the loopback server, as after DNS rebinding (403), even with the token', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    expectRefused(await send(port, 'GET', '/status', { ...auth, host: `evil.example:${port}` }), 403, 'Host');
+    expectRefused(await send(port, 'POST', '/query', { ...auth, host: `evil.example:${port}`, 'content-type': 'application/json' }, body), 403, 'Host');
+    expectRefused(await send(port, 'GET', '/status', { ...auth, host: `127.0.0.1:${port + 1}` }), 403, 'Host');
+    expect((await send(port, 'GET', '/status', { ...auth, host: `localhost:${port}` })).status).toBe(200);
+  });
+
+  it('refuses a foreign Origin (403), even with the token', async () => {
+    const auth = { authorization: `Bearer ${token}` };
+    expectRefused(await send(port, 'GET', '/status', { ...auth, origin: 'http://evil.example' }), 403, 'web pages');
+    expectRefused(await send(port, 'GET', '/status', { ...auth, origin: 'null' }), 403, 'web pages');
+    expectRefused(await send(port, 'POST', '/query', { ...auth, origin: `http://evil.example:${port}`, 'content-type': 'application/json' }, body), 403, 'web pages');
+    expect((await send(port, 'GET', '/status', { ...auth, origin: `http://127.0.0.1:${port}` })).status).toBe(200);
+  });
+
+  it('a cross-site "simple" POST (text/plain, no token) is refused and runs no query; text/plain is refused even with the token', async () => {
+    const before = await auditLines();
+    const simple = { 'content-type': 'text/plain', origin: 'http://evil.example' };
+    expectRefused(await send(port, 'POST', '/query', simple, body), 403, 'web pages');
+    // A form without Origin (older browsers, some redirects): the token still keeps it out.
+    expectRefused(await send(port, 'POST', '/query', { 'content-type': 'text/plain' }, body), 401, 'missing Authorization');
+    const plain = await send(port, 'POST', '/query', { 'content-type': 'text/plain', authorization: `Bearer ${token}` }, body);
+    expect(plain.status).toBe(415);
+    expect(JSON.parse(plain.body)).toMatchObject({ type: 'error', code: 'QUERY_INVALID', message: expect.stringContaining('application/json') });
+    expect(await auditLines()).toBe(before);
+  });
+
+  it('the CLI reads the token from the node directory and runs the query', async () => {
+    const before = await auditLines();
+    const run = await cleanroom(['query', ann, SQL, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ rows: [['g0', 10], ['g1', 10]] });
+    // The positive control of the refusals above: a query that runs is audited.
+    expect(await auditLines()).toBeGreaterThan(before);
+  });
+
+  it('without the token file the CLI says where the node writes it', async () => {
+    const elsewhere = join(dir, 'no-token');
+    await mkdir(elsewhere);
+    await copyFile(join(ann, 'config.json'), join(elsewhere, 'config.json'));
+    const run = await cleanroom(['query', elsewhere, SQL]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^cleanroom: AUTH_FAILED: /);
+    expect(run.stderr).toContain(`is the node started? the token is written at start to ${controlTokenPath(elsewhere)}`);
+  });
+
+  it('a restart writes a new token and the old one no longer opens the interface', async () => {
+    await stopNode(cluster.nodes.ann!);
+    const restarted = await startNode(ann);
+    cluster.nodes.ann = restarted;
+    const fresh = await readControlToken(ann);
+    expect(fresh).not.toBe(token);
+    expect((await stat(controlTokenPath(ann))).mode & 0o777).toBe(0o600);
+    expectRefused(await send(port, 'GET', '/status', { authorization: `Bearer ${token}` }), 401, 'wrong token');
+    expect((await send(port, 'GET', '/status', { authorization: `Bearer ${fresh}` })).status).toBe(200);
+  });
+});
