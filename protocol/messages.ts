@@ -111,11 +111,21 @@ export const Open = z.strictObject({
   values: bytes(),
 });
 
+type LabelCell = string | number | null;
+const isLabelCell = (v: unknown): v is LabelCell => v === null || typeof v === 'number' || (typeof v === 'string' && v.length <= MAX_LABEL_CHARS);
+/**
+ * One group's labels, checked as a whole: a union per cell would make a frame of wrong cells cost an error object
+ * per cell (160,000 in 190 KB, some 300 MB), one per group stays small.
+ */
+const labelRow = z.custom<LabelCell[]>((v) => Array.isArray(v) && v.length <= MAX_GROUP_BY_COLUMNS && v.every(isLabelCell), {
+  message: `at most ${MAX_GROUP_BY_COLUMNS} labels, each a string of at most ${MAX_LABEL_CHARS} characters, a number or null`,
+});
+
 /** Group labels of the released groups, from the aggregator to result receivers only. */
 export const Labels = z.strictObject({
   type: z.literal('labels'),
   queryId: QueryId,
-  labels: z.array(z.array(z.union([z.string().max(MAX_LABEL_CHARS), z.number(), z.null()])).max(MAX_GROUP_BY_COLUMNS)).max(MAX_GROUPS),
+  labels: z.array(labelRow).max(MAX_GROUPS),
 });
 
 export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, Points, PointsEnd, Ring, RingEnd, Shares, Open, Labels]);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../src/errors.js';
 import { MANIFEST_FORMAT, type Manifest, type Table } from '../src/manifest/schema.js';
@@ -79,6 +79,8 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
       listen: { host: spec.listenHost ?? '127.0.0.1', port: m.port },
       control: { host: '127.0.0.1', port: m.controlPort },
       tables: m.tables,
+      // Each table file's directory is a data directory, relative to the node's so that the directory can move.
+      dataDirs: [...new Set(Object.values(m.tables).map((t) => relative(dir, dirname(resolve(dir, t.path))) || '.'))],
       backend: m.backend ?? spec.backend ?? 'auto',
       workers: spec.workers ?? 'auto',
       cacheDir: 'cache',

@@ -75,3 +75,53 @@ export const MAX_CONCURRENT_QUERIES = 4;
  * every other member of a collaboration of several to run its own limit of queries here, and a bound on memory.
  */
 export const MAX_CONCURRENT_PEER_QUERIES = 16;
+
+/**
+ * Bytes a peer may send on its WebSocket before its signature verifies. Its hello and auth frames together are
+ * under 300 bytes; counting raw bytes means a frame that declares megabytes is cut off, never buffered.
+ */
+export const PREAUTH_MAX_BYTES = 4096;
+
+/** Header bytes of the HTTP request that opens a peer's WebSocket: a client sends about 200, proxies add some. */
+export const MAX_UPGRADE_HEADER_BYTES = 8192;
+
+/**
+ * Connections not yet authenticated, from TCP accept to a verified signature; more are closed at accept. A
+ * handshake takes milliseconds, so this is room for many members dialling at once; each such connection costs at
+ * most its headers, PREAUTH_MAX_BYTES and one socket read for HANDSHAKE_TIMEOUT_MS, so a flood cannot bloat the node.
+ */
+export const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
+
+/**
+ * `join` connections of one member waiting for a query this node has not accepted yet (each for
+ * PROPOSAL_TIMEOUT_MS at most); more from that member are aborted at once. A member joins each query once, and
+ * only while its proposal is being checked here, so a few are waiting at a time.
+ */
+export const MAX_PARKED_JOINS_PER_MEMBER = 16;
+
+/**
+ * Bytes of one CSV line (one record). A row of a clean-room table is a handful of fields; a longer line is a broken
+ * file (a runaway quote, a binary blob), and the bound keeps the reader's buffers small whatever the file holds.
+ */
+export const MAX_CSV_LINE_BYTES = 1 << 20;
+
+/** Problems of a table listed in one refusal or check report; the rest are counted ("and N more"). */
+export const MAX_REPORTED_PROBLEMS = 20;
+
+/**
+ * Malformed CSV lines DuckDB keeps while checking a file (each kept with its text): past this many the count is a
+ * lower bound, which is all an operator needs to know about a file that broken.
+ */
+export const MAX_KEPT_MALFORMED_LINES = 1000;
+
+/** Characters of a bad value quoted in an error for the node's own operator: enough to recognise it. */
+export const MAX_QUOTED_VALUE_CHARS = 60;
+
+/**
+ * Containers nested in one frame. The deepest message is `labels`: its map, the list of groups, a group's labels;
+ * deeper nesting is refused before decoding, where each level could make the decoder allocate what it declares.
+ */
+export const MAX_FRAME_DEPTH = 3;
+
+/** Containers (maps and arrays) in one frame: `labels` has its map, its list and one list per group. */
+export const MAX_FRAME_CONTAINERS = MAX_GROUPS + 2;

@@ -11,6 +11,9 @@ import { loadConfig, type NodeConfigFile } from '../node/config.js';
 import { controlEndpoint, submitQuery } from '../node/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../node/identity.js';
 import { CleanroomNode } from '../node/node.js';
+import { loadNodeSetup } from '../node/node-setup.js';
+import { checkTables } from '../node/table-check.js';
+import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../node/audit-log.js';
 import { auditCommand } from './audit.js';
 import { formatTable } from './table.js';
@@ -22,7 +25,8 @@ const USAGE = `cleanroom: a clean-room node
   cleanroom manifest hash <file>             print the manifest's canonical hash
   cleanroom manifest sign <file> --node <dir> add this node's signature to the manifest file
   cleanroom manifest verify <file>           check the manifest and list missing signatures
-  cleanroom start <dir>                      run the node (peer endpoint and local control interface)
+  cleanroom check <dir>                      check every row of this node's tables against the manifest
+  cleanroom start <dir>                      check the tables, then run the node (peer endpoint and control interface)
   cleanroom query <dir> <sql> [--json]       submit a query to your own running node and print the result
   cleanroom audit <dir> [--verify] [--json]  print the node's audit log; --verify checks its hash chain
 `;
@@ -34,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
       return init(rest);
     case 'manifest':
       return manifest(rest);
+    case 'check':
+      return check(rest);
     case 'start':
       return start(rest);
     case 'query':
@@ -133,6 +139,23 @@ async function start(args: string[]): Promise<number> {
   });
   await node.close();
   return 0;
+}
+
+/** What `start` checks first, without starting anything: every problem of every own table, then exit 0 or 1. */
+async function check(args: string[]): Promise<number> {
+  const dir = args[0];
+  if (!dir) throw usage('check <dir>');
+  const { cfg, ownTables } = await loadNodeSetup(join(dir, 'config.json'));
+  const store = await TableStore.open(cfg.tables, cfg.path(cfg.config.cacheDir));
+  try {
+    const checked = await checkTables(store, ownTables);
+    for (const line of checked.lines) process.stdout.write(line + '\n');
+    const problems = checked.reports.reduce((n, r) => n + r.problems.total, 0);
+    if (problems > 0) throw new CleanroomError('DATA_INVALID', `${problems} problem(s) in ${checked.reports.filter((r) => r.problems.total > 0).map((r) => r.table).join(', ')}; see above`);
+    return 0;
+  } finally {
+    store.close();
+  }
 }
 
 async function query(args: string[]): Promise<number> {

@@ -1,4 +1,5 @@
 import type { Normalization } from '../manifest/schema.js';
+import { quoteIdent } from './sql-text.js';
 
 /**
  * Key normalisation as DuckDB SQL over a VARCHAR expression. One definition, used by every query, so
@@ -17,8 +18,4 @@ export function normalizedKeySql(column: string, normalization: Normalization): 
     case 'phone':
       return `regexp_replace(${c}, '[^0-9]', '', 'g')`;
   }
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -1,11 +1,15 @@
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
-import { MAX_TABLE_ROWS } from '../limits.js';
 import type { Column, Table } from '../manifest/schema.js';
 import type { Literal, Predicate } from '../query/ast.js';
 import type { TableSide } from '../query/plan.js';
+import { checkTable, type CheckedTable } from './checked-table.js';
+import type { CsvDialect } from './csv-dialect.js';
+import { DataInvalid, problemList, type ProblemList } from './data-problem.js';
+import { fileVersion } from './file-version.js';
 import { HashCache, type KeyHasher } from './hash-cache.js';
-import { normalizedKeySql, quoteIdent } from './normalize.js';
+import { normalizedKeySql } from './normalize.js';
+import { quoteIdent, quoteLiteral } from './sql-text.js';
 
 /**
  * DuckDB runs beside the crypto workers: two threads are plenty for scans of local files, and the memory cap keeps
@@ -16,6 +20,17 @@ const DUCKDB_SETTINGS = { threads: '2', memory_limit: '512MB' };
 export interface TableSource {
   readonly path: string;
   readonly format: 'csv' | 'parquet';
+  /** CSV only; the defaults of CsvDialect when left out. */
+  readonly csv?: CsvDialect;
+}
+
+/** One table's check: everything wrong with its file (values quoted for the operator), or nothing. */
+export interface TableReport {
+  readonly table: string;
+  readonly file: string;
+  /** Data rows, when the file could be read. */
+  readonly rows?: bigint;
+  readonly problems: ProblemList;
 }
 
 /** One output group before sharing: its labels and its integer aggregates. */
@@ -26,16 +41,26 @@ export interface GroupAggregate {
 }
 export type Label = string | number | null;
 
+/** The columns a query reads from one side: what decides whether the side's data can serve it. */
+export function usedColumns(side: TableSide, groupBy: readonly string[] = [], sumColumns: readonly string[] = []): string[] {
+  return [...new Set([side.table.joinKey.column, ...side.filters.map((f) => f.column.column), ...groupBy, ...sumColumns])];
+}
+
 /**
  * The node's own tables, read through DuckDB. Filters and per-group aggregation run as SQL here; only H(k) of
- * the keys (into the local crypto) and per-group integers leave this module. Each call takes its own DuckDB
- * connection, so that concurrent queries never share a pending result.
+ * the keys (into the local crypto) and per-group integers leave this module. Each file version is checked once,
+ * row by row, against the manifest; queries then read it through subqueries on connections of their own, so
+ * that concurrent queries share neither a pending result nor a catalog object.
  */
 export class TableStore {
   private readonly cache: HashCache;
+  /** The latest check of each table; a new one waits for the previous, so a file version is checked once. */
+  private readonly checks = new Map<string, Promise<CheckedTable>>();
+  /** The file version (stamp) each query side's keys were streamed from: `matched` indexes that version's key order. */
+  private readonly streamed = new WeakMap<TableSide, string>();
 
   private constructor(
-    private readonly db: DuckDBInstance,
+    private db: DuckDBInstance,
     private readonly sources: ReadonlyMap<string, TableSource>,
     cacheDir: string,
   ) {
@@ -50,28 +75,29 @@ export class TableStore {
     this.db.closeSync();
   }
 
+  /** Checks every row of each table's file against the manifest's declarations, and reports every problem found. */
+  async check(tables: readonly Table[]): Promise<TableReport[]> {
+    return Promise.all(
+      tables.map(async (table) => {
+        const file = this.source(table).path;
+        try {
+          const checked = await this.current(table, false);
+          return { table: table.name, file, rows: checked.rows, problems: checked.report() };
+        } catch (err) {
+          if (!(err instanceof DataInvalid)) throw err;
+          return { table: table.name, file, problems: problemList(err.problems, err.total) };
+        }
+      }),
+    );
+  }
+
   /**
-   * (Re)creates the typed view of a table from its file and checks every row against the manifest's
-   * declared types and bounds: a value out of bounds or with more decimals than declared is refused, never rounded.
+   * Makes sure the table's current file can serve a query that reads `columns`: its version is checked (once per
+   * version), and a problem in one of those columns, or in the file's structure, refuses the query. Values are
+   * never rounded: a value out of bounds or with more decimals than declared is a problem, not a number.
    */
-  async prepare(table: Table): Promise<void> {
-    const src = this.source(table);
-    const path = quoteLiteral(src.path);
-    const reader = src.format === 'csv' ? `read_csv(${path}, header = true, all_varchar = true)` : `read_parquet(${path})`;
-    const raw = quoteIdent(`raw_${table.name}`);
-    await this.using(table, async (conn) => {
-      await conn.run(`CREATE OR REPLACE VIEW ${raw} AS SELECT * FROM ${reader}`);
-      const checks = table.columns.flatMap((c) => formatCheck(c));
-      const [row] = (await conn.runAndReadAll(`SELECT count(*) ${checks.map((x) => `, ${x.sql}`).join('')} FROM ${raw}`)).getRows();
-      const total = BigInt(row![0] as bigint);
-      if (total > MAX_TABLE_ROWS) throw new CleanroomError('DATA_INVALID', `${table.name} has ${total} rows; at most ${MAX_TABLE_ROWS} are supported`);
-      checks.forEach((check, i) => {
-        const bad = BigInt(row![i + 1] as bigint);
-        if (bad > 0n) throw new CleanroomError('DATA_INVALID', `${table.name}.${check.column}: ${bad} value(s) ${check.problem}`);
-      });
-      const typed = table.columns.map((c) => `${castSql(c)} AS ${quoteIdent(c.name)}`).join(', ');
-      await conn.run(`CREATE OR REPLACE VIEW ${quoteIdent(table.name)} AS SELECT ${typed} FROM ${raw}`);
-    });
+  async prepare(table: Table, columns: readonly string[] = table.columns.map((c) => c.name)): Promise<void> {
+    await this.ready(table, columns, false);
   }
 
   /**
@@ -80,17 +106,16 @@ export class TableStore {
    * table changed since it was last hashed. NULL and empty keys never take part.
    */
   async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number): AsyncGenerator<Uint8Array> {
-    const src = this.source(side.table);
+    const columns = usedColumns(side);
+    const checked = await this.ready(side.table, columns, false);
     const conn = await this.db.connect();
     // The cache is appended to on `conn` while the keys stream from another connection: a query on a
     // connection ends the result still streaming on it.
     const reader = await this.db.connect();
     try {
-      const cacheFile = await this.cache.ensure(conn, side.table, src.path, hasher, () => allDistinctKeys(reader, side.table, batchSize));
-      const { sql, params } = keySetSql(side);
-      const result = await conn
-        .stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY f.nk`, params)
-        .catch((err: unknown) => Promise.reject(dataError(side.table, err)));
+      const cacheFile = await this.cache.ensure(conn, side.table, checked.digest, hasher, () => this.allDistinctKeys(reader, checked, batchSize));
+      const { sql, params } = keySetSql(side, checked.relation(columns));
+      const result = await conn.stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY f.nk`, params);
       let batch = new Uint8Array(batchSize * 32);
       let n = 0;
       for (;;) {
@@ -100,7 +125,7 @@ export class TableStore {
         for (let i = 0; i < chunk.rowCount; i++) {
           const h = column.getItem(i) as DuckDBBlobValue | null;
           // Every key of the table is in its cache; a miss means the file changed under us during the query.
-          if (h === null || h.bytes.length !== 32) throw new CleanroomError('DATA_INVALID', `table ${side.table.name} changed while the query ran; run it again`);
+          if (h === null || h.bytes.length !== 32) throw changedDuringQuery(checked);
           batch.set(h.bytes, n * 32);
           if (++n === batchSize) {
             yield batch;
@@ -109,7 +134,11 @@ export class TableStore {
           }
         }
       }
+      await this.unchanged(checked);
+      this.streamed.set(side, checked.stamp);
       if (n > 0) yield batch.subarray(0, n * 32);
+    } catch (err) {
+      throw await this.failure(side.table, columns, err);
     } finally {
       reader.closeSync();
       conn.closeSync();
@@ -122,23 +151,27 @@ export class TableStore {
    * themselves never sit in the JS heap. Groups come sorted by their labels.
    */
   async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: readonly number[]): Promise<GroupAggregate[]> {
-    return this.using(side.table, async (conn) => {
-      await conn.run('CREATE OR REPLACE TEMP TABLE matched (i BIGINT)');
+    return this.using(side, groupBy, sumColumns, async (conn, relation, checked) => {
+      // Indices into another version's key order would pick other rows: a silently wrong answer.
+      const keyed = this.streamed.get(side);
+      if (keyed !== undefined && keyed !== checked.stamp) throw changedDuringQuery(checked);
+      // A temporary table belongs to its connection: queries at once each have their own.
+      await conn.run('CREATE TEMP TABLE matched (i BIGINT)');
       const appender = await conn.createAppender('matched');
       for (const i of matched) {
         appender.appendBigInt(BigInt(i));
         appender.endRow();
       }
       appender.closeSync();
-      const { sql } = keySetSql(side);
+      const { sql } = keySetSql(side, relation);
       const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY nk) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
-      return aggregate(conn, side, groupBy, sumColumns, `nk IN (${hits})`);
+      return aggregate(conn, side, relation, groupBy, sumColumns, `nk IN (${hits})`);
     });
   }
 
   /** Per-group aggregates over every filtered row with a key: one holder's part of a federated table. */
   async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[]): Promise<GroupAggregate[]> {
-    return this.using(side.table, (conn) => aggregate(conn, side, groupBy, sumColumns, 'true'));
+    return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, 'true'));
   }
 
   private source(table: Table): TableSource {
@@ -147,22 +180,112 @@ export class TableStore {
     return src;
   }
 
-  /** Runs `f` on a connection of its own; DuckDB errors become DATA_INVALID naming the table. */
-  private async using<T>(table: Table, f: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  /**
+   * The check of the table's current file version: the last one if the file is unchanged since (a stat), else a
+   * new one. `again` checks even an unchanged-looking file, after a read that the last check said would work failed.
+   */
+  private current(table: Table, again: boolean): Promise<CheckedTable> {
+    const src = this.source(table);
+    const previous = this.checks.get(table.name);
+    const next = (async () => {
+      const last = await previous?.catch(() => undefined);
+      if (last && !again && (await fileVersion(src.path).catch(() => undefined))?.stamp === last.stamp) return last;
+      return checkTable(this.db, table, src).catch(async (err: unknown) => {
+        await this.survive(err);
+        throw err;
+      });
+    })();
+    this.checks.set(table.name, next);
+    return next;
+  }
+
+  private async ready(table: Table, columns: readonly string[], again: boolean): Promise<CheckedTable> {
+    const checked = await this.current(table, again);
+    const refusal = checked.refusal(columns);
+    if (refusal) throw refusal;
+    return checked;
+  }
+
+  /** Runs `f` on a connection of its own, over the side's table as the query reads it, all of one file version. */
+  private async using<T>(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], f: (conn: DuckDBConnection, relation: string, checked: CheckedTable) => Promise<T>): Promise<T> {
+    const columns = usedColumns(side, groupBy, sumColumns);
+    const checked = await this.ready(side.table, columns, false);
     const conn = await this.db.connect();
     try {
-      return await f(conn);
+      const result = await f(conn, checked.relation(columns), checked);
+      await this.unchanged(checked);
+      return result;
     } catch (err) {
-      throw err instanceof CleanroomError ? err : dataError(table, err);
+      throw await this.failure(side.table, columns, err);
     } finally {
       conn.closeSync();
     }
   }
+
+  /** A query read the file as `checked` found it only if the file is still that version once the query is done. */
+  private async unchanged(checked: CheckedTable): Promise<void> {
+    if ((await fileVersion(checked.file).catch(() => undefined))?.stamp !== checked.stamp) throw changedDuringQuery(checked);
+  }
+
+  /**
+   * A read of a checked file failed, most likely because the file changed since its check: checking it again
+   * names what is wrong now, by line. DuckDB's own message can quote a cell, so it is kept only as the cause.
+   */
+  private async failure(table: Table, columns: readonly string[], err: unknown): Promise<CleanroomError> {
+    if (err instanceof CleanroomError) return err;
+    await this.survive(err);
+    try {
+      const checked = await this.ready(table, columns, true);
+      const detail = 'could not be read during the query though a check finds nothing wrong with it (it may have changed meanwhile); run the query again';
+      return new DataInvalid(table.name, problemList([{ file: checked.file, rule: 'unreadable', detail }]), err);
+    } catch (recheck) {
+      return recheck instanceof CleanroomError ? recheck : new CleanroomError('INTERNAL', `checking ${table.name} again failed`, { cause: recheck });
+    }
+  }
+
+  /**
+   * DuckDB 1.5 invalidates its whole database on an internal error (one that invalid UTF-8 reaching a query
+   * triggers), and refuses every query after it. The database holds nothing but per-query temporary tables, so
+   * a fresh one keeps the node serving; queries still running on the old one fail as they would have anyway.
+   */
+  private async survive(err: unknown): Promise<void> {
+    const cause = err instanceof CleanroomError && err.cause !== undefined ? err.cause : err;
+    if (/^INTERNAL Error|database has been invalidated/m.test(errorMessage(cause))) this.db = await DuckDBInstance.create(':memory:', DUCKDB_SETTINGS);
+  }
+
+  /** Every distinct normalised key of the whole table (no filter): what the hash cache holds. */
+  private async *allDistinctKeys(conn: DuckDBConnection, checked: CheckedTable, batchSize: number): AsyncGenerator<string[]> {
+    const table = checked.table;
+    const columns = [table.joinKey.column];
+    let batch: string[] = [];
+    try {
+      const { sql, params } = keySetSql({ table, filters: [] }, checked.relation(columns));
+      const result = await conn.stream(`SELECT DISTINCT nk FROM (${sql})`, params);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        for (const v of chunk.getColumnValues(0)) {
+          batch.push(v as string);
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+    } catch (err) {
+      throw await this.failure(table, columns, err);
+    }
+    if (batch.length > 0) yield batch;
+  }
+}
+
+function changedDuringQuery(checked: CheckedTable, cause?: unknown): DataInvalid {
+  return new DataInvalid(checked.table.name, problemList([{ file: checked.file, rule: 'changed', detail: 'changed while the query read it; run the query again' }]), cause);
 }
 
 /** [rows, distinct keys, (sum, non-null count) per sum column] per group of the filtered rows meeting `where`. */
-async function aggregate(conn: DuckDBConnection, side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], where: string): Promise<GroupAggregate[]> {
-  const { sql, params } = keySetSql(side);
+async function aggregate(conn: DuckDBConnection, side: TableSide, relation: string, groupBy: readonly string[], sumColumns: readonly string[], where: string): Promise<GroupAggregate[]> {
+  const { sql, params } = keySetSql(side, relation);
   const dims = groupBy.map(quoteIdent);
   const sums = sumColumns.flatMap((name) => {
     const c = side.table.columns.find((x) => x.name === name)!;
@@ -178,70 +301,8 @@ async function aggregate(conn: DuckDBConnection, side: TableSide, groupBy: reado
   }));
 }
 
-/** Every distinct normalised key of the whole table (no filter): what the hash cache holds. */
-async function* allDistinctKeys(conn: DuckDBConnection, table: Table, batchSize: number): AsyncGenerator<string[]> {
-  const { sql, params } = keySetSql({ table, filters: [] });
-  const result = await conn.stream(`SELECT DISTINCT nk FROM (${sql})`, params).catch((err: unknown) => Promise.reject(dataError(table, err)));
-  let batch: string[] = [];
-  for (;;) {
-    const chunk = await result.fetchChunk();
-    if (!chunk || chunk.rowCount === 0) break;
-    for (const v of chunk.getColumnValues(0)) {
-      batch.push(v as string);
-      if (batch.length === batchSize) {
-        yield batch;
-        batch = [];
-      }
-    }
-  }
-  if (batch.length > 0) yield batch;
-}
-
-function quoteLiteral(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
-}
-
-function dataError(table: Table, err: unknown): CleanroomError {
-  return new CleanroomError('DATA_INVALID', `table ${table.name}: ${errorMessage(err)}`, { cause: err });
-}
-
-function formatCheck(c: Column): { column: string; sql: string; problem: string }[] {
-  const v = `trim(CAST(${quoteIdent(c.name)} AS VARCHAR))`;
-  if (c.type === 'string') {
-    if (!c.values) return [];
-    const list = c.values.map((x) => `'${x.replaceAll("'", "''")}'`).join(', ');
-    return [{ column: c.name, sql: `count(*) FILTER (WHERE ${quoteIdent(c.name)} IS NOT NULL AND CAST(${quoteIdent(c.name)} AS VARCHAR) NOT IN (${list}))`, problem: `are not among the values the manifest declares (${c.values.join(', ')})` }];
-  }
-  const pattern = c.type === 'integer' ? '[+-]?[0-9]+' : `[+-]?[0-9]+(\\.[0-9]{0,${c.scale}}0*)?`;
-  const value = c.type === 'integer' ? `TRY_CAST(${v} AS HUGEINT)` : `TRY_CAST(${v} AS DECIMAL(38, ${c.scale}))`;
-  return [
-    {
-      column: c.name,
-      sql: `count(*) FILTER (WHERE ${v} IS NOT NULL AND NOT regexp_full_match(${v}, '${pattern}'))`,
-      problem: c.type === 'integer' ? 'are not integers' : `are not decimals with at most ${c.scale} digits after the point`,
-    },
-    {
-      column: c.name,
-      sql: `count(*) FILTER (WHERE ${value} < ${c.min} OR ${value} > ${c.max})`,
-      problem: `are outside the declared bounds [${c.min}, ${c.max}]`,
-    },
-  ];
-}
-
-function castSql(c: Column): string {
-  const v = quoteIdent(c.name);
-  switch (c.type) {
-    case 'string':
-      return `CAST(${v} AS VARCHAR)`;
-    case 'integer':
-      return `CAST(trim(CAST(${v} AS VARCHAR)) AS BIGINT)`;
-    case 'decimal':
-      return `CAST(trim(CAST(${v} AS VARCHAR)) AS DECIMAL(38, ${c.scale}))`;
-  }
-}
-
 /** The filtered rows with their normalised key `nk`, as parameterised SQL: literals never enter the SQL text. */
-function keySetSql(side: TableSide): { sql: string; params: DuckDBValue[] } {
+function keySetSql(side: TableSide, relation: string): { sql: string; params: DuckDBValue[] } {
   const params: DuckDBValue[] = [];
   const bind = (lit: Literal, c: Column): string => {
     params.push(lit.value);
@@ -253,7 +314,7 @@ function keySetSql(side: TableSide): { sql: string; params: DuckDBValue[] } {
   const conds = side.filters.map((f) => predicateSql(f, side.table, bind));
   const nk = normalizedKeySql(side.table.joinKey.column, side.table.joinKey.normalization);
   const where = ['nk IS NOT NULL', "nk <> ''"];
-  const inner = `SELECT *, ${nk} AS nk FROM ${quoteIdent(side.table.name)}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+  const inner = `SELECT *, ${nk} AS nk FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
   return { sql: `SELECT * FROM (${inner}) WHERE ${where.join(' AND ')}`, params };
 }
 

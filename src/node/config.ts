@@ -1,12 +1,19 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
+import { CsvDialect } from '../data/csv-dialect.js';
+import type { TableSource } from '../data/table-store.js';
 import { CleanroomError, errorMessage } from '../errors.js';
 import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { MemberId } from '../manifest/schema.js';
 
 /** The control interface answers the node's own operators only, so it may never face the network. */
 const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'] as const;
+
+/** A table's file, and for CSV how it is written (explicit: nothing is guessed from the file's first rows). */
+const TableFile = z
+  .strictObject({ path: z.string().min(1), format: z.enum(['csv', 'parquet']), csv: CsvDialect.optional() })
+  .refine((t) => t.format === 'csv' || t.csv === undefined, { message: 'csv options apply to csv files only', path: ['csv'] });
 
 export const NodeConfigSchema = z.strictObject({
   memberId: MemberId,
@@ -19,7 +26,9 @@ export const NodeConfigSchema = z.strictObject({
     port: z.number().int().min(1).max(65535),
   }),
   /** Manifest table name -> local file. Only this node's own tables belong here. */
-  tables: z.record(z.string(), z.strictObject({ path: z.string().min(1), format: z.enum(['csv', 'parquet']) })),
+  tables: z.record(z.string(), TableFile),
+  /** Directories the table files must be in, links resolved; the node directory when left out. */
+  dataDirs: z.array(z.string().min(1)).optional(),
   backend: z.enum(['auto', 'noble', 'sodium']).default('auto'),
   /** Crypto worker threads; 'auto' is one per core. */
   workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default('auto'),
@@ -37,6 +46,8 @@ export interface LoadedConfig {
   readonly config: NodeConfig;
   /** The directory relative paths in the config are resolved against. */
   readonly baseDir: string;
+  /** Manifest table name -> its file, resolved (links too) and inside one of the data directories. */
+  readonly tables: Readonly<Record<string, TableSource>>;
   path(relative: string): string;
 }
 
@@ -49,6 +60,37 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const parsed = NodeConfigSchema.safeParse(raw);
   if (!parsed.success) throw new CleanroomError('CONFIG_INVALID', `node config ${file}: ${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
   const baseDir = dirname(resolve(file));
-  return { config: parsed.data, baseDir, path: (p) => resolve(baseDir, p) };
+  const refuse = (key: string, rule: string) => new CleanroomError('CONFIG_INVALID', `node config ${file}: ${key}: ${rule}`);
+  // Resolved through links, so that a link inside the node directory cannot lead a path out of it.
+  const nodeDir = await realPath(baseDir);
+  for (const key of ['cacheDir', 'resultsDir'] as const) {
+    const dir = await realPath(resolve(baseDir, config[key]));
+    if (!isInside(dir, nodeDir)) throw refuse(key, `${config[key]} resolves to ${dir}, which is not inside the node directory ${nodeDir}`);
+  }
+  const dataDirs = await Promise.all((config.dataDirs ?? ['.']).map((d) => realPath(resolve(baseDir, d))));
+  const tables: Record<string, TableSource> = {};
+  for (const [name, t] of Object.entries(config.tables)) {
+    const path = await realPath(resolve(baseDir, t.path));
+    if (!dataDirs.some((d) => isInside(path, d))) throw refuse(`tables.${name}.path`, `${t.path} resolves to ${path}, which is not inside the data directories (dataDirs: ${dataDirs.join(', ')})`);
+    tables[name] = { path, format: t.format, ...(t.csv ? { csv: t.csv } : {}) };
+  }
+  return { config, baseDir, tables, path: (p) => resolve(baseDir, p) };
+}
+
+/** The path with every link resolved, as far as it exists; what does not exist yet is appended as written. */
+async function realPath(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch {
+    const parent = dirname(p);
+    return parent === p ? p : join(await realPath(parent), basename(p));
+  }
+}
+
+/** Strictly below `dir`: the directory itself is not inside it. */
+function isInside(path: string, dir: string): boolean {
+  const r = relative(dir, path);
+  return r !== '' && r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r);
 }

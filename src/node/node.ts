@@ -1,26 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { WebSocketServer } from 'ws';
 import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
-import { TableStore } from '../data/table-store.js';
+import { DataInvalid } from '../data/data-problem.js';
+import { TableStore, usedColumns } from '../data/table-store.js';
 import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer, peerCode, peerText } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { NO_QUERY_ID } from '../../protocol/messages.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
-import { parseSignedManifest } from '../manifest/signature.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
 import type { QueryResult } from '../protocol/release.js';
 import type { Outcome } from '../protocol/step.js';
-import { MAX_SEALED_FRAME_BYTES } from '../transport/channel.js';
 import { PeerConnection, type ConnectionParams, type FrameTap } from '../transport/connection.js';
-import { loadConfig, type LoadedConfig } from './config.js';
-import { readIdentity, type Identity } from './identity.js';
+import { PeerEndpoint } from '../transport/endpoint.js';
+import type { LoadedConfig } from './config.js';
+import type { Identity } from './identity.js';
+import { loadNodeSetup } from './node-setup.js';
+import { checkTables } from './table-check.js';
 import { startControlServer } from './control-server.js';
 import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from './audit-log.js';
 import { JoinRegistry } from './join-registry.js';
@@ -42,7 +43,7 @@ export interface NodeLog {
  * local control interface (HTTP on loopback). It runs nothing for a manifest that some member has not signed.
  */
 export class CleanroomNode {
-  private wss: WebSocketServer | undefined;
+  private endpoint: PeerEndpoint | undefined;
   private control: Server | undefined;
 
   private constructor(
@@ -63,29 +64,21 @@ export class CleanroomNode {
   /** Queries proposed by peers: refused beyond the limit (queueing them could deadlock two busy nodes). */
   private readonly peerQueries = new QueryGate(MAX_CONCURRENT_PEER_QUERIES);
 
+  /**
+   * Opens a node directory and checks every row of its tables before it serves anything: all problems are logged
+   * at once, and the node refuses to start when some table can serve no query at all.
+   */
   static async open(configFile: string, log: NodeLog = () => {}): Promise<CleanroomNode> {
-    const cfg = await loadConfig(configFile);
-    const identity = await readIdentity(cfg.path(cfg.config.identityFile));
-    if (identity.memberId !== cfg.config.memberId) throw new CleanroomError('CONFIG_INVALID', `identity belongs to ${identity.memberId}, config to ${cfg.config.memberId}`);
-    let doc: unknown;
+    const { cfg, identity, manifest, ownTables } = await loadNodeSetup(configFile);
+    const store = await TableStore.open(cfg.tables, cfg.path(cfg.config.cacheDir));
     try {
-      doc = JSON.parse(await readFile(cfg.path(cfg.config.manifestFile), 'utf8'));
+      const checked = await checkTables(store, ownTables);
+      for (const line of checked.lines) log(line);
+      if (checked.unusable.length > 0) throw new CleanroomError('DATA_INVALID', `table(s) ${checked.unusable.join(', ')} cannot serve any query; the log above lists every problem (cleanroom check <dir> prints them)`);
     } catch (err) {
-      throw new CleanroomError('MANIFEST_INVALID', `cannot read manifest ${cfg.config.manifestFile}: ${errorMessage(err)}`);
+      store.close();
+      throw err;
     }
-    const { manifest } = parseSignedManifest(doc, true);
-    const me = manifest.members.find((m) => m.id === identity.memberId);
-    if (!me) throw new CleanroomError('MANIFEST_INVALID', `${identity.memberId} is not a member of collaboration ${manifest.collaborationId}`);
-    if (me.publicKey !== Buffer.from(identity.publicKey).toString('hex')) throw new CleanroomError('MANIFEST_INVALID', `the manifest lists another public key for ${me.id} than this node's identity`);
-    for (const name of Object.keys(cfg.config.tables)) {
-      const t = manifest.tables.find((x) => x.name === name);
-      if (!t) throw new CleanroomError('CONFIG_INVALID', `config maps a file to ${name}, which the manifest does not declare`);
-      if (!holdersOf(t).includes(me.id)) throw new CleanroomError('CONFIG_INVALID', `config maps a file to ${name}, which belongs to ${holdersOf(t).join(', ')}`);
-    }
-    const missing = manifest.tables.filter((t) => holdersOf(t).includes(me.id) && !cfg.config.tables[t.name]);
-    if (missing.length > 0) throw new CleanroomError('CONFIG_INVALID', `config maps no file to this member's table(s) ${missing.map((t) => t.name).join(', ')}`);
-    const sources = Object.fromEntries(Object.entries(cfg.config.tables).map(([name, s]) => [name, { ...s, path: cfg.path(s.path) }]));
-    const store = await TableStore.open(sources, cfg.path(cfg.config.cacheDir));
     const frameLog = process.env.CLEANROOM_FRAME_LOG;
     const tap: FrameTap | undefined = frameLog ? (dir, bytes) => appendFrame(frameLog, dir, bytes) : undefined;
     const pool = createCryptoPool(selectBackend(cfg.config.backend), cfg.config.workers === 'auto' ? defaultThreads() : cfg.config.workers);
@@ -100,24 +93,15 @@ export class CleanroomNode {
 
   async listen(): Promise<void> {
     const { listen, control } = this.cfg.config;
-    this.wss = new WebSocketServer({ host: listen.host, port: listen.port, maxPayload: MAX_SEALED_FRAME_BYTES, perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      this.wss!.once('listening', resolve);
-      this.wss!.once('error', (err) => reject(new CleanroomError('CONFIG_INVALID', `cannot listen on ${listen.host}:${listen.port}: ${err.message}`)));
-    });
-    this.wss.on('connection', (ws) => {
-      PeerConnection.accept(ws, this.connectionParams())
-        .then((conn) => this.serve(conn))
-        .catch((err) => this.log(`peer connection refused: ${errorMessage(err)}`));
-    });
+    this.endpoint = await PeerEndpoint.listen({ host: listen.host, port: listen.port, params: this.connectionParams(), onPeer: (conn) => this.serve(conn), log: this.log });
     this.control = await startControlServer(this, { host: control.host, port: control.port, nodeDir: this.cfg.baseDir });
     this.log(`node ${this.memberId} of ${this.manifest.collaborationId} (manifest v${this.manifest.version}) listening on ws://${listen.host}:${listen.port}, control on http://${control.host}:${control.port}; crypto backend ${this.pool.backend} on ${this.pool.threads} worker thread(s)`);
   }
 
   async close(): Promise<void> {
     await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
-    for (const ws of this.wss?.clients ?? []) ws.terminate();
-    await new Promise<void>((r) => (this.wss ? this.wss.close(() => r()) : r()));
+    await this.endpoint?.close();
+    this.joins.close();
     this.store.close();
     await this.pool.close();
     await this.audit.close();
@@ -283,8 +267,9 @@ export class CleanroomNode {
 
   private async prepareOwnTable(plan: QueryPlan): Promise<void> {
     const own = [plan.aggregator, ...plan.others].find((s) => holdersOf(s.table).includes(this.memberId));
-    // A receiver of a federated query that holds no part has no table to open.
-    if (own) await this.store.prepare(own.table);
+    // A receiver of a federated query that holds no part has no table to open. Only the columns the query
+    // reads decide: a bad value elsewhere in the file does not refuse it.
+    if (own) await this.store.prepare(own.table, own === plan.aggregator ? usedColumns(own, plan.groupBy, plan.sumColumns) : usedColumns(own));
   }
 
   private async record(e: AuditInput): Promise<void> {
@@ -344,7 +329,7 @@ function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, f
  */
 function describe(err: unknown): string {
   const e = asCleanroomError(err);
-  return `${e.code}: ${forPeer(e).message}`;
+  return `${e.code}: ${e instanceof DataInvalid ? e.summary : forPeer(e).message}`;
 }
 
 function refusalCode(code: string): CleanroomError['code'] {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { HandshakeMessage, WireMessage, type SessionMessage } from '../../protocol/messages.js';
 import { CleanroomError, asCleanroomError } from '../errors.js';
@@ -5,6 +6,7 @@ import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '..
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
 import { decodeFrame, encodeFrame } from './codec.js';
 import { Handshake, type HandshakeParams } from './handshake.js';
+import { PreauthBudget } from './preauth-budget.js';
 
 /** Sees the plaintext of every frame this node sends or receives (the privacy tests record them). */
 export type FrameTap = (direction: 'in' | 'out', plaintext: Uint8Array) => void;
@@ -21,6 +23,9 @@ export class PeerConnection {
   private failure: CleanroomError | undefined;
   /** The peer said `bye`: its part is over, and its close is expected. */
   peerFinished = false;
+  /** Settles with the reason once the connection failed or closed: a holder that reads nothing can still let go. */
+  readonly ended: Promise<CleanroomError>;
+  private settleEnded!: (err: CleanroomError) => void;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -29,36 +34,49 @@ export class PeerConnection {
     private readonly opener: ChannelCipher,
     private readonly tap: FrameTap | undefined,
   ) {
+    this.ended = new Promise((resolve) => (this.settleEnded = resolve));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on('close', () => this.fail(new CleanroomError('ABORTED', `${peer} closed the connection`)));
     ws.on('error', (err) => this.fail(new CleanroomError('PEER_UNREACHABLE', `connection to ${peer}: ${err.message}`)));
   }
 
-  static async dial(url: string, expectedPeer: string, params: ConnectionParams): Promise<PeerConnection> {
-    const ws = new WebSocket(url, { maxPayload: MAX_SEALED_FRAME_BYTES, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', (err) => reject(new CleanroomError('PEER_UNREACHABLE', `cannot reach ${expectedPeer} at ${url}: ${err.message}`)));
-    });
-    return PeerConnection.handshake(ws, new Handshake({ ...params, role: 'initiator', expectedPeer }), params.tap);
-  }
-
-  static accept(ws: WebSocket, params: ConnectionParams): Promise<PeerConnection> {
-    return PeerConnection.handshake(ws, new Handshake({ ...params, role: 'responder' }), params.tap);
-  }
-
-  private static handshake(ws: WebSocket, hs: Handshake, tap: FrameTap | undefined): Promise<PeerConnection> {
+  static dial(url: string, expectedPeer: string, params: ConnectionParams): Promise<PeerConnection> {
+    // Messages are emitted synchronously (PreauthBudget relies on it), as ws does by default.
+    const ws = new WebSocket(url, { maxPayload: MAX_SEALED_FRAME_BYTES, handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false, allowSynchronousEvents: true });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => abort(new CleanroomError('TIMEOUT', `handshake did not finish within ${HANDSHAKE_TIMEOUT_MS} ms`, { peerFault: true })), HANDSHAKE_TIMEOUT_MS);
-      const cleanup = () => {
-        clearTimeout(timer);
+      let upgraded: Socket | undefined;
+      ws.once('upgrade', (res) => (upgraded = res.socket));
+      // Within the 'open' event itself: frames that came with the upgrade response are read right after it, and
+      // must find the handshake listening.
+      ws.once('open', () => resolve(PeerConnection.handshake(ws, new PreauthBudget(upgraded!), new Handshake({ ...params, role: 'initiator', expectedPeer }), params.tap)));
+      // Never removed: an error the WebSocket reports once the handshake or the session listens is also theirs, and
+      // an 'error' without any listener would end the process.
+      ws.on('error', (err) => reject(new CleanroomError('PEER_UNREACHABLE', `cannot reach ${expectedPeer} at ${url}: ${err.message}`)));
+    });
+  }
+
+  /** A WebSocket a peer opened to this node, with the budget its connection has had since TCP accept. */
+  static accept(ws: WebSocket, budget: PreauthBudget, params: ConnectionParams): Promise<PeerConnection> {
+    return PeerConnection.handshake(ws, budget, new Handshake({ ...params, role: 'responder' }), params.tap);
+  }
+
+  /**
+   * Runs the handshake within the budget. A refused peer is cut off without a word (SPEC §2): an unauthenticated
+   * peer learns nothing, and its socket is gone at once rather than after a closing exchange it may never finish.
+   */
+  private static handshake(ws: WebSocket, budget: PreauthBudget, hs: Handshake, tap: FrameTap | undefined): Promise<PeerConnection> {
+    return new Promise((resolve, reject) => {
+      let over = false;
+      const finish = () => {
+        over = true;
+        budget.end();
         ws.off('message', onMessage);
         ws.off('close', onClose);
       };
       const abort = (err: CleanroomError) => {
-        cleanup();
-        if (err.code === 'AUTH_FAILED' && ws.readyState === WebSocket.OPEN) send(hs.refusal());
-        ws.close(1008, err.code);
+        if (over) return;
+        finish();
+        ws.terminate();
         reject(err);
       };
       const send = (msgs: readonly HandshakeMessage[]) => {
@@ -68,14 +86,15 @@ export class PeerConnection {
           ws.send(bytes);
         }
       };
-      const onClose = () => abort(new CleanroomError('AUTH_FAILED', 'the peer closed the connection during the handshake', { peerFault: true }));
-      const onMessage = (data: Buffer) => {
+      const onClose = () => abort(hs.hungUp());
+      const onMessage = (data: Buffer, isBinary: boolean) => {
         try {
+          if (!isBinary) throw new CleanroomError('PROTOCOL_VIOLATION', 'text frame on a binary protocol', { peerFault: true });
           tap?.('in', data);
           const step = hs.receive(decodeFrame(data, HandshakeMessage, 'handshake'));
           send(step.send);
           if (step.established) {
-            cleanup();
+            finish();
             const k = step.established;
             resolve(new PeerConnection(ws, k.peer, new ChannelCipher(k.sendKey), new ChannelCipher(k.receiveKey), tap));
           }
@@ -85,6 +104,10 @@ export class PeerConnection {
       };
       ws.on('message', onMessage);
       ws.on('close', onClose);
+      // Never removed: frames that arrived in the same chunk as the last one read can still fail in ws after
+      // the handshake ended, and an 'error' without any listener would end the process.
+      ws.on('error', (err) => abort(new CleanroomError('PROTOCOL_VIOLATION', `WebSocket error during the handshake: ${err.message}`, { peerFault: true })));
+      budget.handOver(abort);
       send(hs.start().send);
     });
   }
@@ -170,6 +193,7 @@ export class PeerConnection {
   private fail(err: CleanroomError): void {
     if (this.failure) return;
     this.failure = err;
+    this.settleEnded(err);
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(err);

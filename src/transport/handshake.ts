@@ -41,7 +41,6 @@ export class Handshake {
   private transcript: Uint8Array | undefined;
   private keys: { i2r: Uint8Array; r2i: Uint8Array } | undefined;
   private done = false;
-  private otherManifest = false;
 
   constructor(private readonly p: HandshakeParams) {
     this.ownHello = {
@@ -55,12 +54,16 @@ export class Handshake {
   }
 
   /**
-   * What a responder sends before it hangs up on a refused hello: its own hello (no signature), so that the
-   * initiator can say why (another manifest, another collaboration) instead of only that the peer hung up.
+   * Why the connection closed before the handshake ended. A responder refuses a hello by hanging up without a word
+   * (SPEC §2: an unauthenticated peer learns nothing, not even which check failed), so an initiator refused that
+   * way can only point to the responder's operator, whose log has the reason.
    */
-  refusal(): readonly HandshakeMessage[] {
-    // Only to a member of this collaboration on another manifest version: a stranger learns nothing.
-    return this.p.role === 'responder' && this.otherManifest ? [this.ownHello] : [];
+  hungUp(): CleanroomError {
+    if (this.peerHello) return authFailed(`${this.peerHello.member} (not yet authenticated) closed the connection during the handshake`);
+    if (this.p.role === 'initiator') {
+      return authFailed(`${this.p.expectedPeer ?? 'the responder'} closed the connection during the handshake: it refused our hello (another collaboration, manifest version or identity); its operator's log says why`);
+    }
+    return authFailed('the peer closed the connection before its hello');
   }
 
   start(): HandshakeStep {
@@ -108,11 +111,9 @@ export class Handshake {
     if (h.member === this.p.identity.memberId) throw authFailed('peer claims this node\'s own identity');
     if (this.p.expectedPeer !== undefined && h.member !== this.p.expectedPeer) throw authFailed(`dialled ${this.p.expectedPeer} but ${h.member} answered`);
     if (!equalBytes(h.manifestHash, this.p.manifestHash)) {
-      this.otherManifest = true;
       throw authFailed(`peer runs another manifest (hash ${hexShort(h.manifestHash)}, ours ${hexShort(this.p.manifestHash)}): every member must sign and load the same version`);
     }
   }
-
 }
 
 /** Length-prefixed fields, so that no two different hellos serialise alike. */

@@ -130,9 +130,11 @@ describe('the cleanroom CLI', () => {
       members.push(member);
       expect((await readdir(dir[id])).sort()).toEqual(['config.json', 'identity.json']);
     }
-    // init never overwrites an identity.
+    // init never overwrites an identity, and says why.
+    const before = await readFile(join(dir.alpha, 'identity.json'), 'utf8');
     const again = await cleanroom(['init', dir.alpha, '--member', 'alpha', '--name', 'Alpha Retail', '--listen', `127.0.0.1:${port.alpha}`, '--control', String(port.alphaControl)]);
-    expect(again.code).not.toBe(0);
+    expect(expectOneLineError(again, 'CONFIG_INVALID')).toContain('already exists');
+    expect(await readFile(join(dir.alpha, 'identity.json'), 'utf8')).toBe(before);
   });
 
   it('manifest verify fails before anyone signs, naming the missing signatures', async () => {
@@ -147,9 +149,10 @@ describe('the cleanroom CLI', () => {
   it('a node refuses to start with an unsigned manifest (MANIFEST_UNSIGNED)', async () => {
     for (const id of ['alpha', 'beta'] as const) {
       const cfgFile = join(dir[id], 'config.json');
-      const cfg = JSON.parse(await readFile(cfgFile, 'utf8')) as { tables: Record<string, unknown> };
-      // One relative path (resolved against the node directory) and one absolute.
+      const cfg = JSON.parse(await readFile(cfgFile, 'utf8')) as { tables: Record<string, unknown>; dataDirs?: string[] };
+      // One relative path (resolved against the node directory) and one absolute; the data lives beside the nodes.
       cfg.tables = id === 'alpha' ? { sales: { path: '../data/' + files.sales.split('/').pop(), format: 'csv' } } : { visits: { path: files.visits, format: 'csv' } };
+      cfg.dataDirs = ['../data'];
       await writeFile(cfgFile, JSON.stringify(cfg, null, 2));
     }
     await copyFile(manifestFile, join(dir.alpha, 'manifest.json'));
@@ -191,6 +194,13 @@ describe('the cleanroom CLI', () => {
     for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     expect(nodes).toHaveLength(2);
+  });
+
+  it('a second node on ports in use fails to start with CONFIG_INVALID, and the running one keeps its token', async () => {
+    const token = await readControlToken(dir.alpha);
+    const run = await cleanroom(['start', dir.alpha], 20_000);
+    expect(expectOneLineError(run, 'CONFIG_INVALID')).toMatch(/cannot listen .*EADDRINUSE/);
+    expect(await readControlToken(dir.alpha)).toBe(token);
   });
 
   it('query prints a table, and --json the same result as parseable JSON', async () => {

@@ -107,6 +107,25 @@ describe('handshake', () => {
     expectAuthFailed(o, 'responder', /peer runs another manifest/);
   });
 
+  it('a refused hello gets no answer at all: the initiator can only say the responder hung up, whose log has the reason', () => {
+    const changed: Manifest = { ...c.manifest, version: 2 };
+    const o = handshake(side(c, PUBLISHER, { expectedPeer: ADVERTISER }), side(c, ADVERTISER, { manifest: changed }));
+    expectAuthFailed(o, 'responder', /peer runs another manifest \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/);
+    // Nothing crossed from the responder: not its hello, so not its manifest hash.
+    expect(o.transcript.map((t) => `${t.from}:${t.msg.type}`)).toEqual(['initiator:hello']);
+    const initiator = machine('initiator', side(c, PUBLISHER, { expectedPeer: ADVERTISER }));
+    initiator.start();
+    expect(initiator.hungUp()).toMatchObject({
+      code: 'AUTH_FAILED',
+      peerFault: true,
+      message: "advertiser closed the connection during the handshake: it refused our hello (another collaboration, manifest version or identity); its operator's log says why",
+    });
+    const responder = machine('responder', side(c, ADVERTISER));
+    expect(responder.hungUp().message).toBe('the peer closed the connection before its hello');
+    responder.receive(wire(machine('initiator', side(c, PUBLISHER)).start().send)[0]!);
+    expect(responder.hungUp().message).toBe('publisher (not yet authenticated) closed the connection during the handshake');
+  });
+
   it('refuses a peer of another collaboration', () => {
     const o = handshake(side(c, PUBLISHER), side(c, ADVERTISER, { manifest: { ...c.manifest, collaborationId: 'autumn-campaign' } }));
     expectAuthFailed(o, 'responder', /peer belongs to collaboration spring-campaign, not autumn-campaign/);

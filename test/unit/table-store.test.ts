@@ -103,7 +103,7 @@ describe('TableStore: reading and validating a member\'s table', () => {
 
 describe('TableStore: refusing data that does not match the manifest, rather than rounding it', () => {
   it('refuses decimals with more digits than the declared scale', async () => {
-    await expect(storeFor('k,amount,n,cat\na,1.005,1,x\n')).rejects.toThrow(/t\.amount: 1 value\(s\) are not decimals with at most 2 digits/);
+    await expect(storeFor('k,amount,n,cat\na,1.005,1,x\n')).rejects.toThrow(/\.csv line 2: amount "1\.005" has more than 2 decimals$/);
   });
 
   it('accepts trailing zeros beyond the scale', async () => {
@@ -113,16 +113,16 @@ describe('TableStore: refusing data that does not match the manifest, rather tha
 
   it('refuses values outside the declared bounds', async () => {
     await expect(storeFor('k,amount,n,cat\na,1000.01,1,x\n')).rejects.toMatchObject({ code: 'DATA_INVALID', message: expect.stringMatching(/outside the declared bounds \[-1000, 1000\]/) });
-    await expect(storeFor('k,amount,n,cat\na,1,101,x\n')).rejects.toThrow(/t\.n: 1 value\(s\) are outside/);
+    await expect(storeFor('k,amount,n,cat\na,1,101,x\n')).rejects.toThrow(/line 2: n "101" is outside the declared bounds \[0, 100\]/);
   });
 
   it('refuses non-numbers in numeric columns', async () => {
-    await expect(storeFor('k,amount,n,cat\na,1,2.5,x\n')).rejects.toThrow(/t\.n: 1 value\(s\) are not integers/);
-    await expect(storeFor('k,amount,n,cat\na,1e3,2,x\n')).rejects.toThrow(/t\.amount/);
+    await expect(storeFor('k,amount,n,cat\na,1,2.5,x\n')).rejects.toThrow(/line 2: n "2\.5" is not an integer/);
+    await expect(storeFor('k,amount,n,cat\na,1e3,2,x\n')).rejects.toThrow(/line 2: amount "1e3" is not a decimal number/);
   });
 
   it('refuses a file without a declared column', async () => {
-    await expect(storeFor('k,amount,cat\na,1,x\n')).rejects.toMatchObject({ code: 'DATA_INVALID' });
+    await expect(storeFor('k,amount,cat\na,1,x\n')).rejects.toMatchObject({ code: 'DATA_INVALID', message: expect.stringMatching(/line 1: n is not named in the header/) });
   });
 
   it('refuses a table this node has no file for', async () => {

@@ -1,0 +1,76 @@
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { MAX_CSV_LINE_BYTES, MAX_REPORTED_PROBLEMS } from '../limits.js';
+
+/** A line that must never reach DuckDB, by the byte where it starts. */
+export interface BadLine {
+  readonly offset: number;
+  readonly rule: 'encoding' | 'line-too-long';
+}
+
+export interface FileBytes {
+  /** SHA-256 of the bytes: what names the file's hash cache, so that one version is hashed once. */
+  readonly digest: string;
+  /** The first bad lines (MAX_REPORTED_PROBLEMS at most) and how many there are. */
+  readonly bad: readonly BadLine[];
+  readonly badTotal: number;
+}
+
+/**
+ * One pass over a file's bytes: its digest and, for a CSV file, the lines DuckDB must not read. DuckDB 1.5 fails
+ * with an internal error on invalid UTF-8 in a column a query reads, and that error invalidates the whole
+ * database; an over-long line is one that its parallel reader cannot read. Lines are checked in blocks that end
+ * at a line feed, which is never part of a multi-byte character, so the check is exact and costs one native call
+ * per block; only a block that fails is split into its lines. `text` false (Parquet) only hashes.
+ */
+export async function scanFile(path: string, text: false | { utf8: boolean }): Promise<FileBytes> {
+  const hash = createHash('sha256');
+  const bad: BadLine[] = [];
+  let badTotal = 0;
+  const found = (offset: number, rule: BadLine['rule']) => {
+    if (bad.length < MAX_REPORTED_PROBLEMS) bad.push({ offset, rule });
+    badTotal++;
+  };
+  const checkLines = (block: Buffer, at: number) => {
+    if (!text || !text.utf8 || isUtf8(block)) return;
+    for (let start = 0; start < block.length; ) {
+      const end = block.indexOf(10, start);
+      const stop = end === -1 ? block.length : end + 1;
+      if (!isUtf8(block.subarray(start, stop))) found(at + start, 'encoding');
+      start = stop;
+    }
+  };
+  // The unfinished last line of what was read so far, from byte `lineStart`; an over-long one is skipped to its end.
+  let carry = Buffer.alloc(0);
+  let lineStart = 0;
+  let skipping = false;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    if (!text) continue;
+    let data = chunk;
+    if (skipping) {
+      const end = data.indexOf(10);
+      if (end === -1) {
+        lineStart += data.length;
+        continue;
+      }
+      lineStart += end + 1;
+      data = data.subarray(end + 1);
+      skipping = false;
+    }
+    const joined = carry.length > 0 ? Buffer.concat([carry, data]) : data;
+    const complete = joined.lastIndexOf(10) + 1;
+    checkLines(joined.subarray(0, complete), lineStart);
+    lineStart += complete;
+    carry = Buffer.from(joined.subarray(complete));
+    if (carry.length > MAX_CSV_LINE_BYTES) {
+      found(lineStart, 'line-too-long');
+      lineStart += carry.length;
+      carry = Buffer.alloc(0);
+      skipping = true;
+    }
+  }
+  if (text && !skipping) checkLines(carry, lineStart);
+  return { digest: hash.digest('hex'), bad, badTotal };
+}

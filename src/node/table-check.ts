@@ -1,0 +1,32 @@
+import { describeProblems } from '../data/data-problem.js';
+import type { TableReport, TableStore } from '../data/table-store.js';
+import type { Table } from '../manifest/schema.js';
+
+/** Every own table checked row by row, and what that means for the queries the node can serve. */
+export interface TablesChecked {
+  readonly reports: readonly TableReport[];
+  /** Tables no query can use: their file is unreadable or malformed, or their join key breaks its declaration. */
+  readonly unusable: readonly string[];
+  /** One line per table, for the operator: its rows, or every problem found (with the values, for the operator). */
+  readonly lines: readonly string[];
+}
+
+/**
+ * Reads every row of every table this node holds against the manifest, all problems at once. A problem in a column
+ * only refuses the queries that use that column (SPEC §4.1); a problem in the file itself or in the join key, which
+ * every query uses, makes the table unusable.
+ */
+export async function checkTables(store: TableStore, tables: readonly Table[]): Promise<TablesChecked> {
+  const reports = await store.check(tables);
+  const unusable = reports.filter((r) => r.problems.problems.some((p) => p.column === undefined || p.column === tableOf(tables, r.table).joinKey.column)).map((r) => r.table);
+  const lines = reports.map((r) =>
+    r.problems.total === 0
+      ? `table ${r.table} (${r.file}): ${r.rows ?? 0n} row(s), every row as the manifest declares`
+      : `table ${r.table}: ${r.problems.total} problem(s)${unusable.includes(r.table) ? ', no query can use it' : '; queries that use the columns named are refused'}: ${describeProblems(r.problems, true)}`,
+  );
+  return { reports, unusable, lines };
+}
+
+function tableOf(tables: readonly Table[], name: string): Table {
+  return tables.find((t) => t.name === name)!;
+}
