@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { HandshakeMessage, WireMessage, type SessionMessage } from '../../protocol/messages.js';
+import { failpoint } from '../failpoint.js';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
@@ -21,6 +22,7 @@ export class PeerConnection {
   private inbox: SessionMessage[] = [];
   private waiter: { accept: (m: SessionMessage) => boolean; resolve: (m: SessionMessage | null) => void; reject: (e: CleanroomError) => void } | undefined;
   private failure: CleanroomError | undefined;
+  private abortSent = false;
   /** The peer said `bye`: its part is over, and its close is expected. */
   peerFinished = false;
   /** Settles with the reason once the connection failed or closed: a holder that reads nothing can still let go. */
@@ -115,6 +117,12 @@ export class PeerConnection {
   /** Sends one message; waits for the socket to drain when too much is buffered, so producers slow down. */
   async send(msg: WireMessage): Promise<void> {
     if (this.failure) throw this.failure;
+    // One abort per failure (SPEC §6): the machine, the session and the node may each report the same one.
+    if (msg.type === 'abort') {
+      if (this.abortSent) return;
+      this.abortSent = true;
+    }
+    failpoint(`send:${msg.type}`);
     const plaintext = encodeFrame(msg);
     // The peer would refuse it as a violation; failing here keeps the fault where it is.
     if (plaintext.length > MAX_FRAME_BYTES) throw new CleanroomError('LIMIT_EXCEEDED', `a ${msg.type} frame of ${plaintext.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
@@ -164,7 +172,8 @@ export class PeerConnection {
    * expected) or sending `abort` when the query failed here, so that the peer fails too instead of waiting.
    */
   close(abort?: Extract<SessionMessage, { type: 'abort' }>): void {
-    if (!this.failure && this.ws.readyState === WebSocket.OPEN) this.send(abort ?? { type: 'bye' }).catch(() => {});
+    // After an abort, nothing more: a `bye` would say this part ended well.
+    if (!this.failure && !this.abortSent && this.ws.readyState === WebSocket.OPEN) this.send(abort ?? { type: 'bye' }).catch(() => {});
     this.fail(new CleanroomError('ABORTED', 'connection closed'));
     this.ws.close(1000);
   }
