@@ -1,14 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import type { SessionMessage } from '../protocol/messages.js';
+import type { SessionMessage } from '../src/wire/messages.js';
 import { groupBackends } from '../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
 import { PSI_BATCH_KEYS } from '../src/limits.js';
 import type { Manifest } from '../src/manifest/schema.js';
-import { AggregatorSession } from '../src/protocol/aggregator.js';
-import { PartnerSession } from '../src/protocol/partner.js';
-import { completeBlinds } from '../src/protocol/local-driver.js';
-import type { Outcome, Step } from '../src/protocol/step.js';
+import { AggregatorSession } from '../src/session/aggregator.js';
+import { PartnerSession } from '../src/session/partner.js';
+import { completeBlinds } from '../test/support/local-driver.js';
+import type { Outcome, Step } from '../src/session/step.js';
 import { parseQuery } from '../src/query/parse.js';
 import { planQuery } from '../src/query/plan.js';
 

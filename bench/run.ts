@@ -8,7 +8,7 @@ import { selectBackend } from '../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
 import type { Table } from '../src/manifest/schema.js';
-import { controlEndpoint, nodeStatus } from '../src/node/control-client.js';
+import { controlEndpoint, nodeStatus } from '../src/control/control-client.js';
 import { createCluster, freePort, query, repoRoot, startNode, type RunningNode } from '../scripts/local-cluster.js';
 
 /**

@@ -1,3 +1,4 @@
+import { type QueryResult } from '../src/query/result.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -6,10 +7,9 @@ import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../src/errors.js';
 import { MANIFEST_FORMAT, type Manifest, type Table } from '../src/manifest/schema.js';
 import { signManifest } from '../src/manifest/signature.js';
-import type { NodeConfig, NodeConfigFile } from '../src/node/config.js';
-import { controlEndpoint, submitQuery } from '../src/node/control-client.js';
-import { generateIdentity, hex, writeIdentity, type Identity } from '../src/node/identity.js';
-import type { QueryResult } from '../src/protocol/release.js';
+import type { NodeConfig, NodeConfigFile } from '../src/config/node-config.js';
+import { controlEndpoint, submitQuery } from '../src/control/control-client.js';
+import { generateIdentity, hex, writeIdentity, type Identity } from '../src/manifest/identity.js';
 
 /**
  * Several organisations' nodes as separate processes on loopback: what the demo and the end-to-end tests run.

@@ -1,4 +1,4 @@
-import { AuditLog, type AuditEntry } from '../node/audit-log.js';
+import { AuditLog, type AuditEntry } from '../audit/audit-log.js';
 import { formatTable } from './table.js';
 
 const SUMMARY_WIDTH = 100;

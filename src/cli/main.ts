@@ -7,14 +7,14 @@ import { CleanroomError, asCleanroomError, errorMessage, oneLine } from '../erro
 import { MAX_CONCURRENT_QUERIES } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
-import { loadConfig, type NodeConfigFile } from '../node/config.js';
-import { controlEndpoint, submitQuery } from '../node/control-client.js';
-import { generateIdentity, hex, readIdentity, writeIdentity } from '../node/identity.js';
+import { loadConfig, type NodeConfigFile } from '../config/node-config.js';
+import { controlEndpoint, submitQuery } from '../control/control-client.js';
+import { generateIdentity, hex, readIdentity, writeIdentity } from '../manifest/identity.js';
 import { CleanroomNode } from '../node/node.js';
 import { loadNodeSetup } from '../node/node-setup.js';
 import { checkTables } from '../node/table-check.js';
 import { TableStore } from '../data/table-store.js';
-import { DEFAULT_AUDIT_FILE } from '../node/audit-log.js';
+import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { auditCommand } from './audit.js';
 import { formatTable } from './table.js';
 

@@ -1,4 +1,4 @@
-import type { QueryResult } from '../protocol/release.js';
+import { type QueryResult } from '../query/result.js';
 
 /** A result as an aligned text table; numbers right-aligned, NULL shown as such. */
 export function formatTable(result: Pick<QueryResult, 'columns' | 'rows'>): string {

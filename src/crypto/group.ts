@@ -4,7 +4,7 @@ import type { QuerySecret } from './secret.js';
 export const POINT_BYTES = 32;
 
 /**
- * The prime-order subgroup of Curve25519 seen through X25519 u-coordinates (DESIGN §3).
+ * The prime-order subgroup of Curve25519 seen through X25519 u-coordinates (SPEC §3).
  * Both backends produce byte-identical output; the vectors in protocol/vectors pin them.
  */
 export interface GroupBackend {

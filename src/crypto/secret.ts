@@ -4,7 +4,7 @@ import { CleanroomError } from '../errors.js';
 export const SECRET_BYTES = 32;
 
 /**
- * A per-query X25519 scalar (DESIGN §3). It lives in this object only: never serialised, never
+ * A per-query X25519 scalar (SPEC §3). It lives in this object only: never serialised, never
  * logged, and wiped by zero() when the query ends, so that a later heap dump cannot link runs.
  * The bytes are kept unclamped; both backends clamp as RFC 7748 §5 requires.
  */

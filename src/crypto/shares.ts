@@ -2,7 +2,7 @@ import { randomFillSync } from 'node:crypto';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 
 /**
- * Additive secret sharing over the ring Z_(2^128) (DESIGN §5). Signed values are held in two's
+ * Additive secret sharing over the ring Z_(2^128) (SPEC §4.3). Signed values are held in two's
  * complement: v and v + 2^128 are the same ring element, and reconstruct() maps the sum back to
  * [-2^127, 2^127).
  *

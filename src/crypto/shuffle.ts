@@ -45,7 +45,7 @@ function fisherYates(length: number, swap: (i: number, j: number) => void): void
   for (let i = length - 1; i > 0; i--) swap(i, draw.below(i + 1));
 }
 
-/** A uniformly random permutation of 0..n-1 (DESIGN §4: shuffles come from a CSPRNG). */
+/** A uniformly random permutation of 0..n-1 (SPEC §4.2: shuffles come from a CSPRNG). */
 export function randomPermutation(n: number): Uint32Array {
   assertCount(n, 'randomPermutation');
   const perm = new Uint32Array(n);

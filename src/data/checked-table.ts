@@ -8,19 +8,8 @@ import { scanFile } from './file-bytes.js';
 import { fileVersion } from './file-version.js';
 import { checkParquet } from './parquet-check.js';
 import { quoteIdent } from './sql-text.js';
-import type { TableSource } from './table-store.js';
+import type { Findings, TableSource } from './table-source.js';
 
-/** What a check of one file version found, and how queries read that version. */
-export interface Findings {
-  /** The SQL table function that reads the file. */
-  readonly source: string;
-  /** Manifest column -> its raw value as text, over `source`; a column the file lacks is not here. */
-  readonly raw: ReadonlyMap<string, string>;
-  readonly rows: bigint;
-  /** Problems that make every column doubtful (a malformed file). */
-  readonly whole: ProblemList;
-  readonly byColumn: ReadonlyMap<string, ProblemList>;
-}
 
 /** One version of a table's file, checked row by row against the manifest once; queries reuse it until it changes. */
 export class CheckedTable {

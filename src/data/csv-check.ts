@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { errorMessage } from '../errors.js';
 import { MAX_CSV_LINE_BYTES, MAX_KEPT_MALFORMED_LINES, MAX_TABLE_ROWS } from '../limits.js';
 import type { Table } from '../manifest/schema.js';
-import type { Findings } from './checked-table.js';
+import type { Findings } from './table-source.js';
 import type { CsvDialect } from './csv-dialect.js';
 import { HeaderError, linesAt, readHeader, recordLines } from './csv-lines.js';
 import { NO_PROBLEMS, problemList, type DataProblem, type DataRule, type ProblemList } from './data-problem.js';

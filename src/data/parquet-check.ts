@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { MAX_TABLE_ROWS } from '../limits.js';
 import type { Column, Table } from '../manifest/schema.js';
-import type { Findings } from './checked-table.js';
+import type { Findings } from './table-source.js';
 import { NO_PROBLEMS, problemList, type DataProblem, type ProblemList } from './data-problem.js';
 import { quoteIdent, quoteLiteral } from './sql-text.js';
 import { addValueProblems, countsSql, locateBadValues, ruleChecks } from './value-check.js';

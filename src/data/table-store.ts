@@ -1,10 +1,11 @@
+import type { Cell, GroupAggregate } from '../query/result.js';
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
 import type { Literal, Predicate } from '../query/ast.js';
 import type { TableSide } from '../query/plan.js';
 import { checkTable, type CheckedTable } from './checked-table.js';
-import type { CsvDialect } from './csv-dialect.js';
+import type { TableSource } from './table-source.js';
 import { DataInvalid, problemList, type ProblemList } from './data-problem.js';
 import { fileVersion } from './file-version.js';
 import { HashCache, type KeyHasher } from './hash-cache.js';
@@ -17,13 +18,6 @@ import { quoteIdent, quoteLiteral } from './sql-text.js';
  */
 const DUCKDB_SETTINGS = { threads: '2', memory_limit: '512MB' };
 
-export interface TableSource {
-  readonly path: string;
-  readonly format: 'csv' | 'parquet';
-  /** CSV only; the defaults of CsvDialect when left out. */
-  readonly csv?: CsvDialect;
-}
-
 /** One table's check: everything wrong with its file (values quoted for the operator), or nothing. */
 export interface TableReport {
   readonly table: string;
@@ -33,13 +27,6 @@ export interface TableReport {
   readonly problems: ProblemList;
 }
 
-/** One output group before sharing: its labels and its integer aggregates. */
-export interface GroupAggregate {
-  readonly labels: readonly Label[];
-  /** [rows, distinct keys, then per sum column: sum in units of 10^-scale, non-null count]. */
-  readonly values: readonly bigint[];
-}
-export type Label = string | number | null;
 
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
 export function usedColumns(side: TableSide, groupBy: readonly string[] = [], sumColumns: readonly string[] = []): string[] {
@@ -331,8 +318,10 @@ function predicateSql(p: Predicate, table: Table, bind: (lit: Literal, c: Column
   }
 }
 
-function label(v: DuckDBValue, c: Column): Label {
+function label(v: DuckDBValue, c: Column): Cell {
   if (v === null) return null;
   if (c.type === 'integer') return Number(v as bigint);
   return String(v);
 }
+
+export type { TableSource };

@@ -1,10 +1,11 @@
-import type { SessionMessage } from '../../protocol/messages.js';
-import type { GroupAggregate, TableStore } from '../data/table-store.js';
+import { type GroupAggregate } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
+import type { TableStore } from '../data/table-store.js';
 import { CleanroomError } from '../errors.js';
 import { holdersOf } from '../manifest/schema.js';
-import { FederatedSession } from '../protocol/federated.js';
-import type { MultiStep } from '../protocol/multi-step.js';
-import type { Outcome } from '../protocol/step.js';
+import { FederatedSession } from '../session/federated.js';
+import type { MultiStep } from '../session/multi-step.js';
+import type { Outcome } from '../session/step.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
 import { SessionControl } from './session-control.js';

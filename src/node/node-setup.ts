@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { CleanroomError, errorMessage } from '../errors.js';
 import { holdersOf, type Manifest, type Table } from '../manifest/schema.js';
 import { parseSignedManifest } from '../manifest/signature.js';
-import { loadConfig, type LoadedConfig } from './config.js';
-import { readIdentity, type Identity } from './identity.js';
+import { loadConfig, type LoadedConfig } from '../config/node-config.js';
+import { readIdentity, type Identity } from '../manifest/identity.js';
 
 /** What a node directory holds, checked against itself: the config, the identity, the signed manifest. */
 export interface NodeSetup {

@@ -1,7 +1,7 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, asCleanroomError, forPeer } from '../errors.js';
 import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
-import type { Outcome } from '../protocol/step.js';
+import type { Outcome } from '../session/step.js';
 import type { PeerConnection } from '../transport/connection.js';
 
 /** How often the session checks for silence; its limit is STAGE_IDLE_TIMEOUT_MS. */

@@ -1,13 +1,13 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { SessionMessage } from '../wire/messages.js';
 import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableStore } from '../data/table-store.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
-import { AggregatorSession } from '../protocol/aggregator.js';
-import { PartnerSession } from '../protocol/partner.js';
-import type { Outcome, Step } from '../protocol/step.js';
+import { AggregatorSession } from '../session/aggregator.js';
+import { PartnerSession } from '../session/partner.js';
+import type { Outcome, Step } from '../session/step.js';
 import type { QueryPlan, TableSide } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
 import { SessionControl } from './session-control.js';

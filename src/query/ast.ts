@@ -1,5 +1,5 @@
 /**
- * The query subset of DESIGN §6 as a small typed tree. parseQuery builds it from SQL text; nothing
+ * The query subset of SPEC §5 as a small typed tree. parseQuery builds it from SQL text; nothing
  * downstream ever sees SQL again. Identifiers are lower case (SQL resolves them case-insensitively,
  * and manifest names are lower case), so names compare with plain string equality.
  */

@@ -19,7 +19,7 @@ const MODIFIERS: ReadonlyMap<string, string> = new Map([
 ]);
 
 /**
- * Parses one query of the subset of DESIGN §6 into a Query, or throws CleanroomError QUERY_INVALID
+ * Parses one query of the subset of SPEC §5 into a Query, or throws CleanroomError QUERY_INVALID
  * saying what was found and what is allowed. Checks syntax only: the collaboration's rules are
  * applied to the result elsewhere.
  */

@@ -1,11 +1,11 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import { HandshakeMessage, WireMessage, type SessionMessage } from '../../protocol/messages.js';
+import { HandshakeMessage, WireMessage, type SessionMessage } from '../wire/messages.js';
 import { failpoint } from '../failpoint.js';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
-import { decodeFrame, encodeFrame } from './codec.js';
+import { decodeFrame, encodeFrame } from '../wire/codec.js';
 import { Handshake, type HandshakeParams } from './handshake.js';
 import { PreauthBudget } from './preauth-budget.js';
 

@@ -1,12 +1,12 @@
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { createHash, hkdfSync } from 'node:crypto';
-import { PROTOCOL_VERSION, type HandshakeMessage, type Hello } from '../../protocol/messages.js';
+import { PROTOCOL_VERSION, type HandshakeMessage, type Hello } from '../wire/messages.js';
 import { CleanroomError } from '../errors.js';
 import type { Manifest } from '../manifest/schema.js';
-import type { Identity } from '../node/identity.js';
+import type { Identity } from '../manifest/identity.js';
 
 /**
- * The channel handshake as a pure state machine (SPEC §Channel), in the manner of js-libp2p-noise: messages in,
+ * The channel handshake as a pure state machine (SPEC §2), in the manner of js-libp2p-noise: messages in,
  * messages out, no I/O. Each side sends a hello with a fresh X25519 key, both derive channel keys from the
  * ephemeral Diffie-Hellman and the transcript, and each signs the transcript with its manifest identity key.
  * Nothing from a peer reaches protocol code before its signature verifies against the manifest.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NO_QUERY_ID, type WireMessage } from '../../protocol/messages.js';
+import { NO_QUERY_ID, type WireMessage } from '../../src/wire/messages.js';
 import { COUNT_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
 import { Insider, type InsiderEvent } from '../support/insider.js';
 

@@ -2,6 +2,7 @@
  * The `cleanroom` executable as an operator uses it: init two nodes, write and sign the manifest by hand,
  * start both, query, and the refusals (unsigned manifest, rule violation, control interface on the peer port).
  */
+import { type QueryResult } from '../../src/query/result.js';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -9,8 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, freePort, startNode, type RunningNode } from '../../scripts/local-cluster.js';
 import { MANIFEST_FORMAT, type Member, type Table } from '../../src/manifest/schema.js';
-import { readControlToken } from '../../src/node/control-token.js';
-import type { QueryResult } from '../../src/protocol/release.js';
+import { readControlToken } from '../../src/control/control-token.js';
 import { assertBuilt, assertMatches, expected, makeTempDir, Reference, stopNode, type RefQuery } from './helpers.js';
 import { identicalEmails, salesColumns, salesView, visitsColumns, visitsView, writeDataset } from './random-data.js';
 

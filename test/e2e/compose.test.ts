@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import { MULTI_CONTROL_PORT, MULTI_MEMBERS, MULTI_PEER_PORT } from '../../scripts/demo-multi.js';
 import { CLI, repoRoot } from '../../scripts/local-cluster.js';
 import { parseSignedManifest } from '../../src/manifest/signature.js';
-import { CONTROL_TOKEN_FILE } from '../../src/node/control-token.js';
+import { CONTROL_TOKEN_FILE } from '../../src/control/control-token.js';
 import { makeTempDir } from './helpers.js';
 
 /**

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../scripts/demo-data.js';
 import { query, type QueryAnswer } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { AuditLog } from '../../src/node/audit-log.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { Reference, makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
@@ -106,7 +106,7 @@ describe(`${CONCURRENT} concurrent mixed queries across three node processes`, (
     });
     ref = await Reference.open();
     for (const [name, file] of Object.entries(files)) {
-      const cols = name === 'impressions' ? { email: 'email', campaign: 'campaign', cost: 'CAST(cost AS DECIMAL(18, 2))' } : { email: 'email', region: 'region' };
+      const cols: Record<string, string> = name === 'impressions' ? { email: 'email', campaign: 'campaign', cost: 'CAST(cost AS DECIMAL(18, 2))' } : { email: 'email', region: 'region' };
       await ref.view(name, file, { ...cols, nk: "lower(regexp_replace(email, '^[ \\t\\n\\v\\f\\r]+|[ \\t\\n\\v\\f\\r]+$', '', 'g'))" });
     }
   });

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, startNode } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { DEFAULT_AUDIT_FILE } from '../../src/node/audit-log.js';
-import { controlTokenPath, readControlToken } from '../../src/node/control-token.js';
+import { DEFAULT_AUDIT_FILE } from '../../src/audit/audit-log.js';
+import { controlTokenPath, readControlToken } from '../../src/control/control-token.js';
 import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
 
 const IDS = ['ann', 'bob'] as const;

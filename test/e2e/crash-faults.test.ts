@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, startNode, type RunningNode } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { AuditLog } from '../../src/node/audit-log.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { Reference, makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
 
 /**

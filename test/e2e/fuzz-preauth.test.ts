@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDSHAKE_TIMEOUT_MS, MAX_UNAUTHENTICATED_CONNECTIONS, PREAUTH_MAX_BYTES } from '../../src/limits.js';
 import { query } from '../../scripts/local-cluster.js';
 import { MAX_SEALED_FRAME_BYTES } from '../../src/transport/channel.js';
-import { encodeFrame } from '../../src/transport/codec.js';
+import { encodeFrame } from '../../src/wire/codec.js';
 import { COUNT_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
 import { hostileServer, type HostileReply } from '../support/hostile-server.js';
 import { inBatches } from '../support/in-batches.js';

@@ -9,10 +9,10 @@
  * CLEANROOM_FUZZ_SESSION sets the number of cases (default 2000), CLEANROOM_FUZZ_SEED the seed (printed).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WireMessage } from '../../protocol/messages.js';
+import { WireMessage } from '../../src/wire/messages.js';
 import { MAX_FRAME_BYTES, MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_PARKED_JOINS_PER_MEMBER, MAX_SQL_LENGTH, PSI_BATCH_KEYS } from '../../src/limits.js';
 import { MAX_SEALED_FRAME_BYTES } from '../../src/transport/channel.js';
-import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { COUNT_SQL, GROUP_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
 import { inBatches } from '../support/in-batches.js';
 import { Insider, type InsiderEvent } from '../support/insider.js';

@@ -5,7 +5,7 @@ import { query, startNode } from '../../scripts/local-cluster.js';
 import { canonicalManifestBytes } from '../../src/manifest/canonical.js';
 import { Manifest, type Table } from '../../src/manifest/schema.js';
 import { signManifest } from '../../src/manifest/signature.js';
-import { readIdentity } from '../../src/node/identity.js';
+import { readIdentity } from '../../src/manifest/identity.js';
 import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
 
 /**

@@ -2,6 +2,7 @@
  * Shared pieces of the end-to-end tests: temporary directories, a two-node cluster of real processes, and a
  * plaintext reference computed by DuckDB from the same CSV files, written here independently of the node's SQL.
  */
+import { type QueryResult } from '../../src/query/result.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,9 +10,9 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { expect } from 'vitest';
 import { CLI, createCluster, freePort, startNode, type ClusterSpec, type LocalMember, type RunningNode } from '../../scripts/local-cluster.js';
-import type { QueryResult } from '../../src/protocol/release.js';
 
-export type Cell = string | number | null;
+import type { Cell } from '../../src/query/result.js';
+export type { Cell };
 export type Norm = 'email' | 'phone' | 'exact';
 
 /** The tests spawn the compiled CLI: fail with a clear message when `npm run build` has not run. */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../scripts/demo-data.js';
 import { query } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { AuditLog } from '../../src/node/audit-log.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { Reference, makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
@@ -77,7 +77,7 @@ describe('joins of three and four members, node processes on loopback', () => {
     });
     ref.r = await Reference.open();
     for (const [name, file] of Object.entries(files)) {
-      const cols = name === 'impressions' ? { email: 'email', campaign: 'campaign', cost: 'CAST(cost AS DECIMAL(18, 2))' } : { email: 'email', region: 'region' };
+      const cols: Record<string, string> = name === 'impressions' ? { email: 'email', campaign: 'campaign', cost: 'CAST(cost AS DECIMAL(18, 2))' } : { email: 'email', region: 'region' };
       await ref.r.view(name, file, { ...cols, nk: "lower(regexp_replace(email, '^[ \\t\\n\\v\\f\\r]+|[ \\t\\n\\v\\f\\r]+$', '', 'g'))" });
     }
   });

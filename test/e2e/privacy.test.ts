@@ -2,6 +2,7 @@
  * What crosses the wire: both nodes record the plaintext of every frame they send and receive
  * (CLEANROOM_FRAME_LOG), and no raw key, normalised key, unblinded H(k) or individual row value may be in any of them.
  */
+import { type QueryResult } from '../../src/query/result.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
@@ -11,7 +12,6 @@ import { query } from '../../scripts/local-cluster.js';
 import { selectBackend } from '../../src/crypto/backend.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
 import type { Table } from '../../src/manifest/schema.js';
-import type { QueryResult } from '../../src/protocol/release.js';
 import { makeTempDir, refNorm, Reference, startCluster, type Cluster } from './helpers.js';
 import { messEmail, type Rand } from './random-data.js';
 

@@ -2,15 +2,15 @@
  * Random datasets through real node processes: two nodes per cluster, WebSockets on loopback, queries through
  * the control interface, every cell compared with a plaintext DuckDB join of the same CSV files.
  */
+import { type QueryResult } from '../../src/query/result.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { controlEndpoint, submitQuery } from '../../src/node/control-client.js';
-import type { ControlEvent } from '../../src/node/control-event.js';
-import type { QueryResult } from '../../src/protocol/release.js';
+import { controlEndpoint, submitQuery } from '../../src/control/control-client.js';
+import type { ControlEvent } from '../../src/control/control-event.js';
 import { assertMatches, expected, makeTempDir, Reference, startCluster, type Cluster, type Expected, type RefQuery } from './helpers.js';
 import {
   disjointEmails,

@@ -3,13 +3,13 @@
  * schema) and the ChannelCipher that protects every session frame after it.
  */
 import { describe, expect, it } from 'vitest';
-import { HandshakeMessage } from '../../protocol/messages.js';
+import { HandshakeMessage } from '../../src/wire/messages.js';
 import { CleanroomError } from '../../src/errors.js';
 import { manifestHash } from '../../src/manifest/canonical.js';
 import type { Manifest } from '../../src/manifest/schema.js';
-import { generateIdentity, type Identity } from '../../src/node/identity.js';
+import { generateIdentity, type Identity } from '../../src/manifest/identity.js';
 import { ChannelCipher } from '../../src/transport/channel.js';
-import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { Handshake, type ChannelKeys, type HandshakeStep } from '../../src/transport/handshake.js';
 import { ADVERTISER, AUDITOR, PUBLISHER, buildCollaboration, type Collaboration } from './harness.js';
 

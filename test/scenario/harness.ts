@@ -8,23 +8,23 @@
  * PeerConnection does. A test may intercept any message in flight to alter, drop, duplicate, delay or
  * replace it, or hand a machine a message directly.
  */
+import { type GroupAggregate, type Cell } from '../../src/query/result.js';
 import { randomBytes } from 'node:crypto';
-import { SessionMessage } from '../../protocol/messages.js';
+import { SessionMessage } from '../../src/wire/messages.js';
 import { selectBackend } from '../../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
-import type { GroupAggregate, Label } from '../../src/data/table-store.js';
 import { asCleanroomError, type CleanroomError } from '../../src/errors.js';
 import { MANIFEST_FORMAT, Manifest as ManifestSchema, type Column, type Manifest, type Table } from '../../src/manifest/schema.js';
-import { generateIdentity, hex, type Identity } from '../../src/node/identity.js';
-import { AggregatorSession } from '../../src/protocol/aggregator.js';
-import { completeBlinds } from '../../src/protocol/local-driver.js';
-import { PartnerSession } from '../../src/protocol/partner.js';
-import type { Outcome, Step } from '../../src/protocol/step.js';
+import { generateIdentity, hex, type Identity } from '../../src/manifest/identity.js';
+import { AggregatorSession } from '../../src/session/aggregator.js';
+import { completeBlinds } from '../support/local-driver.js';
+import { PartnerSession } from '../../src/session/partner.js';
+import type { Outcome, Step } from '../../src/session/step.js';
 import type { Literal, Predicate } from '../../src/query/ast.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery, type QueryPlan, type TableSide } from '../../src/query/plan.js';
-import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // The collaboration: two tables shaped like the demo's (scripts/demo.ts), plus a few columns the rules
@@ -117,7 +117,7 @@ export function buildCollaboration(o: ManifestOptions = {}): Collaboration {
 // ---------------------------------------------------------------------------------------------------------
 
 /** Strings for string and decimal columns ("12.50"), numbers for integer columns, null for missing. */
-export type Cell = string | number | null;
+export type { Cell };
 export type Row = Readonly<Record<string, Cell>>;
 export type Dataset = Readonly<Record<string, readonly Row[]>>;
 
@@ -262,12 +262,12 @@ export function units(v: Cell, column: Column): bigint | null {
   return r.n * 10n ** BigInt(column.scale - r.scale);
 }
 
-function labelOf(v: Cell, column: Column): Label {
+function labelOf(v: Cell, column: Column): Cell {
   if (v === null) return null;
   return column.type === 'integer' ? Number(v) : String(v);
 }
 
-function compareLabels(a: readonly Label[], b: readonly Label[]): number {
+function compareLabels(a: readonly Cell[], b: readonly Cell[]): number {
   for (let i = 0; i < a.length; i++) {
     const x = a[i] ?? null;
     const y = b[i] ?? null;
@@ -288,7 +288,7 @@ export function aggregateMatched(side: TableSide, plan: QueryPlan, matched: Iter
   const keys = new Set(matched);
   const table = side.table;
   const col = (name: string) => table.columns.find((c) => c.name === name)!;
-  const groups = new Map<string, { labels: Label[]; rows: bigint; keys: Set<string>; sums: bigint[]; counts: bigint[] }>();
+  const groups = new Map<string, { labels: Cell[]; rows: bigint; keys: Set<string>; sums: bigint[]; counts: bigint[] }>();
   for (const { row, key } of filteredRows(side, data)) {
     if (!keys.has(key)) continue;
     const labels = plan.groupBy.map((g) => labelOf(row[g] ?? null, col(g)));

@@ -5,11 +5,11 @@
  * by handing the machine the message directly).
  */
 import { describe, expect, it } from 'vitest';
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { SessionMessage } from '../../src/wire/messages.js';
 import { decodeRingElements, encodeRingElements } from '../../src/crypto/shares.js';
 import { ProtocolViolation } from '../../src/errors.js';
 import { MAX_GROUPS, PSI_BATCH_KEYS } from '../../src/limits.js';
-import { encodeFrame } from '../../src/transport/codec.js';
+import { encodeFrame } from '../../src/wire/codec.js';
 import {
   ADVERTISER,
   AGG_SQL,

@@ -1,16 +1,16 @@
+import { type GroupAggregate } from '../../src/query/result.js';
 import { describe, expect, it } from 'vitest';
-import { SessionMessage } from '../../protocol/messages.js';
+import { SessionMessage } from '../../src/wire/messages.js';
 import { groupBackends } from '../../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
-import type { GroupAggregate } from '../../src/data/table-store.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
-import type { MultiStep } from '../../src/protocol/multi-step.js';
-import { RingSession } from '../../src/protocol/ring.js';
-import type { Outcome } from '../../src/protocol/step.js';
+import type { MultiStep } from '../../src/session/multi-step.js';
+import { RingSession } from '../../src/session/ring.js';
+import type { Outcome } from '../../src/session/step.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery } from '../../src/query/plan.js';
-import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 
 /**
  * Joins of three and four members, every party's RingSession in this process over in-memory pipes, messages

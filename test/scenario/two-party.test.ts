@@ -1,9 +1,9 @@
+import { type QueryResult } from '../../src/query/result.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { SessionMessage } from '../../src/wire/messages.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../../src/limits.js';
-import type { QueryResult } from '../../src/protocol/release.js';
 import {
   ADVERTISER,
   AGG_SQL,

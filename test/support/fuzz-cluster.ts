@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { query, startNode } from '../../scripts/local-cluster.js';
 import { manifestHash } from '../../src/manifest/canonical.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
-import { readIdentity, type Identity } from '../../src/node/identity.js';
+import { readIdentity, type Identity } from '../../src/manifest/identity.js';
 import { makeTempDir, startCluster, stopNode, type Cluster } from '../e2e/helpers.js';
 
 /** alpha holds k0..k59, beta k20..k99: 40 keys in common. */

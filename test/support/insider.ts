@@ -4,11 +4,11 @@
  * records everything the node sends back.
  */
 import WebSocket from 'ws';
-import { HandshakeMessage, WireMessage } from '../../protocol/messages.js';
+import { HandshakeMessage, WireMessage } from '../../src/wire/messages.js';
 import type { Manifest } from '../../src/manifest/schema.js';
-import type { Identity } from '../../src/node/identity.js';
+import type { Identity } from '../../src/manifest/identity.js';
 import { ChannelCipher } from '../../src/transport/channel.js';
-import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { Handshake } from '../../src/transport/handshake.js';
 
 export type InsiderEvent = { readonly kind: 'message'; readonly msg: WireMessage } | { readonly kind: 'undecodable'; readonly detail: string } | { readonly kind: 'closed'; readonly code: number };

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditCommand } from '../../src/cli/audit.js';
 import { CleanroomError } from '../../src/errors.js';
-import { AuditLog, GENESIS_HASH, verifyLog, type AuditInput } from '../../src/node/audit-log.js';
+import { AuditLog, GENESIS_HASH, verifyLog, type AuditInput } from '../../src/audit/audit-log.js';
 
 const canonicalize = canonicalizeModule as unknown as (input: unknown) => string;
 const dir = mkdtempSync(join(tmpdir(), 'cleanroom-audit-'));

@@ -1,6 +1,10 @@
 import { describe, expect, it, afterAll } from 'vitest';
 // The pool loads its worker from the compiled tree (npm test builds first): worker threads cannot run TypeScript.
-import { createCryptoPool } from '../../dist/src/crypto/pool.js';
+// @ts-expect-error the compiled module has no declarations (tsc emits none); its types are those of src/crypto/pool.ts
+import { createCryptoPool as createCompiledPool } from '../../dist/src/crypto/pool.js';
+import type { createCryptoPool as CreateCryptoPool } from '../../src/crypto/pool.js';
+
+const createCryptoPool = createCompiledPool as typeof CreateCryptoPool;
 import { groupBackends } from '../../src/crypto/backend.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';

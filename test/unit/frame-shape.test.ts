@@ -4,10 +4,10 @@
  * before anything is allocated.
  */
 import { describe, expect, it } from 'vitest';
-import { HandshakeMessage, WireMessage } from '../../protocol/messages.js';
+import { HandshakeMessage, WireMessage } from '../../src/wire/messages.js';
 import { MAX_FRAME_CONTAINERS, MAX_FRAME_DEPTH, MAX_GROUP_BY_COLUMNS, MAX_GROUPS } from '../../src/limits.js';
-import { decodeFrame, encodeFrame } from '../../src/transport/codec.js';
-import { checkFrameShape } from '../../src/transport/frame-shape.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
+import { checkFrameShape } from '../../src/wire/frame-shape.js';
 
 const Q = 'ab'.repeat(16);
 const bytes = (n: number) => new Uint8Array(n).fill(7);

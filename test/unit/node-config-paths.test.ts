@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/node/config.js';
+import { loadConfig } from '../../src/config/node-config.js';
 import { scratchDir } from './data-fixtures.js';
 
 /** Table paths stay inside the data directories, caches and results inside the node directory: links resolved. */

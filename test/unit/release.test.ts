@@ -1,5 +1,6 @@
+import { divRound, formatScaled } from '../../src/query/result.js';
 import { describe, expect, it } from 'vitest';
-import { assertLabelsFit, divRound, formatScaled } from '../../src/protocol/release.js';
+import { assertLabelsFit } from '../../src/session/release.js';
 
 describe('result assembly helpers', () => {
   it('formats integers in units of 10^-scale as exact decimal text', () => {

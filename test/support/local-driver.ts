@@ -1,8 +1,8 @@
-import type { GroupBackend } from '../crypto/group.js';
-import type { QuerySecret } from '../crypto/secret.js';
-import type { AggregatorSession } from './aggregator.js';
-import type { PartnerSession } from './partner.js';
-import type { Step } from './step.js';
+import type { GroupBackend } from '../../src/crypto/group.js';
+import type { QuerySecret } from '../../src/crypto/secret.js';
+import type { AggregatorSession } from '../../src/session/aggregator.js';
+import type { PartnerSession } from '../../src/session/partner.js';
+import type { Step } from '../../src/session/step.js';
 
 /**
  * Answers a step's blind requests at once, on this thread, in order, and merges what the answers produce:

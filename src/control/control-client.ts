@@ -2,7 +2,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CleanroomError } from '../errors.js';
-import { loadConfig } from './config.js';
+import { loadConfig } from '../config/node-config.js';
 import { ControlErrorSchema, ControlEventSchema, type ControlEvent } from './control-event.js';
 import { readControlToken } from './control-token.js';
 

@@ -4,7 +4,7 @@
  * at the socket, by one of the two discriminated unions below; nothing unparsed reaches protocol code.
  */
 import { z } from 'zod';
-import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../src/limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../limits.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -16,7 +16,7 @@ export const QueryId = z.string().regex(/^[0-9a-f]{32}$/, '16 random bytes as he
 /** The query id of an abort sent before any proposal named a query (SPEC §6). */
 export const NO_QUERY_ID = '0'.repeat(32);
 
-// ---- Channel handshake (sent in clear, before any protocol message; SPEC §Channel) ----
+// ---- Channel handshake (sent in clear, before any protocol message; SPEC §2) ----
 
 export const Hello = z.strictObject({
   type: z.literal('hello'),
@@ -34,7 +34,7 @@ export const Auth = z.strictObject({
 });
 export const HandshakeMessage = z.discriminatedUnion('type', [Hello, Auth]);
 
-// ---- Query session (inside the encrypted channel; SPEC §Flows) ----
+// ---- Query session (inside the encrypted channel; SPEC §4) ----
 
 export const Propose = z.strictObject({
   type: z.literal('propose'),

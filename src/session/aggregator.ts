@@ -1,11 +1,11 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import { type GroupAggregate, type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
 import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
-import type { GroupAggregate, Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { assertLabelsFit, survivingGroups } from './release.js';
 import { Session, type SessionParams } from './session.js';
 import { NOTHING, type Step } from './step.js';
 
@@ -36,7 +36,7 @@ export class AggregatorSession extends Session {
   private matchedCount = 0;
   /** Index of the next returned point among P's own, in P's order. */
   private matchedOffset = 0;
-  private labels: readonly (readonly Label[])[] = [];
+  private labels: readonly (readonly Cell[])[] = [];
   /** The distinct-key counts this node computed itself: Q's count shares must reconstruct exactly these. */
   private keyCounts: bigint[] = [];
   private mine: bigint[][] = [];

@@ -1,4 +1,4 @@
-import type { Points, PointStage, SessionMessage } from '../../protocol/messages.js';
+import type { Points, PointStage, SessionMessage } from '../wire/messages.js';
 import { ProtocolViolation } from '../errors.js';
 import { MAX_QUERY_KEYS, PSI_BATCH_KEYS } from '../limits.js';
 

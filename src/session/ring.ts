@@ -1,14 +1,14 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import { type GroupAggregate, type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { shufflePoints } from '../crypto/shuffle.js';
-import type { GroupAggregate, Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_GROUPS, MAX_LABEL_CHARS, PSI_BATCH_KEYS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { assertLabelsFit, survivingGroups } from './release.js';
 import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
@@ -65,10 +65,10 @@ export class RingSession extends MultiMemberSession {
   private phase: 'psi' | 'aggregating' | 'counts' | 'values' | 'done' = 'psi';
   private mine: bigint[][] = [];
   private keyCounts: bigint[] = [];
-  private labels: readonly (readonly Label[])[] = [];
+  private labels: readonly (readonly Cell[])[] = [];
   private countShares = new Map<string, bigint[]>();
   private valueShares = new Map<string, bigint[]>();
-  private receivedLabels: readonly (readonly Label[])[] | undefined;
+  private receivedLabels: readonly (readonly Cell[])[] | undefined;
   private survivors: number[] | undefined;
 
   protected readonly queryId: string;
@@ -405,7 +405,7 @@ export class RingSession extends MultiMemberSession {
     return stage === 'counts' ? this.afterCounts() : this.afterValues();
   }
 
-  private onLabels(from: string, labels: readonly (readonly Label[])[]): MultiStep {
+  private onLabels(from: string, labels: readonly (readonly Cell[])[]): MultiStep {
     if (from !== this.p || this.receivedLabels) throw new ProtocolViolation(`unexpected labels from ${from}`);
     if (!this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
     this.receivedLabels = labels;

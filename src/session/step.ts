@@ -1,6 +1,6 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { QueryResult } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
-import type { QueryResult } from './release.js';
 
 /** How a query session ends on this node. */
 export type Outcome =

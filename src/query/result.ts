@@ -1,7 +1,15 @@
-import { CleanroomError } from '../errors.js';
-import { AVG_DECIMALS, MAX_FRAME_BYTES } from '../limits.js';
-import type { Label } from '../data/table-store.js';
-import type { QueryPlan } from '../query/plan.js';
+import { AVG_DECIMALS } from '../limits.js';
+import type { QueryPlan } from './plan.js';
+
+/** One value of a result: a group's label (a dimension value), a count, or an exact decimal as text. */
+export type Cell = string | number | null;
+
+/** One output group before sharing: its labels and its integer aggregates. */
+export interface GroupAggregate {
+  readonly labels: readonly Cell[];
+  /** [rows, distinct keys, then per sum column: sum in units of 10^-scale, non-null count]. */
+  readonly values: readonly bigint[];
+}
 
 /**
  * What the aggregation stage opens, and how receivers turn opened integers into a result table.
@@ -12,12 +20,6 @@ export const KEYS = 1;
 
 export function groupWidth(plan: QueryPlan): number {
   return 2 + 2 * plan.sumColumns.length;
-}
-
-/** Groups whose distinct-key count meets the strictest minimum-count rule: the only ones ever opened. */
-export function survivingGroups(keyCounts: readonly bigint[], plan: QueryPlan): number[] {
-  const min = BigInt(plan.minDistinctKeys);
-  return keyCounts.flatMap((n, i) => (n >= min ? [i] : []));
 }
 
 /** Columns of the group vector that receivers need for the requested outputs, nothing more. */
@@ -37,22 +39,6 @@ export function releasedColumns(plan: QueryPlan): number[] {
   return [...cols].sort((x, y) => x - y);
 }
 
-/**
- * The labels of all groups must fit one `labels` frame (msgpack: a few bytes per value beyond its text). Checked
- * before anything is shared, so that every receiver gets the result or none does.
- */
-export function assertLabelsFit(labels: readonly (readonly Label[])[]): void {
-  let bytes = 16;
-  for (const row of labels) {
-    bytes += 3;
-    for (const l of row) bytes += typeof l === 'string' ? Buffer.byteLength(l) + 5 : 9;
-  }
-  if (bytes > MAX_FRAME_BYTES - 1024) {
-    throw new CleanroomError('LIMIT_EXCEEDED', `the labels of ${labels.length} groups take about ${bytes} bytes, more than one ${MAX_FRAME_BYTES}-byte frame; group by fewer or shorter values`);
-  }
-}
-
-export type Cell = string | number | null;
 
 export interface QueryResult {
   readonly queryId: string;
@@ -64,7 +50,7 @@ export interface QueryResult {
 }
 
 /** Builds the result table from the labels and the opened values (one vector of released columns per group). */
-export function assembleResult(queryId: string, plan: QueryPlan, labels: readonly (readonly Label[])[], opened: readonly (readonly bigint[])[]): QueryResult {
+export function assembleResult(queryId: string, plan: QueryPlan, labels: readonly (readonly Cell[])[], opened: readonly (readonly bigint[])[]): QueryResult {
   const released = releasedColumns(plan);
   const at = (vector: readonly bigint[], column: number) => vector[released.indexOf(column)]!;
   const scaleOf = (name: string) => {

@@ -1,4 +1,4 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { CleanroomError, ProtocolViolation, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
 import type { Outcome } from './step.js';

@@ -1,9 +1,9 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import { type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import { decodeRingElements, encodeRingElements, reconstruct } from '../crypto/shares.js';
-import type { Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import { KEYS, assembleResult, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { survivingGroups } from './release.js';
 import { Session, type SessionParams } from './session.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { NOTHING, type Step } from './step.js';
@@ -168,7 +168,7 @@ export class PartnerSession extends Session {
     return NOTHING;
   }
 
-  private onLabels(labels: readonly (readonly Label[])[]): Step {
+  private onLabels(labels: readonly (readonly Cell[])[]): Step {
     if (this.phase !== 'labels') throw new ProtocolViolation(`labels in phase ${this.phase}`);
     if (labels.length !== this.survivors.length) throw new ProtocolViolation(`${labels.length} labels for ${this.survivors.length} released groups`);
     if (labels.some((l) => l.length !== this.p.plan.groupBy.length)) throw new ProtocolViolation(`labels must have ${this.p.plan.groupBy.length} values each`);

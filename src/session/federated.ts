@@ -1,11 +1,11 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import { type GroupAggregate, type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
 import { addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
-import type { GroupAggregate, Label } from '../data/table-store.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_LABEL_CHARS } from '../limits.js';
 import { holdersOf } from '../manifest/schema.js';
 import type { QueryPlan } from '../query/plan.js';
-import { KEYS, assembleResult, assertLabelsFit, groupWidth, releasedColumns, survivingGroups } from './release.js';
+import { assertLabelsFit, survivingGroups } from './release.js';
 import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
@@ -18,7 +18,7 @@ import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from '.
 export class FederatedSession extends MultiMemberSession {
   private readonly holders: readonly string[];
   private readonly receivers: readonly string[];
-  private readonly domain: readonly (readonly Label[])[];
+  private readonly domain: readonly (readonly Cell[])[];
   private phase: 'local' | 'shares' | 'counts' | 'values' | 'done' = 'local';
   private total: bigint[][] = [];
   private readonly shares = new Map<string, bigint[]>();
@@ -26,7 +26,7 @@ export class FederatedSession extends MultiMemberSession {
   private readonly sharedBy = new Set<string>();
   private readonly counts = new Map<string, bigint[]>();
   private readonly values = new Map<string, bigint[]>();
-  private labels: readonly (readonly Label[])[] | undefined;
+  private labels: readonly (readonly Cell[])[] | undefined;
   private survivors: number[] | undefined;
 
   protected readonly queryId: string;

@@ -2,7 +2,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { CleanroomError, errorMessage } from '../errors.js';
-import { MemberId } from '../manifest/schema.js';
+import { MemberId } from './schema.js';
 
 /** A member's long-term Ed25519 identity: signs the manifest and proves the node in every channel handshake. */
 export interface Identity {

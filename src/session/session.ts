@@ -1,4 +1,4 @@
-import type { SessionMessage } from '../../protocol/messages.js';
+import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { ProtocolViolation } from '../errors.js';
 import type { QueryPlan } from '../query/plan.js';

@@ -1,0 +1,50 @@
+/**
+ * The shape of src/ (README, Layout): arrows point one way, cli -> node -> session -> (query, data, crypto, wire);
+ * transport, control and audit are adapters; nothing below imports from above, and nothing imports in a circle.
+ * `npm test` runs this before the tests.
+ */
+const below = (from, ...forbidden) => ({
+  name: `${from}-imports-upward`,
+  comment: `src/${from} may not import ${forbidden.join(', ')}: they sit above it`,
+  severity: 'error',
+  from: { path: `^src/${from}/` },
+  to: { path: `^src/(${forbidden.join('|')})/` },
+});
+const ABOVE_ALL = ['cli', 'node'];
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', comment: 'import cycles make the arrows meaningless', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'product-imports-tooling',
+      comment: 'src/ ships; tests, scripts and benchmarks do not',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|scripts|bench)/' },
+    },
+    below('crypto', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config'),
+    below('wire', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'crypto', 'config'),
+    below('manifest', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'config'),
+    below('query', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'config'),
+    below('data', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'config'),
+    below('config', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session'),
+    below('session', ...ABOVE_ALL, 'control', 'audit', 'transport', 'data', 'config'),
+    below('transport', ...ABOVE_ALL, 'control', 'audit', 'session', 'data', 'query', 'config'),
+    below('audit', ...ABOVE_ALL, 'control', 'transport', 'session', 'data', 'query'),
+    below('control', ...ABOVE_ALL, 'audit', 'transport', 'session', 'data'),
+    below('node', 'cli'),
+    {
+      name: 'base-imports-nothing-of-ours',
+      comment: 'errors, limits and failpoints are the floor every room stands on',
+      severity: 'error',
+      from: { path: '^src/(errors|limits|failpoint)\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/(errors|limits|failpoint)\\.ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};
