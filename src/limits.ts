@@ -77,6 +77,13 @@ export const MAX_CONCURRENT_QUERIES = 4;
 export const MAX_CONCURRENT_PEER_QUERIES = 16;
 
 /**
+ * Of those, the queries one member may have proposed: twice what an honest node proposes at once
+ * (MAX_CONCURRENT_QUERIES), and half the total, so that one member, or an insider holding its key, cannot lock
+ * the other members out.
+ */
+export const MAX_CONCURRENT_QUERIES_PER_PEER = 8;
+
+/**
  * Bytes a peer may send on its WebSocket before its signature verifies. Its hello and auth frames together are
  * under 300 bytes; counting raw bytes means a frame that declares megabytes is cut off, never buffered.
  */
@@ -125,3 +132,9 @@ export const MAX_FRAME_DEPTH = 3;
 
 /** Containers (maps and arrays) in one frame: `labels` has its map, its list and one list per group. */
 export const MAX_FRAME_CONTAINERS = MAX_GROUPS + 2;
+
+/**
+ * Inbound bytes a connection keeps for messages nobody has asked for yet; beyond it the socket is no longer read
+ * and TCP makes the sender wait. Two of the largest frames: one can wait while the next arrives.
+ */
+export const INBOUND_HIGH_WATER_BYTES = 2 * MAX_FRAME_BYTES;

@@ -7,7 +7,8 @@ import { CleanroomError, asCleanroomError, errorMessage, oneLine } from '../erro
 import { MAX_CONCURRENT_QUERIES } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
-import { loadConfig, type NodeConfigFile } from '../config/node-config.js';
+import { z } from 'zod';
+import { NodeConfigSchema, loadConfig, type NodeConfigFile } from '../config/node-config.js';
 import { controlEndpoint, submitQuery } from '../control/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../manifest/identity.js';
 import { CleanroomNode } from '../node/node.js';
@@ -77,6 +78,9 @@ async function init(args: string[]): Promise<number> {
     cacheDir: 'cache',
     resultsDir: 'results',
   };
+  // What init writes must be a config that start accepts: a bad port or member id fails here, not at start.
+  const checked = NodeConfigSchema.safeParse(config);
+  if (!checked.success) throw new CleanroomError('CONFIG_INVALID', `init: ${z.prettifyError(checked.error).replaceAll('\n', '; ')}`);
   await mkdir(dir, { recursive: true });
   for (const file of ['identity.json', 'config.json']) {
     if (await exists(join(dir, file))) throw new CleanroomError('CONFIG_INVALID', `${join(dir, file)} already exists: ${dir} is a node already; init a new node in an empty directory`);

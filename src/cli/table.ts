@@ -1,8 +1,12 @@
+import { oneLine } from '../errors.js';
 import { type QueryResult } from '../query/result.js';
 
-/** A result as an aligned text table; numbers right-aligned, NULL shown as such. */
+/**
+ * A result as an aligned text table; numbers right-aligned, NULL shown as such. Every cell is kept on one line and
+ * free of terminal escapes: group labels are other members' data, and must not forge rows or rewrite the screen.
+ */
 export function formatTable(result: Pick<QueryResult, 'columns' | 'rows'>): string {
-  const cells = [result.columns.map(String), ...result.rows.map((r) => r.map((c) => (c === null ? 'NULL' : String(c))))];
+  const cells = [result.columns.map((c) => oneLine(String(c))), ...result.rows.map((r) => r.map((c) => (c === null ? 'NULL' : oneLine(String(c)))))];
   const numeric = result.columns.map((_, i) => result.rows.length > 0 && result.rows.every((r) => r[i] === null || typeof r[i] === 'number' || /^-?\d+(\.\d+)?$/.test(String(r[i]))));
   const widths = result.columns.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();

@@ -4,7 +4,7 @@ import { typedSql } from './column-rules.js';
 import { checkCsv } from './csv-check.js';
 import { DEFAULT_CSV_DIALECT } from './csv-dialect.js';
 import { DataInvalid, mergeProblems, problemList, type ProblemList } from './data-problem.js';
-import { scanFile } from './file-bytes.js';
+import { scanFile, type FileBytes } from './file-bytes.js';
 import { fileVersion } from './file-version.js';
 import { checkParquet } from './parquet-check.js';
 import { quoteIdent } from './sql-text.js';
@@ -57,14 +57,17 @@ export async function checkTable(db: DuckDBInstance, table: Table, src: TableSou
   for (let attempt = 1; ; attempt++) {
     const { stamp, size } = await fileVersion(src.path).catch((err: unknown) => Promise.reject(unreadable(err, `cannot be opened as a file (${(err as { code?: string }).code ?? 'not a regular file'})`)));
     let conn: DuckDBConnection | undefined;
+    let bytes: FileBytes | undefined;
     try {
       conn = await db.connect();
       const dialect = src.csv ?? DEFAULT_CSV_DIALECT;
-      const bytes = await scanFile(src.path, src.format === 'csv' && { utf8: dialect.encoding === 'utf-8' });
+      bytes = await scanFile(src.path, src.format === 'csv' && { utf8: dialect.encoding === 'utf-8' });
       const findings = src.format === 'csv' ? await checkCsv(conn, table, src.path, dialect, size, bytes) : await checkParquet(conn, table, src.path);
       if ((await fileVersion(src.path).catch(() => undefined))?.stamp === stamp) return new CheckedTable(table, src.path, stamp, bytes.digest, findings);
     } catch (err) {
       if (err instanceof DataInvalid) throw err;
+      const mixed = bytes?.mixedLineEnd;
+      if (mixed) throw new DataInvalid(table.name, problemList([{ file: src.path, line: mixed.line, rule: 'malformed', detail: `ends with ${mixed.ends} where line 1 ends with ${mixed.first}: a CSV file has one kind of line end` }]), err);
       throw unreadable(err, `cannot be read as a ${src.format === 'csv' ? 'CSV file in the declared dialect' : 'Parquet file'}`);
     } finally {
       conn?.closeSync();

@@ -15,6 +15,11 @@ export interface FileBytes {
   /** The first bad lines (MAX_REPORTED_PROBLEMS at most) and how many there are. */
   readonly bad: readonly BadLine[];
   readonly badTotal: number;
+  /**
+   * The first line (from 1) that ends otherwise than line 1 (CRLF against LF), if any: DuckDB reads such a file
+   * as no CSV at all and says nowhere why. Only a hint for naming the line; a quoted line break counts too.
+   */
+  readonly mixedLineEnd?: { readonly line: number; readonly ends: 'CRLF' | 'LF'; readonly first: 'CRLF' | 'LF' };
 }
 
 /**
@@ -41,6 +46,19 @@ export async function scanFile(path: string, text: false | { utf8: boolean }): P
       start = stop;
     }
   };
+  let lines = 0;
+  let before = -1;
+  let first: 'CRLF' | 'LF' | undefined;
+  let mixedLineEnd: FileBytes['mixedLineEnd'];
+  const lineEnds = (chunk: Buffer) => {
+    for (let at = chunk.indexOf(10); at !== -1 && !mixedLineEnd; at = chunk.indexOf(10, at + 1)) {
+      lines++;
+      const ends = (at > 0 ? chunk[at - 1] : before) === 13 ? 'CRLF' : 'LF';
+      first ??= ends;
+      if (ends !== first) mixedLineEnd = { line: lines, ends, first };
+    }
+    before = chunk.length > 0 ? chunk[chunk.length - 1]! : before;
+  };
   // The unfinished last line of what was read so far, from byte `lineStart`; an over-long one is skipped to its end.
   let carry = Buffer.alloc(0);
   let lineStart = 0;
@@ -48,6 +66,7 @@ export async function scanFile(path: string, text: false | { utf8: boolean }): P
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     if (!text) continue;
+    if (!mixedLineEnd) lineEnds(chunk);
     let data = chunk;
     if (skipping) {
       const end = data.indexOf(10);
@@ -72,5 +91,5 @@ export async function scanFile(path: string, text: false | { utf8: boolean }): P
     }
   }
   if (text && !skipping) checkLines(carry, lineStart);
-  return { digest: hash.digest('hex'), bad, badTotal };
+  return { digest: hash.digest('hex'), bad, badTotal, ...(mixedLineEnd ? { mixedLineEnd } : {}) };
 }

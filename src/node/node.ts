@@ -9,7 +9,7 @@ import { DataInvalid } from '../data/data-problem.js';
 import { TableStore, usedColumns } from '../data/table-store.js';
 import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer, peerCode, peerText } from '../errors.js';
 import { failpoint } from '../failpoint.js';
-import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, PROPOSAL_TIMEOUT_MS } from '../limits.js';
+import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { NO_QUERY_ID } from '../wire/messages.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
@@ -25,7 +25,7 @@ import { checkTables } from './table-check.js';
 import { startControlServer } from '../control/control-server.js';
 import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from '../audit/audit-log.js';
 import { JoinRegistry } from './join-registry.js';
-import { QueryGate } from './query-gate.js';
+import { PeerQueryGates, QueryGate } from './query-gate.js';
 import { runFederated, runFederatedJoin } from './federated-runner.js';
 import { runRing } from './ring-runner.js';
 import { runSession, type Progress } from './session-runner.js';
@@ -62,7 +62,7 @@ export class CleanroomNode {
   /** This node's own users' queries: they wait in line beyond the limit. */
   private readonly ownQueries = new QueryGate(MAX_CONCURRENT_QUERIES);
   /** Queries proposed by peers: refused beyond the limit (queueing them could deadlock two busy nodes). */
-  private readonly peerQueries = new QueryGate(MAX_CONCURRENT_PEER_QUERIES);
+  private readonly peerQueries = new PeerQueryGates(MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER);
 
   /**
    * Opens a node directory and checks every row of its tables before it serves anything: all problems are logged
@@ -142,7 +142,7 @@ export class CleanroomNode {
           if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
           await conn.send({ type: 'propose', queryId, querier: this.memberId, sql });
           const answer = await conn.next(PROPOSAL_TIMEOUT_MS);
-          if (answer.type === 'reject') throw new CleanroomError(refusalCode(answer.code), `${peer.id} refused the query: ${peerText(answer.message)}`);
+          if (answer.type === 'reject') throw new CleanroomError(peerCode(answer.code), `${peer.id} refused the query: ${peerText(answer.message)}`);
           if (answer.type === 'abort') throw new CleanroomError('ABORTED', `${peer.id} aborted the query: ${peerCode(answer.code)}: ${peerText(answer.message)}`);
           if (answer.type !== 'accept' || answer.queryId !== queryId) throw new CleanroomError('PROTOCOL_VIOLATION', `${peer.id} answered the proposal with ${answer.type}`, { peerFault: true });
         }),
@@ -187,7 +187,7 @@ export class CleanroomNode {
       const entry = { queryId, querier: msg.querier, sql: msg.sql };
       let plan: QueryPlan;
       try {
-        release = this.peerQueries.tryEnter();
+        release = this.peerQueries.tryEnter(conn.peer);
         plan = await this.plan(msg.sql, msg.querier);
         if (!participants(plan).includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
         await this.prepareOwnTable(plan);
@@ -330,11 +330,6 @@ function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, f
 function describe(err: unknown): string {
   const e = asCleanroomError(err);
   return `${e.code}: ${e instanceof DataInvalid ? e.summary : forPeer(e).message}`;
-}
-
-function refusalCode(code: string): CleanroomError['code'] {
-  const known = ['RULE_VIOLATION', 'QUERY_INVALID', 'DATA_INVALID', 'CONFIG_INVALID'] as const;
-  return (known as readonly string[]).includes(code) ? (code as CleanroomError['code']) : 'ABORTED';
 }
 
 /** One record per frame: direction byte, 4-byte length, the plaintext. */

@@ -26,9 +26,9 @@ export class QueryGate {
     });
   }
 
-  /** A slot now, or a refusal naming the limit: for proposals from peers. */
-  tryEnter(): () => void {
-    if (this.running >= this.limit) throw new CleanroomError('LIMIT_EXCEEDED', `the node already runs its limit of ${this.limit} concurrent queries from peers; try again when one has ended`);
+  /** A slot now, or LIMIT_EXCEEDED saying whose limit of how many is reached: for proposals from peers. */
+  tryEnter(whose: string): () => void {
+    if (this.running >= this.limit) throw new CleanroomError('LIMIT_EXCEEDED', `${whose} already runs its limit of ${this.limit} concurrent queries on this node; try again when one has ended`);
     return this.take();
   }
 
@@ -51,5 +51,37 @@ export class QueryGate {
       next.admit(this.slot());
       this.line.forEach((w, i) => w.onQueued?.(this.running + i));
     };
+  }
+}
+
+/**
+ * The gates for queries proposed by peers: one for all of them, and one per proposing member, so that one member
+ * (or an insider holding its key) cannot take every slot and lock the other members out.
+ */
+export class PeerQueryGates {
+  private readonly all: QueryGate;
+  private readonly each = new Map<string, QueryGate>();
+
+  constructor(
+    total: number,
+    private readonly perMember: number,
+  ) {
+    this.all = new QueryGate(total);
+  }
+
+  tryEnter(member: string): () => void {
+    let own = this.each.get(member);
+    if (!own) this.each.set(member, (own = new QueryGate(this.perMember)));
+    const releaseOwn = own.tryEnter(member);
+    try {
+      const releaseAll = this.all.tryEnter('the collaboration');
+      return () => {
+        releaseAll();
+        releaseOwn();
+      };
+    } catch (err) {
+      releaseOwn();
+      throw err;
+    }
   }
 }

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { HandshakeMessage, WireMessage, type SessionMessage } from '../wire/messages.js';
 import { failpoint } from '../failpoint.js';
 import { CleanroomError, asCleanroomError } from '../errors.js';
-import { HANDSHAKE_TIMEOUT_MS, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
+import { HANDSHAKE_TIMEOUT_MS, INBOUND_HIGH_WATER_BYTES, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
 import { decodeFrame, encodeFrame } from '../wire/codec.js';
 import { Handshake, type HandshakeParams } from './handshake.js';
@@ -19,7 +19,10 @@ export type ConnectionParams = Omit<HandshakeParams, 'role' | 'expectedPeer'> & 
  * Every inbound frame is decoded and validated here, once; callers only ever see typed messages.
  */
 export class PeerConnection {
-  private inbox: SessionMessage[] = [];
+  /** Messages nobody has asked for yet, with their frame sizes: two phases can share a connection. */
+  private inbox: { readonly msg: SessionMessage; readonly bytes: number }[] = [];
+  private queuedBytes = 0;
+  private paused = false;
   private waiter: { accept: (m: SessionMessage) => boolean; resolve: (m: SessionMessage | null) => void; reject: (e: CleanroomError) => void } | undefined;
   private failure: CleanroomError | undefined;
   private abortSent = false;
@@ -148,8 +151,8 @@ export class PeerConnection {
    * phases can share a connection); null once `signal` aborts, which also leaves the message queued.
    */
   nextOf(timeoutMs: number | undefined, accept: (m: SessionMessage) => boolean, signal?: AbortSignal): Promise<SessionMessage | null> {
-    const i = this.inbox.findIndex(accept);
-    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
+    const i = this.inbox.findIndex((q) => accept(q.msg));
+    if (i >= 0) return Promise.resolve(this.take(i));
     if (this.failure) return Promise.reject(this.failure);
     if (signal?.aborted) return Promise.resolve(null);
     return new Promise((resolve, reject) => {
@@ -191,12 +194,36 @@ export class PeerConnection {
       }
       const w = this.waiter;
       if (w?.accept(msg)) w.resolve(msg);
-      else this.inbox.push(msg);
+      else this.queue(msg, plaintext.length);
     } catch (err) {
       const e = asCleanroomError(err);
       this.fail(e);
       this.ws.close(1008, e.code);
     }
+  }
+
+  /**
+   * Keeps a message for whoever asks for it. Beyond INBOUND_HIGH_WATER_BYTES the socket stops being read, so TCP
+   * makes the peer wait: a peer that sends what nobody takes (on a parked join, or ahead of its round) holds its
+   * own memory, not this node's.
+   */
+  private queue(msg: SessionMessage, bytes: number): void {
+    this.inbox.push({ msg, bytes });
+    this.queuedBytes += bytes;
+    if (!this.paused && this.queuedBytes > INBOUND_HIGH_WATER_BYTES) {
+      this.paused = true;
+      this.ws.pause();
+    }
+  }
+
+  private take(i: number): SessionMessage {
+    const [{ msg, bytes }] = this.inbox.splice(i, 1) as [{ msg: SessionMessage; bytes: number }];
+    this.queuedBytes -= bytes;
+    if (this.paused && this.queuedBytes <= INBOUND_HIGH_WATER_BYTES / 2) {
+      this.paused = false;
+      this.ws.resume();
+    }
+    return msg;
   }
 
   private fail(err: CleanroomError): void {

@@ -21,13 +21,13 @@ export interface EndpointOptions {
 /**
  * The peer endpoint: an HTTP server of its own that only upgrades to WebSocket, so that everything a peer can do
  * before it authenticates is bounded here, from its first byte. At most MAX_UNAUTHENTICATED_CONNECTIONS such
- * connections at once (more are closed at accept), each with a PreauthBudget from TCP accept, HTTP headers of at
+ * connections at once (a new one closes the oldest), each with a PreauthBudget from TCP accept, HTTP headers of at
  * most MAX_UPGRADE_HEADER_BYTES, and an error listener at every layer, so no connection can end the process.
  */
 export class PeerEndpoint {
   /** Connections not authenticated yet, with their budget and where they come from (a closed socket forgets it). */
   private readonly pending = new Map<Socket, { budget: PreauthBudget; from: string }>();
-  /** Connections closed at accept since the cap was last reached: logged once when it is reached and once after. */
+  /** Connections closed to make room since the cap was last reached: logged once when it is reached and once after. */
   private refused = 0;
 
   private constructor(
@@ -81,9 +81,12 @@ export class PeerEndpoint {
     // From the first byte to the last: an error on a socket nobody listens to would end the process.
     socket.on('error', () => socket.destroy());
     if (this.pending.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
-      socket.destroy();
-      if (this.refused++ === 0) this.o.log(`peer endpoint: ${MAX_UNAUTHENTICATED_CONNECTIONS} connections are not authenticated yet; closing new ones at accept until one ends`);
-      return;
+      // The oldest goes, not the newest: a member's handshake takes milliseconds, so idle connections held open to
+      // fill the cap are the old ones, and refusing newcomers would lock every member out.
+      const [oldest] = this.pending.keys();
+      this.pending.delete(oldest!);
+      oldest!.destroy();
+      if (this.refused++ === 0) this.o.log(`peer endpoint: ${MAX_UNAUTHENTICATED_CONNECTIONS} connections are not authenticated yet; closing the oldest for each new one until fewer are`);
     }
     const from = address(socket);
     const budget = new PreauthBudget(socket, (err) => {
@@ -95,8 +98,11 @@ export class PeerEndpoint {
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    // Every socket the server emits was accepted by onConnection, and is pending until it authenticates or closes.
-    const { budget, from } = this.pending.get(socket)!;
+    // Every socket the server emits was accepted by onConnection, and is pending until it authenticates or closes
+    // (or is closed to make room, when nothing more comes of it).
+    const pending = this.pending.get(socket);
+    if (!pending) return void socket.destroy();
+    const { budget, from } = pending;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       PeerConnection.accept(ws, budget, this.o.params)
         .then(
@@ -115,8 +121,8 @@ export class PeerEndpoint {
   }
 
   private settled(socket: Socket): void {
-    if (!this.pending.delete(socket) || this.refused === 0) return;
-    this.o.log(`peer endpoint: accepting connections again; ${this.refused} closed at accept meanwhile`);
+    if (!this.pending.delete(socket) || this.refused === 0 || this.pending.size >= MAX_UNAUTHENTICATED_CONNECTIONS - 1) return;
+    this.o.log(`peer endpoint: below the cap of unauthenticated connections again; ${this.refused} old one(s) closed to make room meanwhile`);
     this.refused = 0;
   }
 }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_QUERY_ID, type WireMessage } from '../../src/wire/messages.js';
 import { COUNT_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
 import { Insider, type InsiderEvent } from '../support/insider.js';
+import { NodeWatch, rssMiB } from '../support/node-watch.js';
 
 /**
  * How a node ends a connection that misbehaves (SPEC §6), seen by an insider holding a member's real key: exactly
@@ -10,6 +11,8 @@ import { Insider, type InsiderEvent } from '../support/insider.js';
  * proposal, and a peer's abort text written to the node's log on one escaped line.
  */
 const WAIT_MS = 5_000;
+/** 4 MiB frames sent on a connection nobody reads: 160 MiB that must stay with the sender. */
+const FLOOD_FRAMES = 40;
 
 const messages = (i: Insider): WireMessage[] => i.events.flatMap((e: InsiderEvent) => (e.kind === 'message' ? [e.msg] : []));
 
@@ -62,6 +65,23 @@ describe('aborts a node sends and receives', () => {
     expect(line).not.toContain('EVIL');
     expect(line!.length).toBeLessThan(700);
     expect(log.split('\n').some((l) => l.startsWith(forged))).toBe(false);
+    await fc.expectCorrectAnswers();
+  });
+
+  it('a peer that sends what nobody takes (a parked join flooded with 4 MiB frames) holds its own memory, not the node\'s', async () => {
+    const node = fc.cluster.nodes.beta!.process;
+    const before = rssMiB(node.pid!);
+    const watch = new NodeWatch(node);
+    const i = await dial();
+    i.send({ type: 'join', queryId: randomBytes(16).toString('hex') });
+    const big = { type: 'shares', queryId: randomBytes(16).toString('hex'), groups: 1, width: 2, values: new Uint8Array(4_000_000) };
+    for (let n = 0; n < FLOOD_FRAMES; n++) i.send(big);
+    // Time for the node to read whatever it would read.
+    await new Promise((r) => setTimeout(r, 3_000));
+    watch.stop();
+    i.close();
+    expect(watch.exit).toBeUndefined();
+    expect(watch.maxRssMiB - before).toBeLessThan(FLOOD_FRAMES * 4 / 2);
     await fc.expectCorrectAnswers();
   });
 });

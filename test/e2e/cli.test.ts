@@ -134,6 +134,10 @@ describe('the cleanroom CLI', () => {
     const before = await readFile(join(dir.alpha, 'identity.json'), 'utf8');
     const again = await cleanroom(['init', dir.alpha, '--member', 'alpha', '--name', 'Alpha Retail', '--listen', `127.0.0.1:${port.alpha}`, '--control', String(port.alphaControl)]);
     expect(expectOneLineError(again, 'CONFIG_INVALID')).toContain('already exists');
+    // A config that start would refuse is refused by init, and nothing is written.
+    const badPort = await cleanroom(['init', join(dir.alpha, '..', 'gamma'), '--member', 'gamma', '--name', 'Gamma', '--listen', '127.0.0.1:7000', '--control', 'abc']);
+    expect(expectOneLineError(badPort, 'CONFIG_INVALID')).toContain('control.port');
+    await expect(readdir(join(dir.alpha, '..', 'gamma'))).rejects.toThrow();
     expect(await readFile(join(dir.alpha, 'identity.json'), 'utf8')).toBe(before);
   });
 

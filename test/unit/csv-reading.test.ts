@@ -76,6 +76,13 @@ describe('structural errors name the file and the line', () => {
     expect(err.problems).toEqual([expect.objectContaining({ line: 3, rule: 'unclosed-quote' })]);
   });
 
+  it('one CRLF line in a file of LF lines, wherever it is: its line is named', async () => {
+    for (const at of [0, 57, 998]) {
+      const err = await refusal(HEADER + csvRows(1000, (i) => (i === at ? `u${i}@x.com,1.00,1,a\r` : undefined)) + '\n');
+      expect(err.problems).toEqual([expect.objectContaining({ line: at + 2, rule: 'malformed', detail: expect.stringContaining('ends with CRLF where line 1 ends with LF') })]);
+    }
+  });
+
   it('an empty file', async () => {
     const err = await refusal('');
     expect(err.problems).toEqual([expect.objectContaining({ rule: 'empty-file' })]);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CleanroomError } from '../../src/errors.js';
-import { QueryGate } from '../../src/node/query-gate.js';
+import { PeerQueryGates, QueryGate } from '../../src/node/query-gate.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -36,7 +36,7 @@ describe('QueryGate: how many queries a node runs at once', () => {
     const queued = gate.enter();
     first();
     // The freed slot went to the one in line: a newcomer must wait, and a refusal must say so.
-    expect(() => gate.tryEnter()).toThrow(CleanroomError);
+    expect(() => gate.tryEnter('alpha')).toThrow(CleanroomError);
     const late = gate.enter();
     let lateIn = false;
     void late.then(() => (lateIn = true));
@@ -50,18 +50,31 @@ describe('QueryGate: how many queries a node runs at once', () => {
     const r = await gate.enter();
     r();
     r();
-    gate.tryEnter();
-    expect(() => gate.tryEnter()).toThrow(/limit of 1 concurrent/);
+    gate.tryEnter('alpha');
+    expect(() => gate.tryEnter('alpha')).toThrow(/limit of 1 concurrent/);
   });
 
   it('refuses a peer beyond the limit with LIMIT_EXCEEDED', () => {
     const gate = new QueryGate(1);
-    gate.tryEnter();
+    gate.tryEnter('alpha');
     try {
-      gate.tryEnter();
+      gate.tryEnter('alpha');
       expect.unreachable();
     } catch (err) {
       expect((err as CleanroomError).code).toBe('LIMIT_EXCEEDED');
     }
+  });
+
+  it("one member cannot take every peer slot: its own limit is reached first, and the others still get in", () => {
+    const gates = new PeerQueryGates(4, 2);
+    const held = [gates.tryEnter('alpha'), gates.tryEnter('alpha')];
+    expect(() => gates.tryEnter('alpha')).toThrow(/alpha already runs its limit of 2/);
+    const gamma = [gates.tryEnter('gamma'), gates.tryEnter('gamma')];
+    expect(() => gates.tryEnter('delta')).toThrow(/the collaboration already runs its limit of 4/);
+    // A refusal by the total gives the member's own slot back.
+    held[0]!();
+    gates.tryEnter('alpha');
+    gamma[0]!();
+    gates.tryEnter('delta');
   });
 });

@@ -1,5 +1,5 @@
 import { DuckDBInstance } from '@duckdb/node-api';
-import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataInvalid } from '../../src/data/data-problem.js';
@@ -164,6 +164,25 @@ describe('the hash cache', () => {
       const files = readdirSync(cacheDir);
       expect(files).toHaveLength(1);
       expect(statSync(join(cacheDir, files[0]!)).mode & 0o777).toBe(0o600);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('a table file swapped for a link after start', () => {
+  it('is refused, not followed: the link could lead out of the data directories', async () => {
+    const outside = scratch.file(HEADER + 'secret@x.com,9.99,1,a\n');
+    const path = scratch.file(HEADER + 'a@x.com,1.50,1,a\n');
+    const store = await openStore(path, scratch.cacheDir());
+    try {
+      await store.prepare(table(), ['k']);
+      expect(await streamedKeys(store, side())).toEqual(['a@x.com']);
+      rmSync(path);
+      symlinkSync(outside, path);
+      await expect(store.prepare(table(), ['k'])).rejects.toThrow(DataInvalid);
+      const [report] = await store.check([table()]);
+      expect(report!.problems.problems).toEqual([expect.objectContaining({ rule: 'unreadable' })]);
     } finally {
       store.close();
     }
