@@ -49,10 +49,53 @@ export class RuleViolation extends CleanroomError {
   }
 }
 
+/**
+ * Why a peer's message broke the protocol (SPEC §6): stable, so tests, operators and the peer itself can tell
+ * violations apart without reading their text, which stays free to change.
+ */
+export const VIOLATION_REASONS = [
+  /** Not msgpack of the protocol's shape, or not a message its schema accepts (SPEC §2). */
+  'malformed-frame',
+  /** Beyond a protocol limit: a frame over MAX_FRAME_BYTES, a point stream over MAX_QUERY_KEYS. */
+  'over-limit',
+  /** A `queryId` other than the session's. */
+  'wrong-query',
+  /** After what the message belongs to ended: the proposal once answered, the session, its point stream. */
+  'after-end',
+  /** A message this member never receives in this query (its role, its place on the ring, a set of nobody). */
+  'unexpected-message',
+  /** From a member that has no such message to send to this one (no part in the query, not the previous hop). */
+  'unexpected-sender',
+  /** A message this member does receive, at another point of the flow. */
+  'wrong-round',
+  /** A message that comes once per sender (shares, an opening, labels, an end marker) came again. */
+  'repeated-message',
+  /** A point batch numbered below the next one due: replayed or duplicated. */
+  'replayed-batch',
+  /** A point batch numbered above the next one due: one was skipped. */
+  'skipped-batch',
+  /** An end marker or a returned stream whose batches or points disagree with what was sent or arrived. */
+  'bad-count',
+  /** Bytes that are not a whole number of points or ring elements. */
+  'bad-length',
+  /** A point that is not canonical, has small order, or that the multiplication refuses. */
+  'invalid-point',
+  /** Shares, openings or labels not shaped as the query's groups × columns. */
+  'bad-share-shape',
+  /** Count shares that do not reconstruct the counts the aggregator shared. */
+  'shares-mismatch',
+] as const;
+/** A reason in a peer's abort is parsed with this: one it does not know makes the frame invalid. */
+export const ViolationReasonSchema = z.enum(VIOLATION_REASONS);
+export type ViolationReason = z.infer<typeof ViolationReasonSchema>;
+
 /** The peer sent something the protocol does not allow at this point. */
 export class ProtocolViolation extends CleanroomError {
-  constructor(message: string) {
+  readonly reason: ViolationReason;
+
+  constructor(reason: ViolationReason, message: string) {
     super('PROTOCOL_VIOLATION', message, { peerFault: true });
+    this.reason = reason;
   }
 }
 
@@ -69,12 +112,14 @@ export function asCleanroomError(err: unknown): CleanroomError {
 const LOCAL_ONLY: ReadonlySet<ErrorCode> = new Set(['DATA_INVALID', 'CONFIG_INVALID', 'INTERNAL']);
 
 /**
- * What a peer may be told of an error: the code, and the message unless the message could quote this node's data
- * (a cell value in a DuckDB conversion error, a label outside the declared values). Those stay in the local log.
+ * What a peer may be told of an error: the code, a violation's reason, and the message unless the message could
+ * quote this node's data (a cell value in a DuckDB conversion error, a label outside the declared values). Those
+ * stay in the local log.
  */
-export function forPeer(err: CleanroomError): { code: ErrorCode; message: string } {
+export function forPeer(err: CleanroomError): { code: ErrorCode; message: string; reason?: ViolationReason } {
   const message = LOCAL_ONLY.has(err.code) ? `the member's own data or setup could not serve the query (${err.code}); its operators see the details in its log` : err.message;
-  return { code: err.code, message: message.slice(0, 2000) };
+  // No `reason: undefined` key: msgpackr would encode it as an extension, which the peer's frame check refuses.
+  return { code: err.code, message: message.slice(0, 2000), ...(err instanceof ProtocolViolation ? { reason: err.reason } : {}) };
 }
 
 /**

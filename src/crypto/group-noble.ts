@@ -34,7 +34,7 @@ export const nobleGroup: GroupBackend = {
         blinded = x25519.scalarMult(scalar, points.subarray(offset, offset + POINT_BYTES));
       } catch (err) {
         // assertPoints already refuses every input noble rejects; this keeps the peer at fault if that ever drifts.
-        throw new ProtocolViolation(`noble blind: point ${offset / POINT_BYTES} rejected: ${(err as Error).message}`);
+        throw new ProtocolViolation('invalid-point', `noble blind: point ${offset / POINT_BYTES} rejected: ${(err as Error).message}`);
       }
       out.set(blinded, offset);
     }

@@ -67,7 +67,7 @@ export const sodiumGroup: GroupBackend = {
       } catch (err) {
         // libsodium returns -1 on a small-order input or an all-zero result; assertPoints catches
         // those first, so reaching this means the two blocklists drifted apart: still the peer's input.
-        throw new ProtocolViolation(`sodium blind: point ${offset / POINT_BYTES} rejected: ${(err as Error).message}`);
+        throw new ProtocolViolation('invalid-point', `sodium blind: point ${offset / POINT_BYTES} rejected: ${(err as Error).message}`);
       }
     }
     return out;

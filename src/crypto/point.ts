@@ -42,16 +42,16 @@ function isLowOrder(points: Uint8Array, offset: number): boolean {
  * rejects them, so every group element has exactly one encoding and duplicates compare as bytes.
  */
 export function assertPoints(points: Uint8Array, label: string): void {
-  if (!(points instanceof Uint8Array)) throw new ProtocolViolation(`${label}: points must be bytes`);
+  if (!(points instanceof Uint8Array)) throw new ProtocolViolation('bad-length', `${label}: points must be bytes`);
   if (points.length === 0 || points.length % POINT_BYTES !== 0) {
-    throw new ProtocolViolation(`${label}: ${points.length} bytes is not a non-zero multiple of ${POINT_BYTES}`);
+    throw new ProtocolViolation('bad-length', `${label}: ${points.length} bytes is not a non-zero multiple of ${POINT_BYTES}`);
   }
   for (let offset = 0; offset < points.length; offset += POINT_BYTES) {
     if (isNonCanonical(points, offset)) {
-      throw new ProtocolViolation(`${label}: point ${offset / POINT_BYTES} is not a canonical u-coordinate`);
+      throw new ProtocolViolation('invalid-point', `${label}: point ${offset / POINT_BYTES} is not a canonical u-coordinate`);
     }
     if (isLowOrder(points, offset)) {
-      throw new ProtocolViolation(`${label}: point ${offset / POINT_BYTES} has small order`);
+      throw new ProtocolViolation('invalid-point', `${label}: point ${offset / POINT_BYTES} has small order`);
     }
   }
 }

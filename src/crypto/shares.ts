@@ -1,5 +1,5 @@
 import { randomFillSync } from 'node:crypto';
-import { CleanroomError, ProtocolViolation } from '../errors.js';
+import { ProtocolViolation } from '../errors.js';
 
 /**
  * Additive secret sharing over the ring Z_(2^128) (SPEC §4.3). Signed values are held in two's
@@ -90,7 +90,7 @@ export function encodeRingElements(values: readonly bigint[]): Uint8Array {
 /** Inverse of encodeRingElements, for bytes from a peer: a ragged length is the peer's fault. */
 export function decodeRingElements(bytes: Uint8Array): bigint[] {
   if (!(bytes instanceof Uint8Array) || bytes.length % RING_ELEMENT_BYTES !== 0) {
-    throw new ProtocolViolation(`ring elements: ${bytes?.length} bytes is not a multiple of ${RING_ELEMENT_BYTES}`);
+    throw new ProtocolViolation('bad-length', `ring elements: ${bytes?.length} bytes is not a multiple of ${RING_ELEMENT_BYTES}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values = new Array<bigint>(bytes.length / RING_ELEMENT_BYTES);
@@ -99,18 +99,11 @@ export function decodeRingElements(bytes: Uint8Array): bigint[] {
 }
 
 /**
- * The declared-bounds check that makes the ring safe: a sum of at most `maxTerms` values, each of
- * absolute value at most `maxAbsValue`, must stay within ±MAX_ABS_VALUE. `label` names the
- * manifest or query field the bounds came from.
+ * The declared-bounds check that makes the ring safe: whether a sum of at most `maxTerms` values, each of absolute
+ * value at most `maxAbsValue` (both non-negative), could leave ±MAX_ABS_VALUE and wrap the ring. The manifest refuses
+ * any column for which it could (SPEC §1), with MAX_TABLE_ROWS terms.
  */
-export function assertSumCannotWrap(maxAbsValue: bigint, maxTerms: bigint, label: string): void {
-  if (typeof maxAbsValue !== 'bigint' || typeof maxTerms !== 'bigint' || maxAbsValue < 0n || maxTerms < 0n) {
-    throw new CleanroomError('MANIFEST_INVALID', `${label}: value bound and term count must be non-negative integers`);
-  }
-  if (maxAbsValue * maxTerms > MAX_ABS_VALUE) {
-    throw new CleanroomError(
-      'MANIFEST_INVALID',
-      `${label}: ${maxTerms} terms of absolute value up to ${maxAbsValue} could sum beyond ±(2^127 - 1) and wrap the share ring; lower the declared bound or the row limit`,
-    );
-  }
+export function sumCouldWrap(maxAbsValue: bigint, maxTerms: bigint): boolean {
+  if (maxAbsValue < 0n || maxTerms < 0n) throw new RangeError('a value bound and a term count are non-negative');
+  return maxAbsValue * maxTerms > MAX_ABS_VALUE;
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { sumCouldWrap } from '../crypto/shares.js';
 import { MAX_TABLE_ROWS } from '../limits.js';
 
 /** The share ring holds signed values up to 2^127 - 1 (src/crypto/shares.ts). */
-const MAX_RING_ABS = 2n ** 127n - 1n;
 
 export const MANIFEST_FORMAT = 'cleanroom-manifest/1';
 
@@ -132,7 +132,7 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
         if (c.min > c.max) fail(at('columns', ci), `column ${t.name}.${c.name}: min is above max`);
         const scale = c.type === 'decimal' ? c.scale : 0;
         const maxAbs = BigInt(Math.ceil(Math.max(Math.abs(c.min), Math.abs(c.max)))) * 10n ** BigInt(scale);
-        if (maxAbs * MAX_TABLE_ROWS > MAX_RING_ABS) {
+        if (sumCouldWrap(maxAbs, MAX_TABLE_ROWS)) {
           fail(at('columns', ci), `column ${t.name}.${c.name}: bounds too wide, a sum over ${MAX_TABLE_ROWS} rows could wrap the 2^128 share ring`);
         }
       }

@@ -2,18 +2,17 @@ import { type GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import type { TableStore } from '../data/table-store.js';
 import { CleanroomError } from '../errors.js';
-import { holdersOf } from '../manifest/schema.js';
 import { FederatedSession } from '../session/federated.js';
 import type { MultiStep } from '../session/multi-step.js';
 import type { Outcome } from '../session/step.js';
-import type { QueryPlan } from '../query/plan.js';
+import { federatedPhaseMembers, type FederatedPlan } from '../query/plan.js';
 import type { PeerConnection } from '../transport/connection.js';
 import { SessionControl } from './session-control.js';
 import { runSession, type SessionContext } from './session-runner.js';
 
 export interface FederatedContext {
   readonly queryId: string;
-  readonly plan: QueryPlan;
+  readonly plan: FederatedPlan;
   readonly self: string;
   readonly conns: ReadonlyMap<string, PeerConnection>;
   readonly store: TableStore;
@@ -60,10 +59,10 @@ export async function runFederated(ctx: FederatedContext): Promise<Outcome> {
  */
 export async function runFederatedJoin(ctx: FederatedContext & Omit<SessionContext, 'conn' | 'side' | 'accept'>): Promise<Outcome> {
   const { plan, self } = ctx;
-  const holders = holdersOf(plan.aggregator.table);
+  const { holders } = plan;
   const joined = plan.others[0]!;
   const psiOnly = (m: SessionMessage) => m.type === 'points' || m.type === 'points-end' || m.type === 'abort';
-  const federatedMembers = [...holders, ...plan.receivers.filter((r) => !holders.includes(r))];
+  const federatedMembers = federatedPhaseMembers(plan);
   const conns = new Map([...ctx.conns].filter(([peer]) => federatedMembers.includes(peer)));
   if (holders.includes(self)) {
     const psi = await runSession({ ...ctx, conn: ctx.conns.get(joined.table.owner)!, side: { role: 'aggregator', side: plan.aggregator }, accept: psiOnly });

@@ -7,7 +7,7 @@ import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
 import { DataInvalid } from '../data/data-problem.js';
 import { TableStore, usedColumns } from '../data/table-store.js';
-import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer, peerCode, peerText } from '../errors.js';
+import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { NO_QUERY_ID } from '../wire/messages.js';
@@ -26,6 +26,7 @@ import { startControlServer } from '../control/control-server.js';
 import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from '../audit/audit-log.js';
 import { JoinRegistry } from './join-registry.js';
 import { PeerQueryGates, QueryGate } from './query-gate.js';
+import { ProposalAnswer, ProposalOffer } from '../session/proposal.js';
 import { runFederated, runFederatedJoin } from './federated-runner.js';
 import { runRing } from './ring-runner.js';
 import { runSession, type Progress } from './session-runner.js';
@@ -128,7 +129,7 @@ export class CleanroomNode {
       await this.record({ ...entry, event: 'refused', peers: [], detail: describe(err) });
       throw err;
     }
-    const peers = participants(plan).filter((m) => m !== this.memberId);
+    const peers = plan.members.filter((m) => m !== this.memberId);
     await this.record({ ...entry, event: 'proposed', peers, detail: plan.mode });
     const conns = new Map<string, PeerConnection>();
     // Once one member refused, a connection that completes later is closed with the abort at once.
@@ -140,11 +141,11 @@ export class CleanroomNode {
           const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.connectionParams());
           conns.set(id, conn);
           if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
-          await conn.send({ type: 'propose', queryId, querier: this.memberId, sql });
-          const answer = await conn.next(PROPOSAL_TIMEOUT_MS);
-          if (answer.type === 'reject') throw new CleanroomError(peerCode(answer.code), `${peer.id} refused the query: ${peerText(answer.message)}`);
-          if (answer.type === 'abort') throw new CleanroomError('ABORTED', `${peer.id} aborted the query: ${peerCode(answer.code)}: ${peerText(answer.message)}`);
-          if (answer.type !== 'accept' || answer.queryId !== queryId) throw new CleanroomError('PROTOCOL_VIOLATION', `${peer.id} answered the proposal with ${answer.type}`, { peerFault: true });
+          const offer = new ProposalOffer({ queryId, querier: this.memberId, sql, peer: id });
+          for (const m of offer.start().send) await conn.send(m);
+          const answer = offer.receive(await conn.next(PROPOSAL_TIMEOUT_MS));
+          for (const m of answer.send) await conn.send(m);
+          if (answer.outcome?.kind !== 'accepted') throw answer.outcome && 'error' in answer.outcome ? answer.outcome.error : new CleanroomError('INTERNAL', `proposal to ${id} ended without an answer`);
         }),
       );
     } catch (err) {
@@ -174,35 +175,37 @@ export class CleanroomNode {
     let release: (() => void) | undefined;
     const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
     try {
-      const msg = await conn.next(PROPOSAL_TIMEOUT_MS);
-      if (msg.type === 'join') {
+      const answer = new ProposalAnswer(conn.peer);
+      const first = answer.receive(await conn.next(PROPOSAL_TIMEOUT_MS));
+      for (const m of first.send) await conn.send(m);
+      const msg = first.outcome!;
+      if (msg.kind === 'join') {
         // The connection now belongs to the query it joins, not to this handler.
         conns.delete(conn.peer);
         this.joins.offer(msg.queryId, conn);
         return;
       }
-      if (msg.type !== 'propose') throw new CleanroomError('PROTOCOL_VIOLATION', `expected a proposal, got ${msg.type}`, { peerFault: true });
+      if (msg.kind !== 'proposed') throw msg.kind === 'failed' ? msg.error : new CleanroomError('INTERNAL', `a first message ended in ${msg.kind}`);
       queryId = msg.queryId;
-      if (msg.querier !== conn.peer) throw new CleanroomError('PROTOCOL_VIOLATION', `${conn.peer} proposed a query in the name of ${msg.querier}`, { peerFault: true });
       const entry = { queryId, querier: msg.querier, sql: msg.sql };
       let plan: QueryPlan;
       try {
         release = this.peerQueries.tryEnter(conn.peer);
         plan = await this.plan(msg.sql, msg.querier);
-        if (!participants(plan).includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
+        if (!plan.members.includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
         await this.prepareOwnTable(plan);
       } catch (err) {
         const e = asCleanroomError(err);
         this.log(`query ${queryId} from ${conn.peer} refused: ${e.message}`);
         await this.record({ ...entry, event: 'refused', peers: [conn.peer], detail: describe(e) });
-        await conn.send({ type: 'reject', queryId, ...forPeer(e) });
+        for (const m of answer.refuse(e).send) await conn.send(m);
         return;
       }
-      const peers = participants(plan).filter((m) => m !== this.memberId);
+      const peers = plan.members.filter((m) => m !== this.memberId);
       // On disk before the answer: no query runs on this node's tables without a record of it.
       await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
       failpoint('before-accept');
-      await conn.send({ type: 'accept', queryId });
+      for (const m of answer.accept().send) await conn.send(m);
       this.log(`query ${queryId} from ${conn.peer} accepted (${plan.mode})`);
       if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns);
       await this.finish(queryId, plan, msg.sql, await this.run(queryId, plan, conns));
@@ -220,7 +223,7 @@ export class CleanroomNode {
    * earlier in the query's member order dials the later one and says `join`.
    */
   private async meshFor(queryId: string, plan: QueryPlan, querier: string, conns: Map<string, PeerConnection>): Promise<void> {
-    const order = participants(plan).filter((m) => m !== querier);
+    const order = plan.members.filter((m) => m !== querier);
     const mine = order.indexOf(this.memberId);
     // A connection that completes after another failed would outlive the query: close it with the abort at once.
     let abandoned: unknown;
@@ -249,14 +252,14 @@ export class CleanroomNode {
 
   private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
     const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs };
-    if (plan.mode === 'federated') return plan.others.length > 0 ? runFederatedJoin({ ...common, conns }) : runFederated({ ...common, conns });
+    if (plan.mode === 'federated') return plan.others.length > 0 ? runFederatedJoin({ ...common, plan, conns }) : runFederated({ ...common, plan, conns });
     if (conns.size === 1) return runSession({ ...common, conn: [...conns.values()][0]! });
     return runRing({ ...common, conns });
   }
 
   private async plan(sql: string, querier: string): Promise<QueryPlan> {
     const plan = planQuery(await parseQuery(sql), this.manifest, querier);
-    const members = participants(plan);
+    const members = plan.members;
     if (!members.includes(this.memberId)) throw new CleanroomError('QUERY_INVALID', `${this.memberId} owns none of the query's tables`);
     if (!plan.receivers.some((r) => members.includes(r))) {
       throw new RuleViolation('receivers', `none of the result receivers (${plan.receivers.join(', ')}) takes part in this query, so nobody could receive its result`, 'joins with a table of a receiver, or federated tables');
@@ -277,7 +280,7 @@ export class CleanroomNode {
   }
 
   private async finish(queryId: string, plan: QueryPlan, sql: string, outcome: Outcome): Promise<QueryOutcome> {
-    const entry = { queryId, querier: plan.querier, sql, peers: participants(plan).filter((m) => m !== this.memberId) };
+    const entry = { queryId, querier: plan.querier, sql, peers: plan.members.filter((m) => m !== this.memberId) };
     const columns = plan.outputs.map((o) => o.name);
     if (outcome.kind === 'failed') {
       this.log(`query ${queryId} failed: ${outcome.error.message}`);
@@ -302,18 +305,6 @@ export class CleanroomNode {
   private connectionParams(): ConnectionParams {
     return { identity: this.identity, manifest: this.manifest, manifestHash: this.hash, tap: this.tap };
   }
-}
-
-/**
- * The members taking part in a query: the aggregator first, then the other tables' owners in query order; for a
- * federated table, its holders and then the receivers that hold no part.
- */
-export function participants(plan: QueryPlan): string[] {
-  if (plan.mode === 'federated') {
-    const members = [...holdersOf(plan.aggregator.table), ...plan.others.map((o) => o.table.owner)];
-    return [...members, ...plan.receivers.filter((r) => !members.includes(r))];
-  }
-  return [plan.aggregator.table.owner, ...plan.others.map((o) => o.table.owner)];
 }
 
 /** Ends a query's connections: `bye` when it went well here, `abort` to every peer when it failed here. */

@@ -12,10 +12,14 @@ export interface TableSide {
   readonly filters: readonly Predicate[];
 }
 
-export interface QueryPlan {
-  /** count-only: only |P ∩ Q| is computed, nobody learns membership. aggregate: P learns which of its keys matched. */
-  readonly mode: 'count-only' | 'aggregate' | 'federated';
+interface PlanBase {
   readonly querier: string;
+  /**
+   * Every member taking part, each once: the aggregator (for a federated table, its holders) first, then the other
+   * tables' owners in query order, then (federated) the receivers that hold nothing. Computed here, once, for every
+   * room that needs it.
+   */
+  readonly members: readonly string[];
   /** P: holds the GROUP BY / SUM / AVG columns (or, count-only, computes the intersection size). */
   readonly aggregator: TableSide;
   /** Every table but the aggregator's, in query order: two-party queries have one. */
@@ -27,11 +31,35 @@ export interface QueryPlan {
   /** The strictest minimum-count rule among the query's tables. */
   readonly minDistinctKeys: number;
   readonly receivers: readonly string[];
+}
+
+/** Only |P ∩ Q| is computed (the distinct matched keys); nobody learns membership. */
+export interface CountOnlyPlan extends PlanBase {
+  readonly mode: 'count-only';
+}
+
+/** P learns which of its keys matched (the others granted it) and aggregates its matched rows. */
+export interface AggregatePlan extends PlanBase {
+  readonly mode: 'aggregate';
+}
+
+/** A table held in parts by several members (SPEC §4.5), on its own or joined with one other member's table. */
+export interface FederatedPlan extends PlanBase {
+  readonly mode: 'federated';
+  /** The members holding a part of the federated table. */
+  readonly holders: readonly string[];
   /**
-   * Federated: every group that can exist, from the declared values of the GROUP BY columns (NULL last). Each
-   * holder reports all of them, zeros included, so the exchange says nothing about which groups a holder has.
+   * Every group that can exist, from the declared values of the GROUP BY columns (NULL last). Each holder reports
+   * all of them, zeros included, so the exchange says nothing about which groups a holder has.
    */
-  readonly domain?: readonly (readonly (string | null)[])[];
+  readonly domain: readonly (readonly (string | null)[])[];
+}
+
+export type QueryPlan = CountOnlyPlan | AggregatePlan | FederatedPlan;
+
+/** The members of a federated query's aggregation phase: the holders, then the receivers that hold no part. */
+export function federatedPhaseMembers(plan: FederatedPlan): string[] {
+  return [...plan.holders, ...plan.receivers.filter((r) => !plan.holders.includes(r))];
 }
 
 const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals only the size of the intersection';
@@ -129,7 +157,7 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
 
   const sides = (p: Table) => {
     const others = tables.filter((t) => t !== p).map((t) => ({ table: t, filters: filtersOf(t) }));
-    return { aggregator: { table: p, filters: filtersOf(p) }, others };
+    return { aggregator: { table: p, filters: filtersOf(p) }, others, members: [p.owner, ...others.map((o) => o.table.owner)] };
   };
   if (valueColumns.length === 0) {
     // Count-only: the member who learns the intersection size from PSI is the querier when it owns a table, so no third view is created.
@@ -186,9 +214,13 @@ function planFederated(query: Query, side: TableSide, others: TableSide[], queri
   if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);
   const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
   if (sumColumns.length > MAX_SUM_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
+  const holders = [...t.holders!];
+  const parts = [...holders, ...others.map((o) => o.table.owner)];
   return {
     mode: 'federated',
     querier,
+    members: [...parts, ...receivers.filter((r) => !parts.includes(r))],
+    holders,
     aggregator: side,
     others,
     outputs: query.select,

@@ -100,22 +100,23 @@ export class AggregatorSession extends Session {
       case 'open':
         return this.onOpen(msg.stage, msg.values);
       default:
-        throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the aggregator`);
+        throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in phase ${this.phase} of the aggregator`);
     }
   }
 
   private onPoints(stage: string, msg: Extract<SessionMessage, { type: 'points' }>): Step {
-    if (this.phase !== 'psi') throw new ProtocolViolation(`points in phase ${this.phase}`);
+    if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points in phase ${this.phase}`);
     if (stage === 'q') {
       this.qIn.accept(msg);
       this.qPending += 1;
       return { send: [], blind: [msg.points] };
     }
-    if (stage !== 'pq') throw new ProtocolViolation(`the aggregator never receives stage ${stage}`);
-    // H(p)^ab can only be compared once Q's whole set is in: Q sends its set before any returned point.
-    if (!this.qIn.ended) throw new ProtocolViolation('returned points before the end of the partner\'s set');
+    if (stage !== 'pq') throw new ProtocolViolation('unexpected-message', `the aggregator never receives stage ${stage}`);
+    // H(p)^ab can only be compared once Q's whole set is in. SPEC §4.2: the `pq` stream may not start before the
+    // `q` stream ended and never holds more points than P sent.
+    if (!this.qIn.ended) throw new ProtocolViolation('wrong-round', 'returned points before the end of the partner\'s set');
     this.pqIn.accept(msg);
-    if (this.pqIn.count > this.ownOut.count) throw new ProtocolViolation('more points returned than sent');
+    if (this.pqIn.count > this.ownOut.count) throw new ProtocolViolation('bad-count', 'more points returned than sent');
     if (this.qPending > 0) this.pqWaiting.push(msg.points);
     else this.match(msg.points);
     return NOTHING;
@@ -133,13 +134,13 @@ export class AggregatorSession extends Session {
   }
 
   private onPointsEnd(stage: string, batches: number, count: number): Step {
-    if (this.phase !== 'psi') throw new ProtocolViolation(`points-end in phase ${this.phase}`);
+    if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points-end in phase ${this.phase}`);
     if (stage === 'q') this.qIn.end(batches, count);
     else if (stage === 'pq') {
-      if (!this.ownEnded) throw new ProtocolViolation('returned stream ended before the own stream was complete');
+      if (!this.ownEnded) throw new ProtocolViolation('wrong-round', 'returned stream ended before the own stream was complete');
       this.pqIn.end(batches, count);
-      if (count !== this.ownOut.count) throw new ProtocolViolation(`${count} points returned for ${this.ownOut.count} sent`);
-    } else throw new ProtocolViolation(`the aggregator never receives stage ${stage}`);
+      if (count !== this.ownOut.count) throw new ProtocolViolation('bad-count', `${count} points returned for ${this.ownOut.count} sent`);
+    } else throw new ProtocolViolation('unexpected-message', `the aggregator never receives stage ${stage}`);
     return this.afterPsi();
   }
 
@@ -193,12 +194,12 @@ export class AggregatorSession extends Session {
   private onOpen(stage: 'counts' | 'values', bytes: Uint8Array): Step {
     const receivers = this.p.plan.receivers;
     if (stage === 'counts') {
-      if (this.phase !== 'counts') throw new ProtocolViolation(`counts opened in phase ${this.phase}`);
+      if (this.phase !== 'counts') throw new ProtocolViolation('wrong-round', `counts opened in phase ${this.phase}`);
       const theirs = decodeRingElements(bytes);
-      if (theirs.length !== this.mine.length) throw new ProtocolViolation(`${theirs.length} count shares for ${this.mine.length} groups`);
+      if (theirs.length !== this.mine.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} count shares for ${this.mine.length} groups`);
       // P computed the counts itself: a partner whose shares reconstruct anything else is lying to get small groups opened.
       if (this.mine.some((v, g) => reconstruct([v[KEYS]!, theirs[g]!]) !== this.keyCounts[g])) {
-        throw new ProtocolViolation('the partner\'s count shares do not reconstruct the counts that were shared');
+        throw new ProtocolViolation('shares-mismatch', 'the partner\'s count shares do not reconstruct the counts that were shared');
       }
       this.survivors = survivingGroups(this.keyCounts, this.p.plan);
       const cols = releasedColumns(this.p.plan);
@@ -215,10 +216,10 @@ export class AggregatorSession extends Session {
       this.finish();
       return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers } };
     }
-    if (this.phase !== 'values') throw new ProtocolViolation(`values opened in phase ${this.phase}`);
+    if (this.phase !== 'values') throw new ProtocolViolation('wrong-round', `values opened in phase ${this.phase}`);
     const cols = releasedColumns(this.p.plan);
     const theirs = decodeRingElements(bytes);
-    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation(`${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
+    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
     const opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.mine[g]![c]!, theirs[i * cols.length + j]!])));
     const result = assembleResult(this.p.queryId, this.p.plan, this.survivors.map((g) => this.labels[g]!), opened);
     this.finish();

@@ -3,8 +3,7 @@ import type { SessionMessage } from '../wire/messages.js';
 import { addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_LABEL_CHARS } from '../limits.js';
-import { holdersOf } from '../manifest/schema.js';
-import type { QueryPlan } from '../query/plan.js';
+import { federatedPhaseMembers, type FederatedPlan } from '../query/plan.js';
 import { assertLabelsFit, survivingGroups } from './release.js';
 import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
@@ -31,11 +30,10 @@ export class FederatedSession extends MultiMemberSession {
 
   protected readonly queryId: string;
 
-  constructor(private readonly r: { readonly queryId: string; readonly plan: QueryPlan; readonly self: string }) {
+  constructor(private readonly r: { readonly queryId: string; readonly plan: FederatedPlan; readonly self: string }) {
     super();
     this.queryId = r.queryId;
-    if (r.plan.mode !== 'federated' || !r.plan.domain) throw new CleanroomError('INTERNAL', 'not a federated plan');
-    this.holders = holdersOf(r.plan.aggregator.table);
+    this.holders = r.plan.holders;
     this.receivers = r.plan.receivers;
     this.domain = r.plan.domain;
     assertLabelsFit(this.domain);
@@ -45,7 +43,7 @@ export class FederatedSession extends MultiMemberSession {
 
   /** Holders, then the receivers that hold no part. */
   get members(): readonly string[] {
-    return [...this.holders, ...this.receivers.filter((x) => !this.holders.includes(x))];
+    return federatedPhaseMembers(this.r.plan);
   }
 
   get peers(): readonly string[] {
@@ -90,22 +88,28 @@ export class FederatedSession extends MultiMemberSession {
   protected handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): MultiStep {
     switch (msg.type) {
       case 'shares': {
-        if (!this.isHolder || !this.holders.includes(from) || this.sharedBy.has(from)) throw new ProtocolViolation(`unexpected shares from ${from}`);
+        // SPEC §4.5: each holder sends each other holder its share, once.
+        if (!this.isHolder) throw new ProtocolViolation('unexpected-message', `unexpected shares from ${from}: ${this.r.self} holds no part`);
+        if (!this.holders.includes(from)) throw new ProtocolViolation('unexpected-sender', `unexpected shares from ${from}, which holds no part`);
+        if (this.sharedBy.has(from)) throw new ProtocolViolation('repeated-message', `${from} sent its shares twice`);
         this.sharedBy.add(from);
-        if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation(`shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
+        if (msg.groups !== this.domain.length || msg.width !== groupWidth(this.r.plan)) throw new ProtocolViolation('bad-share-shape', `shares of ${msg.groups} x ${msg.width}, expected ${this.domain.length} x ${groupWidth(this.r.plan)}`);
         const v = decodeRingElements(msg.values);
-        if (v.length !== msg.groups * msg.width) throw new ProtocolViolation(`${v.length} shares for ${msg.groups} groups of ${msg.width}`);
+        if (v.length !== msg.groups * msg.width) throw new ProtocolViolation('bad-share-shape', `${v.length} shares for ${msg.groups} groups of ${msg.width}`);
         this.shares.set(from, v);
         return this.afterShares();
       }
       case 'open':
         return this.onOpen(from, msg.stage, decodeRingElements(msg.values));
       case 'labels':
-        if (from !== this.holders[0] || this.isHolder || this.labels || !this.receivers.includes(this.r.self)) throw new ProtocolViolation(`unexpected labels from ${from}`);
+        // SPEC §4.5: the first holder sends the labels to receivers that hold no part.
+        if (from !== this.holders[0]) throw new ProtocolViolation('unexpected-sender', `unexpected labels from ${from}, which is not the first holder`);
+        if (this.isHolder || !this.receivers.includes(this.r.self)) throw new ProtocolViolation('unexpected-message', `unexpected labels from ${from}: ${this.r.self} holds a part or receives nothing`);
+        if (this.labels) throw new ProtocolViolation('repeated-message', `${from} sent the labels twice`);
         this.labels = msg.labels;
         return this.afterValues();
       default:
-        throw new ProtocolViolation(`unexpected ${msg.type} in a federated query`);
+        throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in a federated query`);
     }
   }
 
@@ -121,18 +125,18 @@ export class FederatedSession extends MultiMemberSession {
   }
 
   private onOpen(from: string, stage: 'counts' | 'values', v: bigint[]): MultiStep {
-    if (!this.holders.includes(from)) throw new ProtocolViolation(`${from} holds no part and opens nothing`);
+    if (!this.holders.includes(from)) throw new ProtocolViolation('unexpected-sender', `${from} holds no part and opens nothing`);
     const store = stage === 'counts' ? this.counts : this.values;
-    if (store.has(from)) throw new ProtocolViolation(`${from} opened its ${stage} twice`);
-    if (stage === 'counts' && !this.isHolder) throw new ProtocolViolation('counts are opened to holders only');
-    if (stage === 'values' && !this.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
+    if (store.has(from)) throw new ProtocolViolation('repeated-message', `${from} opened its ${stage} twice`);
+    if (stage === 'counts' && !this.isHolder) throw new ProtocolViolation('unexpected-message', 'counts are opened to holders only');
+    if (stage === 'values' && !this.receivers.includes(this.r.self)) throw new ProtocolViolation('unexpected-message', `${this.r.self} is not a result receiver`);
     store.set(from, v);
     return stage === 'counts' ? this.afterCounts() : this.afterValues();
   }
 
   private afterCounts(): MultiStep {
     if (this.phase !== 'counts' || this.counts.size < this.holders.length - 1) return { send: [] };
-    for (const [from, v] of this.counts) if (v.length !== this.domain.length) throw new ProtocolViolation(`${from} opened ${v.length} counts for ${this.domain.length} groups`);
+    for (const [from, v] of this.counts) if (v.length !== this.domain.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${this.domain.length} groups`);
     const totals = this.total.map((v, g) => reconstruct([v[KEYS]!, ...[...this.counts.values()].map((c) => c[g]!)]));
     this.survivors = survivingGroups(totals, this.r.plan);
     const cols = releasedColumns(this.r.plan);
@@ -159,8 +163,8 @@ export class FederatedSession extends MultiMemberSession {
     if (this.phase !== 'values' || this.values.size < expected || !this.labels) return { send: [] };
     const cols = releasedColumns(this.r.plan);
     const groups = this.labels.length;
-    if (this.survivors && this.survivors.length !== groups) throw new ProtocolViolation(`${groups} labels for ${this.survivors.length} released groups`);
-    for (const [from, v] of this.values) if (v.length !== groups * cols.length) throw new ProtocolViolation(`${from} opened ${v.length} values for ${groups} groups`);
+    if (this.survivors && this.survivors.length !== groups) throw new ProtocolViolation('bad-share-shape', `${groups} labels for ${this.survivors.length} released groups`);
+    for (const [from, v] of this.values) if (v.length !== groups * cols.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values for ${groups} groups`);
     const own = this.survivors ? this.survivors.map((g) => cols.map((c) => this.total[g]![c]!)) : undefined;
     const opened = Array.from({ length: groups }, (_, i) =>
       cols.map((_, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * cols.length + j]!)])),

@@ -1,7 +1,7 @@
 import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
-import { CleanroomError, ProtocolViolation, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
-import type { Outcome } from './step.js';
+import { ProtocolViolation, asCleanroomError, forPeer } from '../errors.js';
+import { type Outcome, abortedBy } from './step.js';
 
 /** A message for one member of a query of several. */
 export interface Envelope {
@@ -40,11 +40,11 @@ export function abortAll(peers: readonly string[], queryId: string, err: unknown
  * query, not after the end. Returns the failed outcome of a peer's abort, which ends the session.
  */
 export function admit(msg: SessionMessage, from: string, peers: readonly string[], queryId: string, ended: boolean): MultiStep | undefined {
-  if (ended) throw new ProtocolViolation(`${msg.type} after the query ended`);
-  if (!peers.includes(from)) throw new ProtocolViolation(`${from} takes no part in this query`);
-  if (msg.queryId !== queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${queryId}`);
+  if (ended) throw new ProtocolViolation('after-end', `${msg.type} after the query ended`);
+  if (!peers.includes(from)) throw new ProtocolViolation('unexpected-sender', `${from} takes no part in this query`);
+  if (msg.queryId !== queryId) throw new ProtocolViolation('wrong-query', `message for query ${msg.queryId} in session ${queryId}`);
   if (msg.type !== 'abort') return undefined;
-  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `${from} aborted the query: ${peerCode(msg.code)}: ${peerText(msg.message)}`) } };
+  return { send: [], outcome: { kind: 'failed', error: abortedBy(from, msg) } };
 }
 
 /**

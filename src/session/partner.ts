@@ -90,19 +90,21 @@ export class PartnerSession extends Session {
       case 'labels':
         return this.onLabels(msg.labels);
       default:
-        throw new ProtocolViolation(`unexpected ${msg.type} in phase ${this.phase} of the partner`);
+        throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in phase ${this.phase} of the partner`);
     }
   }
 
   private onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
-    if (this.phase !== 'psi' || msg.stage !== 'p') throw new ProtocolViolation(`points of stage ${msg.stage} in phase ${this.phase} of the partner`);
+    if (msg.stage !== 'p') throw new ProtocolViolation('unexpected-message', `points of stage ${msg.stage} in phase ${this.phase} of the partner`);
+    if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points of stage p in phase ${this.phase} of the partner`);
     this.pIn.accept(msg);
     this.pPending += 1;
     return { send: [], blind: [msg.points] };
   }
 
   private onPointsEnd(stage: string, batches: number, count: number): Step {
-    if (this.phase !== 'psi' || stage !== 'p') throw new ProtocolViolation(`points-end of stage ${stage} in phase ${this.phase} of the partner`);
+    if (stage !== 'p') throw new ProtocolViolation('unexpected-message', `points-end of stage ${stage} in phase ${this.phase} of the partner`);
+    if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points-end of stage p in phase ${this.phase} of the partner`);
     this.pIn.end(batches, count);
     return this.ending(this.maybeEndReturn());
   }
@@ -130,12 +132,12 @@ export class PartnerSession extends Session {
   }
 
   private onShares(groups: number, width: number, bytes: Uint8Array): Step {
-    if (this.phase !== 'holding') throw new ProtocolViolation(`shares in phase ${this.phase}`);
+    if (this.phase !== 'holding') throw new ProtocolViolation('wrong-round', `shares in phase ${this.phase}`);
     const expected = groupWidth(this.p.plan);
-    if (width !== expected) throw new ProtocolViolation(`share vectors of width ${width}; this query has ${expected}`);
-    if (this.p.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation(`a count-only query has one group, not ${groups}`);
+    if (width !== expected) throw new ProtocolViolation('bad-share-shape', `share vectors of width ${width}; this query has ${expected}`);
+    if (this.p.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation('bad-share-shape', `a count-only query has one group, not ${groups}`);
     const values = decodeRingElements(bytes);
-    if (values.length !== groups * width) throw new ProtocolViolation(`${values.length} shares for ${groups} groups of ${width}`);
+    if (values.length !== groups * width) throw new ProtocolViolation('bad-share-shape', `${values.length} shares for ${groups} groups of ${width}`);
     this.held = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
     this.phase = 'counts';
     return { send: [{ type: 'open', queryId: this.p.queryId, stage: 'counts', values: encodeRingElements(this.held.map((v) => v[KEYS]!)) }] };
@@ -145,9 +147,9 @@ export class PartnerSession extends Session {
     const cols = releasedColumns(this.p.plan);
     const receivers = this.p.plan.receivers;
     if (stage === 'counts') {
-      if (this.phase !== 'counts') throw new ProtocolViolation(`counts opened in phase ${this.phase}`);
+      if (this.phase !== 'counts') throw new ProtocolViolation('wrong-round', `counts opened in phase ${this.phase}`);
       const theirs = decodeRingElements(bytes);
-      if (theirs.length !== this.held.length) throw new ProtocolViolation(`${theirs.length} count shares for ${this.held.length} groups`);
+      if (theirs.length !== this.held.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} count shares for ${this.held.length} groups`);
       this.survivors = survivingGroups(this.held.map((v, g) => reconstruct([v[KEYS]!, theirs[g]!])), this.p.plan);
       const send: SessionMessage[] = [];
       if (receivers.includes(this.p.peer)) {
@@ -160,18 +162,18 @@ export class PartnerSession extends Session {
       this.finish();
       return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers } };
     }
-    if (this.phase !== 'values') throw new ProtocolViolation(`values opened in phase ${this.phase}`);
+    if (this.phase !== 'values') throw new ProtocolViolation('wrong-round', `values opened in phase ${this.phase}`);
     const theirs = decodeRingElements(bytes);
-    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation(`${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
+    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
     this.opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.held[g]![c]!, theirs[i * cols.length + j]!])));
     this.phase = 'labels';
     return NOTHING;
   }
 
   private onLabels(labels: readonly (readonly Cell[])[]): Step {
-    if (this.phase !== 'labels') throw new ProtocolViolation(`labels in phase ${this.phase}`);
-    if (labels.length !== this.survivors.length) throw new ProtocolViolation(`${labels.length} labels for ${this.survivors.length} released groups`);
-    if (labels.some((l) => l.length !== this.p.plan.groupBy.length)) throw new ProtocolViolation(`labels must have ${this.p.plan.groupBy.length} values each`);
+    if (this.phase !== 'labels') throw new ProtocolViolation('wrong-round', `labels in phase ${this.phase}`);
+    if (labels.length !== this.survivors.length) throw new ProtocolViolation('bad-share-shape', `${labels.length} labels for ${this.survivors.length} released groups`);
+    if (labels.some((l) => l.length !== this.p.plan.groupBy.length)) throw new ProtocolViolation('bad-share-shape', `labels must have ${this.p.plan.groupBy.length} values each`);
     const result = assembleResult(this.p.queryId, this.p.plan, labels, this.opened);
     this.finish();
     return { send: [], outcome: { kind: 'result', result } };

@@ -18,17 +18,21 @@ export class InboundStream {
   }
 
   accept(msg: Pick<Points, 'seq' | 'points'>): void {
-    if (this.ended) throw new ProtocolViolation(`points of stage ${this.stage} after its end`);
-    if (msg.seq !== this.nextSeq) throw new ProtocolViolation(`stage ${this.stage}: batch ${msg.seq} where ${this.nextSeq} was due (replayed, duplicated or lost batch)`);
+    if (this.ended) throw new ProtocolViolation('after-end', `points of stage ${this.stage} after its end`);
+    // SPEC §4.2: batches of a stage are numbered 0, 1, 2…
+    if (msg.seq !== this.nextSeq) {
+      throw new ProtocolViolation(msg.seq < this.nextSeq ? 'replayed-batch' : 'skipped-batch', `stage ${this.stage}: batch ${msg.seq} where ${this.nextSeq} was due`);
+    }
     this.nextSeq += 1;
     this.received += msg.points.length / 32;
-    if (this.received > MAX_QUERY_KEYS) throw new ProtocolViolation(`stage ${this.stage}: more than ${MAX_QUERY_KEYS} points`);
+    if (this.received > MAX_QUERY_KEYS) throw new ProtocolViolation('over-limit', `stage ${this.stage}: more than ${MAX_QUERY_KEYS} points`);
   }
 
   end(batches: number, count: number): void {
-    if (this.ended) throw new ProtocolViolation(`stage ${this.stage} ended twice`);
+    if (this.ended) throw new ProtocolViolation('repeated-message', `stage ${this.stage} ended twice`);
+    // SPEC §4.2: the end marker must agree with the batches and points received.
     if (batches !== this.nextSeq || count !== this.received) {
-      throw new ProtocolViolation(`stage ${this.stage} ended claiming ${batches} batches / ${count} points, but ${this.nextSeq} / ${this.received} arrived`);
+      throw new ProtocolViolation('bad-count', `stage ${this.stage} ended claiming ${batches} batches / ${count} points, but ${this.nextSeq} / ${this.received} arrived`);
     }
     this.ended = true;
   }

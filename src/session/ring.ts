@@ -79,7 +79,7 @@ export class RingSession extends MultiMemberSession {
     this.p = r.plan.aggregator.table.owner;
     this.others = r.plan.others.map((o) => o.table.owner);
     this.combiner = this.others[0]!;
-    this.members = [this.p, ...this.others];
+    this.members = r.plan.members;
     if (!this.members.includes(r.self)) throw new CleanroomError('INTERNAL', `${r.self} takes no part in this query`);
     if ((r.self === this.p) !== (r.extra !== undefined)) throw new CleanroomError('INTERNAL', 'the aggregator, and only it, has a second secret');
   }
@@ -166,14 +166,14 @@ export class RingSession extends MultiMemberSession {
       case 'labels':
         return this.onLabels(from, msg.labels);
       default:
-        throw new ProtocolViolation(`unexpected ${msg.type} in a join of ${this.members.length} members`);
+        throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in a join of ${this.members.length} members`);
     }
   }
 
   // ---- PSI ----
 
   private onRing(from: string, set: string, stage: 'hop' | 'final', msg: { seq: number; points: Uint8Array }): MultiStep {
-    if (this.phase !== 'psi') throw new ProtocolViolation(`ring points in phase ${this.phase}`);
+    if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `ring points in phase ${this.phase}`);
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
       t.inbound!.accept(msg);
@@ -194,7 +194,7 @@ export class RingSession extends MultiMemberSession {
   }
 
   private onRingEnd(from: string, set: string, stage: 'hop' | 'final', batches: number, count: number): MultiStep {
-    if (this.phase !== 'psi') throw new ProtocolViolation(`ring-end in phase ${this.phase}`);
+    if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `ring-end in phase ${this.phase}`);
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
       t.inbound!.end(batches, count);
@@ -207,20 +207,21 @@ export class RingSession extends MultiMemberSession {
 
   /** The transit of `set` at this member as a blinding hop, checking that `from` is the hop before. */
   private hopTransit(from: string, set: string): Transit {
-    if (set === '*') throw new ProtocolViolation('the intersection is never blinded on its way');
-    if (!this.members.includes(set)) throw new ProtocolViolation(`no member ${set} in this query`);
+    if (set === '*') throw new ProtocolViolation('unexpected-message', 'the intersection is never blinded on its way');
+    if (!this.members.includes(set)) throw new ProtocolViolation('unexpected-message', `no member ${set} in this query`);
+    // SPEC §4.4: every set is blinded by every member along a fixed path.
     const path = this.pathOf(set);
     const h = path.indexOf(this.r.self);
-    if (h < 1 || path[h - 1] !== from) throw new ProtocolViolation(`${from} is not the hop before ${this.r.self} on the path of ${set}'s set`);
+    if (h < 1 || path[h - 1] !== from) throw new ProtocolViolation('unexpected-sender', `${from} is not the hop before ${this.r.self} on the path of ${set}'s set`);
     return this.transit(set, new InboundStream(`${set}/hop`));
   }
 
   private finalStream(from: string, set: string): InboundStream {
     const expectedFrom = set === '*' ? this.combiner : this.pathOf(set).at(-1);
     const expectedTo = set === '*' ? this.p : this.destinationOf(set);
-    if (!this.members.includes(set) && set !== '*') throw new ProtocolViolation(`no member ${set} in this query`);
+    if (!this.members.includes(set) && set !== '*') throw new ProtocolViolation('unexpected-message', `no member ${set} in this query`);
     if (expectedTo !== this.r.self || expectedFrom !== from || from === this.r.self) {
-      throw new ProtocolViolation(`${from} may not deliver the final set ${set} to ${this.r.self}`);
+      throw new ProtocolViolation('unexpected-sender', `${from} may not deliver the final set ${set} to ${this.r.self}`);
     }
     let s = this.finalStreams.get(set);
     if (!s) this.finalStreams.set(set, (s = new InboundStream(`${set}/final`)));
@@ -311,7 +312,7 @@ export class RingSession extends MultiMemberSession {
     }
     if (!this.finalStreams.get(this.p)?.ended || !this.finalStreams.get('*')?.ended || this.intersectionPending > 0) return { send: [] };
     const own = Buffer.concat(this.ownFinal);
-    if (own.length / 32 !== this.ownCount) throw new ProtocolViolation(`${own.length / 32} of ${this.ownCount} own keys came back`);
+    if (own.length / 32 !== this.ownCount) throw new ProtocolViolation('bad-count', `${own.length / 32} of ${this.ownCount} own keys came back`);
     const matched: number[] = [];
     for (let off = 0; off < own.length; off += 32) if (this.intersection.has(own, off)) matched.push(off / 32);
     this.r.secret.zero();
@@ -379,13 +380,13 @@ export class RingSession extends MultiMemberSession {
   }
 
   private onShares(from: string, groups: number, width: number, bytes: Uint8Array): MultiStep {
-    if (from !== this.p) throw new ProtocolViolation(`${from} is not the aggregator`);
-    if (this.phase !== 'aggregating' || this.mine.length > 0) throw new ProtocolViolation(`shares in phase ${this.phase}`);
+    if (from !== this.p) throw new ProtocolViolation('unexpected-sender', `${from} is not the aggregator`);
+    if (this.phase !== 'aggregating' || this.mine.length > 0) throw new ProtocolViolation('wrong-round', `shares in phase ${this.phase}`);
     const expected = groupWidth(this.r.plan);
-    if (width !== expected) throw new ProtocolViolation(`share vectors of width ${width}; this query has ${expected}`);
-    if (this.r.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation(`a count-only query has one group, not ${groups}`);
+    if (width !== expected) throw new ProtocolViolation('bad-share-shape', `share vectors of width ${width}; this query has ${expected}`);
+    if (this.r.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation('bad-share-shape', `a count-only query has one group, not ${groups}`);
     const values = decodeRingElements(bytes);
-    if (values.length !== groups * width) throw new ProtocolViolation(`${values.length} shares for ${groups} groups of ${width}`);
+    if (values.length !== groups * width) throw new ProtocolViolation('bad-share-shape', `${values.length} shares for ${groups} groups of ${width}`);
     this.mine = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
     this.phase = 'counts';
     return followedBy(this.broadcastCounts(), this.afterCounts());
@@ -397,17 +398,18 @@ export class RingSession extends MultiMemberSession {
   }
 
   private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): MultiStep {
-    if (this.phase === 'psi') throw new ProtocolViolation(`${stage} opened during PSI`);
+    if (this.phase === 'psi') throw new ProtocolViolation('wrong-round', `${stage} opened during PSI`);
     const store = stage === 'counts' ? this.countShares : this.valueShares;
-    if (store.has(from)) throw new ProtocolViolation(`${from} opened its ${stage} twice`);
-    if (stage === 'values' && !this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
+    if (store.has(from)) throw new ProtocolViolation('repeated-message', `${from} opened its ${stage} twice`);
+    if (stage === 'values' && !this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation('unexpected-message', `${this.r.self} is not a result receiver`);
     store.set(from, decodeRingElements(bytes));
     return stage === 'counts' ? this.afterCounts() : this.afterValues();
   }
 
   private onLabels(from: string, labels: readonly (readonly Cell[])[]): MultiStep {
-    if (from !== this.p || this.receivedLabels) throw new ProtocolViolation(`unexpected labels from ${from}`);
-    if (!this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation(`${this.r.self} is not a result receiver`);
+    if (from !== this.p) throw new ProtocolViolation('unexpected-sender', `unexpected labels from ${from}`);
+    if (this.receivedLabels) throw new ProtocolViolation('repeated-message', `${from} sent the labels twice`);
+    if (!this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation('unexpected-message', `${this.r.self} is not a result receiver`);
     this.receivedLabels = labels;
     return this.afterValues();
   }
@@ -415,10 +417,10 @@ export class RingSession extends MultiMemberSession {
   /** Once every holder's count shares are in: the surviving groups, and the value shares to each receiver. */
   private afterCounts(): MultiStep {
     if (this.phase !== 'counts' || this.countShares.size < this.peers.length) return { send: [] };
-    for (const [from, v] of this.countShares) if (v.length !== this.mine.length) throw new ProtocolViolation(`${from} opened ${v.length} counts for ${this.mine.length} groups`);
+    for (const [from, v] of this.countShares) if (v.length !== this.mine.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${this.mine.length} groups`);
     const counts = this.mine.map((v, g) => reconstruct([v[KEYS]!, ...[...this.countShares.values()].map((s) => s[g]!)]));
     if (this.r.self === this.p && counts.some((c, g) => c !== this.keyCounts[g])) {
-      throw new ProtocolViolation('the count shares do not reconstruct the counts that were shared');
+      throw new ProtocolViolation('shares-mismatch', 'the count shares do not reconstruct the counts that were shared');
     }
     this.survivors = survivingGroups(counts, this.r.plan);
     const cols = releasedColumns(this.r.plan);
@@ -441,8 +443,8 @@ export class RingSession extends MultiMemberSession {
     const labels = this.r.self === this.p ? this.survivors.map((g) => this.labels[g]!) : this.receivedLabels;
     if (!labels) return { send: [] };
     const cols = releasedColumns(this.r.plan);
-    if (labels.length !== this.survivors.length) throw new ProtocolViolation(`${labels.length} labels for ${this.survivors.length} released groups`);
-    for (const [from, v] of this.valueShares) if (v.length !== this.survivors.length * cols.length) throw new ProtocolViolation(`${from} opened ${v.length} values`);
+    if (labels.length !== this.survivors.length) throw new ProtocolViolation('bad-share-shape', `${labels.length} labels for ${this.survivors.length} released groups`);
+    for (const [from, v] of this.valueShares) if (v.length !== this.survivors.length * cols.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values`);
     const opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.mine[g]![c]!, ...[...this.valueShares.values()].map((s) => s[i * cols.length + j]!)])));
     const result = assembleResult(this.r.queryId, this.r.plan, labels, opened);
     this.finish();

@@ -24,11 +24,11 @@ export abstract class Session {
 
   receive(msg: SessionMessage): Step {
     return this.guard(() => {
-      if (this.ended) throw new ProtocolViolation(`${msg.type} after the query ended`);
-      if (msg.queryId !== this.p.queryId) throw new ProtocolViolation(`message for query ${msg.queryId} in session ${this.p.queryId}`);
+      if (this.ended) throw new ProtocolViolation('after-end', `${msg.type} after the query ended`);
+      if (msg.queryId !== this.p.queryId) throw new ProtocolViolation('wrong-query', `message for query ${msg.queryId} in session ${this.p.queryId}`);
       if (msg.type === 'abort') {
         this.finish();
-        return peerAborted(msg.code, msg.message);
+        return peerAborted(msg);
       }
       return this.handle(msg);
     });

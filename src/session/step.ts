@@ -2,6 +2,8 @@ import type { QueryResult } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
 
+type Abort = Extract<SessionMessage, { type: 'abort' }>;
+
 /** How a query session ends on this node. */
 export type Outcome =
   | { readonly kind: 'result'; readonly result: QueryResult }
@@ -40,6 +42,12 @@ export function failStep(queryId: string, err: unknown): Step {
   };
 }
 
-export function peerAborted(code: string, message: string): Step {
-  return { send: [], outcome: { kind: 'failed', error: new CleanroomError('ABORTED', `the peer aborted the query: ${peerCode(code)}: ${peerText(message)}`) } };
+export function peerAborted(abort: Abort): Step {
+  return { send: [], outcome: { kind: 'failed', error: abortedBy('the peer', abort) } };
+}
+
+/** This node's error for a peer's abort: its code, the violation's reason if it names one, and its text made safe. */
+export function abortedBy(who: string, abort: Abort): CleanroomError {
+  const reason = abort.reason === undefined ? '' : ` (${abort.reason})`;
+  return new CleanroomError('ABORTED', `${who} aborted the query: ${peerCode(abort.code)}${reason}: ${peerText(abort.message)}`);
 }

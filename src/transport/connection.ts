@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { HandshakeMessage, WireMessage, type SessionMessage } from '../wire/messages.js';
 import { failpoint } from '../failpoint.js';
-import { CleanroomError, asCleanroomError } from '../errors.js';
+import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, INBOUND_HIGH_WATER_BYTES, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
 import { decodeFrame, encodeFrame } from '../wire/codec.js';
@@ -94,7 +94,7 @@ export class PeerConnection {
       const onClose = () => abort(hs.hungUp());
       const onMessage = (data: Buffer, isBinary: boolean) => {
         try {
-          if (!isBinary) throw new CleanroomError('PROTOCOL_VIOLATION', 'text frame on a binary protocol', { peerFault: true });
+          if (!isBinary) throw new ProtocolViolation('malformed-frame', 'text frame on a binary protocol');
           tap?.('in', data);
           const step = hs.receive(decodeFrame(data, HandshakeMessage, 'handshake'));
           send(step.send);
@@ -111,7 +111,7 @@ export class PeerConnection {
       ws.on('close', onClose);
       // Never removed: frames that arrived in the same chunk as the last one read can still fail in ws after
       // the handshake ended, and an 'error' without any listener would end the process.
-      ws.on('error', (err) => abort(new CleanroomError('PROTOCOL_VIOLATION', `WebSocket error during the handshake: ${err.message}`, { peerFault: true })));
+      ws.on('error', (err) => abort(new ProtocolViolation('malformed-frame', `WebSocket error during the handshake: ${err.message}`)));
       budget.handOver(abort);
       send(hs.start().send);
     });
@@ -184,7 +184,7 @@ export class PeerConnection {
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.failure) return;
     try {
-      if (!isBinary) throw new CleanroomError('PROTOCOL_VIOLATION', 'text frame on a binary protocol', { peerFault: true });
+      if (!isBinary) throw new ProtocolViolation('malformed-frame', 'text frame on a binary protocol');
       const plaintext = this.opener.open(data);
       this.tap?.('in', plaintext);
       const msg = decodeFrame(plaintext, WireMessage, 'session');

@@ -11,7 +11,7 @@ import { MAX_FRAME_CONTAINERS, MAX_FRAME_DEPTH } from '../limits.js';
  * table); msgpackr still does all the decoding.
  */
 export function checkFrameShape(b: Uint8Array, what: string): void {
-  const refuse = (why: string) => new ProtocolViolation(`${what} frame is not valid msgpack of the protocol's shape: ${why}`);
+  const refuse = (why: string) => new ProtocolViolation('malformed-frame', `${what} frame is not valid msgpack of the protocol's shape: ${why}`);
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let at = 0;
   let containers = 0;

@@ -4,6 +4,7 @@
  * at the socket, by one of the two discriminated unions below; nothing unparsed reaches protocol code.
  */
 import { z } from 'zod';
+import { ViolationReasonSchema } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../limits.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -45,7 +46,8 @@ export const Propose = z.strictObject({
 export const Accept = z.strictObject({ type: z.literal('accept'), queryId: QueryId });
 /** Opens the connection between two non-querier members of an accepted join of three or more (SPEC §4.4). */
 export const Join = z.strictObject({ type: z.literal('join'), queryId: QueryId });
-const refusal = { queryId: QueryId, code: z.string().max(64), message: z.string().max(2000) };
+/** `reason` names the rule of the protocol the receiver broke, when the code is PROTOCOL_VIOLATION (SPEC §6). */
+const refusal = { queryId: QueryId, code: z.string().max(64), message: z.string().max(2000), reason: ViolationReasonSchema.optional() };
 export const Reject = z.strictObject({ type: z.literal('reject'), ...refusal });
 /**
  * The last frame of a connection closed on purpose: the sender's part of the query is over, so the close that

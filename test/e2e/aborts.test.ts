@@ -31,7 +31,7 @@ describe('aborts a node sends and receives', () => {
     const i = await dial();
     i.send({ type: 'accept', queryId: randomBytes(16).toString('hex') });
     expect(await i.waitFor((e) => e.kind === 'closed', WAIT_MS)).toBeDefined();
-    expect(messages(i)).toEqual([{ type: 'abort', queryId: NO_QUERY_ID, code: 'PROTOCOL_VIOLATION', message: expect.stringContaining('expected a proposal') }]);
+    expect(messages(i)).toEqual([{ type: 'abort', queryId: NO_QUERY_ID, code: 'PROTOCOL_VIOLATION', reason: 'unexpected-message', message: expect.stringContaining('expected a proposal') }]);
   });
 
   it('a violation in the session: exactly one abort with its code, nothing after it', async () => {
@@ -44,7 +44,7 @@ describe('aborts a node sends and receives', () => {
     expect(await i.waitFor((e) => e.kind === 'closed', WAIT_MS)).toBeDefined();
     const after = messages(i).slice(messages(i).findIndex((m) => m.type === 'accept') + 1);
     const aborts = after.filter((m) => m.type === 'abort');
-    expect(aborts).toEqual([{ type: 'abort', queryId, code: 'PROTOCOL_VIOLATION', message: expect.any(String) }]);
+    expect(aborts).toEqual([{ type: 'abort', queryId, code: 'PROTOCOL_VIOLATION', reason: 'wrong-round', message: expect.any(String) }]);
     expect(after.at(-1)).toEqual(aborts[0]);
     expect(after.some((m) => m.type === 'bye')).toBe(false);
   });

@@ -11,8 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, freePort, startNode, type RunningNode } from '../../scripts/local-cluster.js';
 import { MANIFEST_FORMAT, type Member, type Table } from '../../src/manifest/schema.js';
 import { readControlToken } from '../../src/control/control-token.js';
-import { assertBuilt, assertMatches, expected, makeTempDir, Reference, stopNode, type RefQuery } from './helpers.js';
-import { identicalEmails, salesColumns, salesView, visitsColumns, visitsView, writeDataset } from './random-data.js';
+import { plaintextAnswer, type TableData } from '../../scripts/plaintext/answer.js';
+import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
+import { assertBuilt, assertMatches, makeTempDir, stopNode } from './helpers.js';
+import { identicalEmails, salesColumns, visitsColumns, writeDataset } from './random-data.js';
 
 interface Run {
   readonly code: number | null;
@@ -82,19 +84,11 @@ const tables: Table[] = [
 ];
 
 const GROUP_SQL = "SELECT s.category, COUNT(*), SUM(s.amount), AVG(s.amount) FROM sales s JOIN visits v ON s.email = v.email WHERE v.campaign != 'winter' GROUP BY s.category";
-const GROUP_REF: RefQuery = {
-  mode: 'aggregate',
-  agg: { view: 'sales', norm: 'email' },
-  partner: { view: 'visits', norm: 'email', where: "campaign <> 'winter'" },
-  dims: ['category'],
-  outputs: [{ kind: 'dim', col: 'category' }, { kind: 'count' }, { kind: 'sum', col: 'amount', scale: 2 }, { kind: 'avg', col: 'amount', scale: 2 }],
-  minDistinctKeys: 3,
-};
 
 describe('the cleanroom CLI', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
   const nodes: RunningNode[] = [];
-  let ref: Reference | undefined;
+  let pooled: TableData;
   let dir: { alpha: string; beta: string };
   let port: { alpha: number; beta: number; alphaControl: number; betaControl: number };
   let members: Member[];
@@ -108,15 +102,12 @@ describe('the cleanroom CLI', () => {
     port = { alpha: await freePort(), beta: await freePort(), alphaControl: await freePort(), betaControl: await freePort() };
     await mkdir(join(tmp.dir, 'data'));
     files = await writeDataset(join(tmp.dir, 'data'), identicalEmails(5, 120));
-    ref = await Reference.open();
-    await ref.view('sales', files.sales, salesView('email'));
-    await ref.view('visits', files.visits, visitsView('email'));
+    pooled = await readCsvTables(files);
     manifestFile = join(tmp.dir, 'manifest.json');
   });
 
   afterAll(async () => {
     await Promise.all(nodes.map(stopNode));
-    ref?.close();
     await tmp?.cleanup();
   });
 
@@ -210,13 +201,13 @@ describe('the cleanroom CLI', () => {
   });
 
   it('query prints a table, and --json the same result as parseable JSON', async () => {
-    const exp = await expected(ref!, GROUP_REF);
+    const exp = await plaintextAnswer(GROUP_SQL, tables, pooled);
     const columns = ['category', 'count', 'sum_amount', 'avg_amount'];
 
     const json = await cleanroom(['query', dir.alpha, GROUP_SQL, '--json']);
     expect(json.code, json.stderr).toBe(0);
     const result = JSON.parse(json.stdout) as QueryResult;
-    assertMatches(result, exp, GROUP_REF, columns);
+    assertMatches(result, exp, columns);
     expect(exp.rows.length).toBeGreaterThan(3);
 
     const text = await cleanroom(['query', dir.alpha, GROUP_SQL]);

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../../scripts/demo-data.js';
 import { query } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { Reference, makeTempDir, startCluster, type Cluster } from './helpers.js';
+import { plaintextAnswer, type TableData } from '../../scripts/plaintext/answer.js';
+import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
+import { makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
  * A federated table (salaries at three employers) with an auditor that holds no part and receives results, as
@@ -38,7 +40,7 @@ const verified: Table = {
 describe('a federated table held by three members, with an auditor as receiver', () => {
   let cluster: Cluster;
   let cleanup: () => Promise<void>;
-  let ref: Reference;
+  let pooled: TableData;
   let files: Record<string, string>;
 
   beforeAll(async () => {
@@ -71,22 +73,18 @@ describe('a federated table held by three members, with an auditor as receiver',
       queriers: [...HOLDERS, 'auditor', 'registry'],
       receivers: ['auditor', 'emp1'],
     });
-    ref = await Reference.open();
-    await ref.rows(`CREATE OR REPLACE VIEW pooled AS SELECT email, nullif(dept, '') AS dept, CAST(level AS INTEGER) AS level, CAST(salary AS DECIMAL(18,2)) AS salary, h FROM (${HOLDERS.map((h, i) => `SELECT *, ${i} AS h FROM read_csv('${files[h]}', header = true, all_varchar = true)`).join(' UNION ALL ')})`);
+    pooled = await readCsvTables({ salaries: Object.fromEntries(HOLDERS.map((h) => [h, files[h]!])), verified: files.registry });
   });
   afterAll(async () => {
-    ref?.close();
     await cluster?.stop();
     await cleanup?.();
   });
 
   it('the auditor receives totals per department equal to the pooled plaintext; the one-employer department is dropped', async () => {
-    const answer = await query(cluster.nodeDirs.auditor!, 'SELECT s.dept, COUNT(*), SUM(s.salary), AVG(s.salary) FROM salaries s WHERE s.level >= 2 GROUP BY s.dept');
+    const sql = 'SELECT s.dept, COUNT(*), SUM(s.salary), AVG(s.salary) FROM salaries s WHERE s.level >= 2 GROUP BY s.dept';
+    const answer = await query(cluster.nodeDirs.auditor!, sql);
     if (answer.kind !== 'result') throw new Error(JSON.stringify(answer));
-    const expected = await ref.rows(`
-      SELECT dept, count(*), CAST(sum(salary) AS VARCHAR), round(avg(salary), 6) FROM pooled WHERE level >= 2
-      GROUP BY dept HAVING (SELECT sum(k) FROM (SELECT count(DISTINCT email) AS k FROM pooled p2 WHERE p2.level >= 2 AND p2.dept IS NOT DISTINCT FROM pooled.dept GROUP BY h)) >= ${MIN_KEYS}
-      ORDER BY dept NULLS LAST`);
+    const expected = (await plaintextAnswer(sql, [salaries, verified], pooled)).rows;
     expect(answer.result.rows.map((r) => r.slice(0, 3))).toEqual(expected.map((r) => r.slice(0, 3)));
     answer.result.rows.forEach((r, i) => expect(Number(r[3])).toBeCloseTo(Number(expected[i]![3]), 6));
     expect(answer.result.rows.map((r) => r[0])).not.toContain('legal');
@@ -94,14 +92,10 @@ describe('a federated table held by three members, with an auditor as receiver',
   });
 
   it('joined with another member\'s table: totals over the holders\' rows whose key that table has', async () => {
-    await ref.rows(`CREATE OR REPLACE VIEW verified AS SELECT lower(email) AS email, kind FROM read_csv('${files.registry}', header = true, all_varchar = true)`);
-    const answer = await query(cluster.nodeDirs.auditor!, "SELECT s.dept, COUNT(*), SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email WHERE v.kind = 'full-time' GROUP BY s.dept");
+    const sql = "SELECT s.dept, COUNT(*), SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email WHERE v.kind = 'full-time' GROUP BY s.dept";
+    const answer = await query(cluster.nodeDirs.auditor!, sql);
     if (answer.kind !== 'result') throw new Error(JSON.stringify(answer) + Object.entries(cluster.nodes).map(([k, n]) => `\n--- ${k}\n${n.log.join('')}`).join(''));
-    const expected = await ref.rows(`
-      WITH m AS (SELECT * FROM pooled WHERE lower(email) IN (SELECT email FROM verified WHERE kind = 'full-time'))
-      SELECT dept, count(*), CAST(sum(salary) AS VARCHAR) FROM m
-      GROUP BY dept HAVING (SELECT sum(k) FROM (SELECT count(DISTINCT email) AS k FROM m m2 WHERE m2.dept IS NOT DISTINCT FROM m.dept GROUP BY h)) >= ${MIN_KEYS}
-      ORDER BY dept NULLS LAST`);
+    const expected = (await plaintextAnswer(sql, [salaries, verified], pooled)).rows;
     expect(expected.length).toBeGreaterThan(0);
     expect(answer.result.rows).toEqual(expected);
     // The registry takes part in the PSIs only: it is no receiver.

@@ -31,23 +31,6 @@ export const visitsColumns = (key: string): Column[] => [
   { name: 'week', type: 'integer', min: 1, max: 53 },
 ];
 
-/** Reference view columns over the raw CSV (all VARCHAR), typed as the manifest declares them. */
-export const salesView = (key: string) => ({
-  k: key,
-  amount: 'CAST(amount AS DECIMAL(18, 2))',
-  qty: 'CAST(qty AS BIGINT)',
-  category: 'category',
-  tier: 'CAST(tier AS BIGINT)',
-});
-export const visitsView = (key: string) => ({
-  k: key,
-  campaign: 'campaign',
-  channel: 'channel',
-  impressions: 'CAST(impressions AS BIGINT)',
-  score: 'CAST(score AS DECIMAL(18, 2))',
-  week: 'CAST(week AS BIGINT)',
-});
-
 const pick = <T>(rand: Rand, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const weighted = <T>(rand: Rand, xs: readonly (readonly [T, number])[]): T => {
   let r = rand() * xs.reduce((s, [, w]) => s + w, 0);

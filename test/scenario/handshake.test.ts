@@ -11,7 +11,7 @@ import { generateIdentity, type Identity } from '../../src/manifest/identity.js'
 import { ChannelCipher } from '../../src/transport/channel.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { Handshake, type ChannelKeys, type HandshakeStep } from '../../src/transport/handshake.js';
-import { ADVERTISER, AUDITOR, PUBLISHER, buildCollaboration, type Collaboration } from './harness.js';
+import { ADVERTISER, AUDITOR, PUBLISHER, buildCollaboration, type Collaboration } from '../support/collaboration.js';
 
 /** Through the codec and the schema, as PeerConnection carries handshake messages. */
 function wire(msgs: readonly HandshakeMessage[]): HandshakeMessage[] {

@@ -3,396 +3,27 @@
  *
  * The harness plays the part of src/node/session-runner.ts for both members: it hashes each side's own
  * distinct normalised keys and feeds them to its machine in batches, answers the aggregator's `aggregate`
- * request from small in-memory tables (the semi-join TableStore.aggregateMatched runs in DuckDB), and
+ * request from small in-memory tables (../support/memory-tables.ts stands in for TableStore's DuckDB), and
  * carries every message across as a msgpack frame, decoded with the SessionMessage schema exactly as
  * PeerConnection does. A test may intercept any message in flight to alter, drop, duplicate, delay or
  * replace it, or hand a machine a message directly.
  */
-import { type GroupAggregate, type Cell } from '../../src/query/result.js';
+import type { GroupAggregate } from '../../src/query/result.js';
 import { randomBytes } from 'node:crypto';
 import { SessionMessage } from '../../src/wire/messages.js';
 import { selectBackend } from '../../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
-import { asCleanroomError, type CleanroomError } from '../../src/errors.js';
-import { MANIFEST_FORMAT, Manifest as ManifestSchema, type Column, type Manifest, type Table } from '../../src/manifest/schema.js';
-import { generateIdentity, hex, type Identity } from '../../src/manifest/identity.js';
+import { asCleanroomError, forPeer, type CleanroomError } from '../../src/errors.js';
 import { AggregatorSession } from '../../src/session/aggregator.js';
 import { completeBlinds } from '../support/local-driver.js';
 import { PartnerSession } from '../../src/session/partner.js';
 import type { Outcome, Step } from '../../src/session/step.js';
-import type { Literal, Predicate } from '../../src/query/ast.js';
-import { parseQuery } from '../../src/query/parse.js';
-import { planQuery, type QueryPlan, type TableSide } from '../../src/query/plan.js';
+import type { QueryPlan } from '../../src/query/plan.js';
+import { plan, type Collaboration } from '../support/collaboration.js';
+import type { Dataset } from '../support/datasets.js';
+import { aggregateMatched, distinctKeys } from '../support/memory-tables.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
-
-// ---------------------------------------------------------------------------------------------------------
-// The collaboration: two tables shaped like the demo's (scripts/demo.ts), plus a few columns the rules
-// tests need (a non-dimension string, an integer nobody may aggregate, an integer that may only be summed).
-// ---------------------------------------------------------------------------------------------------------
-
-export const PUBLISHER = 'publisher';
-export const ADVERTISER = 'advertiser';
-/** A third member: owns no table; used as a receiver that is neither party, and by the handshake tests. */
-export const AUDITOR = 'auditor';
-export const COLLABORATION = 'spring-campaign';
-
-export interface ManifestOptions {
-  readonly minDistinctKeys?: { readonly publisher?: number; readonly advertiser?: number };
-  readonly overlapDisclosure?: { readonly publisher?: readonly string[]; readonly advertiser?: readonly string[] };
-  readonly queriers?: readonly string[];
-  readonly receivers?: readonly string[];
-  readonly collaborationId?: string;
-}
-
-export interface Collaboration {
-  readonly manifest: Manifest;
-  readonly identities: Readonly<Record<string, Identity>>;
-}
-
-export function publisherTable(o: ManifestOptions = {}): Table {
-  return {
-    name: PUBLISHER,
-    owner: PUBLISHER,
-    columns: [
-      { name: 'email', type: 'string' },
-      { name: 'campaign', type: 'string' },
-      { name: 'impressions', type: 'integer', min: 0, max: 1_000_000 },
-      { name: 'region', type: 'string' },
-    ],
-    joinKey: { column: 'email', normalization: 'email' },
-    rules: {
-      aggregations: [{ column: 'impressions', functions: ['sum', 'avg'] }],
-      dimensions: ['campaign'],
-      minDistinctKeys: o.minDistinctKeys?.publisher ?? 3,
-      overlapDisclosure: [...(o.overlapDisclosure?.publisher ?? [ADVERTISER])],
-    },
-  };
-}
-
-export function advertiserTable(o: ManifestOptions = {}): Table {
-  return {
-    name: ADVERTISER,
-    owner: ADVERTISER,
-    columns: [
-      { name: 'email', type: 'string' },
-      { name: 'amount', type: 'decimal', scale: 2, min: -100_000, max: 100_000 },
-      { name: 'category', type: 'string' },
-      { name: 'items', type: 'integer', min: 0, max: 1000 },
-      { name: 'age', type: 'integer', min: 0, max: 150 },
-    ],
-    joinKey: { column: 'email', normalization: 'email' },
-    rules: {
-      aggregations: [
-        { column: 'amount', functions: ['sum', 'avg'] },
-        { column: 'items', functions: ['sum'] },
-      ],
-      dimensions: ['category'],
-      minDistinctKeys: o.minDistinctKeys?.advertiser ?? 3,
-      overlapDisclosure: [...(o.overlapDisclosure?.advertiser ?? [])],
-    },
-  };
-}
-
-/** A schema-valid manifest with fresh member identities (publisher, advertiser, auditor). */
-export function buildCollaboration(o: ManifestOptions = {}): Collaboration {
-  const ids = [PUBLISHER, ADVERTISER, AUDITOR];
-  const identities = Object.fromEntries(ids.map((id) => [id, generateIdentity(id)]));
-  const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
-    collaborationId: o.collaborationId ?? COLLABORATION,
-    name: 'Spring campaign measurement (test)',
-    version: 1,
-    members: ids.map((id, i) => ({ id, name: `${id} org`, endpoint: `ws://127.0.0.1:${7100 + i}`, publicKey: hex(identities[id]!.publicKey) })),
-    tables: [publisherTable(o), advertiserTable(o)],
-    queriers: [...(o.queriers ?? [PUBLISHER, ADVERTISER])],
-    receivers: [...(o.receivers ?? [PUBLISHER, ADVERTISER])],
-  };
-  // What a node would load: the schema (with its cross-field checks) must accept it.
-  return { manifest: ManifestSchema.parse(manifest), identities };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// In-memory tables and their plaintext semantics
-// ---------------------------------------------------------------------------------------------------------
-
-/** Strings for string and decimal columns ("12.50"), numbers for integer columns, null for missing. */
-export type { Cell };
-export type Row = Readonly<Record<string, Cell>>;
-export type Dataset = Readonly<Record<string, readonly Row[]>>;
-
-export { prng } from '../../scripts/demo-data.js';
-import { prng } from '../../scripts/demo-data.js';
-
-export const CAMPAIGNS = ['spring', 'summer', 'autumn', 'winter'] as const;
-export const CATEGORIES = ['books', 'garden', 'toys', 'music'] as const;
-
-export interface DataOptions {
-  readonly seed?: number;
-  /** Person ids the publisher's rows are drawn from, [from, to). */
-  readonly publisherPeople: readonly [number, number];
-  readonly advertiserPeople: readonly [number, number];
-  readonly publisherRows: number;
-  readonly advertiserRows: number;
-}
-
-export const emailOf = (person: number) => `person${person}@${['example.com', 'mail.test', 'post.example'][person % 3]}`;
-
-/**
- * Messy rows like the demo's: mixed case and stray ASCII whitespace around emails, people repeated,
- * a few NULL and empty keys, refunds as negative amounts, NULL amounts and categories.
- */
-export function makeData(o: DataOptions): Dataset {
-  const rand = prng(o.seed ?? 7);
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
-  const person = ([from, to]: readonly [number, number]) => from + Math.floor(rand() * (to - from));
-  const mess = (e: string) => {
-    const r = rand();
-    const cased = r < 0.3 ? e.toUpperCase() : r < 0.45 ? e[0]!.toUpperCase() + e.slice(1) : e;
-    const w = rand();
-    return w < 0.1 ? `  ${cased}` : w < 0.2 ? `${cased} ` : w < 0.25 ? `\t${cased}\r\n` : cased;
-  };
-  const publisher: Row[] = Array.from({ length: o.publisherRows }, () => ({
-    email: rand() < 0.02 ? null : rand() < 0.02 ? '   ' : mess(emailOf(person(o.publisherPeople))),
-    campaign: pick(CAMPAIGNS),
-    impressions: Math.floor(rand() * 50),
-    region: pick(['eu', 'us', 'apac']),
-  }));
-  const advertiser: Row[] = Array.from({ length: o.advertiserRows }, () => {
-    const cents = rand() < 0.1 ? -Math.floor(rand() * 5000) : 100 + Math.floor(rand() * 50000);
-    return {
-      email: rand() < 0.02 ? '' : mess(emailOf(person(o.advertiserPeople))),
-      amount: rand() < 0.05 ? null : (cents / 100).toFixed(2),
-      category: rand() < 0.05 ? null : pick(CATEGORIES),
-      items: Math.floor(rand() * 10),
-      age: 18 + Math.floor(rand() * 60),
-    };
-  });
-  return { [PUBLISHER]: publisher, [ADVERTISER]: advertiser };
-}
-
-/** One key per person, no mess: sets with an exactly known intersection. */
-export function cleanData(publisherPeople: readonly number[], advertiserPeople: readonly number[]): Dataset {
-  return {
-    [PUBLISHER]: publisherPeople.map((p, i) => ({ email: emailOf(p), campaign: CAMPAIGNS[i % 4]!, impressions: (p % 50) + 1, region: 'eu' })),
-    [ADVERTISER]: advertiserPeople.map((p, i) => ({ email: emailOf(p), amount: `${p % 900}.${String(p % 100).padStart(2, '0')}`, category: CATEGORIES[i % 4]!, items: p % 7, age: 30 })),
-  };
-}
-
-const ASCII_WS = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
-
-/** The normalisations of src/data/normalize.ts, written again in JS. */
-export function normalizeKey(v: Cell, table: Table): string | null {
-  if (v === null) return null;
-  const s = String(v);
-  switch (table.joinKey.normalization) {
-    case 'exact':
-      return s;
-    case 'email':
-      return s.replace(ASCII_WS, '').toLowerCase();
-    case 'phone':
-      return s.replace(/[^0-9]/g, '');
-  }
-}
-
-/** An exact decimal as (integer, scale). */
-function rational(text: string): { n: bigint; scale: number } {
-  const m = /^([+-]?)(\d+)(?:\.(\d*))?$/.exec(text.trim());
-  if (!m) throw new Error(`not a decimal: ${text}`);
-  const frac = m[3] ?? '';
-  const n = BigInt(m[2]! + frac);
-  return { n: m[1] === '-' ? -n : n, scale: frac.length };
-}
-
-function compareNumbers(a: string, b: string): number {
-  const x = rational(a);
-  const y = rational(b);
-  const scale = Math.max(x.scale, y.scale);
-  const xa = x.n * 10n ** BigInt(scale - x.scale);
-  const ya = y.n * 10n ** BigInt(scale - y.scale);
-  return xa < ya ? -1 : xa > ya ? 1 : 0;
-}
-
-/** SQL semantics of one predicate over one row: NULL satisfies nothing. */
-export function matchesPredicate(row: Row, p: Predicate, table: Table): boolean {
-  const column = table.columns.find((c) => c.name === p.column.column)!;
-  const v = row[column.name] ?? null;
-  if (v === null) return false;
-  const cmp = (lit: Literal): number => {
-    if (column.type === 'string') {
-      const s = String(lit.value);
-      return String(v) < s ? -1 : String(v) > s ? 1 : 0;
-    }
-    return compareNumbers(String(v), String(lit.value));
-  };
-  switch (p.kind) {
-    case 'compare': {
-      const c = cmp(p.value);
-      return { '=': c === 0, '!=': c !== 0, '<': c < 0, '<=': c <= 0, '>': c > 0, '>=': c >= 0 }[p.op];
-    }
-    case 'in':
-      return p.values.some((l) => cmp(l) === 0);
-    case 'between':
-      return cmp(p.low) >= 0 && cmp(p.high) <= 0;
-  }
-}
-
-/** The filtered rows of a side that have a usable key, each with its normalised key. */
-export function filteredRows(side: TableSide, data: Dataset): { row: Row; key: string }[] {
-  const rows = data[side.table.name] ?? [];
-  return rows.flatMap((row) => {
-    if (!side.filters.every((f) => matchesPredicate(row, f, side.table))) return [];
-    const key = normalizeKey(row[side.table.joinKey.column] ?? null, side.table);
-    return key === null || key === '' ? [] : [{ row, key }];
-  });
-}
-
-/** Distinct normalised keys in first-seen order: what TableStore.distinctKeys feeds the machine. */
-export function distinctKeys(side: TableSide, data: Dataset): string[] {
-  return [...new Set(filteredRows(side, data).map((r) => r.key))];
-}
-
-/** A value in units of 10^-scale of its column (integers: scale 0). */
-export function units(v: Cell, column: Column): bigint | null {
-  if (v === null) return null;
-  if (column.type === 'integer') return BigInt(v as number);
-  if (column.type !== 'decimal') throw new Error(`${column.name} is not numeric`);
-  const r = rational(String(v));
-  if (r.scale > column.scale) throw new Error(`${v} has more than ${column.scale} decimals`);
-  return r.n * 10n ** BigInt(column.scale - r.scale);
-}
-
-function labelOf(v: Cell, column: Column): Cell {
-  if (v === null) return null;
-  return column.type === 'integer' ? Number(v) : String(v);
-}
-
-function compareLabels(a: readonly Cell[], b: readonly Cell[]): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? null;
-    const y = b[i] ?? null;
-    if (x === y) continue;
-    if (x === null) return 1; // NULLS LAST
-    if (y === null) return -1;
-    return x < y ? -1 : 1;
-  }
-  return 0;
-}
-
-/**
- * The driver's answer to the aggregator's `aggregate` request, as TableStore.aggregateMatched computes it
- * in DuckDB: per group of the filtered rows whose key is among `matched`, [rows, distinct keys, then per
- * sum column (sum in units, non-null count)], groups sorted by label with NULLs last.
- */
-export function aggregateMatched(side: TableSide, plan: QueryPlan, matched: Iterable<string>, data: Dataset): GroupAggregate[] {
-  const keys = new Set(matched);
-  const table = side.table;
-  const col = (name: string) => table.columns.find((c) => c.name === name)!;
-  const groups = new Map<string, { labels: Cell[]; rows: bigint; keys: Set<string>; sums: bigint[]; counts: bigint[] }>();
-  for (const { row, key } of filteredRows(side, data)) {
-    if (!keys.has(key)) continue;
-    const labels = plan.groupBy.map((g) => labelOf(row[g] ?? null, col(g)));
-    const id = JSON.stringify(labels);
-    let g = groups.get(id);
-    if (!g) groups.set(id, (g = { labels, rows: 0n, keys: new Set(), sums: plan.sumColumns.map(() => 0n), counts: plan.sumColumns.map(() => 0n) }));
-    g.rows += 1n;
-    g.keys.add(key);
-    plan.sumColumns.forEach((name, i) => {
-      const u = units(row[name] ?? null, col(name));
-      if (u !== null) {
-        g!.sums[i]! += u;
-        g!.counts[i]! += 1n;
-      }
-    });
-  }
-  return [...groups.values()]
-    .sort((a, b) => compareLabels(a.labels, b.labels))
-    .map((g) => ({ labels: g.labels, values: [g.rows, BigInt(g.keys.size), ...g.sums.flatMap((s, i) => [s, g.counts[i]!])] }));
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// The plaintext reference: what the clean room must answer, computed from both tables directly
-// ---------------------------------------------------------------------------------------------------------
-
-function decimalText(v: bigint, scale: number): string {
-  if (scale === 0) return v.toString();
-  const neg = v < 0n;
-  const abs = (neg ? -v : v).toString().padStart(scale + 1, '0');
-  return `${neg ? '-' : ''}${abs.slice(0, abs.length - scale)}.${abs.slice(abs.length - scale)}`;
-}
-
-/** sum / n (sum in units of 10^-scale) with 6 decimals, rounded half away from zero. */
-function averageText(sum: bigint, n: bigint, scale: number): string {
-  const num = sum * 1_000_000n;
-  const den = n * 10n ** BigInt(scale);
-  const neg = num < 0n;
-  const abs = neg ? -num : num;
-  let q = abs / den;
-  if ((abs % den) * 2n >= den) q += 1n;
-  return decimalText(neg ? -q : q, 6);
-}
-
-export interface ExpectedResult {
-  readonly columns: readonly string[];
-  readonly rows: readonly (readonly Cell[])[];
-}
-
-/**
- * The answer over pooled plaintext, written from the query's meaning rather than from the machines:
- * count-only is the number of distinct keys on both filtered sides; aggregate mode is a semi-join (a P row
- * counts once if its key appears at least once on Q's filtered side), and a group resting on fewer distinct
- * matched keys than the strictest minDistinctKeys is absent.
- */
-export function expectedResult(plan: QueryPlan, data: Dataset): ExpectedResult {
-  const columns = plan.outputs.map((o) => o.name);
-  const qKeys = new Set(filteredRows(plan.others[0]!, data).map((r) => r.key));
-  if (plan.mode === 'count-only') {
-    const common = new Set(filteredRows(plan.aggregator, data).map((r) => r.key).filter((k) => qKeys.has(k))).size;
-    if (common < plan.minDistinctKeys) return { columns, rows: [] };
-    return { columns, rows: [plan.outputs.map(() => common)] };
-  }
-  const table = plan.aggregator.table;
-  const col = (name: string) => table.columns.find((c) => c.name === name)!;
-  const groups = new Map<string, { labels: Cell[]; rows: { row: Row; key: string }[] }>();
-  for (const r of filteredRows(plan.aggregator, data)) {
-    if (!qKeys.has(r.key)) continue;
-    const labels = plan.groupBy.map((g) => labelOf(r.row[g] ?? null, col(g)));
-    const id = JSON.stringify(labels);
-    const g = groups.get(id) ?? { labels, rows: [] };
-    g.rows.push(r);
-    groups.set(id, g);
-  }
-  const rows: Cell[][] = [];
-  for (const g of groups.values()) {
-    if (new Set(g.rows.map((r) => r.key)).size < plan.minDistinctKeys) continue;
-    rows.push(
-      plan.outputs.map((o): Cell => {
-        if (o.kind === 'dimension') return g.labels[plan.groupBy.indexOf(o.column.column)] ?? null;
-        const a = o.aggregate;
-        if (a.fn === 'count') return g.rows.length;
-        const c = col(a.column.column);
-        const scale = c.type === 'decimal' ? c.scale : 0;
-        const vals = g.rows.map((r) => units(r.row[c.name] ?? null, c)).filter((u): u is bigint => u !== null);
-        const sum = vals.reduce((x, y) => x + y, 0n);
-        if (a.fn === 'sum') return decimalText(sum, scale);
-        return vals.length === 0 ? null : averageText(sum, BigInt(vals.length), scale);
-      }),
-    );
-  }
-  return { columns, rows: sortRows(rows) };
-}
-
-export function sortRows(rows: readonly (readonly Cell[])[]): (readonly Cell[])[] {
-  return [...rows].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : JSON.stringify(a) > JSON.stringify(b) ? 1 : 0));
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Planning
-// ---------------------------------------------------------------------------------------------------------
-
-export async function plan(sql: string, manifest: Manifest, querier: string): Promise<QueryPlan> {
-  return planQuery(await parseQuery(sql), manifest, querier);
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // The two-party run
@@ -623,7 +254,7 @@ export class Scenario {
       const error = asCleanroomError(err);
       receiver.frameError = error;
       if (!receiver.outcome) {
-        this.queueFrom(receiver, [{ type: 'abort', queryId: this.queryId, code: error.code, message: error.message.slice(0, 2000) }]);
+        this.queueFrom(receiver, [{ type: 'abort', queryId: this.queryId, ...forPeer(error) }]);
         receiver.outcome = { kind: 'failed', error };
         receiver.secret.zero();
       }
@@ -653,7 +284,7 @@ export class Scenario {
       const machine = p.machine;
       if (!(machine instanceof AggregatorSession)) throw new Error('aggregate request from the partner');
       p.matchedIndices = step.aggregate;
-      const honest = aggregateMatched(p.plan.aggregator, p.plan, step.aggregate.map((i) => p.keys[i]!), this.options.data);
+      const honest = aggregateMatched(p.plan.aggregator, p.plan.groupBy, p.plan.sumColumns, step.aggregate.map((i) => p.keys[i]!), this.options.data);
       const given = this.options.aggregates ? this.options.aggregates(honest) : honest;
       p.aggregatesGiven = given;
       this.apply(p, machine.aggregates(given));
@@ -702,9 +333,6 @@ export function backendNames(): ('noble' | 'sodium')[] {
   }
   return names;
 }
-
-export const COUNT_SQL = 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email';
-export const AGG_SQL = 'SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category';
 
 /** Every message as the frame bytes that would be sealed and sent. */
 export function encodeAll(ms: readonly SessionMessage[]): Uint8Array[] {

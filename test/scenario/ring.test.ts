@@ -211,8 +211,8 @@ describe('receivers as the manifest says', () => {
     const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), m, 'p');
     const d = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'd', secret: QuerySecret.generate() });
     const step = d.receive('p', { type: 'labels', queryId: 'ab'.repeat(16), labels: [] });
-    expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', message: expect.stringMatching(/unexpected labels|not a result receiver/) } });
-    expect(step.send.map((e) => [e.to, e.msg.type])).toEqual([['p', 'abort'], ['c', 'abort']]);
+    expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', reason: 'unexpected-message' } });
+    expect(step.send.map((e) => [e.to, e.msg.type, 'reason' in e.msg && e.msg.reason])).toEqual([['p', 'abort', 'unexpected-message'], ['c', 'abort', 'unexpected-message']]);
   });
 });
 
@@ -222,6 +222,35 @@ describe('sets that are not a member\'s', () => {
     const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), m, 'p');
     const c = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'c', secret: QuerySecret.generate() });
     const step = c.receive('p', { type: 'ring', queryId: 'ab'.repeat(16), set: 'zzz', stage: 'hop', seq: 0, points: new Uint8Array(32).fill(9) });
-    expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', message: 'no member zzz in this query' } });
+    expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', reason: 'unexpected-message' } });
+  });
+});
+
+describe('members out of turn (SPEC §4.4)', () => {
+  const QUERY = 'ab'.repeat(16);
+  const points = new Uint8Array(32).fill(9);
+  /** Member `self` of a three-member count-only join, handed one message from `from`: the reason it refuses it. */
+  async function refusal(self: string, from: string, msg: SessionMessage): Promise<unknown> {
+    const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), manifest(['p', 'c', 'd']), 'p');
+    const step = new RingSession({ queryId: QUERY, plan, self, secret: QuerySecret.generate() }).receive(from, msg);
+    expect(step.send.every((e) => e.msg.type === 'abort' && e.msg.code === 'PROTOCOL_VIOLATION')).toBe(true);
+    return step.outcome?.kind === 'failed' && 'reason' in step.outcome.error ? step.outcome.error.reason : step.outcome;
+  }
+
+  it('a set from a member that is not the hop before on its path', async () => {
+    // d's set goes d → p → c: c takes it from p only.
+    expect(await refusal('c', 'd', { type: 'ring', queryId: QUERY, set: 'd', stage: 'hop', seq: 0, points })).toBe('unexpected-sender');
+    expect(await refusal('c', 'p', { type: 'ring', queryId: QUERY, set: 'd', stage: 'hop', seq: 1, points })).toBe('skipped-batch');
+  });
+
+  it('the intersection on a blinding hop, shares from a member that is not the aggregator, a sender outside the query', async () => {
+    expect(await refusal('d', 'c', { type: 'ring', queryId: QUERY, set: '*', stage: 'hop', seq: 0, points })).toBe('unexpected-message');
+    expect(await refusal('d', 'c', { type: 'shares', queryId: QUERY, groups: 1, width: 2, values: new Uint8Array(32) })).toBe('unexpected-sender');
+    expect(await refusal('d', 'zzz', { type: 'open', queryId: QUERY, stage: 'counts', values: new Uint8Array(16) })).toBe('unexpected-sender');
+  });
+
+  it('shares before the set intersection is done, and another query', async () => {
+    expect(await refusal('d', 'p', { type: 'shares', queryId: QUERY, groups: 1, width: 2, values: new Uint8Array(32) })).toBe('wrong-round');
+    expect(await refusal('d', 'p', { type: 'ring', queryId: 'cd'.repeat(16), set: 'p', stage: 'hop', seq: 0, points })).toBe('wrong-query');
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CleanroomError, RuleViolation } from '../../src/errors.js';
 import { Manifest as ManifestSchema, type Manifest, type Table } from '../../src/manifest/schema.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../../src/manifest/signature.js';
-import { ADVERTISER, AUDITOR, PUBLISHER, advertiserTable, buildCollaboration, plan, publisherTable, type Collaboration } from './harness.js';
+import { ADVERTISER, AUDITOR, PUBLISHER, advertiserTable, buildCollaboration, plan, publisherTable, type Collaboration } from '../support/collaboration.js';
 
 const JOIN = 'FROM publisher p JOIN advertiser a ON p.email = a.email';
 

@@ -4,28 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { SessionMessage } from '../../src/wire/messages.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../../src/limits.js';
-import {
-  ADVERTISER,
-  AGG_SQL,
-  AUDITOR,
-  CATEGORIES,
-  COUNT_SQL,
-  PUBLISHER,
-  Scenario,
-  backendNames,
-  buildCollaboration,
-  cleanData,
-  emailOf,
-  encodeAll,
-  expectedResult,
-  kinds,
-  makeData,
-  runScenario,
-  sortRows,
-  type Dataset,
-  type Party,
-  type Row,
-} from './harness.js';
+import { ADVERTISER, AGG_SQL, AUDITOR, COUNT_SQL, PUBLISHER, buildCollaboration } from '../support/collaboration.js';
+import { CATEGORIES, cleanData, emailOf, makeData, type Dataset, type Row } from '../support/datasets.js';
+import { expectedResult, sortRows } from '../support/expected-result.js';
+import { Scenario, backendNames, encodeAll, kinds, runScenario, type Party } from './harness.js';
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 

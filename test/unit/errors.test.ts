@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CleanroomError, ErrorCodeSchema, ProtocolViolation, RuleViolation, forPeer, oneLine, peerCode, peerText } from '../../src/errors.js';
+import { CleanroomError, ErrorCodeSchema, ProtocolViolation, RuleViolation, VIOLATION_REASONS, forPeer, oneLine, peerCode, peerText } from '../../src/errors.js';
 import { MAX_PEER_TEXT_CHARS } from '../../src/limits.js';
 
 describe('what a peer is told of an error', () => {
@@ -15,11 +16,16 @@ describe('what a peer is told of an error', () => {
   it('the rule and what is allowed for a refusal, the reason for a violation', () => {
     const rule = new RuleViolation('t.rules.dimensions', 't.x may not be used in WHERE', 't.a, t.b');
     expect(forPeer(rule)).toEqual({ code: 'RULE_VIOLATION', message: rule.message });
-    expect(forPeer(new ProtocolViolation('batch 3 where 2 was due'))).toEqual({ code: 'PROTOCOL_VIOLATION', message: 'batch 3 where 2 was due' });
+    expect(forPeer(new ProtocolViolation('skipped-batch', 'batch 3 where 2 was due'))).toEqual({ code: 'PROTOCOL_VIOLATION', reason: 'skipped-batch', message: 'batch 3 where 2 was due' });
+  });
+
+  it('a reason for a violation only: no `reason` key at all otherwise, which would not encode as plain msgpack', () => {
+    expect(Object.keys(forPeer(new CleanroomError('PROTOCOL_VIOLATION', 'text frame', { peerFault: true })))).toEqual(['code', 'message']);
+    expect(Object.keys(forPeer(new CleanroomError('TIMEOUT', 'late')))).toEqual(['code', 'message']);
   });
 
   it('at most 2000 characters', () => {
-    expect(forPeer(new ProtocolViolation('x'.repeat(5000))).message).toHaveLength(2000);
+    expect(forPeer(new ProtocolViolation('bad-length', 'x'.repeat(5000))).message).toHaveLength(2000);
   });
 });
 
@@ -44,5 +50,19 @@ describe("a peer's text in this node's errors and log", () => {
     expect(peerCode('RULE_VIOLATION')).toBe('RULE_VIOLATION');
     expect(peerCode('PWNED\nINTERNAL')).toBe('ABORTED');
     expect(ErrorCodeSchema.safeParse('NOT_A_CODE').success).toBe(false);
+  });
+});
+
+describe('violation reasons', () => {
+  it('SPEC §6 lists every reason, once, and no other', () => {
+    const spec = readFileSync(new URL('../../protocol/SPEC.md', import.meta.url), 'utf8');
+    const section = spec.slice(spec.indexOf('## 6.'), spec.indexOf('## 7.'));
+    const listed = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
+    expect(listed).toEqual([...VIOLATION_REASONS]);
+  });
+
+  it('a violation carries its reason', () => {
+    const err = new ProtocolViolation('invalid-point', 'point 2 has small order');
+    expect(err).toMatchObject({ code: 'PROTOCOL_VIOLATION', reason: 'invalid-point', peerFault: true });
   });
 });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { HandshakeMessage, WireMessage } from '../../src/wire/messages.js';
-import { MAX_FRAME_CONTAINERS, MAX_FRAME_DEPTH, MAX_GROUP_BY_COLUMNS, MAX_GROUPS } from '../../src/limits.js';
+import { MAX_FRAME_BYTES, MAX_FRAME_CONTAINERS, MAX_FRAME_DEPTH, MAX_GROUP_BY_COLUMNS, MAX_GROUPS } from '../../src/limits.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { checkFrameShape } from '../../src/wire/frame-shape.js';
 
@@ -21,6 +21,7 @@ const MESSAGES: Record<string, unknown>[] = [
   { type: 'join', queryId: Q },
   { type: 'reject', queryId: Q, code: 'RULE_VIOLATION', message: 'no' },
   { type: 'abort', queryId: Q, code: 'TIMEOUT', message: 'late' },
+  { type: 'abort', queryId: Q, code: 'PROTOCOL_VIOLATION', message: 'batch 0 where 3 was due', reason: 'replayed-batch' },
   { type: 'points', queryId: Q, stage: 'pq', seq: 2 ** 32 - 1, points: bytes(4096 * 32) },
   { type: 'points-end', queryId: Q, stage: 'q', batches: 3, count: 9000 },
   { type: 'ring', queryId: Q, set: '*', stage: 'final', seq: 0, points: bytes(32) },
@@ -31,7 +32,7 @@ const MESSAGES: Record<string, unknown>[] = [
   { type: 'labels', queryId: Q, labels: Array.from({ length: MAX_GROUPS }, (_, g) => Array.from({ length: MAX_GROUP_BY_COLUMNS }, (_, c) => (c % 3 === 0 ? null : c % 3 === 1 ? g : `g${g}`))) },
 ];
 
-const shapeError = (re: RegExp) => expect.objectContaining({ code: 'PROTOCOL_VIOLATION', message: expect.stringMatching(re) });
+const shapeError = (re: RegExp) => expect.objectContaining({ code: 'PROTOCOL_VIOLATION', reason: 'malformed-frame', message: expect.stringMatching(re) });
 const refuses = (frame: Uint8Array, re: RegExp) => expect(() => checkFrameShape(frame, 'session')).toThrow(shapeError(re));
 const header = (type: number, n: number, width: 2 | 4) => {
   const b = Buffer.alloc(1 + width);
@@ -93,10 +94,15 @@ describe('frame shape', () => {
     refuses(maps, new RegExp(`more than ${MAX_FRAME_CONTAINERS} maps and arrays`));
   });
 
+  it('a frame over MAX_FRAME_BYTES is refused as beyond the limit', () => {
+    const big = encodeFrame({ type: 'open', queryId: Q, stage: 'values', values: bytes(MAX_FRAME_BYTES) });
+    expect(() => decodeFrame(big, WireMessage, 'session')).toThrow(expect.objectContaining({ code: 'PROTOCOL_VIOLATION', reason: 'over-limit' }));
+  });
+
   it('a labels frame of wrong cells costs one error per group, not one per cell', () => {
     const labels = { type: 'labels', queryId: Q, labels: Array.from({ length: MAX_GROUPS }, () => Array<boolean>(MAX_GROUP_BY_COLUMNS).fill(true)) };
     expect(() => decodeFrame(encodeFrame(labels), WireMessage, 'session')).toThrow(
-      expect.objectContaining({ code: 'PROTOCOL_VIOLATION', message: expect.stringContaining('invalid session message: ✖ at most 16 labels, each a string of at most 1000 characters, a number or null\n  → at labels[0]') }),
+      expect.objectContaining({ code: 'PROTOCOL_VIOLATION', reason: 'malformed-frame', message: expect.stringContaining('invalid session message: ✖ at most 16 labels, each a string of at most 1000 characters, a number or null\n  → at labels[0]') }),
     );
     expect(WireMessage.safeParse(labels).error?.issues).toHaveLength(MAX_GROUPS);
   });

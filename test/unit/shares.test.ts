@@ -4,13 +4,14 @@ import {
   MAX_ABS_VALUE,
   RING_BITS,
   addShares,
-  assertSumCannotWrap,
+  sumCouldWrap,
   decodeRingElements,
   encodeRingElements,
   reconstruct,
   share,
 } from '../../src/crypto/shares.js';
 import { CleanroomError } from '../../src/errors.js';
+import { MAX_TABLE_ROWS } from '../../src/limits.js';
 
 const RING = 1n << BigInt(RING_BITS);
 const arbValue = fc.bigInt({ min: -MAX_ABS_VALUE, max: MAX_ABS_VALUE });
@@ -132,16 +133,19 @@ describe('ring element encoding', () => {
   });
 });
 
-describe('assertSumCannotWrap', () => {
-  it('accepts bounds whose product fits and rejects those that could wrap', () => {
-    expect(codeOf(() => assertSumCannotWrap(10n ** 25n, 10n ** 9n, 'sales.amount'))).toBe('no error');
-    expect(codeOf(() => assertSumCannotWrap(MAX_ABS_VALUE, 1n, 'x'))).toBe('no error');
-    expect(codeOf(() => assertSumCannotWrap(MAX_ABS_VALUE, 2n, 'x'))).toBe('MANIFEST_INVALID');
-    expect(codeOf(() => assertSumCannotWrap(2n ** 64n, 2n ** 63n, 'x'))).toBe('MANIFEST_INVALID');
-    expect(codeOf(() => assertSumCannotWrap(-1n, 1n, 'x'))).toBe('MANIFEST_INVALID');
+describe('sumCouldWrap: the one bound behind the manifest check', () => {
+  it('fits exactly up to ±(2^127 - 1) and no further', () => {
+    expect(sumCouldWrap(10n ** 25n, 10n ** 9n)).toBe(false);
+    expect(sumCouldWrap(MAX_ABS_VALUE, 1n)).toBe(false);
+    expect(sumCouldWrap(MAX_ABS_VALUE, 2n)).toBe(true);
+    expect(sumCouldWrap(2n ** 64n, 2n ** 63n)).toBe(true);
+    expect(sumCouldWrap(2n ** 64n, 2n ** 63n - 1n)).toBe(false);
+    expect(() => sumCouldWrap(-1n, 1n)).toThrow(RangeError);
   });
 
-  it('names the field the bound came from', () => {
-    expect(() => assertSumCannotWrap(2n ** 100n, 2n ** 30n, 'sales.amount')).toThrow(/sales\.amount/);
+  it('is what the manifest applies to every numeric column, with the row limit', () => {
+    const limit = MAX_ABS_VALUE / MAX_TABLE_ROWS;
+    expect(sumCouldWrap(limit, MAX_TABLE_ROWS)).toBe(false);
+    expect(sumCouldWrap(limit + 1n, MAX_TABLE_ROWS)).toBe(true);
   });
 });

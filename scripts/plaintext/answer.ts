@@ -1,0 +1,155 @@
+import type { Table } from '../../src/manifest/schema.js';
+import type { ColumnRef, Query } from '../../src/query/ast.js';
+import { parseQuery } from '../../src/query/parse.js';
+import type { QueryResult } from '../../src/query/result.js';
+import { groupTotals, type GroupTotals } from './groups.js';
+import { keyedRows, keySet, type Row } from './rows.js';
+import { averageText, compareLabels, decimalText, type Cell } from './values.js';
+
+/**
+ * The plaintext oracle: what the clean room must answer, computed from every member's rows pooled in one place.
+ * It reads the query's meaning from its syntax tree and the manifest (SPEC §4.3-§4.5, §5) by itself, apart from
+ * the node's planner and SQL, so the tests and the demos can catch either being wrong.
+ */
+
+/** A federated table's rows, per holder. */
+export type HolderParts = Readonly<Record<string, readonly Row[]>>;
+/** Every table's rows by table name; a federated table's per holder. */
+export type TableData = Readonly<Record<string, readonly Row[] | HolderParts>>;
+
+export type OutputKind = 'dimension' | 'count' | 'sum' | 'avg';
+
+export interface PlaintextGroup {
+  readonly labels: readonly Cell[];
+  /** Distinct matched keys: what the minimum is checked against (a federated table's holders' counts added up). */
+  readonly keys: number;
+  readonly rows: number;
+}
+
+export interface PlaintextAnswer {
+  readonly mode: 'count-only' | 'aggregate' | 'federated';
+  readonly columns: readonly string[];
+  readonly outputs: readonly OutputKind[];
+  readonly minDistinctKeys: number;
+  /** The released rows, ordered by their labels (NULLs last), as a receiver gets them. */
+  readonly rows: readonly (readonly Cell[])[];
+  /** Every group of matched rows, released or not; count-only has exactly one. */
+  readonly groups: readonly PlaintextGroup[];
+  /** Per released row and output: AVG as a plain double (null elsewhere), to check the exact rounding against. */
+  readonly avgDoubles: readonly (readonly (number | null)[])[];
+}
+
+/** The answer to `sql` over `data`, under the collaboration's `tables`. */
+export async function plaintextAnswer(sql: string, tables: readonly Table[], data: TableData): Promise<PlaintextAnswer> {
+  return answerQuery(await parseQuery(sql), tables, data);
+}
+
+export function answerQuery(query: Query, tables: readonly Table[], data: TableData): PlaintextAnswer {
+  const table = (name: string): Table => {
+    const t = tables.find((x) => x.name === name);
+    if (!t) throw new Error(`no table ${name}`);
+    return t;
+  };
+  const joined = query.tables.map(table);
+  const filters = (t: Table) => query.where.filter((p) => p.column.table === t.name);
+  const summed = query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column] : []));
+  // Every GROUP BY, SUM and AVG column is of one table, whose rows are counted; a federated table is always that one.
+  const firstValue = [...query.groupBy, ...summed][0];
+  const valued = joined.find((t) => t.holders) ?? (firstValue && table(firstValue.table));
+  const mode = valued?.holders ? 'federated' : valued ? 'aggregate' : 'count-only';
+  const minDistinctKeys = Math.max(...joined.map((t) => t.rules.minDistinctKeys));
+  const columns = query.select.map((i) => i.name);
+  const outputs = query.select.map((i): OutputKind => (i.kind === 'dimension' ? 'dimension' : i.aggregate.fn));
+  const keysOf = (t: Table) => keySet(t, partsOf(t, data).flat(), filters(t));
+
+  if (!valued) {
+    const [first, ...rest] = joined.map(keysOf);
+    const n = [...first!].filter((k) => rest.every((s) => s.has(k))).length;
+    const released = n >= minDistinctKeys;
+    return { mode, columns, outputs, minDistinctKeys, rows: released ? [outputs.map(() => n)] : [], groups: [{ labels: [], keys: n, rows: n }], avgDoubles: released ? [outputs.map(() => null)] : [] };
+  }
+
+  // A row counts once when its key is in every other table's filtered key set (a semi-join), and a federated
+  // table's holders each group their own part: their distinct keys add up, a person at two holders counts twice.
+  const others = joined.filter((t) => t !== valued).map(keysOf);
+  const groupBy = query.groupBy.map((g) => g.column);
+  const sumColumns = [...new Set(summed.map((ref) => ref.column))];
+  const totals = merge(
+    partsOf(valued, data).map((rows) => {
+      const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
+      return groupTotals(valued, matched, groupBy, sumColumns);
+    }),
+  ).sort((a, b) => compareLabels(a.labels, b.labels, groupBy.map((name) => valued.columns.find((c) => c.name === name)!)));
+
+  const released = totals.filter((g) => g.keys >= minDistinctKeys);
+  const at = (ref: ColumnRef) => sumColumns.indexOf(ref.column);
+  const scale = (ref: ColumnRef) => {
+    const c = valued.columns.find((x) => x.name === ref.column);
+    return c?.type === 'decimal' ? c.scale : 0;
+  };
+  return {
+    mode,
+    columns,
+    outputs,
+    minDistinctKeys,
+    rows: released.map((g) =>
+      query.select.map((item): Cell => {
+        if (item.kind === 'dimension') return g.labels[groupBy.indexOf(item.column.column)] ?? null;
+        const a = item.aggregate;
+        if (a.fn === 'count') return g.rows;
+        const i = at(a.column);
+        if (g.counts[i] === 0) return null;
+        return a.fn === 'sum' ? decimalText(g.sums[i]!, scale(a.column)) : averageText(g.sums[i]!, g.counts[i]!, scale(a.column));
+      }),
+    ),
+    groups: totals.map((g) => ({ labels: g.labels, keys: g.keys, rows: g.rows })),
+    avgDoubles: released.map((g) =>
+      query.select.map((item) => {
+        if (item.kind !== 'aggregate' || item.aggregate.fn !== 'avg') return null;
+        const i = at(item.aggregate.column);
+        return g.counts[i] === 0 ? null : g.doubles[i]! / g.counts[i]!;
+      }),
+    ),
+  };
+}
+
+/** Whether a clean-room result is exactly this answer: mode, columns, and every cell in order, AVG included. */
+export function sameAnswer(result: Pick<QueryResult, 'mode' | 'columns' | 'rows'>, answer: PlaintextAnswer): boolean {
+  return JSON.stringify([result.mode, result.columns, result.rows]) === JSON.stringify([answer.mode, answer.columns, answer.rows]);
+}
+
+/** A table's rows as the parts its holders keep: one part for an ordinary table. */
+function partsOf(t: Table, data: TableData): (readonly Row[])[] {
+  const d = data[t.name];
+  if (d === undefined) throw new Error(`no rows for table ${t.name}`);
+  if (Array.isArray(d)) {
+    if (t.holders) throw new Error(`${t.name} is federated: give its rows per holder`);
+    return [d];
+  }
+  return (t.holders ?? []).map((h) => {
+    const part = (d as HolderParts)[h];
+    if (!part) throw new Error(`no rows of ${t.name} held by ${h}`);
+    return part;
+  });
+}
+
+type Merged = Omit<GroupTotals, 'keys'> & { keys: number };
+
+/** The holders' groups added up, label by label. */
+function merge(parts: readonly GroupTotals[][]): Merged[] {
+  const out = new Map<string, Merged>();
+  for (const g of parts.flat()) {
+    const id = JSON.stringify(g.labels);
+    const m = out.get(id);
+    if (!m) {
+      out.set(id, { ...g, keys: g.keys.size, sums: [...g.sums], counts: [...g.counts], doubles: [...g.doubles] });
+      continue;
+    }
+    m.rows += g.rows;
+    m.keys += g.keys.size;
+    g.sums.forEach((s, i) => (m.sums[i]! += s));
+    g.counts.forEach((c, i) => (m.counts[i]! += c));
+    g.doubles.forEach((d, i) => (m.doubles[i]! += d));
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,42 @@
+import type { Column, Table } from '../../src/manifest/schema.js';
+import type { KeyedRow } from './rows.js';
+import { compareLabels, labelOf, units, type Cell } from './values.js';
+
+/** What a set of rows adds up to in one group. */
+export interface GroupTotals {
+  readonly labels: readonly Cell[];
+  rows: number;
+  readonly keys: Set<string>;
+  /** Per summed column: the sum of its non-NULL values in units of 10^-scale, their count, and their sum as plain doubles. */
+  readonly sums: bigint[];
+  readonly counts: number[];
+  readonly doubles: number[];
+}
+
+/** The rows grouped by the labels of `groupBy`, with their totals over `sumColumns`, ordered by label (NULLs last). */
+export function groupTotals(table: Table, rows: Iterable<KeyedRow>, groupBy: readonly string[], sumColumns: readonly string[]): GroupTotals[] {
+  const column = (name: string): Column => {
+    const c = table.columns.find((x) => x.name === name);
+    if (!c) throw new Error(`${table.name} has no column ${name}`);
+    return c;
+  };
+  const dims = groupBy.map(column);
+  const summed = sumColumns.map(column);
+  const groups = new Map<string, GroupTotals>();
+  for (const { row, key } of rows) {
+    const labels = dims.map((c) => labelOf(row[c.name] ?? null, c));
+    const id = JSON.stringify(labels);
+    let g = groups.get(id);
+    if (!g) groups.set(id, (g = { labels, rows: 0, keys: new Set(), sums: summed.map(() => 0n), counts: summed.map(() => 0), doubles: summed.map(() => 0) }));
+    g.rows += 1;
+    g.keys.add(key);
+    summed.forEach((c, i) => {
+      const u = units(row[c.name] ?? null, c);
+      if (u === null) return;
+      g.sums[i]! += u;
+      g.counts[i]! += 1;
+      g.doubles[i]! += Number(row[c.name]);
+    });
+  }
+  return [...groups.values()].sort((a, b) => compareLabels(a.labels, b.labels, dims));
+}

@@ -1,0 +1,68 @@
+import type { Normalization, Table } from '../../src/manifest/schema.js';
+import type { Predicate } from '../../src/query/ast.js';
+import { compareValues, type Cell } from './values.js';
+
+/**
+ * Rows and their join keys under the clean room's semantics (SPEC §3, §5), written for the plaintext oracle apart
+ * from src/data/normalize.ts and the node's SQL, so that a difference between the two shows up as a wrong answer.
+ */
+export type Row = Readonly<Record<string, Cell>>;
+
+export interface KeyedRow {
+  readonly row: Row;
+  /** The normalised join key: never NULL, never empty. */
+  readonly key: string;
+}
+
+const ASCII_WHITESPACE_AT_ENDS = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
+
+/**
+ * SPEC §3: exact keeps the value; email strips ASCII whitespace at both ends then lowercases each character
+ * (DuckDB's lower() maps characters one by one, so no context rule such as the Greek final sigma applies);
+ * phone keeps the ASCII digits.
+ */
+export function normalizeKey(v: Cell, normalization: Normalization): string | null {
+  if (v === null) return null;
+  const s = String(v);
+  switch (normalization) {
+    case 'exact':
+      return s;
+    case 'email':
+      return Array.from(s.replace(ASCII_WHITESPACE_AT_ENDS, ''), (ch) => ch.toLowerCase()).join('');
+    case 'phone':
+      return s.replace(/[^0-9]/g, '');
+  }
+}
+
+/** One predicate over one row, as SQL evaluates it: a NULL value satisfies nothing. */
+export function matchesPredicate(row: Row, p: Predicate, table: Table): boolean {
+  const column = table.columns.find((c) => c.name === p.column.column);
+  if (!column) throw new Error(`${table.name} has no column ${p.column.column}`);
+  const v = row[column.name] ?? null;
+  if (v === null) return false;
+  const cmp = (lit: { readonly value: string | boolean }) => compareValues(v, lit.value, column);
+  switch (p.kind) {
+    case 'compare': {
+      const c = cmp(p.value);
+      return { '=': c === 0, '!=': c !== 0, '<': c < 0, '<=': c <= 0, '>': c > 0, '>=': c >= 0 }[p.op];
+    }
+    case 'in':
+      return p.values.some((l) => cmp(l) === 0);
+    case 'between':
+      return cmp(p.low) >= 0 && cmp(p.high) <= 0;
+  }
+}
+
+/** The rows that pass every filter and have a usable key (not NULL, not empty once normalised), with that key. */
+export function keyedRows(table: Table, rows: readonly Row[], filters: readonly Predicate[]): KeyedRow[] {
+  return rows.flatMap((row) => {
+    if (!filters.every((f) => matchesPredicate(row, f, table))) return [];
+    const key = normalizeKey(row[table.joinKey.column] ?? null, table.joinKey.normalization);
+    return key === null || key === '' ? [] : [{ row, key }];
+  });
+}
+
+/** The distinct normalised keys of the filtered rows, in the order they first appear. */
+export function keySet(table: Table, rows: readonly Row[], filters: readonly Predicate[] = []): Set<string> {
+  return new Set(keyedRows(table, rows, filters).map((r) => r.key));
+}
