@@ -1,7 +1,7 @@
 import { asCleanroomError } from '../errors.js';
 import { selectBackend } from './backend.js';
 import { QuerySecret } from './secret.js';
-import { unpackKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
+import { failureOf, unpackKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
 
 /** A crypto worker thread: hashes keys to the group or blinds points, one batch per task. */
 export default function run(task: CryptoTask): CryptoResult {
@@ -19,7 +19,7 @@ export default function run(task: CryptoTask): CryptoResult {
     }
   } catch (err) {
     const e = asCleanroomError(err);
-    return { ok: false, code: e.code, message: e.message, peerFault: e.peerFault };
+    return failureOf(e);
   }
 }
 

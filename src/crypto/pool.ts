@@ -1,10 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { CleanroomError } from '../errors.js';
 import type { BackendPreference } from './backend.js';
 import type { GroupBackend } from './group.js';
 import type { QuerySecret } from './secret.js';
-import { packKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
+import { failureError, packKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
 
 /**
  * Hashing and blinding on every core: a pool of worker threads fed in batches, so that the main thread only
@@ -35,7 +34,7 @@ export function createCryptoPool(backend: GroupBackend, threads = defaultThreads
   const preference: BackendPreference = backend.name;
   const run = async (task: CryptoTask, transfer: ArrayBufferLike[]): Promise<Uint8Array> => {
     const result = (await pool.run(task, { transferList: transfer as ArrayBuffer[] })) as CryptoResult;
-    if (!result.ok) throw new CleanroomError(result.code as CleanroomError['code'], result.message, { peerFault: result.peerFault });
+    if (result.ok !== true || !(result.bytes instanceof Uint8Array)) throw failureError(result);
     return result.bytes;
   };
   return {
@@ -47,10 +46,11 @@ export function createCryptoPool(backend: GroupBackend, threads = defaultThreads
     },
     /** Takes ownership of `points`: its buffer is moved to the worker when the view covers it whole. */
     blind(secret, points) {
-      // A copy per task: the worker wipes its copy, the caller's QuerySecret stays the one to zero.
+      // A copy per task, moved (not cloned) to the worker, which wipes it: no copy stays behind on this thread, and
+      // the caller's QuerySecret stays the one to zero.
       const copy = Uint8Array.from(secret.bytes());
       const own = points.byteOffset === 0 && points.byteLength === points.buffer.byteLength ? points : points.slice();
-      return run({ op: 'blind', backend: preference, secret: copy, points: own }, [own.buffer]);
+      return run({ op: 'blind', backend: preference, secret: copy, points: own }, [own.buffer, copy.buffer]);
     },
     close: () => pool.destroy(),
   };

@@ -8,6 +8,7 @@ const createCryptoPool = createCompiledPool as typeof CreateCryptoPool;
 import { groupBackends } from '../../src/crypto/backend.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
+import { failureError } from '../../src/crypto/worker-task.js';
 
 const dst = hashToGroupDst('pool-test');
 const keys = Array.from({ length: 300 }, (_, i) => `person${i}@example.com`);
@@ -27,15 +28,25 @@ describe.each(groupBackends().map((g) => [g.name, g] as const))('crypto pool on 
     expect(blinded.map(hex)).toEqual(expected);
   });
 
-  it('reports a refused point with its code and the peer at fault', async () => {
+  it('reports a refused point with its code, its reason and the peer at fault', async () => {
     const bad = new Uint8Array(64);
     bad[32] = 1; // u = 0 then u = 1: small order
-    await expect(pool.blind(QuerySecret.generate(), bad)).rejects.toMatchObject({ code: 'PROTOCOL_VIOLATION', peerFault: true });
+    await expect(pool.blind(QuerySecret.generate(), bad)).rejects.toMatchObject({ code: 'PROTOCOL_VIOLATION', reason: 'invalid-point', peerFault: true });
   });
 
   it('refuses a zeroed secret before any task starts', () => {
     const s = QuerySecret.generate();
     s.zero();
     expect(() => pool.blind(s, new Uint8Array(32))).toThrow(/zeroed/);
+  });
+});
+
+describe('what crosses the worker boundary back', () => {
+  it('a failure is parsed, never cast: an unknown code or a malformed answer is INTERNAL', () => {
+    expect(failureError({ ok: false, code: 'PROTOCOL_VIOLATION', message: 'm', peerFault: true, reason: 'bad-length' })).toMatchObject({ code: 'PROTOCOL_VIOLATION', reason: 'bad-length' });
+    expect(failureError({ ok: false, code: 'TIMEOUT', message: 'm', peerFault: false })).toMatchObject({ code: 'TIMEOUT', peerFault: false });
+    expect(failureError({ ok: false, code: 'NOT_A_CODE', message: 'm', peerFault: true }).code).toBe('INTERNAL');
+    expect(failureError({ ok: true }).code).toBe('INTERNAL');
+    expect(failureError(undefined).code).toBe('INTERNAL');
   });
 });
