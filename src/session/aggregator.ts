@@ -1,17 +1,15 @@
-import { type GroupAggregate, type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
-import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import { MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { assertLabelsFit, survivingGroups } from './release.js';
-import { Session, type SessionParams } from './session.js';
+import { Release } from './release.js';
+import { Session, type SessionParams, pairRelease } from './session.js';
 import { NOTHING, type Step } from './step.js';
 
 export type { SessionParams } from './session.js';
 
-type Phase = 'psi' | 'aggregating' | 'counts' | 'values' | 'done';
+type Phase = 'psi' | 'aggregating' | 'done';
 
 /**
  * P, the aggregating member (SPEC §4). A pure state machine: events in (its own blinded keys, peer messages,
@@ -36,14 +34,11 @@ export class AggregatorSession extends Session {
   private matchedCount = 0;
   /** Index of the next returned point among P's own, in P's order. */
   private matchedOffset = 0;
-  private labels: readonly (readonly Cell[])[] = [];
-  /** The distinct-key counts this node computed itself: Q's count shares must reconstruct exactly these. */
-  private keyCounts: bigint[] = [];
-  private mine: bigint[][] = [];
-  private survivors: number[] = [];
+  private readonly release: Release;
 
   constructor(p: SessionParams) {
     super(p);
+    this.release = pairRelease(p, p.self);
     this.ownOut = new OutboundStream('p', p.queryId);
   }
 
@@ -87,7 +82,7 @@ export class AggregatorSession extends Session {
     if (this.ended) return NOTHING;
     return this.guard(() => {
       if (this.phase !== 'aggregating') throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
-      return this.shareGroups(groups);
+      return this.deal(groups);
     });
   }
 
@@ -97,8 +92,10 @@ export class AggregatorSession extends Session {
         return this.onPoints(msg.stage, msg);
       case 'points-end':
         return this.onPointsEnd(msg.stage, msg.batches, msg.count);
+      case 'shares':
       case 'open':
-        return this.onOpen(msg.stage, msg.values);
+      case 'labels':
+        return this.released((this.release.receive(this.p.peer, msg)));
       default:
         throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in phase ${this.phase} of the aggregator`);
     }
@@ -149,6 +146,7 @@ export class AggregatorSession extends Session {
     this.p.secret.zero();
     this.qSet.clear();
     this.phase = 'aggregating';
+    this.release.start();
     if (this.p.plan.mode === 'federated') {
       // One holder's PSI with the joined table: the holders aggregate and share among themselves (SPEC §4.5).
       const matched = this.matched;
@@ -157,80 +155,20 @@ export class AggregatorSession extends Session {
     }
     if (this.p.plan.mode === 'count-only') {
       const n = BigInt(this.matchedCount);
-      return this.shareGroups([{ labels: [], values: [n, n] }]);
+      return this.deal([{ labels: [], values: [n, n] }]);
     }
     return { send: [], aggregate: this.matched };
   }
 
-  private shareGroups(groups: readonly GroupAggregate[]): Step {
-    const width = groupWidth(this.p.plan);
-    if (groups.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${groups.length} groups; at most ${MAX_GROUPS} are allowed`);
-    // Checked before anything is shared, so that every receiver gets the same result or none does.
-    const long = groups.find((g) => g.labels.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS));
-    if (long) throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`);
-    // A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data.
-    const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
-    this.labels = rows.map((g) => g.labels);
-    assertLabelsFit(this.labels);
-    this.keyCounts = rows.map((g) => g.values[KEYS]!);
-    const theirs: bigint[] = [];
-    this.mine = rows.map((g) => {
-      if (g.values.length !== width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${width} expected`);
-      return g.values.map((v) => {
-        const [a, b] = share(v, 2) as [bigint, bigint];
-        theirs.push(b);
-        return a;
-      });
-    });
-    this.phase = 'counts';
-    return {
-      send: [
-        { type: 'shares', queryId: this.p.queryId, groups: rows.length, width, values: encodeRingElements(theirs) },
-        { type: 'open', queryId: this.p.queryId, stage: 'counts', values: encodeRingElements(this.mine.map((v) => v[KEYS]!)) },
-      ],
-    };
-  }
-
-  private onOpen(stage: 'counts' | 'values', bytes: Uint8Array): Step {
-    const receivers = this.p.plan.receivers;
-    if (stage === 'counts') {
-      if (this.phase !== 'counts') throw new ProtocolViolation('wrong-round', `counts opened in phase ${this.phase}`);
-      const theirs = decodeRingElements(bytes);
-      if (theirs.length !== this.mine.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} count shares for ${this.mine.length} groups`);
-      // P computed the counts itself: a partner whose shares reconstruct anything else is lying to get small groups opened.
-      if (this.mine.some((v, g) => reconstruct([v[KEYS]!, theirs[g]!]) !== this.keyCounts[g])) {
-        throw new ProtocolViolation('shares-mismatch', 'the partner\'s count shares do not reconstruct the counts that were shared');
-      }
-      this.survivors = survivingGroups(this.keyCounts, this.p.plan);
-      const cols = releasedColumns(this.p.plan);
-      const send: SessionMessage[] = [];
-      if (receivers.includes(this.p.peer)) {
-        const values = this.survivors.flatMap((g) => cols.map((c) => this.mine[g]![c]!));
-        send.push({ type: 'open', queryId: this.p.queryId, stage: 'values', values: encodeRingElements(values) });
-        send.push({ type: 'labels', queryId: this.p.queryId, labels: this.survivors.map((g) => [...this.labels[g]!]) });
-      }
-      if (receivers.includes(this.p.self)) {
-        this.phase = 'values';
-        return { send };
-      }
-      this.finish();
-      return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers } };
-    }
-    if (this.phase !== 'values') throw new ProtocolViolation('wrong-round', `values opened in phase ${this.phase}`);
-    const cols = releasedColumns(this.p.plan);
-    const theirs = decodeRingElements(bytes);
-    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
-    const opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.mine[g]![c]!, theirs[i * cols.length + j]!])));
-    const result = assembleResult(this.p.queryId, this.p.plan, this.survivors.map((g) => this.labels[g]!), opened);
-    this.finish();
-    return { send: [], outcome: { kind: 'result', result } };
+  private deal(groups: readonly GroupAggregate[]): Step {
+    return this.released((this.release.deal(groups)));
   }
 
   protected override finish(): void {
     super.finish();
     this.phase = 'done';
     this.qSet.clear();
-    this.mine = [];
+    this.release.end();
   }
 }
 

@@ -81,6 +81,12 @@ export abstract class MultiMemberSession {
     });
   }
 
+  /** A step of the release stage: its outcome ends the session. */
+  protected released(step: MultiStep): MultiStep {
+    if (step.outcome) this.finish();
+    return step;
+  }
+
   protected guard(f: () => MultiStep): MultiStep {
     try {
       return f();

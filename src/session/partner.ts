@@ -1,14 +1,12 @@
-import { type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { shufflePoints } from '../crypto/shuffle.js';
-import { decodeRingElements, encodeRingElements, reconstruct } from '../crypto/shares.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import { survivingGroups } from './release.js';
-import { Session, type SessionParams } from './session.js';
+import type { Release } from './release.js';
+import { Session, type SessionParams, pairRelease } from './session.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { NOTHING, type Step } from './step.js';
 
-type Phase = 'psi' | 'holding' | 'counts' | 'values' | 'labels' | 'done';
+type Phase = 'psi' | 'holding' | 'done';
 
 /**
  * Q, the member that contributes its key set (SPEC §4). It sends its H(q)^b shuffled, has P's H(p)^a raised to
@@ -28,12 +26,11 @@ export class PartnerSession extends Session {
   /** P batches handed out for blinding and not yet back. */
   private pPending = 0;
   private pqEnded = false;
-  private held: bigint[][] = [];
-  private survivors: number[] = [];
-  private opened: bigint[][] = [];
+  private readonly release: Release;
 
   constructor(p: SessionParams) {
     super(p);
+    this.release = pairRelease(p, p.peer);
     this.qOut = new OutboundStream('q', p.queryId);
     this.pqOut = new OutboundStream('pq', p.queryId);
   }
@@ -84,11 +81,9 @@ export class PartnerSession extends Session {
       case 'points-end':
         return this.onPointsEnd(msg.stage, msg.batches, msg.count);
       case 'shares':
-        return this.onShares(msg.groups, msg.width, msg.values);
       case 'open':
-        return this.onOpen(msg.stage, msg.values);
       case 'labels':
-        return this.onLabels(msg.labels);
+        return this.released(this.release.receive(this.p.peer, msg));
       default:
         throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in phase ${this.phase} of the partner`);
     }
@@ -121,6 +116,7 @@ export class PartnerSession extends Session {
     this.pqEnded = true;
     this.p.secret.zero();
     this.phase = 'holding';
+    this.release.start();
     return send;
   }
 
@@ -131,59 +127,11 @@ export class PartnerSession extends Session {
     return { send, outcome: { kind: 'joined' } };
   }
 
-  private onShares(groups: number, width: number, bytes: Uint8Array): Step {
-    if (this.phase !== 'holding') throw new ProtocolViolation('wrong-round', `shares in phase ${this.phase}`);
-    const expected = groupWidth(this.p.plan);
-    if (width !== expected) throw new ProtocolViolation('bad-share-shape', `share vectors of width ${width}; this query has ${expected}`);
-    if (this.p.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation('bad-share-shape', `a count-only query has one group, not ${groups}`);
-    const values = decodeRingElements(bytes);
-    if (values.length !== groups * width) throw new ProtocolViolation('bad-share-shape', `${values.length} shares for ${groups} groups of ${width}`);
-    this.held = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
-    this.phase = 'counts';
-    return { send: [{ type: 'open', queryId: this.p.queryId, stage: 'counts', values: encodeRingElements(this.held.map((v) => v[KEYS]!)) }] };
-  }
-
-  private onOpen(stage: 'counts' | 'values', bytes: Uint8Array): Step {
-    const cols = releasedColumns(this.p.plan);
-    const receivers = this.p.plan.receivers;
-    if (stage === 'counts') {
-      if (this.phase !== 'counts') throw new ProtocolViolation('wrong-round', `counts opened in phase ${this.phase}`);
-      const theirs = decodeRingElements(bytes);
-      if (theirs.length !== this.held.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} count shares for ${this.held.length} groups`);
-      this.survivors = survivingGroups(this.held.map((v, g) => reconstruct([v[KEYS]!, theirs[g]!])), this.p.plan);
-      const send: SessionMessage[] = [];
-      if (receivers.includes(this.p.peer)) {
-        send.push({ type: 'open', queryId: this.p.queryId, stage: 'values', values: encodeRingElements(this.survivors.flatMap((g) => cols.map((c) => this.held[g]![c]!))) });
-      }
-      if (receivers.includes(this.p.self)) {
-        this.phase = 'values';
-        return { send };
-      }
-      this.finish();
-      return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers } };
-    }
-    if (this.phase !== 'values') throw new ProtocolViolation('wrong-round', `values opened in phase ${this.phase}`);
-    const theirs = decodeRingElements(bytes);
-    if (theirs.length !== this.survivors.length * cols.length) throw new ProtocolViolation('bad-share-shape', `${theirs.length} value shares, ${this.survivors.length * cols.length} expected`);
-    this.opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.held[g]![c]!, theirs[i * cols.length + j]!])));
-    this.phase = 'labels';
-    return NOTHING;
-  }
-
-  private onLabels(labels: readonly (readonly Cell[])[]): Step {
-    if (this.phase !== 'labels') throw new ProtocolViolation('wrong-round', `labels in phase ${this.phase}`);
-    if (labels.length !== this.survivors.length) throw new ProtocolViolation('bad-share-shape', `${labels.length} labels for ${this.survivors.length} released groups`);
-    if (labels.some((l) => l.length !== this.p.plan.groupBy.length)) throw new ProtocolViolation('bad-share-shape', `labels must have ${this.p.plan.groupBy.length} values each`);
-    const result = assembleResult(this.p.queryId, this.p.plan, labels, this.opened);
-    this.finish();
-    return { send: [], outcome: { kind: 'result', result } };
-  }
-
   protected override finish(): void {
     super.finish();
     this.phase = 'done';
     this.own = [];
     this.pending = [];
-    this.held = [];
+    this.release.end();
   }
 }

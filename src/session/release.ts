@@ -1,7 +1,34 @@
-import type { Cell } from '../query/result.js';
-import { CleanroomError } from '../errors.js';
-import { MAX_FRAME_BYTES } from '../limits.js';
+import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { SessionMessage } from '../wire/messages.js';
+import { addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
+import { CleanroomError, ProtocolViolation } from '../errors.js';
+import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
+import { followedBy, type Envelope, type MultiStep } from './multi-step.js';
+
+/** The messages of the release stage (SPEC §4.3): the machine of each flow hands them to its `Release`. */
+export type ReleaseMessage = Extract<SessionMessage, { type: 'shares' | 'open' | 'labels' }>;
+
+type Labels = readonly (readonly Cell[])[];
+
+export interface ReleaseParams {
+  readonly queryId: string;
+  readonly plan: QueryPlan;
+  readonly self: string;
+  /** The members that hold a share of every value, in the order the shares of one value are dealt. */
+  readonly holders: readonly string[];
+  /** The holders that deal their own values; the others only receive shares. */
+  readonly dealers: readonly string[];
+  /** The result receivers that take part in this query: the only ones that are sent value shares. */
+  readonly receivers: readonly string[];
+  /** The member that sends the labels of the surviving groups, and the receivers that learn them only from it. */
+  readonly labelsFrom: string;
+  readonly labelsTo: readonly string[];
+  /** A sole dealer computed the counts itself: count shares that reconstruct anything else are a lie. */
+  readonly verifyCounts: boolean;
+  /** Every group that can exist, known to every holder; without it the dealer's groups are the groups. */
+  readonly domain?: Labels;
+}
 
 /** Groups whose distinct-key count meets the strictest minimum-count rule: the only ones ever opened. */
 export function survivingGroups(keyCounts: readonly bigint[], plan: QueryPlan): number[] {
@@ -13,7 +40,7 @@ export function survivingGroups(keyCounts: readonly bigint[], plan: QueryPlan): 
  * The labels of all groups must fit one `labels` frame (msgpack: a few bytes per value beyond its text). Checked
  * before anything is shared, so that every receiver gets the result or none does.
  */
-export function assertLabelsFit(labels: readonly (readonly Cell[])[]): void {
+export function assertLabelsFit(labels: Labels): void {
   let bytes = 16;
   for (const row of labels) {
     bytes += 3;
@@ -24,3 +51,231 @@ export function assertLabelsFit(labels: readonly (readonly Cell[])[]): void {
   }
 }
 
+/** Every limit on the groups, checked once their labels are known and before anything is shared. */
+function assertGroupsFit(labels: Labels): void {
+  if (labels.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${labels.length} groups; at most ${MAX_GROUPS} are allowed`);
+  if (labels.some((row) => row.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS))) {
+    throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`);
+  }
+  assertLabelsFit(labels);
+}
+
+/**
+ * The release stage of every flow (SPEC §4.3-§4.5), for any number of holders and receivers: dealers split their
+ * per-group values into one additive share per holder; each holder adds what it holds and opens its count shares
+ * to the other holders; groups under the minimum are dropped; the surviving value shares go to the receivers and
+ * the labels from `labelsFrom` to `labelsTo`. Pure: messages in, envelopes and the outcome out; a violation throws,
+ * and the flow machine turns it into aborts.
+ *
+ * One rule for messages out of order, from the order in which every member sends on one channel: a dealer's shares
+ * come before its count shares, a holder's count shares before its value shares, and the values before the labels.
+ * Count and value shares of other senders may overtake this member's own progress and are kept until it needs them.
+ */
+export class Release {
+  private started = false;
+  private dealt = false;
+  private countsSent = false;
+  private readonly width: number;
+  private readonly cols: readonly number[];
+  /** This holder's share of every group's vector: its own part, plus the other dealers' shares as they arrive. */
+  private held: bigint[][] | undefined;
+  private groups: number | undefined;
+  private labels: Labels | undefined;
+  /** The counts a sole dealer computed itself. */
+  private keyCounts: bigint[] = [];
+  private readonly sharesFrom = new Set<string>();
+  private readonly counts = new Map<string, bigint[]>();
+  private readonly values = new Map<string, bigint[]>();
+  private survivors: number[] | undefined;
+
+  constructor(private readonly r: ReleaseParams) {
+    this.width = groupWidth(r.plan);
+    this.cols = releasedColumns(r.plan);
+    if (r.domain) {
+      assertGroupsFit(r.domain);
+      this.groups = r.domain.length;
+      if (this.isHolder) this.labels = r.domain;
+    }
+  }
+
+  private get isHolder(): boolean {
+    return this.r.holders.includes(this.r.self);
+  }
+
+  private get otherHolders(): readonly string[] {
+    return this.r.holders.filter((h) => h !== this.r.self);
+  }
+
+  /** The flow's own part (its PSI) is over: from now on the messages of the release are in their round. */
+  start(): void {
+    this.started = true;
+  }
+
+  /** A dealer's per-group integers over its own rows. */
+  deal(groups: readonly GroupAggregate[]): MultiStep {
+    if (!this.started || this.dealt || !this.r.dealers.includes(this.r.self)) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
+    this.dealt = true;
+    for (const g of groups) if (g.values.length !== this.width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${this.width} expected`);
+    const vectors = this.r.domain ? this.onDomain(this.r.domain, groups) : this.asGroups(groups);
+    const parts = this.r.holders.map(() => [] as bigint[]);
+    for (const v of vectors.flat()) share(v, this.r.holders.length).forEach((s, j) => parts[j]!.push(s));
+    const own = chunk(parts[this.r.holders.indexOf(this.r.self)]!, this.width);
+    this.held = this.held ? chunk(addShares(this.held.flat(), own.flat()), this.width) : own;
+    const send = this.r.holders.flatMap((to, j) =>
+      to === this.r.self ? [] : [{ to, msg: { type: 'shares', queryId: this.r.queryId, groups: vectors.length, width: this.width, values: encodeRingElements(parts[j]!) } } as Envelope],
+    );
+    return followedBy(send, this.afterShares());
+  }
+
+  /** Groups absent from this dealer's part are zeros: the exchange says nothing about which groups it has. */
+  private onDomain(domain: Labels, groups: readonly GroupAggregate[]): bigint[][] {
+    const index = new Map(domain.map((labels, i) => [JSON.stringify(labels), i]));
+    const vectors = domain.map(() => new Array<bigint>(this.width).fill(0n));
+    for (const g of groups) {
+      const i = index.get(JSON.stringify(g.labels));
+      if (i === undefined) throw new CleanroomError('DATA_INVALID', `group ${JSON.stringify(g.labels)} is not among the declared values`);
+      vectors[i] = [...g.values];
+    }
+    return vectors;
+  }
+
+  /** A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data. */
+  private asGroups(groups: readonly GroupAggregate[]): bigint[][] {
+    assertGroupsFit(groups.map((g) => g.labels));
+    const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(this.width).fill(0n) }];
+    this.labels = rows.map((g) => g.labels);
+    this.groups = rows.length;
+    this.keyCounts = rows.map((g) => g.values[KEYS]!);
+    return rows.map((g) => [...g.values]);
+  }
+
+  receive(from: string, msg: ReleaseMessage): MultiStep {
+    this.admit(from, msg);
+    if (!this.started) throw new ProtocolViolation('wrong-round', `${msg.type} before the release stage`);
+    switch (msg.type) {
+      case 'shares':
+        return this.onShares(from, msg.groups, msg.width, msg.values);
+      case 'open':
+        return this.onOpen(from, msg.stage, msg.values);
+      case 'labels':
+        return this.onLabels(from, msg.labels);
+    }
+  }
+
+  /** Who may send what to whom, whatever the round (SPEC §4.3, §4.5). */
+  private admit(from: string, msg: ReleaseMessage): void {
+    const { self, holders, dealers, receivers, labelsFrom, labelsTo } = this.r;
+    if (msg.type === 'shares') {
+      // SPEC §4.5: each dealer sends each other holder its share, once.
+      if (!this.isHolder || !dealers.some((d) => d !== self)) throw new ProtocolViolation('unexpected-message', `unexpected shares from ${from}: ${self} receives no shares`);
+      if (!dealers.includes(from)) throw new ProtocolViolation('unexpected-sender', `unexpected shares from ${from}, which deals none`);
+      if (this.sharesFrom.has(from)) throw new ProtocolViolation('repeated-message', `${from} sent its shares twice`);
+    } else if (msg.type === 'open') {
+      if (msg.stage === 'counts' && !this.isHolder) throw new ProtocolViolation('unexpected-message', 'counts are opened to holders only');
+      if (msg.stage === 'values' && !receivers.includes(self)) throw new ProtocolViolation('unexpected-message', `${self} is not a result receiver`);
+      if (!holders.includes(from)) throw new ProtocolViolation('unexpected-sender', `${from} holds no part and opens nothing`);
+      if ((msg.stage === 'counts' ? this.counts : this.values).has(from)) throw new ProtocolViolation('repeated-message', `${from} opened its ${msg.stage} twice`);
+    } else {
+      if (!labelsTo.includes(self)) throw new ProtocolViolation('unexpected-message', `unexpected labels from ${from}: ${self} learns no labels from a peer`);
+      if (from !== labelsFrom) throw new ProtocolViolation('unexpected-sender', `unexpected labels from ${from}`);
+      if (this.labels) throw new ProtocolViolation('repeated-message', `${from} sent the labels twice`);
+    }
+  }
+
+  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): MultiStep {
+    if (width !== this.width) throw new ProtocolViolation('bad-share-shape', `share vectors of width ${width}; this query has ${this.width}`);
+    if (this.r.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation('bad-share-shape', `a count-only query has one group, not ${groups}`);
+    if (this.groups !== undefined && groups !== this.groups) throw new ProtocolViolation('bad-share-shape', `shares of ${groups} groups, expected ${this.groups}`);
+    const values = decodeRingElements(bytes);
+    if (values.length !== groups * width) throw new ProtocolViolation('bad-share-shape', `${values.length} shares for ${groups} groups of ${width}`);
+    this.sharesFrom.add(from);
+    this.groups = groups;
+    this.held = this.held ? chunk(addShares(this.held.flat(), values), width) : chunk(values, width);
+    return this.afterShares();
+  }
+
+  /** Once every share this holder is due is in: its count shares to the other holders. */
+  private afterShares(): MultiStep {
+    if (this.countsSent || !this.sharesComplete) return { send: [] };
+    this.countsSent = true;
+    const values = encodeRingElements(this.held!.map((v) => v[KEYS]!));
+    const send: Envelope[] = this.otherHolders.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
+    return followedBy(send, this.afterCounts());
+  }
+
+  private get sharesComplete(): boolean {
+    return this.r.dealers.every((d) => (d === this.r.self ? this.dealt : this.sharesFrom.has(d)));
+  }
+
+  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): MultiStep {
+    if (stage === 'counts') {
+      if (this.r.dealers.includes(from) && !this.sharesFrom.has(from)) throw new ProtocolViolation('wrong-round', `count shares from ${from} before its shares`);
+      this.counts.set(from, decodeRingElements(bytes));
+      return this.afterCounts();
+    }
+    if (this.isHolder && !this.counts.has(from)) throw new ProtocolViolation('wrong-round', `value shares from ${from} before its count shares`);
+    this.values.set(from, decodeRingElements(bytes));
+    return this.afterValues();
+  }
+
+  private onLabels(from: string, labels: Labels): MultiStep {
+    if (!this.values.has(from)) throw new ProtocolViolation('wrong-round', `labels from ${from} before its value shares`);
+    this.labels = labels;
+    return this.afterValues();
+  }
+
+  /** Once every holder's count shares are in: the surviving groups, and the value shares to each receiver. */
+  private afterCounts(): MultiStep {
+    if (this.survivors || !this.countsSent || this.counts.size < this.otherHolders.length) return { send: [] };
+    const held = this.held!;
+    for (const [from, v] of this.counts) if (v.length !== held.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${held.length} groups`);
+    const counts = held.map((v, g) => reconstruct([v[KEYS]!, ...[...this.counts.values()].map((c) => c[g]!)]));
+    if (this.r.verifyCounts && this.r.dealers.includes(this.r.self) && counts.some((c, g) => c !== this.keyCounts[g])) {
+      throw new ProtocolViolation('shares-mismatch', 'the count shares do not reconstruct the counts that were shared');
+    }
+    const survivors = survivingGroups(counts, this.r.plan);
+    this.survivors = survivors;
+    const values = encodeRingElements(survivors.flatMap((g) => this.cols.map((c) => held[g]![c]!)));
+    const send: Envelope[] = [];
+    for (const to of this.r.receivers.filter((x) => x !== this.r.self)) {
+      send.push({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'values', values } });
+      if (this.r.self === this.r.labelsFrom && this.r.labelsTo.includes(to)) {
+        send.push({ to, msg: { type: 'labels', queryId: this.r.queryId, labels: survivors.map((g) => [...this.labels![g]!]) } });
+      }
+    }
+    if (!this.r.receivers.includes(this.r.self)) {
+      this.end();
+      return { send, outcome: { kind: 'released', groups: survivors.length, receivers: this.r.plan.receivers } };
+    }
+    return followedBy(send, this.afterValues());
+  }
+
+  /** Once the value shares of every other holder and the labels are in: the result. */
+  private afterValues(): MultiStep {
+    if (this.values.size < this.otherHolders.length || !this.labels) return { send: [] };
+    if (this.isHolder && !this.survivors) return { send: [] };
+    // A holder knows which groups survived; a receiver holding no part learns them from the labels.
+    const received = this.r.labelsTo.includes(this.r.self);
+    const labels = received ? this.labels : this.survivors!.map((g) => this.labels![g]!);
+    if (this.survivors && labels.length !== this.survivors.length) throw new ProtocolViolation('bad-share-shape', `${labels.length} labels for ${this.survivors.length} released groups`);
+    if (labels.some((l) => l.length !== this.r.plan.groupBy.length)) throw new ProtocolViolation('bad-share-shape', `labels must have ${this.r.plan.groupBy.length} values each`);
+    const n = this.cols.length;
+    for (const [from, v] of this.values) if (v.length !== labels.length * n) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values, ${labels.length * n} expected`);
+    const own = this.survivors?.map((g) => this.cols.map((c) => this.held![g]![c]!));
+    const opened = labels.map((_, i) => this.cols.map((_c, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * n + j]!)])));
+    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened);
+    this.end();
+    return { send: [], outcome: { kind: 'result', result } };
+  }
+
+  /** Forgets every share: called on the outcome and by the flow when the query fails. */
+  end(): void {
+    this.held = undefined;
+    this.counts.clear();
+    this.values.clear();
+  }
+}
+
+function chunk(values: readonly bigint[], width: number): bigint[][] {
+  return Array.from({ length: values.length / width }, (_, i) => values.slice(i * width, (i + 1) * width));
+}

@@ -1,14 +1,13 @@
-import { type GroupAggregate, type Cell, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
-import { decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import { MAX_GROUPS, MAX_LABEL_CHARS, PSI_BATCH_KEYS } from '../limits.js';
+import { PSI_BATCH_KEYS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { assertLabelsFit, survivingGroups } from './release.js';
+import { Release } from './release.js';
 import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
 
 /**
@@ -62,14 +61,8 @@ export class RingSession extends MultiMemberSession {
   private ownFinal: Uint8Array[] = [];
   private intersection = new PointSet();
   private intersectionPending = 0;
-  private phase: 'psi' | 'aggregating' | 'counts' | 'values' | 'done' = 'psi';
-  private mine: bigint[][] = [];
-  private keyCounts: bigint[] = [];
-  private labels: readonly (readonly Cell[])[] = [];
-  private countShares = new Map<string, bigint[]>();
-  private valueShares = new Map<string, bigint[]>();
-  private receivedLabels: readonly (readonly Cell[])[] | undefined;
-  private survivors: number[] | undefined;
+  private phase: 'psi' | 'aggregating' | 'done' = 'psi';
+  private readonly release: Release;
 
   protected readonly queryId: string;
 
@@ -82,6 +75,19 @@ export class RingSession extends MultiMemberSession {
     this.members = r.plan.members;
     if (!this.members.includes(r.self)) throw new CleanroomError('INTERNAL', `${r.self} takes no part in this query`);
     if ((r.self === this.p) !== (r.extra !== undefined)) throw new CleanroomError('INTERNAL', 'the aggregator, and only it, has a second secret');
+    // P deals its values to every member, checks the counts it computed, and sends the labels to the receivers.
+    const receivers = r.plan.receivers.filter((x) => this.members.includes(x));
+    this.release = new Release({
+      queryId: r.queryId,
+      plan: r.plan,
+      self: r.self,
+      holders: this.members,
+      dealers: [this.p],
+      receivers,
+      labelsFrom: this.p,
+      labelsTo: receivers.filter((x) => x !== this.p),
+      verifyCounts: true,
+    });
   }
 
   /** The members this one exchanges messages with. */
@@ -160,11 +166,9 @@ export class RingSession extends MultiMemberSession {
       case 'ring-end':
         return this.onRingEnd(from, msg.set, msg.stage, msg.batches, msg.count);
       case 'shares':
-        return this.onShares(from, msg.groups, msg.width, msg.values);
       case 'open':
-        return this.onOpen(from, msg.stage, msg.values);
       case 'labels':
-        return this.onLabels(from, msg.labels);
+        return this.released(this.release.receive(from, msg));
       default:
         throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in a join of ${this.members.length} members`);
     }
@@ -307,7 +311,7 @@ export class RingSession extends MultiMemberSession {
     }
     if (self !== this.p) {
       this.r.secret.zero();
-      this.phase = 'aggregating';
+      this.aggregating();
       return { send: [] };
     }
     if (!this.finalStreams.get(this.p)?.ended || !this.finalStreams.get('*')?.ended || this.intersectionPending > 0) return { send: [] };
@@ -319,10 +323,10 @@ export class RingSession extends MultiMemberSession {
     this.r.extra!.zero();
     this.ownFinal = [];
     this.intersection.clear();
-    this.phase = 'aggregating';
+    this.aggregating();
     if (this.r.plan.mode === 'count-only') {
       const n = BigInt(matched.length);
-      return this.shareGroups([{ labels: [], values: [n, n] }]);
+      return this.released(this.release.deal([{ labels: [], values: [n, n] }]));
     }
     return { send: [], aggregate: matched };
   }
@@ -334,7 +338,7 @@ export class RingSession extends MultiMemberSession {
     const inAll: Uint8Array[] = [];
     for (let off = 0; off < all.length; off += 32) if (rest.every((s) => s.has(all, off))) inAll.push(all.subarray(off, off + 32));
     this.finals.clear();
-    this.phase = 'aggregating';
+    this.aggregating();
     const t: Transit = { set: '*', inbound: null, pending: 0, buffered: [], ended: true, seq: 0, sent: 0, done: true };
     return [
       ...this.batchesTo(this.p, t, shufflePoints(Buffer.concat(inAll))),
@@ -344,111 +348,18 @@ export class RingSession extends MultiMemberSession {
 
   // ---- aggregation among all members ----
 
+  private aggregating(): void {
+    this.phase = 'aggregating';
+    this.release.start();
+  }
+
   aggregates(groups: readonly GroupAggregate[]): MultiStep {
     // A violation or abort that arrived while DuckDB aggregated has ended the session: its failure stands.
     if (this.ended) return { send: [] };
     return this.guard(() => {
       if (this.phase !== 'aggregating' || this.r.self !== this.p) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
-      return this.shareGroups(groups);
+      return this.released(this.release.deal(groups));
     });
-  }
-
-  private shareGroups(groups: readonly GroupAggregate[]): MultiStep {
-    const width = groupWidth(this.r.plan);
-    if (groups.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${groups.length} groups; at most ${MAX_GROUPS} are allowed`);
-    if (groups.some((g) => g.labels.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS))) {
-      throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`);
-    }
-    const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
-    this.labels = rows.map((g) => g.labels);
-    assertLabelsFit(this.labels);
-    this.keyCounts = rows.map((g) => g.values[KEYS]!);
-    const theirs = new Map(this.others.map((o) => [o, [] as bigint[]]));
-    this.mine = rows.map((g) => {
-      if (g.values.length !== width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${width} expected`);
-      return g.values.map((v) => {
-        const [own, ...rest] = share(v, this.members.length);
-        this.others.forEach((o, i) => theirs.get(o)!.push(rest[i]!));
-        return own!;
-      });
-    });
-    this.phase = 'counts';
-    const send: Envelope[] = [];
-    for (const o of this.others) send.push({ to: o, msg: { type: 'shares', queryId: this.r.queryId, groups: rows.length, width, values: encodeRingElements(theirs.get(o)!) } });
-    send.push(...this.broadcastCounts());
-    return followedBy(send, this.afterCounts());
-  }
-
-  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): MultiStep {
-    if (from !== this.p) throw new ProtocolViolation('unexpected-sender', `${from} is not the aggregator`);
-    if (this.phase !== 'aggregating' || this.mine.length > 0) throw new ProtocolViolation('wrong-round', `shares in phase ${this.phase}`);
-    const expected = groupWidth(this.r.plan);
-    if (width !== expected) throw new ProtocolViolation('bad-share-shape', `share vectors of width ${width}; this query has ${expected}`);
-    if (this.r.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation('bad-share-shape', `a count-only query has one group, not ${groups}`);
-    const values = decodeRingElements(bytes);
-    if (values.length !== groups * width) throw new ProtocolViolation('bad-share-shape', `${values.length} shares for ${groups} groups of ${width}`);
-    this.mine = Array.from({ length: groups }, (_, g) => values.slice(g * width, (g + 1) * width));
-    this.phase = 'counts';
-    return followedBy(this.broadcastCounts(), this.afterCounts());
-  }
-
-  private broadcastCounts(): Envelope[] {
-    const values = encodeRingElements(this.mine.map((v) => v[KEYS]!));
-    return this.peers.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
-  }
-
-  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): MultiStep {
-    if (this.phase === 'psi') throw new ProtocolViolation('wrong-round', `${stage} opened during PSI`);
-    const store = stage === 'counts' ? this.countShares : this.valueShares;
-    if (store.has(from)) throw new ProtocolViolation('repeated-message', `${from} opened its ${stage} twice`);
-    if (stage === 'values' && !this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation('unexpected-message', `${this.r.self} is not a result receiver`);
-    store.set(from, decodeRingElements(bytes));
-    return stage === 'counts' ? this.afterCounts() : this.afterValues();
-  }
-
-  private onLabels(from: string, labels: readonly (readonly Cell[])[]): MultiStep {
-    if (from !== this.p) throw new ProtocolViolation('unexpected-sender', `unexpected labels from ${from}`);
-    if (this.receivedLabels) throw new ProtocolViolation('repeated-message', `${from} sent the labels twice`);
-    if (!this.r.plan.receivers.includes(this.r.self)) throw new ProtocolViolation('unexpected-message', `${this.r.self} is not a result receiver`);
-    this.receivedLabels = labels;
-    return this.afterValues();
-  }
-
-  /** Once every holder's count shares are in: the surviving groups, and the value shares to each receiver. */
-  private afterCounts(): MultiStep {
-    if (this.phase !== 'counts' || this.countShares.size < this.peers.length) return { send: [] };
-    for (const [from, v] of this.countShares) if (v.length !== this.mine.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${this.mine.length} groups`);
-    const counts = this.mine.map((v, g) => reconstruct([v[KEYS]!, ...[...this.countShares.values()].map((s) => s[g]!)]));
-    if (this.r.self === this.p && counts.some((c, g) => c !== this.keyCounts[g])) {
-      throw new ProtocolViolation('shares-mismatch', 'the count shares do not reconstruct the counts that were shared');
-    }
-    this.survivors = survivingGroups(counts, this.r.plan);
-    const cols = releasedColumns(this.r.plan);
-    const values = encodeRingElements(this.survivors.flatMap((g) => cols.map((c) => this.mine[g]![c]!)));
-    const send: Envelope[] = [];
-    for (const to of this.r.plan.receivers.filter((x) => x !== this.r.self && this.members.includes(x))) {
-      send.push({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'values', values } });
-      if (this.r.self === this.p) send.push({ to, msg: { type: 'labels', queryId: this.r.queryId, labels: this.survivors.map((g) => [...this.labels[g]!]) } });
-    }
-    this.phase = 'values';
-    if (!this.r.plan.receivers.includes(this.r.self)) {
-      this.finish();
-      return { send, outcome: { kind: 'released', groups: this.survivors.length, receivers: this.r.plan.receivers } };
-    }
-    return followedBy(send, this.afterValues());
-  }
-
-  private afterValues(): MultiStep {
-    if (this.phase !== 'values' || !this.survivors || this.valueShares.size < this.peers.length) return { send: [] };
-    const labels = this.r.self === this.p ? this.survivors.map((g) => this.labels[g]!) : this.receivedLabels;
-    if (!labels) return { send: [] };
-    const cols = releasedColumns(this.r.plan);
-    if (labels.length !== this.survivors.length) throw new ProtocolViolation('bad-share-shape', `${labels.length} labels for ${this.survivors.length} released groups`);
-    for (const [from, v] of this.valueShares) if (v.length !== this.survivors.length * cols.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values`);
-    const opened = this.survivors.map((g, i) => cols.map((c, j) => reconstruct([this.mine[g]![c]!, ...[...this.valueShares.values()].map((s) => s[i * cols.length + j]!)])));
-    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened);
-    this.finish();
-    return { send: [], outcome: { kind: 'result', result } };
   }
 
   protected finish(): void {
@@ -457,7 +368,7 @@ export class RingSession extends MultiMemberSession {
     this.r.extra?.zero();
     this.transits.clear();
     this.finals.clear();
-    this.mine = [];
+    this.release.end();
   }
 
 }

@@ -2,6 +2,8 @@ import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { ProtocolViolation } from '../errors.js';
 import type { QueryPlan } from '../query/plan.js';
+import type { MultiStep } from './multi-step.js';
+import { Release } from './release.js';
 import { type Step, failStep, peerAborted } from './step.js';
 
 export interface SessionParams {
@@ -11,6 +13,23 @@ export interface SessionParams {
   readonly peer: string;
   /** Zeroed by the machine when its last multiplication is done; the driver multiplies with it until then. */
   readonly secret: QuerySecret;
+}
+
+/** The release stage of a two-party query: P deals to both, checks the counts it computed, and sends Q the labels. */
+export function pairRelease(p: SessionParams, aggregator: string): Release {
+  const holders = [aggregator, aggregator === p.self ? p.peer : p.self];
+  const receivers = p.plan.receivers.filter((r) => holders.includes(r));
+  return new Release({
+    queryId: p.queryId,
+    plan: p.plan,
+    self: p.self,
+    holders,
+    dealers: [aggregator],
+    receivers,
+    labelsFrom: aggregator,
+    labelsTo: receivers.filter((r) => r !== aggregator),
+    verifyCounts: true,
+  });
 }
 
 /**
@@ -43,6 +62,12 @@ export abstract class Session {
 
   /** Role-specific transitions for every message but `abort`. */
   protected abstract handle(msg: Exclude<SessionMessage, { type: 'abort' }>): Step;
+
+  /** A step of the release stage: every envelope goes to the one peer, and its outcome ends the session. */
+  protected released(step: MultiStep): Step {
+    if (step.outcome) this.finish();
+    return { send: step.send.map((e) => e.msg), ...(step.outcome ? { outcome: step.outcome } : {}) };
+  }
 
   /** Wipes the secret and whatever per-query state the role holds. */
   protected finish(): void {
