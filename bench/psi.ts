@@ -60,20 +60,20 @@ async function psi(group: GroupBackend, n: number): Promise<{ seconds: number; i
   const toP: SessionMessage[] = [];
   let outcome: Outcome | undefined;
   const take = (step: Step, out: SessionMessage[], m: AggregatorSession | PartnerSession = out === toQ ? P : Q) => {
-    const s = completeBlinds(m, step, group, m === P ? a : b);
-    out.push(...s.send);
+    const s = completeBlinds(m, step, group);
+    out.push(...s.send.map((e) => e.msg));
     if (s.outcome && s.outcome.kind !== 'released') outcome ??= s.outcome;
   };
   const started = performance.now();
   for (let i = 0; i < n; i += PSI_BATCH_KEYS) {
-    take(Q.ownPoints(group.blind(b, group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst))), toP);
-    take(P.ownPoints(group.blind(a, group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst))), toQ);
+    take(Q.ownHashed(group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toP);
+    take(P.ownHashed(group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toQ);
   }
   take(Q.ownEnd(), toP);
   take(P.ownEnd(), toQ);
   while (!outcome && (toP.length > 0 || toQ.length > 0)) {
-    while (toQ.length > 0) take(Q.receive(toQ.shift()!), toP);
-    while (toP.length > 0) take(P.receive(toP.shift()!), toQ);
+    while (toQ.length > 0) take(Q.receive('p', toQ.shift()!), toP);
+    while (toP.length > 0) take(P.receive('q', toP.shift()!), toQ);
   }
   const seconds = (performance.now() - started) / 1000;
   if (outcome?.kind !== 'result') throw new Error(`PSI did not produce a result: ${JSON.stringify(outcome)}`);

@@ -27,9 +27,13 @@ import { AuditLog, DEFAULT_AUDIT_FILE, type AuditInput } from '../audit/audit-lo
 import { JoinRegistry } from './join-registry.js';
 import { PeerQueryGates, QueryGate } from './query-gate.js';
 import { ProposalAnswer, ProposalOffer } from '../session/proposal.js';
-import { runFederated, runFederatedJoin } from './federated-runner.js';
-import { runRing } from './ring-runner.js';
-import { runSession, type Progress } from './session-runner.js';
+import { QuerySecret } from '../crypto/secret.js';
+import { AggregatorSession } from '../session/aggregator.js';
+import { FederatedSession } from '../session/federated.js';
+import { PartnerSession } from '../session/partner.js';
+import { RingSession } from '../session/ring.js';
+import type { Machine } from '../session/step.js';
+import { drive, type Progress } from './driver.js';
 
 export type QueryOutcome =
   | { readonly kind: 'result'; readonly result: QueryResult }
@@ -251,10 +255,20 @@ export class CleanroomNode {
   }
 
   private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
-    const common = { queryId, plan, collaborationId: this.manifest.collaborationId, self: this.memberId, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs };
-    if (plan.mode === 'federated') return plan.others.length > 0 ? runFederatedJoin({ ...common, plan, conns }) : runFederated({ ...common, plan, conns });
-    if (conns.size === 1) return runSession({ ...common, conn: [...conns.values()][0]! });
-    return runRing({ ...common, conns });
+    const ctx = { queryId, plan, collaborationId: this.manifest.collaborationId, conns, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs };
+    return drive(this.machineFor(queryId, plan, [...conns.keys()]), ctx);
+  }
+
+  /** This member's machine for the query: a federated query, a two-party PSI, or a join of three or more. */
+  private machineFor(queryId: string, plan: QueryPlan, peers: readonly string[]): Machine {
+    const self = this.memberId;
+    if (plan.mode === 'federated') return new FederatedSession({ queryId, plan, self, newSecret: () => QuerySecret.generate() });
+    const aggregator = plan.aggregator.table.owner === self;
+    if (peers.length === 1) {
+      const params = { queryId, plan, self, peer: peers[0]!, secret: QuerySecret.generate() };
+      return aggregator ? new AggregatorSession(params) : new PartnerSession(params);
+    }
+    return new RingSession({ queryId, plan, self, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
   }
 
   private async plan(sql: string, querier: string): Promise<QueryPlan> {

@@ -58,11 +58,10 @@ export class SessionControl {
   }
 
   /**
-   * Hands every peer's messages that `accept` takes to `onMessage`, in arrival order per peer, until the session
-   * ends. A peer whose part is over says `bye` before it closes; if every peer has done so and `settled` (the
+   * Hands every peer's messages to `onMessage`, in arrival order per peer, until the session ends. A peer whose part is over says `bye` before it closes; if every peer has done so and `settled` (the
    * work already queued) brings no outcome, this member cannot complete.
    */
-  listen(accept: (m: SessionMessage) => boolean, onMessage: (peer: string, m: SessionMessage) => void, settled: () => Promise<unknown>): void {
+  listen(onMessage: (peer: string, m: SessionMessage) => void, settled: () => Promise<unknown>): void {
     let listening = this.conns.size;
     for (const [peer, conn] of this.conns) {
       void (async () => {
@@ -70,7 +69,7 @@ export class SessionControl {
           while (!this.outcome) {
             let msg: SessionMessage | null;
             try {
-              msg = await conn.nextOf(undefined, accept, this.stop.signal);
+              msg = await conn.nextOf(undefined, () => true, this.stop.signal);
             } catch (err) {
               if (!conn.peerFinished) this.fail(err);
               return;

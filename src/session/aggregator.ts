@@ -1,13 +1,11 @@
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
+import type { TableSide } from '../query/plan.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
-import { Release } from './release.js';
-import { Session, type SessionParams, pairRelease } from './session.js';
-import { NOTHING, type Step } from './step.js';
-
-export type { SessionParams } from './session.js';
+import { PairSession, type PairParams, toPeer } from './pair.js';
+import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 
 type Phase = 'psi' | 'aggregating' | 'done';
 
@@ -17,12 +15,11 @@ type Phase = 'psi' | 'aggregating' | 'done';
  * has Q's shuffled H(q)^b raised to (H(q)^b)^a, and matches the returned H(p)^ab against them: it learns which of
  * its keys are in the intersection (aggregate mode) or only how many (count-only, where Q shuffles before
  * returning). Multiplications are requested from the driver (`blind`), which runs them on a worker pool and
- * hands the results back in request order (`peerBlinded`).
+ * hands the results back in request order (`blinded`): its own batches (H(p)^a) and Q's (H(q)^ba) in one queue.
  */
-export class AggregatorSession extends Session {
+export class AggregatorSession extends PairSession {
   private phase: Phase = 'psi';
   private readonly ownOut: OutboundStream;
-  private ownEnded = false;
   private readonly qIn = new InboundStream('q');
   private readonly pqIn = new InboundStream('pq');
   private readonly qSet = new PointSet();
@@ -34,79 +31,56 @@ export class AggregatorSession extends Session {
   private matchedCount = 0;
   /** Index of the next returned point among P's own, in P's order. */
   private matchedOffset = 0;
-  private readonly release: Release;
 
-  constructor(p: SessionParams) {
-    super(p);
-    this.release = pairRelease(p, p.self);
+  constructor(p: PairParams) {
+    super(p, p.self);
     this.ownOut = new OutboundStream('p', p.queryId);
   }
 
-  /** A batch of this node's own H(p)^a, in the order the driver keeps its keys. */
-  ownPoints(blinded: Uint8Array): Step {
-    // Own batches still in flight when the session already ended (a peer's abort) are moot.
-    if (this.ended) return NOTHING;
-    return this.guard(() => {
-      if (this.phase !== 'psi' || this.ownEnded) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
-      return { send: this.ownOut.batches(blinded) };
-    });
+  get side(): TableSide {
+    return this.p.plan.aggregator;
   }
 
-  /** A blinding requested by `blind`, in request order: (H(q)^b)^a for one batch of Q's set. */
-  peerBlinded(blinded: Uint8Array): Step {
-    if (this.ended) return NOTHING;
-    return this.guard(() => {
-      if (this.phase !== 'psi' || this.qPending === 0) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
-      this.qSet.addAll(blinded);
-      this.qPending -= 1;
-      if (this.qIn.ended && this.qPending === 0) {
-        for (const batch of this.pqWaiting) this.match(batch);
-        this.pqWaiting = [];
-      }
-      return this.afterPsi();
-    });
+  /** H(p)^a goes out in the order the driver keeps its keys: the matches are indices into it. */
+  protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
+    return toPeer(this.p, this.ownOut.batches(blinded));
   }
 
-  ownEnd(): Step {
-    if (this.ended) return NOTHING;
-    return this.guard(() => {
-      this.ownEnded = true;
-      const next = this.afterPsi();
-      return { ...next, send: [this.ownOut.end(), ...next.send] };
-    });
+  /** (H(q)^b)^a for one batch of Q's set. */
+  protected peerBatchBlinded(blinded: Uint8Array): Step {
+    this.qSet.addAll(blinded);
+    this.qPending -= 1;
+    if (this.qIn.ended && this.qPending === 0) {
+      for (const batch of this.pqWaiting) this.match(batch);
+      this.pqWaiting = [];
+    }
+    return this.afterPsi();
+  }
+
+  protected ownComplete(): Step {
+    return followedBy(toPeer(this.p, [this.ownOut.end()]), this.afterPsi());
   }
 
   /** The driver's answer to `aggregate`: per-group integers over the matched rows. */
-  aggregates(groups: readonly GroupAggregate[]): Step {
+  override aggregates(groups: readonly GroupAggregate[]): Step {
     // A violation or abort that arrived while DuckDB aggregated has ended the session: its failure stands.
-    if (this.ended) return NOTHING;
-    return this.guard(() => {
+    return this.unlessEnded(() => {
       if (this.phase !== 'aggregating') throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
       return this.deal(groups);
     });
   }
 
-  protected handle(msg: Exclude<SessionMessage, { type: 'abort' }>): Step {
-    switch (msg.type) {
-      case 'points':
-        return this.onPoints(msg.stage, msg);
-      case 'points-end':
-        return this.onPointsEnd(msg.stage, msg.batches, msg.count);
-      case 'shares':
-      case 'open':
-      case 'labels':
-        return this.released((this.release.receive(this.p.peer, msg)));
-      default:
-        throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in phase ${this.phase} of the aggregator`);
-    }
+  protected where(): string {
+    return `phase ${this.phase} of the aggregator`;
   }
 
-  private onPoints(stage: string, msg: Extract<SessionMessage, { type: 'points' }>): Step {
+  protected onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
+    const { stage } = msg;
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points in phase ${this.phase}`);
     if (stage === 'q') {
       this.qIn.accept(msg);
       this.qPending += 1;
-      return { send: [], blind: [msg.points] };
+      return this.blindPeerBatch(msg.points);
     }
     if (stage !== 'pq') throw new ProtocolViolation('unexpected-message', `the aggregator never receives stage ${stage}`);
     // H(p)^ab can only be compared once Q's whole set is in. SPEC §4.2: the `pq` stream may not start before the
@@ -130,7 +104,7 @@ export class AggregatorSession extends Session {
     this.matchedOffset += batch.length / 32;
   }
 
-  private onPointsEnd(stage: string, batches: number, count: number): Step {
+  protected onPointsEnd({ stage, batches, count }: Extract<SessionMessage, { type: 'points-end' }>): Step {
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points-end in phase ${this.phase}`);
     if (stage === 'q') this.qIn.end(batches, count);
     else if (stage === 'pq') {
@@ -161,11 +135,11 @@ export class AggregatorSession extends Session {
   }
 
   private deal(groups: readonly GroupAggregate[]): Step {
-    return this.released((this.release.deal(groups)));
+    return this.released(this.release.deal(groups));
   }
 
-  protected override finish(): void {
-    super.finish();
+  protected wipe(): void {
+    this.p.secret.zero();
     this.phase = 'done';
     this.qSet.clear();
     this.release.end();

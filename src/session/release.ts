@@ -4,7 +4,7 @@ import { addShares, decodeRingElements, encodeRingElements, reconstruct, share }
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
-import { followedBy, type Envelope, type MultiStep } from './multi-step.js';
+import { followedBy, type Envelope, type Step } from './step.js';
 
 /** The messages of the release stage (SPEC §4.3): the machine of each flow hands them to its `Release`. */
 export type ReleaseMessage = Extract<SessionMessage, { type: 'shares' | 'open' | 'labels' }>;
@@ -112,7 +112,7 @@ export class Release {
   }
 
   /** A dealer's per-group integers over its own rows. */
-  deal(groups: readonly GroupAggregate[]): MultiStep {
+  deal(groups: readonly GroupAggregate[]): Step {
     if (!this.started || this.dealt || !this.r.dealers.includes(this.r.self)) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
     this.dealt = true;
     for (const g of groups) if (g.values.length !== this.width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${this.width} expected`);
@@ -149,7 +149,7 @@ export class Release {
     return rows.map((g) => [...g.values]);
   }
 
-  receive(from: string, msg: ReleaseMessage): MultiStep {
+  receive(from: string, msg: ReleaseMessage): Step {
     this.admit(from, msg);
     if (!this.started) throw new ProtocolViolation('wrong-round', `${msg.type} before the release stage`);
     switch (msg.type) {
@@ -182,7 +182,7 @@ export class Release {
     }
   }
 
-  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): MultiStep {
+  private onShares(from: string, groups: number, width: number, bytes: Uint8Array): Step {
     if (width !== this.width) throw new ProtocolViolation('bad-share-shape', `share vectors of width ${width}; this query has ${this.width}`);
     if (this.r.plan.mode === 'count-only' && groups !== 1) throw new ProtocolViolation('bad-share-shape', `a count-only query has one group, not ${groups}`);
     if (this.groups !== undefined && groups !== this.groups) throw new ProtocolViolation('bad-share-shape', `shares of ${groups} groups, expected ${this.groups}`);
@@ -195,7 +195,7 @@ export class Release {
   }
 
   /** Once every share this holder is due is in: its count shares to the other holders. */
-  private afterShares(): MultiStep {
+  private afterShares(): Step {
     if (this.countsSent || !this.sharesComplete) return { send: [] };
     this.countsSent = true;
     const values = encodeRingElements(this.held!.map((v) => v[KEYS]!));
@@ -207,7 +207,7 @@ export class Release {
     return this.r.dealers.every((d) => (d === this.r.self ? this.dealt : this.sharesFrom.has(d)));
   }
 
-  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): MultiStep {
+  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): Step {
     if (stage === 'counts') {
       if (this.r.dealers.includes(from) && !this.sharesFrom.has(from)) throw new ProtocolViolation('wrong-round', `count shares from ${from} before its shares`);
       this.counts.set(from, decodeRingElements(bytes));
@@ -218,14 +218,14 @@ export class Release {
     return this.afterValues();
   }
 
-  private onLabels(from: string, labels: Labels): MultiStep {
+  private onLabels(from: string, labels: Labels): Step {
     if (!this.values.has(from)) throw new ProtocolViolation('wrong-round', `labels from ${from} before its value shares`);
     this.labels = labels;
     return this.afterValues();
   }
 
   /** Once every holder's count shares are in: the surviving groups, and the value shares to each receiver. */
-  private afterCounts(): MultiStep {
+  private afterCounts(): Step {
     if (this.survivors || !this.countsSent || this.counts.size < this.otherHolders.length) return { send: [] };
     const held = this.held!;
     for (const [from, v] of this.counts) if (v.length !== held.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${held.length} groups`);
@@ -251,7 +251,7 @@ export class Release {
   }
 
   /** Once the value shares of every other holder and the labels are in: the result. */
-  private afterValues(): MultiStep {
+  private afterValues(): Step {
     if (this.values.size < this.otherHolders.length || !this.labels) return { send: [] };
     if (this.isHolder && !this.survivors) return { send: [] };
     // A holder knows which groups survived; a receiver holding no part learns them from the labels.

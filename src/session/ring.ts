@@ -4,11 +4,12 @@ import type { QuerySecret } from '../crypto/secret.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
-import type { QueryPlan } from '../query/plan.js';
+import type { QueryPlan, TableSide } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { Release } from './release.js';
-import { MultiMemberSession, followedBy, type Envelope, type MultiStep } from './multi-step.js';
+import { Session } from './session.js';
+import { followedBy, type Envelope, type Step } from './step.js';
 
 /**
  * A join of three or more members (SPEC §4.4) as one pure state machine per member. Every member's key set is
@@ -46,7 +47,7 @@ interface Transit {
   done: boolean;
 }
 
-export class RingSession extends MultiMemberSession {
+export class RingSession extends Session {
   private readonly p: string;
   private readonly others: readonly string[];
   private readonly combiner: string;
@@ -64,11 +65,8 @@ export class RingSession extends MultiMemberSession {
   private phase: 'psi' | 'aggregating' | 'done' = 'psi';
   private readonly release: Release;
 
-  protected readonly queryId: string;
-
   constructor(private readonly r: RingParams) {
-    super();
-    this.queryId = r.queryId;
+    super(r.queryId);
     this.p = r.plan.aggregator.table.owner;
     this.others = r.plan.others.map((o) => o.table.owner);
     this.combiner = this.others[0]!;
@@ -95,6 +93,14 @@ export class RingSession extends MultiMemberSession {
     return this.members.filter((m) => m !== this.r.self);
   }
 
+  get side(): TableSide {
+    return [this.r.plan.aggregator, ...this.r.plan.others].find((t) => t.table.owner === this.r.self)!;
+  }
+
+  get keyed(): boolean {
+    return true;
+  }
+
   /** The order in which the members blind `set`, owner first. */
   pathOf(set: string): string[] {
     if (set === this.p) return [this.p, ...this.others];
@@ -113,10 +119,9 @@ export class RingSession extends MultiMemberSession {
   }
 
   /** A batch of this member's own H(k). */
-  ownHashed(hashed: Uint8Array): MultiStep {
+  ownHashed(hashed: Uint8Array): Step {
     // Own batches still in flight when the session already ended (a peer's abort) are moot.
-    if (this.phase === 'done') return { send: [] };
-    return this.guard(() => {
+    return this.unlessEnded(() => {
       if (this.phase !== 'psi') throw new CleanroomError('INTERNAL', 'own keys after the PSI phase');
       this.transit(this.r.self, null).pending += 1;
       this.ownCount += hashed.length / 32;
@@ -125,9 +130,8 @@ export class RingSession extends MultiMemberSession {
     });
   }
 
-  ownEnd(): MultiStep {
-    if (this.phase === 'done') return { send: [] };
-    return this.guard(() => {
+  ownEnd(): Step {
+    return this.unlessEnded(() => {
       const t = this.transit(this.r.self, null);
       t.ended = true;
       return followedBy(this.flush(t), this.afterPsi());
@@ -135,9 +139,8 @@ export class RingSession extends MultiMemberSession {
   }
 
   /** The result of the oldest outstanding blind request. */
-  blinded(result: Uint8Array): MultiStep {
-    if (this.phase === 'done') return { send: [] };
-    return this.guard(() => {
+  blinded(result: Uint8Array): Step {
+    return this.unlessEnded(() => {
       const c = this.queue.shift();
       if (!c) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
       if (c.kind === 'own' && c.extraNext) {
@@ -155,11 +158,7 @@ export class RingSession extends MultiMemberSession {
     });
   }
 
-  protected get ended(): boolean {
-    return this.phase === 'done';
-  }
-
-  protected handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): MultiStep {
+  protected handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): Step {
     switch (msg.type) {
       case 'ring':
         return this.onRing(from, msg.set, msg.stage, msg);
@@ -176,7 +175,7 @@ export class RingSession extends MultiMemberSession {
 
   // ---- PSI ----
 
-  private onRing(from: string, set: string, stage: 'hop' | 'final', msg: { seq: number; points: Uint8Array }): MultiStep {
+  private onRing(from: string, set: string, stage: 'hop' | 'final', msg: { seq: number; points: Uint8Array }): Step {
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `ring points in phase ${this.phase}`);
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
@@ -197,7 +196,7 @@ export class RingSession extends MultiMemberSession {
     return this.afterPsi();
   }
 
-  private onRingEnd(from: string, set: string, stage: 'hop' | 'final', batches: number, count: number): MultiStep {
+  private onRingEnd(from: string, set: string, stage: 'hop' | 'final', batches: number, count: number): Step {
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `ring-end in phase ${this.phase}`);
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
@@ -293,7 +292,7 @@ export class RingSession extends MultiMemberSession {
   }
 
   /** Advances once this member's part of the PSI is complete. */
-  private afterPsi(): MultiStep {
+  private afterPsi(): Step {
     if (this.phase !== 'psi') return { send: [] };
     const self = this.r.self;
     const transitsDone = this.members.every((set) => {
@@ -353,16 +352,15 @@ export class RingSession extends MultiMemberSession {
     this.release.start();
   }
 
-  aggregates(groups: readonly GroupAggregate[]): MultiStep {
+  override aggregates(groups: readonly GroupAggregate[]): Step {
     // A violation or abort that arrived while DuckDB aggregated has ended the session: its failure stands.
-    if (this.ended) return { send: [] };
-    return this.guard(() => {
+    return this.unlessEnded(() => {
       if (this.phase !== 'aggregating' || this.r.self !== this.p) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
       return this.released(this.release.deal(groups));
     });
   }
 
-  protected finish(): void {
+  protected wipe(): void {
     this.phase = 'done';
     this.r.secret.zero();
     this.r.extra?.zero();
@@ -370,6 +368,5 @@ export class RingSession extends MultiMemberSession {
     this.finals.clear();
     this.release.end();
   }
-
 }
 

@@ -1,78 +1,79 @@
+import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
-import type { QuerySecret } from '../crypto/secret.js';
-import { ProtocolViolation } from '../errors.js';
-import type { QueryPlan } from '../query/plan.js';
-import type { MultiStep } from './multi-step.js';
-import { Release } from './release.js';
-import { type Step, failStep, peerAborted } from './step.js';
-
-export interface SessionParams {
-  readonly queryId: string;
-  readonly plan: QueryPlan;
-  readonly self: string;
-  readonly peer: string;
-  /** Zeroed by the machine when its last multiplication is done; the driver multiplies with it until then. */
-  readonly secret: QuerySecret;
-}
-
-/** The release stage of a two-party query: P deals to both, checks the counts it computed, and sends Q the labels. */
-export function pairRelease(p: SessionParams, aggregator: string): Release {
-  const holders = [aggregator, aggregator === p.self ? p.peer : p.self];
-  const receivers = p.plan.receivers.filter((r) => holders.includes(r));
-  return new Release({
-    queryId: p.queryId,
-    plan: p.plan,
-    self: p.self,
-    holders,
-    dealers: [aggregator],
-    receivers,
-    labelsFrom: aggregator,
-    labelsTo: receivers.filter((r) => r !== aggregator),
-    verifyCounts: true,
-  });
-}
+import { CleanroomError, ProtocolViolation } from '../errors.js';
+import type { TableSide } from '../query/plan.js';
+import { NOTHING, abortAll, abortedBy, type Machine, type Step } from './step.js';
 
 /**
- * What both roles share: a message for another query or after the end is a violation, the peer's abort ends the
- * session, and any failure inside a transition becomes an abort to the peer with the secret and the shares wiped.
+ * What every machine of a query session shares: each inbound message is checked first (from a member of the query,
+ * for this query, not after the end), a peer's abort ends the session, and any failure inside a transition, or
+ * reported by the driver (`fail`), wipes the role's per-query state and becomes an abort to every peer.
  */
-export abstract class Session {
-  protected ended = false;
+export abstract class Session implements Machine {
+  private over = false;
 
-  constructor(protected readonly p: SessionParams) {}
+  /** `peerName` is how a peer's abort names it to this node's operator (a two-party query says "the peer"). */
+  constructor(
+    protected readonly queryId: string,
+    private readonly peerName?: string,
+  ) {}
 
-  receive(msg: SessionMessage): Step {
+  abstract get peers(): readonly string[];
+  abstract get side(): TableSide;
+  abstract get keyed(): boolean;
+  abstract ownHashed(hashed: Uint8Array): Step;
+  abstract ownEnd(): Step;
+  abstract blinded(result: Uint8Array): Step;
+
+  /** Role-specific transitions for every message but `abort`, once `receive` has admitted it. */
+  protected abstract handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): Step;
+
+  /** Wipes the secrets and whatever per-query state the role holds. */
+  protected abstract wipe(): void;
+
+  start(): Step {
+    return NOTHING;
+  }
+
+  receive(from: string, msg: SessionMessage): Step {
     return this.guard(() => {
-      if (this.ended) throw new ProtocolViolation('after-end', `${msg.type} after the query ended`);
-      if (msg.queryId !== this.p.queryId) throw new ProtocolViolation('wrong-query', `message for query ${msg.queryId} in session ${this.p.queryId}`);
-      if (msg.type === 'abort') {
-        this.finish();
-        return peerAborted(msg);
-      }
-      return this.handle(msg);
+      if (this.over) throw new ProtocolViolation('after-end', `${msg.type} after the query ended`);
+      if (!this.peers.includes(from)) throw new ProtocolViolation('unexpected-sender', `${from} takes no part in this query`);
+      if (msg.queryId !== this.queryId) throw new ProtocolViolation('wrong-query', `message for query ${msg.queryId} in session ${this.queryId}`);
+      if (msg.type !== 'abort') return this.handle(from, msg);
+      this.finish();
+      return { send: [], outcome: { kind: 'failed', error: abortedBy(this.peerName ?? from, msg) } };
     });
   }
 
-  /** A failure outside the machine that ends the query, e.g. a worker refusing one of the peer's points. */
+  aggregates(_groups: readonly GroupAggregate[]): Step {
+    return this.fail(new CleanroomError('INTERNAL', 'aggregates nobody asked for'));
+  }
+
   fail(err: unknown): Step {
     return this.guard(() => {
       throw err;
     });
   }
 
-  /** Role-specific transitions for every message but `abort`. */
-  protected abstract handle(msg: Exclude<SessionMessage, { type: 'abort' }>): Step;
-
-  /** A step of the release stage: every envelope goes to the one peer, and its outcome ends the session. */
-  protected released(step: MultiStep): Step {
-    if (step.outcome) this.finish();
-    return { send: step.send.map((e) => e.msg), ...(step.outcome ? { outcome: step.outcome } : {}) };
+  end(): void {
+    this.finish();
   }
 
-  /** Wipes the secret and whatever per-query state the role holds. */
+  /** Whether the session has ended (every later message is a violation). */
+  protected get ended(): boolean {
+    return this.over;
+  }
+
+  /** A step of the release stage: its outcome ends the session. */
+  protected released(step: Step): Step {
+    if (step.outcome) this.finish();
+    return step;
+  }
+
   protected finish(): void {
-    this.ended = true;
-    this.p.secret.zero();
+    this.over = true;
+    this.wipe();
   }
 
   protected guard(f: () => Step): Step {
@@ -80,7 +81,12 @@ export abstract class Session {
       return f();
     } catch (err) {
       this.finish();
-      return failStep(this.p.queryId, err);
+      return abortAll(this.peers, this.queryId, err);
     }
+  }
+
+  /** An event of this member's own work: moot once the session ended (a peer's abort), else guarded. */
+  protected unlessEnded(f: () => Step): Step {
+    return this.over ? NOTHING : this.guard(f);
   }
 }

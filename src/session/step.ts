@@ -1,5 +1,7 @@
-import type { QueryResult } from '../query/result.js';
+import type { GroupAggregate, QueryResult } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
+import type { QuerySecret } from '../crypto/secret.js';
+import type { TableSide } from '../query/plan.js';
 import { CleanroomError, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
 
 type Abort = Extract<SessionMessage, { type: 'abort' }>;
@@ -15,35 +17,67 @@ export type Outcome =
   /** The other side of that PSI: its part is done, it learned nothing but the holder's set size. */
   | { readonly kind: 'joined' };
 
-/** What a state machine returns for every event: messages to send, in order, and possibly its outcome. */
+/** A message for one member of the query. */
+export interface Envelope {
+  readonly to: string;
+  readonly msg: SessionMessage;
+}
+
+/** A multiplication the machine needs: these points raised to this secret. */
+export interface BlindRequest {
+  readonly points: Uint8Array;
+  readonly secret: QuerySecret;
+}
+
+/** What a state machine returns for every event: messages to send, in order, work to do, and possibly its outcome. */
 export interface Step {
-  readonly send: readonly SessionMessage[];
-  /**
-   * Peer batches to raise to this node's secret, in order. The driver answers each with `peerBlinded(result)`,
-   * in the same order, or with `fail(err)` if the multiplication refused a point.
-   */
-  readonly blind?: readonly Uint8Array[];
-  /** Aggregator only: the indices of its own keys that matched; the driver answers with `aggregates()`. */
-  readonly aggregate?: readonly number[];
+  readonly send: readonly Envelope[];
+  /** Multiplications to run; the driver answers each with `blinded(result)`, strictly in request order (or `fail`). */
+  readonly blind?: readonly BlindRequest[];
+  /** This member's per-group aggregates over the rows of these own key indices (or all its rows); answered with `aggregates`. */
+  readonly aggregate?: readonly number[] | 'all';
   readonly outcome?: Outcome;
+}
+
+/** What the driver does with a machine: every event in, one step out. */
+export interface Machine {
+  /** The members this one exchanges messages with. */
+  readonly peers: readonly string[];
+  /** This member's table: its own keys (when `keyed`) and its aggregates come from it. */
+  readonly side: TableSide;
+  /** Whether the machine takes this member's key stream (`ownHashed`, then `ownEnd`). */
+  readonly keyed: boolean;
+  start(): Step;
+  /** A batch of this member's own H(k), in the order of its key stream. */
+  ownHashed(hashed: Uint8Array): Step;
+  ownEnd(): Step;
+  /** A message from `from`, already authenticated as that member by the channel. */
+  receive(from: string, msg: SessionMessage): Step;
+  /** The result of the oldest outstanding blind request. */
+  blinded(result: Uint8Array): Step;
+  /** The answer to `aggregate`. */
+  aggregates(groups: readonly GroupAggregate[]): Step;
+  /** A failure outside the machine that ends the query, e.g. a worker refusing one of the peer's points. */
+  fail(err: unknown): Step;
+  /** The driver ended the query (e.g. a connection failed): wipe every secret and per-query state. */
+  end(): void;
 }
 
 export const NOTHING: Step = { send: [] };
 
-/**
- * Converts a failure inside a transition into the abort that tells the peer, so that one side's failure
- * stops the query on both and nothing further is opened.
- */
-export function failStep(queryId: string, err: unknown): Step {
-  const error = asCleanroomError(err);
-  return {
-    send: [{ type: 'abort', queryId, ...forPeer(error) }],
-    outcome: { kind: 'failed', error },
-  };
+/** Messages of a step first, then those of the step it led to (not named `then`: a module exporting `then` is a thenable). */
+export function followedBy(first: readonly Envelope[], next: Step): Step {
+  return { ...next, send: [...first, ...next.send] };
 }
 
-export function peerAborted(abort: Abort): Step {
-  return { send: [], outcome: { kind: 'failed', error: abortedBy('the peer', abort) } };
+/**
+ * A failure inside a transition: the session ends here and every peer is told, so that one member's failure stops
+ * the query everywhere and nothing further is opened.
+ */
+export function abortAll(peers: readonly string[], queryId: string, err: unknown): Step {
+  const error = asCleanroomError(err);
+  const abort: SessionMessage = { type: 'abort', queryId, ...forPeer(error) };
+  return { send: peers.map((to) => ({ to, msg: abort })), outcome: { kind: 'failed', error } };
 }
 
 /** This node's error for a peer's abort: its code, the violation's reason if it names one, and its text made safe. */

@@ -1,8 +1,8 @@
 /**
  * Both parties of a two-party query in one process, over in-memory pipes: no sockets, no DuckDB.
  *
- * The harness plays the part of src/node/session-runner.ts for both members: it hashes each side's own
- * distinct normalised keys and feeds them to its machine in batches, answers the aggregator's `aggregate`
+ * The harness plays the part of src/node/driver.ts for both members: it hashes each side's own
+ * distinct normalised keys and feeds them to its machine in batches, answers its blind requests in order, answers the aggregator's `aggregate`
  * request from small in-memory tables (../support/memory-tables.ts stands in for TableStore's DuckDB), and
  * carries every message across as a msgpack frame, decoded with the SessionMessage schema exactly as
  * PeerConnection does. A test may intercept any message in flight to alter, drop, duplicate, delay or
@@ -59,7 +59,7 @@ export interface ScenarioOptions {
   readonly querier: string;
   readonly data: Dataset;
   readonly backend?: 'noble' | 'sodium' | GroupBackend;
-  /** Own keys per ownPoints call (the node uses PSI_BATCH_KEYS); small batches exercise the batch numbering. */
+  /** Own keys per ownHashed call (the node uses PSI_BATCH_KEYS); small batches exercise the batch numbering. */
   readonly batchKeys?: number;
   /** 'interleaved' (default): own batches are fed between message deliveries, as the node's producer and consumer run concurrently. */
   readonly feed?: 'interleaved' | 'first';
@@ -67,6 +67,17 @@ export interface ScenarioOptions {
   /** Rewrites the driver's answer to `aggregate` before it reaches the aggregator. */
   readonly aggregates?: (honest: GroupAggregate[]) => GroupAggregate[];
   readonly queryId?: string;
+}
+
+/** A machine's step as the two-party wire sees it: every envelope goes to the one peer, so only the messages count. */
+export interface PartyStep {
+  readonly send: readonly SessionMessage[];
+  readonly aggregate?: readonly number[] | 'all';
+  readonly outcome?: Outcome;
+}
+
+function onTheWire(step: Step): PartyStep {
+  return { ...step, send: step.send.map((e) => e.msg) };
 }
 
 export interface Party {
@@ -84,8 +95,8 @@ export interface Party {
   ownEnded: boolean;
   readonly received: SessionMessage[];
   readonly sent: SessionMessage[];
-  /** Every Step the machine returned, in order. */
-  readonly steps: Step[];
+  /** Every step the machine returned (its blind requests answered), in order. */
+  readonly steps: PartyStep[];
   /** Messages the driver would no longer read because this party had its outcome already. */
   readonly unread: SessionMessage[];
   /** The aggregator's `aggregate` request (matched own key indices) and the driver's answer. */
@@ -173,10 +184,10 @@ export class Scenario {
     const p = this.party(role);
     if (p.ownEnded || p.outcome) return false;
     const batch = p.pendingBatches.shift();
-    if (batch) this.apply(p, p.machine.ownPoints(this.group.blind(p.secret, this.hash(batch))));
+    if (batch) this.apply(p, this.complete(p, p.machine.ownHashed(this.hash(batch))));
     else {
       p.ownEnded = true;
-      this.apply(p, p.machine.ownEnd());
+      this.apply(p, this.complete(p, p.machine.ownEnd()));
     }
     return true;
   }
@@ -223,15 +234,15 @@ export class Scenario {
    * machine's step (also applied: what it sends is queued to the peer). Unlike the pump, this delivers even
    * to a party that already has its outcome: that is how "anything after the end" is tested.
    */
-  inject(to: Role, wire: Wire): Step | undefined {
+  inject(to: Role, wire: Wire): PartyStep | undefined {
     return this.receiveFrame(other(to), to, wire, true);
   }
 
   /** Hands a machine a message object without the wire codec: for what the schema would have refused. */
-  injectUnchecked(to: Role, msg: SessionMessage): Step {
+  injectUnchecked(to: Role, msg: SessionMessage): PartyStep {
     const p = this.party(to);
     p.received.push(msg);
-    const step = this.complete(p, p.machine.receive(msg));
+    const step = this.complete(p, p.machine.receive(this.party(other(to)).member, msg));
     this.apply(p, step, true);
     return step;
   }
@@ -243,13 +254,13 @@ export class Scenario {
     for (const w of out) this.receiveFrame(from, to, w, false);
   }
 
-  private receiveFrame(from: Role, to: Role, wire: Wire, force: boolean): Step | undefined {
+  private receiveFrame(from: Role, to: Role, wire: Wire, force: boolean): PartyStep | undefined {
     const receiver = this.party(to);
     let msg: SessionMessage;
     try {
       msg = 'unchecked' in wire ? wire.unchecked : decodeFrame('raw' in wire ? wire.raw : encodeFrame(wire), SessionMessage, 'session');
     } catch (err) {
-      // PeerConnection fails the connection; runSession's failLocally sends an abort and settles failed.
+      // PeerConnection fails the connection; the driver sends an abort and settles failed.
       if (receiver.outcome && !force) return undefined;
       const error = asCleanroomError(err);
       receiver.frameError = error;
@@ -266,28 +277,29 @@ export class Scenario {
       return undefined;
     }
     receiver.received.push(msg);
-    const step = this.complete(receiver, receiver.machine.receive(msg));
+    const step = this.complete(receiver, receiver.machine.receive(this.party(from).member, msg));
     this.apply(receiver, step, force);
     return step;
   }
 
   /** The node's driver runs requested multiplications on its worker pool; here they run at once, in order. */
-  private complete(p: Party, step: Step): Step {
-    return completeBlinds(p.machine, step, this.group, p.secret);
+  private complete(p: Party, step: Step): PartyStep {
+    return onTheWire(completeBlinds(p.machine, step, this.group));
   }
 
-  private apply(p: Party, step: Step, force = false): void {
+  private apply(p: Party, step: PartyStep, force = false): void {
     p.steps.push(step);
     if (p.outcome && !force) return;
     this.queueFrom(p, step.send);
     if (step.aggregate) {
       const machine = p.machine;
       if (!(machine instanceof AggregatorSession)) throw new Error('aggregate request from the partner');
+      if (step.aggregate === 'all') throw new Error('a two-party aggregator aggregates its matched rows only');
       p.matchedIndices = step.aggregate;
       const honest = aggregateMatched(p.plan.aggregator, p.plan.groupBy, p.plan.sumColumns, step.aggregate.map((i) => p.keys[i]!), this.options.data);
       const given = this.options.aggregates ? this.options.aggregates(honest) : honest;
       p.aggregatesGiven = given;
-      this.apply(p, machine.aggregates(given));
+      this.apply(p, this.complete(p, machine.aggregates(given)));
     }
     if (step.outcome && !p.outcome) p.outcome = step.outcome;
   }

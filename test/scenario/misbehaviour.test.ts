@@ -511,7 +511,7 @@ describe("the peer's abort", () => {
   });
 
   it("while the aggregator's driver computes its aggregates: the late answer shares nothing", async () => {
-    // The peer's abort lands while the driver is in DuckDB (runSession awaits aggregateMatched), then the answer comes.
+    // The peer's abort lands while the driver is in DuckDB (the driver awaits aggregateMatched), then the answer comes.
     let s!: Scenario;
     s = await scenario(AGG, undefined, {
       aggregates: (honest) => {

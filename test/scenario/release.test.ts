@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeRingElements, encodeRingElements } from '../../src/crypto/shares.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import { type Cell, type GroupAggregate, assembleResult, releasedColumns } from '../../src/query/result.js';
-import type { MultiStep } from '../../src/session/multi-step.js';
 import { Release, type ReleaseMessage, type ReleaseParams } from '../../src/session/release.js';
-import type { Outcome } from '../../src/session/step.js';
+import type { Outcome, Step } from '../../src/session/step.js';
 import { AGG_SQL, buildCollaboration, plan as planOf } from '../support/collaboration.js';
 
 /**
@@ -32,7 +31,7 @@ class Net {
 
   constructor(readonly members: Readonly<Record<string, Release>>) {}
 
-  take(from: string, step: MultiStep): void {
+  take(from: string, step: Step): void {
     for (const e of step.send) this.queue.push({ from, to: e.to, msg: e.msg as ReleaseMessage });
     if (step.outcome) this.outcomes[from] = step.outcome;
   }

@@ -5,9 +5,8 @@ import { groupBackends } from '../../src/crypto/backend.js';
 import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
-import type { MultiStep } from '../../src/session/multi-step.js';
 import { RingSession } from '../../src/session/ring.js';
-import type { Outcome } from '../../src/session/step.js';
+import type { Outcome, Step } from '../../src/session/step.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery } from '../../src/query/plan.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
@@ -70,11 +69,11 @@ async function run(members: string[], keys: Record<string, string[]>, sql: strin
   const inbox: { from: string; to: string; bytes: Uint8Array }[] = [];
   const ownKeys: Record<string, string[]> = {};
 
-  const apply = (id: string, step: MultiStep): void => {
+  const apply = (id: string, step: Step): void => {
     for (const e of step.send) inbox.push({ from: id, to: e.to, bytes: encodeFrame(e.msg) });
     for (const req of step.blind ?? []) {
       if (outcomes[id]) return;
-      let next: MultiStep;
+      let next: Step;
       try {
         next = sessions[id]!.blinded(group.blind(req.secret, req.points));
       } catch (err) {
@@ -83,6 +82,7 @@ async function run(members: string[], keys: Record<string, string[]>, sql: strin
       apply(id, next);
     }
     if (step.aggregate) {
+      if (step.aggregate === 'all') throw new Error('a ring member aggregates its matched rows only');
       // The aggregator's rows, matched by index into its key order.
       const matched = step.aggregate.map((i) => ownKeys[id]![i]!);
       const groups = new Map<string, { rows: number; sum: number }>();

@@ -1,25 +1,25 @@
 import type { GroupBackend } from '../../src/crypto/group.js';
-import type { QuerySecret } from '../../src/crypto/secret.js';
-import type { AggregatorSession } from '../../src/session/aggregator.js';
-import type { PartnerSession } from '../../src/session/partner.js';
-import type { Step } from '../../src/session/step.js';
+import type { Machine, Step } from '../../src/session/step.js';
 
 /**
- * Answers a step's blind requests at once, on this thread, in order, and merges what the answers produce:
- * how scenario tests and the in-process benchmark drive the machines without a worker pool.
+ * Answers a step's blind requests at once, on this thread, strictly in request order (requests made by an answer
+ * queue behind those already waiting, as on the node's driver), and merges what the answers produce: how scenario
+ * tests and the in-process benchmark drive the machines without a worker pool.
  */
-export function completeBlinds(machine: AggregatorSession | PartnerSession, step: Step, group: GroupBackend, secret: QuerySecret): Step {
+export function completeBlinds(machine: Machine, step: Step, group: GroupBackend): Step {
   const send = [...step.send];
+  const requests = [...(step.blind ?? [])];
   let { aggregate, outcome } = step;
-  for (const points of step.blind ?? []) {
-    if (outcome) break;
+  while (requests.length > 0 && !outcome) {
+    const { points, secret } = requests.shift()!;
     let next: Step;
     try {
-      next = machine.peerBlinded(group.blind(secret, points));
+      next = machine.blinded(group.blind(secret, points));
     } catch (err) {
       next = machine.fail(err);
     }
     send.push(...next.send);
+    requests.push(...(next.blind ?? []));
     aggregate ??= next.aggregate;
     outcome ??= next.outcome;
   }

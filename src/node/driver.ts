@@ -1,0 +1,150 @@
+import { hashToGroupDst } from '../crypto/group.js';
+import type { CryptoPool } from '../crypto/pool.js';
+import type { KeyHasher } from '../data/hash-cache.js';
+import type { TableStore } from '../data/table-store.js';
+import { PSI_BATCH_KEYS } from '../limits.js';
+import type { QueryPlan } from '../query/plan.js';
+import type { BlindRequest, Machine, Outcome, Step } from '../session/step.js';
+import type { PeerConnection } from '../transport/connection.js';
+import { SessionControl } from './session-control.js';
+
+export interface Progress {
+  readonly queryId: string;
+  readonly stage: 'queued' | 'psi' | 'aggregation';
+  readonly ownKeys: number;
+  /** While queued: how many of this node's queries run or wait ahead of this one. */
+  readonly ahead?: number;
+}
+
+export interface DriverContext {
+  readonly queryId: string;
+  readonly plan: QueryPlan;
+  readonly collaborationId: string;
+  /** One authenticated connection to every other member of the query. */
+  readonly conns: ReadonlyMap<string, PeerConnection>;
+  readonly pool: CryptoPool;
+  readonly store: TableStore;
+  readonly onProgress?: (p: Progress) => void;
+  /** The session's silence limit (SessionControl). */
+  readonly idleTimeoutMs?: number;
+}
+
+/**
+ * Multiplications started ahead of the machine before the key stream waits: enough to keep every worker busy,
+ * few enough to bound what waits in memory to a few hundred KiB per worker.
+ */
+const BLINDS_AHEAD_PER_THREAD = 4;
+
+/**
+ * Drives any query machine: streams this node's H(k) out of DuckDB (through the hash cache) when the machine takes
+ * its keys, hands it every peer's messages off their connections, runs its multiplications on the worker pool and
+ * gives the results back strictly in request order, sends what it returns in the order it returned it, and
+ * answers its `aggregate` requests from the TableStore. The protocol decisions are all the machine's; this loop
+ * moves bytes and awaits I/O, and reading, crypto and network overlap. It waits on events only: a step applied,
+ * a result consumed, the session settled.
+ */
+export async function drive(machine: Machine, ctx: DriverContext): Promise<Outcome> {
+  const { queryId, plan, conns, pool, store } = ctx;
+  /** Started multiplications not yet handed back, in request order. */
+  const blinds: Promise<Uint8Array>[] = [];
+  let consuming = false;
+  /** Sends, aggregations and the outcome, in the order the machine produced them. */
+  let chain = Promise.resolve();
+  const waiting = new Set<() => void>();
+  const changed = (): void => {
+    for (const wake of waiting) wake();
+    waiting.clear();
+  };
+  const nextChange = (): Promise<void> => new Promise((wake) => waiting.add(wake));
+  const control = new SessionControl(queryId, conns, () => {
+    machine.end();
+    changed();
+  }, ctx.idleTimeoutMs);
+  const fail = (err: unknown): void => control.fail(err);
+
+  /** Starts a multiplication now, so the pool works ahead; its result is consumed later, in order. */
+  const multiply = (req: BlindRequest): Promise<Uint8Array> => {
+    let p: Promise<Uint8Array>;
+    try {
+      p = pool.blind(req.secret, req.points);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.catch(() => {});
+    return p;
+  };
+  const aggregateOwn = (request: readonly number[] | 'all') => {
+    if (request === 'all') return store.aggregateAll(machine.side, plan.groupBy, plan.sumColumns);
+    ctx.onProgress?.({ queryId, stage: 'aggregation', ownKeys: request.length });
+    return store.aggregateMatched(machine.side, plan.groupBy, plan.sumColumns, request);
+  };
+  const apply = (step: Step): void => {
+    control.touch();
+    blinds.push(...(step.blind ?? []).map(multiply));
+    changed();
+    const { send, aggregate, outcome } = step;
+    chain = chain
+      .then(async () => {
+        // After a failure nothing more leaves: the aborts are out.
+        if (control.outcome) return;
+        for (const e of send) await conns.get(e.to)!.send(e.msg);
+        if (aggregate) apply(machine.aggregates(await aggregateOwn(aggregate)));
+        if (outcome) control.settle(outcome);
+      })
+      .catch(fail);
+  };
+
+  const consume = async (): Promise<void> => {
+    while (!control.outcome) {
+      const next = blinds.shift();
+      if (!next) {
+        await nextChange();
+        continue;
+      }
+      consuming = true;
+      let step: Step;
+      try {
+        step = machine.blinded(await next);
+      } catch (err) {
+        step = machine.fail(err);
+      }
+      consuming = false;
+      if (control.outcome) changed();
+      else apply(step);
+    }
+  };
+
+  const hasher: KeyHasher = { dst: hashToGroupDst(ctx.collaborationId), parallelism: pool.threads, hash: (keys) => pool.hashToGroup(keys, hasher.dst) };
+  const produce = async (): Promise<void> => {
+    let count = 0;
+    for await (const hashed of store.hashedKeys(machine.side, hasher, PSI_BATCH_KEYS)) {
+      if (control.outcome) return;
+      apply(machine.ownHashed(hashed));
+      count += hashed.length / 32;
+      ctx.onProgress?.({ queryId, stage: 'psi', ownKeys: count });
+      while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
+    }
+    if (!control.outcome) apply(machine.ownEnd());
+  };
+
+  /** Resolves once every queued multiplication and message has been handled. */
+  const idle = async (): Promise<void> => {
+    for (;;) {
+      const c = chain;
+      await c;
+      if (control.outcome) return;
+      if (c !== chain) continue;
+      if (blinds.length === 0 && !consuming) return;
+      await nextChange();
+    }
+  };
+
+  void consume();
+  if (machine.keyed) produce().catch(fail);
+  control.listen((peer, msg) => apply(machine.receive(peer, msg)), idle);
+  apply(machine.start());
+  const result = await control.done;
+  // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
+  if (result.kind !== 'failed') await chain;
+  return result;
+}

@@ -1,0 +1,136 @@
+import type { QuerySecret } from '../crypto/secret.js';
+import { CleanroomError, ProtocolViolation } from '../errors.js';
+import type { QueryPlan } from '../query/plan.js';
+import type { SessionMessage } from '../wire/messages.js';
+import { Release } from './release.js';
+import { Session } from './session.js';
+import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
+
+/** A two-party PSI: this member and the one peer it runs the protocol with. */
+export interface PairParams {
+  readonly queryId: string;
+  readonly plan: QueryPlan;
+  readonly self: string;
+  readonly peer: string;
+  /** Zeroed by the machine when its last multiplication is done; blind requests carry it until then. */
+  readonly secret: QuerySecret;
+}
+
+/** Every message of a two-party PSI goes to the one peer. */
+export function toPeer(p: PairParams, msgs: readonly SessionMessage[]): Envelope[] {
+  return msgs.map((msg) => ({ to: p.peer, msg }));
+}
+
+/** The release stage of a two-party query: P deals to both, checks the counts it computed, and sends Q the labels. */
+function pairRelease(p: PairParams, aggregator: string): Release {
+  const holders = [aggregator, aggregator === p.self ? p.peer : p.self];
+  const receivers = p.plan.receivers.filter((r) => holders.includes(r));
+  return new Release({
+    queryId: p.queryId,
+    plan: p.plan,
+    self: p.self,
+    holders,
+    dealers: [aggregator],
+    receivers,
+    labelsFrom: aggregator,
+    labelsTo: receivers.filter((r) => r !== aggregator),
+    verifyCounts: true,
+  });
+}
+
+/**
+ * What both halves of a two-party PSI share: the one peer, and one queue of multiplications with the one secret,
+ * this member's own batches and the peer's in request order. The own stream completes once the driver's key
+ * stream is over and its last batch is back.
+ */
+export abstract class PairSession extends Session {
+  protected readonly release: Release;
+  private readonly requests: ('own' | 'peer')[] = [];
+  private ownClosing = false;
+  /** Own batches handed out for blinding and not yet back. */
+  private ownPending = 0;
+  /** Every own batch is blinded and the own stream is complete. */
+  protected ownEnded = false;
+
+  constructor(
+    protected readonly p: PairParams,
+    aggregator: string,
+  ) {
+    // A two-party query names its peer to this node's operator as "the peer" when it aborts.
+    super(p.queryId, 'the peer');
+    this.release = pairRelease(p, aggregator);
+  }
+
+  get peers(): readonly string[] {
+    return [this.p.peer];
+  }
+
+  get keyed(): boolean {
+    return true;
+  }
+
+  /** A batch of this member's own H(k), to be raised to its secret. */
+  ownHashed(hashed: Uint8Array): Step {
+    return this.unlessEnded(() => {
+      if (this.ownClosing) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
+      this.ownPending += 1;
+      this.requests.push('own');
+      return { send: [], blind: [{ points: hashed, secret: this.p.secret }] };
+    });
+  }
+
+  ownEnd(): Step {
+    return this.unlessEnded(() => {
+      this.ownClosing = true;
+      return this.closeOwn();
+    });
+  }
+
+  /** A blinding requested by `blind`, in request order: an own batch, or one of the peer's. */
+  blinded(result: Uint8Array): Step {
+    return this.unlessEnded(() => {
+      const request = this.requests.shift();
+      if (request === undefined) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
+      if (request === 'peer') return this.peerBatchBlinded(result);
+      this.ownPending -= 1;
+      return followedBy(this.ownBatchBlinded(result), this.closeOwn());
+    });
+  }
+
+  protected handle(from: string, msg: Exclude<SessionMessage, { type: 'abort' }>): Step {
+    switch (msg.type) {
+      case 'points':
+        return this.onPoints(msg);
+      case 'points-end':
+        return this.onPointsEnd(msg);
+      case 'shares':
+      case 'open':
+      case 'labels':
+        return this.released(this.release.receive(from, msg));
+      default:
+        throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
+    }
+  }
+
+  /** Asks for a batch of the peer's points to be raised to this member's secret. */
+  protected blindPeerBatch(points: Uint8Array): Step {
+    this.requests.push('peer');
+    return { send: [], blind: [{ points, secret: this.p.secret }] };
+  }
+
+  /** An own batch raised to the secret: what goes out at once. */
+  protected abstract ownBatchBlinded(blinded: Uint8Array): Envelope[];
+  protected abstract peerBatchBlinded(blinded: Uint8Array): Step;
+  /** The own stream is complete. */
+  protected abstract ownComplete(): Step;
+  protected abstract onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step;
+  protected abstract onPointsEnd(msg: Extract<SessionMessage, { type: 'points-end' }>): Step;
+  /** The role and its phase, as a violation names them. */
+  protected abstract where(): string;
+
+  private closeOwn(): Step {
+    if (!this.ownClosing || this.ownPending > 0 || this.ownEnded) return NOTHING;
+    this.ownEnded = true;
+    return this.ownComplete();
+  }
+}

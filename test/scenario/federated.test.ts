@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/crypto/backend.js';
+import { hashToGroupDst } from '../../src/crypto/group.js';
+import { QuerySecret } from '../../src/crypto/secret.js';
+import type { Manifest, Table } from '../../src/manifest/schema.js';
+import { parseQuery } from '../../src/query/parse.js';
+import { planQuery, type FederatedPlan } from '../../src/query/plan.js';
+import type { GroupAggregate } from '../../src/query/result.js';
+import { FederatedSession } from '../../src/session/federated.js';
+import type { Outcome, Step } from '../../src/session/step.js';
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
+import { SessionMessage } from '../../src/wire/messages.js';
+import { completeBlinds } from '../support/local-driver.js';
+
+/**
+ * A federated table held by h1 and h2, joined with r's table: every member's FederatedSession in this process,
+ * messages through the wire codec. Each holder's PSI with r runs inside its machine (SPEC §4.5), so the holders'
+ * totals cover only the rows whose key r has.
+ */
+const QUERY = 'ab'.repeat(16);
+const SQL = 'SELECT f.g, COUNT(*), SUM(f.v) FROM ft f JOIN tr r ON f.k = r.k GROUP BY f.g';
+const HOLDERS = ['h1', 'h2'];
+
+function manifest(receivers: string[]): Manifest {
+  const ft: Table = {
+    name: 'ft',
+    owner: 'h1',
+    holders: HOLDERS,
+    columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string', values: ['x', 'y'] }, { name: 'v', type: 'integer', min: 0, max: 1000 }],
+    joinKey: { column: 'k', normalization: 'exact' },
+    rules: { aggregations: [{ column: 'v', functions: ['sum'] }], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [] },
+  };
+  const tr: Table = {
+    name: 'tr',
+    owner: 'r',
+    columns: [{ name: 'k', type: 'string' }],
+    joinKey: { column: 'k', normalization: 'exact' },
+    rules: { aggregations: [], dimensions: [], minDistinctKeys: 2, overlapDisclosure: HOLDERS },
+  };
+  return {
+    format: 'cleanroom-manifest/1',
+    collaborationId: 'fed',
+    name: 'fed',
+    version: 1,
+    members: ['h1', 'h2', 'r'].map((id, i) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i + 1).repeat(64) })),
+    tables: [ft, tr],
+    queriers: ['r'],
+    receivers,
+  };
+}
+
+/** Each holder's rows: key, group, value. */
+const ROWS: Record<string, [string, string, number][]> = {
+  h1: [['a', 'x', 10], ['b', 'x', 20], ['c', 'y', 5], ['z1', 'y', 99]],
+  h2: [['d', 'x', 1], ['e', 'y', 7], ['f', 'y', 8], ['z2', 'x', 50]],
+};
+const R_KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'other'];
+
+interface Run {
+  readonly outcomes: Record<string, Outcome>;
+  readonly machines: Record<string, FederatedSession>;
+}
+
+/** Runs the query to its end; `tamper` may replace a message in flight. */
+async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage): Promise<Run> {
+  const plan = planQuery(await parseQuery(SQL), manifest(receivers), 'r') as FederatedPlan;
+  const group = selectBackend('noble');
+  const dst = hashToGroupDst('fed');
+  const members = ['h1', 'h2', 'r'];
+  const machines: Record<string, FederatedSession> = {};
+  for (const self of members) machines[self] = new FederatedSession({ queryId: QUERY, plan, self, newSecret: () => QuerySecret.generate() });
+  const keys: Record<string, string[]> = { h1: ROWS.h1!.map((r) => r[0]), h2: ROWS.h2!.map((r) => r[0]), r: R_KEYS };
+  const outcomes: Record<string, Outcome> = {};
+  const inbox: { from: string; to: string; bytes: Uint8Array }[] = [];
+  const apply = (id: string, raw: Step): void => {
+    const step = completeBlinds(machines[id]!, raw, group);
+    for (const e of step.send) inbox.push({ from: id, to: e.to, bytes: encodeFrame(tamper ? tamper(id, e.to, e.msg) : e.msg) });
+    if (step.aggregate) {
+      if (step.aggregate === 'all') throw new Error('a joined holder aggregates its matched rows only');
+      // Per group: rows, distinct keys, the sum of v, and the rows that have a v.
+      const groups = new Map<string, bigint[]>([['x', [0n, 0n, 0n, 0n]], ['y', [0n, 0n, 0n, 0n]]]);
+      for (const i of step.aggregate) {
+        const [, g, v] = ROWS[id]![i]!;
+        const [rows, distinct, sum, valued] = groups.get(g)!;
+        groups.set(g, [rows! + 1n, distinct! + 1n, sum! + BigInt(v), valued! + 1n]);
+      }
+      const aggs: GroupAggregate[] = [...groups].map(([g, values]) => ({ labels: [g], values }));
+      apply(id, machines[id]!.aggregates(aggs));
+    }
+    if (step.outcome) outcomes[id] ??= step.outcome;
+  };
+  for (const id of members) {
+    apply(id, machines[id]!.start());
+    if (!machines[id]!.keyed) continue;
+    apply(id, machines[id]!.ownHashed(group.hashToGroup(keys[id]!.map((k) => new TextEncoder().encode(k)), dst)));
+    apply(id, machines[id]!.ownEnd());
+  }
+  for (let n = 0; inbox.length > 0 && n < 10_000; n++) {
+    const { from, to, bytes } = inbox.shift()!;
+    if (outcomes[to]) continue;
+    apply(to, machines[to]!.receive(from, decodeFrame(bytes, SessionMessage, 'session')));
+  }
+  return { outcomes, machines };
+}
+
+describe('a federated table joined with another member\'s table, PSI phase inside the machine', () => {
+  it('the receiver gets totals over the holders\' rows whose key it has; the holders release', async () => {
+    const { outcomes } = await run(['r']);
+    expect(outcomes.h1).toMatchObject({ kind: 'released', groups: 2 });
+    expect(outcomes.h2).toMatchObject({ kind: 'released', groups: 2 });
+    expect(outcomes.r?.kind).toBe('result');
+    const rows = outcomes.r?.kind === 'result' ? outcomes.r.result.rows : [];
+    // x: a 10, b 20, d 1; y: c 5, e 7, f 8. The keys r lacks (z1, z2) count nowhere.
+    expect(rows.map((row) => row.map(String))).toEqual([['x', '3', '31'], ['y', '3', '20']]);
+  });
+
+  it('a joined member that receives nothing ends its part with its PSIs and learns no group count', async () => {
+    const { outcomes } = await run(['h1']);
+    expect(outcomes.r).toEqual({ kind: 'released', groups: 0, receivers: ['h1'] });
+    expect(outcomes.h1?.kind).toBe('result');
+  });
+
+  it('a violation in one holder\'s PSI aborts the query at every peer, with its reason', async () => {
+    // r's second stream to h1 skips a batch number: h1 refuses it and tells h2 and r.
+    const { outcomes } = await run(['r'], (from, to, msg) => (from === 'r' && to === 'h1' && msg.type === 'points' && msg.stage === 'pq' ? { ...msg, seq: msg.seq + 1 } : msg));
+    expect(outcomes.h1).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', reason: 'skipped-batch' } });
+    expect(outcomes.h2).toMatchObject({ kind: 'failed', error: { code: 'ABORTED' } });
+    expect(outcomes.r).toMatchObject({ kind: 'failed', error: { code: 'ABORTED' } });
+  });
+});
