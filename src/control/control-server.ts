@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { z } from 'zod';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { MAX_CONTROL_BODY_BYTES, MAX_SQL_LENGTH } from '../limits.js';
+import type { QueryOutcome } from '../query/result.js';
 import type { ControlError, ControlEvent } from './control-event.js';
 import { CONTROL_TOKEN_FILE, newControlToken, tokenMatches, writeControlToken } from './control-token.js';
 
@@ -10,12 +11,9 @@ export interface QueryService {
   readonly memberId: string;
   readonly manifest: { readonly collaborationId: string; readonly version: number };
   readonly pool: { readonly backend: string; readonly threads: number };
-  query(sql: string, onProgress: (p: Omit<Extract<ControlEvent, { type: 'progress' }>, 'type'>) => void): Promise<ServedOutcome>;
+  query(sql: string, onProgress: (p: Omit<Extract<ControlEvent, { type: 'progress' }>, 'type'>) => void): Promise<QueryOutcome>;
 }
 
-export type ServedOutcome =
-  | { readonly kind: 'result'; readonly result: unknown }
-  | { readonly kind: 'released'; readonly queryId: string; readonly groups: number; readonly receivers: readonly string[] };
 
 export interface ControlOptions {
   readonly host: string;

@@ -40,6 +40,11 @@ export function releasedColumns(plan: QueryPlan): number[] {
 }
 
 
+/** How a query ends for the member that asked it: its result, or (not a receiver) what was released to whom. */
+export type QueryOutcome =
+  | { readonly kind: 'result'; readonly result: QueryResult }
+  | { readonly kind: 'released'; readonly queryId: string; readonly groups: number; readonly receivers: readonly string[] };
+
 export interface QueryResult {
   readonly queryId: string;
   readonly mode: QueryPlan['mode'];

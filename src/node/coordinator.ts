@@ -1,0 +1,296 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { AuditLog, type AuditInput } from '../audit/audit-log.js';
+import type { LoadedConfig } from '../config/node-config.js';
+import type { CryptoPool } from '../crypto/pool.js';
+import { QuerySecret } from '../crypto/secret.js';
+import { DataInvalid } from '../data/data-problem.js';
+import { usedColumns, type TableStore } from '../data/table-store.js';
+import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
+import { failpoint } from '../failpoint.js';
+import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
+import { holdersOf, type Manifest } from '../manifest/schema.js';
+import { parseQuery } from '../query/parse.js';
+import { planQuery, type QueryPlan } from '../query/plan.js';
+import type { QueryOutcome } from '../query/result.js';
+import { AggregatorSession } from '../session/aggregator.js';
+import { FederatedSession } from '../session/federated.js';
+import { PartnerSession } from '../session/partner.js';
+import { ProposalAnswer, ProposalOffer } from '../session/proposal.js';
+import { RingSession } from '../session/ring.js';
+import type { Machine, Outcome } from '../session/step.js';
+import { PeerConnection, type ConnectionParams } from '../transport/connection.js';
+import { NO_QUERY_ID } from '../wire/messages.js';
+import { drive, type Progress } from './driver.js';
+import { JoinRegistry } from './join-registry.js';
+import { PeerQueryGates, QueryGate } from './query-gate.js';
+
+
+export interface CoordinatorDeps {
+  readonly cfg: LoadedConfig;
+  readonly memberId: string;
+  readonly manifest: Manifest;
+  readonly pool: CryptoPool;
+  readonly store: TableStore;
+  readonly audit: AuditLog;
+  readonly log: (line: string) => void;
+  readonly connectionParams: ConnectionParams;
+}
+
+/**
+ * Every query on this node, from either side: the proposal (checked against every rule before any cryptography),
+ * the connections of the query, the choice of this member's machine, the audit entries at each step, and the
+ * result file. The node around it only starts and stops things.
+ */
+export class QueryCoordinator {
+  private readonly joins = new JoinRegistry();
+  /** This node's own users' queries: they wait in line beyond the limit. */
+  private readonly ownQueries = new QueryGate(MAX_CONCURRENT_QUERIES);
+  /** Queries proposed by peers: refused beyond the limit (queueing them could deadlock two busy nodes). */
+  private readonly peerQueries = new PeerQueryGates(MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER);
+
+  private readonly cfg: LoadedConfig;
+  private readonly memberId: string;
+  private readonly manifest: Manifest;
+  private readonly pool: CryptoPool;
+  private readonly store: TableStore;
+  private readonly audit: AuditLog;
+  private readonly log: (line: string) => void;
+  private readonly params: ConnectionParams;
+
+  constructor(d: CoordinatorDeps) {
+    this.cfg = d.cfg;
+    this.memberId = d.memberId;
+    this.manifest = d.manifest;
+    this.pool = d.pool;
+    this.store = d.store;
+    this.audit = d.audit;
+    this.log = d.log;
+    this.params = d.connectionParams;
+  }
+
+  /** Ends the joins still waiting for their query. */
+  close(): void {
+    this.joins.close();
+  }
+
+  /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */
+  async query(sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
+    const queryId = randomBytes(16).toString('hex');
+    const release = await this.ownQueries.enter((ahead) => onProgress?.({ queryId, stage: 'queued', ownKeys: 0, ahead }));
+    try {
+      return await this.runOwn(queryId, sql, onProgress);
+    } finally {
+      release();
+    }
+  }
+
+  private async runOwn(queryId: string, sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
+    const entry = { queryId, querier: this.memberId, sql };
+    let plan: QueryPlan;
+    try {
+      plan = await this.plan(sql, this.memberId);
+      await this.prepareOwnTable(plan);
+    } catch (err) {
+      await this.record({ ...entry, event: 'refused', peers: [], detail: describe(err) });
+      throw err;
+    }
+    const peers = plan.members.filter((m) => m !== this.memberId);
+    await this.record({ ...entry, event: 'proposed', peers, detail: plan.mode });
+    const conns = new Map<string, PeerConnection>();
+    // Once one member refused, a connection that completes later is closed with the abort at once.
+    let abandoned: unknown;
+    try {
+      await Promise.all(
+        peers.map(async (id) => {
+          const peer = this.manifest.members.find((m) => m.id === id)!;
+          const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.params);
+          conns.set(id, conn);
+          if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
+          const offer = new ProposalOffer({ queryId, querier: this.memberId, sql, peer: id });
+          for (const m of offer.start().send) await conn.send(m);
+          const answer = offer.receive(await conn.next(PROPOSAL_TIMEOUT_MS));
+          for (const m of answer.send) await conn.send(m);
+          if (answer.outcome?.kind !== 'accepted') throw answer.outcome && 'error' in answer.outcome ? answer.outcome.error : new CleanroomError('INTERNAL', `proposal to ${id} ended without an answer`);
+        }),
+      );
+    } catch (err) {
+      abandoned = err;
+      closeAll(conns, queryId, err);
+      await this.record({ ...entry, event: 'refused', peers, detail: describe(err) });
+      throw err;
+    }
+    let failure: unknown;
+    try {
+      await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
+      this.log(`query ${queryId} accepted by ${peers.join(', ')} (${plan.mode})`);
+      return await this.finish(queryId, plan, sql, await this.run(queryId, plan, conns, onProgress));
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      closeAll(conns, queryId, failure);
+    }
+  }
+
+  /** A peer dialled in: it proposes one query on this connection, or joins one this node already accepted. */
+  async serve(conn: PeerConnection): Promise<void> {
+    // Until a proposal names its query, a failure is reported under the id of no query (SPEC §6).
+    let queryId = NO_QUERY_ID;
+    let failure: unknown;
+    let release: (() => void) | undefined;
+    const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
+    try {
+      const answer = new ProposalAnswer(conn.peer);
+      const first = answer.receive(await conn.next(PROPOSAL_TIMEOUT_MS));
+      for (const m of first.send) await conn.send(m);
+      const msg = first.outcome!;
+      if (msg.kind === 'join') {
+        // The connection now belongs to the query it joins, not to this handler.
+        conns.delete(conn.peer);
+        this.joins.offer(msg.queryId, conn);
+        return;
+      }
+      if (msg.kind !== 'proposed') throw msg.kind === 'failed' ? msg.error : new CleanroomError('INTERNAL', `a first message ended in ${msg.kind}`);
+      queryId = msg.queryId;
+      const entry = { queryId, querier: msg.querier, sql: msg.sql };
+      let plan: QueryPlan;
+      try {
+        release = this.peerQueries.tryEnter(conn.peer);
+        plan = await this.plan(msg.sql, msg.querier);
+        if (!plan.members.includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
+        await this.prepareOwnTable(plan);
+      } catch (err) {
+        const e = asCleanroomError(err);
+        this.log(`query ${queryId} from ${conn.peer} refused: ${e.message}`);
+        await this.record({ ...entry, event: 'refused', peers: [conn.peer], detail: describe(e) });
+        for (const m of answer.refuse(e).send) await conn.send(m);
+        return;
+      }
+      const peers = plan.members.filter((m) => m !== this.memberId);
+      // On disk before the answer: no query runs on this node's tables without a record of it.
+      await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
+      failpoint('before-accept');
+      for (const m of answer.accept().send) await conn.send(m);
+      this.log(`query ${queryId} from ${conn.peer} accepted (${plan.mode})`);
+      if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns);
+      await this.finish(queryId, plan, msg.sql, await this.run(queryId, plan, conns));
+    } catch (err) {
+      failure = err;
+      this.log(`query ${queryId} with ${conn.peer} failed: ${errorMessage(err)}`);
+    } finally {
+      release?.();
+      closeAll(conns, queryId, failure);
+    }
+  }
+
+  /**
+   * The connections of a join of three or more, besides the querier's: between two other members, the one
+   * earlier in the query's member order dials the later one and says `join`.
+   */
+  private async meshFor(queryId: string, plan: QueryPlan, querier: string, conns: Map<string, PeerConnection>): Promise<void> {
+    const order = plan.members.filter((m) => m !== querier);
+    const mine = order.indexOf(this.memberId);
+    // A connection that completes after another failed would outlive the query: close it with the abort at once.
+    let abandoned: unknown;
+    try {
+      await Promise.all(
+        order
+          .filter((m) => m !== this.memberId)
+          .map(async (id) => {
+            let conn: PeerConnection;
+            if (order.indexOf(id) > mine) {
+              const peer = this.manifest.members.find((m) => m.id === id)!;
+              conn = await PeerConnection.dial(peer.endpoint, peer.id, this.params);
+              await conn.send({ type: 'join', queryId });
+            } else {
+              conn = await this.joins.expect(queryId, id, PROPOSAL_TIMEOUT_MS);
+            }
+            if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
+            conns.set(id, conn);
+          }),
+      );
+    } catch (err) {
+      abandoned = err;
+      throw err;
+    }
+  }
+
+  private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
+    const ctx = { queryId, plan, collaborationId: this.manifest.collaborationId, conns, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs };
+    return drive(this.machineFor(queryId, plan, [...conns.keys()]), ctx);
+  }
+
+  /** This member's machine for the query: a federated query, a two-party PSI, or a join of three or more. */
+  private machineFor(queryId: string, plan: QueryPlan, peers: readonly string[]): Machine {
+    const self = this.memberId;
+    if (plan.mode === 'federated') return new FederatedSession({ queryId, plan, self, newSecret: () => QuerySecret.generate() });
+    const aggregator = plan.aggregator.table.owner === self;
+    if (peers.length === 1) {
+      const params = { queryId, plan, self, peer: peers[0]!, secret: QuerySecret.generate() };
+      return aggregator ? new AggregatorSession(params) : new PartnerSession(params);
+    }
+    return new RingSession({ queryId, plan, self, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
+  }
+
+  private async plan(sql: string, querier: string): Promise<QueryPlan> {
+    const plan = planQuery(await parseQuery(sql), this.manifest, querier);
+    const members = plan.members;
+    if (!members.includes(this.memberId)) throw new CleanroomError('QUERY_INVALID', `${this.memberId} owns none of the query's tables`);
+    if (!plan.receivers.some((r) => members.includes(r))) {
+      throw new RuleViolation('receivers', `none of the result receivers (${plan.receivers.join(', ')}) takes part in this query, so nobody could receive its result`, 'joins with a table of a receiver, or federated tables');
+    }
+    if (!members.includes(querier)) throw new CleanroomError('QUERY_INVALID', `a querier asks about its own table joined with others'; ${querier} owns none of ${plan.aggregator.table.name}, ${plan.others.map((o) => o.table.name).join(', ')}`);
+    return plan;
+  }
+
+  private async prepareOwnTable(plan: QueryPlan): Promise<void> {
+    const own = [plan.aggregator, ...plan.others].find((s) => holdersOf(s.table).includes(this.memberId));
+    // A receiver of a federated query that holds no part has no table to open. Only the columns the query
+    // reads decide: a bad value elsewhere in the file does not refuse it.
+    if (own) await this.store.prepare(own.table, own === plan.aggregator ? usedColumns(own, plan.groupBy, plan.sumColumns) : usedColumns(own));
+  }
+
+  private async record(e: AuditInput): Promise<void> {
+    await this.audit.append(e);
+  }
+
+  private async finish(queryId: string, plan: QueryPlan, sql: string, outcome: Outcome): Promise<QueryOutcome> {
+    const entry = { queryId, querier: plan.querier, sql, peers: plan.members.filter((m) => m !== this.memberId) };
+    const columns = plan.outputs.map((o) => o.name);
+    if (outcome.kind === 'failed') {
+      this.log(`query ${queryId} failed: ${outcome.error.message}`);
+      await this.record({ ...entry, event: 'failed', detail: describe(outcome.error) });
+      throw outcome.error;
+    }
+    if (outcome.kind === 'released') {
+      this.log(`query ${queryId} done: ${outcome.groups} group(s) released to ${outcome.receivers.join(', ')}`);
+      await this.record({ ...entry, event: 'released', detail: '', released: { groups: outcome.groups, receivers: [...outcome.receivers], columns } });
+      return { kind: 'released', queryId, groups: outcome.groups, receivers: outcome.receivers };
+    }
+    if (outcome.kind !== 'result') throw new CleanroomError('INTERNAL', `a sub-protocol outcome (${outcome.kind}) reached the end of query ${queryId}`);
+    await this.record({ ...entry, event: 'result', detail: '', released: { groups: outcome.result.rows.length, receivers: [this.memberId], columns } });
+    const dir = this.cfg.path(this.cfg.config.resultsDir);
+    // Results are for this member's own people: owner-only, like the identity key and the hash cache.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(`${dir}/${queryId}.json`, JSON.stringify({ querier: plan.querier, ...outcome.result }, null, 2) + '\n', { mode: 0o600 });
+    this.log(`query ${queryId} done: result with ${outcome.result.rows.length} row(s) saved in ${this.cfg.config.resultsDir}/${queryId}.json`);
+    return { kind: 'result', result: outcome.result };
+  }
+}
+
+/** Ends a query's connections: `bye` when it went well here, `abort` to every peer when it failed here. */
+function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, failure: unknown): void {
+  const e = failure === undefined ? undefined : asCleanroomError(failure);
+  const abort = e ? { type: 'abort' as const, queryId, ...forPeer(e) } : undefined;
+  for (const c of conns.values()) c.close(abort);
+}
+
+/**
+ * What the audit log keeps of an error. SPEC §8: the log never holds rows or keys, and the messages of errors
+ * about this node's own data or setup can quote a cell or a line, so for those it keeps what `forPeer` says.
+ */
+function describe(err: unknown): string {
+  const e = asCleanroomError(err);
+  return `${e.code}: ${e instanceof DataInvalid ? e.summary : forPeer(e).message}`;
+}
