@@ -3,44 +3,17 @@
  * start both, query, and the refusals (unsigned manifest, rule violation, control interface on the peer port).
  */
 import { type QueryResult } from '../../src/query/result.js';
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, freePort, startNode, type RunningNode } from '../../scripts/local-cluster.js';
+import { freePort, startNode, type RunningNode } from '../../scripts/local-cluster.js';
 import { MANIFEST_FORMAT, type Member, type Table } from '../../src/manifest/schema.js';
 import { readControlToken } from '../../src/control/control-token.js';
 import { plaintextAnswer, type TableData } from '../../scripts/plaintext/answer.js';
 import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
-import { assertBuilt, assertMatches, makeTempDir, stopNode } from './helpers.js';
+import { assertBuilt, assertMatches, cleanroom, makeTempDir, stopNode, type Run } from './helpers.js';
 import { identicalEmails, salesColumns, visitsColumns, writeDataset } from './random-data.js';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `cleanroom ...args` to completion (killed after `timeoutMs`, which fails the caller's expectations). */
-function cleanroom(args: string[], timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      stderr += `\n[test: killed after ${timeoutMs} ms]`;
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** An error reported the way the CLI promises: one line on stderr, `cleanroom: CODE: reason`. */
 function expectOneLineError(run: Run, code: string): string {

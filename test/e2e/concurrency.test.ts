@@ -1,12 +1,11 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prng } from '../../scripts/demo-data.js';
 import { query, type QueryAnswer } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { plaintextAnswer, type TableData } from '../../scripts/plaintext/answer.js';
 import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
+import { impressionsTable, keyOnlyTable, writeRetailData } from '../support/retail-tables.js';
 import { makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
@@ -18,24 +17,7 @@ const MIN_KEYS = 3;
 const CONCURRENT = 20;
 
 function tables(): Table[] {
-  const keyOnly = (name: string, owner: string): Table => ({
-    name,
-    owner,
-    columns: [{ name: 'email', type: 'string' }, { name: 'region', type: 'string' }],
-    joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['pub', 'shop1'] },
-  });
-  return [
-    {
-      name: 'impressions',
-      owner: 'pub',
-      columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string' }, { name: 'cost', type: 'decimal', scale: 2, min: -1000, max: 1000 }],
-      joinKey: { column: 'email', normalization: 'email' },
-      rules: { aggregations: [{ column: 'cost', functions: ['sum', 'avg'] }], dimensions: ['campaign'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['shop1'] },
-    },
-    keyOnly('orders1', 'shop1'),
-    keyOnly('orders2', 'shop2'),
-  ];
+  return [impressionsTable(MIN_KEYS, ['shop1']), keyOnlyTable('orders1', 'shop1', MIN_KEYS, ['pub', 'shop1']), keyOnlyTable('orders2', 'shop2', MIN_KEYS, ['pub', 'shop1'])];
 }
 
 interface Case {
@@ -58,23 +40,14 @@ describe(`${CONCURRENT} concurrent mixed queries across three node processes`, (
   beforeAll(async () => {
     const tmp = await makeTempDir('concurrency');
     cleanup = tmp.cleanup;
-    const rand = prng(11);
-    const email = (i: number) => (rand() < 0.3 ? ` Person${i}@Example.com ` : `person${i}@example.com`);
-    const files: Record<string, string> = {};
-    const write = (name: string, header: string, rows: string[]) => {
-      files[name] = join(tmp.dir, `${name}.csv`);
-      writeFileSync(files[name]!, header + '\n' + rows.join('\n') + '\n');
-    };
-    write('impressions', 'email,campaign,cost', Array.from({ length: 1500 }, () => {
-      const i = Math.floor(rand() * 1000);
-      return `"${email(i)}",${['spring', 'summer', 'autumn'][i % 3]},${(Math.floor(rand() * 20000) / 100 - 50).toFixed(2)}`;
-    }));
-    for (const [name, from, to] of [['orders1', 200, 900], ['orders2', 300, 1200]] as const) {
-      write(name, 'email,region', Array.from({ length: 800 }, () => {
-        const i = from + Math.floor(rand() * (to - from));
-        return `"${email(i)}",${['north', 'south'][i % 2]}`;
-      }));
-    }
+    const files = writeRetailData(tmp.dir, {
+      seed: 11,
+      impressions: { rows: 1500, people: 1000 },
+      keyOnly: [
+        { name: 'orders1', from: 200, to: 900, rows: 800 },
+        { name: 'orders2', from: 300, to: 1200, rows: 800 },
+      ],
+    });
     cluster = await startCluster({
       dir: tmp.dir,
       collaborationId: 'concurrency',

@@ -3,26 +3,16 @@
  * to its directory at start, a Host naming the loopback server (no DNS rebinding) and no foreign Origin (no web
  * page); a query needs a JSON content type (no cross-site "simple" form post).
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, startNode } from '../../scripts/local-cluster.js';
-import type { Table } from '../../src/manifest/schema.js';
+import { startNode } from '../../scripts/local-cluster.js';
 import { DEFAULT_AUDIT_FILE } from '../../src/audit/audit-log.js';
 import { controlTokenPath, readControlToken } from '../../src/control/control-token.js';
-import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
+import { cleanroom, makeTempDir, startKeyGroupCluster, stopNode, type Cluster } from './helpers.js';
 
 const IDS = ['ann', 'bob'] as const;
-const table = (owner: string): Table => ({
-  name: `t_${owner}`,
-  owner,
-  columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }],
-  joinKey: { column: 'k', normalization: 'exact' },
-  rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [...IDS] },
-});
 const SQL = 'SELECT a.g, COUNT(*) FROM t_ann a JOIN t_bob b ON a.k = b.k GROUP BY a.g';
 
 interface Reply {
@@ -40,28 +30,6 @@ function send(port: number, method: string, path: string, headers: Record<string
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     req.end(body);
-  });
-}
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cleanroom(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
   });
 }
 
@@ -83,21 +51,7 @@ describe('the local control interface', () => {
 
   beforeAll(async () => {
     ({ dir, cleanup } = await makeTempDir('control'));
-    const files = Object.fromEntries(
-      IDS.map((id) => {
-        const f = join(dir, `${id}.csv`);
-        writeFileSync(f, 'k,g\n' + Array.from({ length: 20 }, (_, i) => `k${i},g${i % 2}`).join('\n') + '\n');
-        return [id, f];
-      }),
-    );
-    cluster = await startCluster({
-      dir,
-      collaborationId: 'control',
-      members: IDS.map((id) => ({ id, name: id, tables: { [`t_${id}`]: { path: files[id]!, format: 'csv' as const } } })),
-      tables: IDS.map(table),
-      queriers: ['ann'],
-      receivers: ['ann'],
-    });
+    cluster = await startKeyGroupCluster(dir, 'control', IDS, { queriers: ['ann'], receivers: ['ann'] });
     ann = cluster.nodeDirs.ann!;
     port = cluster.controlPort.ann!;
     token = await readControlToken(ann);

@@ -3,23 +3,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, startNode } from '../../scripts/local-cluster.js';
 import { canonicalManifestBytes } from '../../src/manifest/canonical.js';
-import { Manifest, type Table } from '../../src/manifest/schema.js';
+import { Manifest } from '../../src/manifest/schema.js';
 import { signManifest } from '../../src/manifest/signature.js';
 import { readIdentity } from '../../src/manifest/identity.js';
-import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
+import { makeTempDir, startKeyGroupCluster, stopNode, type Cluster } from './helpers.js';
 
 /**
  * Governance with three members: every node runs only the manifest every member signed, and only that one; queriers
  * and receivers are what it says.
  */
 const IDS = ['ann', 'bob', 'cat'] as const;
-const table = (owner: string): Table => ({
-  name: `t_${owner}`,
-  owner,
-  columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }],
-  joinKey: { column: 'k', normalization: 'exact' },
-  rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [...IDS] },
-});
 
 describe('governance of a three-member collaboration', () => {
   let cluster: Cluster;
@@ -30,21 +23,7 @@ describe('governance of a three-member collaboration', () => {
   beforeAll(async () => {
     const tmp = await makeTempDir('governance');
     ({ dir, cleanup } = tmp);
-    const files = Object.fromEntries(
-      IDS.map((id) => {
-        const f = join(dir, `${id}.csv`);
-        writeFileSync(f, 'k,g\n' + Array.from({ length: 20 }, (_, i) => `k${i},g${i % 2}`).join('\n') + '\n');
-        return [id, f];
-      }),
-    );
-    cluster = await startCluster({
-      dir,
-      collaborationId: 'gov',
-      members: IDS.map((id) => ({ id, name: id, tables: { [`t_${id}`]: { path: files[id]!, format: 'csv' as const } } })),
-      tables: IDS.map(table),
-      queriers: ['ann', 'bob'],
-      receivers: ['ann'],
-    });
+    cluster = await startKeyGroupCluster(dir, 'gov', IDS, { queriers: ['ann', 'bob'], receivers: ['ann'] });
   });
   afterAll(async () => {
     await cluster?.stop();

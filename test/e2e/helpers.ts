@@ -2,13 +2,15 @@
  * Shared pieces of the end-to-end tests: temporary directories, a cluster of real node processes, and the
  * comparison of a result with the plaintext oracle's answer (scripts/plaintext/) over the same CSV files.
  */
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { PlaintextAnswer } from '../../scripts/plaintext/answer.js';
 import { CLI, createCluster, freePort, startNode, type ClusterSpec, type LocalMember, type RunningNode } from '../../scripts/local-cluster.js';
+import type { Table } from '../../src/manifest/schema.js';
 import type { Cell, QueryResult } from '../../src/query/result.js';
 
 /** The tests spawn the compiled CLI: fail with a clear message when `npm run build` has not run. */
@@ -116,3 +118,50 @@ export function assertMatches(result: QueryResult, exp: PlaintextAnswer, columns
     });
   });
 }
+
+export interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `cleanroom ...args` to completion (killed after `timeoutMs`, which fails the caller's expectations). */
+export function cleanroom(args: string[], timeoutMs = 30_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      stderr += `\n[test: killed after ${timeoutMs} ms]`;
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * The smallest collaboration: each member owns `t_<id>` with 20 keys k0..k19 (exact join) and a dimension g
+ * (g0, g1), every member granting every other disclosure, minimum 2. Returns the running cluster.
+ */
+export async function startKeyGroupCluster(dir: string, collaborationId: string, ids: readonly string[], roles: { queriers: readonly string[]; receivers: readonly string[] }): Promise<Cluster> {
+  const tables: Table[] = ids.map((owner) => ({
+    name: `t_${owner}`,
+    owner,
+    columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }],
+    joinKey: { column: 'k', normalization: 'exact' },
+    rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [...ids] },
+  }));
+  const members = ids.map((id) => {
+    const path = join(dir, `${id}.csv`);
+    writeFileSync(path, 'k,g\n' + Array.from({ length: 20 }, (_, i) => `k${i},g${i % 2}`).join('\n') + '\n');
+    return { id, name: id, tables: { [`t_${id}`]: { path, format: 'csv' as const } } };
+  });
+  return startCluster({ dir, collaborationId, members, tables, queriers: roles.queriers, receivers: roles.receivers });
+}
+

@@ -1,12 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prng } from '../../scripts/demo-data.js';
 import { query } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { plaintextAnswer, type TableData } from '../../scripts/plaintext/answer.js';
 import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
+import { impressionsTable, keyOnlyTable, writeRetailData } from '../support/retail-tables.js';
 import { makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
@@ -17,25 +17,12 @@ const MEMBERS = ['pub', 'shop1', 'shop2', 'bank'] as const;
 const MIN_KEYS = 3;
 
 function tables(): Table[] {
-  const keyOnly = (name: string, owner: string): Table => ({
-    name,
-    owner,
-    columns: [{ name: 'email', type: 'string' }, { name: 'region', type: 'string' }],
-    joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['pub'] },
-  });
   return [
-    {
-      name: 'impressions',
-      owner: 'pub',
-      columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string' }, { name: 'cost', type: 'decimal', scale: 2, min: -1000, max: 1000 }],
-      joinKey: { column: 'email', normalization: 'email' },
-      rules: { aggregations: [{ column: 'cost', functions: ['sum', 'avg'] }], dimensions: ['campaign'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
-    },
-    keyOnly('orders1', 'shop1'),
-    keyOnly('orders2', 'shop2'),
+    impressionsTable(MIN_KEYS, []),
+    keyOnlyTable('orders1', 'shop1', MIN_KEYS, ['pub']),
+    keyOnlyTable('orders2', 'shop2', MIN_KEYS, ['pub']),
     // The bank grants the publisher nothing: joins with it are count-only.
-    { ...keyOnly('accounts', 'bank'), rules: { aggregations: [], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] } },
+    keyOnlyTable('accounts', 'bank', MIN_KEYS, []),
   ];
 }
 
@@ -48,22 +35,15 @@ describe('joins of three and four members, node processes on loopback', () => {
   beforeAll(async () => {
     const tmp = await makeTempDir('multi');
     cleanup = tmp.cleanup;
-    const rand = prng(7);
-    const email = (i: number) => (rand() < 0.3 ? ` Person${i}@Example.com ` : `person${i}@example.com`);
-    const write = (name: string, header: string, rows: string[]) => {
-      files[name] = join(tmp.dir, `${name}.csv`);
-      writeFileSync(files[name]!, header + '\n' + rows.join('\n') + '\n');
-    };
-    write('impressions', 'email,campaign,cost', Array.from({ length: 900 }, () => {
-      const i = Math.floor(rand() * 600);
-      return `"${email(i)}",${['spring', 'summer', 'autumn'][i % 3]},${(Math.floor(rand() * 20000) / 100 - 50).toFixed(2)}`;
+    Object.assign(files, writeRetailData(tmp.dir, {
+      seed: 7,
+      impressions: { rows: 900, people: 600 },
+      keyOnly: [
+        { name: 'orders1', from: 100, to: 500, rows: 500 },
+        { name: 'orders2', from: 200, to: 700, rows: 500 },
+        { name: 'accounts', from: 0, to: 400, rows: 500 },
+      ],
     }));
-    for (const [name, from, to] of [['orders1', 100, 500], ['orders2', 200, 700], ['accounts', 0, 400]] as const) {
-      write(name, 'email,region', Array.from({ length: 500 }, () => {
-        const i = from + Math.floor(rand() * (to - from));
-        return `"${email(i)}",${['north', 'south'][i % 2]}`;
-      }));
-    }
     cluster = await startCluster({
       dir: tmp.dir,
       collaborationId: 'multi',

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, query, startNode, type RunningNode } from '../../scripts/local-cluster.js';
+import { query, startNode, type RunningNode } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
+import { cleanroom, makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js';
 
 /**
  * A node reads every row of its tables before it serves (`cleanroom start`, and `cleanroom check` alone): every
@@ -29,15 +28,6 @@ const TABLES: Table[] = [
     rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['category'], minDistinctKeys: 3, overlapDisclosure: [] },
   },
 ];
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 describe('tables checked at start, and by cleanroom check', () => {
   let cluster: Cluster;
@@ -90,11 +80,11 @@ describe('tables checked at start, and by cleanroom check', () => {
   });
 
   it('cleanroom check lists every problem and exits 1; a clean node exits 0', async () => {
-    const bad = await cli(['check', cluster.nodeDirs.shop!]);
+    const bad = await cleanroom(['check', cluster.nodeDirs.shop!]);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`line 4: amount "${BAD_VALUE}" has more than 2 decimals`);
     expect(bad.stderr).toMatch(/^cleanroom: DATA_INVALID: 1 problem\(s\) in orders/);
-    const good = await cli(['check', cluster.nodeDirs.pub!]);
+    const good = await cleanroom(['check', cluster.nodeDirs.pub!]);
     expect(good.code, good.stderr).toBe(0);
     expect(good.stdout).toContain('table impressions');
     expect(good.stdout).toContain('50 row(s)');

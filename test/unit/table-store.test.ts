@@ -7,6 +7,7 @@ import type { KeyHasher } from '../../src/data/hash-cache.js';
 import { TableStore } from '../../src/data/table-store.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
+import { table } from './data-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cleanroom-store-'));
 const file = (name: string, text: string) => {
@@ -14,20 +15,6 @@ const file = (name: string, text: string) => {
   writeFileSync(p, text);
   return p;
 };
-
-const table = (over: Partial<Table> = {}): Table => ({
-  name: 't',
-  owner: 'm',
-  columns: [
-    { name: 'k', type: 'string' },
-    { name: 'amount', type: 'decimal', scale: 2, min: -1000, max: 1000 },
-    { name: 'n', type: 'integer', min: 0, max: 100 },
-    { name: 'cat', type: 'string' },
-  ],
-  joinKey: { column: 'k', normalization: 'email' },
-  rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['cat', 'n'], minDistinctKeys: 1, overlapDisclosure: [] },
-  ...over,
-});
 
 async function storeFor(csv: string, t: Table = table()): Promise<TableStore> {
   const store = await TableStore.open({ [t.name]: { path: file(`${Math.random()}.csv`, csv), format: 'csv' } }, join(dir, `cache-${Math.random()}`));
