@@ -1,6 +1,7 @@
 /**
- * The shape of src/ (README, Layout): arrows point one way, cli -> node -> session -> (query, data, crypto, wire);
- * transport, control and audit are adapters; nothing below imports from above, and nothing imports in a circle.
+ * The shape of src/ (README, Layout): arrows point one way, cli -> node -> session -> (query, data, crypto, wire),
+ * query -> dp (the exact samplers and tail bounds); transport, control, audit and budget are adapters (the last two on
+ * journal, the append-only file they share); nothing below imports from above, and nothing imports in a circle.
  * `npm test` runs this before the tests.
  */
 const below = (from, ...forbidden) => ({
@@ -22,16 +23,19 @@ module.exports = {
       from: { path: '^src/' },
       to: { path: '^(test|scripts|bench)/' },
     },
-    below('crypto', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config'),
-    below('wire', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'crypto', 'config'),
-    below('manifest', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'config'),
-    below('query', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'config'),
-    below('data', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'config'),
-    below('config', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session'),
-    below('session', ...ABOVE_ALL, 'control', 'audit', 'transport', 'data', 'config'),
-    below('transport', ...ABOVE_ALL, 'control', 'audit', 'session', 'data', 'query', 'config'),
-    below('audit', ...ABOVE_ALL, 'control', 'transport', 'session', 'data', 'query'),
-    below('control', ...ABOVE_ALL, 'audit', 'transport', 'session', 'data'),
+    below('journal', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto', 'budget', 'dp'),
+    below('dp', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto', 'budget'),
+    below('budget', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto'),
+    below('crypto', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'budget', 'dp'),
+    below('wire', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'crypto', 'config', 'budget', 'dp'),
+    below('manifest', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'config', 'budget'),
+    below('query', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'config', 'budget'),
+    below('data', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'config', 'budget'),
+    below('config', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'budget'),
+    below('session', ...ABOVE_ALL, 'control', 'audit', 'transport', 'data', 'config', 'budget'),
+    below('transport', ...ABOVE_ALL, 'control', 'audit', 'session', 'data', 'query', 'config', 'budget'),
+    below('audit', ...ABOVE_ALL, 'control', 'transport', 'session', 'data', 'query', 'budget'),
+    below('control', ...ABOVE_ALL, 'audit', 'transport', 'session', 'data', 'budget'),
     below('node', 'cli'),
     {
       name: 'base-imports-nothing-of-ours',

@@ -50,8 +50,8 @@ async function psi(group: GroupBackend, n: number): Promise<{ seconds: number; i
   const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN tq ON tp.k = tq.k'), manifest(), 'p');
   const queryId = '00'.repeat(16);
   const [a, b] = [QuerySecret.generate(), QuerySecret.generate()];
-  const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', secret: a });
-  const Q = new PartnerSession({ queryId, plan, self: 'q', peer: 'p', secret: b });
+  const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', secret: a, group });
+  const Q = new PartnerSession({ queryId, plan, self: 'q', peer: 'p', secret: b, group });
   const dst = hashToGroupDst('bench');
   // Half of each side's keys are on the other side too.
   const pKeys = keysFor(0, n);

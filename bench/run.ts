@@ -94,7 +94,18 @@ const tables: Table[] = [
     rules: { aggregations: [], dimensions: [], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['alpha'] },
   },
 ];
+/**
+ * The same rows under a privacy policy (alpha maps both tables to one file): at the largest size the end-to-end
+ * query runs on both, alternately, to measure what differential privacy costs in time (it should cost noise only).
+ */
+tables.push({
+  ...tables[0]!,
+  name: 'sales_dp',
+  rules: { ...tables[0]!.rules, privacy: { epsilon: 1, delta: 1e-7, maxRowsPerKey: 1, budget: { epsilon: 1000, refresh: 'never' } } },
+});
 const AGGREGATE = 'SELECT s.g, COUNT(*), SUM(s.v), AVG(s.v) FROM sales s JOIN audience a ON s.k = a.k GROUP BY s.g';
+const AGGREGATE_DP = AGGREGATE.replace('FROM sales s', 'FROM sales_dp s');
+const DP_PAIRS = 3;
 const COUNT = 'SELECT COUNT(*) FROM sales s JOIN audience a ON s.k = a.k';
 
 /** The expected answer: alpha has keys [0, n), beta [n/2, 3n/2); row i is in group i mod 10 with value i mod 1000. */
@@ -109,6 +120,9 @@ function expected(n: number): string {
 
 interface SizeResult {
   rows: number;
+  /** Largest size only: median warm seconds of the plain and the DP query, run alternately. */
+  plainWarmSeconds?: number;
+  dpWarmSeconds?: number;
   coldSeconds: number;
   warmSeconds: number;
   boundSeconds: number;
@@ -131,7 +145,7 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
       dir,
       collaborationId: 'bench',
       members: [
-        { id: 'alpha', name: 'Alpha', port: ports[0]!, controlPort: ports[1]!, tables: { sales: { path: salesFile, format: 'csv' } } },
+        { id: 'alpha', name: 'Alpha', port: ports[0]!, controlPort: ports[1]!, tables: { sales: { path: salesFile, format: 'csv' }, sales_dp: { path: salesFile, format: 'csv' } } },
         { id: 'beta', name: 'Beta', port: ports[2]!, controlPort: ports[3]!, tables: { audience: { path: audienceFile, format: 'csv' } } },
       ],
       tables,
@@ -145,14 +159,26 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
       const answer = await query(nodeDirs.alpha!, sql);
       const seconds = (performance.now() - started) / 1000;
       check(answer.kind === 'result', `query failed: ${JSON.stringify(answer)}\n${nodes.map((x) => x.log.join('').slice(-3000)).join('\n')}`);
-      const got = JSON.stringify(answer.kind === 'result' ? answer.result.rows.map((r) => r.slice(0, 3)) : null);
-      check(got === want, `wrong answer at ${n} rows: ${got.slice(0, 200)} instead of ${want.slice(0, 200)}`);
+      const rows = answer.result.rows.map((r) => r.slice(0, 3));
+      if (answer.result.privacy) checkNoisy(rows, answer.result.privacy.intervals, JSON.parse(want) as [string, number, string][], n);
+      else check(JSON.stringify(rows) === want, `wrong answer at ${n} rows: ${JSON.stringify(rows).slice(0, 200)} instead of ${want.slice(0, 200)}`);
       return seconds;
     };
     const result: SizeResult = { rows: n, coldSeconds: 0, warmSeconds: 0, boundSeconds: (4 * n) / (rate * cores), peakRssMiB: 0 };
     await clearCaches();
     result.coldSeconds = await run(AGGREGATE, expected(n));
     result.warmSeconds = await run(AGGREGATE, expected(n));
+    if (n === SIZES[SIZES.length - 1]) {
+      await run(AGGREGATE_DP, expected(n)); // builds sales_dp's hash cache
+      const plain: number[] = [];
+      const dp: number[] = [];
+      for (let i = 0; i < DP_PAIRS; i++) {
+        plain.push(await run(AGGREGATE, expected(n)));
+        dp.push(await run(AGGREGATE_DP, expected(n)));
+      }
+      result.plainWarmSeconds = median(plain);
+      result.dpWarmSeconds = median(dp);
+    }
     if (n === PSI_SIZE) {
       await clearCaches();
       result.psiColdSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
@@ -166,6 +192,23 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A noisy answer: the same groups, and every count and sum within three times the half-width of its stated 95%
+ * interval of the exact value (a miss that far out has probability far below 1e-6 per value).
+ */
+function checkNoisy(rows: unknown[][], intervals: readonly (readonly (readonly unknown[] | null)[])[], want: [string, number, string][], n: number): void {
+  check(JSON.stringify(rows.map((r) => r[0])) === JSON.stringify(want.map((w) => w[0])), `DP groups at ${n} rows: ${JSON.stringify(rows.map((r) => r[0]))}`);
+  rows.forEach((r, i) => {
+    for (const c of [1, 2]) {
+      const [lo, hi] = intervals[i]![c]!.map(Number) as [number, number];
+      const off = Math.abs(Number(r[c]) - Number(want[i]![c]));
+      check(off <= 1.5 * (hi - lo), `DP value ${String(r[c])} of group ${String(r[0])} is ${off} from the exact ${String(want[i]![c])}, interval ${lo}..${hi}`);
+    }
+  });
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function check(ok: boolean, message: string): asserts ok {
   if (!ok) throw new Error(`benchmark answer check failed: ${message}`);
@@ -190,6 +233,7 @@ async function main(): Promise<void> {
     sizes.push(r);
     say(`  cold ${r.coldSeconds.toFixed(2)} s (${(r.coldSeconds / r.boundSeconds).toFixed(2)}x bound), warm ${r.warmSeconds.toFixed(2)} s (${(r.warmSeconds / r.boundSeconds).toFixed(2)}x bound), bound ${r.boundSeconds.toFixed(2)} s, peak RSS ${r.peakRssMiB} MiB per node`);
     if (r.psiColdSeconds !== undefined) say(`  count-only PSI: cold ${r.psiColdSeconds.toFixed(2)} s, warm ${r.psiWarmSeconds!.toFixed(2)} s`);
+    if (r.dpWarmSeconds !== undefined) say(`  under a privacy policy (ε = 1): warm ${r.dpWarmSeconds.toFixed(2)} s vs ${r.plainWarmSeconds!.toFixed(2)} s without, median of ${DP_PAIRS} alternating pairs = ${(r.dpWarmSeconds / r.plainWarmSeconds!).toFixed(3)}x`);
   }
 
   const psi = sizes.find((s) => s.rows === PSI_SIZE)!;
@@ -205,6 +249,7 @@ async function main(): Promise<void> {
     vsOpenmined: round(omSeconds / psi.psiColdSeconds!),
     vsOpenminedWarm: round(omSeconds / psi.psiWarmSeconds!),
     vsBound: round(large.warmSeconds / large.boundSeconds),
+    dpCost: round(large.dpWarmSeconds! / large.plainWarmSeconds!),
     vsBoundCold: round(large.coldSeconds / large.boundSeconds),
     peakRssMiB: Math.max(...sizes.map((s) => s.peakRssMiB)),
     exponent: round(Math.log(large.warmSeconds / mid.warmSeconds) / Math.log(large.rows / mid.rows)),
@@ -214,6 +259,7 @@ async function main(): Promise<void> {
   };
   say(`\nPSI ${PSI_SIZE} x ${PSI_SIZE}: @openmined/psi.js ${omSeconds.toFixed(2)} s / ours ${psi.psiColdSeconds!.toFixed(2)} s cold = ${summary.vsOpenmined}x (warm: ${summary.vsOpenminedWarm}x)`);
   say(`end to end at ${large.rows} rows: warm ${summary.vsBound}x the multiplication bound, cold ${summary.vsBoundCold}x`);
+  say(`differential privacy at ${large.rows} rows: ${summary.dpCost}x the time of the same query without`);
   say(`peak RSS per node ${summary.peakRssMiB} MiB; growth exponent ${mid.rows} -> ${large.rows}: warm ${summary.exponent}, cold ${summary.exponentCold}`);
   const out = join(repoRoot(), 'bench', 'results', QUICK ? 'quick.json' : 'latest.json');
   await writeFile(out, JSON.stringify(summary, null, 2) + '\n');

@@ -1,9 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Table } from '../src/manifest/schema.js';
-import { formatTable } from '../src/cli/table.js';
+import { spawnSync } from 'node:child_process';
+import { formatResult, formatTable } from '../src/cli/table.js';
 import { generateDemoData } from './demo-data.js';
-import { createCluster, freePort, query, repoRoot, startNode, type RunningNode } from './local-cluster.js';
+import { CLI, createCluster, freePort, query, repoRoot, startNode, type RunningNode } from './local-cluster.js';
+import { checkIntervals } from './plaintext/intervals.js';
+import { normalizeKey } from './plaintext/rows.js';
 import { plaintextAnswer, sameAnswer, type TableData } from './plaintext/answer.js';
 import { readCsvTables } from './plaintext/csv-tables.js';
 
@@ -15,6 +18,7 @@ import { readCsvTables } from './plaintext/csv-tables.js';
 const ROWS = 100_000;
 const SEED = 42;
 const MIN_KEYS = 50;
+const MAX_ROWS_PER_KEY = 4;
 
 const tables: Table[] = [
   {
@@ -39,7 +43,8 @@ const tables: Table[] = [
     owner: 'advertiser',
     columns: [
       { name: 'email', type: 'string' },
-      { name: 'amount', type: 'decimal', scale: 2, min: -100_000, max: 100_000 },
+      // Declared tightly: one person's largest possible contribution sizes the noise of every SUM and AVG.
+      { name: 'amount', type: 'decimal', scale: 2, min: -100, max: 600 },
       { name: 'category', type: 'string' },
     ],
     joinKey: { column: 'email', normalization: 'email' },
@@ -49,6 +54,9 @@ const tables: Table[] = [
       minDistinctKeys: MIN_KEYS,
       // The publisher may not learn who bought: joins that would tell it are limited to counts.
       overlapDisclosure: [],
+      // Every query touching the advertiser's table is differentially private: ε = 1 per query, at most 4 rows per
+      // person counted, and 10 in all per month, kept by the advertiser's node.
+      privacy: { epsilon: 1, delta: 1e-7, maxRowsPerKey: MAX_ROWS_PER_KEY, budget: { epsilon: 10, refresh: 'month' } },
     },
   },
 ];
@@ -76,19 +84,24 @@ async function main(): Promise<number> {
   try {
     nodes.push(await startNode(nodeDirs.publisher!), await startNode(nodeDirs.advertiser!));
     const pooled = await readCsvTables(files);
+    say(`\nThe advertiser's table has a privacy policy (ε = 1 per query, δ = 1e-7, ${MAX_ROWS_PER_KEY} rows per person, budget 10 per month): every query touching it returns noisy values, each with a 95% interval.`);
+    say(capEffect(pooled, tables[1]!));
+    const dpSql = "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category";
+    say(`\nWhat the advertiser's second query will cost, before running it (cleanroom query <dir> --preview "<sql>"):`);
+    await cli(['query', nodeDirs.advertiser!, '--preview', dpSql]);
 
     failures += await compare(
       'publisher',
       nodeDirs.publisher!,
       "SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email WHERE p.campaign = 'spring'",
       pooled,
-      'count-only PSI: the publisher learns how many distinct people who saw the spring campaign also bought; nobody learns who.',
+      'count-only PSI with dummy matches: the publisher learns about how many distinct people who saw the spring campaign also bought, never the exact number; nobody learns who.',
     );
 
     failures += await compare(
       'advertiser',
       nodeDirs.advertiser!,
-      "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category",
+      dpSql,
       pooled,
       'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that), the publisher learns the result only.',
     );
@@ -100,14 +113,21 @@ async function main(): Promise<number> {
       say(`  expected a refusal, got ${JSON.stringify(refused)}`);
       failures += 1;
     }
+
+    say("\nThe advertiser's privacy budget after these queries (cleanroom budget <dir>): each DP query it accepted or asked was charged before any cryptography ran.");
+    await cli(['budget', nodeDirs.advertiser!]);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
-  say(failures === 0 ? '\nAll answers agree with the plaintext computation.' : `\n${failures} answer(s) disagree.`);
+  say(failures === 0 ? '\nEvery exact answer agrees with the plaintext computation, and every noisy one lies around it as stated.' : `\n${failures} answer(s) disagree.`);
   return failures === 0 ? 0 : 1;
 }
 
-/** Asks the clean room, prints its answer beside the plaintext oracle's over the pooled files; 1 if they differ. */
+/**
+ * Asks the clean room and prints its answer beside the plaintext oracle's over the pooled files. An exact answer
+ * must agree cell for cell; a DP answer states an interval for every value, and the demo says which hold the exact
+ * value (each should, 95% of the time). Returns 1 if an exact answer differs or a DP answer misses most intervals.
+ */
 async function compare(asker: string, nodeDir: string, sql: string, pooled: TableData, note: string): Promise<number> {
   say(`\nQuery asked by the ${asker}:\n  ${sql}\n  (${note})`);
   const started = Date.now();
@@ -119,14 +139,41 @@ async function compare(asker: string, nodeDir: string, sql: string, pooled: Tabl
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const expected = await plaintextAnswer(sql, tables, pooled);
   const ours = answer.result;
-  say(`\n  clean room (${seconds} s, ${ours.mode}):\n${indent(formatTable(ours))}`);
+  say(`\n  clean room (${seconds} s, ${ours.mode}):\n${indent(formatResult(ours))}`);
   say(`\n  plaintext, computed from the pooled files:\n${indent(formatTable(expected))}`);
-  const agree = sameAnswer(ours, expected);
-  say(`\n  agree: ${agree ? 'yes' : 'NO'}`);
-  return agree ? 0 : 1;
+  if (!ours.privacy) {
+    const agree = sameAnswer(ours, expected);
+    say(`\n  agree: ${agree ? 'yes' : 'NO'}`);
+    return agree ? 0 : 1;
+  }
+  const check = checkIntervals(ours, expected);
+  const per = check.verdicts.map((v, i) => `${ours.rows[i]!.filter((_, c) => expected.outputs[c] === 'dimension').join(', ') || 'all'}: ${v === null ? 'not released exactly' : v.filter((x) => x !== null).map((x) => (x ? 'inside' : 'OUTSIDE')).join(', ')}`);
+  say(`\n  exact value inside the stated ${ours.privacy.confidence * 100}% interval:\n${indent(per.join('\n'))}`);
+  say(`  ${check.within} of ${check.cells} values inside their interval${check.onlyExact + check.onlyNoisy > 0 ? `; ${check.onlyExact} group(s) released only exactly, ${check.onlyNoisy} only with noise (the threshold is on noisy counts)` : ''}`);
+  // Each interval misses 5% of the time at most: fewer than half inside would mean the bounds are wrong.
+  return check.within * 2 >= check.cells ? 0 : 1;
+}
+
+/** People with more rows than the cap: their extra rows are dropped at random before a DP aggregation. */
+function capEffect(rows: TableData, table: Table): string {
+  const perKey = new Map<string, number>();
+  for (const r of rows[table.name] as readonly Record<string, unknown>[]) {
+    const k = normalizeKey(r[table.joinKey.column] as string | null, table.joinKey.normalization);
+    if (k) perKey.set(k, (perKey.get(k) ?? 0) + 1);
+  }
+  const over = [...perKey.values()].filter((n) => n > MAX_ROWS_PER_KEY);
+  const dropped = over.reduce((a, n) => a + n - MAX_ROWS_PER_KEY, 0);
+  return `${over.length} of ${perKey.size} people have more than ${MAX_ROWS_PER_KEY} rows in ${table.name}; DP queries count ${MAX_ROWS_PER_KEY} of each, at random (${dropped} rows set aside), so their exact answers can differ a little from the plaintext over every row`;
 }
 
 const say = (s: string) => process.stdout.write(s + '\n');
+
+/** Runs the CLI as a user would and shows its output, indented. */
+async function cli(args: string[]): Promise<void> {
+  const r = spawnSync(process.execPath, [CLI(), ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cleanroom ${args[0]} failed: ${r.stderr}`);
+  say(indent(r.stdout.trimEnd()));
+}
 const indent = (s: string) => s.replace(/^/gm, '    ');
 
 main().then(

@@ -1,9 +1,9 @@
 import canonicalizeModule from 'canonicalize';
 import { createHash } from 'node:crypto';
-import { open as openFile, readFile, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
 import { CleanroomError, errorMessage } from '../errors.js';
+import { dropIncompleteLine, openJournal } from '../journal/journal-file.js';
 
 /*
  * The audit log: one JSON object per line (JSON Lines), append-only, hash-chained.
@@ -90,30 +90,11 @@ export class AuditLog {
 
   /** Opens (creating with mode 0600 if missing) and recovers seq and the last hash from the tail. */
   static async open(file: string): Promise<AuditLog> {
-    let fh: FileHandle;
-    let created = false;
+    const fh = await openJournal(file, (err) => unreadable(file, err));
     try {
-      fh = await openFile(file, 'ax+', 0o600);
-      created = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unreadable(file, err);
-      try {
-        fh = await openFile(file, 'a+');
-      } catch (err2) {
-        throw unreadable(file, err2);
-      }
-    }
-    try {
-      // The new directory entry must survive a crash too, or the first fsynced entries could vanish with it.
-      if (created) await syncDir(dirname(file));
       const size = (await fh.stat()).size;
       const { last, complete } = await readTail(fh, size);
-      let warning: string | undefined;
-      if (complete < size) {
-        await fh.truncate(complete);
-        await fh.sync();
-        warning = `audit log ${file}: dropped an incomplete final line (${size - complete} bytes), a write interrupted by a crash before it was acknowledged`;
-      }
+      const warning = await dropIncompleteLine(fh, `audit log ${file}`, size, complete);
       if (last === undefined) return new AuditLog(file, fh, 0, GENESIS_HASH, complete, warning);
       const r = checkEntry(last);
       if (!r.ok) throw new CleanroomError('DATA_INVALID', `audit log ${file} is corrupt: its last complete line is ${r.problem}; run cleanroom audit --verify`);
@@ -261,14 +242,6 @@ async function readLog(file: string): Promise<Uint8Array> {
   } catch (err) {
     throw unreadable(file, err);
   }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // Not every platform can fsync a directory (Windows); the file's own fsyncs still hold there.
-  const d = await openFile(dir, 'r').catch(() => undefined);
-  if (!d) return;
-  await d.sync().catch(() => {});
-  await d.close();
 }
 
 function canonical(x: unknown): string {

@@ -17,7 +17,13 @@ import { checkTables } from '../node/table-check.js';
 import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { auditCommand } from './audit.js';
-import { formatTable } from './table.js';
+import { budgetCommand } from './budget.js';
+import { preview } from './preview.js';
+import { formatResult } from './table.js';
+import { DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
+import { parseQuery } from '../query/parse.js';
+import { planQuery } from '../query/plan.js';
+import type { QueryResult } from '../query/result.js';
 
 const USAGE = `cleanroom: a clean-room node
 
@@ -29,7 +35,9 @@ const USAGE = `cleanroom: a clean-room node
   cleanroom check <dir>                      check every row of this node's tables against the manifest
   cleanroom start <dir>                      check the tables, then run the node (peer endpoint and control interface)
   cleanroom query <dir> <sql> [--json]       submit a query to your own running node and print the result
+  cleanroom query <dir> --preview <sql>      what a DP query would cost and how exact it would be; runs nothing
   cleanroom audit <dir> [--verify] [--json]  print the node's audit log; --verify checks its hash chain
+  cleanroom budget <dir> [--json]            print the privacy budgets of this node's tables and every charge
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -47,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
       return query(rest);
     case 'audit':
       return audit(rest);
+    case 'budget':
+      return budget(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -163,9 +173,10 @@ async function check(args: string[]): Promise<number> {
 }
 
 async function query(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, preview: { type: 'boolean', default: false } } });
   const [dir, sql] = positionals;
-  if (!dir || !sql) throw usage('query <dir> <sql> [--json]');
+  if (!dir || !sql) throw usage('query <dir> <sql> [--json] | query <dir> --preview <sql>');
+  if (values.preview) return previewQuery(dir, sql, values.json);
   const started = Date.now();
   for await (const event of submitQuery(await controlEndpoint(dir), sql)) {
     switch (event.type) {
@@ -184,14 +195,47 @@ async function query(args: string[]): Promise<number> {
         return 0;
       case 'result': {
         if (Date.now() - started > 1000) process.stderr.write('\n');
-        const result = event.result as Parameters<typeof formatTable>[0] & { minDistinctKeys: number };
+        const result = event.result as QueryResult;
         if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
-        else process.stdout.write(`${formatTable(result)}\n(${result.rows.length} row(s); rows resting on fewer than ${result.minDistinctKeys} distinct join keys are never released)\n`);
+        else process.stdout.write(`${formatResult(result)}\n`);
         return 0;
       }
     }
   }
   throw new CleanroomError('ABORTED', 'the node closed the control stream without a result');
+}
+
+/** Plans the query as the node would and reports its privacy cost; no cryptography, no charge, no node needed. */
+async function previewQuery(dir: string, sql: string, json: boolean): Promise<number> {
+  const { cfg, identity, manifest } = await loadNodeSetup(join(dir, 'config.json'));
+  const plan = planQuery(await parseQuery(sql), manifest, identity.memberId);
+  const p = await preview(plan, identity.memberId, cfg.path(DEFAULT_BUDGET_FILE));
+  if (json) {
+    process.stdout.write(JSON.stringify(p) + '\n');
+    return 0;
+  }
+  const out = (s: string) => process.stdout.write(s + '\n');
+  if (!p.dp) {
+    out(`${p.mode} query; no table in it has a privacy policy: exact answers, no budget is charged; groups need ${p.threshold}`);
+    return 0;
+  }
+  out(`${p.mode} query, differentially private: ε = ${p.epsilon}, δ = ${p.delta} per query (the strictest policy of its tables)`);
+  for (const c of p.charges) {
+    const left = c.remaining === undefined ? `kept by ${c.owners.join(', ')}` : `${c.remaining} of ${c.budget} remains (refresh: ${c.refresh})`;
+    out(`  charges ε = ${c.epsilon} to ${c.table}: ${left}`);
+  }
+  out(`release threshold: ${p.threshold}`);
+  out('error of each value, 95% of the time at least:');
+  for (const e of p.errors) out(`  ${oneLine(e.output)}: ${e.bound}`);
+  return 0;
+}
+
+async function budget(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const dir = positionals[0];
+  if (!dir) throw usage('budget <dir> [--json]');
+  const { cfg, ownTables } = await loadNodeSetup(join(dir, 'config.json'));
+  return budgetCommand(cfg.path(DEFAULT_BUDGET_FILE), ownTables, { json: values.json }, (line) => process.stdout.write(line + '\n'));
 }
 
 async function audit(args: string[]): Promise<number> {

@@ -12,3 +12,21 @@ export function formatTable(result: Pick<QueryResult, 'columns' | 'rows'>): stri
   const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
+
+/**
+ * A result as the CLI prints it: the table, then what it rests on. A DP result shows every aggregate with the
+ * interval that holds its exact value with the stated confidence.
+ */
+export function formatResult(result: QueryResult): string {
+  const privacy = result.privacy;
+  const rows = privacy
+    ? result.rows.map((r, i) => r.map((c, j) => {
+        const iv = privacy.intervals[i]?.[j];
+        return iv && c !== null ? `${c} (${iv[0]} to ${iv[1]})` : c;
+      }))
+    : result.rows;
+  const note = privacy
+    ? `differentially private: ε = ${privacy.epsilon}, δ = ${privacy.delta}; each value's exact answer lies in its interval with probability at least ${privacy.confidence * 100}%; groups are released on noisy distinct-key counts`
+    : `rows resting on fewer than ${result.minDistinctKeys} distinct join keys are never released`;
+  return `${formatTable({ columns: result.columns, rows })}\n(${result.rows.length} row(s); ${note})`;
+}

@@ -137,7 +137,8 @@ export class TableStore {
    * its key appears on the other side). `matched` holds indices into the key order of `hashedKeys`, so the keys
    * themselves never sit in the JS heap. Groups come sorted by their labels.
    */
-  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: readonly number[]): Promise<GroupAggregate[]> {
+  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+    assertRowCap(maxRowsPerKey);
     return this.using(side, groupBy, sumColumns, async (conn, relation, checked) => {
       // Indices into another version's key order would pick other rows: a silently wrong answer.
       const keyed = this.streamed.get(side);
@@ -152,13 +153,14 @@ export class TableStore {
       appender.closeSync();
       const { sql } = keySetSql(side, relation);
       const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY nk) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
-      return aggregate(conn, side, relation, groupBy, sumColumns, `nk IN (${hits})`);
+      return aggregate(conn, side, relation, groupBy, sumColumns, `nk IN (${hits})`, maxRowsPerKey);
     });
   }
 
   /** Per-group aggregates over every filtered row with a key: one holder's part of a federated table. */
-  async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[]): Promise<GroupAggregate[]> {
-    return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, 'true'));
+  async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+    assertRowCap(maxRowsPerKey);
+    return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, 'true', maxRowsPerKey));
   }
 
   private source(table: Table): TableSource {
@@ -266,12 +268,29 @@ export class TableStore {
   }
 }
 
+/** Checked before any read: a bad cap is the caller's bug, not a problem of the table. */
+function assertRowCap(maxRowsPerKey: number | undefined): void {
+  if (maxRowsPerKey !== undefined && !(Number.isSafeInteger(maxRowsPerKey) && maxRowsPerKey >= 1)) throw new RangeError(`aggregate: maxRowsPerKey must be a positive integer, got ${maxRowsPerKey}`);
+}
+
 function changedDuringQuery(checked: CheckedTable, cause?: unknown): DataInvalid {
   return new DataInvalid(checked.table.name, problemList([{ file: checked.file, rule: 'changed', detail: 'changed while the query read it; run the query again' }]), cause);
 }
 
-/** [rows, distinct keys, (sum, non-null count) per sum column] per group of the filtered rows meeting `where`. */
-async function aggregate(conn: DuckDBConnection, side: TableSide, relation: string, groupBy: readonly string[], sumColumns: readonly string[], where: string): Promise<GroupAggregate[]> {
+/**
+ * [rows, distinct keys, (sum, non-null count) per sum column] per group of the filtered rows meeting `where`. With
+ * `maxRowsPerKey` (a DP query, SPEC §10.2), each key keeps at most that many of those rows, picked at random anew for
+ * every query, so that one person's contribution is bounded whatever the table holds.
+ */
+async function aggregate(
+  conn: DuckDBConnection,
+  side: TableSide,
+  relation: string,
+  groupBy: readonly string[],
+  sumColumns: readonly string[],
+  where: string,
+  maxRowsPerKey?: number,
+): Promise<GroupAggregate[]> {
   const { sql, params } = keySetSql(side, relation);
   const dims = groupBy.map(quoteIdent);
   const sums = sumColumns.flatMap((name) => {
@@ -281,7 +300,8 @@ async function aggregate(conn: DuckDBConnection, side: TableSide, relation: stri
   });
   const select = [...dims, 'count(*)', 'count(DISTINCT nk)', ...sums].join(', ');
   const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
-  const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (${sql}) s WHERE ${where}${grouping}`, params)).getRows();
+  const cap = maxRowsPerKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${maxRowsPerKey}`;
+  const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (SELECT * FROM (${sql}) s WHERE ${where}${cap})${grouping}`, params)).getRows();
   return rows.map((r) => ({
     labels: r.slice(0, dims.length).map((v, i) => label(v, side.table.columns.find((c) => c.name === groupBy[i])!)),
     values: r.slice(dims.length).map((v) => BigInt(v as bigint)),

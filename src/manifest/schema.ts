@@ -49,6 +49,23 @@ export const AggregationRule = z.strictObject({
   functions: z.array(z.enum(['sum', 'avg'])).min(1),
 });
 
+/**
+ * A table's differential-privacy policy (SPEC §10): every query touching the table releases only noisy values, the
+ * noise sized for `epsilon` and `delta` per query, and the owner's node charges `epsilon` to the table's budget.
+ * The privacy unit is one person: one distinct normalised join key, whose rows beyond `maxRowsPerKey` are dropped.
+ */
+export const PrivacyPolicy = z.strictObject({
+  epsilon: z.number().positive().max(10),
+  /** Chance that a group of fewer than minDistinctKeys people is released at all, and of the count-only dummies' clamp. */
+  delta: z.number().positive().max(1e-3),
+  maxRowsPerKey: z.number().int().min(1).max(1000),
+  budget: z.strictObject({
+    epsilon: z.number().positive().max(1000),
+    /** `month`: restored on the first of each month (UTC), which bounds what is learnt per month, not forever. */
+    refresh: z.enum(['month', 'never']),
+  }),
+});
+
 export const AnalysisRule = z.strictObject({
   /** Columns that may be summed or averaged, and how. COUNT(*) is always allowed. */
   aggregations: z.array(AggregationRule).default([]),
@@ -58,6 +75,7 @@ export const AnalysisRule = z.strictObject({
   minDistinctKeys: z.number().int().min(1).max(1_000_000),
   /** Members allowed to learn which of their own keys are in this table's filtered key set. */
   overlapDisclosure: z.array(MemberId).default([]),
+  privacy: PrivacyPolicy.optional(),
 });
 
 export const Table = z.strictObject({
@@ -90,11 +108,18 @@ export type Member = z.infer<typeof Member>;
 export type Column = z.infer<typeof Column>;
 export type Table = z.infer<typeof Table>;
 export type Normalization = z.infer<typeof Normalization>;
+export type PrivacyPolicy = z.infer<typeof PrivacyPolicy>;
 export type Manifest = z.infer<typeof ManifestBody>;
 
 /** The members holding rows of a table: its owner, or every holder of a federated table. */
 export function holdersOf(t: Table): readonly string[] {
   return t.holders ?? [t.owner];
+}
+
+/** The largest |value| of a numeric column, in units of 10^-scale: what one row can add to a sum, rounded up. */
+export function maxAbsUnits(c: Extract<Column, { min: number }>): bigint {
+  const scale = c.type === 'decimal' ? c.scale : 0;
+  return BigInt(Math.ceil(Math.max(Math.abs(c.min), Math.abs(c.max)))) * 10n ** BigInt(scale);
 }
 
 /** Cross-field checks: every reference resolves, and no declared sum can wrap the share ring. */
@@ -130,9 +155,7 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
       columns.set(c.name, c);
       if (c.type !== 'string') {
         if (c.min > c.max) fail(at('columns', ci), `column ${t.name}.${c.name}: min is above max`);
-        const scale = c.type === 'decimal' ? c.scale : 0;
-        const maxAbs = BigInt(Math.ceil(Math.max(Math.abs(c.min), Math.abs(c.max)))) * 10n ** BigInt(scale);
-        if (sumCouldWrap(maxAbs, MAX_TABLE_ROWS)) {
+        if (sumCouldWrap(maxAbsUnits(c), MAX_TABLE_ROWS)) {
           fail(at('columns', ci), `column ${t.name}.${c.name}: bounds too wide, a sum over ${MAX_TABLE_ROWS} rows could wrap the 2^128 share ring`);
         }
       }
@@ -150,5 +173,9 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
       else if (c.type === 'string') fail(at('rules', 'aggregations', ai), `${t.name}.${a.column} is a string and cannot be summed`);
     });
     t.rules.overlapDisclosure.forEach((id, i) => known(id, at('rules', 'overlapDisclosure', i)));
+    const privacy = t.rules.privacy;
+    if (privacy && privacy.epsilon > privacy.budget.epsilon) {
+      fail(at('rules', 'privacy', 'epsilon'), `${t.name}: one query's epsilon (${privacy.epsilon}) is more than the whole budget (${privacy.budget.epsilon})`);
+    }
   });
 });

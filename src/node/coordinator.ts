@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { AuditLog, type AuditInput } from '../audit/audit-log.js';
+import type { BudgetLedger } from '../budget/ledger.js';
+import { toText } from '../dp/rational.js';
 import type { LoadedConfig } from '../config/node-config.js';
+import { selectBackend } from '../crypto/backend.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import { DataInvalid } from '../data/data-problem.js';
@@ -33,6 +36,7 @@ export interface CoordinatorDeps {
   readonly pool: CryptoPool;
   readonly store: TableStore;
   readonly audit: AuditLog;
+  readonly budget: BudgetLedger;
   readonly log: (line: string) => void;
   readonly connectionParams: ConnectionParams;
 }
@@ -55,6 +59,7 @@ export class QueryCoordinator {
   private readonly pool: CryptoPool;
   private readonly store: TableStore;
   private readonly audit: AuditLog;
+  private readonly budget: BudgetLedger;
   private readonly log: (line: string) => void;
   private readonly params: ConnectionParams;
 
@@ -65,6 +70,7 @@ export class QueryCoordinator {
     this.pool = d.pool;
     this.store = d.store;
     this.audit = d.audit;
+    this.budget = d.budget;
     this.log = d.log;
     this.params = d.connectionParams;
   }
@@ -91,12 +97,14 @@ export class QueryCoordinator {
     try {
       plan = await this.plan(sql, this.memberId);
       await this.prepareOwnTable(plan);
+      // The querier accepts its own query by proposing it: its tables are charged like every other owner's.
+      await this.charge(queryId, plan);
     } catch (err) {
       await this.record({ ...entry, event: 'refused', peers: [], detail: describe(err) });
       throw err;
     }
     const peers = plan.members.filter((m) => m !== this.memberId);
-    await this.record({ ...entry, event: 'proposed', peers, detail: plan.mode });
+    await this.record({ ...entry, event: 'proposed', peers, detail: this.planDetail(plan) });
     const conns = new Map<string, PeerConnection>();
     // Once one member refused, a connection that completes later is closed with the abort at once.
     let abandoned: unknown;
@@ -122,7 +130,7 @@ export class QueryCoordinator {
     }
     let failure: unknown;
     try {
-      await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
+      await this.record({ ...entry, event: 'accepted', peers, detail: this.planDetail(plan) });
       this.log(`query ${queryId} accepted by ${peers.join(', ')} (${plan.mode})`);
       return await this.finish(queryId, plan, sql, await this.run(queryId, plan, conns, onProgress));
     } catch (err) {
@@ -160,6 +168,7 @@ export class QueryCoordinator {
         plan = await this.plan(msg.sql, msg.querier);
         if (!plan.members.includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
         await this.prepareOwnTable(plan);
+        await this.charge(queryId, plan);
       } catch (err) {
         const e = asCleanroomError(err);
         this.log(`query ${queryId} from ${conn.peer} refused: ${e.message}`);
@@ -169,7 +178,7 @@ export class QueryCoordinator {
       }
       const peers = plan.members.filter((m) => m !== this.memberId);
       // On disk before the answer: no query runs on this node's tables without a record of it.
-      await this.record({ ...entry, event: 'accepted', peers, detail: plan.mode });
+      await this.record({ ...entry, event: 'accepted', peers, detail: this.planDetail(plan) });
       failpoint('before-accept');
       for (const m of answer.accept().send) await conn.send(m);
       this.log(`query ${queryId} from ${conn.peer} accepted (${plan.mode})`);
@@ -224,10 +233,11 @@ export class QueryCoordinator {
   /** This member's machine for the query: a federated query, a two-party PSI, or a join of three or more. */
   private machineFor(queryId: string, plan: QueryPlan, peers: readonly string[]): Machine {
     const self = this.memberId;
-    if (plan.mode === 'federated') return new FederatedSession({ queryId, plan, self, newSecret: () => QuerySecret.generate() });
+    const group = selectBackend(this.pool.backend);
+    if (plan.mode === 'federated') return new FederatedSession({ queryId, plan, self, group, newSecret: () => QuerySecret.generate() });
     const aggregator = plan.aggregator.table.owner === self;
     if (peers.length === 1) {
-      const params = { queryId, plan, self, peer: peers[0]!, secret: QuerySecret.generate() };
+      const params = { queryId, plan, self, peer: peers[0]!, group, secret: QuerySecret.generate() };
       return aggregator ? new AggregatorSession(params) : new PartnerSession(params);
     }
     return new RingSession({ queryId, plan, self, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
@@ -249,6 +259,26 @@ export class QueryCoordinator {
     // A receiver of a federated query that holds no part has no table to open. Only the columns the query
     // reads decide: a bad value elsewhere in the file does not refuse it.
     if (own) await this.store.prepare(own.table, own === plan.aggregator ? usedColumns(own, plan.groupBy, plan.sumColumns) : usedColumns(own));
+  }
+
+  /**
+   * SPEC §10.4: before this node accepts a DP query, every table of its own in it is charged the query's ε, durably,
+   * so that neither a crash nor a concurrent query can spend more than the budget. A charge is never refunded.
+   */
+  private async charge(queryId: string, plan: QueryPlan): Promise<void> {
+    const privacy = plan.privacy;
+    const own = privacy?.charges.filter((c) => c.owners.includes(this.memberId)) ?? [];
+    if (own.length === 0) return;
+    await this.budget.charge(queryId, own.map((c) => ({ table: c.table, epsilon: privacy!.epsilon, budget: c.budget })));
+    this.log(`query ${queryId}: charged ε = ${toText(privacy!.epsilon)} to ${own.map((c) => c.table).join(', ')}`);
+  }
+
+  /** The audit's word on a plan: its mode, and for a DP query the ε charged here and to which tables. */
+  private planDetail(plan: QueryPlan): string {
+    const own = plan.privacy?.charges.filter((c) => c.owners.includes(this.memberId)) ?? [];
+    if (!plan.privacy) return plan.mode;
+    const charged = own.length > 0 ? `ε ${toText(plan.privacy.epsilon)} charged to ${own.map((c) => c.table).join(', ')}` : 'no table of this member charged';
+    return `${plan.mode}, differentially private (${charged})`;
   }
 
   private async record(e: AuditInput): Promise<void> {

@@ -74,9 +74,10 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     return p;
   };
   const aggregateOwn = (request: readonly number[] | 'all') => {
-    if (request === 'all') return store.aggregateAll(machine.side, plan.groupBy, plan.sumColumns);
+    const cap = plan.privacy?.maxRowsPerKey;
+    if (request === 'all') return store.aggregateAll(machine.side, plan.groupBy, plan.sumColumns, cap);
     ctx.onProgress?.({ queryId, stage: 'aggregation', ownKeys: request.length });
-    return store.aggregateMatched(machine.side, plan.groupBy, plan.sumColumns, request);
+    return store.aggregateMatched(machine.side, plan.groupBy, plan.sumColumns, request, cap);
   };
   const apply = (step: Step): void => {
     control.touch();

@@ -1,6 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { AuditLog, DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
+import { BudgetLedger, DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
 import type { LoadedConfig } from '../config/node-config.js';
 import { startControlServer } from '../control/control-server.js';
 import { selectBackend } from '../crypto/backend.js';
@@ -42,8 +43,9 @@ export class CleanroomNode {
     private readonly log: NodeLog,
     private readonly tap: FrameTap | undefined,
     private readonly audit: AuditLog,
+    private readonly budget: BudgetLedger,
   ) {
-    this.coordinator = new QueryCoordinator({ cfg, memberId: identity.memberId, manifest, pool, store, audit, log, connectionParams: this.connectionParams() });
+    this.coordinator = new QueryCoordinator({ cfg, memberId: identity.memberId, manifest, pool, store, audit, budget, log, connectionParams: this.connectionParams() });
   }
 
   /**
@@ -66,7 +68,9 @@ export class CleanroomNode {
     const pool = createCryptoPool(selectBackend(cfg.config.backend), cfg.config.workers === 'auto' ? defaultThreads() : cfg.config.workers);
     const audit = await AuditLog.open(cfg.path(DEFAULT_AUDIT_FILE));
     if (audit.warning) log(audit.warning);
-    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, tap, audit);
+    const budget = await BudgetLedger.open(cfg.path(DEFAULT_BUDGET_FILE));
+    if (budget.warning) log(budget.warning);
+    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, tap, audit, budget);
   }
 
   get memberId(): string {
@@ -87,6 +91,7 @@ export class CleanroomNode {
     this.store.close();
     await this.pool.close();
     await this.audit.close();
+    await this.budget.close();
   }
 
   /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */

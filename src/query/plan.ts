@@ -2,6 +2,7 @@ import { CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
 import type { Column, Manifest, Table } from '../manifest/schema.js';
 import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
+import { privacyOf, type PrivacyPlan } from './privacy-plan.js';
 
 /**
  * The checked form of a query: who plays which role, what each side filters, what is released.
@@ -31,6 +32,8 @@ interface PlanBase {
   /** The strictest minimum-count rule among the query's tables. */
   readonly minDistinctKeys: number;
   readonly receivers: readonly string[];
+  /** Set when a table of the query has a privacy policy: every opened value is then noisy (SPEC §10). */
+  readonly privacy?: PrivacyPlan;
 }
 
 /** Only |P ∩ Q| is computed (the distinct matched keys); nobody learns membership. */
@@ -150,7 +153,8 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
       );
     }
     const side = (t: Table) => ({ table: t, filters: query.where.filter((p) => p.column.table === t.name) });
-    return planFederated(query, side(federated), joined ? [side(joined)] : [], querier, minDistinctKeys, manifest.receivers);
+    const plan = planFederated(query, side(federated), joined ? [side(joined)] : [], querier, minDistinctKeys, manifest.receivers);
+    return withPrivacy(plan, tables);
   }
   const filtersOf = (t: Table) => query.where.filter((p) => p.column.table === t.name);
   const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
@@ -162,7 +166,7 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   if (valueColumns.length === 0) {
     // Count-only: the member who learns the intersection size from PSI is the querier when it owns a table, so no third view is created.
     const p = tables.find((t) => t.owner === querier) ?? tables[0]!;
-    return { ...base, mode: 'count-only', ...sides(p), groupBy: [], sumColumns: [] };
+    return withPrivacy({ ...base, mode: 'count-only', ...sides(p), groupBy: [], sumColumns: [] }, tables);
   }
 
   const aggTables = new Set(valueColumns.map((r) => r.table));
@@ -187,13 +191,12 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   if (sumColumns.length > MAX_SUM_COLUMNS) {
     throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
   }
-  return {
-    ...base,
-    mode: 'aggregate',
-    ...sides(p),
-    groupBy: query.groupBy.map((g) => g.column),
-    sumColumns,
-  };
+  return withPrivacy({ ...base, mode: 'aggregate', ...sides(p), groupBy: query.groupBy.map((g) => g.column), sumColumns }, tables);
+}
+
+function withPrivacy<P extends QueryPlan>(plan: P, tables: readonly Table[]): P {
+  const privacy = privacyOf(tables, { mode: plan.mode, tables: tables.length });
+  return privacy ? { ...plan, privacy } : plan;
 }
 
 function planFederated(query: Query, side: TableSide, others: TableSide[], querier: string, minDistinctKeys: number, receivers: readonly string[]): QueryPlan {

@@ -52,31 +52,111 @@ export interface QueryResult {
   readonly rows: readonly (readonly Cell[])[];
   /** Groups resting on fewer distinct join keys than this were dropped before any value was opened. */
   readonly minDistinctKeys: number;
+  /** Set when a table's privacy policy made the query differentially private (SPEC §10). */
+  readonly privacy?: ResultPrivacy;
 }
 
-/** Builds the result table from the labels and the opened values (one vector of released columns per group). */
-export function assembleResult(queryId: string, plan: QueryPlan, labels: readonly (readonly Cell[])[], opened: readonly (readonly bigint[])[]): QueryResult {
+/** What a DP result states about itself: its ε and δ, and an interval for every aggregate cell. */
+export interface ResultPrivacy {
+  readonly epsilon: string;
+  readonly delta: string;
+  /** Each interval holds the exact answer with at least this probability. */
+  readonly confidence: number;
+  /** Per row, per column: [low, high] for an aggregate cell, null for a label or a NULL value. */
+  readonly intervals: readonly (readonly (Interval | null)[])[];
+}
+
+export type Interval = readonly [Cell, Cell];
+
+/** The half-widths of the noise on each released column, from the query's noise plan (src/query/noise.ts). */
+export interface NoiseBounds {
+  readonly epsilon: string;
+  readonly delta: string;
+  readonly confidence: number;
+  /** At `confidence`, for counts and sums. */
+  readonly bound: ReadonlyMap<number, bigint>;
+  /** At (1 + confidence) / 2, for each of the two values behind an AVG, so that both hold at `confidence`. */
+  readonly halfBound: ReadonlyMap<number, bigint>;
+}
+
+interface Aggregated {
+  readonly cell: Cell;
+  readonly interval: Interval | null;
+}
+
+/**
+ * Builds the result table from the labels and the opened values (one vector of released columns per group). With
+ * noise, counts below zero read as zero, SUM and AVG of a group whose noisy non-null count is not positive are
+ * NULL, and an AVG is clamped to its column's bounds: each only moves a value towards the truth.
+ */
+export function assembleResult(
+  queryId: string,
+  plan: QueryPlan,
+  labels: readonly (readonly Cell[])[],
+  opened: readonly (readonly bigint[])[],
+  noise?: NoiseBounds,
+): QueryResult {
   const released = releasedColumns(plan);
   const at = (vector: readonly bigint[], column: number) => vector[released.indexOf(column)]!;
-  const scaleOf = (name: string) => {
-    const c = plan.aggregator.table.columns.find((x) => x.name === name);
-    return c?.type === 'decimal' ? c.scale : 0;
-  };
-  const rows = opened.map((vector, g) =>
-    plan.outputs.map((item): Cell => {
-      if (item.kind === 'dimension') return labels[g]![plan.groupBy.indexOf(item.column.column)] ?? null;
+  const cells = opened.map((vector, g) =>
+    plan.outputs.map((item): Aggregated => {
+      if (item.kind === 'dimension') return { cell: labels[g]![plan.groupBy.indexOf(item.column.column)] ?? null, interval: null };
       const a = item.aggregate;
-      if (a.fn === 'count') return Number(at(vector, plan.mode === 'count-only' ? KEYS : ROWS));
+      if (a.fn === 'count') {
+        const column = plan.mode === 'count-only' ? KEYS : ROWS;
+        const v = at(vector, column);
+        if (!noise) return { cell: Number(v), interval: null };
+        const q = noise.bound.get(column)!;
+        return { cell: Number(atLeastZero(v)), interval: [Number(atLeastZero(v - q)), Number(atLeastZero(v + q))] };
+      }
       const i = plan.sumColumns.indexOf(a.column.column);
-      const scale = scaleOf(a.column.column);
+      const c = plan.aggregator.table.columns.find((x) => x.name === a.column.column)!;
+      const scale = c.type === 'decimal' ? c.scale : 0;
       const sum = at(vector, 2 + 2 * i);
       const n = at(vector, 3 + 2 * i);
-      if (n === 0n) return null;
-      if (a.fn === 'sum') return formatScaled(sum, scale);
-      return formatScaled(divRound(sum * 10n ** BigInt(AVG_DECIMALS), n * 10n ** BigInt(scale)), AVG_DECIMALS);
+      if (n <= 0n) return { cell: null, interval: null };
+      if (a.fn === 'sum') {
+        if (!noise) return { cell: formatScaled(sum, scale), interval: null };
+        const q = noise.bound.get(2 + 2 * i)!;
+        return { cell: formatScaled(sum, scale), interval: [formatScaled(sum - q, scale), formatScaled(sum + q, scale)] };
+      }
+      const avg = (s: bigint, k: bigint) => divRound(s * 10n ** BigInt(AVG_DECIMALS), k * 10n ** BigInt(scale));
+      if (!noise) return { cell: formatScaled(avg(sum, n), AVG_DECIMALS), interval: null };
+      const lowest = boundInAvgUnits(c.type === 'string' ? 0 : c.min, scale, 'floor');
+      const highest = boundInAvgUnits(c.type === 'string' ? 0 : c.max, scale, 'ceil');
+      const clamp = (x: bigint) => (x < lowest ? lowest : x > highest ? highest : x);
+      const qs = noise.halfBound.get(2 + 2 * i)!;
+      const qn = noise.halfBound.get(3 + 2 * i)!;
+      // The true sum and count lie within their half bounds together with probability at least `confidence`; the
+      // true average then lies between the extreme ratios of the corners, and always within the column's bounds.
+      const corners = n - qn > 0n ? [sum - qs, sum + qs].flatMap((s) => [n - qn, n + qn].map((k) => avg(s, k))) : [lowest, highest];
+      const interval: Interval = [formatScaled(clamp(min(corners)), AVG_DECIMALS), formatScaled(clamp(max(corners)), AVG_DECIMALS)];
+      return { cell: formatScaled(clamp(avg(sum, n)), AVG_DECIMALS), interval };
     }),
   );
-  return { queryId, mode: plan.mode, columns: plan.outputs.map((o) => o.name), rows, minDistinctKeys: plan.minDistinctKeys };
+  const rows = cells.map((r) => r.map((x) => x.cell));
+  const base = { queryId, mode: plan.mode, columns: plan.outputs.map((o) => o.name), rows, minDistinctKeys: plan.minDistinctKeys };
+  if (!noise) return base;
+  const intervals = cells.map((r) => r.map((x) => x.interval));
+  return { ...base, privacy: { epsilon: noise.epsilon, delta: noise.delta, confidence: noise.confidence, intervals } };
+}
+
+function atLeastZero(x: bigint): bigint {
+  return x < 0n ? 0n : x;
+}
+
+function min(xs: readonly bigint[]): bigint {
+  return xs.reduce((a, b) => (b < a ? b : a));
+}
+
+function max(xs: readonly bigint[]): bigint {
+  return xs.reduce((a, b) => (b > a ? b : a));
+}
+
+/** A declared column bound in units of 10^-AVG_DECIMALS, rounded outwards. */
+function boundInAvgUnits(x: number, scale: number, round: 'floor' | 'ceil'): bigint {
+  const units = BigInt(Math[round](x * 10 ** scale));
+  return AVG_DECIMALS >= scale ? units * 10n ** BigInt(AVG_DECIMALS - scale) : units / 10n ** BigInt(scale - AVG_DECIMALS);
 }
 
 /** An integer in units of 10^-scale as exact decimal text. */

@@ -6,6 +6,8 @@ import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
+import { noisePlan, type DummyPlan } from '../query/noise.js';
+import { dummyBase, maxDummies } from './dummy-matches.js';
 
 type Phase = 'psi' | 'aggregating' | 'done';
 
@@ -32,9 +34,21 @@ export class AggregatorSession extends PairSession {
   /** Index of the next returned point among P's own, in P's order. */
   private matchedOffset = 0;
 
+  /** Count-only DP: the partner's dummy matches (SPEC §10.3), which the dealt count leaves out on average. */
+  private readonly dummies: DummyPlan | undefined;
+
   constructor(p: PairParams) {
     super(p, p.self);
     this.ownOut = new OutboundStream('p', p.queryId);
+    this.dummies = p.plan.mode === 'count-only' ? noisePlan(p.plan, 2)?.dummies : undefined;
+  }
+
+  /** Count-only DP: A = X25519(a, 9) goes first, so that the partner has it before the end of this member's set. */
+  override start(): Step {
+    return this.unlessEnded(() => {
+      if (!this.dummies) return NOTHING;
+      return { send: toPeer(this.p, [{ type: 'dummy-base', queryId: this.p.queryId, point: dummyBase(this.p.group, this.p.secret) }]) };
+    });
   }
 
   get side(): TableSide {
@@ -87,7 +101,7 @@ export class AggregatorSession extends PairSession {
     // `q` stream ended and never holds more points than P sent.
     if (!this.qIn.ended) throw new ProtocolViolation('wrong-round', 'returned points before the end of the partner\'s set');
     this.pqIn.accept(msg);
-    if (this.pqIn.count > this.ownOut.count) throw new ProtocolViolation('bad-count', 'more points returned than sent');
+    if (this.pqIn.count > this.returnable) throw new ProtocolViolation('bad-count', 'more points returned than sent');
     if (this.qPending > 0) this.pqWaiting.push(msg.points);
     else this.match(msg.points);
     return NOTHING;
@@ -110,9 +124,17 @@ export class AggregatorSession extends PairSession {
     else if (stage === 'pq') {
       if (!this.ownEnded) throw new ProtocolViolation('wrong-round', 'returned stream ended before the own stream was complete');
       this.pqIn.end(batches, count);
-      if (count !== this.ownOut.count) throw new ProtocolViolation('bad-count', `${count} points returned for ${this.ownOut.count} sent`);
+      if (count < this.ownOut.count || count > this.returnable) {
+        const expected = this.dummies ? `${this.ownOut.count} to ${this.returnable}` : `${this.ownOut.count}`;
+        throw new ProtocolViolation('bad-count', `${count} points returned for ${this.ownOut.count} sent (${expected} expected)`);
+      }
     } else throw new ProtocolViolation('unexpected-message', `the aggregator never receives stage ${stage}`);
     return this.afterPsi();
+  }
+
+  /** The points the partner may return: each of this member's, and its dummy matches in a count-only DP query. */
+  private get returnable(): number {
+    return this.ownOut.count + (this.dummies ? maxDummies(this.dummies) : 0);
   }
 
   private afterPsi(): Step {
@@ -128,7 +150,8 @@ export class AggregatorSession extends PairSession {
       return { send: [], outcome: { kind: 'matched', matched } };
     }
     if (this.p.plan.mode === 'count-only') {
-      const n = BigInt(this.matchedCount);
+      // The dummies' shift comes off what is dealt; their spread around it is the noise this member cannot remove.
+      const n = BigInt(this.matchedCount) - (this.dummies?.shift ?? 0n);
       return this.deal([{ labels: [], values: [n, n] }]);
     }
     return { send: [], aggregate: this.matched };

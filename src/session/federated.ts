@@ -1,5 +1,6 @@
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
+import type { GroupBackend } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { federatedPhaseMembers, type FederatedPlan, type TableSide } from '../query/plan.js';
@@ -15,6 +16,7 @@ export interface FederatedParams {
   readonly self: string;
   /** A fresh secret for each two-party PSI this member runs (a federated table joined with another table). */
   readonly newSecret: () => QuerySecret;
+  readonly group: GroupBackend;
 }
 
 /**
@@ -48,9 +50,9 @@ export class FederatedSession extends Session {
     const joined = plan.others[0]?.table.owner;
     if (!members.includes(self) && self !== joined) throw new CleanroomError('INTERNAL', `${self} takes no part in this query`);
     if (joined !== undefined && holders.includes(self)) {
-      this.psi.set(joined, new AggregatorSession({ queryId: r.queryId, plan, self, peer: joined, secret: r.newSecret() }));
+      this.psi.set(joined, new AggregatorSession({ queryId: r.queryId, plan, self, peer: joined, secret: r.newSecret(), group: r.group }));
     }
-    if (self === joined) for (const h of holders) this.psi.set(h, new PartnerSession({ queryId: r.queryId, plan, self, peer: h, secret: r.newSecret() }));
+    if (self === joined) for (const h of holders) this.psi.set(h, new PartnerSession({ queryId: r.queryId, plan, self, peer: h, secret: r.newSecret(), group: r.group }));
     this.linked = [...new Set([...(members.includes(self) ? members : []), ...this.psi.keys()])].filter((m) => m !== self);
     if (members.includes(self)) {
       // Holders know the domain and the survivors; a receiver holding no part learns the labels from the first holder.

@@ -1,4 +1,6 @@
+import type { GroupBackend } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
+import type { RandomSource } from '../dp/random-source.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { SessionMessage } from '../wire/messages.js';
@@ -14,6 +16,10 @@ export interface PairParams {
   readonly peer: string;
   /** Zeroed by the machine when its last multiplication is done; blind requests carry it until then. */
   readonly secret: QuerySecret;
+  /** For a count-only DP query's dummy matches, a few multiplications on this thread (SPEC §10.3). */
+  readonly group: GroupBackend;
+  /** Where a DP query's noise comes from: the OS CSPRNG unless a test fixes it. */
+  readonly random?: RandomSource;
 }
 
 /** Every message of a two-party PSI goes to the one peer. */
@@ -35,6 +41,7 @@ function pairRelease(p: PairParams, aggregator: string): Release {
     labelsFrom: aggregator,
     labelsTo: receivers.filter((r) => r !== aggregator),
     verifyCounts: true,
+    ...(p.random ? { random: p.random } : {}),
   });
 }
 
@@ -103,6 +110,8 @@ export abstract class PairSession extends Session {
         return this.onPoints(msg);
       case 'points-end':
         return this.onPointsEnd(msg);
+      case 'dummy-base':
+        return this.onDummyBase(msg);
       case 'shares':
       case 'open':
       case 'labels':
@@ -110,6 +119,11 @@ export abstract class PairSession extends Session {
       default:
         throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
     }
+  }
+
+  /** Only the partner of a count-only DP query receives the aggregator's dummy base. */
+  protected onDummyBase(msg: Extract<SessionMessage, { type: 'dummy-base' }>): Step {
+    throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
   }
 
   /** Asks for a batch of the peer's points to be raised to this member's secret. */

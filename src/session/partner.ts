@@ -5,6 +5,9 @@ import type { TableSide } from '../query/plan.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import type { Envelope, Step } from './step.js';
+import { osRandom } from '../dp/random-source.js';
+import { noisePlan } from '../query/noise.js';
+import { DummyMatches, dummyCount } from './dummy-matches.js';
 
 type Phase = 'psi' | 'holding' | 'done';
 
@@ -25,11 +28,16 @@ export class PartnerSession extends PairSession {
   /** P batches handed out for blinding and not yet back. */
   private pPending = 0;
   private pqEnded = false;
+  /** Count-only DP (SPEC §10.3): the dummy matches, and their points raised for the aggregator once its base is in. */
+  private readonly dummies: DummyMatches | undefined;
+  private dummyAnswers: Uint8Array | undefined;
 
   constructor(p: PairParams) {
     super(p, p.peer);
     this.qOut = new OutboundStream('q', p.queryId);
     this.pqOut = new OutboundStream('pq', p.queryId);
+    const plan = p.plan.mode === 'count-only' ? noisePlan(p.plan, 2)?.dummies : undefined;
+    if (plan) this.dummies = new DummyMatches(p.group, dummyCount(plan, p.random ?? osRandom));
   }
 
   get side(): TableSide {
@@ -52,7 +60,7 @@ export class PartnerSession extends PairSession {
 
   /** The whole own set is blinded: shuffle it (its order would tell P which of Q's rows matched) and send it. */
   protected ownComplete(): Step {
-    const all = shufflePoints(Buffer.concat(this.own));
+    const all = shufflePoints(Buffer.concat(this.dummies ? [...this.own, this.dummies.points] : this.own));
     this.own = [];
     const send = [...this.qOut.batches(all), this.qOut.end()];
     if (this.p.plan.mode !== 'count-only') {
@@ -74,7 +82,17 @@ export class PartnerSession extends PairSession {
     return this.blindPeerBatch(msg.points);
   }
 
+  /** SPEC §10.3: A comes before the aggregator's first point, once, and only in a count-only DP query. */
+  protected override onDummyBase(msg: Extract<SessionMessage, { type: 'dummy-base' }>): Step {
+    if (!this.dummies) throw new ProtocolViolation('unexpected-message', `unexpected dummy-base in ${this.where()}: this query adds no dummy matches`);
+    if (this.dummyAnswers) throw new ProtocolViolation('repeated-message', 'the dummy base came twice');
+    if (this.pIn.count > 0 || this.pIn.ended) throw new ProtocolViolation('wrong-round', 'the dummy base after the aggregator\'s points');
+    this.dummyAnswers = this.dummies.answer(msg.point);
+    return { send: [] };
+  }
+
   protected onPointsEnd({ stage, batches, count }: Extract<SessionMessage, { type: 'points-end' }>): Step {
+    if (this.dummies && !this.dummyAnswers) throw new ProtocolViolation('wrong-round', 'the end of the aggregator\'s points before its dummy base');
     if (stage !== 'p') throw new ProtocolViolation('unexpected-message', `points-end of stage ${stage} in phase ${this.phase} of the partner`);
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points-end of stage p in phase ${this.phase} of the partner`);
     this.pIn.end(batches, count);
@@ -86,7 +104,9 @@ export class PartnerSession extends PairSession {
     if (!this.ownEnded || !this.pIn.ended || this.pPending > 0 || this.pqEnded) return [];
     const send: SessionMessage[] = [];
     if (this.p.plan.mode === 'count-only') {
-      send.push(...this.pqOut.batches(shufflePoints(Buffer.concat(this.pending))));
+      const returned = this.dummyAnswers ? [...this.pending, this.dummyAnswers] : this.pending;
+      send.push(...this.pqOut.batches(shufflePoints(Buffer.concat(returned))));
+      this.dummyAnswers = undefined;
       this.pending = [];
     }
     send.push(this.pqOut.end());
@@ -110,6 +130,8 @@ export class PartnerSession extends PairSession {
     this.phase = 'done';
     this.own = [];
     this.pending = [];
+    this.dummies?.zero();
+    this.dummyAnswers = undefined;
     this.release.end();
   }
 }

@@ -1,9 +1,12 @@
 import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
-import { addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
+import { RING_BITS, addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
+import { noiseBounds, noisePlan, type NoisePlan } from '../query/noise.js';
+import { osRandom, type RandomSource } from '../dp/random-source.js';
+import { sampleDiscreteLaplace } from '../dp/discrete-laplace.js';
 import { followedBy, type Envelope, type Step } from './step.js';
 
 /** The messages of the release stage (SPEC §4.3): the machine of each flow hands them to its `Release`. */
@@ -28,11 +31,16 @@ export interface ReleaseParams {
   readonly verifyCounts: boolean;
   /** Every group that can exist, known to every holder; without it the dealer's groups are the groups. */
   readonly domain?: Labels;
+  /** Where a DP query's noise comes from: the OS CSPRNG unless a test fixes it. */
+  readonly random?: RandomSource;
 }
 
-/** Groups whose distinct-key count meets the strictest minimum-count rule: the only ones ever opened. */
-export function survivingGroups(keyCounts: readonly bigint[], plan: QueryPlan): number[] {
-  const min = BigInt(plan.minDistinctKeys);
+/**
+ * Groups whose distinct-key count meets the strictest minimum-count rule: the only ones ever opened. With noise the
+ * counts are noisy and the bar is the noise plan's threshold (SPEC §10.2).
+ */
+export function survivingGroups(keyCounts: readonly bigint[], plan: QueryPlan, noise?: NoisePlan): number[] {
+  const min = noise ? noise.threshold : BigInt(plan.minDistinctKeys);
   return keyCounts.flatMap((n, i) => (n >= min ? [i] : []));
 }
 
@@ -87,8 +95,10 @@ export class Release {
   private readonly counts = new Map<string, bigint[]>();
   private readonly values = new Map<string, bigint[]>();
   private survivors: number[] | undefined;
+  private readonly noise: NoisePlan | undefined;
 
   constructor(private readonly r: ReleaseParams) {
+    this.noise = noisePlan(r.plan, r.holders.length);
     this.width = groupWidth(r.plan);
     this.cols = releasedColumns(r.plan);
     if (r.domain) {
@@ -198,9 +208,21 @@ export class Release {
   private afterShares(): Step {
     if (this.countsSent || !this.sharesComplete) return { send: [] };
     this.countsSent = true;
+    if (this.noise) this.addNoise(this.noise);
     const values = encodeRingElements(this.held!.map((v) => v[KEYS]!));
     const send: Envelope[] = this.otherHolders.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
     return followedBy(send, this.afterCounts());
+  }
+
+  /**
+   * SPEC §10.1: this holder's own full-scale noise on its share of every value that will be opened, before any is.
+   * Whoever sees an opened value (a holder knowing its own noise included) sees at least one other holder's noise.
+   */
+  private addNoise(noise: NoisePlan): void {
+    const random = this.r.random ?? osRandom;
+    for (const vector of this.held!) {
+      for (const { column, scale } of noise.columns) vector[column] = BigInt.asUintN(RING_BITS, vector[column]! + sampleDiscreteLaplace(scale, random));
+    }
   }
 
   private get sharesComplete(): boolean {
@@ -230,10 +252,11 @@ export class Release {
     const held = this.held!;
     for (const [from, v] of this.counts) if (v.length !== held.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${held.length} groups`);
     const counts = held.map((v, g) => reconstruct([v[KEYS]!, ...[...this.counts.values()].map((c) => c[g]!)]));
-    if (this.r.verifyCounts && this.r.dealers.includes(this.r.self) && counts.some((c, g) => c !== this.keyCounts[g])) {
+    // Other holders' noise makes the opened counts differ from the dealt ones: only exact counts can be checked.
+    if (this.r.verifyCounts && !this.noise && this.r.dealers.includes(this.r.self) && counts.some((c, g) => c !== this.keyCounts[g])) {
       throw new ProtocolViolation('shares-mismatch', 'the count shares do not reconstruct the counts that were shared');
     }
-    const survivors = survivingGroups(counts, this.r.plan);
+    const survivors = survivingGroups(counts, this.r.plan, this.noise);
     this.survivors = survivors;
     const values = encodeRingElements(survivors.flatMap((g) => this.cols.map((c) => held[g]![c]!)));
     const send: Envelope[] = [];
@@ -263,7 +286,7 @@ export class Release {
     for (const [from, v] of this.values) if (v.length !== labels.length * n) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values, ${labels.length * n} expected`);
     const own = this.survivors?.map((g) => this.cols.map((c) => this.held![g]![c]!));
     const opened = labels.map((_, i) => this.cols.map((_c, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * n + j]!)])));
-    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened);
+    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened, this.noise && noiseBounds(this.noise));
     this.end();
     return { send: [], outcome: { kind: 'result', result } };
   }

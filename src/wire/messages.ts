@@ -77,6 +77,12 @@ export const PointsEnd = z.strictObject({
 });
 
 /**
+ * A count-only DP query's A = X25519(a, 9) from the aggregator, before its own points (SPEC §10.3): the partner
+ * answers its dummy matches with it.
+ */
+export const DummyBase = z.strictObject({ type: z.literal('dummy-base'), queryId: QueryId, point: bytes(32) });
+
+/**
  * Sets travelling the ring of a join of three or more members (SPEC §4.4). `set` names the member whose keys the
  * points are, or `*` for the intersection the combiner returns; `stage` says whether the recipient is the next
  * blinding hop or the set's final destination (a member can receive the same set in both roles).
@@ -130,9 +136,9 @@ export const Labels = z.strictObject({
   labels: z.array(labelRow).max(MAX_GROUPS),
 });
 
-export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, Points, PointsEnd, Ring, RingEnd, Shares, Open, Labels]);
+export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, Points, PointsEnd, DummyBase, Ring, RingEnd, Shares, Open, Labels]);
 /** What a connection decodes: every session message, and its own `bye`. */
-export const WireMessage = z.discriminatedUnion('type', [Bye, Propose, Accept, Join, Reject, Abort, Points, PointsEnd, Ring, RingEnd, Shares, Open, Labels]);
+export const WireMessage = z.discriminatedUnion('type', [Bye, Propose, Accept, Join, Reject, Abort, Points, PointsEnd, DummyBase, Ring, RingEnd, Shares, Open, Labels]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Auth = z.infer<typeof Auth>;

@@ -24,6 +24,7 @@ export const SESSION: OnePerType<WireMessage> = {
   abort: { type: 'abort', queryId: QUERY, code: 'TIMEOUT', message: 'no message for 120000 ms' },
   points: { type: 'points', queryId: QUERY, stage: 'p', seq: 0, points: bytes(32) },
   'points-end': { type: 'points-end', queryId: QUERY, stage: 'pq', batches: 3, count: 9000 },
+  'dummy-base': { type: 'dummy-base', queryId: QUERY, point: bytes(32) },
   ring: { type: 'ring', queryId: QUERY, set: 'beta', stage: 'hop', seq: 0, points: bytes(32) },
   'ring-end': { type: 'ring-end', queryId: QUERY, set: '*', stage: 'final', batches: 2, count: 5000 },
   shares: { type: 'shares', queryId: QUERY, groups: 3, width: 4, values: bytes(3 * 4 * 16) },

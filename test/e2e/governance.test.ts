@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { query, startNode } from '../../scripts/local-cluster.js';
 import { canonicalManifestBytes } from '../../src/manifest/canonical.js';
 import { Manifest } from '../../src/manifest/schema.js';
@@ -70,6 +70,7 @@ describe('governance of a three-member collaboration', () => {
     // An unauthenticated peer learns nothing of the refusal, not even the manifest hash: the reason is in cat's log.
     expect(answer).toMatchObject({ code: 'AUTH_FAILED', message: expect.stringContaining("cat closed the connection during the handshake: it refused our hello (another collaboration, manifest version or identity); its operator's log says why") });
     expect(answer).not.toMatchObject({ message: expect.stringMatching(/[0-9a-f]{16}/) });
-    expect(cat.log.join('')).toMatch(/peer runs another manifest \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/);
+    // The refusal reaches ann's CLI before cat's log line reaches this process (a pipe): wait for it, boundedly.
+    await vi.waitFor(() => expect(cat.log.join('')).toMatch(/peer runs another manifest \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/), { timeout: 5000 });
   });
 });

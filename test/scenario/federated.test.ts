@@ -1,3 +1,4 @@
+import { nobleGroup } from '../../src/crypto/group-noble.js';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/crypto/backend.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
@@ -21,14 +22,16 @@ const QUERY = 'ab'.repeat(16);
 const SQL = 'SELECT f.g, COUNT(*), SUM(f.v) FROM ft f JOIN tr r ON f.k = r.k GROUP BY f.g';
 const HOLDERS = ['h1', 'h2'];
 
-function manifest(receivers: string[]): Manifest {
+const POLICY = { epsilon: 1, delta: 1e-7, maxRowsPerKey: 1, budget: { epsilon: 10, refresh: 'never' as const } };
+
+function manifest(receivers: string[], privacy = false): Manifest {
   const ft: Table = {
     name: 'ft',
     owner: 'h1',
     holders: HOLDERS,
     columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string', values: ['x', 'y'] }, { name: 'v', type: 'integer', min: 0, max: 1000 }],
     joinKey: { column: 'k', normalization: 'exact' },
-    rules: { aggregations: [{ column: 'v', functions: ['sum'] }], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [] },
+    rules: { aggregations: [{ column: 'v', functions: ['sum'] }], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [], ...(privacy ? { privacy: POLICY } : {}) },
   };
   const tr: Table = {
     name: 'tr',
@@ -62,13 +65,13 @@ interface Run {
 }
 
 /** Runs the query to its end; `tamper` may replace a message in flight. */
-async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage): Promise<Run> {
-  const plan = planQuery(await parseQuery(SQL), manifest(receivers), 'r') as FederatedPlan;
+async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage, privacy = false): Promise<Run> {
+  const plan = planQuery(await parseQuery(SQL), manifest(receivers, privacy), 'r') as FederatedPlan;
   const group = selectBackend('noble');
   const dst = hashToGroupDst('fed');
   const members = ['h1', 'h2', 'r'];
   const machines: Record<string, FederatedSession> = {};
-  for (const self of members) machines[self] = new FederatedSession({ queryId: QUERY, plan, self, newSecret: () => QuerySecret.generate() });
+  for (const self of members) machines[self] = new FederatedSession({ queryId: QUERY, plan, self, group: nobleGroup, newSecret: () => QuerySecret.generate() });
   const keys: Record<string, string[]> = { h1: ROWS.h1!.map((r) => r[0]), h2: ROWS.h2!.map((r) => r[0]), r: R_KEYS };
   const outcomes: Record<string, Outcome> = {};
   const inbox: { from: string; to: string; bytes: Uint8Array }[] = [];
@@ -104,6 +107,25 @@ async function run(receivers: string[], tamper?: (from: string, to: string, msg:
 }
 
 describe('a federated table joined with another member\'s table, PSI phase inside the machine', () => {
+  it('under a privacy policy the receiver gets noisy totals with intervals; both holders add noise (SPEC §10.1)', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const { outcomes } = await run(['r'], undefined, true);
+      const o = outcomes.r;
+      if (o?.kind !== 'result') throw new Error(JSON.stringify(o));
+      expect(o.result.privacy).toMatchObject({ epsilon: '1', delta: '0.0000001', confidence: 0.95 });
+      for (const [r, row] of o.result.rows.entries()) {
+        const [lo, hi] = o.result.privacy!.intervals[r]![1]!;
+        expect(Number(lo)).toBeLessThanOrEqual(Number(row[1]));
+        expect(Number(hi)).toBeGreaterThan(Number(lo));
+      }
+      seen.add(JSON.stringify(o.result.rows));
+    }
+    // Each group's noisy count (3 people, two holders' noise of scale 8) misses the threshold of 2 with probability
+    // about 0.45, so a run releases nothing with probability about 0.2: six runs alike, below 1e-4.
+    expect(seen.size).toBeGreaterThan(1);
+  });
+
   it('the receiver gets totals over the holders\' rows whose key it has; the holders release', async () => {
     const { outcomes } = await run(['r']);
     expect(outcomes.h1).toMatchObject({ kind: 'released', groups: 2 });

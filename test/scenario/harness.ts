@@ -163,7 +163,10 @@ export class Scenario {
     const { manifest } = options.collaboration;
     const planP = await plan(options.sql, manifest, options.querier);
     const planQ = await plan(options.sql, manifest, options.querier);
-    return new Scenario(options, { P: planP, Q: planQ });
+    const s = new Scenario(options, { P: planP, Q: planQ });
+    // As the node's driver does first: what a machine sends before any event (a count-only DP query's dummy base).
+    for (const p of [s.P, s.Q]) s.apply(p, s.complete(p, p.machine.start()));
+    return s;
   }
 
   party(role: Role): Party {

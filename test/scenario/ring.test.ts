@@ -15,22 +15,24 @@ import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
  * Joins of three and four members, every party's RingSession in this process over in-memory pipes, messages
  * through the wire codec. Each member's keys are plain strings; the aggregator's rows carry a group and a value.
  */
-const table = (name: string, owner: string, disclose: string[], agg = false): Table => ({
+const POLICY = { epsilon: 1, delta: 1e-7, maxRowsPerKey: 1, budget: { epsilon: 10, refresh: 'never' as const } };
+
+const table = (name: string, owner: string, disclose: string[], agg = false, privacy = false): Table => ({
   name,
   owner,
   columns: agg ? [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }, { name: 'v', type: 'integer', min: 0, max: 1000 }] : [{ name: 'k', type: 'string' }],
   joinKey: { column: 'k', normalization: 'exact' },
-  rules: { aggregations: agg ? [{ column: 'v', functions: ['sum', 'avg'] }] : [], dimensions: agg ? ['g'] : [], minDistinctKeys: 2, overlapDisclosure: disclose },
+  rules: { aggregations: agg ? [{ column: 'v', functions: ['sum', 'avg'] }] : [], dimensions: agg ? ['g'] : [], minDistinctKeys: 2, overlapDisclosure: disclose, ...(privacy ? { privacy: POLICY } : {}) },
 });
 
-function manifest(members: string[]): Manifest {
+function manifest(members: string[], privacy = false): Manifest {
   return {
     format: 'cleanroom-manifest/1',
     collaborationId: 'ring',
     name: 'ring',
     version: 1,
     members: members.map((id, i) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i + 1).repeat(64).slice(0, 64) })),
-    tables: [table('tp', members[0]!, [], true), ...members.slice(1).map((m) => table(`t_${m}`, m, [members[0]!]))],
+    tables: [table('tp', members[0]!, [], true, privacy), ...members.slice(1).map((m) => table(`t_${m}`, m, [members[0]!]))],
     queriers: members,
     receivers: [members[0]!, members[1]!],
   };
@@ -43,8 +45,8 @@ interface Run {
   received: Record<string, { from: string; msg: SessionMessage }[]>;
 }
 
-async function run(members: string[], keys: Record<string, string[]>, sql: string, group: GroupBackend, rows: Map<string, { g: string; v: number }>): Promise<Run> {
-  const m = manifest(members);
+async function run(members: string[], keys: Record<string, string[]>, sql: string, group: GroupBackend, rows: Map<string, { g: string; v: number }>, privacy = false): Promise<Run> {
+  const m = manifest(members, privacy);
   const plan = planQuery(await parseQuery(sql), m, members[0]!);
   const queryId = 'ab'.repeat(16);
   const dst = hashToGroupDst('ring');
@@ -152,6 +154,26 @@ describe.each(groupBackends().map((g) => [g.name, g] as const))('joins of three 
     expect(r.outcomes.e).toMatchObject({ kind: 'released' });
     // Labels and value shares reach receivers only.
     for (const id of ['d', 'e']) expect(r.received[id]!.filter((x) => x.msg.type === 'labels' || (x.msg.type === 'open' && x.msg.stage === 'values'))).toEqual([]);
+  });
+});
+
+describe('under a privacy policy (SPEC §10.1)', () => {
+  it('every member of the ring holds a share and adds noise; both receivers get the same noisy result with intervals', async () => {
+    const keys = { p: range(0, 300), c: range(0, 300), d: range(0, 300) };
+    const rows = new Map(keys.p.map((k) => [k, { g: `g${Number(k.slice(1)) % 2}`, v: 500 }]));
+    const r = await run(['p', 'c', 'd'], keys, 'SELECT tp.g, COUNT(*), SUM(tp.v) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k GROUP BY tp.g', groupBackends()[0]!, rows, true);
+    if (r.outcomes.p?.kind !== 'result') throw new Error(JSON.stringify(r.outcomes.p));
+    expect(r.outcomes.c).toEqual(r.outcomes.p);
+    const { result } = r.outcomes.p;
+    expect(result.privacy?.epsilon).toBe('1');
+    // 150 people per group, the noise of three holders: both groups clear the threshold but for a 1e-6 chance.
+    expect(result.rows.map((row) => row[0])).toEqual(['g0', 'g1']);
+    for (const [i, row] of result.rows.entries()) {
+      const [lo, hi] = result.privacy!.intervals[i]![1]!;
+      expect(Number(lo)).toBeLessThanOrEqual(Number(row[1]));
+      expect(Number(hi)).toBeGreaterThanOrEqual(Number(row[1]));
+    }
+    expect(r.outcomes.d).toMatchObject({ kind: 'released', groups: 2 });
   });
 });
 

@@ -1,4 +1,4 @@
-import { MANIFEST_FORMAT, Manifest as ManifestSchema, type Manifest, type Table } from '../../src/manifest/schema.js';
+import { MANIFEST_FORMAT, Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
 import { generateIdentity, hex, type Identity } from '../../src/manifest/identity.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery, type QueryPlan } from '../../src/query/plan.js';
@@ -22,7 +22,12 @@ export interface ManifestOptions {
   readonly queriers?: readonly string[];
   readonly receivers?: readonly string[];
   readonly collaborationId?: string;
+  /** A differential-privacy policy per table (none by default). */
+  readonly privacy?: { readonly publisher?: PrivacyPolicy; readonly advertiser?: PrivacyPolicy };
 }
+
+/** A policy for tests: ε 1 per query, δ 1e-7, 2 rows per person, a budget of 10 that never refreshes. */
+export const TEST_POLICY: PrivacyPolicy = { epsilon: 1, delta: 1e-7, maxRowsPerKey: 2, budget: { epsilon: 10, refresh: 'never' } };
 
 export interface Collaboration {
   readonly manifest: Manifest;
@@ -45,6 +50,7 @@ export function publisherTable(o: ManifestOptions = {}): Table {
       dimensions: ['campaign'],
       minDistinctKeys: o.minDistinctKeys?.publisher ?? 3,
       overlapDisclosure: [...(o.overlapDisclosure?.publisher ?? [ADVERTISER])],
+      ...(o.privacy?.publisher ? { privacy: o.privacy.publisher } : {}),
     },
   };
 }
@@ -69,6 +75,7 @@ export function advertiserTable(o: ManifestOptions = {}): Table {
       dimensions: ['category'],
       minDistinctKeys: o.minDistinctKeys?.advertiser ?? 3,
       overlapDisclosure: [...(o.overlapDisclosure?.advertiser ?? [])],
+      ...(o.privacy?.advertiser ? { privacy: o.privacy.advertiser } : {}),
     },
   };
 }

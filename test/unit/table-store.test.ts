@@ -88,6 +88,38 @@ describe('TableStore: reading and validating a member\'s table', () => {
   });
 });
 
+describe('TableStore: a DP query counts at most maxRowsPerKey rows of each person (SPEC §10.2)', () => {
+  // ann has five rows (1, 2, 3, 4, 5), bob one (100): at most two of ann's count, picked at random for every query.
+  const csv = 'k,amount,n,cat\nann@x.com,1,1,a\nann@x.com,2,2,a\nann@x.com,3,3,a\nann@x.com,4,4,a\nann@x.com,5,5,a\nbob@x.com,100,6,a\n';
+  let store: TableStore;
+  beforeAll(async () => {
+    store = await storeFor(csv);
+  });
+  afterAll(() => store.close());
+
+  it('keeps two of ann\'s five rows and every distinct key, and which two changes between queries', async () => {
+    const sums = new Set<bigint>();
+    for (let i = 0; i < 12; i++) {
+      const [g] = await store.aggregateAll({ table: table(), filters: [] }, ['cat'], ['amount'], 2);
+      expect(g!.values.slice(0, 2)).toEqual([3n, 2n]);
+      const annCents = g!.values[2]! - 10_000n;
+      // Two distinct amounts of ann's, in cents: between 1 + 2 and 4 + 5.
+      expect(annCents >= 300n && annCents <= 900n).toBe(true);
+      sums.add(annCents);
+    }
+    // Ten possible pairs: twelve queries all picking the same one has probability 10^-11.
+    expect(sums.size).toBeGreaterThan(1);
+    // Without the cap every row counts.
+    expect((await store.aggregateAll({ table: table(), filters: [] }, ['cat'], ['amount']))[0]!.values).toEqual([6n, 2n, 11_500n, 6n]);
+  });
+
+  it('applies the cap to the matched rows of a two-party query too, after the filters', async () => {
+    const [g] = await store.aggregateMatched({ table: table(), filters: [] }, [], ['amount'], [0], 1);
+    expect(g!.values[0]).toBe(1n);
+    await expect(store.aggregateAll({ table: table(), filters: [] }, [], [], 0)).rejects.toThrow(RangeError);
+  });
+});
+
 describe('TableStore: refusing data that does not match the manifest, rather than rounding it', () => {
   it('refuses decimals with more digits than the declared scale', async () => {
     await expect(storeFor('k,amount,n,cat\na,1.005,1,x\n')).rejects.toThrow(/\.csv line 2: amount "1\.005" has more than 2 decimals$/);

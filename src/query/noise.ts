@@ -1,0 +1,102 @@
+import { div, rational, toNumber, toText, type Rational } from '../dp/rational.js';
+import { halfWidth, upperQuantile } from '../dp/tail.js';
+import { maxAbsUnits } from '../manifest/schema.js';
+import type { QueryPlan } from './plan.js';
+import type { PrivacyPlan } from './privacy-plan.js';
+import { KEYS, ROWS, releasedColumns, type NoiseBounds } from './result.js';
+
+/** The noise on one column of the group vector: every holder adds discrete Laplace noise of this scale to its share. */
+export interface NoiseColumn {
+  readonly column: number;
+  /** L1 sensitivity: how far one person can move this column, summed over every group. */
+  readonly sensitivity: bigint;
+  readonly scale: Rational;
+}
+
+/** Count-only (SPEC §10.3): the non-aggregating member adds clamp(shift + L, 0, 2·shift) dummy matches, L of `scale`. */
+export interface DummyPlan {
+  readonly scale: Rational;
+  readonly shift: bigint;
+}
+
+/** How one query's released values are made differentially private: the same on every node, from the plan alone. */
+export interface NoisePlan {
+  readonly privacy: PrivacyPlan;
+  /** The members that each add full-scale noise to their share of every opened value. */
+  readonly holders: number;
+  /** The distinct-key count first, then each released column. */
+  readonly columns: readonly NoiseColumn[];
+  /** A group is opened when its noisy distinct-key count reaches this. */
+  readonly threshold: bigint;
+  readonly dummies?: DummyPlan;
+}
+
+/** The chance, per value, that it lies outside its stated error bound. */
+export const ERROR_BOUND_MISS = 0.05;
+
+/**
+ * Calibration (SPEC §10.2). One person (one distinct join key) brings at most `rowsPerPerson` rows to the aggregated
+ * table: `maxRowsPerKey`, times the holders of a federated table, since each may hold rows of the same person.
+ * Those rows can fall in as many groups, so across all groups one person moves the row count and each non-null
+ * count by at most rowsPerPerson, each sum by rowsPerPerson x the column's largest |value|, and the distinct-key
+ * count by rowsPerPerson with GROUP BY (one per group) or by the number of parts without. The query's ε is split
+ * evenly over the k noisy columns (basic composition); each gets scale sensitivity x k / ε.
+ */
+export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefined {
+  const privacy = plan.privacy;
+  if (!privacy) return undefined;
+  const parts = plan.mode === 'federated' ? plan.holders.length : 1;
+  const rowsPerPerson = BigInt(privacy.maxRowsPerKey * parts);
+  const sensitivity = (column: number): bigint => {
+    if (column === KEYS) return plan.mode === 'count-only' ? 1n : plan.groupBy.length > 0 ? rowsPerPerson : BigInt(parts);
+    if (column === ROWS) return rowsPerPerson;
+    const i = Math.floor((column - 2) / 2);
+    if ((column - 2) % 2 === 1) return rowsPerPerson;
+    const c = plan.aggregator.table.columns.find((x) => x.name === plan.sumColumns[i]);
+    if (!c || c.type === 'string') throw new RangeError(`noisePlan: ${plan.sumColumns[i]} is not a numeric column`);
+    return rowsPerPerson * maxAbsUnits(c);
+  };
+  const noisy = [KEYS, ...releasedColumns(plan).filter((c) => c !== KEYS)];
+  const k = BigInt(noisy.length);
+  const columns = noisy.map((column) => {
+    const s = sensitivity(column);
+    return { column, sensitivity: s, scale: div(rational(s * k), privacy.epsilon) };
+  });
+  const keys = columns[0]!;
+  const delta = toNumber(privacy.delta);
+  // A declared domain needs no selection (every group exists whatever the data), so its minimum is applied to
+  // the noisy counts as they are; otherwise a group under the minimum opens with probability at most δ per person.
+  const declared = plan.mode === 'federated';
+  const threshold = declared
+    ? BigInt(plan.minDistinctKeys)
+    : BigInt(plan.minDistinctKeys - 1) + upperQuantile(toNumber(keys.scale), holders, delta / Number(keys.sensitivity));
+  const dummies = plan.mode === 'count-only' ? dummyPlan(privacy) : undefined;
+  return { privacy, holders, columns, threshold, ...(dummies ? { dummies } : {}) };
+}
+
+/** The shift makes a negative draw (clamped to zero dummies, the only place the guarantee needs δ) rarer than δ/2. */
+function dummyPlan(privacy: PrivacyPlan): DummyPlan {
+  const scale = div(rational(1n), privacy.epsilon);
+  return { scale, shift: upperQuantile(toNumber(scale), 1, toNumber(privacy.delta) / 2) };
+}
+
+/** The half-width of the stated error bound of a column's opened value: it holds with probability 1 - miss. */
+export function errorBound(noise: NoisePlan, column: number, miss = ERROR_BOUND_MISS): bigint {
+  const c = noise.columns.find((x) => x.column === column);
+  if (!c) throw new RangeError(`errorBound: column ${column} carries no noise`);
+  // Count-only: the dummy matches are one more noise term of the same scale.
+  const terms = noise.holders + (noise.dummies ? 1 : 0);
+  return halfWidth(toNumber(c.scale), terms, miss);
+}
+
+/** What a receiver states about each opened value (src/query/result.ts): the bounds of every noisy column. */
+export function noiseBounds(noise: NoisePlan): NoiseBounds {
+  const confidence = 1 - ERROR_BOUND_MISS;
+  const of = (miss: number) => new Map(noise.columns.map((c) => [c.column, errorBound(noise, c.column, miss)]));
+  return { epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), confidence, bound: of(ERROR_BOUND_MISS), halfBound: of(ERROR_BOUND_MISS / 2) };
+}
+
+/** The members holding a share of every value, each adding its own noise: every member of a join, or the holders. */
+export function shareHolders(plan: QueryPlan): number {
+  return plan.mode === 'federated' ? plan.holders.length : plan.members.length;
+}

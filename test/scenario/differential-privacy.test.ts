@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import { sampleDiscreteLaplace } from '../../src/dp/discrete-laplace.js';
+import { osRandom, seededRandom } from '../../src/dp/random-source.js';
+import { toNumber } from '../../src/dp/rational.js';
+import { noisePlan, type NoisePlan } from '../../src/query/noise.js';
+import type { QueryPlan } from '../../src/query/plan.js';
+import type { GroupAggregate, QueryResult } from '../../src/query/result.js';
+import { dummyCount } from '../../src/session/dummy-matches.js';
+import { Release, type ReleaseMessage } from '../../src/session/release.js';
+import type { Outcome, Step } from '../../src/session/step.js';
+import { ADVERTISER, COUNT_SQL, PUBLISHER, TEST_POLICY, buildCollaboration, plan as planOf } from '../support/collaboration.js';
+import { cleanData } from '../support/datasets.js';
+import type { SessionMessage } from '../../src/wire/messages.js';
+import { Scenario, failure, runScenario, type Interceptor } from './harness.js';
+
+/**
+ * Differential privacy played by the curious member (SPEC §10): the differencing attack that thresholds alone cannot
+ * stop, and the count-only flow's dummy matches, each repeated in this process many times.
+ */
+const QUERY = 'cd'.repeat(16);
+const EPSILON = TEST_POLICY.epsilon;
+/** The best any test can do against ε-DP: guess right with probability e^ε / (1 + e^ε). */
+const BEST_GUESS = Math.exp(EPSILON) / (1 + Math.exp(EPSILON));
+
+/** The two queries of the attack: they differ by exactly the people who saw only the autumn campaign. */
+const BOTH = "SELECT COUNT(*), SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'autumn')";
+
+async function attackPlan(privacy: boolean): Promise<QueryPlan> {
+  const { manifest } = buildCollaboration(privacy ? { privacy: { advertiser: TEST_POLICY } } : {});
+  // The publisher asks: the advertiser aggregates its matched rows, both hold shares, both receive the result.
+  return planOf(BOTH, manifest, PUBLISHER);
+}
+
+/** One two-party release (advertiser deals, both hold and receive), the publisher's noise drawn from `seed`. */
+function release(plan: QueryPlan, dealt: GroupAggregate, seed: string): QueryResult {
+  const base = { queryId: QUERY, plan, holders: [ADVERTISER, PUBLISHER], dealers: [ADVERTISER], receivers: [ADVERTISER, PUBLISHER], labelsFrom: ADVERTISER, labelsTo: [PUBLISHER], verifyCounts: true };
+  const members: Record<string, Release> = {
+    [ADVERTISER]: new Release({ ...base, self: ADVERTISER, random: osRandom }),
+    [PUBLISHER]: new Release({ ...base, self: PUBLISHER, random: seededRandom(seed) }),
+  };
+  const queue: { from: string; to: string; msg: ReleaseMessage }[] = [];
+  const outcomes: Record<string, Outcome> = {};
+  const take = (from: string, step: Step) => {
+    for (const e of step.send) queue.push({ from, to: e.to, msg: e.msg as ReleaseMessage });
+    if (step.outcome) outcomes[from] = step.outcome;
+  };
+  for (const r of Object.values(members)) r.start();
+  take(ADVERTISER, members[ADVERTISER]!.deal([dealt]));
+  while (queue.length > 0) {
+    const w = queue.shift()!;
+    take(w.to, members[w.to]!.receive(w.from, w.msg));
+  }
+  const o = outcomes[PUBLISHER];
+  if (o?.kind !== 'result') throw new Error(`the publisher got ${JSON.stringify(o)}`);
+  return o.result;
+}
+
+/** The publisher's own noise, as it knows it: the same draws from its own seed, in the order Release makes them. */
+function ownNoise(noise: NoisePlan, seed: string): Map<number, bigint> {
+  const random = seededRandom(seed);
+  return new Map(noise.columns.map((c) => [c.column, sampleDiscreteLaplace(c.scale, random)]));
+}
+
+/** [rows, distinct keys, sum of amount in cents, non-null amounts]: everyone else's rows, known to the attacker. */
+const REST = [400n, 300n, 1_234_567n, 380n];
+/** The person: two rows (the policy's maxRowsPerKey) at the column's largest amount, so every sensitivity is met. */
+const PERSON = [2n, 1n, 2n * 10_000_000n, 2n];
+
+describe('the differencing attack (issue 9): two allowed queries that differ by one person', () => {
+  it('without a policy, the difference of the two answers is the person\'s exact total: the attack always wins', async () => {
+    const plan = await attackPlan(false);
+    const only = release(plan, { labels: [], values: REST }, 'x');
+    const both = release(plan, { labels: [], values: REST.map((v, i) => v + PERSON[i]!) }, 'x');
+    expect(Number(both.rows[0]![0]) - Number(only.rows[0]![0])).toBe(2);
+    expect(Number(both.rows[0]![1]) - Number(only.rows[0]![1])).toBe(200_000);
+  });
+
+  it('with ε = 1, the best attacker guesses the person\'s presence no better than e^ε / (1 + e^ε) plus a stated slack', async () => {
+    const plan = await attackPlan(true);
+    const noise = noisePlan(plan, 2)!;
+    const seen = (r: QueryResult, seed: string) => {
+      // The publisher sees the opened values (and, at the count stage, the noisy distinct-key count, which carries
+      // its own noise too): it removes its own noise and everything it knows, leaving the person plus the
+      // advertiser's noise. The result table clamps nothing here (every value stays far from zero).
+      const own = ownNoise(noise, seed);
+      return { rows: BigInt(r.rows[0]![0] as number) - own.get(0)!, sum: BigInt(Math.round(Number(r.rows[0]![1]) * 100)) - own.get(2)! };
+    };
+    const scales = new Map(noise.columns.map((c) => [c.column, toNumber(c.scale)]));
+    // The likelihood ratio of "present" over "absent" for what it saw: the most powerful test (Neyman-Pearson).
+    const logRatio = (v: { rows: bigint; sum: bigint }) => {
+      const term = (x: bigint, base: bigint, shift: bigint, scale: number) => (Math.abs(Number(x - base)) - Math.abs(Number(x - base - shift))) / scale;
+      return term(v.rows, REST[0]!, PERSON[0]!, scales.get(0)!) + term(v.sum, REST[2]!, PERSON[2]!, scales.get(2)!);
+    };
+    const TRIALS = 1200;
+    let right = 0;
+    for (let t = 0; t < TRIALS; t++) {
+      const present = t % 2 === 0;
+      const seed = `attack-${t}`;
+      const r = release(plan, { labels: [], values: present ? REST.map((v, i) => v + PERSON[i]!) : REST }, seed);
+      const lr = logRatio(seen(r, seed));
+      const guess = lr > 0 || (lr === 0 && t % 4 < 2);
+      if (guess === present) right += 1;
+    }
+    // Slack: four standard errors of a proportion near 0.73 over 1200 trials (0.051); a failure of this bound by
+    // chance has probability below 1e-4. The attacker uses COUNT and SUM; each carries ε/k of the budget.
+    const accuracy = right / TRIALS;
+    expect(accuracy).toBeLessThanOrEqual(BEST_GUESS + 4 * Math.sqrt((BEST_GUESS * (1 - BEST_GUESS)) / TRIALS));
+    // And the test can tell: the attack does better than a coin (the noise is not infinite).
+    expect(accuracy).toBeGreaterThan(0.5);
+  });
+});
+
+describe('count-only DP: the aggregator counts dummy matches it cannot tell from real ones', () => {
+  const data = cleanData([...Array(60).keys()], [...Array(80).keys()].map((i) => i + 20));
+
+  async function countOnly(intercept?: Interceptor) {
+    const collaboration = buildCollaboration({ privacy: { advertiser: TEST_POLICY } });
+    return runScenario({ collaboration, sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium', intercept });
+  }
+
+  it('the partner adds between 0 and 2·shift dummies to its set and to what it returns; the count carries the noise', async () => {
+    const dummies = new Set<number>();
+    for (let run = 0; run < 4; run++) {
+      const s = await countOnly();
+      const noise = noisePlan(s.P.plan, 2)!;
+      const count = (from: typeof s.P, stage: string) => from.sent.reduce((n, m) => n + (m.type === 'points' && m.stage === stage ? m.points.length / 32 : 0), 0);
+      const d = count(s.Q, 'q') - s.Q.keys.length;
+      expect(d).toBeGreaterThanOrEqual(0);
+      expect(d).toBeLessThanOrEqual(Number(2n * noise.dummies!.shift));
+      // Every dummy comes back as a match: the aggregator returned-stream holds its own points plus the dummies.
+      expect(count(s.Q, 'pq')).toBe(s.P.keys.length + d);
+      expect(s.P.sent[0]).toMatchObject({ type: 'dummy-base' });
+      const result = s.P.outcome?.kind === 'result' ? s.P.outcome.result : undefined;
+      expect(result?.privacy?.intervals[0]![0]).toBeDefined();
+      dummies.add(d);
+    }
+    // With ε = 1 four draws all alike has probability below 0.3^3: the count of dummies varies.
+    expect(dummies.size).toBeGreaterThan(1);
+  });
+
+  it('what the aggregator sees, |P ∩ Q| + dummies, is (ε, δ)-DP in one more or one fewer matching key', async () => {
+    const plan = noisePlan(await planOf(COUNT_SQL, buildCollaboration({ privacy: { advertiser: TEST_POLICY } }).manifest, PUBLISHER), 2)!;
+    const N = 60_000;
+    const random = seededRandom('count-only-dp');
+    const with0 = new Map<number, number>();
+    const with1 = new Map<number, number>();
+    for (let i = 0; i < N; i++) {
+      const a = dummyCount(plan.dummies!, random);
+      with0.set(a, (with0.get(a) ?? 0) + 1);
+      const b = dummyCount(plan.dummies!, random) + 1;
+      with1.set(b, (with1.get(b) ?? 0) + 1);
+    }
+    // Where both outcomes are well sampled (>= 400 each: relative error of a bin about 5%), their frequency ratio
+    // stays within e^ε, up to three times the sampling error of the ratio.
+    for (const [x, c0] of with0) {
+      const c1 = with1.get(x) ?? 0;
+      if (c0 < 400 || c1 < 400) continue;
+      const slack = 3 * Math.sqrt(1 / c0 + 1 / c1);
+      expect(Math.abs(Math.log(c0 / c1))).toBeLessThanOrEqual(EPSILON + slack);
+    }
+    // The clamp is where δ goes: zero dummies is (nearly) never drawn.
+    expect(with0.get(0) ?? 0).toBeLessThanOrEqual(2);
+  });
+
+  it('a partner that never receives the dummy base refuses the end of the aggregator\'s set', async () => {
+    const s = await countOnly((f) => (f.msg.type === 'dummy-base' ? [] : undefined));
+    expect(failure(s.Q)).toMatchObject({ code: 'PROTOCOL_VIOLATION', reason: 'wrong-round' });
+  });
+
+  it('a dummy base sent twice, or after the aggregator\'s points, is refused', async () => {
+    const twice = await countOnly((f) => (f.msg.type === 'dummy-base' ? [f.msg, f.msg] : undefined));
+    expect(failure(twice.Q)).toMatchObject({ reason: 'repeated-message' });
+    let held: SessionMessage | undefined;
+    const late = await countOnly((f) => {
+      if (f.msg.type === 'dummy-base') {
+        held = f.msg;
+        return [];
+      }
+      if (f.msg.type === 'points' && f.msg.stage === 'p' && held) {
+        const m = held;
+        held = undefined;
+        return [f.msg, m];
+      }
+      return undefined;
+    });
+    expect(failure(late.Q)).toMatchObject({ reason: 'wrong-round' });
+  });
+
+  it('a small-order dummy base is refused as an invalid point; a dummy base in a query without DP is unexpected', async () => {
+    const zero = await countOnly((f) => (f.msg.type === 'dummy-base' ? [{ ...f.msg, point: new Uint8Array(32) }] : undefined));
+    expect(failure(zero.Q)).toMatchObject({ code: 'PROTOCOL_VIOLATION' });
+    const plain = await Scenario.create({ collaboration: buildCollaboration(), sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium' });
+    plain.inject('Q', { type: 'dummy-base', queryId: plain.queryId, point: new Uint8Array(32).fill(9) });
+    expect(failure(plain.Q)).toMatchObject({ reason: 'unexpected-message' });
+    const toAggregator = await Scenario.create({ collaboration: buildCollaboration({ privacy: { advertiser: TEST_POLICY } }), sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium' });
+    toAggregator.inject('P', { type: 'dummy-base', queryId: toAggregator.queryId, point: new Uint8Array(32).fill(9) });
+    expect(failure(toAggregator.P)).toMatchObject({ reason: 'unexpected-message' });
+  });
+
+  it('more returned points than the aggregator sent plus the most dummies there can be is refused', async () => {
+    const s = await countOnly((f, sc) => {
+      if (f.msg.type !== 'points-end' || f.msg.stage !== 'pq') return undefined;
+      return [{ ...f.msg, count: sc.P.keys.length + 10_000 }];
+    });
+    expect(failure(s.P)).toMatchObject({ reason: 'bad-count' });
+  });
+});
