@@ -29,12 +29,15 @@ export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
 export class CleanroomError extends Error {
   readonly code: ErrorCode;
   readonly peerFault: boolean;
+  /** The message depends on this node's data (a count, a size of its rows): peers are told the code only. */
+  readonly dataDependent: boolean;
 
-  constructor(code: ErrorCode, message: string, options: { peerFault?: boolean; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { peerFault?: boolean; cause?: unknown; dataDependent?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.peerFault = options.peerFault ?? false;
+    this.dataDependent = options.dataDependent ?? false;
   }
 }
 
@@ -114,11 +117,12 @@ const LOCAL_ONLY: ReadonlySet<ErrorCode> = new Set(['DATA_INVALID', 'CONFIG_INVA
 
 /**
  * What a peer may be told of an error: the code, a violation's reason, and the message unless the message could
- * quote this node's data (a cell value in a DuckDB conversion error, a label outside the declared values). Those
- * stay in the local log.
+ * quote this node's data (a cell value in a DuckDB conversion error, a label outside the declared values) or depends
+ * on it (how many groups its matched rows form, how long their labels are). Those stay in the local log.
  */
 export function forPeer(err: CleanroomError): { code: ErrorCode; message: string; reason?: ViolationReason } {
-  const message = LOCAL_ONLY.has(err.code) ? `the member's own data or setup could not serve the query (${err.code}); its operators see the details in its log` : err.message;
+  const local = LOCAL_ONLY.has(err.code) || err.dataDependent;
+  const message = local ? `the member's own data or setup could not serve the query (${err.code}); its operators see the details in its log` : err.message;
   // No `reason: undefined` key: msgpackr would encode it as an extension, which the peer's frame check refuses.
   return { code: err.code, message: message.slice(0, 2000), ...(err instanceof ProtocolViolation ? { reason: err.reason } : {}) };
 }

@@ -31,10 +31,9 @@ export async function preview(plan: QueryPlan, self: string, ledgerFile: string)
     refresh: c.budget.refresh,
     ...(c.owners.includes(self) ? { remaining: toText(ledger.remaining(c.table, c.budget)) } : {}),
   }));
-  const threshold =
-    plan.mode === 'federated'
-      ? `${noise.threshold} (noisy distinct-key count; every group of the declared values is computed)`
-      : `${noise.threshold} (noisy distinct-key count; a group of fewer than ${plan.minDistinctKeys} people is released with probability at most ${toText(noise.privacy.delta)})`;
+  // Every group of a DP query is dealt (declared values, or the one group without GROUP BY): the minimum applies to
+  // the noisy counts, and no group is chosen on data.
+  const threshold = `${noise.threshold} (a group is released when its noisy distinct-key count reaches it)`;
   return { mode: plan.mode, dp: true, epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), charges, threshold, errors: outputErrors(plan, noise) };
 }
 

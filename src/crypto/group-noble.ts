@@ -14,8 +14,8 @@ export const nobleGroup: GroupBackend = {
     const ys = new Array<bigint>(keys.length);
     const zs = new Array<bigint>(keys.length);
     for (let i = 0; i < keys.length; i++) {
-      // encode_to_curve already clears the cofactor; its projective (Y : Z) is all the u-map needs.
-      const point = ed25519_hasher.encodeToCurve(keys[i]!, { DST: dst });
+      // hash_to_curve already clears the cofactor; its projective (Y : Z) is all the u-map needs.
+      const point = ed25519_hasher.hashToCurve(keys[i]!, { DST: dst });
       ys[i] = point.Y;
       zs[i] = point.Z;
     }

@@ -10,8 +10,8 @@ export const POINT_BYTES = 32;
 export interface GroupBackend {
   readonly name: 'noble' | 'sodium';
   /**
-   * H(k) for every key: the u-coordinate of RFC 9380 encode_to_curve with the suite
-   * edwards25519_XMD:SHA-512_ELL2_NU_ and the domain separation tag `dst`.
+   * H(k) for every key: the u-coordinate of RFC 9380 hash_to_curve with the random-oracle suite
+   * edwards25519_XMD:SHA-512_ELL2_RO_ and the domain separation tag `dst`.
    * Returns keys.length * POINT_BYTES bytes, in the order of `keys`.
    */
   hashToGroup(keys: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
@@ -26,7 +26,7 @@ export interface GroupBackend {
 
 /** The RFC 9380 domain separation tag: names the protocol version and the collaboration. */
 export function hashToGroupDst(collaborationId: string): Uint8Array {
-  const dst = new TextEncoder().encode(`CLEANROOM-V1-${collaborationId}-edwards25519_XMD:SHA-512_ELL2_NU_`);
+  const dst = new TextEncoder().encode(`CLEANROOM-V2-${collaborationId}-edwards25519_XMD:SHA-512_ELL2_RO_`);
   // RFC 9380 §5.3.3: a DST longer than 255 bytes must be hashed; collaboration ids are bounded well below.
   if (dst.length > 255) throw new RangeError('hash-to-group DST longer than 255 bytes');
   return dst;

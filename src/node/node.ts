@@ -1,4 +1,3 @@
-import { appendFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { AuditLog, DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { BudgetLedger, DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
@@ -28,6 +27,14 @@ export interface NodeLog {
  * One member's node: its identity, the signed manifest, its own tables, the peer endpoint (WebSocket) and the
  * local control interface (HTTP on loopback). It runs nothing for a manifest that some member has not signed.
  */
+export interface NodeOptions {
+  /**
+   * Sees the plaintext of every frame this node sends and receives. A seam for tests that check what crosses the
+   * wire, in the process that runs the node: no configuration, variable or command of the product sets it.
+   */
+  readonly tap?: FrameTap;
+}
+
 export class CleanroomNode {
   private endpoint: PeerEndpoint | undefined;
   private control: Server | undefined;
@@ -52,7 +59,7 @@ export class CleanroomNode {
    * Opens a node directory and checks every row of its tables before it serves anything: all problems are logged
    * at once, and the node refuses to start when some table can serve no query at all.
    */
-  static async open(configFile: string, log: NodeLog = () => {}): Promise<CleanroomNode> {
+  static async open(configFile: string, log: NodeLog = () => {}, options: NodeOptions = {}): Promise<CleanroomNode> {
     const { cfg, identity, manifest, ownTables } = await loadNodeSetup(configFile);
     const store = await TableStore.open(cfg.tables, cfg.path(cfg.config.cacheDir));
     try {
@@ -63,14 +70,12 @@ export class CleanroomNode {
       store.close();
       throw err;
     }
-    const frameLog = process.env.CLEANROOM_FRAME_LOG;
-    const tap: FrameTap | undefined = frameLog ? (dir, bytes) => appendFrame(frameLog, dir, bytes) : undefined;
     const pool = createCryptoPool(selectBackend(cfg.config.backend), cfg.config.workers === 'auto' ? defaultThreads() : cfg.config.workers);
     const audit = await AuditLog.open(cfg.path(DEFAULT_AUDIT_FILE));
     if (audit.warning) log(audit.warning);
     const budget = await BudgetLedger.open(cfg.path(DEFAULT_BUDGET_FILE));
     if (budget.warning) log(budget.warning);
-    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, tap, audit, budget);
+    return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, options.tap, audit, budget);
   }
 
   get memberId(): string {
@@ -102,12 +107,4 @@ export class CleanroomNode {
   private connectionParams(): ConnectionParams {
     return { identity: this.identity, manifest: this.manifest, manifestHash: this.hash, tap: this.tap };
   }
-}
-
-/** One record per frame: direction byte, 4-byte length, the plaintext. */
-function appendFrame(file: string, dir: 'in' | 'out', bytes: Uint8Array): void {
-  const head = Buffer.alloc(5);
-  head[0] = dir === 'in' ? 0x69 : 0x6f;
-  head.writeUInt32LE(bytes.length, 1);
-  appendFileSync(file, Buffer.concat([head, bytes]));
 }

@@ -13,7 +13,10 @@ export interface NoiseColumn {
   readonly scale: Rational;
 }
 
-/** Count-only (SPEC §10.3): the non-aggregating member adds clamp(shift + L, 0, 2·shift) dummy matches, L of `scale`. */
+/**
+ * A noisy count of added points, clamp(shift + L, 0, 2·shift) with L discrete Laplace of `scale`: the count-only
+ * dummy matches (SPEC §10.3) and the padding of a PSI key set (§10.2).
+ */
 export interface DummyPlan {
   readonly scale: Rational;
   readonly shift: bigint;
@@ -29,6 +32,8 @@ export interface NoisePlan {
   /** A group is opened when its noisy distinct-key count reaches this. */
   readonly threshold: bigint;
   readonly dummies?: DummyPlan;
+  /** The padding of a PSI key set of a table with a policy, and which tables' sets are padded. */
+  readonly padding?: DummyPlan & { readonly tables: readonly string[] };
 }
 
 /** The chance, per value, that it lies outside its stated error bound. */
@@ -56,28 +61,30 @@ export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefin
     if (!c || c.type === 'string') throw new RangeError(`noisePlan: ${plan.sumColumns[i]} is not a numeric column`);
     return rowsPerPerson * maxAbsUnits(c);
   };
+  // The key sets a PSI peer sees the size of: those of the query's tables with a policy that run PSI. The sizes are
+  // one more noisy release, with their own share of ε.
+  const psiSides = plan.mode === 'federated' && plan.others.length === 0 ? [] : [plan.aggregator, ...plan.others];
+  const padded = psiSides.map((s) => s.table.name).filter((t) => privacy.charges.some((c) => c.table === t));
   const noisy = [KEYS, ...releasedColumns(plan).filter((c) => c !== KEYS)];
-  const k = BigInt(noisy.length);
+  const k = BigInt(noisy.length + (padded.length > 0 ? 1 : 0));
   const columns = noisy.map((column) => {
     const s = sensitivity(column);
     return { column, sensitivity: s, scale: div(rational(s * k), privacy.epsilon) };
   });
-  const keys = columns[0]!;
-  const delta = toNumber(privacy.delta);
-  // A declared domain needs no selection (every group exists whatever the data), so its minimum is applied to
-  // the noisy counts as they are; otherwise a group under the minimum opens with probability at most δ per person.
-  const declared = plan.mode === 'federated';
-  const threshold = declared
-    ? BigInt(plan.minDistinctKeys)
-    : BigInt(plan.minDistinctKeys - 1) + upperQuantile(toNumber(keys.scale), holders, delta / Number(keys.sensitivity));
-  const dummies = plan.mode === 'count-only' ? dummyPlan(privacy) : undefined;
-  return { privacy, holders, columns, threshold, ...(dummies ? { dummies } : {}) };
-}
-
-/** The shift makes a negative draw (clamped to zero dummies, the only place the guarantee needs δ) rarer than δ/2. */
-function dummyPlan(privacy: PrivacyPlan): DummyPlan {
-  const scale = div(rational(1n), privacy.epsilon);
-  return { scale, shift: upperQuantile(toNumber(scale), 1, toNumber(privacy.delta) / 2) };
+  // δ goes to the clamps of the noisy point counts only (dummies, padding), split evenly between them. No group is
+  // selected on data: under a policy every group is declared (the planner requires it) or the single group of a
+  // query without GROUP BY, so the minimum is applied to the noisy counts as post-processing.
+  const clamps = (plan.mode === 'count-only' ? 1 : 0) + (padded.length > 0 ? 1 : 0);
+  const delta = toNumber(privacy.delta) / Math.max(1, clamps);
+  const clamp = (scale: Rational): DummyPlan => ({ scale, shift: upperQuantile(toNumber(scale), 1, delta / 2) });
+  // Count-only: the dummies protect the intersection size that the aggregator sees, with the distinct-key count's
+  // share of ε (sensitivity 1).
+  const dummies = plan.mode === 'count-only' ? clamp(columns[0]!.scale) : undefined;
+  // Joined with a federated table, every holder runs its own PSI: the joined member sees each holder's padded part
+  // (one person may be in all of them) and sends each holder its own padded copy of its set, so H sizes move
+  // together: sensitivity H.
+  const padding = padded.length > 0 ? { ...clamp(div(rational(k * BigInt(parts)), privacy.epsilon)), tables: padded } : undefined;
+  return { privacy, holders, columns, threshold: BigInt(plan.minDistinctKeys), ...(dummies ? { dummies } : {}), ...(padding ? { padding } : {}) };
 }
 
 /** The half-width of the stated error bound of a column's opened value: it holds with probability 1 - miss. */

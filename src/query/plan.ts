@@ -44,6 +44,11 @@ export interface CountOnlyPlan extends PlanBase {
 /** P learns which of its keys matched (the others granted it) and aggregates its matched rows. */
 export interface AggregatePlan extends PlanBase {
   readonly mode: 'aggregate';
+  /**
+   * Under a privacy policy with GROUP BY: every group that can exist, from the columns' declared values (NULL last).
+   * P deals all of them, zeros included, so no member learns which groups have data (SPEC §10.2).
+   */
+  readonly domain?: readonly (readonly (string | null)[])[];
 }
 
 /** A table held in parts by several members (SPEC §4.5), on its own or joined with one other member's table. */
@@ -191,7 +196,10 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   if (sumColumns.length > MAX_SUM_COLUMNS) {
     throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
   }
-  return withPrivacy({ ...base, mode: 'aggregate', ...sides(p), groupBy: query.groupBy.map((g) => g.column), sumColumns }, tables);
+  const plan = withPrivacy({ ...base, mode: 'aggregate', ...sides(p), groupBy: query.groupBy.map((g) => g.column), sumColumns } as AggregatePlan, tables);
+  // Which groups exist is data: under a policy every group is dealt, so none may be unknown in advance.
+  if (!plan.privacy || plan.groupBy.length === 0) return plan;
+  return { ...plan, domain: declaredDomain(p, plan.groupBy, 'under a privacy policy') };
 }
 
 function withPrivacy<P extends QueryPlan>(plan: P, tables: readonly Table[]): P {
@@ -205,16 +213,7 @@ function planFederated(query: Query, side: TableSide, others: TableSide[], queri
   if (valueColumnsOf(query).some((ref) => ref.table !== t.name)) {
     throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY, SUM and AVG of a query on the federated table ${t.name} name another table`, `columns of ${t.name}; the joined table contributes its keys and WHERE filters`);
   }
-  const values = query.groupBy.map((g) => {
-    const c = t.columns.find((x) => x.name === g.column);
-    if (c?.type !== 'string' || !c.values) {
-      throw new RuleViolation(`${t.name}.columns.${g.column}.values`, `GROUP BY ${t.name}.${g.column} on a federated table needs the column's values declared in the manifest`, 'GROUP BY string columns with declared values, or no GROUP BY');
-    }
-    // Rows come out ordered by their labels, as the other flows' do (NULL last).
-    return [...[...new Set(c.values)].sort(), null];
-  });
-  const domain = values.reduce<(string | null)[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
-  if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);
+  const domain = declaredDomain(t, query.groupBy.map((g) => g.column), 'on a federated table');
   const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
   if (sumColumns.length > MAX_SUM_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
   const holders = [...t.holders!];
@@ -233,6 +232,23 @@ function planFederated(query: Query, side: TableSide, others: TableSide[], queri
     receivers,
     domain,
   };
+}
+
+/**
+ * Every group a GROUP BY can yield, from the declared values of its columns (NULL last), in the order the result
+ * rows take: the product of the columns' values. `why` says what needs it, for the refusal.
+ */
+function declaredDomain(t: Table, groupBy: readonly string[], why: string): (string | null)[][] {
+  const values = groupBy.map((g) => {
+    const c = t.columns.find((x) => x.name === g);
+    if (c?.type !== 'string' || !c.values) {
+      throw new RuleViolation(`${t.name}.columns.${g}.values`, `GROUP BY ${t.name}.${g} ${why} needs the column's values declared in the manifest`, 'GROUP BY string columns with declared values, or no GROUP BY');
+    }
+    return [...[...new Set(c.values)].sort(), null];
+  });
+  const domain = values.reduce<(string | null)[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
+  if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);
+  return domain;
 }
 
 function valueColumnsOf(query: Query): ColumnRef[] {

@@ -30,12 +30,12 @@ export interface PrivacyPlan {
 export function privacyOf(tables: readonly Table[], flow: { mode: string; tables: number }): PrivacyPlan | undefined {
   const governed = tables.filter((t) => t.rules.privacy);
   if (governed.length === 0) return undefined;
-  if (flow.mode === 'count-only' && flow.tables > 2) {
+  if (flow.mode !== 'federated' && flow.tables > 2) {
     const t = governed[0]!;
     throw new RuleViolation(
       `${t.name}.rules.privacy`,
-      `a count-only query over ${flow.tables} tables shows the aggregating member the exact size of their intersection, which ${t.name}'s privacy policy forbids`,
-      'count-only over two tables (it adds dummy matches), or GROUP BY, SUM and AVG where overlap disclosure is granted',
+      `a join of ${flow.tables} tables shows its members exact sizes of intersections of their key sets (the combiner holds them all), which ${t.name}'s privacy policy forbids`,
+      'joins of two tables, or a federated table on its own or joined with one other table',
     );
   }
   const policies = governed.map((t) => t.rules.privacy!);

@@ -7,7 +7,8 @@ import { PointSet } from './point-set.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 import { noisePlan, type DummyPlan } from '../query/noise.js';
-import { dummyBase, maxDummies } from './dummy-matches.js';
+import { dummyBase, dummySlots } from './dummy-matches.js';
+import { ownPadding } from './pair.js';
 
 type Phase = 'psi' | 'aggregating' | 'done';
 
@@ -71,8 +72,10 @@ export class AggregatorSession extends PairSession {
     return this.afterPsi();
   }
 
+  /** SPEC §10.2: a table with a policy pads its key set with random points, after the real ones (they match nothing). */
   protected ownComplete(): Step {
-    return followedBy(toPeer(this.p, [this.ownOut.end()]), this.afterPsi());
+    const padding = ownPadding(this.p, this.side);
+    return followedBy(toPeer(this.p, [...(padding ? this.ownOut.batches(padding) : []), this.ownOut.end()]), this.afterPsi());
   }
 
   /** The driver's answer to `aggregate`: per-group integers over the matched rows. */
@@ -101,7 +104,7 @@ export class AggregatorSession extends PairSession {
     // `q` stream ended and never holds more points than P sent.
     if (!this.qIn.ended) throw new ProtocolViolation('wrong-round', 'returned points before the end of the partner\'s set');
     this.pqIn.accept(msg);
-    if (this.pqIn.count > this.returnable) throw new ProtocolViolation('bad-count', 'more points returned than sent');
+    if (this.pqIn.count > this.returned) throw new ProtocolViolation('bad-count', 'more points returned than sent');
     if (this.qPending > 0) this.pqWaiting.push(msg.points);
     else this.match(msg.points);
     return NOTHING;
@@ -124,17 +127,14 @@ export class AggregatorSession extends PairSession {
     else if (stage === 'pq') {
       if (!this.ownEnded) throw new ProtocolViolation('wrong-round', 'returned stream ended before the own stream was complete');
       this.pqIn.end(batches, count);
-      if (count < this.ownOut.count || count > this.returnable) {
-        const expected = this.dummies ? `${this.ownOut.count} to ${this.returnable}` : `${this.ownOut.count}`;
-        throw new ProtocolViolation('bad-count', `${count} points returned for ${this.ownOut.count} sent (${expected} expected)`);
-      }
+      if (count !== this.returned) throw new ProtocolViolation('bad-count', `${count} points returned for ${this.ownOut.count} sent (${this.returned} expected)`);
     } else throw new ProtocolViolation('unexpected-message', `the aggregator never receives stage ${stage}`);
     return this.afterPsi();
   }
 
-  /** The points the partner may return: each of this member's, and its dummy matches in a count-only DP query. */
-  private get returnable(): number {
-    return this.ownOut.count + (this.dummies ? maxDummies(this.dummies) : 0);
+  /** The points the partner returns: each of this member's, and in a count-only DP query its dummy slots. */
+  private get returned(): number {
+    return this.ownOut.count + (this.dummies ? dummySlots(this.dummies) : 0);
   }
 
   private afterPsi(): Step {

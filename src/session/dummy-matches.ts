@@ -7,15 +7,35 @@ import type { DummyPlan } from '../query/noise.js';
 /** The X25519 base point, u = 9 (RFC 7748 §4.1). */
 const BASE_POINT = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 9 : 0));
 
-/** How many dummy matches to add (SPEC §10.3): clamp(shift + L, 0, 2·shift), L discrete Laplace; an integer, never a float. */
-export function dummyCount(plan: DummyPlan, random: RandomSource): number {
+/**
+ * How many points to add, dummy matches (SPEC §10.3) or padding (§10.2): clamp(shift + L, 0, 2·shift), L discrete
+ * Laplace; an integer, never a float.
+ */
+export function addedCount(plan: DummyPlan, random: RandomSource): number {
   const d = plan.shift + sampleDiscreteLaplace(plan.scale, random);
   return Number(d < 0n ? 0n : d > 2n * plan.shift ? 2n * plan.shift : d);
 }
 
-/** The most dummy matches a partner can add: what the aggregator accepts beyond the points it sent. */
-export function maxDummies(plan: DummyPlan): number {
+/**
+ * The points the partner adds to each of its streams, always: D dummy matches and 2·shift − D fillers that match
+ * nothing, so that the number of points tells the aggregator nothing about D.
+ */
+export function dummySlots(plan: DummyPlan): number {
   return Number(2n * plan.shift);
+}
+
+/**
+ * `n` points X25519(r, 9), each r fresh and wiped at once: random members of the group that under DDH look like any
+ * blinded key, and match nothing. The padding of a key set (SPEC §10.2).
+ */
+export function randomPoints(group: GroupBackend, n: number): Uint8Array {
+  const out = new Uint8Array(n * 32);
+  for (let i = 0; i < n; i++) {
+    const r = QuerySecret.generate();
+    out.set(group.blind(r, BASE_POINT), i * 32);
+    r.zero();
+  }
+  return out;
 }
 
 /** A = X25519(a, 9): the aggregator's per-query secret applied to the base point, published for the dummies. */
@@ -24,31 +44,33 @@ export function dummyBase(group: GroupBackend, secret: QuerySecret): Uint8Array 
 }
 
 /**
- * The partner's dummy matches in a count-only DP query (SPEC §10.3). For each dummy it draws a fresh r, puts
- * X25519(r, 9) into its own set, and later returns X25519(r, A) among the points it raised: the aggregator's
- * blinding of X25519(r, 9) is X25519(a, X25519(r, 9)) = X25519(r, A), so every dummy counts as one more match.
- * Under DDH the dummies' points look like any other blinded key to the aggregator.
+ * The partner's dummy matches in a count-only DP query (SPEC §10.3). For each of `slots` points it draws a fresh r
+ * and puts X25519(r, 9) into its own set. For the first `count` (the dummies) it later returns X25519(r, A) among the
+ * points it raised: the aggregator's blinding of X25519(r, 9) is X25519(a, X25519(r, 9)) = X25519(r, A), so each
+ * counts as a match. For the others (fillers) it returns X25519(f, 9) for another fresh f, which matches nothing.
+ * Every slot costs the same two multiplications, so neither the streams' lengths nor the time tell D; under DDH
+ * every point looks like any other blinded key to the aggregator.
  */
 export class DummyMatches {
   private secrets: QuerySecret[];
-  /** X25519(r, 9) for every dummy: part of the partner's own blinded set. */
+  /** X25519(r, 9) for every slot: part of the partner's own blinded set. */
   readonly points: Uint8Array;
 
   constructor(
     private readonly group: GroupBackend,
-    count: number,
+    private readonly count: number,
+    slots: number,
   ) {
-    this.secrets = Array.from({ length: count }, () => QuerySecret.generate());
-    this.points = this.raise(BASE_POINT);
+    if (!Number.isSafeInteger(count) || count < 0 || count > slots) throw new RangeError(`DummyMatches: 0 <= count <= slots, got ${count} of ${slots}`);
+    this.secrets = Array.from({ length: slots }, () => QuerySecret.generate());
+    this.points = this.raise(this.secrets, BASE_POINT);
   }
 
-  get count(): number {
-    return this.secrets.length;
-  }
-
-  /** X25519(r, A) for every dummy, then every r is wiped: they are one-time secrets. */
+  /** X25519(r, A) for the dummies, X25519(f, 9) for a fresh f for the fillers; then every r is wiped: one-time secrets. */
   answer(base: Uint8Array): Uint8Array {
-    const out = this.raise(base);
+    const out = new Uint8Array(this.secrets.length * 32);
+    out.set(this.raise(this.secrets.slice(0, this.count), base));
+    out.set(randomPoints(this.group, this.secrets.length - this.count), this.count * 32);
     this.zero();
     return out;
   }
@@ -58,9 +80,9 @@ export class DummyMatches {
     this.secrets = [];
   }
 
-  private raise(point: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.secrets.length * 32);
-    this.secrets.forEach((s, i) => out.set(this.group.blind(s, point), i * 32));
+  private raise(secrets: readonly QuerySecret[], point: Uint8Array): Uint8Array {
+    const out = new Uint8Array(secrets.length * 32);
+    secrets.forEach((s, i) => out.set(this.group.blind(s, point), i * 32));
     return out;
   }
 }

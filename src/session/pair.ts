@@ -2,9 +2,12 @@ import type { GroupBackend } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import type { RandomSource } from '../dp/random-source.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import type { QueryPlan } from '../query/plan.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { Release } from './release.js';
+import { osRandom } from '../dp/random-source.js';
+import { noisePlan } from '../query/noise.js';
+import type { QueryPlan, TableSide } from '../query/plan.js';
+import { addedCount, randomPoints } from './dummy-matches.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 
@@ -27,10 +30,22 @@ export function toPeer(p: PairParams, msgs: readonly SessionMessage[]): Envelope
   return msgs.map((msg) => ({ to: p.peer, msg }));
 }
 
+/**
+ * The random points this member adds to its own key set when its table has a privacy policy (SPEC §10.2), so that
+ * the peer sees the set's size only with noise; none otherwise.
+ */
+export function ownPadding(p: PairParams, side: TableSide): Uint8Array | undefined {
+  const padding = noisePlan(p.plan, 2)?.padding;
+  if (!padding?.tables.includes(side.table.name)) return undefined;
+  return randomPoints(p.group, addedCount(padding, p.random ?? osRandom));
+}
+
 /** The release stage of a two-party query: P deals to both, checks the counts it computed, and sends Q the labels. */
 function pairRelease(p: PairParams, aggregator: string): Release {
   const holders = [aggregator, aggregator === p.self ? p.peer : p.self];
   const receivers = p.plan.receivers.filter((r) => holders.includes(r));
+  // A declared domain (a DP query with GROUP BY) is known to both holders: no labels travel.
+  const domain = p.plan.mode === 'aggregate' ? p.plan.domain : undefined;
   return new Release({
     queryId: p.queryId,
     plan: p.plan,
@@ -39,8 +54,9 @@ function pairRelease(p: PairParams, aggregator: string): Release {
     dealers: [aggregator],
     receivers,
     labelsFrom: aggregator,
-    labelsTo: receivers.filter((r) => r !== aggregator),
+    labelsTo: domain ? [] : receivers.filter((r) => r !== aggregator),
     verifyCounts: true,
+    ...(domain ? { domain } : {}),
     ...(p.random ? { random: p.random } : {}),
   });
 }

@@ -2,12 +2,12 @@ import type { SessionMessage } from '../wire/messages.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import { ProtocolViolation } from '../errors.js';
 import type { TableSide } from '../query/plan.js';
-import { PairSession, type PairParams, toPeer } from './pair.js';
+import { PairSession, type PairParams, ownPadding, toPeer } from './pair.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import type { Envelope, Step } from './step.js';
 import { osRandom } from '../dp/random-source.js';
 import { noisePlan } from '../query/noise.js';
-import { DummyMatches, dummyCount } from './dummy-matches.js';
+import { DummyMatches, addedCount, dummySlots } from './dummy-matches.js';
 
 type Phase = 'psi' | 'holding' | 'done';
 
@@ -37,7 +37,7 @@ export class PartnerSession extends PairSession {
     this.qOut = new OutboundStream('q', p.queryId);
     this.pqOut = new OutboundStream('pq', p.queryId);
     const plan = p.plan.mode === 'count-only' ? noisePlan(p.plan, 2)?.dummies : undefined;
-    if (plan) this.dummies = new DummyMatches(p.group, dummyCount(plan, p.random ?? osRandom));
+    if (plan) this.dummies = new DummyMatches(p.group, addedCount(plan, p.random ?? osRandom), dummySlots(plan));
   }
 
   get side(): TableSide {
@@ -60,7 +60,8 @@ export class PartnerSession extends PairSession {
 
   /** The whole own set is blinded: shuffle it (its order would tell P which of Q's rows matched) and send it. */
   protected ownComplete(): Step {
-    const all = shufflePoints(Buffer.concat(this.dummies ? [...this.own, this.dummies.points] : this.own));
+    const padding = ownPadding(this.p, this.side);
+    const all = shufflePoints(Buffer.concat([...this.own, ...(this.dummies ? [this.dummies.points] : []), ...(padding ? [padding] : [])]));
     this.own = [];
     const send = [...this.qOut.batches(all), this.qOut.end()];
     if (this.p.plan.mode !== 'count-only') {

@@ -55,15 +55,16 @@ export function assertLabelsFit(labels: Labels): void {
     for (const l of row) bytes += typeof l === 'string' ? Buffer.byteLength(l) + 5 : 9;
   }
   if (bytes > MAX_FRAME_BYTES - 1024) {
-    throw new CleanroomError('LIMIT_EXCEEDED', `the labels of ${labels.length} groups take about ${bytes} bytes, more than one ${MAX_FRAME_BYTES}-byte frame; group by fewer or shorter values`);
+    throw new CleanroomError('LIMIT_EXCEEDED', `the labels of ${labels.length} groups take about ${bytes} bytes, more than one ${MAX_FRAME_BYTES}-byte frame; group by fewer or shorter values`, { dataDependent: true });
   }
 }
 
 /** Every limit on the groups, checked once their labels are known and before anything is shared. */
 function assertGroupsFit(labels: Labels): void {
-  if (labels.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${labels.length} groups; at most ${MAX_GROUPS} are allowed`);
+  // Every figure here is a fact about the matched rows: the peers learn the code only (errors.ts forPeer).
+  if (labels.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `the query yields ${labels.length} groups; at most ${MAX_GROUPS} are allowed`, { dataDependent: true });
   if (labels.some((row) => row.some((l) => typeof l === 'string' && l.length > MAX_LABEL_CHARS))) {
-    throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`);
+    throw new CleanroomError('LIMIT_EXCEEDED', `a GROUP BY value is longer than ${MAX_LABEL_CHARS} characters; group by a shorter column`, { dataDependent: true });
   }
   assertLabelsFit(labels);
 }

@@ -128,7 +128,7 @@ export class PeerConnection {
     failpoint(`send:${msg.type}`);
     const plaintext = encodeFrame(msg);
     // The peer would refuse it as a violation; failing here keeps the fault where it is.
-    if (plaintext.length > MAX_FRAME_BYTES) throw new CleanroomError('LIMIT_EXCEEDED', `a ${msg.type} frame of ${plaintext.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`);
+    if (plaintext.length > MAX_FRAME_BYTES) throw new CleanroomError('LIMIT_EXCEEDED', `a ${msg.type} frame of ${plaintext.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`, { dataDependent: true });
     this.tap?.('out', plaintext);
     const frame = this.sealer.seal(plaintext);
     await new Promise<void>((resolve, reject) => {

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ViolationReasonSchema } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../limits.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const bytes = (length?: number) =>
   z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected bytes' }).refine((b) => length === undefined || b.length === length, { message: `expected ${length} bytes` });

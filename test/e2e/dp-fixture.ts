@@ -2,7 +2,9 @@
  * The two-member collaboration of the differential-privacy end-to-end tests: `pub` owns `visits`, `shop` owns
  * copies of one orders table, each under its own privacy budget so that every test spends a budget nobody else
  * touches, and one copy with no policy at all. Nobody has more than MAX_ROWS_PER_KEY rows in an orders table, so
- * the per-person cap drops nothing and the plaintext oracle's answer over the files is the exact one.
+ * the per-person cap drops nothing and the plaintext oracle's answer over the files is the exact one. Under a policy
+ * GROUP BY needs declared values: the policy copies declare CATEGORIES, the only categories in the data, so every
+ * query of theirs deals the groups CATEGORIES and NULL (which holds nobody).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +19,8 @@ export const MAX_ROWS_PER_KEY = 2;
 export const MIN_KEYS = 3;
 /** The largest |amount|: with MAX_ROWS_PER_KEY it sizes the noise of every SUM. */
 export const AMOUNT_MAX = 100;
+/** The declared values of `category` in the tables with a policy: every order's category is one of them. */
+export const CATEGORIES = ['books', 'toys'] as const;
 
 /** Each policy table's whole budget (ε = 1 per query), in the order the tests spend them. */
 export const BUDGETS = { orders_q: 2, orders_p: 2, orders_crash: 3, orders_race: 4, orders_big: 100 } as const;
@@ -26,7 +30,7 @@ export const PLAIN = 'orders_plain';
 /** The one budget restored monthly; the others never are, so their messages do not depend on the date. */
 const MONTHLY: PolicyTable = 'orders_p';
 
-/** 700 people in common, 350 in each category: far above the release threshold of the noisy distinct-key counts. */
+/** 700 people in common, 350 in each category: far above the release threshold (MIN_KEYS) of the noisy distinct-key counts. */
 const VISITORS = [0, 800] as const;
 const BUYERS = [100, 900] as const;
 export const MATCHED_PEOPLE = 700;
@@ -41,7 +45,11 @@ function ordersTable(name: string): Table {
   return {
     name,
     owner: 'shop',
-    columns: [{ name: 'email', type: 'string' }, { name: 'category', type: 'string' }, { name: 'amount', type: 'decimal', scale: 2, min: 0, max: AMOUNT_MAX }],
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'category', type: 'string', ...(budget === undefined ? {} : { values: [...CATEGORIES] }) },
+      { name: 'amount', type: 'decimal', scale: 2, min: 0, max: AMOUNT_MAX },
+    ],
     joinKey: { column: 'email', normalization: 'email' },
     rules: {
       aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }],
@@ -77,7 +85,7 @@ function orderRows(): string[] {
     const rows = p % 3 === 0 ? 2 : 1;
     return Array.from({ length: rows }, (_, r) => {
       const amount = (p + r) % 17 === 0 ? '' : `${(p * 37 + r) % AMOUNT_MAX}.${String((p * 13) % 100).padStart(2, '0')}`;
-      return `${email(p)},${p % 2 === 0 ? 'books' : 'toys'},${amount}`;
+      return `${email(p)},${CATEGORIES[p % 2]},${amount}`;
     });
   });
 }

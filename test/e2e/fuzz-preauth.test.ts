@@ -14,7 +14,7 @@ import { HANDSHAKE_TIMEOUT_MS, MAX_UNAUTHENTICATED_CONNECTIONS, PREAUTH_MAX_BYTE
 import { query } from '../../scripts/local-cluster.js';
 import { MAX_SEALED_FRAME_BYTES } from '../../src/transport/channel.js';
 import { encodeFrame } from '../../src/wire/codec.js';
-import { Hello } from '../../src/wire/messages.js';
+import { Hello, PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { COUNT_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
 import { hostileServer, type HostileReply } from '../support/hostile-server.js';
 import { inBatches } from '../support/in-batches.js';
@@ -65,7 +65,7 @@ const fin = { halfClose: true } as const;
 const tail = (r: SeededRand): Step[] => (r.chance(0.5) ? [fin] : []);
 
 function hello(r: SeededRand, ctx: Ctx, over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { type: 'hello', version: 1, collaborationId: ctx.collaborationId, manifestHash: ctx.hash, member: 'alpha', ephemeral: x25519.getPublicKey(r.bytes(32)), ...over };
+  return { type: 'hello', version: PROTOCOL_VERSION, collaborationId: ctx.collaborationId, manifestHash: ctx.hash, member: 'alpha', ephemeral: x25519.getPublicKey(r.bytes(32)), ...over };
 }
 
 const helloFields = ['type', 'version', 'collaborationId', 'manifestHash', 'member', 'ephemeral'];
@@ -187,7 +187,7 @@ const GENS: Gen[] = [
       return valid(r, c, [bin(r, encodeFrame(m))], { silent: !Hello.safeParse(m).success });
     },
   },
-  { cls: 'hello', name: 'wrong version', make: (r, c) => valid(r, c, [bin(r, encodeFrame(hello(r, c, { version: r.pick([0, 2, 255, -1, '1']) })))]) },
+  { cls: 'hello', name: 'wrong version', make: (r, c) => valid(r, c, [bin(r, encodeFrame(hello(r, c, { version: r.pick([0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 255, -1, String(PROTOCOL_VERSION)]) })))]) },
   { cls: 'hello', name: 'wrong collaboration', make: (r, c) => valid(r, c, [bin(r, encodeFrame(hello(r, c, { collaborationId: r.pick(['other', 'fuzz2', 'f', 'spring-campaign']) })))]) },
   { cls: 'hello', name: 'unknown member', make: (r, c) => valid(r, c, [bin(r, encodeFrame(hello(r, c, { member: r.pick(['gamma', 'stranger', 'alpha2', 'a']) })))]) },
   { cls: 'hello', name: "the node's own identity", make: (r, c) => valid(r, c, [bin(r, encodeFrame(hello(r, c, { member: 'beta' })))]) },

@@ -9,7 +9,7 @@
  * CLEANROOM_FUZZ_SESSION sets the number of cases (default 2000), CLEANROOM_FUZZ_SEED the seed (printed).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WireMessage } from '../../src/wire/messages.js';
+import { WireMessage, PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { MAX_FRAME_BYTES, MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_PARKED_JOINS_PER_MEMBER, MAX_SQL_LENGTH, PSI_BATCH_KEYS } from '../../src/limits.js';
 import { MAX_SEALED_FRAME_BYTES } from '../../src/transport/channel.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
@@ -86,7 +86,7 @@ function message(r: SeededRand, type: (typeof TYPES)[number], queryId: string): 
     case 'labels':
       return { type, queryId, labels: [['x'], ['y'], ['z']] };
     case 'hello':
-      return { type, version: 1, collaborationId: 'fuzz', manifestHash: r.bytes(32), member: 'alpha', ephemeral: r.bytes(32) };
+      return { type, version: PROTOCOL_VERSION, collaborationId: 'fuzz', manifestHash: r.bytes(32), member: 'alpha', ephemeral: r.bytes(32) };
     case 'auth':
       return { type, signature: r.bytes(64) };
   }

@@ -1,20 +1,24 @@
 /**
- * What crosses the wire: both nodes record the plaintext of every frame they send and receive
- * (CLEANROOM_FRAME_LOG), and no raw key, normalised key, unblinded H(k) or individual row value may be in any of them.
+ * What crosses the wire: both nodes run in this process with a tap on the plaintext of every frame they send and
+ * receive (CleanroomNode's test-only `tap` option: nothing in the product writes frames anywhere), and no raw key,
+ * normalised key, unblinded H(k) or individual row value may be in any of them.
  */
 import { type QueryResult } from '../../src/query/result.js';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng, writeCsv } from '../../scripts/demo-data.js';
-import { query } from '../../scripts/local-cluster.js';
+import { createCluster, freePort, query, type LocalMember } from '../../scripts/local-cluster.js';
+// The compiled node: its crypto pool starts worker threads from the compiled worker file (npm test builds first).
+// @ts-expect-error the compiled module has no declarations (tsc emits none); its types are those of src/node/node.ts
+import { CleanroomNode as CompiledNode } from '../../dist/src/node/node.js';
+import type { CleanroomNode as SourceNode } from '../../src/node/node.js';
 import { selectBackend } from '../../src/crypto/backend.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
 import type { Table } from '../../src/manifest/schema.js';
 import { readCsvRows } from '../../scripts/plaintext/csv-tables.js';
 import { keySet } from '../../scripts/plaintext/rows.js';
-import { makeTempDir, startCluster, type Cluster } from './helpers.js';
+import { makeTempDir } from './helpers.js';
 import { messEmail, type Rand } from './random-data.js';
 
 const COLLABORATION = 'privacy-check';
@@ -101,20 +105,6 @@ interface Frame {
 }
 
 /** Parses a frame log: 1 direction byte ('i' or 'o'), 4-byte little-endian length, the frame's plaintext. */
-function parseFrameLog(buf: Buffer): Frame[] {
-  const frames: Frame[] = [];
-  let off = 0;
-  while (off < buf.length) {
-    const dir = String.fromCharCode(buf[off]!);
-    if (dir !== 'i' && dir !== 'o') throw new Error(`bad direction byte ${buf[off]} at offset ${off}`);
-    const len = buf.readUInt32LE(off + 1);
-    if (off + 5 + len > buf.length) throw new Error(`truncated frame at offset ${off}`);
-    frames.push({ dir, bytes: buf.subarray(off + 5, off + 5 + len) });
-    off += 5 + len;
-  }
-  return frames;
-}
-
 interface Needle {
   readonly what: string;
   readonly bytes: Buffer;
@@ -135,7 +125,7 @@ const decode = (b: Buffer) => unpacker.unpack(b) as { type: string; stage?: stri
 
 describe('nothing but blinded keys, shares and released results crosses between nodes', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
-  let cluster: Cluster | undefined;
+  let stop: (() => Promise<void>) | undefined;
   let data: Data;
   let logs: Record<'alpha' | 'beta', Frame[]>;
   let results: { count: QueryResult; group: QueryResult };
@@ -147,35 +137,34 @@ describe('nothing but blinded keys, shares and released results crosses between 
     const files = { buyers: join(tmp.dir, 'buyers.csv'), viewers: join(tmp.dir, 'viewers.csv') };
     await writeCsv(files.buyers, ['email', 'amount', 'category', 'basket'], data.buyers);
     await writeCsv(files.viewers, ['email', 'region', 'segment', 'impressions', 'spend'], data.viewers);
-    const frameLog = { alpha: join(tmp.dir, 'alpha.frames'), beta: join(tmp.dir, 'beta.frames') };
-    cluster = await startCluster(
-      {
-        dir: join(tmp.dir, 'nodes'),
-        collaborationId: COLLABORATION,
-        members: [
-          { id: 'alpha', name: 'Alpha Shop', tables: { buyers: { path: files.buyers, format: 'csv' } } },
-          { id: 'beta', name: 'Beta Media', tables: { viewers: { path: files.viewers, format: 'csv' } } },
-        ],
-        tables,
-        queriers: ['alpha', 'beta'],
-        receivers: ['alpha', 'beta'],
-      },
-      (id) => ({ CLEANROOM_FRAME_LOG: frameLog[id as 'alpha' | 'beta'] }),
+    logs = { alpha: [], beta: [] };
+    const members: LocalMember[] = [
+      { id: 'alpha', name: 'Alpha Shop', port: await freePort(), controlPort: await freePort(), tables: { buyers: { path: files.buyers, format: 'csv' } } },
+      { id: 'beta', name: 'Beta Media', port: await freePort(), controlPort: await freePort(), tables: { viewers: { path: files.viewers, format: 'csv' } } },
+    ];
+    const { nodeDirs } = await createCluster({ dir: join(tmp.dir, 'nodes'), collaborationId: COLLABORATION, members, tables, queriers: ['alpha', 'beta'], receivers: ['alpha', 'beta'] });
+    const nodes = await Promise.all(
+      (['alpha', 'beta'] as const).map(async (id) => {
+        const tap = (dir: 'in' | 'out', bytes: Uint8Array) => logs[id].push({ dir: dir === 'in' ? 'i' : 'o', bytes: Buffer.from(bytes) });
+        const node = await (CompiledNode as typeof SourceNode).open(join(nodeDirs[id]!, 'config.json'), () => {}, { tap });
+        await node.listen();
+        return node;
+      }),
     );
-    const count = await query(cluster.nodeDirs.beta!, COUNT_SQL);
-    const group = await query(cluster.nodeDirs.alpha!, GROUP_SQL);
+    stop = () => Promise.all(nodes.map((n) => n.close())).then(() => {});
+    const count = await query(nodeDirs.beta!, COUNT_SQL);
+    const group = await query(nodeDirs.alpha!, GROUP_SQL);
     if (count.kind !== 'result' || group.kind !== 'result') throw new Error(`queries failed: ${JSON.stringify([count, group])}`);
     results = { count: count.result, group: group.result };
-    // Stopping the nodes makes sure every frame of both sessions has been appended to the logs.
-    await cluster.stop();
-    logs = { alpha: parseFrameLog(await readFile(frameLog.alpha)), beta: parseFrameLog(await readFile(frameLog.beta)) };
+    // Closing the nodes makes sure every frame of both sessions has gone through the taps.
+    await stop();
     // Each table's distinct normalised keys, as the plaintext oracle computes them from the files.
     const keys = async (table: 'buyers' | 'viewers') => [...keySet(tables.find((t) => t.name === table)!, await readCsvRows(files[table]))].sort();
     normalised = { alpha: await keys('buyers'), beta: await keys('viewers') };
   });
 
   afterAll(async () => {
-    await cluster?.stop();
+    await stop?.();
     await tmp?.cleanup();
   });
 

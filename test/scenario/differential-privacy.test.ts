@@ -5,11 +5,11 @@ import { toNumber } from '../../src/dp/rational.js';
 import { noisePlan, type NoisePlan } from '../../src/query/noise.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import type { GroupAggregate, QueryResult } from '../../src/query/result.js';
-import { dummyCount } from '../../src/session/dummy-matches.js';
+import { addedCount } from '../../src/session/dummy-matches.js';
 import { Release, type ReleaseMessage } from '../../src/session/release.js';
 import type { Outcome, Step } from '../../src/session/step.js';
-import { ADVERTISER, COUNT_SQL, PUBLISHER, TEST_POLICY, buildCollaboration, plan as planOf } from '../support/collaboration.js';
-import { cleanData } from '../support/datasets.js';
+import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, TEST_POLICY, buildCollaboration, plan as planOf } from '../support/collaboration.js';
+import { CATEGORIES, cleanData, makeData } from '../support/datasets.js';
 import type { SessionMessage } from '../../src/wire/messages.js';
 import { Scenario, failure, runScenario, type Interceptor } from './harness.js';
 
@@ -110,6 +110,42 @@ describe('the differencing attack (issue 9): two allowed queries that differ by 
   });
 });
 
+describe('aggregate DP: what the partner sees of the aggregator\'s table (SPEC §10.2)', () => {
+  const data = makeData({ publisherRows: 300, advertiserRows: 300, publisherPeople: [0, 200], advertiserPeople: [100, 300], seed: 11 });
+  const collaboration = buildCollaboration({ privacy: { advertiser: TEST_POLICY }, categoryValues: [...CATEGORIES, 'jewels'] });
+
+  it('every declared group is dealt, the empty one included, and no labels travel: the partner learns no group\'s existence', async () => {
+    const s = await runScenario({ collaboration, sql: AGG_SQL, querier: ADVERTISER, data, backend: 'sodium' });
+    const shares = s.P.sent.find((m) => m.type === 'shares');
+    // books, garden, jewels, music, toys and NULL: 'jewels' has no row at all.
+    expect(shares).toMatchObject({ groups: 6 });
+    expect(s.P.sent.some((m) => m.type === 'labels')).toBe(false);
+    if (s.Q.outcome?.kind !== 'result') throw new Error(JSON.stringify(s.Q.outcome));
+    expect(s.Q.outcome.result.privacy).toBeDefined();
+  });
+
+  it('the aggregator pads its key set with 0 to 2·shift points, a new number each query; the answers stay right', async () => {
+    const sizes = new Set<number>();
+    for (let run = 0; run < 4; run++) {
+      const s = await runScenario({ collaboration, sql: AGG_SQL, querier: ADVERTISER, data, backend: 'sodium' });
+      const sent = s.P.sent.reduce((n, m) => n + (m.type === 'points' && m.stage === 'p' ? m.points.length / 32 : 0), 0);
+      const padding = sent - s.P.keys.length;
+      expect(padding).toBeGreaterThanOrEqual(0);
+      expect(padding).toBeLessThanOrEqual(Number(2n * noisePlan(s.P.plan, 2)!.padding!.shift));
+      sizes.add(sent);
+      // The padding matches nothing: the aggregator aggregated exactly its keys that the publisher has.
+      const publisherKeys = new Set(s.Q.keys);
+      expect(s.P.matchedIndices!.map((i) => s.P.keys[i]!).every((k) => publisherKeys.has(k))).toBe(true);
+      expect(s.P.matchedIndices!.length).toBe(s.P.keys.filter((k) => publisherKeys.has(k)).length);
+    }
+    expect(sizes.size).toBeGreaterThan(1);
+  });
+
+  it('GROUP BY a column without declared values is refused under a policy, before anything runs', async () => {
+    await expect(planOf(AGG_SQL, buildCollaboration({ privacy: { advertiser: TEST_POLICY } }).manifest, ADVERTISER)).rejects.toMatchObject({ code: 'RULE_VIOLATION', rule: 'advertiser.columns.category.values' });
+  });
+});
+
 describe('count-only DP: the aggregator counts dummy matches it cannot tell from real ones', () => {
   const data = cleanData([...Array(60).keys()], [...Array(80).keys()].map((i) => i + 20));
 
@@ -118,24 +154,35 @@ describe('count-only DP: the aggregator counts dummy matches it cannot tell from
     return runScenario({ collaboration, sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium', intercept });
   }
 
-  it('the partner adds between 0 and 2·shift dummies to its set and to what it returns; the count carries the noise', async () => {
-    const dummies = new Set<number>();
+  it('the partner always adds 2·shift points to each stream, so their lengths say nothing of how many are dummies', async () => {
+    const answers = new Set<string>();
+    const paddings = new Set<number>();
+    const values: number[] = [];
     for (let run = 0; run < 4; run++) {
       const s = await countOnly();
-      const noise = noisePlan(s.P.plan, 2)!;
+      const slots = Number(2n * noisePlan(s.P.plan, 2)!.dummies!.shift);
       const count = (from: typeof s.P, stage: string) => from.sent.reduce((n, m) => n + (m.type === 'points' && m.stage === stage ? m.points.length / 32 : 0), 0);
-      const d = count(s.Q, 'q') - s.Q.keys.length;
-      expect(d).toBeGreaterThanOrEqual(0);
-      expect(d).toBeLessThanOrEqual(Number(2n * noise.dummies!.shift));
-      // Every dummy comes back as a match: the aggregator returned-stream holds its own points plus the dummies.
-      expect(count(s.Q, 'pq')).toBe(s.P.keys.length + d);
+      // The attack of an earlier version: returned points minus points sent was the number of dummies. Now it is
+      // the constant number of slots, whatever was drawn.
+      expect(count(s.Q, 'pq')).toBe(s.P.keys.length + slots);
+      // The advertiser's table has the policy: its own set also carries 0 to 2·shift padding points (SPEC §10.2).
+      const padding = count(s.Q, 'q') - s.Q.keys.length - slots;
+      expect(padding).toBeGreaterThanOrEqual(0);
+      expect(padding).toBeLessThanOrEqual(Number(2n * noisePlan(s.P.plan, 2)!.padding!.shift));
+      paddings.add(padding);
       expect(s.P.sent[0]).toMatchObject({ type: 'dummy-base' });
       const result = s.P.outcome?.kind === 'result' ? s.P.outcome.result : undefined;
       expect(result?.privacy?.intervals[0]![0]).toBeDefined();
-      dummies.add(d);
+      answers.add(JSON.stringify(result?.rows));
+      values.push(Number(result!.rows[0]![0]));
     }
-    // With ε = 1 four draws all alike has probability below 0.3^3: the count of dummies varies.
-    expect(dummies.size).toBeGreaterThan(1);
+    // The dummies count as matches and the dealt shift takes them off: the answers sit around |P ∩ Q| = 40; they
+    // would sit near 40 - shift (about 22) if the dummies matched nothing. The mean of four has a standard
+    // deviation near 1.2 (three noise terms of scale 1): 6 away is five of them.
+    expect(Math.abs(values.reduce((a, b) => a + b, 0) / values.length - 40)).toBeLessThanOrEqual(6);
+    // With ε = 1 (three noise terms of scale 1), four answers all alike has probability below 0.3^3.
+    expect(answers.size).toBeGreaterThan(1);
+    expect(paddings.size).toBeGreaterThan(1);
   });
 
   it('what the aggregator sees, |P ∩ Q| + dummies, is (ε, δ)-DP in one more or one fewer matching key', async () => {
@@ -145,9 +192,9 @@ describe('count-only DP: the aggregator counts dummy matches it cannot tell from
     const with0 = new Map<number, number>();
     const with1 = new Map<number, number>();
     for (let i = 0; i < N; i++) {
-      const a = dummyCount(plan.dummies!, random);
+      const a = addedCount(plan.dummies!, random);
       with0.set(a, (with0.get(a) ?? 0) + 1);
-      const b = dummyCount(plan.dummies!, random) + 1;
+      const b = addedCount(plan.dummies!, random) + 1;
       with1.set(b, (with1.get(b) ?? 0) + 1);
     }
     // Where both outcomes are well sampled (>= 400 each: relative error of a bin about 5%), their frequency ratio

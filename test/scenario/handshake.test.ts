@@ -3,7 +3,7 @@
  * schema) and the ChannelCipher that protects every session frame after it.
  */
 import { describe, expect, it } from 'vitest';
-import { HandshakeMessage } from '../../src/wire/messages.js';
+import { HandshakeMessage, PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { CleanroomError } from '../../src/errors.js';
 import { manifestHash } from '../../src/manifest/canonical.js';
 import type { Manifest } from '../../src/manifest/schema.js';
@@ -210,7 +210,7 @@ describe('handshake', () => {
     const bad = [
       { ...hello, manifestHash: new Uint8Array(31) },
       { ...hello, ephemeral: new Uint8Array(33) },
-      { ...hello, version: 2 },
+      { ...hello, version: PROTOCOL_VERSION + 1 },
       { ...hello, member: 'Not A Member Id' },
       { type: 'auth', signature: new Uint8Array(63) },
       { type: 'points' },

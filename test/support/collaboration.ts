@@ -22,6 +22,8 @@ export interface ManifestOptions {
   readonly queriers?: readonly string[];
   readonly receivers?: readonly string[];
   readonly collaborationId?: string;
+  /** Declared values of the advertiser's category (needed to GROUP BY it under a privacy policy). */
+  readonly categoryValues?: readonly string[];
   /** A differential-privacy policy per table (none by default). */
   readonly privacy?: { readonly publisher?: PrivacyPolicy; readonly advertiser?: PrivacyPolicy };
 }
@@ -62,7 +64,7 @@ export function advertiserTable(o: ManifestOptions = {}): Table {
     columns: [
       { name: 'email', type: 'string' },
       { name: 'amount', type: 'decimal', scale: 2, min: -100_000, max: 100_000 },
-      { name: 'category', type: 'string' },
+      o.categoryValues ? { name: 'category', type: 'string', values: [...o.categoryValues] } : { name: 'category', type: 'string' },
       { name: 'items', type: 'integer', min: 0, max: 1000 },
       { name: 'age', type: 'integer', min: 0, max: 150 },
     ],

@@ -13,6 +13,15 @@ describe('what a peer is told of an error', () => {
     }
   });
 
+  it('the code only for a limit whose figures describe this node\'s matched rows (issue 10: error messages)', () => {
+    // Release checks these once the groups are known: how many groups the matched rows form, how long a label is.
+    const groups = new CleanroomError('LIMIT_EXCEEDED', 'the query yields 10417 groups; at most 10000 are allowed', { dataDependent: true });
+    expect(forPeer(groups).code).toBe('LIMIT_EXCEEDED');
+    expect(forPeer(groups).message).not.toMatch(/\d{5}/);
+    // A limit that is a property of the query, not of the data, is still explained to the peer.
+    expect(forPeer(new CleanroomError('LIMIT_EXCEEDED', 'GROUP BY names 17 columns; at most 16')).message).toContain('17 columns');
+  });
+
   it('the rule and what is allowed for a refusal, the reason for a violation', () => {
     const rule = new RuleViolation('t.rules.dimensions', 't.x may not be used in WHERE', 't.a, t.b');
     expect(forPeer(rule)).toEqual({ code: 'RULE_VIOLATION', message: rule.message });

@@ -4,7 +4,7 @@
  * before anything is allocated.
  */
 import { describe, expect, it } from 'vitest';
-import { HandshakeMessage, WireMessage } from '../../src/wire/messages.js';
+import { HandshakeMessage, WireMessage, PROTOCOL_VERSION } from '../../src/wire/messages.js';
 import { MAX_FRAME_BYTES, MAX_FRAME_CONTAINERS, MAX_FRAME_DEPTH, MAX_GROUP_BY_COLUMNS, MAX_GROUPS } from '../../src/limits.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { checkFrameShape } from '../../src/wire/frame-shape.js';
@@ -13,7 +13,7 @@ const Q = 'ab'.repeat(16);
 const bytes = (n: number) => new Uint8Array(n).fill(7);
 
 const MESSAGES: Record<string, unknown>[] = [
-  { type: 'hello', version: 1, collaborationId: 'c', manifestHash: bytes(32), member: 'alpha', ephemeral: bytes(32) },
+  { type: 'hello', version: PROTOCOL_VERSION, collaborationId: 'c', manifestHash: bytes(32), member: 'alpha', ephemeral: bytes(32) },
   { type: 'auth', signature: bytes(64) },
   { type: 'bye' },
   { type: 'propose', queryId: Q, querier: 'alpha', sql: 'SELECT COUNT(*) FROM a JOIN b ON a.k = b.k' },

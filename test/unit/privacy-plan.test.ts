@@ -16,7 +16,7 @@ const governed = (t: Table, privacy?: PrivacyPolicy): Table => (privacy ? { ...t
 
 const base = buildCollaboration().manifest;
 
-/** A third table, the auditor's, that grants the advertiser its overlap so that three-table GROUP BY plans. */
+/** A third table, the auditor's, that grants the advertiser its overlap so that three-table GROUP BY plans (without a policy). */
 const panel: Table = {
   name: 'panel',
   owner: AUDITOR,
@@ -36,6 +36,7 @@ function manifest(p: { publisher?: PrivacyPolicy; advertiser?: PrivacyPolicy; pa
 }
 
 const COUNT3 = 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email JOIN panel x ON a.email = x.email';
+const GROUP2 = 'SELECT a.category, COUNT(*) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category';
 const GROUP3 = 'SELECT a.category, COUNT(*) FROM advertiser a JOIN publisher p ON a.email = p.email JOIN panel x ON a.email = x.email GROUP BY a.category';
 
 describe('privacyOf: the budget charges', () => {
@@ -93,33 +94,99 @@ describe('privacyOf: the budget charges', () => {
   });
 });
 
-describe('privacyOf: count-only over more than two tables', () => {
-  it('is refused with RULE_VIOLATION naming <table>.rules.privacy of a table that has the policy', async () => {
-    for (const [where, name] of [['panel', 'panel'], ['advertiser', ADVERTISER]] as const) {
-      const err = await plan(COUNT3, manifest({ [where]: policy(1, 5) }), PUBLISHER).then(
+describe('privacyOf: joins of more than two tables under a policy', () => {
+  it('are refused in every mode with RULE_VIOLATION naming <table>.rules.privacy of the first table that has a policy', async () => {
+    const cases = [
+      [COUNT3, PUBLISHER, { panel: policy(1, 5) }, 'panel'],
+      [COUNT3, PUBLISHER, { advertiser: policy(1, 5) }, ADVERTISER],
+      [GROUP3, ADVERTISER, { panel: policy(1, 5) }, 'panel'],
+      [GROUP3, ADVERTISER, { advertiser: policy(1, 5), panel: policy(1, 5) }, ADVERTISER],
+      [GROUP3, ADVERTISER, { publisher: policy(1, 5), panel: policy(1, 5) }, PUBLISHER],
+    ] as const;
+    for (const [sql, querier, policies, name] of cases) {
+      const err = await plan(sql, manifest(policies), querier).then(
         () => undefined,
         (e: unknown) => e,
       );
-      expect(err).toBeInstanceOf(RuleViolation);
+      expect(err, `${sql} ${name}`).toBeInstanceOf(RuleViolation);
       expect(err).toMatchObject({ code: 'RULE_VIOLATION', rule: `${name}.rules.privacy` });
       expect((err as Error).message).toContain('3 tables');
     }
   });
 
-  it('is planned without a policy, and with one for two tables or for GROUP BY over three', async () => {
+  it('are planned without a policy; two tables are planned with one', async () => {
     await expect(plan(COUNT3, manifest({}), PUBLISHER)).resolves.toMatchObject({ mode: 'count-only' });
+    await expect(plan(GROUP3, manifest({}), ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate' });
     await expect(plan(COUNT_SQL, manifest({ advertiser: policy(1, 5) }), PUBLISHER)).resolves.toMatchObject({ mode: 'count-only' });
-    const q = await plan(GROUP3, manifest({ panel: policy(1, 5) }), ADVERTISER);
+    const q = await plan('SELECT SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email', manifest({ advertiser: policy(1, 5) }), ADVERTISER);
     expect(q.mode).toBe('aggregate');
-    expect(q.privacy?.charges.map((c) => c.table)).toEqual(['panel']);
+    expect(q.privacy?.charges.map((c) => c.table)).toEqual([ADVERTISER]);
   });
 
-  it('privacyOf itself: the same refusal for count-only over 3 tables, none for 2 or for another mode', () => {
+  it('privacyOf itself: refused over 3 tables count-only or aggregate; not for 2 tables, nor a federated table (joined with one)', () => {
     const tables = manifest({ advertiser: policy(1, 5) }).tables;
-    expect(() => privacyOf(tables, { mode: 'count-only', tables: 3 })).toThrow(expect.objectContaining({ rule: `${ADVERTISER}.rules.privacy` }));
-    expect(privacyOf(tables, { mode: 'count-only', tables: 2 })).toBeDefined();
-    expect(privacyOf(tables, { mode: 'aggregate', tables: 3 })).toBeDefined();
-    expect(privacyOf([publisherTable()], { mode: 'count-only', tables: 3 })).toBeUndefined();
+    for (const mode of ['count-only', 'aggregate']) {
+      expect(() => privacyOf(tables, { mode, tables: 3 }), mode).toThrow(expect.objectContaining({ rule: `${ADVERTISER}.rules.privacy` }));
+      expect(privacyOf(tables, { mode, tables: 2 }), mode).toBeDefined();
+    }
+    expect(privacyOf(tables, { mode: 'federated', tables: 2 })).toBeDefined();
+    expect(privacyOf([publisherTable()], { mode: 'aggregate', tables: 3 })).toBeUndefined();
+  });
+});
+
+describe('GROUP BY under a privacy policy: declared values, and the domain of every group', () => {
+  /** The advertiser's table with a second dimension; `values` declared per column as given. */
+  function advertiser(values: { category?: string[]; tier?: string[] }, privacy?: PrivacyPolicy): Table {
+    const t = advertiserTable();
+    const columns = [...t.columns, { name: 'tier', type: 'string' as const }].map((c) => {
+      const v = values[c.name as 'category' | 'tier'];
+      return v ? { ...c, values: v } : c;
+    });
+    return governed({ ...t, columns, rules: { ...t.rules, dimensions: ['category', 'tier'] } }, privacy);
+  }
+  const pairOf = (adv: Table, publisher?: PrivacyPolicy) => ManifestSchema.parse({ ...base, tables: [governed(publisherTable(), publisher), adv] });
+  const BY2 = 'SELECT a.category, a.tier, COUNT(*), SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category, a.tier';
+
+  const refusal = (sql: string, m: Manifest) =>
+    plan(sql, m, ADVERTISER).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  it('is refused with RULE_VIOLATION <table>.columns.<col>.values for a column without declared values, whichever table has the policy', async () => {
+    for (const m of [pairOf(advertiser({}, policy(1, 5))), pairOf(advertiser({}), policy(1, 5))]) {
+      const err = await refusal(GROUP2, m);
+      expect(err).toBeInstanceOf(RuleViolation);
+      expect(err).toMatchObject({ code: 'RULE_VIOLATION', rule: `${ADVERTISER}.columns.category.values` });
+    }
+    // One column of two declared: the other is named.
+    const err = await refusal(BY2, pairOf(advertiser({ category: ['toys'] }, policy(1, 5))));
+    expect(err).toMatchObject({ code: 'RULE_VIOLATION', rule: `${ADVERTISER}.columns.tier.values` });
+  });
+
+  it('without a policy, GROUP BY needs no declared values and the plan carries no domain', async () => {
+    const q = await plan(GROUP2, pairOf(advertiser({})), ADVERTISER);
+    expect(q).toMatchObject({ mode: 'aggregate', groupBy: ['category'] });
+    expect(q.privacy).toBeUndefined();
+    expect('domain' in q).toBe(false);
+    const declared = await plan(BY2, pairOf(advertiser({ category: ['toys'], tier: ['gold'] })), ADVERTISER);
+    expect('domain' in declared).toBe(false);
+  });
+
+  it('with declared values, the plan carries the product of the columns\' values, each sorted and deduplicated, NULL last', async () => {
+    const adv = advertiser({ category: ['toys', 'books', 'toys'], tier: ['gold', 'basic'] }, policy(1, 5));
+    const q = await plan(BY2, pairOf(adv), ADVERTISER);
+    expect(q.mode).toBe('aggregate');
+    const domain = q.mode === 'aggregate' ? q.domain : undefined;
+    const categories = ['books', 'toys', null];
+    const tiers = ['basic', 'gold', null];
+    expect(domain).toEqual(categories.flatMap((c) => tiers.map((t) => [c, t])));
+    const one = await plan(GROUP2, pairOf(adv), ADVERTISER);
+    expect(one.mode === 'aggregate' ? one.domain : undefined).toEqual([['books'], ['toys'], [null]]);
+    // No GROUP BY: the one group, no domain.
+    const total = await plan('SELECT COUNT(*), SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email', pairOf(adv), ADVERTISER);
+    expect(total.privacy).toBeDefined();
+    expect('domain' in total).toBe(false);
   });
 });
 

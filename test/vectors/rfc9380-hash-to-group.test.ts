@@ -8,6 +8,9 @@ interface Rfc9380Vector {
   msg: string;
   P: { x: string; y: string };
   u0: string;
+  u1: string;
+  Q0: { x: string; y: string };
+  Q1: { x: string; y: string };
   hashToFieldLE: string;
   montgomeryU: string;
 }
@@ -19,7 +22,7 @@ interface Rfc9380Vectors {
 }
 
 const file = JSON.parse(
-  readFileSync(new URL('../../protocol/vectors/rfc9380-edwards25519-nu.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../protocol/vectors/rfc9380-edwards25519-ro.json', import.meta.url), 'utf8'),
 ) as Rfc9380Vectors;
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -28,9 +31,10 @@ const dst = utf8(file.dst);
 const p = BigInt(file.p);
 const byLength = file.vectors.map((v) => [v.msg.length, v] as const);
 
-describe('RFC 9380 J.5.2 vectors themselves', () => {
-  it('are the NU suite with five messages', () => {
-    expect(file.suite).toBe('edwards25519_XMD:SHA-512_ELL2_NU_');
+describe('RFC 9380 J.5.1 vectors themselves', () => {
+  it('are the RO suite with five messages', () => {
+    expect(file.suite).toBe('edwards25519_XMD:SHA-512_ELL2_RO_');
+    expect(file.dst).toBe('QUUX-V01-CS02-with-edwards25519_XMD:SHA-512_ELL2_RO_');
     expect(file.vectors.map((v) => v.msg.length)).toEqual([0, 3, 16, 133, 517]);
   });
 
@@ -40,20 +44,26 @@ describe('RFC 9380 J.5.2 vectors themselves', () => {
     // u * (1 - y) = 1 + y, checked without trusting any inversion code.
     const u = BigInt('0x' + Buffer.from(v.montgomeryU, 'hex').reverse().toString('hex'));
     expect(mod(u * (1n - y))).toBe(mod(1n + y));
-    expect(leHex(BigInt(v.u0))).toBe(v.hashToFieldLE);
+    expect(leHex(BigInt(v.u0)) + leHex(BigInt(v.u1))).toBe(v.hashToFieldLE);
+  });
+
+  it.each(byLength)('P = clear_cofactor(Q0 + Q1) for the %i-byte msg', (_length, v) => {
+    const point = (q: { x: string; y: string }) => ed25519.Point.fromAffine({ x: BigInt(q.x), y: BigInt(q.y) });
+    const sum = point(v.Q0).add(point(v.Q1)).clearCofactor().toAffine();
+    expect(sum.x).toBe(BigInt(v.P.x));
+    expect(sum.y).toBe(BigInt(v.P.y));
   });
 
   it.each(byLength)('@noble/curves reproduces P and its u for the %i-byte msg', (_length, v) => {
-    const point = ed25519_hasher.encodeToCurve(utf8(v.msg), { DST: dst }).toAffine();
-    expect(point.x).toBe(BigInt(v.P.x));
-    expect(point.y).toBe(BigInt(v.P.y));
-    const encoded = ed25519_hasher.encodeToCurve(utf8(v.msg), { DST: dst }).toBytes();
-    expect(hex(ed25519.utils.toMontgomery(encoded))).toBe(v.montgomeryU);
+    const point = ed25519_hasher.hashToCurve(utf8(v.msg), { DST: dst });
+    expect(point.toAffine().x).toBe(BigInt(v.P.x));
+    expect(point.toAffine().y).toBe(BigInt(v.P.y));
+    expect(hex(ed25519.utils.toMontgomery(point.toBytes()))).toBe(v.montgomeryU);
   });
 });
 
 describe('hash_to_field (src/crypto/hash-to-field.ts)', () => {
-  it.each(byLength)('gives u0 for the %i-byte msg', (_length, v) => {
+  it.each(byLength)('gives u0 and u1 for the %i-byte msg', (_length, v) => {
     expect(hex(hashToField(utf8(v.msg), dst))).toBe(v.hashToFieldLE);
   });
 });
