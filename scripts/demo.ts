@@ -34,8 +34,9 @@ const tables: Table[] = [
       aggregations: [{ column: 'impressions', functions: ['sum', 'avg'] }],
       dimensions: ['campaign'],
       minDistinctKeys: MIN_KEYS,
-      // The advertiser may learn which of its customers saw a campaign: that is what it measures.
-      overlapDisclosure: ['advertiser'],
+      // The advertiser may learn which of its customers saw a campaign, and which campaign: that is what it measures.
+      // Filters on any other column would narrow the set it learns about to read that column person by person.
+      overlapDisclosure: [{ member: 'advertiser', filters: ['campaign'] }],
     },
   },
   {

@@ -141,6 +141,9 @@ async function start(args: string[]): Promise<number> {
   const dir = args[0];
   if (!dir) throw usage('start <dir>');
   const log = (line: string) => process.stderr.write(`[${new Date().toISOString()}] ${oneLine(line)}\n`);
+  // A log pipe whose reader is gone (EPIPE) must not become an uncaught error that the guard below logs to the same
+  // pipe, failing again, in a loop that spins a core: the node serves on without its log.
+  process.stderr.on('error', () => {});
   // One connection's or one query's failure must never take the node down: the guard logs it and the node serves on.
   process.on('uncaughtException', (err) => log(`internal error (the node keeps running): ${errorMessage(err)}`));
   process.on('unhandledRejection', (err) => log(`internal error (the node keeps running): ${errorMessage(err)}`));

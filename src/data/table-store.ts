@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Cell, GroupAggregate } from '../query/result.js';
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
@@ -45,6 +46,11 @@ export class TableStore {
   private readonly checks = new Map<string, Promise<CheckedTable>>();
   /** The file version (stamp) each query side's keys were streamed from: `matched` indexes that version's key order. */
   private readonly streamed = new WeakMap<TableSide, string>();
+  /**
+   * The random order each query side's keys were streamed in (a fresh salt per query, kept here): a key's position
+   * in one query says nothing of its position in another, so positions cannot serve as pseudonyms (SPEC §4.2).
+   */
+  private readonly orders = new WeakMap<TableSide, string>();
 
   private constructor(
     private db: DuckDBInstance,
@@ -88,9 +94,9 @@ export class TableStore {
   }
 
   /**
-   * H(k) of the distinct normalised keys of the filtered table, in batches, in the order of the keys (which
-   * `aggregateMatched` refers to by index). The hashes come from the table's hash cache, built first if the
-   * table changed since it was last hashed. NULL and empty keys never take part.
+   * H(k) of the distinct normalised keys of the filtered table, in batches, in a random order drawn for this query
+   * side (which `aggregateMatched` refers to by index). The hashes come from the table's hash cache, built first if
+   * the table changed since it was last hashed. NULL and empty keys never take part.
    */
   async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number): AsyncGenerator<Uint8Array> {
     const columns = usedColumns(side);
@@ -102,7 +108,9 @@ export class TableStore {
     try {
       const cacheFile = await this.cache.ensure(conn, side.table, checked.digest, hasher, () => this.allDistinctKeys(reader, checked, batchSize));
       const { sql, params } = keySetSql(side, checked.relation(columns));
-      const result = await conn.stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY f.nk`, params);
+      const order = randomBytes(16).toString('hex');
+      this.orders.set(side, order);
+      const result = await conn.stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY ${saltedOrder('f.nk', params.length + 1)}`, [...params, order]);
       let batch = new Uint8Array(batchSize * 32);
       let n = 0;
       for (;;) {
@@ -139,6 +147,8 @@ export class TableStore {
    */
   async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
+    const order = this.orders.get(side);
+    if (order === undefined) throw new CleanroomError('INTERNAL', 'matched keys of a query side whose keys were never streamed');
     return this.using(side, groupBy, sumColumns, async (conn, relation, checked) => {
       // Indices into another version's key order would pick other rows: a silently wrong answer.
       const keyed = this.streamed.get(side);
@@ -151,9 +161,9 @@ export class TableStore {
         appender.endRow();
       }
       appender.closeSync();
-      const { sql } = keySetSql(side, relation);
-      const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY nk) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
-      return aggregate(conn, side, relation, groupBy, sumColumns, `nk IN (${hits})`, maxRowsPerKey);
+      const { sql, params } = keySetSql(side, relation);
+      const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY ${saltedOrder('nk', params.length + 1)}) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
+      return aggregate(conn, side, relation, groupBy, sumColumns, `nk IN (${hits})`, maxRowsPerKey, order);
     });
   }
 
@@ -268,6 +278,11 @@ export class TableStore {
   }
 }
 
+/** The order of a query's keys: by SHA-256 of the query's salt and the key (the key itself breaks ties), as SQL. */
+function saltedOrder(key: string, saltParam: number): string {
+  return `sha256(CAST($${saltParam} AS VARCHAR) || ${key}), ${key}`;
+}
+
 /** Checked before any read: a bad cap is the caller's bug, not a problem of the table. */
 function assertRowCap(maxRowsPerKey: number | undefined): void {
   if (maxRowsPerKey !== undefined && !(Number.isSafeInteger(maxRowsPerKey) && maxRowsPerKey >= 1)) throw new RangeError(`aggregate: maxRowsPerKey must be a positive integer, got ${maxRowsPerKey}`);
@@ -290,8 +305,11 @@ async function aggregate(
   sumColumns: readonly string[],
   where: string,
   maxRowsPerKey?: number,
+  /** The salt `where` orders keys by, bound after the filters' literals (the same ones `where` was built with). */
+  order?: string,
 ): Promise<GroupAggregate[]> {
-  const { sql, params } = keySetSql(side, relation);
+  const { sql, params: literals } = keySetSql(side, relation);
+  const params = order === undefined ? literals : [...literals, order];
   const dims = groupBy.map(quoteIdent);
   const sums = sumColumns.flatMap((name) => {
     const c = side.table.columns.find((x) => x.name === name)!;

@@ -73,8 +73,13 @@ export const AnalysisRule = z.strictObject({
   dimensions: z.array(identifier).default([]),
   /** Every output row must rest on at least this many distinct join keys; the strictest table of a query wins. */
   minDistinctKeys: z.number().int().min(1).max(1_000_000),
-  /** Members allowed to learn which of their own keys are in this table's filtered key set. */
-  overlapDisclosure: z.array(MemberId).default([]),
+  /**
+   * Members allowed to learn which of their own keys are in this table's key set, and by which of this table's
+   * dimensions the querier may filter that set (none by default): a filter the querier chooses narrows the set
+   * whose overlap is learnt, so without a limit it reads this table's values person by person. A bare member id
+   * grants the unfiltered set only.
+   */
+  overlapDisclosure: z.array(z.union([MemberId, z.strictObject({ member: MemberId, filters: z.array(identifier).default([]) })])).default([]),
   privacy: PrivacyPolicy.optional(),
 });
 
@@ -110,6 +115,14 @@ export type Table = z.infer<typeof Table>;
 export type Normalization = z.infer<typeof Normalization>;
 export type PrivacyPolicy = z.infer<typeof PrivacyPolicy>;
 export type Manifest = z.infer<typeof ManifestBody>;
+
+/** What `table` grants `member` under overlapDisclosure: the dimensions that may filter the disclosed set, or nothing. */
+export function overlapGrant(table: Table, member: string): { readonly filters: readonly string[] } | undefined {
+  for (const g of table.rules.overlapDisclosure) {
+    if (typeof g === 'string' ? g === member : g.member === member) return { filters: typeof g === 'string' ? [] : g.filters };
+  }
+  return undefined;
+}
 
 /** The members holding rows of a table: its owner, or every holder of a federated table. */
 export function holdersOf(t: Table): readonly string[] {
@@ -172,7 +185,13 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
       if (!c) fail(at('rules', 'aggregations', ai), `aggregation column ${a.column} is not a column of ${t.name}`);
       else if (c.type === 'string') fail(at('rules', 'aggregations', ai), `${t.name}.${a.column} is a string and cannot be summed`);
     });
-    t.rules.overlapDisclosure.forEach((id, i) => known(id, at('rules', 'overlapDisclosure', i)));
+    t.rules.overlapDisclosure.forEach((g, i) => {
+      known(typeof g === 'string' ? g : g.member, at('rules', 'overlapDisclosure', i));
+      if (typeof g === 'string') return;
+      g.filters.forEach((f, fi) => {
+        if (!t.rules.dimensions.includes(f)) fail(at('rules', 'overlapDisclosure', i, 'filters', fi), `${f} is not a dimension of ${t.name}; a grant's filters are dimensions`);
+      });
+    });
     const privacy = t.rules.privacy;
     if (privacy && privacy.epsilon > privacy.budget.epsilon) {
       fail(at('rules', 'privacy', 'epsilon'), `${t.name}: one query's epsilon (${privacy.epsilon}) is more than the whole budget (${privacy.budget.epsilon})`);

@@ -1,6 +1,6 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
-import type { Column, Manifest, Table } from '../manifest/schema.js';
+import { overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
 import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
 import { privacyOf, type PrivacyPlan } from './privacy-plan.js';
 
@@ -45,8 +45,9 @@ export interface CountOnlyPlan extends PlanBase {
 export interface AggregatePlan extends PlanBase {
   readonly mode: 'aggregate';
   /**
-   * Under a privacy policy with GROUP BY: every group that can exist, from the columns' declared values (NULL last).
-   * P deals all of them, zeros included, so no member learns which groups have data (SPEC §10.2).
+   * Every group that can exist, from the GROUP BY columns' declared values (NULL last), when they all declare them
+   * (required under a privacy policy). P deals all of them, zeros included, so no member learns which groups have
+   * data (SPEC §4.3, §10.2).
    */
   readonly domain?: readonly (readonly (string | null)[])[];
 }
@@ -144,12 +145,21 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
       const allowed = t.rules.aggregations.flatMap((a) => a.functions.map((f) => `${f.toUpperCase()}(${t.name}.${a.column})`));
       throw new RuleViolation(`${t.name}.rules.aggregations`, `${fn.toUpperCase()}(${ref.table}.${ref.column}) is not allowed`, listOrNone(['COUNT(*)', ...allowed]));
     }
+    // AVG is opened as its sum and its non-null count, each exact without a policy: more than a rule allowing only
+    // avg grants. Under a policy both are noisy (SPEC §10), which is what such a rule can accept.
+    if (fn === 'avg' && !rule.functions.includes('sum') && !tables.some((x) => x.rules.privacy)) {
+      throw new RuleViolation(
+        `${t.name}.rules.aggregations`,
+        `AVG(${ref.table}.${ref.column}) would open the exact sum and count behind it, and the rule allows only avg`,
+        `SUM as well in the rule, or a privacy policy on a table of the query (the sum and count are then noisy)`,
+      );
+    }
     valueColumns.push(ref);
   }
 
   const minDistinctKeys = Math.max(...tables.map((t) => t.rules.minDistinctKeys));
   if (federated) {
-    const missing = joined ? federated.holders!.filter((h) => !joined.rules.overlapDisclosure.includes(h)) : [];
+    const missing = joined ? federated.holders!.filter((h) => !overlapGrant(joined, h)) : [];
     if (joined && missing.length > 0) {
       throw new RuleViolation(
         `${joined.name}.rules.overlapDisclosure`,
@@ -158,6 +168,7 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
       );
     }
     const side = (t: Table) => ({ table: t, filters: query.where.filter((p) => p.column.table === t.name) });
+    if (joined) for (const h of federated.holders!) assertGrantedFilters(joined, h, side(joined).filters);
     const plan = planFederated(query, side(federated), joined ? [side(joined)] : [], querier, minDistinctKeys, manifest.receivers);
     return withPrivacy(plan, tables);
   }
@@ -165,7 +176,7 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
 
   const sides = (p: Table) => {
-    const others = tables.filter((t) => t !== p).map((t) => ({ table: t, filters: filtersOf(t) }));
+    const others = combinerFirst(tables.filter((t) => t !== p), manifest, querier).map((t) => ({ table: t, filters: filtersOf(t) }));
     return { aggregator: { table: p, filters: filtersOf(p) }, others, members: [p.owner, ...others.map((o) => o.table.owner)] };
   };
   if (valueColumns.length === 0) {
@@ -184,21 +195,25 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   }
   const p = byName.get(valueColumns[0]!.table)!;
   for (const q of tables.filter((t) => t !== p)) {
-    if (!q.rules.overlapDisclosure.includes(p.owner)) {
+    if (!overlapGrant(q, p.owner)) {
       throw new RuleViolation(
         `${q.name}.rules.overlapDisclosure`,
         `GROUP BY, SUM and AVG over ${p.name} need ${p.owner} to learn which of its keys are in ${q.name}, which ${q.owner} has not granted`,
         COUNT_ONLY_ALLOWED,
       );
     }
+    assertGrantedFilters(q, p.owner, filtersOf(q));
   }
   const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
   if (sumColumns.length > MAX_SUM_COLUMNS) {
     throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
   }
   const plan = withPrivacy({ ...base, mode: 'aggregate', ...sides(p), groupBy: query.groupBy.map((g) => g.column), sumColumns } as AggregatePlan, tables);
-  // Which groups exist is data: under a policy every group is dealt, so none may be unknown in advance.
-  if (!plan.privacy || plan.groupBy.length === 0) return plan;
+  // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
+  // that is required.
+  if (plan.groupBy.length === 0) return plan;
+  const declared = plan.groupBy.every((g) => p.columns.some((c) => c.name === g && c.type === 'string' && c.values));
+  if (!plan.privacy && !declared) return plan;
   return { ...plan, domain: declaredDomain(p, plan.groupBy, 'under a privacy policy') };
 }
 
@@ -235,6 +250,18 @@ function planFederated(query: Query, side: TableSide, others: TableSide[], queri
 }
 
 /**
+ * In a join of three or more, the first other table's owner is the combiner, which holds every other set and learns
+ * the sizes of their intersections (SPEC §4.4). The querier must not pick it by the order of its FROM clause, nor be
+ * it: the combiner is the first other table, in the signed manifest's order, whose owner is not the querier; the
+ * others follow in query order.
+ */
+function combinerFirst(others: readonly Table[], manifest: Manifest, querier: string): Table[] {
+  if (others.length < 2) return [...others];
+  const combiner = manifest.tables.find((t) => others.includes(t) && t.owner !== querier)!;
+  return [combiner, ...others.filter((t) => t !== combiner)];
+}
+
+/**
  * Every group a GROUP BY can yield, from the declared values of its columns (NULL last), in the order the result
  * rows take: the product of the columns' values. `why` says what needs it, for the refusal.
  */
@@ -249,6 +276,24 @@ function declaredDomain(t: Table, groupBy: readonly string[], why: string): (str
   const domain = values.reduce<(string | null)[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
   if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);
   return domain;
+}
+
+/**
+ * SPEC §1: the member learning which of its keys are in `t`'s filtered set sees that set narrowed by every filter on
+ * `t`; the querier chooses them, so each must be one `t`'s grant allows (a BETWEEN search could otherwise read a
+ * value person by person).
+ */
+function assertGrantedFilters(t: Table, member: string, filters: readonly Predicate[]): void {
+  const allowed = overlapGrant(t, member)?.filters ?? [];
+  for (const f of filters) {
+    if (!allowed.includes(f.column.column)) {
+      throw new RuleViolation(
+        `${t.name}.rules.overlapDisclosure`,
+        `filtering ${t.name} on ${f.column.column} would narrow the key set whose overlap ${member} learns, which ${t.owner} has not granted`,
+        allowed.length > 0 ? `filters on ${allowed.map((c) => `${t.name}.${c}`).join(', ')}` : `no filter on ${t.name} (or a count-only query)`,
+      );
+    }
+  }
 }
 
 function valueColumnsOf(query: Query): ColumnRef[] {

@@ -134,11 +134,27 @@ export function assembleResult(
       return { cell: formatScaled(clamp(avg(sum, n)), AVG_DECIMALS), interval };
     }),
   );
-  const rows = cells.map((r) => r.map((x) => x.cell));
+  // Groups are opened in an order drawn for the query (SPEC §4.3): the result is in label order, as SQL would give it.
+  const order = labels.map((_, i) => i).sort((x, y) => compareLabelRows(labels[x]!, labels[y]!));
+  const sorted = order.map((i) => cells[i]!);
+  const rows = sorted.map((r) => r.map((x) => x.cell));
   const base = { queryId, mode: plan.mode, columns: plan.outputs.map((o) => o.name), rows, minDistinctKeys: plan.minDistinctKeys };
   if (!noise) return base;
-  const intervals = cells.map((r) => r.map((x) => x.interval));
+  const intervals = sorted.map((r) => r.map((x) => x.interval));
   return { ...base, privacy: { epsilon: noise.epsilon, delta: noise.delta, confidence: noise.confidence, intervals } };
+}
+
+/** ORDER BY every label, NULLs last, as the data layer sorts them: numbers by value, text by code point (UTF-8 bytes). */
+export function compareLabelRows(a: readonly Cell[], b: readonly Cell[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? null;
+    const y = b[i] ?? null;
+    if (x === y) continue;
+    if (x === null || y === null) return x === null ? 1 : -1;
+    const c = typeof x === 'number' && typeof y === 'number' ? x - y : Buffer.compare(Buffer.from(String(x)), Buffer.from(String(y)));
+    if (c !== 0) return c < 0 ? -1 : 1;
+  }
+  return 0;
 }
 
 function atLeastZero(x: bigint): bigint {

@@ -123,7 +123,10 @@ export class AggregatorSession extends PairSession {
 
   protected onPointsEnd({ stage, batches, count }: Extract<SessionMessage, { type: 'points-end' }>): Step {
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points-end in phase ${this.phase}`);
-    if (stage === 'q') this.qIn.end(batches, count);
+    if (stage === 'q') {
+      this.qIn.end(batches, count);
+      this.assertPeerSetSize(count);
+    }
     else if (stage === 'pq') {
       if (!this.ownEnded) throw new ProtocolViolation('wrong-round', 'returned stream ended before the own stream was complete');
       this.pqIn.end(batches, count);

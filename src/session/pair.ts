@@ -1,7 +1,7 @@
 import type { GroupBackend } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import type { RandomSource } from '../dp/random-source.js';
-import { CleanroomError, ProtocolViolation } from '../errors.js';
+import { CleanroomError, ProtocolViolation, RuleViolation } from '../errors.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { Release } from './release.js';
 import { osRandom } from '../dp/random-source.js';
@@ -44,7 +44,7 @@ export function ownPadding(p: PairParams, side: TableSide): Uint8Array | undefin
 function pairRelease(p: PairParams, aggregator: string): Release {
   const holders = [aggregator, aggregator === p.self ? p.peer : p.self];
   const receivers = p.plan.receivers.filter((r) => holders.includes(r));
-  // A declared domain (a DP query with GROUP BY) is known to both holders: no labels travel.
+  // Declared values: P deals every group (its order is its own), so Q learns how many there can be, not which have rows.
   const domain = p.plan.mode === 'aggregate' ? p.plan.domain : undefined;
   return new Release({
     queryId: p.queryId,
@@ -54,9 +54,9 @@ function pairRelease(p: PairParams, aggregator: string): Release {
     dealers: [aggregator],
     receivers,
     labelsFrom: aggregator,
-    labelsTo: domain ? [] : receivers.filter((r) => r !== aggregator),
+    labelsTo: receivers.filter((r) => r !== aggregator),
     verifyCounts: true,
-    ...(domain ? { domain } : {}),
+    ...(domain ? { padTo: domain } : {}),
     ...(p.random ? { random: p.random } : {}),
   });
 }
@@ -135,6 +135,24 @@ export abstract class PairSession extends Session {
       default:
         throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
     }
+  }
+
+  /**
+   * Singleton probing (SPEC §7): a querier that filters its own set down to one key would learn that person's
+   * membership from any opened count. Without a policy, each side refuses a peer set smaller than the minimum every
+   * released value must rest on (any non-empty result would rest on fewer anyway). A federated holder's part may be small on
+   * its own, so federated queries rely on their totals; under a policy the counts are noisy instead (§10). Padding
+   * the set with keys known to be absent defeats this check: only a policy bounds that.
+   */
+  protected assertPeerSetSize(count: number): void {
+    const plan = this.p.plan;
+    // An empty set matches nothing and opens nothing: no probe, and a filter nobody passes still gets its empty answer.
+    if (plan.privacy || plan.mode === 'federated' || count === 0 || count >= plan.minDistinctKeys) return;
+    throw new RuleViolation(
+      'minDistinctKeys',
+      `the other member's filtered key set holds ${count} key(s), fewer than the ${plan.minDistinctKeys} every released value must rest on`,
+      `filters that leave at least ${plan.minDistinctKeys} keys on each side, or a privacy policy`,
+    );
   }
 
   /** Only the partner of a count-only DP query receives the aggregator's dummy base. */

@@ -97,6 +97,7 @@ export class PartnerSession extends PairSession {
     if (stage !== 'p') throw new ProtocolViolation('unexpected-message', `points-end of stage ${stage} in phase ${this.phase} of the partner`);
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points-end of stage p in phase ${this.phase} of the partner`);
     this.pIn.end(batches, count);
+    this.assertPeerSetSize(count);
     return this.ending(this.maybeEndReturn());
   }
 

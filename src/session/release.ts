@@ -1,6 +1,7 @@
 import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { RING_BITS, addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
+import { shuffleInPlace } from '../crypto/shuffle.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -29,8 +30,13 @@ export interface ReleaseParams {
   readonly labelsTo: readonly string[];
   /** A sole dealer computed the counts itself: count shares that reconstruct anything else are a lie. */
   readonly verifyCounts: boolean;
-  /** Every group that can exist, known to every holder; without it the dealer's groups are the groups. */
+  /** Every group that can exist, known to every holder (a federated table); without it the dealer's groups are the groups. */
   readonly domain?: Labels;
+  /**
+   * Every group that can exist, known to the sole dealer only (declared values, SPEC §4.3): it deals all of them,
+   * zeros included, so the other holders learn how many there can be and nothing of which ones have rows.
+   */
+  readonly padTo?: Labels;
   /** Where a DP query's noise comes from: the OS CSPRNG unless a test fixes it. */
   readonly random?: RandomSource;
 }
@@ -107,6 +113,10 @@ export class Release {
       this.groups = r.domain.length;
       if (this.isHolder) this.labels = r.domain;
     }
+    if (r.padTo) {
+      assertGroupsFit(r.padTo);
+      this.groups = r.padTo.length;
+    }
   }
 
   private get isHolder(): boolean {
@@ -127,7 +137,7 @@ export class Release {
     if (!this.started || this.dealt || !this.r.dealers.includes(this.r.self)) throw new CleanroomError('INTERNAL', 'aggregates outside the aggregating phase');
     this.dealt = true;
     for (const g of groups) if (g.values.length !== this.width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${this.width} expected`);
-    const vectors = this.r.domain ? this.onDomain(this.r.domain, groups) : this.asGroups(groups);
+    const vectors = this.r.domain ? this.onDomain(this.r.domain, groups) : this.soleDealer(groups);
     const parts = this.r.holders.map(() => [] as bigint[]);
     for (const v of vectors.flat()) share(v, this.r.holders.length).forEach((s, j) => parts[j]!.push(s));
     const own = chunk(parts[this.r.holders.indexOf(this.r.self)]!, this.width);
@@ -148,6 +158,22 @@ export class Release {
       vectors[i] = [...g.values];
     }
     return vectors;
+  }
+
+  /**
+   * A sole dealer's groups, in an order drawn for this query (SPEC §4.3): a group vector's position says nothing of
+   * its label, here or in another query, to the holders that see its counts without labels. Receivers sort the
+   * result by label.
+   */
+  private soleDealer(groups: readonly GroupAggregate[]): bigint[][] {
+    const vectors = this.r.padTo ? this.onDomain(this.r.padTo, groups) : this.asGroups(groups);
+    const labels = this.r.padTo ?? this.labels!;
+    const order = Array.from(vectors.keys());
+    shuffleInPlace(order);
+    this.labels = order.map((i) => labels[i]!);
+    this.keyCounts = order.map((i) => vectors[i]![KEYS]!);
+    this.groups = vectors.length;
+    return order.map((i) => vectors[i]!);
   }
 
   /** A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data. */

@@ -13,15 +13,24 @@ export const MAX_SEALED_FRAME_BYTES = MAX_FRAME_BYTES + TAG_BYTES;
  */
 export class ChannelCipher {
   private counter = 0n;
+  private wiped = false;
 
   constructor(private readonly key: Uint8Array) {}
 
+  /** Zeroes the key when the connection ends: a later heap dump finds no key to decrypt a recorded session with. */
+  wipe(): void {
+    this.key.fill(0);
+    this.wiped = true;
+  }
+
   seal(plaintext: Uint8Array): Uint8Array {
+    this.assertLive();
     const c = createCipheriv('chacha20-poly1305', this.key, this.nextNonce(), { authTagLength: TAG_BYTES });
     return Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
   }
 
   open(frame: Uint8Array): Uint8Array {
+    this.assertLive();
     if (frame.length < TAG_BYTES) throw new CleanroomError('AUTH_FAILED', 'frame shorter than its tag', { peerFault: true });
     const d = createDecipheriv('chacha20-poly1305', this.key, this.nextNonce(), { authTagLength: TAG_BYTES });
     d.setAuthTag(frame.subarray(frame.length - TAG_BYTES));
@@ -30,6 +39,10 @@ export class ChannelCipher {
     } catch {
       throw new CleanroomError('AUTH_FAILED', 'a frame failed authentication (forged, replayed or out of order)', { peerFault: true });
     }
+  }
+
+  private assertLive(): void {
+    if (this.wiped) throw new CleanroomError('INTERNAL', 'channel key used after the connection ended');
   }
 
   private nextNonce(): Buffer {

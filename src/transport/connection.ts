@@ -229,6 +229,9 @@ export class PeerConnection {
   private fail(err: CleanroomError): void {
     if (this.failure) return;
     this.failure = err;
+    // Nothing is sealed or opened after the first failure (send and onFrame check it): the keys can go now.
+    this.sealer.wipe();
+    this.opener.wipe();
     this.settleEnded(err);
     const w = this.waiter;
     this.waiter = undefined;

@@ -88,6 +88,8 @@ export class Handshake {
       shared.fill(0);
       this.ephemeralSecret.fill(0);
       this.keys = { i2r: okm.slice(0, 32), r2i: okm.slice(32) };
+      // The channel ciphers own the two keys (and wipe them when the connection ends); the block they came from goes now.
+      okm.fill(0);
       const auth: HandshakeMessage = { type: 'auth', signature: ed25519.sign(authMessage(this.p.role, this.transcript), this.p.identity.secretKey) };
       return { send: this.p.role === 'responder' ? [this.ownHello, auth] : [auth] };
     }

@@ -45,14 +45,14 @@ const tables: Table[] = [
     owner: 'alpha',
     columns: salesColumns('email'),
     joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['category', 'tier'], minDistinctKeys: 3, overlapDisclosure: ['beta'] },
+    rules: { aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }], dimensions: ['category', 'tier'], minDistinctKeys: 3, overlapDisclosure: [{ member: 'beta', filters: ['category', 'tier'] }] },
   },
   {
     name: 'visits',
     owner: 'beta',
     columns: visitsColumns('email'),
     joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [{ column: 'impressions', functions: ['sum'] }], dimensions: ['campaign'], minDistinctKeys: 3, overlapDisclosure: ['alpha'] },
+    rules: { aggregations: [{ column: 'impressions', functions: ['sum'] }], dimensions: ['campaign'], minDistinctKeys: 3, overlapDisclosure: [{ member: 'alpha', filters: ['campaign'] }] },
   },
 ];
 

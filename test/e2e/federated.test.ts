@@ -34,7 +34,7 @@ const verified: Table = {
   owner: 'registry',
   columns: [{ name: 'email', type: 'string' }, { name: 'kind', type: 'string' }],
   joinKey: { column: 'email', normalization: 'email' },
-  rules: { aggregations: [], dimensions: ['kind'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [...HOLDERS] },
+  rules: { aggregations: [], dimensions: ['kind'], minDistinctKeys: MIN_KEYS, overlapDisclosure: HOLDERS.map((member) => ({ member, filters: ['kind'] })) },
 };
 
 describe('a federated table held by three members, with an auditor as receiver', () => {

@@ -155,7 +155,7 @@ export async function startKeyGroupCluster(dir: string, collaborationId: string,
     owner,
     columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }],
     joinKey: { column: 'k', normalization: 'exact' },
-    rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [...ids] },
+    rules: { aggregations: [], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: ids.map((member) => ({ member, filters: ['g'] })) },
   }));
   const members = ids.map((id) => {
     const path = join(dir, `${id}.csv`);

@@ -49,7 +49,7 @@ const tables: Table[] = [
       { name: 'spend', type: 'decimal', scale: 2, min: 0, max: 100_000 },
     ],
     joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [{ column: 'impressions', functions: ['sum'] }], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['alpha'] },
+    rules: { aggregations: [{ column: 'impressions', functions: ['sum'] }], dimensions: ['region'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [{ member: 'alpha', filters: ['region'] }] },
   },
 ];
 

@@ -117,7 +117,9 @@ describe('a federated table joined with another member\'s table, PSI phase insid
       for (const [r, row] of o.result.rows.entries()) {
         const [lo, hi] = o.result.privacy!.intervals[r]![1]!;
         expect(Number(lo)).toBeLessThanOrEqual(Number(row[1]));
-        expect(Number(hi)).toBeGreaterThan(Number(lo));
+        // A noisy COUNT(*) below zero reads as 0 and its interval can be [0, 0]; never upside down.
+        expect(Number(hi)).toBeGreaterThanOrEqual(Number(lo));
+        expect(Number(hi)).toBeGreaterThanOrEqual(Number(row[1]));
       }
       seen.add(JSON.stringify(o.result.rows));
     }

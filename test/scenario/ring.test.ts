@@ -157,6 +157,20 @@ describe.each(groupBackends().map((g) => [g.name, g] as const))('joins of three 
   });
 });
 
+describe('the combiner (SPEC §4.4, issue 10)', () => {
+  it('is the first other table in the manifest\'s order whose owner is not the querier, whatever the FROM order', async () => {
+    const m = manifest(['p', 'c', 'd']);
+    const combinerOf = async (sql: string, querier: string) => planQuery(await parseQuery(sql), m, querier).others[0]!.table.owner;
+    // Count-only asked by p: c comes first in the manifest, in either FROM order.
+    expect(await combinerOf('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k', 'p')).toBe('c');
+    expect(await combinerOf('SELECT COUNT(*) FROM tp JOIN t_d ON tp.k = t_d.k JOIN t_c ON tp.k = t_c.k', 'p')).toBe('c');
+    // Asked by c (p aggregates): c would hold d's set and learn its own overlap with it; d combines instead.
+    const grouped = 'SELECT tp.g, COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k GROUP BY tp.g';
+    expect(await combinerOf(grouped, 'c')).toBe('d');
+    expect(await combinerOf(grouped, 'd')).toBe('c');
+  });
+});
+
 describe('under a privacy policy (SPEC §10)', () => {
   it('a join of three tables is refused before anything runs: the combiner would hold exact intersection sizes', async () => {
     const sql = 'SELECT tp.g, COUNT(*), SUM(tp.v) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k GROUP BY tp.g';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { CleanroomError, RuleViolation } from '../../src/errors.js';
 import { Manifest as ManifestSchema, type Manifest, type Table } from '../../src/manifest/schema.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../../src/manifest/signature.js';
-import { ADVERTISER, AUDITOR, PUBLISHER, advertiserTable, buildCollaboration, plan, publisherTable, type Collaboration } from '../support/collaboration.js';
+import { ADVERTISER, AUDITOR, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable, type Collaboration } from '../support/collaboration.js';
 
 const JOIN = 'FROM publisher p JOIN advertiser a ON p.email = a.email';
 
@@ -37,6 +37,34 @@ async function expectRule(sql: string, manifest: Manifest, querier: string, rule
 
 describe('planQuery refusals, one per rule', () => {
   const { manifest } = buildCollaboration();
+
+  it('a filter on the granting table that its overlap grant does not list: it would read that column person by person', async () => {
+    // Publisher grants the advertiser its overlap, narrowed by campaign only (the collaboration's default).
+    await expect(plan(`SELECT a.category, COUNT(*) ${JOIN} WHERE p.campaign = 'spring' GROUP BY a.category`, manifest, ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate' });
+    const bare = buildCollaboration({ overlapDisclosure: { publisher: [ADVERTISER] } }).manifest;
+    await expectRule(`SELECT a.category, COUNT(*) ${JOIN} WHERE p.campaign = 'spring' GROUP BY a.category`, bare, ADVERTISER, 'publisher.rules.overlapDisclosure', 'no filter on publisher (or a count-only query)', /filtering publisher on campaign/);
+    // Count-only discloses no membership: any dimension filters it.
+    await expect(plan(`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 'spring'`, bare, ADVERTISER)).resolves.toMatchObject({ mode: 'count-only' });
+    // A grant's filters must be the granting table's dimensions.
+    const t = publisherTable();
+    const wrong = { ...t, rules: { ...t.rules, overlapDisclosure: [{ member: ADVERTISER, filters: ['region'] }] } };
+    const parsed = ManifestSchema.safeParse({ ...manifest, tables: [wrong, advertiserTable()] });
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain('region is not a dimension of publisher');
+  });
+
+  it('AVG of a column whose rule allows only avg, without a privacy policy: AVG would open its exact sum and count', async () => {
+    const avgOnly = (privacy: boolean): Manifest => {
+      const t = advertiserTable();
+      const rules = { ...t.rules, aggregations: [{ column: 'amount', functions: ['avg' as const] }] };
+      const a = { ...t, rules: privacy ? { ...rules, privacy: TEST_POLICY } : rules };
+      return ManifestSchema.parse({ ...manifest, tables: [publisherTable(), a] });
+    };
+    const sql = `SELECT AVG(a.amount) ${JOIN}`;
+    await expectRule(sql, avgOnly(false), ADVERTISER, 'advertiser.rules.aggregations', /privacy policy/, /exact sum and count/);
+    // Under a policy the sum and count behind the AVG are noisy: the rule's intent holds.
+    await expect(plan(sql, avgOnly(true), ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate' });
+  });
 
   it('a querier the collaboration does not list', async () => {
     const m = buildCollaboration({ queriers: [ADVERTISER] }).manifest;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { SessionMessage } from '../../src/wire/messages.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../../src/limits.js';
-import { ADVERTISER, AGG_SQL, AUDITOR, COUNT_SQL, PUBLISHER, buildCollaboration } from '../support/collaboration.js';
+import { ADVERTISER, AGG_SQL, AUDITOR, COUNT_SQL, PUBLISHER, TEST_POLICY, buildCollaboration } from '../support/collaboration.js';
 import { CATEGORIES, cleanData, emailOf, makeData, type Dataset, type Row } from '../support/datasets.js';
 import { expectedResult, sortRows } from '../support/expected-result.js';
 import { Scenario, backendNames, encodeAll, kinds, runScenario, type Party } from './harness.js';
@@ -265,6 +265,20 @@ describe('what crosses the wire', () => {
   });
 });
 
+describe('singleton probing (issue 10): a querier that narrows its own set to one key', () => {
+  it('is refused by the other member without a policy; with one, the count is noisy and the query runs', async () => {
+    // The publisher's only person in its own filtered set is person 5; it asks whether the advertiser has them.
+    const data = cleanData([5], [...Array(40).keys()]);
+    const plain = await runScenario({ collaboration: buildCollaboration(), sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium' });
+    expect(plain.Q.outcome).toMatchObject({ kind: 'failed', error: { code: 'RULE_VIOLATION', rule: 'minDistinctKeys' } });
+    expect(plain.P.outcome?.kind).toBe('failed');
+    // Nothing was opened: the advertiser refused at the end of the publisher's set, before returning any point.
+    expect(plain.Q.sent.some((m) => m.type === 'points' && m.stage === 'pq')).toBe(false);
+    const noisy = await runScenario({ collaboration: buildCollaboration({ privacy: { advertiser: TEST_POLICY } }), sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium' });
+    expect(noisy.P.outcome?.kind).toBe('result');
+  });
+});
+
 describe('property: random sets and filters agree with the plaintext reference (sodium when available)', () => {
   const backend = backendNames().includes('sodium') ? 'sodium' : 'noble';
   const people = fc.uniqueArray(fc.integer({ min: 0, max: 80 }), { maxLength: 40 });
@@ -279,9 +293,17 @@ describe('property: random sets and filters agree with the plaintext reference (
           ["SELECT a.category, COUNT(*), SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign != 'winter' GROUP BY a.category", ADVERTISER],
         ] as const) {
           const s = await runScenario({ collaboration, sql, querier, data, backend, batchKeys, feed });
+          expectSecretsZeroed(s);
+          // A non-empty set under the minimum is refused by the other side (SPEC §4.2, sets below the minimum).
+          if ([s.P.keys.length, s.Q.keys.length].some((n) => n > 0 && n < min)) {
+            const codes = [s.P, s.Q].map((p) => (p.outcome?.kind === 'failed' ? p.outcome.error.code : p.outcome?.kind));
+            // The side that refuses says why; the other is told by its abort.
+            expect(codes).toContain('RULE_VIOLATION');
+            expect(codes.every((c) => c === 'RULE_VIOLATION' || c === 'ABORTED')).toBe(true);
+            continue;
+          }
           expectMatchesReference(s, s.P);
           expect(resultOf(s.Q)).toEqual(resultOf(s.P));
-          expectSecretsZeroed(s);
         }
       }),
       { numRuns: 25 },

@@ -51,7 +51,8 @@ export function publisherTable(o: ManifestOptions = {}): Table {
       aggregations: [{ column: 'impressions', functions: ['sum', 'avg'] }],
       dimensions: ['campaign'],
       minDistinctKeys: o.minDistinctKeys?.publisher ?? 3,
-      overlapDisclosure: [...(o.overlapDisclosure?.publisher ?? [ADVERTISER])],
+      // The advertiser may learn which of its customers are in the publisher's set, narrowed by campaign only.
+      overlapDisclosure: o.overlapDisclosure?.publisher ? [...o.overlapDisclosure.publisher] : [{ member: ADVERTISER, filters: ['campaign'] }],
       ...(o.privacy?.publisher ? { privacy: o.privacy.publisher } : {}),
     },
   };

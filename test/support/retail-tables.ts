@@ -13,7 +13,7 @@ export function impressionsTable(minDistinctKeys: number, overlapDisclosure: str
     owner: 'pub',
     columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string' }, { name: 'cost', type: 'decimal', scale: 2, min: -1000, max: 1000 }],
     joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [{ column: 'cost', functions: ['sum', 'avg'] }], dimensions: ['campaign'], minDistinctKeys, overlapDisclosure },
+    rules: { aggregations: [{ column: 'cost', functions: ['sum', 'avg'] }], dimensions: ['campaign'], minDistinctKeys, overlapDisclosure: overlapDisclosure.map((member) => ({ member, filters: ['campaign'] })) },
   };
 }
 
@@ -23,7 +23,7 @@ export function keyOnlyTable(name: string, owner: string, minDistinctKeys: numbe
     owner,
     columns: [{ name: 'email', type: 'string' }, { name: 'region', type: 'string' }],
     joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [], dimensions: ['region'], minDistinctKeys, overlapDisclosure },
+    rules: { aggregations: [], dimensions: ['region'], minDistinctKeys, overlapDisclosure: overlapDisclosure.map((member) => ({ member, filters: ['region'] })) },
   };
 }
 

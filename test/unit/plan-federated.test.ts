@@ -25,7 +25,7 @@ const verified: Table = {
     { name: 'kind', type: 'string', values: ['a', 'b'] },
   ],
   joinKey: { column: 'email', normalization: 'email' },
-  rules: { aggregations: [{ column: 'salary', functions: ['sum'] }], dimensions: ['kind'], minDistinctKeys: 3, overlapDisclosure: ['emp1', 'emp2'] },
+  rules: { aggregations: [{ column: 'salary', functions: ['sum'] }], dimensions: ['kind'], minDistinctKeys: 3, overlapDisclosure: [{ member: 'emp1', filters: ['kind'] }, { member: 'emp2', filters: ['kind'] }] },
 };
 const manifest: Manifest = {
   format: 'cleanroom-manifest/1',

@@ -164,13 +164,16 @@ describe('GROUP BY under a privacy policy: declared values, and the domain of ev
     expect(err).toMatchObject({ code: 'RULE_VIOLATION', rule: `${ADVERTISER}.columns.tier.values` });
   });
 
-  it('without a policy, GROUP BY needs no declared values and the plan carries no domain', async () => {
+  it('without a policy, GROUP BY needs no declared values; with them all declared, the plan deals every group all the same', async () => {
     const q = await plan(GROUP2, pairOf(advertiser({})), ADVERTISER);
     expect(q).toMatchObject({ mode: 'aggregate', groupBy: ['category'] });
     expect(q.privacy).toBeUndefined();
     expect('domain' in q).toBe(false);
+    // Issue 10: which groups have rows is data even without a policy; declared values let P deal them all.
     const declared = await plan(BY2, pairOf(advertiser({ category: ['toys'], tier: ['gold'] })), ADVERTISER);
-    expect('domain' in declared).toBe(false);
+    expect(declared.mode === 'aggregate' && declared.domain).toEqual([['toys', 'gold'], ['toys', null], [null, 'gold'], [null, null]]);
+    const half = await plan(BY2, pairOf(advertiser({ category: ['toys'] })), ADVERTISER);
+    expect('domain' in half).toBe(false);
   });
 
   it('with declared values, the plan carries the product of the columns\' values, each sorted and deduplicated, NULL last', async () => {

@@ -21,9 +21,10 @@ describe('only the columns a query reads decide whether it runs', () => {
       await expect(store.prepare(table())).rejects.toThrow(/line 3: n "999" is outside the declared bounds \[0, 100\]/);
       await expect(store.prepare(table(), ['k', 'n'])).rejects.toBeInstanceOf(DataInvalid);
       await store.prepare(table(), usedColumns(side(table(), catIs('a')), ['cat'], ['amount']));
-      const keys = await streamedKeys(store, side(table(), catIs('a')));
-      expect(keys).toEqual(['a@x.com', 'b@x.com']);
-      expect(await store.aggregateMatched(side(table(), catIs('a')), ['cat'], ['amount'], [0, 1])).toEqual([{ labels: ['a'], values: [2n, 2n, 350n, 2n] }]);
+      const s = side(table(), catIs('a'));
+      const keys = await streamedKeys(store, s);
+      expect([...keys].sort()).toEqual(['a@x.com', 'b@x.com']);
+      expect(await store.aggregateMatched(s, ['cat'], ['amount'], [0, 1])).toEqual([{ labels: ['a'], values: [2n, 2n, 350n, 2n] }]);
       await expect(store.aggregateAll(side(), ['n'], [])).rejects.toThrow(/line 3: n "999"/);
     } finally {
       store.close();
