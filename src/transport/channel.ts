@@ -1,11 +1,11 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { CleanroomError } from '../errors.js';
-import { MAX_FRAME_BYTES } from '../limits.js';
+import { MAX_PADDED_BYTES } from './frame-padding.js';
 
 const TAG_BYTES = 16;
 
-/** What the socket must accept: the largest plaintext frame plus its authentication tag. */
-export const MAX_SEALED_FRAME_BYTES = MAX_FRAME_BYTES + TAG_BYTES;
+/** What the socket must accept: the largest padded plaintext frame plus its authentication tag. */
+export const MAX_SEALED_FRAME_BYTES = MAX_PADDED_BYTES + TAG_BYTES;
 
 /**
  * ChaCha20-Poly1305 (RFC 8439) per direction with a counter nonce. The receiver uses its own counter, so a

@@ -5,6 +5,7 @@ import { failpoint } from '../failpoint.js';
 import { CleanroomError, ProtocolViolation, asCleanroomError } from '../errors.js';
 import { HANDSHAKE_TIMEOUT_MS, INBOUND_HIGH_WATER_BYTES, MAX_FRAME_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { ChannelCipher, MAX_SEALED_FRAME_BYTES } from './channel.js';
+import { pad, unpad } from './frame-padding.js';
 import { decodeFrame, encodeFrame } from '../wire/codec.js';
 import { Handshake, type HandshakeParams } from './handshake.js';
 import { PreauthBudget } from './preauth-budget.js';
@@ -130,7 +131,7 @@ export class PeerConnection {
     // The peer would refuse it as a violation; failing here keeps the fault where it is.
     if (plaintext.length > MAX_FRAME_BYTES) throw new CleanroomError('LIMIT_EXCEEDED', `a ${msg.type} frame of ${plaintext.length} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`, { dataDependent: true });
     this.tap?.('out', plaintext);
-    const frame = this.sealer.seal(plaintext);
+    const frame = this.sealer.seal(pad(msg.type, plaintext));
     await new Promise<void>((resolve, reject) => {
       const wait = this.ws.bufferedAmount > SEND_HIGH_WATER_BYTES;
       this.ws.send(frame, (err) => {
@@ -185,7 +186,7 @@ export class PeerConnection {
     if (this.failure) return;
     try {
       if (!isBinary) throw new ProtocolViolation('malformed-frame', 'text frame on a binary protocol');
-      const plaintext = this.opener.open(data);
+      const plaintext = unpad(this.opener.open(data));
       this.tap?.('in', plaintext);
       const msg = decodeFrame(plaintext, WireMessage, 'session');
       if (msg.type === 'bye') {

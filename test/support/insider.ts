@@ -8,6 +8,7 @@ import { HandshakeMessage, WireMessage } from '../../src/wire/messages.js';
 import type { Manifest } from '../../src/manifest/schema.js';
 import type { Identity } from '../../src/manifest/identity.js';
 import { ChannelCipher } from '../../src/transport/channel.js';
+import { pad, unpad } from '../../src/transport/frame-padding.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { Handshake } from '../../src/transport/handshake.js';
 
@@ -34,7 +35,7 @@ export class Insider {
   ) {
     ws.on('message', (data: Buffer) => {
       try {
-        this.push({ kind: 'message', msg: decodeFrame(opener.open(data), WireMessage, 'session') });
+        this.push({ kind: 'message', msg: decodeFrame(unpad(opener.open(data)), WireMessage, 'session') });
       } catch (err) {
         this.push({ kind: 'undecodable', detail: (err as Error).message });
       }
@@ -75,9 +76,9 @@ export class Insider {
     return this.events.some((e) => e.kind === 'closed');
   }
 
-  /** Seals and sends any plaintext: a message, or bytes that are not one. */
+  /** Pads, seals and sends any plaintext: a message, or bytes that are not one (SPEC §2 padding, as a node pads). */
   sendPlaintext(plaintext: Uint8Array): void {
-    const frame = Buffer.from(this.sealer.seal(plaintext));
+    const frame = Buffer.from(this.sealer.seal(pad('plaintext', plaintext)));
     this.sent.push(frame);
     this.ws.send(frame);
   }
