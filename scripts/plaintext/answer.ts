@@ -74,14 +74,16 @@ export function answerQuery(query: Query, tables: readonly Table[], data: TableD
   const others = joined.filter((t) => t !== valued).map(keysOf);
   const groupBy = query.groupBy.map((g) => g.column);
   const sumColumns = [...new Set(summed.map((ref) => ref.column))];
-  const totals = merge(
-    partsOf(valued, data).map((rows) => {
-      const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
-      return groupTotals(valued, matched, groupBy, sumColumns);
-    }),
-  ).sort((a, b) => compareLabels(a.labels, b.labels, groupBy.map((name) => valued.columns.find((c) => c.name === name)!)));
+  const perPart = partsOf(valued, data).map((rows) => {
+    const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
+    return groupTotals(valued, matched, groupBy, sumColumns);
+  });
+  const totals = merge(perPart).sort((a, b) => compareLabels(a.labels, b.labels, groupBy.map((name) => valued.columns.find((c) => c.name === name)!)));
 
-  const released = totals.filter((g) => g.keys >= minDistinctKeys);
+  // A federated group is released only when every holder's own part of it is empty or meets the minimum (SPEC §4.5).
+  const partKeys = (g: Merged, part: readonly GroupTotals[]) => part.find((p) => JSON.stringify(p.labels) === JSON.stringify(g.labels))?.keys.size ?? 0;
+  const partsOk = (g: Merged) => perPart.length < 2 || perPart.every((part) => partKeys(g, part) === 0 || partKeys(g, part) >= minDistinctKeys);
+  const released = totals.filter((g) => g.keys >= minDistinctKeys && partsOk(g));
   const at = (ref: ColumnRef) => sumColumns.indexOf(ref.column);
   const scale = (ref: ColumnRef) => {
     const c = valued.columns.find((x) => x.name === ref.column);

@@ -2,6 +2,7 @@ import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, relea
 import type { SessionMessage } from '../wire/messages.js';
 import { RING_BITS, addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { shuffleInPlace } from '../crypto/shuffle.js';
+import { randomBytes } from 'node:crypto';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -14,6 +15,9 @@ import { followedBy, type Envelope, type Step } from './step.js';
 export type ReleaseMessage = Extract<SessionMessage, { type: 'shares' | 'open' | 'labels' }>;
 
 type Labels = readonly (readonly Cell[])[];
+
+/** 2^100: far beyond any count (tables hold at most 2^40 rows), and a few of them far within the 2^127 of the ring. */
+const VETO = 1n << 100n;
 
 export interface ReleaseParams {
   readonly queryId: string;
@@ -138,6 +142,7 @@ export class Release {
     this.dealt = true;
     for (const g of groups) if (g.values.length !== this.width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${this.width} expected`);
     const vectors = this.r.domain ? this.onDomain(this.r.domain, groups) : this.soleDealer(groups);
+    if (this.r.dealers.length > 1 && !this.noise) this.vetoSmallParts(vectors);
     const parts = this.r.holders.map(() => [] as bigint[]);
     for (const v of vectors.flat()) share(v, this.r.holders.length).forEach((s, j) => parts[j]!.push(s));
     const own = chunk(parts[this.r.holders.indexOf(this.r.self)]!, this.width);
@@ -146,6 +151,22 @@ export class Release {
       to === this.r.self ? [] : [{ to, msg: { type: 'shares', queryId: this.r.queryId, groups: vectors.length, width: this.width, values: encodeRingElements(parts[j]!) } } as Envelope],
     );
     return followedBy(send, this.afterShares());
+  }
+
+  /**
+   * SPEC §4.5: without a privacy policy, a group of several dealers is released only if every dealer's own part of
+   * it is empty or meets the minimum on its own. Otherwise a holder could pad a group with made-up keys until one real
+   * person of another holder carried it over the minimum, and read that person's value from the total. A dealer with
+   * a small part takes VETO plus a fresh random 64-bit amount off its distinct-key count: the opened total is then far
+   * below any minimum, and, the amounts being random, it shows that the group was vetoed (and by about how many)
+   * but not its count.
+   */
+  private vetoSmallParts(vectors: bigint[][]): void {
+    const min = BigInt(this.r.plan.minDistinctKeys);
+    for (const v of vectors) {
+      const keys = v[KEYS]!;
+      if (keys > 0n && keys < min) v[KEYS] = keys - VETO - BigInt.asUintN(64, BigInt(`0x${randomBytes(8).toString('hex')}`));
+    }
   }
 
   /** Groups absent from this dealer's part are zeros: the exchange says nothing about which groups it has. */

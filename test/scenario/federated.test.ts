@@ -54,10 +54,10 @@ function manifest(receivers: string[], privacy = false): Manifest {
 
 /** Each holder's rows: key, group, value. */
 const ROWS: Record<string, [string, string, number][]> = {
-  h1: [['a', 'x', 10], ['b', 'x', 20], ['c', 'y', 5], ['z1', 'y', 99]],
-  h2: [['d', 'x', 1], ['e', 'y', 7], ['f', 'y', 8], ['z2', 'x', 50]],
+  h1: [['a', 'x', 10], ['b', 'x', 20], ['c', 'y', 5], ['g', 'y', 2], ['z1', 'y', 99]],
+  h2: [['d', 'x', 1], ['h', 'x', 4], ['e', 'y', 7], ['f', 'y', 8], ['z2', 'x', 50]],
 };
-const R_KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'other'];
+const R_KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'other'];
 
 interface Run {
   readonly outcomes: Record<string, Outcome>;
@@ -134,8 +134,24 @@ describe('a federated table joined with another member\'s table, PSI phase insid
     expect(outcomes.h2).toMatchObject({ kind: 'released', groups: 2 });
     expect(outcomes.r?.kind).toBe('result');
     const rows = outcomes.r?.kind === 'result' ? outcomes.r.result.rows : [];
-    // x: a 10, b 20, d 1; y: c 5, e 7, f 8. The keys r lacks (z1, z2) count nowhere.
-    expect(rows.map((row) => row.map(String))).toEqual([['x', '3', '31'], ['y', '3', '20']]);
+    // x: a 10, b 20, d 1, h 4; y: c 5, g 2, e 7, f 8. The keys r lacks (z1, z2) count nowhere.
+    expect(rows.map((row) => row.map(String))).toEqual([['x', '4', '35'], ['y', '4', '22']]);
+  });
+
+  it('a holder cannot pad a group to carry another holder\'s single person over the minimum (SPEC §4.5)', async () => {
+    // h1 keeps one person in y (c: g leaves), h2 pads y with extra made-up keys that r happens to hold: y's total
+    // passes the minimum, but h1's own part does not, so h1 vetoes y and c's value is never opened.
+    const saved = { h1: ROWS.h1!, h2: ROWS.h2! };
+    ROWS.h1 = saved.h1.filter(([k]) => k !== 'g');
+    ROWS.h2 = [...saved.h2, ['other', 'y', 0]];
+    try {
+      const { outcomes } = await run(['r']);
+      const rows = outcomes.r?.kind === 'result' ? outcomes.r.result.rows : [];
+      expect(rows.map((row) => row[0])).toEqual(['x']);
+    } finally {
+      ROWS.h1 = saved.h1;
+      ROWS.h2 = saved.h2;
+    }
   });
 
   it('a joined member that receives nothing ends its part with its PSIs and learns no group count', async () => {

@@ -56,7 +56,11 @@ describe('the plaintext oracle', () => {
   });
 
   it('a federated table adds up its holders\' distinct keys (a person at two holders counts twice), joined or alone', async () => {
-    expect((await plaintextAnswer('SELECT f.cat, COUNT(*), SUM(f.amount) FROM f GROUP BY f.cat', TABLES, DATA)).rows).toEqual([['a', 3, '3.01']]);
+    // Group a: ann and bob at h1, ann at h2: h2's own part (one key) is under the minimum of 2, so a is vetoed even
+    // though its total, 3, passes (SPEC §4.5). With a second key at h2 each part carries the group on its own.
+    expect((await plaintextAnswer('SELECT f.cat, COUNT(*), SUM(f.amount) FROM f GROUP BY f.cat', TABLES, DATA)).rows).toEqual([]);
+    const more = { ...DATA, f: { ...DATA.f, h2: [...DATA.f.h2, row('eve@x.org', 'a', '0.50')] } };
+    expect((await plaintextAnswer('SELECT f.cat, COUNT(*), SUM(f.amount) FROM f GROUP BY f.cat', TABLES, more)).rows).toEqual([['a', 4, '3.51']]);
     const joined = await plaintextAnswer('SELECT f.cat, COUNT(*), AVG(f.amount) FROM f JOIN r ON f.k = r.k GROUP BY f.cat', TABLES, DATA);
     expect(joined).toMatchObject({ mode: 'federated', minDistinctKeys: 3, rows: [], groups: [{ labels: ['a'], keys: 2, rows: 2 }] });
   });
