@@ -42,10 +42,6 @@ export function sub(a: Rational, b: Rational): Rational {
   return rational(a.num * b.den - b.num * a.den, a.den * b.den);
 }
 
-export function mul(a: Rational, b: Rational): Rational {
-  return rational(a.num * b.num, a.den * b.den);
-}
-
 export function div(a: Rational, b: Rational): Rational {
   if (b.num === 0n) throw new RangeError('div: division by zero');
   const sign = b.num < 0n ? -1n : 1n;
