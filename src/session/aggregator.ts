@@ -6,9 +6,8 @@ import { InboundStream, OutboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
-import { noisePlan, type DummyPlan } from '../query/noise.js';
+import type { DummyPlan } from '../query/noise.js';
 import { dummyBase, dummySlots } from './dummy-matches.js';
-import { ownPadding } from './pair.js';
 
 type Phase = 'psi' | 'aggregating' | 'done';
 
@@ -41,7 +40,7 @@ export class AggregatorSession extends PairSession {
   constructor(p: PairParams) {
     super(p, p.self);
     this.ownOut = new OutboundStream('p', p.queryId);
-    this.dummies = p.plan.mode === 'count-only' ? noisePlan(p.plan, 2)?.dummies : undefined;
+    this.dummies = this.release.noise?.dummies;
   }
 
   /** Count-only DP: A = X25519(a, 9) goes first, so that the partner has it before the end of this member's set. */
@@ -74,7 +73,7 @@ export class AggregatorSession extends PairSession {
 
   /** SPEC §10.2: a table with a policy pads its key set with random points, after the real ones (they match nothing). */
   protected ownComplete(): Step {
-    const padding = ownPadding(this.p, this.side);
+    const padding = this.ownPadding();
     return followedBy(toPeer(this.p, [...(padding ? this.ownOut.batches(padding) : []), this.ownOut.end()]), this.afterPsi());
   }
 

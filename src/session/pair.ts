@@ -5,8 +5,7 @@ import { CleanroomError, ProtocolViolation, RuleViolation } from '../errors.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { Release } from './release.js';
 import { osRandom } from '../dp/random-source.js';
-import { noisePlan } from '../query/noise.js';
-import type { QueryPlan, TableSide } from '../query/plan.js';
+import type { QueryPlan } from '../query/plan.js';
 import { addedCount, randomPoints } from './dummy-matches.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
@@ -28,16 +27,6 @@ export interface PairParams {
 /** Every message of a two-party PSI goes to the one peer. */
 export function toPeer(p: PairParams, msgs: readonly SessionMessage[]): Envelope[] {
   return msgs.map((msg) => ({ to: p.peer, msg }));
-}
-
-/**
- * The random points this member adds to its own key set when its table has a privacy policy (SPEC §10.2), so that
- * the peer sees the set's size only with noise; none otherwise.
- */
-export function ownPadding(p: PairParams, side: TableSide): Uint8Array | undefined {
-  const padding = noisePlan(p.plan, 2)?.padding;
-  if (!padding?.tables.includes(side.table.name)) return undefined;
-  return randomPoints(p.group, addedCount(padding, p.random ?? osRandom));
 }
 
 /** The release stage of a two-party query: P deals to both, checks the counts it computed, and sends Q the labels. */
@@ -153,6 +142,16 @@ export abstract class PairSession extends Session {
       `the other member's filtered key set holds ${count} key(s), fewer than the ${plan.minDistinctKeys} every released value must rest on`,
       `filters that leave at least ${plan.minDistinctKeys} keys on each side, or a privacy policy`,
     );
+  }
+
+  /**
+   * The random points this member adds to its own key set when its table has a privacy policy (SPEC §10.2), so that
+   * the peer sees the set's size only with noise; none otherwise.
+   */
+  protected ownPadding(): Uint8Array | undefined {
+    const padding = this.release.noise?.padding;
+    if (!padding?.tables.includes(this.side.table.name)) return undefined;
+    return randomPoints(this.p.group, addedCount(padding, this.p.random ?? osRandom));
   }
 
   /** Only the partner of a count-only DP query receives the aggregator's dummy base. */

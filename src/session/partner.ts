@@ -2,11 +2,10 @@ import type { SessionMessage } from '../wire/messages.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import { ProtocolViolation } from '../errors.js';
 import type { TableSide } from '../query/plan.js';
-import { PairSession, type PairParams, ownPadding, toPeer } from './pair.js';
+import { PairSession, type PairParams, toPeer } from './pair.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import type { Envelope, Step } from './step.js';
 import { osRandom } from '../dp/random-source.js';
-import { noisePlan } from '../query/noise.js';
 import { DummyMatches, addedCount, dummySlots } from './dummy-matches.js';
 
 type Phase = 'psi' | 'holding' | 'done';
@@ -36,7 +35,7 @@ export class PartnerSession extends PairSession {
     super(p, p.peer);
     this.qOut = new OutboundStream('q', p.queryId);
     this.pqOut = new OutboundStream('pq', p.queryId);
-    const plan = p.plan.mode === 'count-only' ? noisePlan(p.plan, 2)?.dummies : undefined;
+    const plan = this.release.noise?.dummies;
     if (plan) this.dummies = new DummyMatches(p.group, addedCount(plan, p.random ?? osRandom), dummySlots(plan));
   }
 
@@ -60,7 +59,7 @@ export class PartnerSession extends PairSession {
 
   /** The whole own set is blinded: shuffle it (its order would tell P which of Q's rows matched) and send it. */
   protected ownComplete(): Step {
-    const padding = ownPadding(this.p, this.side);
+    const padding = this.ownPadding();
     const all = shufflePoints(Buffer.concat([...this.own, ...(this.dummies ? [this.dummies.points] : []), ...(padding ? [padding] : [])]));
     this.own = [];
     const send = [...this.qOut.batches(all), this.qOut.end()];

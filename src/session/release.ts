@@ -2,7 +2,6 @@ import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, relea
 import type { SessionMessage } from '../wire/messages.js';
 import { RING_BITS, addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { shuffleInPlace } from '../crypto/shuffle.js';
-import { randomBytes } from 'node:crypto';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
@@ -106,7 +105,8 @@ export class Release {
   private readonly counts = new Map<string, bigint[]>();
   private readonly values = new Map<string, bigint[]>();
   private survivors: number[] | undefined;
-  private readonly noise: NoisePlan | undefined;
+  /** The query's noise, if a table has a privacy policy: the flows' machines read their dummies and padding here. */
+  readonly noise: NoisePlan | undefined;
 
   constructor(private readonly r: ReleaseParams) {
     this.noise = noisePlan(r.plan, r.holders.length);
@@ -165,7 +165,7 @@ export class Release {
     const min = BigInt(this.r.plan.minDistinctKeys);
     for (const v of vectors) {
       const keys = v[KEYS]!;
-      if (keys > 0n && keys < min) v[KEYS] = keys - VETO - BigInt.asUintN(64, BigInt(`0x${randomBytes(8).toString('hex')}`));
+      if (keys > 0n && keys < min) v[KEYS] = keys - VETO - osRandom.below(1n << 64n);
     }
   }
 
@@ -187,24 +187,15 @@ export class Release {
    * result by label.
    */
   private soleDealer(groups: readonly GroupAggregate[]): bigint[][] {
-    const vectors = this.r.padTo ? this.onDomain(this.r.padTo, groups) : this.asGroups(groups);
-    const labels = this.r.padTo ?? this.labels!;
+    const rows = this.r.padTo ? undefined : asGroups(groups, this.width);
+    const vectors = this.r.padTo ? this.onDomain(this.r.padTo, groups) : rows!.map((g) => [...g.values]);
+    const labels = this.r.padTo ?? rows!.map((g) => g.labels);
     const order = Array.from(vectors.keys());
     shuffleInPlace(order);
     this.labels = order.map((i) => labels[i]!);
     this.keyCounts = order.map((i) => vectors[i]![KEYS]!);
     this.groups = vectors.length;
     return order.map((i) => vectors[i]!);
-  }
-
-  /** A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data. */
-  private asGroups(groups: readonly GroupAggregate[]): bigint[][] {
-    assertGroupsFit(groups.map((g) => g.labels));
-    const rows = groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(this.width).fill(0n) }];
-    this.labels = rows.map((g) => g.labels);
-    this.groups = rows.length;
-    this.keyCounts = rows.map((g) => g.values[KEYS]!);
-    return rows.map((g) => [...g.values]);
   }
 
   receive(from: string, msg: ReleaseMessage): Step {
@@ -345,6 +336,12 @@ export class Release {
     this.counts.clear();
     this.values.clear();
   }
+}
+
+/** A query with no matched row still has its one (empty) group, so the shape of the exchange never depends on the data. */
+function asGroups(groups: readonly GroupAggregate[], width: number): readonly GroupAggregate[] {
+  assertGroupsFit(groups.map((g) => g.labels));
+  return groups.length > 0 ? groups : [{ labels: [], values: new Array<bigint>(width).fill(0n) }];
 }
 
 function chunk(values: readonly bigint[], width: number): bigint[][] {

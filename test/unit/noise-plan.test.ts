@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { convolve, discreteLaplace, sumOf, type Law } from '../support/exact-laplace-law.js';
 import { add, div, rational, toNumber, type Rational } from '../../src/dp/rational.js';
 import { Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
 import { errorBound, noiseBounds, noisePlan, shareHolders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
@@ -9,35 +10,8 @@ import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, advertiserTable, buildCollab
 /**
  * The calibration of src/query/noise.ts against the mathematics: sensitivities from the schema, scale = sensitivity
  * x k / ε exactly (k the noisy columns, plus one for the padding of the PSI key sets), the threshold, and the shifts
- * and error bounds judged by the exact law of the noise, computed here by convolving the discrete Laplace pmf
- * (1-p)/(1+p) p^|x|, p = e^(-1/b), each variable cut at |x| <= 60b + 2 (it drops at most e^-60 of mass, nothing next
- * to the δ = 1e-9 judged here).
+ * and error bounds judged by the exact law of the noise (test/support/exact-laplace-law.ts).
  */
-interface Law {
-  readonly low: number;
-  readonly p: Float64Array;
-}
-
-function discreteLaplace(b: number): Law {
-  const cut = Math.ceil(60 * b) + 2;
-  const p = Math.exp(-1 / b);
-  const c = (1 - p) / (1 + p);
-  return { low: -cut, p: Float64Array.from({ length: 2 * cut + 1 }, (_, i) => c * p ** Math.abs(i - cut)) };
-}
-
-function convolve(x: Law, y: Law): Law {
-  const out = new Float64Array(x.p.length + y.p.length - 1);
-  for (let i = 0; i < x.p.length; i++) for (let j = 0; j < y.p.length; j++) out[i + j]! += x.p[i]! * y.p[j]!;
-  return { low: x.low + y.low, p: out };
-}
-
-function sumOf(b: number, terms: number): Law {
-  const one = discreteLaplace(b);
-  let law = one;
-  for (let t = 1; t < terms; t++) law = convolve(law, one);
-  return law;
-}
-
 /** The law of clamp(X, -c, c): what a count-only query's dummy matches add once the shift is taken back off. */
 function clamped(x: Law, c: number): Law {
   const p = new Float64Array(2 * c + 1);

@@ -1,43 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sumOf, type Law } from '../support/exact-laplace-law.js';
 import { halfWidth, logUpperTail, upperQuantile } from '../../src/dp/tail.js';
 
 /**
- * The bounds of src/dp/tail.ts judged against the exact law of a sum of iid discrete Laplace variables, computed
- * here by convolving the pmf (1-p)/(1+p) p^|x|, p = e^(-1/b), written out again rather than imported, so that a
- * wrong pmf in src cannot vouch for itself. Each variable is cut at |x| <= 60b + 2, which drops at most e^-60 of
- * mass per term: nothing next to the smallest tail judged here (1e-12). Convolution adds positive terms only, so
- * small tails keep their relative precision, and tails are summed from the far end, smallest terms first.
+ * The bounds of src/dp/tail.ts judged against the exact law of a sum of iid discrete Laplace variables
+ * (test/support/exact-laplace-law.ts); tails are summed from the far end, smallest terms first.
  */
-interface Law {
-  /** The value of p[0]. */
-  readonly low: number;
-  readonly p: Float64Array;
-}
-
-function discreteLaplace(b: number): Law {
-  const cut = Math.ceil(60 * b) + 2;
-  const p = Math.exp(-1 / b);
-  const c = (1 - p) / (1 + p);
-  return { low: -cut, p: Float64Array.from({ length: 2 * cut + 1 }, (_, i) => c * p ** Math.abs(i - cut)) };
-}
-
-function convolve(x: Law, y: Law): Law {
-  const out = new Float64Array(x.p.length + y.p.length - 1);
-  for (let i = 0; i < x.p.length; i++) {
-    const xi = x.p[i]!;
-    for (let j = 0; j < y.p.length; j++) out[i + j]! += xi * y.p[j]!;
-  }
-  return { low: x.low + y.low, p: out };
-}
-
-function sumOf(b: number, terms: number): Law {
-  const one = discreteLaplace(b);
-  let law = one;
-  for (let t = 1; t < terms; t++) law = convolve(law, one);
-  return law;
-}
-
 /** P(S >= q) for every integer q of the support: tail[i] = P(S >= low + i). */
 function upperTails(law: Law): Float64Array {
   const tail = new Float64Array(law.p.length + 1);
