@@ -138,3 +138,10 @@ export const MAX_FRAME_CONTAINERS = MAX_GROUPS + 2;
  * and TCP makes the sender wait. Two of the largest frames: one can wait while the next arrives.
  */
 export const INBOUND_HIGH_WATER_BYTES = 2 * MAX_FRAME_BYTES;
+
+/**
+ * Points a member adds to one stream under a privacy policy (a count-only query's dummy slots, or the most padding of
+ * a key set). Each costs one or two multiplications on the node's main thread, so a very small ε would stall it:
+ * 16,384 take well under a second with libsodium, and ε of 0.1 or more keeps common queries far below.
+ */
+export const MAX_ADDED_POINTS = 16_384;

@@ -14,6 +14,7 @@ import { failpoint } from '../failpoint.js';
 import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
 import { parseQuery } from '../query/parse.js';
+import { assertAddedPointsFit, noisePlan, shareHolders } from '../query/noise.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
 import type { QueryOutcome } from '../query/result.js';
 import { AggregatorSession } from '../session/aggregator.js';
@@ -245,6 +246,8 @@ export class QueryCoordinator {
 
   private async plan(sql: string, querier: string): Promise<QueryPlan> {
     const plan = planQuery(await parseQuery(sql), this.manifest, querier);
+    const noise = noisePlan(plan, shareHolders(plan));
+    if (noise) assertAddedPointsFit(noise);
     const members = plan.members;
     if (!members.includes(this.memberId)) throw new CleanroomError('QUERY_INVALID', `${this.memberId} owns none of the query's tables`);
     if (!plan.receivers.some((r) => members.includes(r))) {

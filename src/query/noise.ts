@@ -1,5 +1,7 @@
 import { div, rational, toNumber, toText, type Rational } from '../dp/rational.js';
 import { halfWidth, upperQuantile } from '../dp/tail.js';
+import { CleanroomError } from '../errors.js';
+import { MAX_ADDED_POINTS } from '../limits.js';
 import { maxAbsUnits } from '../manifest/schema.js';
 import type { QueryPlan } from './plan.js';
 import type { PrivacyPlan } from './privacy-plan.js';
@@ -85,6 +87,15 @@ export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefin
   // together: sensitivity H.
   const padding = padded.length > 0 ? { ...clamp(div(rational(k * BigInt(parts)), privacy.epsilon)), tables: padded } : undefined;
   return { privacy, holders, columns, threshold: BigInt(plan.minDistinctKeys), ...(dummies ? { dummies } : {}), ...(padding ? { padding } : {}) };
+}
+
+/** Refuses, before any cryptography, a query whose ε would have a member add more points than MAX_ADDED_POINTS. */
+export function assertAddedPointsFit(noise: NoisePlan): void {
+  for (const [what, plan] of [['dummy matches', noise.dummies], ['key-set padding', noise.padding]] as const) {
+    if (plan && 2n * plan.shift > BigInt(MAX_ADDED_POINTS)) {
+      throw new CleanroomError('LIMIT_EXCEEDED', `ε = ${toText(noise.privacy.epsilon)} needs up to ${2n * plan.shift} points of ${what} per stream; at most ${MAX_ADDED_POINTS}: raise the policy's epsilon`);
+    }
+  }
 }
 
 /** The half-width of the stated error bound of a column's opened value: it holds with probability 1 - miss. */

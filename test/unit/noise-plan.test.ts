@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { convolve, discreteLaplace, sumOf, type Law } from '../support/exact-laplace-law.js';
 import { add, div, rational, toNumber, type Rational } from '../../src/dp/rational.js';
 import { Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
-import { errorBound, noiseBounds, noisePlan, shareHolders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
+import { assertAddedPointsFit, errorBound, noiseBounds, noisePlan, shareHolders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import { KEYS, ROWS } from '../../src/query/result.js';
-import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
+import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
 
 /**
  * The calibration of src/query/noise.ts against the mathematics: sensitivities from the schema, scale = sensitivity
@@ -391,5 +391,14 @@ describe('errorBound and noiseBounds: the stated 95% covers at least 95% exactly
     const { noise } = await noiseOf(GROUPED_COUNT, pair({ advertiser: policy(1, 1e-6, 1) }));
     expect(() => errorBound(noise, 2)).toThrow(RangeError);
     expect(() => errorBound(noise, 2)).toThrow(/^errorBound:/);
+  });
+});
+
+describe('assertAddedPointsFit: a very small ε cannot make a member add points without end', () => {
+  it('refuses ε = 0.001 for a count-only query (tens of thousands of dummy slots), accepts ε = 1', async () => {
+    const tiny = noisePlan(await plan(COUNT_SQL, buildCollaboration({ privacy: { advertiser: { ...TEST_POLICY, epsilon: 0.001 } } }).manifest, PUBLISHER), 2)!;
+    expect(() => assertAddedPointsFit(tiny)).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED', message: expect.stringContaining('raise the policy\'s epsilon') }));
+    const fine = noisePlan(await plan(COUNT_SQL, buildCollaboration({ privacy: { advertiser: TEST_POLICY } }).manifest, PUBLISHER), 2)!;
+    expect(() => assertAddedPointsFit(fine)).not.toThrow();
   });
 });
