@@ -123,7 +123,7 @@ describe('a federated table joined with another member\'s table, PSI phase insid
       }
       seen.add(JSON.stringify(o.result.rows));
     }
-    // Each group's noisy count (3 people, two holders' noise of scale 8) misses the threshold of 2 with probability
+    // Each group's noisy count (4 people, two holders' noise of scale 10) misses the threshold of 2 with probability
     // about 0.45, so a run releases nothing with probability about 0.2: six runs alike, below 1e-4.
     expect(seen.size).toBeGreaterThan(1);
   });
