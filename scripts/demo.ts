@@ -105,7 +105,7 @@ async function main(): Promise<number> {
       nodeDirs.advertiser!,
       dpSql,
       pooled,
-      'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that), the publisher learns the result only.',
+      'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that); the publisher learns the advertiser\'s noisy key count, each category\'s noisy matched-key count without its label, and the result.',
     );
 
     say('\nQuery 3, asked by the publisher: sales per campaign would tell the publisher who bought, which the advertiser has not granted.');

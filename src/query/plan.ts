@@ -71,7 +71,7 @@ export function federatedPhaseMembers(plan: FederatedPlan): string[] {
   return [...plan.holders, ...plan.receivers.filter((r) => !plan.holders.includes(r))];
 }
 
-const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals only the size of the intersection';
+const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals the size of the intersection and of each key set';
 
 export function planQuery(query: Query, manifest: Manifest, querier: string): QueryPlan {
   if (!manifest.queriers.includes(querier)) {

@@ -2,7 +2,7 @@ import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import type { TableSide } from '../query/plan.js';
-import { InboundStream, OutboundStream } from './point-stream.js';
+import { FullBatchStream, InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
@@ -21,7 +21,7 @@ type Phase = 'psi' | 'aggregating' | 'done';
  */
 export class AggregatorSession extends PairSession {
   private phase: Phase = 'psi';
-  private readonly ownOut: OutboundStream;
+  private readonly ownOut: FullBatchStream;
   private readonly qIn = new InboundStream('q');
   private readonly pqIn = new InboundStream('pq');
   private readonly qSet = new PointSet();
@@ -39,7 +39,7 @@ export class AggregatorSession extends PairSession {
 
   constructor(p: PairParams) {
     super(p, p.self);
-    this.ownOut = new OutboundStream('p', p.queryId);
+    this.ownOut = new FullBatchStream('p', p.queryId, this.padsOwnSet);
     this.dummies = this.release.noise?.dummies;
   }
 
@@ -57,7 +57,7 @@ export class AggregatorSession extends PairSession {
 
   /** H(p)^a goes out in the order the driver keeps its keys: the matches are indices into it. */
   protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
-    return toPeer(this.p, this.ownOut.batches(blinded));
+    return toPeer(this.p, this.ownOut.append(blinded));
   }
 
   /** (H(q)^b)^a for one batch of Q's set. */
@@ -71,10 +71,13 @@ export class AggregatorSession extends PairSession {
     return this.afterPsi();
   }
 
-  /** SPEC §10.2: a table with a policy pads its key set with random points, after the real ones (they match nothing). */
+  /**
+   * SPEC §10.2: a table with a policy pads its key set with random points, after the real ones (they match nothing),
+   * in the same run of full batches, so that no batch size shows where the real keys end.
+   */
   protected ownComplete(): Step {
     const padding = this.ownPadding();
-    return followedBy(toPeer(this.p, [...(padding ? this.ownOut.batches(padding) : []), this.ownOut.end()]), this.afterPsi());
+    return followedBy(toPeer(this.p, [...(padding ? this.ownOut.append(padding) : []), ...this.ownOut.finish()]), this.afterPsi());
   }
 
   /** The driver's answer to `aggregate`: per-group integers over the matched rows. */

@@ -1,12 +1,13 @@
 import type { GroupBackend } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import type { RandomSource } from '../dp/random-source.js';
-import { CleanroomError, ProtocolViolation, RuleViolation } from '../errors.js';
+import { CleanroomError, ProtocolViolation } from '../errors.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { Release } from './release.js';
 import { osRandom } from '../dp/random-source.js';
 import type { QueryPlan } from '../query/plan.js';
 import { addedCount, randomPoints } from './dummy-matches.js';
+import { assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 
@@ -126,31 +127,23 @@ export abstract class PairSession extends Session {
     }
   }
 
-  /**
-   * Singleton probing (SPEC §7): a querier that filters its own set down to one key would learn that person's
-   * membership from any opened count. Without a policy, each side refuses a peer set smaller than the minimum every
-   * released value must rest on (any non-empty result would rest on fewer anyway). A federated holder's part may be small on
-   * its own, so federated queries rely on their totals; under a policy the counts are noisy instead (§10). Padding
-   * the set with keys known to be absent defeats this check: only a policy bounds that.
-   */
+  /** SPEC §7: a peer set under the minimum is a probe (probe-guard.ts). */
   protected assertPeerSetSize(count: number): void {
-    const plan = this.p.plan;
-    // An empty set matches nothing and opens nothing: no probe, and a filter nobody passes still gets its empty answer.
-    if (plan.privacy || plan.mode === 'federated' || count === 0 || count >= plan.minDistinctKeys) return;
-    throw new RuleViolation(
-      'minDistinctKeys',
-      `the other member's filtered key set holds ${count} key(s), fewer than the ${plan.minDistinctKeys} every released value must rest on`,
-      `filters that leave at least ${plan.minDistinctKeys} keys on each side, or a privacy policy`,
-    );
+    assertSetSize(this.p.plan, count);
   }
 
   /**
    * The random points this member adds to its own key set when its table has a privacy policy (SPEC §10.2), so that
    * the peer sees the set's size only with noise; none otherwise.
    */
+  /** Whether this member's key set is padded (SPEC §10.2): its table has a policy. */
+  protected get padsOwnSet(): boolean {
+    return this.release.noise?.padding?.tables.includes(this.side.table.name) ?? false;
+  }
+
   protected ownPadding(): Uint8Array | undefined {
-    const padding = this.release.noise?.padding;
-    if (!padding?.tables.includes(this.side.table.name)) return undefined;
+    if (!this.padsOwnSet) return undefined;
+    const padding = this.release.noise!.padding!;
     return randomPoints(this.p.group, addedCount(padding, this.p.random ?? osRandom));
   }
 

@@ -67,3 +67,41 @@ export class OutboundStream {
     return { type: 'points-end', queryId: this.queryId, stage: this.stage, batches: this.seq, count: this.sent };
   }
 }
+
+/**
+ * An outbound stream whose batches are all full but the last: a stream that carries one set after another (real
+ * keys, then padding, SPEC §10.2) must not show in its batch sizes where the first set ended. Points are held back
+ * only until a batch is full, and the order is kept: the receiver's indices still count from the first point.
+ */
+export class FullBatchStream {
+  private readonly out: OutboundStream;
+  private held = new Uint8Array(0);
+
+  /** `hold` false sends every batch as it comes: a stream with nothing after its real points has nothing to hide by it. */
+  constructor(
+    stage: PointStage,
+    queryId: string,
+    private readonly hold: boolean,
+  ) {
+    this.out = new OutboundStream(stage, queryId);
+  }
+
+  get count(): number {
+    return this.out.count + this.held.length / 32;
+  }
+
+  append(points: Uint8Array): SessionMessage[] {
+    if (!this.hold) return this.out.batches(points);
+    const all = this.held.length > 0 ? Buffer.concat([this.held, points]) : points;
+    const whole = all.length - (all.length % (PSI_BATCH_KEYS * 32));
+    this.held = Uint8Array.from(all.subarray(whole));
+    return this.out.batches(all.subarray(0, whole));
+  }
+
+  /** The last, possibly short, batch and the end marker. */
+  finish(): SessionMessage[] {
+    const last = this.out.batches(this.held);
+    this.held = new Uint8Array(0);
+    return [...last, this.out.end()];
+  }
+}

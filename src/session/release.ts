@@ -307,7 +307,7 @@ export class Release {
     }
     if (!this.r.receivers.includes(this.r.self)) {
       this.end();
-      return { send, outcome: { kind: 'released', groups: survivors.length, receivers: this.r.plan.receivers } };
+      return { send, outcome: { kind: 'released', groups: survivors.length, receivers: this.r.receivers } };
     }
     return followedBy(send, this.afterValues());
   }

@@ -8,6 +8,7 @@ import type { QueryPlan, TableSide } from '../query/plan.js';
 import { InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { Release } from './release.js';
+import { assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { followedBy, type Envelope, type Step } from './step.js';
 
@@ -201,10 +202,13 @@ export class RingSession extends Session {
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
       t.inbound!.end(batches, count);
+      assertSetSize(this.r.plan, count);
       t.ended = true;
       return followedBy(this.flush(t), this.afterPsi());
     }
     this.finalStream(from, set).end(batches, count);
+    // The intersection may be small: only another member's own set is a probe.
+    if (set !== '*' && set !== this.r.self) assertSetSize(this.r.plan, count);
     return this.afterPsi();
   }
 

@@ -1,3 +1,4 @@
+import { PSI_BATCH_KEYS } from '../../src/limits.js';
 import { describe, expect, it } from 'vitest';
 import { sampleDiscreteLaplace } from '../../src/dp/discrete-laplace.js';
 import { osRandom, seededRandom } from '../../src/dp/random-source.js';
@@ -128,10 +129,13 @@ describe('aggregate DP: what the partner sees of the aggregator\'s table (SPEC �
     expect(s.Q.outcome.result.privacy).toBeDefined();
   });
 
-  it('the aggregator pads its key set with 0 to 2·shift points, a new number each query; the answers stay right', async () => {
+  it('the aggregator pads its key set with 0 to 2·shift points, a new number each query, in full batches; the answers stay right', async () => {
     const sizes = new Set<number>();
     for (let run = 0; run < 4; run++) {
       const s = await runScenario({ collaboration, sql: AGG_SQL, querier: ADVERTISER, data, backend: 'sodium' });
+      // Every batch but the last is full: a short batch followed by more would mark where the real keys end.
+      const batches = s.P.sent.flatMap((m) => (m.type === 'points' && m.stage === 'p' ? [m.points.length / 32] : []));
+      expect(batches.slice(0, -1).every((n) => n === PSI_BATCH_KEYS)).toBe(true);
       const sent = s.P.sent.reduce((n, m) => n + (m.type === 'points' && m.stage === 'p' ? m.points.length / 32 : 0), 0);
       const padding = sent - s.P.keys.length;
       expect(padding).toBeGreaterThanOrEqual(0);

@@ -171,6 +171,19 @@ describe('the combiner (SPEC §4.4, issue 10)', () => {
   });
 });
 
+describe('singleton probing in a join of three (SPEC §7, issue 10)', () => {
+  it('a querier that narrows its own set to one key is refused by the first member its set reaches; nothing is opened', async () => {
+    const group = groupBackends().at(-1)!;
+    // p's only key in its filtered set is k5; it asks whether c and d both have that person.
+    const keys = { p: ['k5'], c: range(0, 40), d: range(0, 40) };
+    const r = await run(['p', 'c', 'd'], keys, 'SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k', group, new Map());
+    const refusals = Object.values(r.outcomes).filter((o) => o.kind === 'failed' && o.error.code === 'RULE_VIOLATION' && (o.error as { rule?: string }).rule === 'minDistinctKeys');
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const o of Object.values(r.outcomes)) expect(o.kind).toBe('failed');
+    for (const id of ['p', 'c', 'd']) expect(r.received[id]!.some((x) => x.msg.type === 'open' || x.msg.type === 'shares')).toBe(false);
+  });
+});
+
 describe('under a privacy policy (SPEC §10)', () => {
   it('a join of three tables is refused before anything runs: the combiner would hold exact intersection sizes', async () => {
     const sql = 'SELECT tp.g, COUNT(*), SUM(tp.v) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k GROUP BY tp.g';

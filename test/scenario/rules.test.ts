@@ -113,7 +113,7 @@ describe('planQuery refusals, one per rule', () => {
       manifest,
       PUBLISHER,
       'advertiser.rules.overlapDisclosure',
-      'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals only the size of the intersection',
+      'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals the size of the intersection and of each key set',
       /need publisher to learn which of its keys are in advertiser, which advertiser has not granted/,
     );
     expect(v.peerFault).toBe(false);

@@ -199,8 +199,9 @@ describe('receivers', () => {
 
   it('neither party receives (the receiver is a third member): both are released, nothing is opened to either', async () => {
     const s = await runScenario({ collaboration: buildCollaboration({ receivers: [AUDITOR] }), sql: AGG_SQL, querier: ADVERTISER, data });
-    expect(s.P.outcome).toMatchObject({ kind: 'released', receivers: [AUDITOR] });
-    expect(s.Q.outcome).toMatchObject({ kind: 'released', receivers: [AUDITOR] });
+    // Released to nobody: a receiver outside the join takes no part (SPEC §9), and the audit log must not say it got anything.
+    expect(s.P.outcome).toMatchObject({ kind: 'released', receivers: [] });
+    expect(s.Q.outcome).toMatchObject({ kind: 'released', receivers: [] });
     for (const p of [s.P, s.Q]) expect(kinds(p.received).filter((k) => RESULT_ONLY.includes(k))).toEqual([]);
     expectSecretsZeroed(s);
   });
