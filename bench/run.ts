@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { QuerySecret } from '../src/crypto/secret.js';
 import type { Table } from '../src/manifest/schema.js';
 import { controlEndpoint, nodeStatus } from '../src/control/control-client.js';
 import { createCluster, freePort, query, repoRoot, startNode, type RunningNode } from '../scripts/local-cluster.js';
+import { check, expected, GROUPS, key, median, writeLines } from './workload.js';
 
 /**
  * `npm run bench` (and `npm run bench:quick`, the same at smaller sizes): in one run, on this machine,
@@ -23,10 +24,8 @@ import { createCluster, freePort, query, repoRoot, startNode, type RunningNode }
 const QUICK = process.argv.includes('--quick');
 const SIZES = process.env.CLEANROOM_BENCH_SIZES?.split(',').map(Number) ?? (QUICK ? [2_000, 10_000, 40_000] : [10_000, 100_000, 1_000_000]);
 const PSI_SIZE = QUICK ? 2_000 : 100_000;
-const GROUPS = 10;
 const MIN_KEYS = 10;
 
-const key = (i: number) => `person${String(i).padStart(8, '0')}@example.com`;
 const say = (s: string) => process.stdout.write(s + '\n');
 
 /** Single-core X25519 rate of the backend the nodes use: the unit of the bound. */
@@ -66,18 +65,6 @@ async function openmined(n: number): Promise<number> {
   return seconds;
 }
 
-async function writeLines(file: string, header: string, n: number, line: (i: number) => string): Promise<void> {
-  const out = createWriteStream(file);
-  out.write(header + '\n');
-  const CHUNK = 10_000;
-  for (let i = 0; i < n; i += CHUNK) {
-    let s = '';
-    for (let j = i; j < Math.min(n, i + CHUNK); j++) s += line(j) + '\n';
-    if (!out.write(s)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r, j) => out.end((err?: Error | null) => (err ? j(err) : r())));
-}
-
 const tables: Table[] = [
   {
     name: 'sales',
@@ -110,15 +97,6 @@ const AGGREGATE_DP = AGGREGATE.replace('FROM sales s', 'FROM sales_dp s');
 const DP_PAIRS = 3;
 const COUNT = 'SELECT COUNT(*) FROM sales s JOIN audience a ON s.k = a.k';
 
-/** The expected answer: alpha has keys [0, n), beta [n/2, 3n/2); row i is in group i mod 10 with value i mod 1000. */
-function expected(n: number): string {
-  const rows = Array.from({ length: GROUPS }, (_, g) => ({ g: `g${g}`, count: 0, sum: 0 }));
-  for (let i = n / 2; i < n; i++) {
-    rows[i % GROUPS]!.count += 1;
-    rows[i % GROUPS]!.sum += i % 1000;
-  }
-  return JSON.stringify(rows.map((r) => [r.g, r.count, String(r.sum)]));
-}
 
 interface SizeResult {
   rows: number;
@@ -212,11 +190,6 @@ function checkNoisy(all: unknown[][], intervals: readonly (readonly (readonly un
   });
 }
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-function check(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new Error(`benchmark answer check failed: ${message}`);
-}
 
 async function main(): Promise<void> {
   const group = selectBackend('auto');

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
 import type { Table } from '../src/manifest/schema.js';
@@ -89,19 +89,39 @@ export interface MultiDeployment {
   readonly listenHost: string;
   readonly ports: (member: string) => { peer: number; control: number };
   readonly rows: number;
+  /** One member's table served from PostgreSQL: its rows go to `seedDir`, which the database loads at its first start. */
+  readonly database?: MultiDatabase;
+}
+
+export interface MultiDatabase {
+  readonly member: string;
+  readonly table: string;
+  readonly url: string;
+  readonly passwordEnv: string;
+  readonly seedDir: string;
 }
 
 /** Node directories (identity, config, data, the manifest signed by all three) for the given deployment. */
 export async function prepareMulti(d: MultiDeployment): Promise<{ nodeDirs: Record<string, string>; files: Record<string, Record<string, string>> }> {
   const nodeDirs = Object.fromEntries(MULTI_MEMBERS.map((m) => [m, join(d.dir, m)]));
   const files = await writeMultiData(nodeDirs, d.rows, 2026);
+  const db = d.database;
+  if (db) {
+    // The table lives in the database now: its file moves to the seed the database loads, out of the node's directory.
+    await mkdir(db.seedDir, { recursive: true });
+    await rename(files[db.member]![db.table]!, join(db.seedDir, `${db.table}.csv`));
+  }
+  const source = (m: string, t: string) =>
+    db?.member === m && db.table === t
+      ? { postgres: { url: db.url, passwordEnv: db.passwordEnv, table: `public.${t}` } }
+      : // Relative to the node directory, so the same directory works mounted anywhere (a container's /node).
+        { path: `data/${t}.csv`, format: 'csv' as const };
   const members: LocalMember[] = MULTI_MEMBERS.map((m) => ({
     id: m,
     name: m === 'publisher' ? 'Publisher Media' : `Retailer ${m.slice(-1)}`,
     port: d.ports(m).peer,
     controlPort: d.ports(m).control,
-    // Relative to the node directory, so the same directory works mounted anywhere (a container's /node).
-    tables: Object.fromEntries(Object.keys(files[m]!).map((t) => [t, { path: `data/${t}.csv`, format: 'csv' as const }])),
+    tables: Object.fromEntries(Object.keys(files[m]!).map((t) => [t, source(m, t)])),
   }));
   await createCluster({
     dir: d.dir,
@@ -135,13 +155,13 @@ async function main(): Promise<number> {
       nodeDirs.publisher!,
       MULTI_QUERIES.join,
       pooled,
-      'a join of all three members: the publisher learns which of its own rows are customers of both retailers; each retailer learns nothing about the other; only the publisher receives the result.',
+      'a join of all three members: the publisher learns which of its own rows are customers of both retailers; each retailer learns the size of the other\'s customer set, and retailer1 (the combiner) the size of their overlap; only the publisher receives the result.',
     );
     failures += await compare(
       nodeDirs.publisher!,
       MULTI_QUERIES.federated,
       pooled,
-      'the retailers\' federated sales table: the publisher receives totals per category; neither retailer\'s own contribution is revealed to anyone.',
+      'the retailers\' federated sales table: the publisher receives totals per category; each retailer learns the other\'s customer count per category, no sums.',
     );
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
@@ -169,6 +189,16 @@ async function compare(nodeDir: string, sql: string, pooled: TableData, note: st
 const say = (s: string) => process.stdout.write(s + '\n');
 const indent = (s: string) => s.replace(/^/gm, '    ');
 
+/** In the compose topology, retailer2 keeps its customers in PostgreSQL (docker/compose.yml's retailer2-db service). */
+export const COMPOSE_DATABASE = {
+  member: 'retailer2',
+  table: 'customers_r2',
+  url: 'postgres://cleanroom_reader@retailer2-db:5432/retail',
+  passwordEnv: 'RETAILER2_DB_PASSWORD',
+  /** The setup's mount of the volume the database loads its rows from (its /seed). */
+  seedVolume: 'retailer2-seed',
+} as const;
+
 /**
  * Inside the compose topology: prepare the three node volumes once, or run the queries from the publisher's
  * network namespace with its node directory mounted (the control port and token are read from there).
@@ -180,7 +210,7 @@ async function docker(args: string[]): Promise<number> {
       say(`${dir} is already prepared; docker compose down -v starts over`);
       return 0;
     }
-    await prepareMulti({ dir, host: (m) => m, listenHost: '0.0.0.0', ports: () => ({ peer: MULTI_PEER_PORT, control: MULTI_CONTROL_PORT }), rows: 20_000 });
+    await prepareMulti({ dir, host: (m) => m, listenHost: '0.0.0.0', ports: () => ({ peer: MULTI_PEER_PORT, control: MULTI_CONTROL_PORT }), rows: 20_000, database: { ...COMPOSE_DATABASE, seedDir: join(dir, COMPOSE_DATABASE.seedVolume) } });
     say(`prepared ${MULTI_MEMBERS.map((m) => join(dir, m)).join(', ')}`);
     return 0;
   }

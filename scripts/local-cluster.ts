@@ -80,7 +80,7 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
       control: { host: '127.0.0.1', port: m.controlPort },
       tables: m.tables,
       // Each table file's directory is a data directory, relative to the node's so that the directory can move.
-      dataDirs: [...new Set(Object.values(m.tables).map((t) => relative(dir, dirname(resolve(dir, t.path))) || '.'))],
+      dataDirs: [...new Set(Object.values(m.tables).flatMap((t) => ('path' in t ? [relative(dir, dirname(resolve(dir, t.path))) || '.'] : [])))],
       backend: m.backend ?? spec.backend ?? 'auto',
       workers: spec.workers ?? 'auto',
       cacheDir: 'cache',

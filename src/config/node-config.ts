@@ -2,7 +2,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { CsvDialect } from '../data/csv-dialect.js';
-import type { TableSource } from '../data/table-store.js';
+import type { TableSource } from '../data/table-source.js';
 import { CleanroomError, errorMessage } from '../errors.js';
 import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { MemberId } from '../manifest/schema.js';
@@ -15,6 +15,24 @@ const TableFile = z
   .strictObject({ path: z.string().min(1), format: z.enum(['csv', 'parquet']), csv: CsvDialect.optional() })
   .refine((t) => t.format === 'csv' || t.csv === undefined, { message: 'csv options apply to csv files only', path: ['csv'] });
 
+/** A URL names the server, database and user; the password would put a secret in a file operators copy around. */
+const PostgresUrl = z
+  .string()
+  .refine((u) => URL.canParse(u) && ['postgres:', 'postgresql:'].includes(new URL(u).protocol), { message: 'must be a postgres:// or postgresql:// URL' })
+  .refine((u) => !URL.canParse(u) || (new URL(u).password === '' && !new URL(u).searchParams.has('password')), {
+    message: 'must not hold a password: name an environment variable in passwordEnv instead',
+  });
+
+/** A table or view in PostgreSQL, read in place at every query. */
+const TablePostgres = z.strictObject({
+  postgres: z.strictObject({
+    url: PostgresUrl,
+    passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').optional(),
+    /** As PostgreSQL parses a name: `customers`, `public.customers`, `crm."Customers"`. */
+    table: z.string().min(1).max(200),
+  }),
+});
+
 export const NodeConfigSchema = z.strictObject({
   memberId: MemberId,
   identityFile: z.string().default('identity.json'),
@@ -25,8 +43,8 @@ export const NodeConfigSchema = z.strictObject({
     host: z.enum(LOOPBACK_HOSTS, { message: `the control interface listens on loopback only (${LOOPBACK_HOSTS.join(', ')})` }),
     port: z.number().int().min(1).max(65535),
   }),
-  /** Manifest table name -> local file. Only this node's own tables belong here. */
-  tables: z.record(z.string(), TableFile),
+  /** Manifest table name -> local file or PostgreSQL table. Only this node's own tables belong here. */
+  tables: z.record(z.string(), z.union([TableFile, TablePostgres])),
   /** Directories the table files must be in, links resolved; the node directory when left out. */
   dataDirs: z.array(z.string().min(1)).optional(),
   backend: z.enum(['auto', 'noble', 'sodium']).default('auto'),
@@ -46,7 +64,7 @@ export interface LoadedConfig {
   readonly config: NodeConfig;
   /** The directory relative paths in the config are resolved against. */
   readonly baseDir: string;
-  /** Manifest table name -> its file, resolved (links too) and inside one of the data directories. */
+  /** Manifest table name -> its source; a file resolved (links too) and inside one of the data directories. */
   readonly tables: Readonly<Record<string, TableSource>>;
   path(relative: string): string;
 }
@@ -72,9 +90,13 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const dataDirs = await Promise.all((config.dataDirs ?? ['.']).map((d) => realPath(resolve(baseDir, d))));
   const tables: Record<string, TableSource> = {};
   for (const [name, t] of Object.entries(config.tables)) {
+    if ('postgres' in t) {
+      tables[name] = { kind: 'postgres', ...t.postgres };
+      continue;
+    }
     const path = await realPath(resolve(baseDir, t.path));
     if (!dataDirs.some((d) => isInside(path, d))) throw refuse(`tables.${name}.path`, `${t.path} resolves to ${path}, which is not inside the data directories (dataDirs: ${dataDirs.join(', ')})`);
-    tables[name] = { path, format: t.format, ...(t.csv ? { csv: t.csv } : {}) };
+    tables[name] = { kind: 'file', path, format: t.format, ...(t.csv ? { csv: t.csv } : {}) };
   }
   return { config, baseDir, tables, path: (p) => resolve(baseDir, p) };
 }

@@ -8,18 +8,20 @@ import { scanFile, type FileBytes } from './file-bytes.js';
 import { fileVersion } from './file-version.js';
 import { checkParquet } from './parquet-check.js';
 import { quoteIdent } from './sql-text.js';
-import type { Findings, TableSource } from './table-source.js';
+import type { FileSource, Findings } from './table-source.js';
 
 
-/** One version of a table's file, checked row by row against the manifest once; queries reuse it until it changes. */
+/**
+ * One version of a table, checked row by row against the manifest: a file version, which queries reuse until the
+ * file changes, or one query's snapshot of a database table.
+ */
 export class CheckedTable {
   constructor(
     readonly table: Table,
+    /** The file's path, or the database table (sourceName). */
     readonly file: string,
-    /** The file version checked (fileVersion). */
+    /** The version checked: the file's (fileVersion), or the snapshot's table name. */
     readonly stamp: string,
-    /** SHA-256 of the bytes checked: the hash cache is named after it. */
-    readonly digest: string,
     private readonly findings: Findings,
   ) {}
 
@@ -52,7 +54,7 @@ export class CheckedTable {
 }
 
 /** Checks one file version, reading it again if it was written to during the check. */
-export async function checkTable(db: DuckDBInstance, table: Table, src: TableSource): Promise<CheckedTable> {
+export async function checkFile(db: DuckDBInstance, table: Table, src: FileSource): Promise<CheckedTable> {
   const unreadable = (err: unknown, detail: string) => new DataInvalid(table.name, problemList([{ file: src.path, rule: 'unreadable', detail }]), err);
   for (let attempt = 1; ; attempt++) {
     const { stamp, size } = await fileVersion(src.path).catch((err: unknown) => Promise.reject(unreadable(err, `cannot be opened as a file (${(err as { code?: string }).code ?? 'not a regular file'})`)));
@@ -61,9 +63,8 @@ export async function checkTable(db: DuckDBInstance, table: Table, src: TableSou
     try {
       conn = await db.connect();
       const dialect = src.csv ?? DEFAULT_CSV_DIALECT;
-      bytes = await scanFile(src.path, src.format === 'csv' && { utf8: dialect.encoding === 'utf-8' });
-      const findings = src.format === 'csv' ? await checkCsv(conn, table, src.path, dialect, size, bytes) : await checkParquet(conn, table, src.path);
-      if ((await fileVersion(src.path).catch(() => undefined))?.stamp === stamp) return new CheckedTable(table, src.path, stamp, bytes.digest, findings);
+      const findings = src.format === 'csv' ? await checkCsv(conn, table, src.path, dialect, size, (bytes = await scanFile(src.path, dialect.encoding === 'utf-8'))) : await checkParquet(conn, table, src.path);
+      if ((await fileVersion(src.path).catch(() => undefined))?.stamp === stamp) return new CheckedTable(table, src.path, stamp, findings);
     } catch (err) {
       if (err instanceof DataInvalid) throw err;
       const mixed = bytes?.mixedLineEnd;

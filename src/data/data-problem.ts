@@ -4,6 +4,10 @@ import { MAX_QUOTED_VALUE_CHARS, MAX_REPORTED_PROBLEMS } from '../limits.js';
 /** Stable names of the rules a table file can break: the audit log and scripts match on them. */
 export type DataRule =
   | 'unreadable'
+  | 'unreachable'
+  | 'authentication'
+  | 'permission'
+  | 'missing-table'
   | 'empty-file'
   | 'changed'
   | 'header'
@@ -22,8 +26,9 @@ export type DataRule =
   | 'bounds'
   | 'values';
 
-/** One thing wrong with a table's file, precise enough for its operator to find and fix it. */
+/** One thing wrong with a table's file or database table, precise enough for its operator to find and fix it. */
 export interface DataProblem {
+  /** The file's path, or the database table (sourceName). */
   readonly file: string;
   /** CSV: the physical line where the record starts (the header is line 1), lines inside quoted fields counted. */
   readonly line?: number;

@@ -1,5 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { MAX_CSV_LINE_BYTES, MAX_REPORTED_PROBLEMS } from '../limits.js';
 
@@ -10,8 +9,6 @@ export interface BadLine {
 }
 
 export interface FileBytes {
-  /** SHA-256 of the bytes: what names the file's hash cache, so that one version is hashed once. */
-  readonly digest: string;
   /** The first bad lines (MAX_REPORTED_PROBLEMS at most) and how many there are. */
   readonly bad: readonly BadLine[];
   readonly badTotal: number;
@@ -23,14 +20,13 @@ export interface FileBytes {
 }
 
 /**
- * One pass over a file's bytes: its digest and, for a CSV file, the lines DuckDB must not read. DuckDB 1.5 fails
+ * One pass over a CSV file's bytes: the lines DuckDB must not read. DuckDB 1.5 fails
  * with an internal error on invalid UTF-8 in a column a query reads, and that error invalidates the whole
  * database; an over-long line is one that its parallel reader cannot read. Lines are checked in blocks that end
  * at a line feed, which is never part of a multi-byte character, so the check is exact and costs one native call
- * per block; only a block that fails is split into its lines. `text` false (Parquet) only hashes.
+ * per block; only a block that fails is split into its lines. `utf8` false (latin-1) leaves out the encoding check.
  */
-export async function scanFile(path: string, text: false | { utf8: boolean }): Promise<FileBytes> {
-  const hash = createHash('sha256');
+export async function scanFile(path: string, utf8: boolean): Promise<FileBytes> {
   const bad: BadLine[] = [];
   let badTotal = 0;
   const found = (offset: number, rule: BadLine['rule']) => {
@@ -38,7 +34,7 @@ export async function scanFile(path: string, text: false | { utf8: boolean }): P
     badTotal++;
   };
   const checkLines = (block: Buffer, at: number) => {
-    if (!text || !text.utf8 || isUtf8(block)) return;
+    if (!utf8 || isUtf8(block)) return;
     for (let start = 0; start < block.length; ) {
       const end = block.indexOf(10, start);
       const stop = end === -1 ? block.length : end + 1;
@@ -64,8 +60,6 @@ export async function scanFile(path: string, text: false | { utf8: boolean }): P
   let lineStart = 0;
   let skipping = false;
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    if (!text) continue;
     if (!mixedLineEnd) lineEnds(chunk);
     let data = chunk;
     if (skipping) {
@@ -90,6 +84,6 @@ export async function scanFile(path: string, text: false | { utf8: boolean }): P
       skipping = true;
     }
   }
-  if (text && !skipping) checkLines(carry, lineStart);
-  return { digest: hash.digest('hex'), bad, badTotal, ...(mixedLineEnd ? { mixedLineEnd } : {}) };
+  if (!skipping) checkLines(carry, lineStart);
+  return { bad, badTotal, ...(mixedLineEnd ? { mixedLineEnd } : {}) };
 }

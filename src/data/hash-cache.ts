@@ -1,60 +1,131 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CleanroomError } from '../errors.js';
-import type { Table } from '../manifest/schema.js';
+import { MAX_HASH_CACHE_SEGMENTS } from '../limits.js';
+import { quoteLiteral } from './sql-text.js';
 
 /** Hashes batches of normalised keys to the group (on the worker pool), with the collaboration's DST. */
 export interface KeyHasher {
   readonly dst: Uint8Array;
-  /** Batches hashed at the same time while the cache is built: one per worker keeps every core busy. */
+  /** Batches hashed at the same time while the cache is filled: one per worker keeps every core busy. */
   readonly parallelism: number;
   hash(keys: readonly string[]): Promise<Uint8Array>;
 }
 
 /** Bump when the cache's contents change meaning, so that old caches are rebuilt rather than misread. */
-const CACHE_FORMAT = 'cleanroom-h2g-cache/1';
+const CACHE_FORMAT = 'cleanroom-h2g-cache/2';
+
+/** The cache's relation for one query's join, held until the query has read it. */
+export interface CacheLease {
+  /** DuckDB SQL reading (nk, h) for every key the lookup asked for (and others). */
+  readonly relation: string;
+  release(): void;
+}
 
 /**
- * H(k) depends only on the normalised key and the collaboration, not on the query: each table's hashes are kept
- * on the node's disk, next to the data they come from, and reused by every query until the table file changes.
- * The file is named after a fingerprint of the table's bytes (the digest its check took), its join key and the
- * DST, so a changed table or manifest simply finds no cache. Per-query secrets stay fresh: only the unblinded
- * hashes are cached.
+ * H(k) depends only on the normalised key and the collaboration's DST, not on the query or the table: the node keeps
+ * each hash it computed, addressed by its key, in Parquet files of a directory per DST, and a query hashes only the
+ * keys no earlier query did. A changed table, a file or a database table alike, needs no invalidation rule: its
+ * unchanged keys are found, its new ones hashed. Per-query secrets stay fresh: only unblinded hashes are kept.
+ * The files hold normalised keys, as confidential as the tables: owner-only, whoever made the directory.
  */
 export class HashCache {
-  /** One build per table at a time: concurrent queries on a table (one PSI per holder) wait for the first. */
-  private readonly building = new Map<string, Promise<string>>();
+  /** Per DST directory: its files, the queries reading them, and the fill in progress. */
+  private readonly dsts = new Map<string, Promise<DstCache>>();
 
   constructor(private readonly dir: string) {}
 
-  /** The cache file of the table version whose bytes have SHA-256 `digest`, built first if there is none. */
-  async ensure(conn: DuckDBConnection, table: Table, digest: string, hasher: KeyHasher, keys: () => AsyncGenerator<string[]>): Promise<string> {
-    const running = this.building.get(table.name);
-    if (running) await running.catch(() => {});
-    const build = this.build(conn, table, digest, hasher, keys);
-    this.building.set(table.name, build);
+  /**
+   * Makes sure every key of the DuckDB table `keys` (column nk, readable on `reader`) has its hash in the cache,
+   * hashing those missing: `reader` streams the missing keys while `writer` writes their hashes. When nothing is
+   * missing (the common case) no lock is taken: queries at once only wait for each other to add keys.
+   */
+  async lookup(reader: DuckDBConnection, writer: DuckDBConnection, keys: string, hasher: KeyHasher): Promise<CacheLease> {
+    const dir = join(this.dir, `h2g-${fingerprint(hasher.dst)}`);
     try {
-      return await build;
-    } finally {
-      if (this.building.get(table.name) === build) this.building.delete(table.name);
+      const cache = await this.open(dir);
+      // No query starts reading during a merge; from here on, a merge (which deletes files) waits for this one.
+      await cache.merging;
+      cache.readers += 1;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        cache.readers -= 1;
+      };
+      try {
+        if (cache.files.length === 0 || (await missingCount(reader, keys, cache.files)) > 0n) {
+          const fill = cache.filling.catch(() => {}).then(() => this.fill(cache, reader, writer, keys, hasher));
+          cache.filling = fill;
+          await fill;
+        }
+      } catch (err) {
+        release();
+        throw err;
+      }
+      const files = cache.files;
+      return { relation: files.length > 0 ? parquet(files) : '(SELECT NULL::VARCHAR AS nk, NULL::BLOB AS h WHERE false)', release };
+    } catch (err) {
+      // The system's code (ENOSPC, EACCES) says what to fix; DuckDB's message could quote a key, so it stays the cause.
+      const code = (err as { code?: unknown }).code;
+      throw err instanceof CleanroomError ? err : new CleanroomError('DATA_INVALID', `cannot fill the hash cache in ${dir}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err });
     }
   }
 
-  private async build(conn: DuckDBConnection, table: Table, digest: string, hasher: KeyHasher, keys: () => AsyncGenerator<string[]>): Promise<string> {
-    const file = join(this.dir, `${table.name}-${fingerprint(table, digest, hasher.dst)}.parquet`);
-    if (await exists(file)) return file;
-    // The cache holds normalised keys: as confidential as the table itself, so owner-only, whoever made the directory.
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await chmod(this.dir, 0o700);
-    const temp = `hash_cache_${table.name}`;
+  /** The directory's state, its files listed once per process (this process is the only writer). */
+  private async open(dir: string): Promise<DstCache> {
+    let opening = this.dsts.get(dir);
+    if (!opening) {
+      opening = (async (): Promise<DstCache> => {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await chmod(this.dir, 0o700);
+        await chmod(dir, 0o700);
+        const files = (await readdir(dir)).filter((n) => n.endsWith('.parquet')).map((n) => join(dir, n));
+        return { dir, files, readers: 0, filling: Promise.resolve(), merging: Promise.resolve() };
+      })();
+      this.dsts.set(dir, opening);
+      opening.catch(() => this.dsts.delete(dir));
+    }
+    return opening;
+  }
+
+  /** Adds the still missing keys' hashes as one new file; merges the files once there are many and no one else reads them. */
+  private async fill(cache: DstCache, reader: DuckDBConnection, writer: DuckDBConnection, keys: string, hasher: KeyHasher): Promise<void> {
+    const missing = cache.files.length > 0 ? `SELECT k.nk FROM ${keys} k ANTI JOIN ${parquet(cache.files)} c ON k.nk = c.nk` : `SELECT nk FROM ${keys}`;
+    const added = await this.hashInto(reader, writer, cache.dir, missing, hasher);
+    if (added) cache.files = [...cache.files, added];
+    // This query is one reader: merging waits until it is the only one, and no other starts until it is done.
+    if (cache.files.length > MAX_HASH_CACHE_SEGMENTS && cache.readers === 1) {
+      let done!: () => void;
+      cache.merging = new Promise((r) => (done = r));
+      try {
+        const old = cache.files;
+        const merged = await write(writer, cache.dir, `SELECT nk, any_value(h) AS h FROM ${parquet(old)} GROUP BY nk`);
+        cache.files = [merged];
+        await Promise.all(old.map((f) => rm(f, { force: true })));
+      } finally {
+        done();
+      }
+    }
+  }
+
+  /** Hashes what `missing` selects, batches in parallel on the pool, into a new file; undefined when nothing is missing. */
+  private async hashInto(reader: DuckDBConnection, writer: DuckDBConnection, dir: string, missing: string, hasher: KeyHasher): Promise<string | undefined> {
+    const temp = `hash_cache_${randomBytes(8).toString('hex')}`;
     try {
-      await conn.run(`CREATE OR REPLACE TEMP TABLE "${temp}" (nk VARCHAR, h BLOB)`);
-      const appender = await conn.createAppender(temp);
+      await writer.run(`CREATE TEMP TABLE "${temp}" (nk VARCHAR, h BLOB)`);
+      const appender = await writer.createAppender(temp);
       const inflight: Promise<void>[] = [];
       let chain = Promise.resolve();
-      for await (const batch of keys()) {
+      let any = false;
+      const result = await reader.stream(missing);
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) break;
+        any = true;
+        const batch = chunk.getColumnValues(0) as string[];
         const hashed = hasher.hash(batch);
         hashed.catch(() => {});
         chain = chain.then(async () => {
@@ -70,39 +141,42 @@ export class HashCache {
       }
       await chain;
       appender.closeSync();
-      // Written under a temporary name and renamed: a crash never leaves a truncated cache behind.
-      const partial = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
-      await conn.run(`COPY "${temp}" TO '${partial.replaceAll("'", "''")}' (FORMAT parquet)`);
-      await chmod(partial, 0o600);
-      await rename(partial, file);
-    } catch (err) {
-      // The system's code (ENOSPC, EACCES) says what to fix; DuckDB's message could quote a key, so it stays the cause.
-      const code = (err as { code?: unknown }).code;
-      throw err instanceof CleanroomError ? err : new CleanroomError('DATA_INVALID', `cannot build the hash cache of ${table.name} in ${this.dir}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err });
+      return any ? await write(writer, dir, `SELECT * FROM "${temp}"`) : undefined;
     } finally {
-      await conn.run(`DROP TABLE IF EXISTS "${temp}"`).catch(() => {});
-    }
-    await this.removeStale(table, file);
-    return file;
-  }
-
-  private async removeStale(table: Table, keep: string): Promise<void> {
-    for (const name of await readdir(this.dir)) {
-      if (name.startsWith(`${table.name}-`) && name.endsWith('.parquet') && join(this.dir, name) !== keep) await rm(join(this.dir, name), { force: true });
+      await writer.run(`DROP TABLE IF EXISTS "${temp}"`).catch(() => {});
     }
   }
 }
 
-function fingerprint(table: Table, digest: string, dst: Uint8Array): string {
-  const h = createHash('sha256');
-  h.update(`${CACHE_FORMAT}\0${table.name}\0${table.joinKey.column}\0${table.joinKey.normalization}\0${digest}\0`);
-  h.update(dst);
-  return h.digest('hex').slice(0, 32);
+/** Written under a temporary name and renamed: a crash never leaves a truncated file behind. */
+async function write(conn: DuckDBConnection, dir: string, select: string): Promise<string> {
+  const file = join(dir, `${randomBytes(12).toString('hex')}.parquet`);
+  const partial = `${file}.partial`;
+  await conn.run(`COPY (${select}) TO ${quoteLiteral(partial)} (FORMAT parquet)`);
+  await chmod(partial, 0o600);
+  await rename(partial, file);
+  return file;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
+interface DstCache {
+  readonly dir: string;
+  files: readonly string[];
+  readers: number;
+  /** Pending while the files are merged into one. */
+  merging: Promise<void>;
+  /** The last fill: the next one waits for it, so that no key is ever added twice (a join would return it twice). */
+  filling: Promise<void>;
+}
+
+async function missingCount(reader: DuckDBConnection, keys: string, files: readonly string[]): Promise<bigint> {
+  const [[n]] = (await reader.runAndReadAll(`SELECT count(*) FROM ${keys} k ANTI JOIN ${parquet(files)} c ON k.nk = c.nk`)).getRows() as [[bigint]];
+  return BigInt(n);
+}
+
+function parquet(files: readonly string[]): string {
+  return `read_parquet([${files.map(quoteLiteral).join(', ')}])`;
+}
+
+function fingerprint(dst: Uint8Array): string {
+  return createHash('sha256').update(`${CACHE_FORMAT}\0`).update(dst).digest('hex').slice(0, 32);
 }

@@ -1,23 +1,26 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import type { Cell, GroupAggregate } from '../query/result.js';
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
 import type { Literal, Predicate } from '../query/ast.js';
 import type { TableSide } from '../query/plan.js';
-import { checkTable, type CheckedTable } from './checked-table.js';
-import type { TableSource } from './table-source.js';
+import { CheckedTable, checkFile } from './checked-table.js';
+import { sourceName, type FileSource, type Findings, type PostgresSource, type TableSource } from './table-source.js';
 import { DataInvalid, problemList, type ProblemList } from './data-problem.js';
 import { fileVersion } from './file-version.js';
-import { HashCache, type KeyHasher } from './hash-cache.js';
+import { HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
+import { checkPostgresSchema, snapshotName, snapshotPostgres } from './postgres-snapshot.js';
 import { normalizedKeySql } from './normalize.js';
-import { quoteIdent, quoteLiteral } from './sql-text.js';
+import { quoteIdent } from './sql-text.js';
 
 /**
  * DuckDB runs beside the crypto workers: two threads are plenty for scans of local files, and the memory cap keeps
- * a node within its budget (DuckDB spills to disk beyond it) whatever the table size.
+ * a node within its budget whatever the table size. Beyond it DuckDB spills to `spill` in the cache directory: what
+ * it writes there is table data, so it goes where the owner-only hash cache is, never to the working directory.
  */
-const DUCKDB_SETTINGS = { threads: '2', memory_limit: '512MB' };
+const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '512MB', temp_directory: join(cacheDir, 'spill') });
 
 /** One table's check: everything wrong with its file (values quoted for the operator), or nothing. */
 export interface TableReport {
@@ -25,6 +28,8 @@ export interface TableReport {
   readonly file: string;
   /** Data rows, when the file could be read. */
   readonly rows?: bigint;
+  /** The table is in a database: read afresh by every query, so a problem found now may be gone at the next. */
+  readonly database?: boolean;
   readonly problems: ProblemList;
 }
 
@@ -34,11 +39,18 @@ export function usedColumns(side: TableSide, groupBy: readonly string[] = [], su
   return [...new Set([side.table.joinKey.column, ...side.filters.map((f) => f.column.column), ...groupBy, ...sumColumns])];
 }
 
+/** Every column a query reads from `side`: the aggregated side's groups and sums besides keys and filters. */
+export function columnsRead(plan: { readonly aggregator: TableSide; readonly groupBy: readonly string[]; readonly sumColumns: readonly string[] }, side: TableSide): string[] {
+  return side === plan.aggregator ? usedColumns(side, plan.groupBy, plan.sumColumns) : usedColumns(side);
+}
+
 /**
  * The node's own tables, read through DuckDB. Filters and per-group aggregation run as SQL here; only H(k) of
  * the keys (into the local crypto) and per-group integers leave this module. Each file version is checked once,
  * row by row, against the manifest; queries then read it through subqueries on connections of their own, so
- * that concurrent queries share neither a pending result nor a catalog object.
+ * that concurrent queries share neither a pending result nor a catalog object. A table in PostgreSQL is read
+ * afresh by every query side, filtered and projected inside the database, into a DuckDB table of its own (a
+ * snapshot, checked row by row as it arrives) that the side's reads share and `release` drops.
  */
 export class TableStore {
   private readonly cache: HashCache;
@@ -51,17 +63,19 @@ export class TableStore {
    * in one query says nothing of its position in another, so positions cannot serve as pseudonyms (SPEC §4.2).
    */
   private readonly orders = new WeakMap<TableSide, string>();
+  /** The snapshot each query side of a database table reads, until `release`. */
+  private readonly snapshots = new Map<TableSide, { readonly name: string; readonly columns: readonly string[]; readonly checked: Promise<CheckedTable> }>();
 
   private constructor(
     private db: DuckDBInstance,
     private readonly sources: ReadonlyMap<string, TableSource>,
-    cacheDir: string,
+    private readonly cacheDir: string,
   ) {
     this.cache = new HashCache(cacheDir);
   }
 
   static async open(sources: Record<string, TableSource>, cacheDir: string): Promise<TableStore> {
-    return new TableStore(await DuckDBInstance.create(':memory:', DUCKDB_SETTINGS), new Map(Object.entries(sources)), cacheDir);
+    return new TableStore(await DuckDBInstance.create(':memory:', duckdbSettings(cacheDir)), new Map(Object.entries(sources)), cacheDir);
   }
 
   close(): void {
@@ -72,9 +86,11 @@ export class TableStore {
   async check(tables: readonly Table[]): Promise<TableReport[]> {
     return Promise.all(
       tables.map(async (table) => {
-        const file = this.source(table).path;
+        const src = this.source(table);
+        const file = sourceName(src);
         try {
-          const checked = await this.current(table, false);
+          if (src.kind === 'postgres') return await this.checkWhole(table, src);
+          const checked = await this.current(table, src, false);
           return { table: table.name, file, rows: checked.rows, problems: checked.report() };
         } catch (err) {
           if (!(err instanceof DataInvalid)) throw err;
@@ -90,7 +106,18 @@ export class TableStore {
    * never rounded: a value out of bounds or with more decimals than declared is a problem, not a number.
    */
   async prepare(table: Table, columns: readonly string[] = table.columns.map((c) => c.name)): Promise<void> {
-    await this.ready(table, columns, false);
+    const src = this.source(table);
+    if (src.kind !== 'postgres') await this.ready(table, src, columns, false);
+    else checkedOf(table, src, '', await checkPostgresSchema(table, src, columns), columns);
+  }
+
+  /** Ends a query side: drops the snapshot it read, if its table is in a database. Idempotent. */
+  async release(side: TableSide): Promise<void> {
+    const snapshot = this.snapshots.get(side);
+    if (!snapshot) return;
+    this.snapshots.delete(side);
+    await snapshot.checked.catch(() => {});
+    await this.dropTable(snapshot.name);
   }
 
   /**
@@ -98,19 +125,22 @@ export class TableStore {
    * side (which `aggregateMatched` refers to by index). The hashes come from the table's hash cache, built first if
    * the table changed since it was last hashed. NULL and empty keys never take part.
    */
-  async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number): AsyncGenerator<Uint8Array> {
-    const columns = usedColumns(side);
-    const checked = await this.ready(side.table, columns, false);
+  async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number, columns: readonly string[] = usedColumns(side)): AsyncGenerator<Uint8Array> {
+    const checked = await this.read(side, columns);
+    // The side's keys are a temporary table of `conn`, never an object of the shared catalog, which queries running
+    // at once would contend for. New hashes are written on `writer` while the missing keys stream from `conn`: a
+    // query on a connection ends the result still streaming on it.
     const conn = await this.db.connect();
-    // The cache is appended to on `conn` while the keys stream from another connection: a query on a
-    // connection ends the result still streaming on it.
-    const reader = await this.db.connect();
+    const writer = await this.db.connect();
+    const keys = quoteIdent(`side_keys_${randomBytes(8).toString('hex')}`);
+    let lease: CacheLease | undefined;
     try {
-      const cacheFile = await this.cache.ensure(conn, side.table, checked.digest, hasher, () => this.allDistinctKeys(reader, checked, batchSize));
-      const { sql, params } = keySetSql(side, checked.relation(columns));
+      const { sql, params } = keySetSql(side, checked.relation(usedColumns(side)));
+      await conn.run(`CREATE TEMP TABLE ${keys} AS SELECT DISTINCT nk FROM (${sql})`, params);
+      lease = await this.cache.lookup(conn, writer, keys, hasher);
       const order = randomBytes(16).toString('hex');
       this.orders.set(side, order);
-      const result = await conn.stream(`SELECT c.h FROM (SELECT DISTINCT nk FROM (${sql})) f LEFT JOIN read_parquet(${quoteLiteral(cacheFile)}) c ON f.nk = c.nk ORDER BY ${saltedOrder('f.nk', params.length + 1)}`, [...params, order]);
+      const result = await conn.stream(`SELECT c.h FROM ${keys} f LEFT JOIN ${lease.relation} c ON f.nk = c.nk ORDER BY ${saltedOrder('f.nk', 1)}`, [order]);
       let batch = new Uint8Array(batchSize * 32);
       let n = 0;
       for (;;) {
@@ -135,7 +165,8 @@ export class TableStore {
     } catch (err) {
       throw await this.failure(side.table, columns, err);
     } finally {
-      reader.closeSync();
+      lease?.release();
+      writer.closeSync();
       conn.closeSync();
     }
   }
@@ -175,21 +206,76 @@ export class TableStore {
 
   private source(table: Table): TableSource {
     const src = this.sources.get(table.name);
-    if (!src) throw new CleanroomError('CONFIG_INVALID', `this node's config maps no file to its table ${table.name}`);
+    if (!src) throw new CleanroomError('CONFIG_INVALID', `this node's config maps no file or database to its table ${table.name}`);
     return src;
+  }
+
+  /**
+   * The version of the table a query side reads, checked for `columns`: the file's current version, or the side's
+   * snapshot of the database table, taken at its first read with the columns the whole query needs.
+   */
+  private async read(side: TableSide, columns: readonly string[]): Promise<CheckedTable> {
+    const src = this.source(side.table);
+    if (src.kind !== 'postgres') return this.ready(side.table, src, columns, false);
+    let snapshot = this.snapshots.get(side);
+    if (!snapshot) {
+      const name = snapshotName();
+      const checked = this.snapshot(side, src, columns, name);
+      checked.catch(() => {});
+      snapshot = { name, columns, checked };
+      this.snapshots.set(side, snapshot);
+    }
+    const missing = columns.filter((c) => !snapshot.columns.includes(c));
+    if (missing.length > 0) throw new CleanroomError('INTERNAL', `a query side read ${missing.join(', ')} of ${side.table.name}, which its first read left out`);
+    const checked = await snapshot.checked;
+    const refusal = checked.refusal(columns);
+    if (refusal) throw refusal;
+    return checked;
+  }
+
+  private async snapshot(side: TableSide, src: PostgresSource, columns: readonly string[], name: string): Promise<CheckedTable> {
+    const conn = await this.db.connect();
+    try {
+      return checkedOf(side.table, src, name, await snapshotPostgres(conn, side.table, src, { columns, filters: side.filters }, name), columns);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /** `cleanroom check` and start: every row of every declared column, read and dropped. */
+  private async checkWhole(table: Table, src: PostgresSource): Promise<TableReport> {
+    const name = snapshotName();
+    const conn = await this.db.connect();
+    try {
+      const checked = new CheckedTable(table, sourceName(src), name, await snapshotPostgres(conn, table, src, { columns: table.columns.map((c) => c.name), filters: [] }, name));
+      return { table: table.name, file: sourceName(src), rows: checked.rows, problems: checked.report(), database: true };
+    } finally {
+      conn.closeSync();
+      await this.dropTable(name);
+    }
+  }
+
+  private async dropTable(name: string): Promise<void> {
+    const conn = await this.db.connect();
+    try {
+      await conn.run(`DROP TABLE IF EXISTS ${quoteIdent(name)}`);
+    } catch {
+      // A database replaced after an internal error (survive) took the table with it.
+    } finally {
+      conn.closeSync();
+    }
   }
 
   /**
    * The check of the table's current file version: the last one if the file is unchanged since (a stat), else a
    * new one. `again` checks even an unchanged-looking file, after a read that the last check said would work failed.
    */
-  private current(table: Table, again: boolean): Promise<CheckedTable> {
-    const src = this.source(table);
+  private current(table: Table, src: FileSource, again: boolean): Promise<CheckedTable> {
     const previous = this.checks.get(table.name);
     const next = (async () => {
       const last = await previous?.catch(() => undefined);
       if (last && !again && (await fileVersion(src.path).catch(() => undefined))?.stamp === last.stamp) return last;
-      return checkTable(this.db, table, src).catch(async (err: unknown) => {
+      return checkFile(this.db, table, src).catch(async (err: unknown) => {
         await this.survive(err);
         throw err;
       });
@@ -198,8 +284,8 @@ export class TableStore {
     return next;
   }
 
-  private async ready(table: Table, columns: readonly string[], again: boolean): Promise<CheckedTable> {
-    const checked = await this.current(table, again);
+  private async ready(table: Table, src: FileSource, columns: readonly string[], again: boolean): Promise<CheckedTable> {
+    const checked = await this.current(table, src, again);
     const refusal = checked.refusal(columns);
     if (refusal) throw refusal;
     return checked;
@@ -208,7 +294,7 @@ export class TableStore {
   /** Runs `f` on a connection of its own, over the side's table as the query reads it, all of one file version. */
   private async using<T>(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], f: (conn: DuckDBConnection, relation: string, checked: CheckedTable) => Promise<T>): Promise<T> {
     const columns = usedColumns(side, groupBy, sumColumns);
-    const checked = await this.ready(side.table, columns, false);
+    const checked = await this.read(side, columns);
     const conn = await this.db.connect();
     try {
       const result = await f(conn, checked.relation(columns), checked);
@@ -221,8 +307,9 @@ export class TableStore {
     }
   }
 
-  /** A query read the file as `checked` found it only if the file is still that version once the query is done. */
+  /** A query read the file as `checked` found it only if the file is still that version once the query is done; a snapshot never changes. */
   private async unchanged(checked: CheckedTable): Promise<void> {
+    if (this.source(checked.table).kind === 'postgres') return;
     if ((await fileVersion(checked.file).catch(() => undefined))?.stamp !== checked.stamp) throw changedDuringQuery(checked);
   }
 
@@ -233,8 +320,10 @@ export class TableStore {
   private async failure(table: Table, columns: readonly string[], err: unknown): Promise<CleanroomError> {
     if (err instanceof CleanroomError) return err;
     await this.survive(err);
+    const src = this.source(table);
+    if (src.kind === 'postgres') return new DataInvalid(table.name, problemList([{ file: sourceName(src), rule: 'unreadable', detail: 'could not be read during the query; run the query again' }]), err);
     try {
-      const checked = await this.ready(table, columns, true);
+      const checked = await this.ready(table, src, columns, true);
       const detail = 'could not be read during the query though a check finds nothing wrong with it (it may have changed meanwhile); run the query again';
       return new DataInvalid(table.name, problemList([{ file: checked.file, rule: 'unreadable', detail }]), err);
     } catch (recheck) {
@@ -249,32 +338,7 @@ export class TableStore {
    */
   private async survive(err: unknown): Promise<void> {
     const cause = err instanceof CleanroomError && err.cause !== undefined ? err.cause : err;
-    if (/^INTERNAL Error|database has been invalidated/m.test(errorMessage(cause))) this.db = await DuckDBInstance.create(':memory:', DUCKDB_SETTINGS);
-  }
-
-  /** Every distinct normalised key of the whole table (no filter): what the hash cache holds. */
-  private async *allDistinctKeys(conn: DuckDBConnection, checked: CheckedTable, batchSize: number): AsyncGenerator<string[]> {
-    const table = checked.table;
-    const columns = [table.joinKey.column];
-    let batch: string[] = [];
-    try {
-      const { sql, params } = keySetSql({ table, filters: [] }, checked.relation(columns));
-      const result = await conn.stream(`SELECT DISTINCT nk FROM (${sql})`, params);
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        for (const v of chunk.getColumnValues(0)) {
-          batch.push(v as string);
-          if (batch.length === batchSize) {
-            yield batch;
-            batch = [];
-          }
-        }
-      }
-    } catch (err) {
-      throw await this.failure(table, columns, err);
-    }
-    if (batch.length > 0) yield batch;
+    if (/^INTERNAL Error|database has been invalidated/m.test(errorMessage(cause))) this.db = await DuckDBInstance.create(':memory:', duckdbSettings(this.cacheDir));
   }
 }
 
@@ -286,6 +350,14 @@ function saltedOrder(key: string, saltParam: number): string {
 /** Checked before any read: a bad cap is the caller's bug, not a problem of the table. */
 function assertRowCap(maxRowsPerKey: number | undefined): void {
   if (maxRowsPerKey !== undefined && !(Number.isSafeInteger(maxRowsPerKey) && maxRowsPerKey >= 1)) throw new RangeError(`aggregate: maxRowsPerKey must be a positive integer, got ${maxRowsPerKey}`);
+}
+
+/** A snapshot's check as a CheckedTable; problems with the table as a whole (an unreachable server) refuse every query at once. */
+function checkedOf(table: Table, src: PostgresSource, name: string, findings: Findings, columns: readonly string[]): CheckedTable {
+  const checked = new CheckedTable(table, sourceName(src), name, findings);
+  const refusal = checked.refusal(columns);
+  if (refusal) throw refusal;
+  return checked;
 }
 
 function changedDuringQuery(checked: CheckedTable, cause?: unknown): DataInvalid {
@@ -362,4 +434,3 @@ function label(v: DuckDBValue, c: Column): Cell {
   return String(v);
 }
 
-export type { TableSource };

@@ -8,7 +8,7 @@ import { selectBackend } from '../crypto/backend.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import { DataInvalid } from '../data/data-problem.js';
-import { usedColumns, type TableStore } from '../data/table-store.js';
+import { columnsRead, type TableStore } from '../data/table-store.js';
 import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
@@ -261,7 +261,7 @@ export class QueryCoordinator {
     const own = [plan.aggregator, ...plan.others].find((s) => holdersOf(s.table).includes(this.memberId));
     // A receiver of a federated query that holds no part has no table to open. Only the columns the query
     // reads decide: a bad value elsewhere in the file does not refuse it.
-    if (own) await this.store.prepare(own.table, own === plan.aggregator ? usedColumns(own, plan.groupBy, plan.sumColumns) : usedColumns(own));
+    if (own) await this.store.prepare(own.table, columnsRead(plan, own));
   }
 
   /**

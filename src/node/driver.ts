@@ -1,7 +1,7 @@
 import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import type { KeyHasher } from '../data/hash-cache.js';
-import type { TableStore } from '../data/table-store.js';
+import { columnsRead, type TableStore } from '../data/table-store.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import type { BlindRequest, Machine, Outcome, Step } from '../session/step.js';
@@ -118,7 +118,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const hasher: KeyHasher = { dst: hashToGroupDst(ctx.collaborationId), parallelism: pool.threads, hash: (keys) => pool.hashToGroup(keys, hasher.dst) };
   const produce = async (): Promise<void> => {
     let count = 0;
-    for await (const hashed of store.hashedKeys(machine.side, hasher, PSI_BATCH_KEYS)) {
+    for await (const hashed of store.hashedKeys(machine.side, hasher, PSI_BATCH_KEYS, columnsRead(plan, machine.side))) {
       if (control.outcome) return;
       apply(machine.ownHashed(hashed));
       count += hashed.length / 32;
@@ -147,5 +147,6 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const result = await control.done;
   // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
   if (result.kind !== 'failed') await chain;
+  await store.release(machine.side);
   return result;
 }

@@ -2,7 +2,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataInvalid } from '../../src/data/data-problem.js';
-import type { TableSource } from '../../src/data/table-store.js';
+import type { FileSource } from '../../src/data/table-source.js';
 import { csvRows, openStore, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
 
 /**
@@ -15,7 +15,7 @@ afterAll(() => scratch.remove());
 const HEADER = 'k,amount,n,cat\n';
 
 /** The refusal of a file, checked whole; fails the test if the file is accepted. */
-async function refusal(content: string | Buffer, source: Partial<TableSource> = {}): Promise<DataInvalid> {
+async function refusal(content: string | Buffer, source: Partial<FileSource> = {}): Promise<DataInvalid> {
   const path = scratch.file(content);
   const store = await openStore(path, scratch.cacheDir(), source);
   try {
@@ -32,7 +32,7 @@ async function refusal(content: string | Buffer, source: Partial<TableSource> = 
 }
 
 /** COUNT and SUM(amount) per cat over every row with a key, as a federated holder's part is computed. */
-async function totals(content: string | Buffer, source: Partial<TableSource> = {}) {
+async function totals(content: string | Buffer, source: Partial<FileSource> = {}) {
   const store = await openStore(scratch.file(content), scratch.cacheDir(), source);
   try {
     await store.prepare(table());

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyHasher } from '../../src/data/hash-cache.js';
-import { TableStore, type TableSource } from '../../src/data/table-store.js';
+import type { FileSource } from '../../src/data/table-source.js';
+import { TableStore } from '../../src/data/table-store.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
 
@@ -41,7 +42,7 @@ export const table = (over: Partial<Table> = {}): Table => ({
 
 export const side = (t: Table = table(), filters: TableSide['filters'] = []): TableSide => ({ table: t, filters });
 
-export async function openStore(path: string, cacheDir: string, source: Partial<TableSource> = {}, t: Table = table()): Promise<TableStore> {
+export async function openStore(path: string, cacheDir: string, source: Partial<FileSource> = {}, t: Table = table()): Promise<TableStore> {
   return TableStore.open({ [t.name]: { path, format: 'csv', ...source } }, cacheDir);
 }
 

@@ -25,7 +25,7 @@ describe('node config: where table files, caches and results may be', () => {
   it('resolves table paths against the config directory, with the CSV dialect defaults', async () => {
     const { file, dir } = nodeWith({ tables: { t: { path: 'data/t.csv', format: 'csv', csv: { delimiter: ';' } } } });
     const cfg = await loadConfig(file);
-    expect(cfg.tables.t).toEqual({ path: join(dir, 'data', 't.csv'), format: 'csv', csv: { delimiter: ';', quote: '"', escape: '"', header: true, encoding: 'utf-8' } });
+    expect(cfg.tables.t).toEqual({ kind: 'file', path: join(dir, 'data', 't.csv'), format: 'csv', csv: { delimiter: ';', quote: '"', escape: '"', header: true, encoding: 'utf-8' } });
   });
 
   it('refuses a path that escapes the node directory, naming the key and the rule', async () => {
@@ -42,7 +42,7 @@ describe('node config: where table files, caches and results may be', () => {
 
   it('takes files from the data directories the operator lists instead', async () => {
     const { file } = nodeWith({ tables: csv('../outside.csv'), dataDirs: ['..'] });
-    expect((await loadConfig(file)).tables.t!.path).toBe(join(scratch.dir, 'outside.csv'));
+    expect((await loadConfig(file)).tables.t).toMatchObject({ path: join(scratch.dir, 'outside.csv') });
     await expect(loadConfig(nodeWith({ tables: csv('data/t.csv'), dataDirs: ['../elsewhere'] }).file)).rejects.toThrow(/tables\.t\.path/);
   });
 
@@ -56,5 +56,23 @@ describe('node config: where table files, caches and results may be', () => {
   it('refuses CSV options on a Parquet file and an ambiguous dialect', async () => {
     await expect(loadConfig(nodeWith({ tables: { t: { path: 'data/t.csv', format: 'parquet', csv: {} } } }).file)).rejects.toThrow(/csv options apply to csv files only/);
     await expect(loadConfig(nodeWith({ tables: { t: { path: 'data/t.csv', format: 'csv', csv: { delimiter: '"' } } } }).file)).rejects.toThrow(/the delimiter must differ/);
+  });
+});
+
+describe('node config: a table in PostgreSQL', () => {
+  const pg = (postgres: Record<string, unknown>) => ({ tables: { t: { postgres } } });
+  it('takes a URL without a password, the variable that holds it and the table', async () => {
+    const cfg = await loadConfig(nodeWith(pg({ url: 'postgres://reader@db.internal:5432/crm', passwordEnv: 'CRM_PASSWORD', table: 'public.customers' })).file);
+    expect(cfg.tables.t).toEqual({ kind: 'postgres', url: 'postgres://reader@db.internal:5432/crm', passwordEnv: 'CRM_PASSWORD', table: 'public.customers' });
+  });
+
+  it.each([
+    ['a password in the URL', { url: 'postgres://reader:secret@db/crm', table: 't' }, /must not hold a password: name an environment variable in passwordEnv instead/],
+    ['a password as a URL parameter', { url: 'postgresql://reader@db/crm?password=secret', table: 't' }, /must not hold a password/],
+    ['another scheme', { url: 'mysql://reader@db/crm', table: 't' }, /must be a postgres:\/\/ or postgresql:\/\/ URL/],
+    ['a variable name that is none', { url: 'postgres://reader@db/crm', passwordEnv: 'CRM PASSWORD', table: 't' }, /must be an environment variable name/],
+    ['a password field', { url: 'postgres://reader@db/crm', password: 'secret', table: 't' }, /Unrecognized key/],
+  ])('refuses %s, naming the key', async (_name, postgres, message) => {
+    await expect(loadConfig(nodeWith(pg(postgres)).file)).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringMatching(message) });
   });
 });

@@ -162,9 +162,12 @@ describe('the hash cache', () => {
     try {
       await streamedKeys(store, side());
       expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
-      const files = readdirSync(cacheDir);
+      const [dst, ...others] = readdirSync(cacheDir);
+      expect(others).toEqual([]);
+      expect(statSync(join(cacheDir, dst!)).mode & 0o777).toBe(0o700);
+      const files = readdirSync(join(cacheDir, dst!));
       expect(files).toHaveLength(1);
-      expect(statSync(join(cacheDir, files[0]!)).mode & 0o777).toBe(0o600);
+      expect(statSync(join(cacheDir, dst!, files[0]!)).mode & 0o777).toBe(0o600);
     } finally {
       store.close();
     }

