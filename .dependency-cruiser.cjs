@@ -1,7 +1,8 @@
 /**
  * The shape of src/ (README, Layout): arrows point one way, cli -> node -> session -> (query, data, crypto, wire),
- * query -> dp (the exact samplers and tail bounds); transport, control, audit and budget are adapters (the last two on
- * journal, the append-only file they share); nothing below imports from above, and nothing imports in a circle.
+ * query -> dp (the exact samplers and tail bounds); transport, control, console, audit and budget are adapters (the
+ * last two on journal, the append-only file they share; console reads for the web console what the others keep,
+ * and control serves it without importing it); nothing below imports from above, and nothing imports in a circle.
  * `npm test` runs this before the tests.
  */
 const below = (from, ...forbidden) => ({
@@ -23,19 +24,20 @@ module.exports = {
       from: { path: '^src/' },
       to: { path: '^(test|scripts|bench)/' },
     },
-    below('journal', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto', 'budget', 'dp'),
-    below('dp', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto', 'budget'),
-    below('budget', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto'),
-    below('crypto', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'budget', 'dp'),
-    below('wire', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'crypto', 'config', 'budget', 'dp'),
-    below('manifest', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'query', 'config', 'budget'),
-    below('query', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'data', 'config', 'budget'),
-    below('data', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'config', 'budget'),
-    below('config', ...ABOVE_ALL, 'control', 'audit', 'transport', 'session', 'budget'),
-    below('session', ...ABOVE_ALL, 'control', 'audit', 'transport', 'data', 'config', 'budget'),
-    below('transport', ...ABOVE_ALL, 'control', 'audit', 'session', 'data', 'query', 'config', 'budget'),
-    below('audit', ...ABOVE_ALL, 'control', 'transport', 'session', 'data', 'query', 'budget'),
-    below('control', ...ABOVE_ALL, 'audit', 'transport', 'session', 'data', 'budget'),
+    below('journal', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto', 'budget', 'dp'),
+    below('dp', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto', 'budget'),
+    below('budget', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'crypto'),
+    below('crypto', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'wire', 'config', 'budget', 'dp'),
+    below('wire', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'query', 'manifest', 'crypto', 'config', 'budget', 'dp'),
+    below('manifest', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'query', 'config', 'budget'),
+    below('query', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'data', 'config', 'budget'),
+    below('data', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'config', 'budget'),
+    below('config', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'session', 'budget'),
+    below('session', ...ABOVE_ALL, 'control', 'console', 'audit', 'transport', 'data', 'config', 'budget'),
+    below('transport', ...ABOVE_ALL, 'control', 'console', 'audit', 'session', 'data', 'query', 'config', 'budget'),
+    below('audit', ...ABOVE_ALL, 'control', 'console', 'transport', 'session', 'data', 'query', 'budget'),
+    below('control', ...ABOVE_ALL, 'console', 'audit', 'transport', 'session', 'data', 'budget'),
+    below('console', ...ABOVE_ALL, 'control', 'transport', 'session', 'data'),
     below('node', 'cli'),
     {
       name: 'base-imports-nothing-of-ours',

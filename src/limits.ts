@@ -124,6 +124,18 @@ export const MAX_KEPT_MALFORMED_LINES = 1000;
 /** Characters of a bad value quoted in an error for the node's own operator: enough to recognise it. */
 export const MAX_QUOTED_VALUE_CHARS = 60;
 
+/** Rows per round trip when a table is read from PostgreSQL: a few MB in flight, however large the table. */
+export const POSTGRES_FETCH_ROWS = 10_000;
+
+/** A database that does not answer a connection in this time is reported unreachable rather than waited on. */
+export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * Files of the hash cache (one per batch of newly hashed keys) before they are merged into one: a lookup reads
+ * every file, so a few keep it one scan; merging rewrites the cache, so it waits for several.
+ */
+export const MAX_HASH_CACHE_SEGMENTS = 8;
+
 /**
  * Containers nested in one frame. The deepest message is `labels`: its map, the list of groups, a group's labels;
  * deeper nesting is refused before decoding, where each level could make the decoder allocate what it declares.
@@ -145,3 +157,27 @@ export const INBOUND_HIGH_WATER_BYTES = 2 * MAX_FRAME_BYTES;
  * 16,384 take well under a second with libsodium, and ε of 0.1 or more keeps common queries far below.
  */
 export const MAX_ADDED_POINTS = 16_384;
+
+/**
+ * How long a console login link (`cleanroom console <dir>`) may wait to be opened. It works once; a short life keeps
+ * one left in a terminal's scrollback or a browser's history from opening the console later.
+ */
+export const CONSOLE_LOGIN_CODE_TTL_MS = 120_000;
+
+/** Login links not yet opened that a node keeps at once; a new one beyond it drops the oldest. */
+export const MAX_CONSOLE_LOGIN_CODES = 8;
+
+/**
+ * How long a console session cookie lasts (a working day). Browsers send a cookie to every port of its host, so a
+ * short life bounds how long one that leaked to another local server is of any use.
+ */
+export const CONSOLE_SESSION_TTL_MS = 8 * 3600_000;
+
+/** Console sessions a node keeps at once (browsers, tabs that logged in anew); a new one beyond it ends the oldest. */
+export const MAX_CONSOLE_SESSIONS = 16;
+
+/** Past queries the console's History lists, newest first: the audit log grows without end, one page does not. */
+export const MAX_CONSOLE_HISTORY = 500;
+
+/** How long the console waits for a peer's endpoint to accept a TCP connection before it calls the peer unreachable. */
+export const PEER_PROBE_TIMEOUT_MS = 1_500;

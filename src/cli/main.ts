@@ -9,7 +9,7 @@ import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
 import { z } from 'zod';
 import { NodeConfigSchema, loadConfig, type NodeConfigFile } from '../config/node-config.js';
-import { controlEndpoint, submitQuery } from '../control/control-client.js';
+import { consoleLoginLink, controlEndpoint, submitQuery } from '../control/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../manifest/identity.js';
 import { CleanroomNode } from '../node/node.js';
 import { loadNodeSetup } from '../node/node-setup.js';
@@ -18,7 +18,7 @@ import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
-import { preview } from './preview.js';
+import { preview } from '../console/preview.js';
 import { formatResult } from './table.js';
 import { DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
 import { parseQuery } from '../query/parse.js';
@@ -38,6 +38,7 @@ const USAGE = `cleanroom: a clean-room node
   cleanroom query <dir> --preview <sql>      what a DP query would cost and how exact it would be; runs nothing
   cleanroom audit <dir> [--verify] [--json]  print the node's audit log; --verify checks its hash chain
   cleanroom budget <dir> [--json]            print the privacy budgets of this node's tables and every charge
+  cleanroom console <dir>                    print a one-time link that opens your running node's web console
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -57,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return audit(rest);
     case 'budget':
       return budget(rest);
+    case 'console':
+      return consoleLink(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -246,6 +249,16 @@ async function audit(args: string[]): Promise<number> {
   const dir = positionals[0];
   if (!dir) throw usage('audit <dir> [--verify] [--json]');
   return auditCommand(join(dir, DEFAULT_AUDIT_FILE), { verify: values.verify, json: values.json }, (line) => process.stdout.write(line + '\n'));
+}
+
+/** The link on stdout alone, so that a script can pass it to a browser; what it is for on stderr. */
+async function consoleLink(args: string[]): Promise<number> {
+  const dir = args[0];
+  if (!dir) throw usage('console <dir>');
+  const { url, expiresInMs } = await consoleLoginLink(await controlEndpoint(dir));
+  process.stderr.write(`open this link in a browser on this machine within ${expiresInMs / 1000} s; it logs in once:\n`);
+  process.stdout.write(url + '\n');
+  return 0;
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -48,6 +48,21 @@ export async function nodeStatus(endpoint: ControlEndpoint): Promise<unknown> {
   return JSON.parse(body) as unknown;
 }
 
+/** A fresh single-use console login code from the node (the control token's holder only), and the link that uses it. */
+export async function consoleLoginLink(endpoint: ControlEndpoint): Promise<{ url: string; expiresInMs: number }> {
+  const res = await send(endpoint, 'POST', '/api/login-code');
+  const body = await readAll(res);
+  if (res.statusCode !== 200) {
+    const refusal = parseEvent(body, ControlErrorSchema);
+    throw new CleanroomError(refusal.code, refusal.message);
+  }
+  const { code, expiresInMs } = parseEvent(body, LoginCodeSchema);
+  const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+  return { url: `http://${host}:${endpoint.port}/login?code=${code}`, expiresInMs };
+}
+
+const LoginCodeSchema = z.strictObject({ code: z.string().regex(/^[0-9a-f]{64}$/), expiresInMs: z.number().int().positive() });
+
 function send(endpoint: ControlEndpoint, method: 'GET' | 'POST', path: string, body?: string): Promise<IncomingMessage> {
   const { host, port, token } = endpoint;
   return new Promise((resolve, reject) => {

@@ -1,58 +1,172 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { CleanroomError, asCleanroomError } from '../errors.js';
-import { MAX_CONTROL_BODY_BYTES, MAX_SQL_LENGTH } from '../limits.js';
+import { CONSOLE_LOGIN_CODE_TTL_MS, CONSOLE_SESSION_TTL_MS, MAX_CONTROL_BODY_BYTES, MAX_SQL_LENGTH } from '../limits.js';
 import type { QueryOutcome } from '../query/result.js';
+import { ConsoleLogins } from './console-login.js';
 import type { ControlError, ControlEvent } from './control-event.js';
 import { CONTROL_TOKEN_FILE, newControlToken, tokenMatches, writeControlToken } from './control-token.js';
 
-/** What the control interface serves: this member's queries and a few facts about its node. */
+/**
+ * What the console's pages read, as JSON the control interface passes on unchanged (src/console/ builds it). A
+ * method's promise rejects with a CleanroomError for a request it refuses.
+ */
+export interface ConsoleService {
+  collaboration(): Promise<unknown>;
+  tables(): Promise<unknown>;
+  /** The query checked against the rules as the node would check it, and what it would cost; runs nothing. */
+  plan(sql: string): Promise<unknown>;
+  history(): Promise<unknown>;
+  /** A result this node saved; undefined when it saved none of that id. */
+  result(queryId: string): Promise<unknown>;
+}
+
+/** What the control interface serves: this member's queries, a few facts about its node, and its console. */
 export interface QueryService {
   readonly memberId: string;
   readonly manifest: { readonly collaborationId: string; readonly version: number };
   readonly pool: { readonly backend: string; readonly threads: number };
+  readonly console: ConsoleService;
   query(sql: string, onProgress: (p: Omit<Extract<ControlEvent, { type: 'progress' }>, 'type'>) => void): Promise<QueryOutcome>;
 }
-
 
 export interface ControlOptions {
   readonly host: string;
   readonly port: number;
   /** Where the token goes: the node's directory, which its operators can read. */
   readonly nodeDir: string;
+  /** The console's built pages (index.html and assets/); dist/web beside the compiled sources by default. */
+  readonly webDir?: string;
 }
 
-const QueryRequest = z.strictObject({ sql: z.string().min(1).max(MAX_SQL_LENGTH) });
+const SqlRequest = z.strictObject({ sql: z.string().min(1).max(MAX_SQL_LENGTH) });
 
 /** The names a loopback client may use for this server; anything else in Host is a rebound DNS name. */
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
+/** Every authenticated route, for the answer to any other path. */
+const ROUTES = ['GET /status', 'POST /query', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/logout'];
+
+/** Pages and assets anyone who names this server in Host may load: they hold no data, and every datum needs a login. */
+const isPublic = (method: string, path: string) => method === 'GET' && (path === '/' || path === '/login' || path.startsWith('/assets/'));
+
+/**
+ * The console's pages load nothing from elsewhere and cannot be framed: a page of another site can neither show
+ * them under its own (clickjacking) nor pull a script into them.
+ */
+const PAGE_HEADERS = {
+  'content-security-policy': "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+type Env = { Bindings: HttpBindings; Variables: { auth: 'token' | 'cookie'; session?: string } };
+
 /**
  * The node's local control interface: loopback only (the config schema refuses any other host), never the peer
- * endpoint. A request must present the token the node writes to its directory at start, so another local user
- * cannot query as this member; must name this server in Host, so a page whose DNS name was rebound to 127.0.0.1
- * cannot read answers; and must not come from a web page's origin, so a cross-site form cannot submit a query.
- * All of that is checked before the body is read.
+ * endpoint. It serves the CLI, which presents the token the node writes to its directory at start, and the web
+ * console, whose browser presents a session cookie it got for a single-use login code (`cleanroom console`), so
+ * another local user cannot query as this member. Every request must name this server in Host, so a page whose
+ * DNS name was rebound to 127.0.0.1 cannot read answers, and must come from no web page's origin but the console's
+ * own, so a cross-site form cannot submit a query; a cookie-authenticated request that changes anything must carry
+ * that origin. All of that is checked before the body is read.
  */
 export async function startControlServer(service: QueryService, options: ControlOptions): Promise<Server> {
   const token = newControlToken();
   const hosts = new Set(LOOPBACK_NAMES.map((h) => `${h}:${options.port}`));
   const origins = new Set([...hosts].map((h) => `http://${h}`));
-  const server = createServer((req, res) => {
-    const refusal = refuse(req, token, hosts, origins);
-    if (refusal) {
-      // The body of a refused request is never read; closing the connection drops it.
-      res.writeHead(refusal.status, { 'content-type': 'application/json', connection: 'close' });
-      res.end(JSON.stringify(refusal.error));
-      return;
+  const logins = new ConsoleLogins();
+  // Browsers send a cookie to every port of its host: the port in the name keeps two local nodes' sessions apart.
+  const cookie = `cleanroom_session_${options.port}`;
+  const web = loadWeb(options.webDir ?? fileURLToPath(new URL('../../web', import.meta.url)));
+  const app = new Hono<Env>();
+
+  app.use('*', async (c, next) => {
+    const error = (status: 401 | 403, message: string) => refuse(c, status, 'AUTH_FAILED', message);
+    const host = c.req.header('host')?.toLowerCase();
+    if (host === undefined || !hosts.has(host)) return error(403, `the Host header must name this loopback server (${[...hosts].join(', ')})`);
+    const origin = c.req.header('origin')?.toLowerCase();
+    if (origin !== undefined && !origins.has(origin)) return error(403, "requests from web pages are refused: the control interface serves its node's operators only");
+    if (isPublic(c.req.method, c.req.path)) return next();
+    const auth = c.req.header('authorization');
+    if (auth !== undefined) {
+      const presented = /^Bearer (\S+)$/i.exec(auth)?.[1];
+      if (presented === undefined) return error(401, 'the Authorization header must be Bearer <token>');
+      if (!tokenMatches(token, presented)) return error(401, `wrong token: the node writes a fresh one to ${CONTROL_TOKEN_FILE} in its directory at every start`);
+      c.set('auth', 'token');
+      return next();
     }
-    if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ member: service.memberId, collaboration: service.manifest.collaborationId, manifestVersion: service.manifest.version, backend: service.pool.backend, workers: service.pool.threads, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
-      return;
-    }
-    serveQuery(service, req, res);
+    const session = getCookie(c, cookie);
+    if (session === undefined) return error(401, `missing Authorization: Bearer <token>; the node writes the token at start to ${CONTROL_TOKEN_FILE} in its directory`);
+    if (!logins.isSession(session)) return error(401, `the console session has ended (the node restarted, or it is over ${CONSOLE_SESSION_TTL_MS / 3600_000} hours old): run cleanroom console <dir> for a new login link`);
+    // SameSite=Strict already keeps the cookie off other sites' requests; these two checks do not rest on the browser
+    // honouring it. A same-origin fetch that changes something carries Origin, and Sec-Fetch-Site names its site.
+    const site = c.req.header('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') return error(403, `requests from web pages are refused: this one came from a ${site} page`);
+    if (c.req.method !== 'GET' && origin === undefined) return error(403, "a console request that changes something must carry the console's Origin");
+    c.set('auth', 'cookie');
+    c.set('session', session);
+    return next();
   });
+
+  app.get('/', (c) => {
+    const page = web.get('/index.html');
+    if (!page) return c.text('the console is not built: run npm run build', 503);
+    return c.body(page.body, 200, { 'content-type': page.type, 'cache-control': 'no-store', ...PAGE_HEADERS });
+  });
+  app.get('/assets/:name', (c) => {
+    const asset = web.get(`/assets/${c.req.param('name')}`);
+    if (!asset) return c.text('no such asset', 404);
+    return c.body(asset.body, 200, { 'content-type': asset.type, ...PAGE_HEADERS });
+  });
+  app.get('/login', (c) => {
+    const login = logins.redeem(c.req.query('code') ?? '');
+    if (!login) {
+      const text = `This console login link was used already or is over ${CONSOLE_LOGIN_CODE_TTL_MS / 60_000} minutes old. Run cleanroom console &lt;node dir&gt; for a new one.`;
+      return c.html(`<!doctype html><html lang="en"><meta charset="utf-8"><title>Console login</title><p>${text}</p></html>`, 401, { 'cache-control': 'no-store', ...PAGE_HEADERS });
+    }
+    setCookie(c, cookie, login.session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: login.maxAgeSeconds });
+    // The code leaves the address bar at once: the console's own address is the one a bookmark or history keeps.
+    return c.body(null, 303, { location: '/', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+  });
+
+  app.get('/status', (c) =>
+    c.json({ member: service.memberId, collaboration: service.manifest.collaborationId, manifestVersion: service.manifest.version, backend: service.pool.backend, workers: service.pool.threads, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }),
+  );
+  app.post('/query', (c) => jsonOnly(c) ?? serveQuery(service, c));
+
+  app.post('/api/login-code', (c) => {
+    if (c.get('auth') !== 'token') return refuse(c, 403, 'AUTH_FAILED', "login links are made for the node's operator only, who holds the control token (cleanroom console <dir>)");
+    return c.json(logins.newCode());
+  });
+  app.post('/api/logout', (c) => {
+    const session = c.get('session');
+    if (session !== undefined) logins.endSession(session);
+    deleteCookie(c, cookie, { path: '/' });
+    return c.json({ loggedOut: session !== undefined });
+  });
+  app.get('/api/collaboration', (c) => answer(c, () => service.console.collaboration()));
+  app.get('/api/tables', (c) => answer(c, () => service.console.tables()));
+  app.get('/api/history', (c) => answer(c, () => service.console.history()));
+  app.get('/api/results/:queryId', (c) =>
+    answer(c, async () => {
+      const result = await service.console.result(c.req.param('queryId'));
+      if (result === undefined) throw new CleanroomError('QUERY_INVALID', `this node saved no result of query ${c.req.param('queryId')}`);
+      return result;
+    }),
+  );
+  app.post('/api/plan', (c) => jsonOnly(c) ?? answer(c, async () => service.console.plan((await readSql(c)).sql)));
+
+  app.notFound((c) => refuse(c, 404, 'QUERY_INVALID', `the control interface serves ${ROUTES.join(', ')}`));
+
+  const server = createServer(getRequestListener(app.fetch, { autoCleanupIncoming: false }));
   await new Promise<void>((resolve, reject) => {
     // A port in use or a host that is not this machine's is a setup problem the operator fixes in config.json.
     server.once('error', (err) => reject(new CleanroomError('CONFIG_INVALID', `cannot listen for the control interface on ${options.host}:${options.port}: ${err.message}`)));
@@ -67,56 +181,88 @@ export async function startControlServer(service: QueryService, options: Control
   return server;
 }
 
-function refuse(req: IncomingMessage, token: string, hosts: ReadonlySet<string>, origins: ReadonlySet<string>): { status: number; error: ControlError } | undefined {
-  const error = (status: number, code: ControlError['code'], message: string) => ({ status, error: { type: 'error' as const, code, message } });
-  const host = req.headers.host?.toLowerCase();
-  if (host === undefined || !hosts.has(host)) return error(403, 'AUTH_FAILED', `the Host header must name this loopback server (${[...hosts].join(', ')})`);
-  const origin = req.headers.origin;
-  if (origin !== undefined && !origins.has(origin.toLowerCase())) return error(403, 'AUTH_FAILED', 'requests from web pages are refused: the control interface serves its node\'s operators only');
-  const auth = req.headers.authorization;
-  if (auth === undefined) return error(401, 'AUTH_FAILED', `missing Authorization: Bearer <token>; the node writes the token at start to ${CONTROL_TOKEN_FILE} in its directory`);
-  const presented = /^Bearer (\S+)$/i.exec(auth)?.[1];
-  if (presented === undefined) return error(401, 'AUTH_FAILED', 'the Authorization header must be Bearer <token>');
-  if (!tokenMatches(token, presented)) return error(401, 'AUTH_FAILED', `wrong token: the node writes a fresh one to ${CONTROL_TOKEN_FILE} in its directory at every start`);
-  const route = `${req.method} ${req.url}`;
-  if (route !== 'GET /status' && route !== 'POST /query') return error(404, 'QUERY_INVALID', 'the control interface serves GET /status and POST /query');
-  if (req.method === 'POST' && mediaType(req) !== 'application/json') return error(415, 'QUERY_INVALID', 'POST /query needs content-type: application/json');
-  return undefined;
+/** A refused request's one error; its body is never read, and closing the connection drops it. */
+function refuse(c: Context<Env>, status: 401 | 403 | 404 | 415, code: ControlError['code'], message: string): Response {
+  c.env.outgoing.setHeader('connection', 'close');
+  const error: ControlError = { type: 'error', code, message };
+  return c.json(error, status);
 }
 
-/** The media type without its parameters: `application/json; charset=utf-8` is JSON too. */
-function mediaType(req: IncomingMessage): string | undefined {
-  return req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+/** The media type without its parameters: `application/json; charset=utf-8` is JSON too. A cross-site form cannot send it. */
+function jsonOnly(c: Context<Env>): Response | undefined {
+  const type = c.req.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  if (type === 'application/json') return undefined;
+  return refuse(c, 415, 'QUERY_INVALID', `POST ${c.req.path} needs content-type: application/json`);
 }
 
-function serveQuery(service: QueryService, req: IncomingMessage, res: ServerResponse): void {
-  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  const emit = (e: ControlEvent) => res.write(JSON.stringify(e) + '\n');
-  readBody(req)
-    .then((body) => {
-      const parsed = QueryRequest.safeParse(body);
-      if (!parsed.success) throw new CleanroomError('QUERY_INVALID', `request body must be {"sql": "..."}: ${z.prettifyError(parsed.error)}`);
-      return service.query(parsed.data.sql, (p) => emit({ type: 'progress', stage: p.stage, ownKeys: p.ownKeys, ...(p.ahead === undefined ? {} : { ahead: p.ahead }) }));
-    })
-    .then((outcome) => emit(outcome.kind === 'result' ? { type: 'result', result: outcome.result } : { type: 'released', queryId: outcome.queryId, groups: outcome.groups, receivers: outcome.receivers }))
-    .catch((err: unknown) => {
-      const e = asCleanroomError(err);
-      emit({ type: 'error', code: e.code, message: e.message });
-    })
-    .finally(() => res.end());
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_CONTROL_BODY_BYTES) throw new CleanroomError('LIMIT_EXCEEDED', `request body over ${MAX_CONTROL_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
+/** A console answer as JSON, or its refusal as one error (400) the page shows as it is. */
+async function answer(c: Context<Env>, run: () => Promise<unknown>): Promise<Response> {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return c.json(await run(), 200, { 'cache-control': 'no-store' });
+  } catch (err) {
+    const e = asCleanroomError(err);
+    const error: ControlError = { type: 'error', code: e.code, message: e.message };
+    return c.json(error, 400, { 'cache-control': 'no-store' });
+  }
+}
+
+function serveQuery(service: QueryService, c: Context<Env>): Response {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start: (controller) => {
+      const emit = (e: ControlEvent) => controller.enqueue(encoder.encode(JSON.stringify(e) + '\n'));
+      readSql(c)
+        .then(({ sql }) => service.query(sql, (p) => emit({ type: 'progress', stage: p.stage, ownKeys: p.ownKeys, ...(p.ahead === undefined ? {} : { ahead: p.ahead }) })))
+        .then((outcome) => emit(outcome.kind === 'result' ? { type: 'result', result: outcome.result } : { type: 'released', queryId: outcome.queryId, groups: outcome.groups, receivers: outcome.receivers }))
+        .catch((err: unknown) => {
+          const e = asCleanroomError(err);
+          emit({ type: 'error', code: e.code, message: e.message });
+        })
+        .finally(() => controller.close());
+    },
+  });
+  return c.body(body, 200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+}
+
+async function readSql(c: Context<Env>): Promise<{ sql: string }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = c.req.raw.body?.getReader();
+  for (let r = await reader?.read(); r && !r.done; r = await reader!.read()) {
+    size += r.value.byteLength;
+    if (size > MAX_CONTROL_BODY_BYTES) {
+      // The rest of the body is never read: the connection ends with this response.
+      c.env.outgoing.setHeader('connection', 'close');
+      await reader!.cancel();
+      throw new CleanroomError('LIMIT_EXCEEDED', `request body over ${MAX_CONTROL_BODY_BYTES} bytes`);
+    }
+    chunks.push(r.value);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch {
     throw new CleanroomError('QUERY_INVALID', 'request body is not JSON');
   }
+  const parsed = SqlRequest.safeParse(json);
+  if (!parsed.success) throw new CleanroomError('QUERY_INVALID', `request body must be {"sql": "..."}: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+const MEDIA_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.map': 'application/json', '.txt': 'text/plain; charset=utf-8', '.png': 'image/png', '.svg': 'image/svg+xml' };
+
+/**
+ * The built console, read once at start into memory: a request names a file of this map or nothing, so no path
+ * from a request ever reaches the file system. Empty when the console was not built.
+ */
+function loadWeb(dir: string): Map<string, { body: Uint8Array<ArrayBuffer>; type: string }> {
+  const files = new Map<string, { body: Uint8Array<ArrayBuffer>; type: string }>();
+  const add = (path: string, file: string) => files.set(path, { body: new Uint8Array(readFileSync(file)), type: MEDIA_TYPES[extname(file)] ?? 'application/octet-stream' });
+  try {
+    add('/index.html', join(dir, 'index.html'));
+    for (const name of readdirSync(join(dir, 'assets'))) add(`/assets/${name}`, join(dir, 'assets', name));
+  } catch {
+    files.clear();
+  }
+  return files;
 }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { AuditLog, DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { BudgetLedger, DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
 import type { LoadedConfig } from '../config/node-config.js';
+import { ConsoleData } from '../console/console-data.js';
 import { startControlServer } from '../control/control-server.js';
 import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
@@ -39,6 +40,8 @@ export class CleanroomNode {
   private endpoint: PeerEndpoint | undefined;
   private control: Server | undefined;
   private readonly coordinator: QueryCoordinator;
+  /** What the web console's pages read (the control interface serves them). */
+  readonly console: ConsoleData;
 
   private constructor(
     readonly cfg: LoadedConfig,
@@ -53,6 +56,7 @@ export class CleanroomNode {
     private readonly budget: BudgetLedger,
   ) {
     this.coordinator = new QueryCoordinator({ cfg, memberId: identity.memberId, manifest, pool, store, audit, budget, log, connectionParams: this.connectionParams() });
+    this.console = new ConsoleData({ cfg, memberId: identity.memberId, manifest, budget, auditFile: cfg.path(DEFAULT_AUDIT_FILE), budgetFile: cfg.path(DEFAULT_BUDGET_FILE) });
   }
 
   /**

@@ -1,0 +1,152 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AuditLog, type AuditEntry } from '../audit/audit-log.js';
+import type { BudgetLedger } from '../budget/ledger.js';
+import type { LoadedConfig } from '../config/node-config.js';
+import { fromDecimal, toText } from '../dp/rational.js';
+import { asCleanroomError, CleanroomError, RuleViolation } from '../errors.js';
+import { MAX_CONSOLE_HISTORY } from '../limits.js';
+import { manifestHash } from '../manifest/canonical.js';
+import { holdersOf, type Manifest } from '../manifest/schema.js';
+import { parseSignedManifest, unsignedMembers } from '../manifest/signature.js';
+import { parseQuery } from '../query/parse.js';
+import { planQuery } from '../query/plan.js';
+import type { BudgetView, CollaborationView, HistoryItem, HistoryView, PlanView, TableView } from './api.js';
+import { preview } from './preview.js';
+import { probeEndpoint } from './reachability.js';
+import { describeColumn, describePrivacy, describeRules } from './rules-text.js';
+
+export interface ConsoleDeps {
+  readonly cfg: LoadedConfig;
+  readonly memberId: string;
+  readonly manifest: Manifest;
+  /** The live ledger of the running node: what its gauges show is what its next charge is checked against. */
+  readonly budget: BudgetLedger;
+  readonly auditFile: string;
+  readonly budgetFile: string;
+}
+
+/** A query id as the node draws it (16 random bytes, hex): nothing else ever names a result file. */
+const QUERY_ID = /^[0-9a-f]{32}$/;
+
+/** What the console's pages show, read from the node's manifest, ledger, audit log and result files. */
+export class ConsoleData {
+  private readonly hash: string;
+
+  constructor(private readonly d: ConsoleDeps) {
+    this.hash = Buffer.from(manifestHash(d.manifest)).toString('hex');
+  }
+
+  async collaboration(): Promise<CollaborationView> {
+    const m = this.d.manifest;
+    const { signedBy, fileMatches } = await this.signatures();
+    const members = await Promise.all(
+      m.members.map(async (member) => {
+        const self = member.id === this.d.memberId;
+        const probe = self ? { reachable: true } : await probeEndpoint(member.endpoint);
+        return { id: member.id, name: member.name, endpoint: member.endpoint, self, querier: m.queriers.includes(member.id), receiver: m.receivers.includes(member.id), ...probe };
+      }),
+    );
+    return { collaborationId: m.collaborationId, name: m.name, version: m.version, hash: this.hash, self: this.d.memberId, signedBy, fileMatches, members };
+  }
+
+  tables(): Promise<TableView[]> {
+    const now = new Date();
+    return Promise.resolve(
+      this.d.manifest.tables.map((t) => {
+        const own = holdersOf(t).includes(this.d.memberId);
+        const privacy = describePrivacy(t);
+        const p = t.rules.privacy;
+        return {
+          name: t.name,
+          owner: t.owner,
+          holders: holdersOf(t),
+          own,
+          columns: t.columns.map((c) => describeColumn(t, c)),
+          rules: describeRules(t),
+          ...(privacy ? { privacy } : {}),
+          ...(p && own ? { budget: this.gauge(t.name, p.budget, now) } : {}),
+        };
+      }),
+    );
+  }
+
+  /** Parse, plan and preview as `cleanroom query --preview` does: the planner's refusal is an answer here, not an error. */
+  async plan(sql: string): Promise<PlanView> {
+    try {
+      const plan = planQuery(await parseQuery(sql), this.d.manifest, this.d.memberId);
+      const outputs = plan.outputs.map((o) => ({ name: o.name, kind: o.kind }));
+      return { ok: true, mode: plan.mode, members: plan.members, outputs, preview: await preview(plan, this.d.memberId, this.d.budgetFile) };
+    } catch (err) {
+      const e = asCleanroomError(err);
+      return { ok: false, code: e.code, message: e.message, ...(e instanceof RuleViolation ? { rule: e.rule, allowed: e.allowed } : {}) };
+    }
+  }
+
+  async history(): Promise<HistoryView> {
+    const audit = await AuditLog.verify(this.d.auditFile);
+    // A log whose lines no longer parse still has a verdict to show: where it was tampered with.
+    const entries = await AuditLog.read(this.d.auditFile).catch((err: unknown) => {
+      if (audit.ok) throw err;
+      return [];
+    });
+    const byQuery = new Map<string, AuditEntry[]>();
+    for (const e of entries) byQuery.set(e.queryId, [...(byQuery.get(e.queryId) ?? []), e]);
+    const newest = [...byQuery.values()].reverse();
+    const items = await Promise.all(newest.slice(0, MAX_CONSOLE_HISTORY).map((es) => this.item(es)));
+    return { self: this.d.memberId, items, omitted: Math.max(0, newest.length - MAX_CONSOLE_HISTORY), audit };
+  }
+
+  async result(queryId: string): Promise<unknown> {
+    if (!QUERY_ID.test(queryId)) throw new CleanroomError('QUERY_INVALID', 'a query id is 32 lowercase hex digits');
+    const text = await readFile(this.resultFile(queryId), 'utf8').catch(() => undefined);
+    return text === undefined ? undefined : (JSON.parse(text) as unknown);
+  }
+
+  private async item(es: readonly AuditEntry[]): Promise<HistoryItem> {
+    const first = es[0]!;
+    const last = es[es.length - 1]!;
+    const released = es.find((e) => e.released)?.released;
+    const hasResult = last.event === 'result' && (await readFile(this.resultFile(first.queryId)).then(() => true, () => false));
+    return {
+      queryId: first.queryId,
+      time: first.time,
+      querier: first.querier,
+      sql: first.sql,
+      status: last.event,
+      ...(last.event === 'refused' || last.event === 'failed' ? { reason: last.detail } : {}),
+      ...(released ? { released } : {}),
+      events: es.map((e) => ({ seq: e.seq, time: e.time, event: e.event, detail: e.detail })),
+      hasResult,
+    };
+  }
+
+  private resultFile(queryId: string): string {
+    return join(this.d.cfg.path(this.d.cfg.config.resultsDir), `${queryId}.json`);
+  }
+
+  private gauge(table: string, budget: { epsilon: number; refresh: 'month' | 'never' }, now: Date): BudgetView {
+    const b = { epsilon: fromDecimal(budget.epsilon), refresh: budget.refresh };
+    const next = budget.refresh === 'month' ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10) : undefined;
+    return {
+      epsilon: toText(b.epsilon),
+      spent: toText(this.d.budget.spent(table, budget.refresh, now)),
+      remaining: toText(this.d.budget.remaining(table, b, now)),
+      refresh: budget.refresh,
+      ...(next ? { nextRefresh: next } : {}),
+    };
+  }
+
+  /** Who signed, read from the manifest file: the node keeps the manifest it started with, not its signatures. */
+  private async signatures(): Promise<{ signedBy: string[]; fileMatches: boolean }> {
+    const file = this.d.cfg.path(this.d.cfg.config.manifestFile);
+    try {
+      const signed = parseSignedManifest(JSON.parse(await readFile(file, 'utf8')), false);
+      const fileMatches = Buffer.from(manifestHash(signed.manifest)).toString('hex') === this.hash;
+      const unsigned = new Set(unsignedMembers(signed));
+      return { signedBy: fileMatches ? signed.manifest.members.map((m) => m.id).filter((id) => !unsigned.has(id)) : [], fileMatches };
+    } catch {
+      return { signedBy: [], fileMatches: false };
+    }
+  }
+}

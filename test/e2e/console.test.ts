@@ -1,0 +1,219 @@
+/**
+ * The web console in a real browser (headless Chromium) against two real node processes: logged in by the link
+ * `cleanroom console` prints, it shows both members reachable, every table's rules and ann's budget, refuses a
+ * query inline with the planner's reason, runs an allowed GROUP BY with a progress bar and a chart of one bar per
+ * group whose numbers are the CLI's, and lists the query in History. Screenshots of every page go to
+ * test/e2e/artifacts/ on every run (the README's picture is query-dp.png).
+ */
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, launchChromium } from '../support/browser.js';
+import { DP_BUDGET, DP_EPSILON, DP_SQL, EXACT_SQL, MATCHED_PER_GROUP, REFUSED_SQL, startConsoleCluster } from '../support/console-cluster.js';
+import { cleanroom, makeTempDir, type Cluster } from './helpers.js';
+
+/*
+ * The functions given to page.evaluate run in the page. This project's test build has no DOM library, so they see
+ * the little of the page they use through these declarations, which stay local to this file.
+ */
+declare const document: {
+  readonly activeElement: { readonly id: string; readonly textContent: string | null } | null;
+  readonly body: object;
+  querySelector(selector: 'progress'): { readonly value: number } | null;
+};
+declare const window: { progressSeen?: number[] };
+declare class MutationObserver {
+  constructor(callback: () => void);
+  observe(target: object, options: { subtree: boolean; childList: boolean; attributes: boolean }): void;
+}
+interface Canvas {
+  readonly width: number;
+  readonly height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { readonly data: Uint8ClampedArray } } | null;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+describe('the web console in Chromium', () => {
+  let cluster: Cluster;
+  let cleanup: () => Promise<void>;
+  let browser: Browser;
+  let page: Page;
+  /** Whatever the page logs as an error (a script failure, a blocked load under the CSP): none is expected. */
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    let dir: string;
+    ({ dir, cleanup } = await makeTempDir('console'));
+    [cluster, browser] = await Promise.all([startConsoleCluster(dir, 'console-ui'), launchChromium()]);
+    page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => void (m.type() === 'error' && pageErrors.push(m.text())));
+    page.on('response', (r) => void (r.status() >= 400 && pageErrors.push(`${r.status()} ${r.url()}`)));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await cluster?.stop();
+    await cleanup?.();
+  });
+
+  it('the link of `cleanroom console` logs the browser in and the Collaboration page shows both members reachable', async () => {
+    const link = await cleanroom(['console', cluster.nodeDirs.ann!]);
+    expect(link.code, link.stderr).toBe(0);
+    const url = link.stdout.trim();
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${cluster.controlPort.ann}/login\\?code=[0-9a-f]{64}$`));
+    await page.goto(url);
+    // The code leaves the address bar: the page is the console's root.
+    expect(new URL(page.url()).pathname).toBe('/');
+    await expect.poll(() => page.locator('td[data-reachable]').count()).toBe(2);
+    expect(await page.locator('tr[data-member="ann"] td[data-reachable]').getAttribute('data-reachable')).toBe('true');
+    expect(await page.locator('tr[data-member="bob"] td[data-reachable]').textContent()).toContain('reachable');
+    expect(await page.locator('tr[data-member="bob"] td[data-reachable]').getAttribute('data-reachable')).toBe('true');
+    const hash = await cleanroom(['manifest', 'hash', join(cluster.nodeDirs.ann!, 'manifest.json')]);
+    expect(await page.locator('code.hash').textContent()).toBe(hash.stdout.trim());
+    expect(await page.getByText('Signed by').locator('xpath=following-sibling::dd[1]').textContent()).toContain('ann, bob');
+    await shot(page, 'collaboration');
+  });
+
+  it('the link works once: a second browser that opens it is not logged in', async () => {
+    const link = (await cleanroom(['console', cluster.nodeDirs.ann!])).stdout.trim();
+    const [first, second] = [await browser.newContext(), await browser.newContext()];
+    try {
+      const one = await first.newPage();
+      await one.goto(link);
+      await one.locator('td[data-reachable]').first().waitFor();
+      const two = await second.newPage();
+      expect((await two.goto(link))?.status()).toBe(401);
+      expect(await two.textContent('body')).toContain('used already');
+      await two.goto(new URL('/', link).href);
+      await two.getByRole('heading', { name: 'Not logged in' }).waitFor();
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('the Tables page states each analysis rule in words and the budget gauge of ann’s own DP table', async () => {
+    await page.getByRole('link', { name: 'Tables' }).click();
+    const dp = page.locator('section[data-table="t_ann_dp"]');
+    await expect.poll(() => dp.count()).toBe(1);
+    expect(await dp.textContent()).toContain('May be filtered (WHERE) and grouped (GROUP BY) by: g');
+    expect(await dp.textContent()).toContain(`ε = ${DP_EPSILON} and δ = 0.000001 per query`);
+    expect(await dp.locator('meter').getAttribute('max')).toBe(String(DP_BUDGET));
+    expect(await dp.locator('[data-remaining]').textContent()).toBe(String(DP_BUDGET));
+    // bob's table has no gauge at ann: only the owner keeps a budget.
+    expect(await page.locator('section[data-table="t_bob"] meter').count()).toBe(0);
+    expect(await page.locator('section[data-table="t_bob"]').textContent()).toContain('Owner: bob');
+    await shot(page, 'tables');
+  });
+
+  it('a query the rules refuse shows the planner’s reason inline, with what is allowed, and cannot be run', async () => {
+    await page.getByRole('link', { name: 'Query' }).click();
+    await page.getByLabel(/^Query \(SQL/).fill(REFUSED_SQL);
+    const refused = page.locator('[data-plan="refused"]');
+    await refused.waitFor();
+    const text = (await refused.textContent()) ?? '';
+    expect(text).toContain('RULE_VIOLATION');
+    expect(text).toMatch(/Allowed:.*\bg\b/);
+    expect(await page.getByRole('button', { name: 'Run query' }).isDisabled()).toBe(true);
+    await shot(page, 'query-refused');
+  });
+
+  it('an allowed GROUP BY runs with a progress bar and shows one bar per group, the numbers the CLI prints', async () => {
+    const sql = page.getByLabel(/^Query \(SQL/);
+    await sql.fill(EXACT_SQL);
+    await page.locator('[data-plan="allowed"]').waitFor();
+    expect(await page.locator('[data-plan="allowed"]').textContent()).toContain('exact answers, no budget is charged');
+    // Every value the progress bar takes, as the page shows it: the test watches it move, the product knows nothing of this.
+    await page.evaluate(() => {
+      const seen: number[] = [];
+      window.progressSeen = seen;
+      new MutationObserver(() => {
+        const bar = document.querySelector('progress');
+        if (bar && seen[seen.length - 1] !== bar.value) seen.push(bar.value);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page.locator('table.result-table').waitFor();
+    const seen = await page.evaluate(() => window.progressSeen ?? []);
+    const max = Number(await page.locator('progress').getAttribute('max'));
+    expect(seen[seen.length - 1]).toBe(max);
+    expect(seen.length, `progress values seen: ${seen.join(', ')}`).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('ol.stages li[data-stage]').evaluateAll((li) => li.map((l) => l.getAttribute('data-stage')))).toEqual(expect.arrayContaining(['submitted', 'psi', 'done']));
+
+    const rows = await page.locator('table.result-table tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent)));
+    const cli = await cleanroom(['query', cluster.nodeDirs.ann!, EXACT_SQL, '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const cliRows = (JSON.parse(cli.stdout) as { rows: (string | number)[][] }).rows;
+    expect(cliRows).toEqual([['g0', MATCHED_PER_GROUP], ['g1', MATCHED_PER_GROUP]]);
+    expect(rows).toEqual(cliRows.map((r) => r.map(String)));
+
+    const canvas = page.locator('figure.chart canvas');
+    expect(await canvas.getAttribute('data-bars')).toBe(String(cliRows.length));
+    expect(await canvas.getAttribute('aria-label')).toContain(cliRows.map(([g, n]) => `${g}: ${n}`).join('; '));
+    expect(await canvasHasInk(page)).toBe(true);
+    await shot(page, 'query');
+  });
+
+  it('a DP query shows each value with its interval and the chart draws error bars; the gauge then shows the spend', async () => {
+    await page.getByLabel(/^Query \(SQL/).fill(DP_SQL);
+    await page.locator('[data-plan="allowed"]').waitFor();
+    expect(await page.locator('[data-plan="allowed"]').textContent()).toContain(`Charges ε = ${DP_EPSILON} to t_ann_dp: ${DP_BUDGET} of ${DP_BUDGET} remains`);
+    await page.getByRole('button', { name: 'Run query' }).click();
+    await page.locator('table.result-table').waitFor();
+    await expect.poll(() => page.locator('table.result-table').textContent()).toMatch(/\(\d+ to \d+\)/);
+    expect(await page.locator('section.result').textContent()).toContain('Differentially private');
+    const label = (await page.locator('figure.chart canvas').getAttribute('aria-label')) ?? '';
+    expect(label).toMatch(/g0: \d+ \(\d+ to \d+\); g1: \d+ \(\d+ to \d+\)/);
+    await page.getByLabel('Chart of', { exact: true }).selectOption({ label: 'sum_v' });
+    expect(await page.locator('figure.chart canvas').getAttribute('aria-label')).toContain('sum_v');
+    await page.getByLabel('Chart of', { exact: true }).selectOption({ index: 0 });
+    await shot(page, 'query-dp');
+
+    await page.getByRole('link', { name: 'Tables' }).click();
+    const remaining = page.locator('section[data-table="t_ann_dp"] [data-remaining]');
+    await expect.poll(() => remaining.textContent()).toBe(String(DP_BUDGET - DP_EPSILON));
+  });
+
+  it('History lists the queries with who asked and the outcome, verifies the audit chain, and shows a saved result', async () => {
+    await page.getByRole('link', { name: 'History' }).click();
+    await page.locator('[data-audit]').waitFor();
+    expect(await page.locator('[data-audit]').getAttribute('data-audit')).toBe('intact');
+    const items = page.locator('tr[data-query]');
+    // The console's two queries and the CLI's one.
+    await expect.poll(() => items.count()).toBe(3);
+    expect(await items.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-status')))).toEqual(['result', 'result', 'result']);
+    const exact = page.locator('tr[data-query]', { hasText: EXACT_SQL }).first();
+    expect(await exact.textContent()).toContain('ann (this node)');
+    expect(await exact.textContent()).toContain('2 group(s) of g, count to ann');
+    await exact.getByRole('button', { name: /Show the result/ }).click();
+    await page.locator('table.result-table').waitFor();
+    expect(await page.locator('table.result-table tbody tr').count()).toBe(2);
+    await shot(page, 'history');
+  });
+
+  it('works from the keyboard: the page links are reachable by Tab and Enter opens a page', async () => {
+    await page.goto(new URL('/#/collaboration', page.url()).href);
+    // A fresh load: focus starts at the top of the document, not where the last test left it.
+    await page.reload();
+    await page.locator('td[data-reachable]').first().waitFor();
+    // Skip link first, then the four page links.
+    for (let i = 0; i < 4; i++) await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Query');
+    await page.keyboard.press('Enter');
+    await page.getByLabel(/^Query \(SQL/).waitFor();
+    // Focus moves to the new page's heading, where a screen reader starts reading.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('page-heading');
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+/** Whether the chart's canvas holds any opaque pixel: Chart.js drew on it. */
+function canvasHasInk(page: Page): Promise<boolean> {
+  return page.locator('figure.chart canvas').evaluate((element) => {
+    const c = element as unknown as Canvas;
+    const data = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) return true;
+    return false;
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * The console's calls to its node's control interface: same-origin, authenticated by the session cookie the login
+ * link set (the browser sends it; the page never sees it). POSTs carry JSON, which a cross-site form cannot send.
+ */
+export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem } from '../../src/console/api.js';
+
+/** One error as the control interface sends it: a refusal, or how a query ended badly. */
+export interface ApiError {
+  readonly type: 'error';
+  readonly code: string;
+  readonly message: string;
+}
+
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: ApiError,
+  ) {
+    super(`${error.code}: ${error.message}`);
+  }
+}
+
+async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const json = (await res.json()) as unknown;
+  if (!res.ok) throw new ApiFailure(res.status, json as ApiError);
+  return json as T;
+}
+
+export const getJson = <T>(path: string): Promise<T> => call<T>('GET', path);
+export const postJson = <T>(path: string, body?: unknown): Promise<T> => call<T>('POST', path, body);
+
+/** The result of a query as the node returns it (QueryResult, src/query/result.ts). */
+export interface QueryResult {
+  readonly queryId: string;
+  readonly mode: string;
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | number | null)[])[];
+  readonly minDistinctKeys: number;
+  readonly privacy?: {
+    readonly epsilon: string;
+    readonly delta: string;
+    readonly confidence: number;
+    readonly intervals: readonly (readonly (readonly [string | number | null, string | number | null] | null)[])[];
+  };
+}
+
+export type QueryEvent =
+  | { readonly type: 'progress'; readonly stage: 'queued' | 'psi' | 'aggregation'; readonly ownKeys: number; readonly ahead?: number }
+  | { readonly type: 'result'; readonly result: QueryResult }
+  | { readonly type: 'released'; readonly queryId: string; readonly groups: number; readonly receivers: readonly string[] }
+  | ApiError;
+
+/** Submits a query (POST /query, as the CLI does) and hands over each event of its stream as it arrives. */
+export async function runQuery(sql: string, onEvent: (e: QueryEvent) => void): Promise<void> {
+  const res = await fetch('/query', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql }) });
+  if (!res.ok || !res.body) {
+    onEvent((await res.json()) as ApiError);
+    return;
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    buffer += r.value;
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      const line = buffer.slice(0, nl).trim();
+      buffer = buffer.slice(nl + 1);
+      if (line) onEvent(JSON.parse(line) as QueryEvent);
+    }
+  }
+}
