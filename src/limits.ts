@@ -131,6 +131,12 @@ export const POSTGRES_FETCH_ROWS = 10_000;
 export const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
+ * The longest one statement, one fetch of POSTGRES_FETCH_ROWS rows, or one wait for a lock may take on a member's
+ * database: a live server answers in far less, and a hung one must fail the query rather than hold it forever.
+ */
+export const POSTGRES_STATEMENT_TIMEOUT_MS = 60_000;
+
+/**
  * Files of the hash cache (one per batch of newly hashed keys) before they are merged into one: a lookup reads
  * every file, so a few keep it one scan; merging rewrites the cache, so it waits for several.
  */

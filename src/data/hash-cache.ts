@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CleanroomError } from '../errors.js';
 import { MAX_HASH_CACHE_SEGMENTS } from '../limits.js';
@@ -45,33 +45,54 @@ export class HashCache {
   async lookup(reader: DuckDBConnection, writer: DuckDBConnection, keys: string, hasher: KeyHasher): Promise<CacheLease> {
     const dir = join(this.dir, `h2g-${fingerprint(hasher.dst)}`);
     try {
-      const cache = await this.open(dir);
-      // No query starts reading during a merge; from here on, a merge (which deletes files) waits for this one.
-      await cache.merging;
-      cache.readers += 1;
-      let released = false;
-      const release = () => {
-        if (released) return;
-        released = true;
-        cache.readers -= 1;
-      };
-      try {
-        if (cache.files.length === 0 || (await missingCount(reader, keys, cache.files)) > 0n) {
-          const fill = cache.filling.catch(() => {}).then(() => this.fill(cache, reader, writer, keys, hasher));
-          cache.filling = fill;
-          await fill;
-        }
-      } catch (err) {
-        release();
-        throw err;
-      }
-      const files = cache.files;
-      return { relation: files.length > 0 ? parquet(files) : '(SELECT NULL::VARCHAR AS nk, NULL::BLOB AS h WHERE false)', release };
+      return await this.tryLookup(dir, reader, writer, keys, hasher).catch(async (err: unknown) => {
+        // The cache may be deleted at any time (to free space): its files gone, it starts over from what is on disk.
+        if (!(await this.vanished(dir))) throw err;
+        this.dsts.delete(dir);
+        return this.tryLookup(dir, reader, writer, keys, hasher);
+      });
     } catch (err) {
       // The system's code (ENOSPC, EACCES) says what to fix; DuckDB's message could quote a key, so it stays the cause.
       const code = (err as { code?: unknown }).code;
       throw err instanceof CleanroomError ? err : new CleanroomError('DATA_INVALID', `cannot fill the hash cache in ${dir}${typeof code === 'string' ? ` (${code})` : ''}`, { cause: err });
     }
+  }
+
+  private async tryLookup(dir: string, reader: DuckDBConnection, writer: DuckDBConnection, keys: string, hasher: KeyHasher): Promise<CacheLease> {
+    const cache = await this.open(dir);
+    // No query starts reading during a merge; once counted (in the same turn as the last check), a merge, which
+    // deletes files, waits for this one.
+    for (let m = cache.merging; ; m = cache.merging) {
+      await m;
+      if (m === cache.merging) break;
+    }
+    cache.readers += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      cache.readers -= 1;
+    };
+    try {
+      if (cache.files.length === 0 || (await missingCount(reader, keys, cache.files)) > 0n) {
+        const fill = cache.filling.catch(() => {}).then(() => this.fill(cache, reader, writer, keys, hasher));
+        cache.filling = fill;
+        await fill;
+      }
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const files = cache.files;
+    return { relation: files.length > 0 ? parquet(files) : '(SELECT NULL::VARCHAR AS nk, NULL::BLOB AS h WHERE false)', release };
+  }
+
+  /** Whether files this process counts on were removed from under it. */
+  private async vanished(dir: string): Promise<boolean> {
+    const cache = await this.dsts.get(dir)?.catch(() => undefined);
+    if (!cache) return false;
+    const present = await Promise.all([dir, ...cache.files].map((f) => stat(f).then(() => true, () => false)));
+    return present.includes(false);
   }
 
   /** The directory's state, its files listed once per process (this process is the only writer). */
@@ -120,27 +141,30 @@ export class HashCache {
       const inflight: Promise<void>[] = [];
       let chain = Promise.resolve();
       let any = false;
-      const result = await reader.stream(missing);
-      for (;;) {
-        const chunk = await result.fetchChunk();
-        if (!chunk || chunk.rowCount === 0) break;
-        any = true;
-        const batch = chunk.getColumnValues(0) as string[];
-        const hashed = hasher.hash(batch);
-        hashed.catch(() => {});
-        chain = chain.then(async () => {
-          const h = await hashed;
-          batch.forEach((k, i) => {
-            appender.appendVarchar(k);
-            appender.appendBlob(h.subarray(i * 32, i * 32 + 32));
-            appender.endRow();
+      try {
+        const result = await reader.stream(missing);
+        for (;;) {
+          const chunk = await result.fetchChunk();
+          if (!chunk || chunk.rowCount === 0) break;
+          any = true;
+          const batch = chunk.getColumnValues(0) as string[];
+          const hashed = hasher.hash(batch);
+          hashed.catch(() => {});
+          chain = chain.then(async () => {
+            const h = await hashed;
+            batch.forEach((k, i) => {
+              appender.appendVarchar(k);
+              appender.appendBlob(h.subarray(i * 32, i * 32 + 32));
+              appender.endRow();
+            });
           });
-        });
-        inflight.push(chain);
-        if (inflight.length > hasher.parallelism) await inflight.shift();
+          inflight.push(chain);
+          if (inflight.length > hasher.parallelism) await inflight.shift();
+        }
+        await chain;
+      } finally {
+        appender.closeSync();
       }
-      await chain;
-      appender.closeSync();
       return any ? await write(writer, dir, `SELECT * FROM "${temp}"`) : undefined;
     } finally {
       await writer.run(`DROP TABLE IF EXISTS "${temp}"`).catch(() => {});

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { POSTGRES_CONNECT_TIMEOUT_MS } from '../limits.js';
+import { POSTGRES_CONNECT_TIMEOUT_MS, POSTGRES_STATEMENT_TIMEOUT_MS } from '../limits.js';
 import type { DataProblem } from './data-problem.js';
 import { sourceName, type PostgresSource } from './table-source.js';
 
@@ -15,9 +15,16 @@ export async function openReadOnly(src: PostgresSource): Promise<pg.Client> {
   // The client lets a URL's (empty) password win over a separate one: the password goes into the URL it is given.
   const url = new URL(src.url);
   if (password !== undefined) url.password = encodeURIComponent(password);
+  // A server that stops answering, or a lock held on the table, fails the query naming the table instead of
+  // holding it (and its slot) forever: every statement, fetch and wait is bounded, and a dead peer is noticed.
   const client = new pg.Client({
     connectionString: url.toString(),
     connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
+    statement_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+    lock_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: POSTGRES_STATEMENT_TIMEOUT_MS,
+    query_timeout: POSTGRES_STATEMENT_TIMEOUT_MS + POSTGRES_CONNECT_TIMEOUT_MS,
+    keepAlive: true,
     application_name: 'cleanroom',
   });
   // A connection dropped by the server surfaces on the query that used it; the client must not throw unheard.
@@ -25,6 +32,8 @@ export async function openReadOnly(src: PostgresSource): Promise<pg.Client> {
   try {
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Floats as their shortest exact text, whatever the server's or role's setting: a value is never rounded.
+    await client.query('SET LOCAL extra_float_digits = 1');
   } catch (err) {
     await client.end().catch(() => {});
     throw postgresProblem(src, err);
@@ -60,8 +69,8 @@ export function postgresProblem(src: PostgresSource, err: unknown): PostgresProb
   const file = sourceName(src);
   const code = (err as { code?: unknown }).code;
   const u = new URL(src.url);
-  const user = decodeURIComponent(u.username) || 'the default user';
-  const database = decodeURIComponent(u.pathname.slice(1)) || 'the default database';
+  const user = decoded(u.username) || 'the default user';
+  const database = decoded(u.pathname.slice(1)) || 'the default database';
   const at = (rule: DataProblem['rule'], detail: string) => new PostgresProblem({ file, rule, detail });
   switch (code) {
     case 'ECONNREFUSED':
@@ -81,9 +90,22 @@ export function postgresProblem(src: PostgresSource, err: unknown): PostgresProb
       return at('permission', `${user} may not read ${src.table} (SQLSTATE 42501): grant it SELECT`);
     case '42P01':
       return at('missing-table', `there is no table or view ${src.table}`);
+    case '57014':
+    case '55P03':
+    case '25P03':
+      return at('unreachable', `the server at ${u.host} did not answer or release a lock within ${POSTGRES_STATEMENT_TIMEOUT_MS} ms (SQLSTATE ${code})`);
   }
   if (/client password must be a string|password authentication/i.test(String((err as Error)?.message))) return at('authentication', `the server at ${u.host} asks ${user} for a password: name the environment variable that holds it in passwordEnv`);
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return at('unreadable', `could not be read (SQLSTATE ${code})`);
   if (/timeout/i.test(String((err as Error)?.message))) return at('unreachable', `the database server at ${u.host} did not answer within ${POSTGRES_CONNECT_TIMEOUT_MS} ms`);
   return at('unreadable', `could not be read (${typeof code === 'string' ? code : 'the connection failed'})`);
+}
+
+/** A name as the URL spells it, or its raw text when its percent-encoding is broken. */
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

@@ -7,6 +7,7 @@ import type { Column, Table } from '../manifest/schema.js';
 import type { Literal, Predicate } from '../query/ast.js';
 import { NO_PROBLEMS, problemList, type DataProblem, type ProblemList } from './data-problem.js';
 import { close, isPostgresFailure, openReadOnly, postgresProblem } from './postgres-client.js';
+import { postgresRules } from './postgres-rules.js';
 import { quoteIdent } from './sql-text.js';
 import { sourceName, type Findings, type PostgresSource } from './table-source.js';
 import { addValueProblems, countsSql, locateBadValues, ruleChecks } from './value-check.js';
@@ -34,8 +35,18 @@ function holds(type: string, c: Column): boolean {
  * filtered after the read instead. DuckDB applies every filter again over what was read, so a pushed-down filter
  * only has to keep every row DuckDB would keep.
  */
-function pushable(type: string, c: Column): boolean {
-  return c.type === 'string' ? TEXT.test(type) : INTEGER.test(type) || NUMERIC.test(type);
+function pushable(p: Predicate, type: string, c: Column, utf8: boolean): boolean {
+  if (c.type !== 'string') return INTEGER.test(type) || NUMERIC.test(type);
+  // Byte order is code-point order only in UTF-8: elsewhere only equality keeps DuckDB's meaning.
+  return TEXT.test(type) && (utf8 || p.kind === 'in' || (p.kind === 'compare' && (p.op === '=' || p.op === '!=')));
+}
+
+/**
+ * A column as the query reads it: its text, and an empty text as NULL, as a CSV file's empty field reads (a text
+ * column's '' would otherwise be a group, or pass a filter, that the same rows in a file do not give).
+ */
+function asText(c: Column): string {
+  return `NULLIF(${quoteIdent(c.name)}::text, '')`;
 }
 
 /** What a query reads of a database table: some of its columns, and the filters to run inside the database. */
@@ -52,14 +63,20 @@ export interface PostgresRead {
  */
 export async function snapshotPostgres(conn: DuckDBConnection, table: Table, src: PostgresSource, read: PostgresRead, name: string): Promise<Findings> {
   return withSchema(table, src, read.columns, async (client, schema) => {
-    const { relation, types, raw, byColumn, fetched } = schema;
+    const { relation, types, raw, byColumn, fetched, utf8 } = schema;
     if (fetched.length === 0) return { source: '', raw, rows: 0n, whole: NO_PROBLEMS, byColumn };
     const params: unknown[] = [];
     const conds = read.filters.flatMap((f) => {
       const c = fetched.find((x) => x.name === f.column.column);
-      return c && pushable(types.get(c.name)!, c) ? [filterSql(f, c, params)] : [];
+      return c && pushable(f, types.get(c.name)!, c, utf8) ? [filterSql(f, c, params)] : [];
     });
-    const select = `SELECT ${fetched.map((c) => `${quoteIdent(c.name)}::text`).join(', ')} FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+    // With filters inside the database, the rows read are not the whole table: the rules are checked over every row
+    // first, so that whether a query is refused never depends on the rows its filters single out.
+    if (conds.length > 0) {
+      const whole = await wholeTableProblems(client, relation, fetched, sourceName(src));
+      if (whole.size > 0) return { source: '', raw, rows: 0n, whole: NO_PROBLEMS, byColumn: new Map([...byColumn, ...whole]) };
+    }
+    const select = `SELECT ${fetched.map(asText).join(', ')} FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
     const source = quoteIdent(name);
     await conn.run(`CREATE TABLE ${source} (${fetched.map((_, i) => `c${i} VARCHAR`).join(', ')})`);
     const appender = await conn.createAppender(name);
@@ -113,6 +130,8 @@ interface Schema {
   readonly byColumn: Map<string, ProblemList>;
   /** The columns that can be read, in the order of the read. */
   readonly fetched: readonly Column[];
+  /** The server stores text as UTF-8. */
+  readonly utf8: boolean;
 }
 
 /** Runs `f` in a read-only transaction once the relation and the types of `columns` are known; a failure of the database is a problem of the table. */
@@ -146,7 +165,8 @@ async function withSchema(table: Table, src: PostgresSource, columns: readonly s
         fetched.push(c);
       }
     }
-    return await f(client, { relation, types, raw, byColumn, fetched });
+    const utf8 = (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]?.e === 'UTF8';
+    return await f(client, { relation, types, raw, byColumn, fetched, utf8 });
   } catch (err) {
     if (isPostgresFailure(err)) return refuse(postgresProblem(src, err).problem);
     throw err;
@@ -155,9 +175,27 @@ async function withSchema(table: Table, src: PostgresSource, columns: readonly s
   }
 }
 
+/** Every rule of every column read, counted over the whole table inside the database; only counts come back. */
+async function wholeTableProblems(client: pg.Client, relation: string, columns: readonly Column[], file: string): Promise<Map<string, ProblemList>> {
+  const params: unknown[] = [];
+  const param = (v: unknown) => (params.push(v), `$${params.length}`);
+  const checks = columns.flatMap((c) => postgresRules(c, asText(c), param).map((r) => ({ ...r, column: c.name })));
+  const found = new Map<string, ProblemList>();
+  if (checks.length === 0) return found;
+  const [counts] = (await client.query<unknown[]>({ text: `SELECT ${checks.map((k) => `count(*) FILTER (WHERE ${k.bad})`).join(', ')} FROM ${relation}`, values: params, rowMode: 'array' })).rows;
+  checks.forEach((k, i) => {
+    const n = Number(counts![i]);
+    if (n === 0) return;
+    const before = found.get(k.column);
+    const problem: DataProblem = { file, column: k.column, rule: k.rule, detail: `${k.detail} in ${n} row(s) of the table (cleanroom check names them)` };
+    found.set(k.column, problemList([...(before?.problems ?? []), problem], (before?.total ?? 0) + n));
+  });
+  return found;
+}
+
 /** One filter as PostgreSQL SQL over the stored column, its literals bound as parameters. */
 function filterSql(p: Predicate, c: Column, params: unknown[]): string {
-  const col = c.type === 'string' ? `${quoteIdent(c.name)}::text COLLATE "C"` : quoteIdent(c.name);
+  const col = c.type === 'string' ? `${asText(c)} COLLATE "C"` : quoteIdent(c.name);
   const bind = (lit: Literal): string => {
     params.push(String(lit.value));
     return c.type === 'string' ? `$${params.length}::text` : `$${params.length}::numeric`;

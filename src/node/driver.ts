@@ -115,7 +115,17 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     }
   };
 
-  const hasher: KeyHasher = { dst: hashToGroupDst(ctx.collaborationId), parallelism: pool.threads, hash: (keys) => pool.hashToGroup(keys, hasher.dst) };
+  // Hashing a table's new keys into the cache comes before its first batch and can take minutes for a large table:
+  // each hashed batch is local progress, so the session's silence limit does not cut it off.
+  const hasher: KeyHasher = {
+    dst: hashToGroupDst(ctx.collaborationId),
+    parallelism: pool.threads,
+    hash: (keys) =>
+      pool.hashToGroup(keys, hasher.dst).then((h) => {
+        control.touch();
+        return h;
+      }),
+  };
   const produce = async (): Promise<void> => {
     let count = 0;
     for await (const hashed of store.hashedKeys(machine.side, hasher, PSI_BATCH_KEYS, columnsRead(plan, machine.side))) {
@@ -144,9 +154,12 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   if (machine.keyed) produce().catch(fail);
   control.listen((peer, msg) => apply(machine.receive(peer, msg)), idle);
   apply(machine.start());
-  const result = await control.done;
-  // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
-  if (result.kind !== 'failed') await chain;
-  await store.release(machine.side);
-  return result;
+  try {
+    const result = await control.done;
+    // After a failure a frozen peer could hold pending sends forever; the connections are torn down instead.
+    if (result.kind !== 'failed') await chain;
+    return result;
+  } finally {
+    await store.release(machine.side);
+  }
 }

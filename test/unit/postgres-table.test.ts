@@ -123,12 +123,32 @@ describe('a table in PostgreSQL answers as the same rows in a CSV file', () => {
   });
 });
 
+describe('an empty text reads as NULL, as an empty CSV field does', () => {
+  it('groups and filters it with the NULLs', async () => {
+    await server.sql(`CREATE TABLE empties AS SELECT * FROM t`);
+    await server.sql(`INSERT INTO empties VALUES ('e1@x.com', 1, 1, ''), ('e2@x.com', 2, 1, NULL)`);
+    await server.sql(`GRANT SELECT ON empties TO ${READER}`);
+    const pg = await TableStore.open({ t: src({ table: 'empties' }) }, scratch.cacheDir());
+    const both = await stores([...ROWS, ['e1@x.com', '1', '1', ''], ['e2@x.com', '2', '1', null]]);
+    both.pg.close();
+    const csv = both.csv;
+    try {
+      for (const filters of [[], [filter({ kind: 'compare', column: 'cat', op: '!=', value: { type: 'string', value: 'a' } })]]) {
+        expect(await answer(pg, side(table(), filters))).toEqual(await answer(csv, side(table(), filters)));
+      }
+    } finally {
+      pg.close();
+      csv.close();
+    }
+  });
+});
+
 describe('only what the query needs leaves the database', () => {
   it('a column the query does not read is never computed, and a filter runs inside PostgreSQL', async () => {
-    // A view whose n fails when computed, and whose amount fails for the rows of cat 'x': a read of n, or a read of
-    // the cat 'x' rows before filtering, makes PostgreSQL divide by zero.
+    // A view whose n fails when computed, and whose key fails for the rows of cat 'x': a read of n, or a read of the
+    // cat 'x' rows before filtering, makes PostgreSQL divide by zero. (The key has no rule to check over every row.)
     await server.sql(`CREATE TABLE probe_base AS SELECT * FROM t UNION ALL SELECT 'x@x.com', 0, 0, 'x'`);
-    await server.sql(`CREATE VIEW probe AS SELECT k, amount / CASE WHEN cat = 'x' THEN 0 ELSE 1 END AS amount, (amount / 0)::bigint AS n, cat FROM probe_base`);
+    await server.sql(`CREATE VIEW probe AS SELECT CASE WHEN cat = 'x' THEN (1 / (n - n))::text ELSE k END AS k, amount, (amount / 0)::bigint AS n, cat FROM probe_base`);
     await server.sql(`GRANT SELECT ON probe TO ${READER}`);
     const pg = await TableStore.open({ t: src({ table: 'probe' }) }, scratch.cacheDir());
     try {
@@ -159,11 +179,33 @@ describe('types and rules as for files', () => {
       await expect(pg.prepare(table())).resolves.toBeUndefined();
       const err = await streamedKeys(pg, side(table(), [filter({ kind: 'compare', column: 'amount', op: '>', value: { type: 'number', value: '0' } })])).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'DATA_INVALID' });
+      // The query is refused by the check of every row, which counts; cleanroom check names the values.
       const message = (err as Error).message;
-      expect(message).toContain('amount "1.2550" has more than 2 decimals');
-      expect(message).toContain('amount "5000.0000" is outside the declared bounds [-1000, 1000]');
+      expect(message).toContain('amount has more than 2 decimals in 1 row(s) of the table');
+      expect(message).toContain('amount is outside the declared bounds [-1000, 1000] in 1 row(s) of the table');
+      const [after] = await pg.check([table()]);
+      const named = after!.problems.problems.map((p) => `${p.column} ${p.value} ${p.rule}`);
+      expect(named).toEqual(expect.arrayContaining(['amount 1.2550 scale', 'amount 5000.0000 bounds']));
       // The audit log's summary quotes no value.
       expect((err as { summary: string }).summary).not.toContain('1.2550');
+    } finally {
+      pg.close();
+    }
+  });
+
+  it('refuses a query whatever its filters when any row of a column it reads breaks a rule: a refusal never singles out a row', async () => {
+    await server.sql(`CREATE TABLE one_bad AS SELECT * FROM t`);
+    await server.sql(`INSERT INTO one_bad VALUES ('bad@x.com', 1000.01, 1, 'zz')`);
+    await server.sql(`GRANT SELECT ON one_bad TO ${READER}`);
+    const pg = await TableStore.open({ t: src({ table: 'one_bad' }) }, scratch.cacheDir());
+    try {
+      const probe = (cat: string) => streamedKeys(pg, side(table(), [filter({ kind: 'compare', column: 'cat', op: '=', value: { type: 'string', value: cat } }), filter({ kind: 'compare', column: 'amount', op: '>', value: { type: 'number', value: '-1000' } })]));
+      // Filters that keep the bad row, and filters that leave it out: the same refusal.
+      for (const cat of ['zz', 'a']) {
+        await expect(probe(cat)).rejects.toMatchObject({ code: 'DATA_INVALID', message: expect.stringMatching(/amount is outside the declared bounds \[-1000, 1000\] in 1 row\(s\) of the table/) });
+      }
+      // A query that does not read the column is served.
+      expect(await streamedKeys(pg, side(table(), [filter({ kind: 'compare', column: 'cat', op: '=', value: { type: 'string', value: 'a' } })]))).toEqual(['ann@x.com']);
     } finally {
       pg.close();
     }

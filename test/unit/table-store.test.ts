@@ -192,6 +192,19 @@ describe('the hash cache', () => {
     store.close();
   });
 
+  it('may be deleted at any time, even while the node runs: the next query hashes its keys again', async () => {
+    const cacheDir = join(dir, 'cache-deleted');
+    let hashed = 0;
+    const counting: KeyHasher = { ...recorder.hasher, hash: (k) => ((hashed += k.length), recorder.hasher.hash(k)) };
+    const store = await TableStore.open({ t: { path: file('deleted.csv', 'k,amount,n,cat\nann@x.com,1,1,a\nbob@x.com,1,1,b\n'), format: 'csv' } }, cacheDir);
+    const side = { table: table(), filters: [] };
+    expect((await keys(store, side, { ...recorder, hasher: counting })).sort()).toEqual(['ann@x.com', 'bob@x.com']);
+    rmSync(cacheDir, { recursive: true, force: true });
+    expect((await keys(store, side, { ...recorder, hasher: counting })).sort()).toEqual(['ann@x.com', 'bob@x.com']);
+    expect(hashed).toBe(4);
+    store.close();
+  });
+
   it('merges its files once there are more than MAX_HASH_CACHE_SEGMENTS, and keeps every key exactly once', async () => {
     const cacheDir = join(dir, 'cache-merge');
     let hashed = 0;

@@ -109,7 +109,9 @@ function toNumber(c: Cell): number | null {
 
 function toCsv(result: QueryResult): string {
   const quote = (c: Cell) => {
-    const s = c === null ? '' : String(c);
+    const text = c === null ? '' : String(c);
+    // A label from a member's data that starts like a formula would run as one in a spreadsheet; numbers stay as they are.
+    const s = /^[=+\-@\t\r]/.test(text) && !/^[+-]?\d+(\.\d+)?$/.test(text) ? `'${text}` : text;
     return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
   };
   const withIntervals = result.privacy !== undefined;
