@@ -122,7 +122,8 @@ describe('the web console in Chromium', () => {
   it('an allowed GROUP BY runs with a progress bar and shows one bar per group, the numbers the CLI prints', async () => {
     const sql = page.getByLabel(/^Query \(SQL/);
     await sql.fill(EXACT_SQL);
-    await page.locator('[data-plan="allowed"]').waitFor();
+    // The check runs as you type: wait for this query's verdict, not one left from before.
+    await page.locator('[data-plan="allowed"]', { hasText: 'exact answers' }).waitFor();
     expect(await page.locator('[data-plan="allowed"]').textContent()).toContain('exact answers, no budget is charged');
     // Every value the progress bar takes, as the page shows it: the test watches it move, the product knows nothing of this.
     await page.evaluate(() => {
@@ -157,7 +158,8 @@ describe('the web console in Chromium', () => {
 
   it('a DP query shows each value with its interval and the chart draws error bars; the gauge then shows the spend', async () => {
     await page.getByLabel(/^Query \(SQL/).fill(DP_SQL);
-    await page.locator('[data-plan="allowed"]').waitFor();
+    // The previous query's verdict is still on the page until this one's arrives.
+    await page.locator('[data-plan="allowed"]', { hasText: 'Charges' }).waitFor();
     expect(await page.locator('[data-plan="allowed"]').textContent()).toContain(`Charges ε = ${DP_EPSILON} to t_ann_dp: ${DP_BUDGET} of ${DP_BUDGET} remains`);
     await page.getByRole('button', { name: 'Run query' }).click();
     await page.locator('table.result-table').waitFor();
