@@ -63,8 +63,9 @@ export interface PostgresRead {
  */
 export async function snapshotPostgres(conn: DuckDBConnection, table: Table, src: PostgresSource, read: PostgresRead, name: string): Promise<Findings> {
   return withSchema(table, src, read.columns, async (client, schema) => {
-    const { relation, types, raw, byColumn, fetched, utf8 } = schema;
+    const { relation, types, raw, byColumn, fetched } = schema;
     if (fetched.length === 0) return { source: '', raw, rows: 0n, whole: NO_PROBLEMS, byColumn };
+    const utf8 = read.filters.length > 0 && (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]?.e === 'UTF8';
     const params: unknown[] = [];
     const conds = read.filters.flatMap((f) => {
       const c = fetched.find((x) => x.name === f.column.column);
@@ -130,8 +131,6 @@ interface Schema {
   readonly byColumn: Map<string, ProblemList>;
   /** The columns that can be read, in the order of the read. */
   readonly fetched: readonly Column[];
-  /** The server stores text as UTF-8. */
-  readonly utf8: boolean;
 }
 
 /** Runs `f` in a read-only transaction once the relation and the types of `columns` are known; a failure of the database is a problem of the table. */
@@ -165,8 +164,7 @@ async function withSchema(table: Table, src: PostgresSource, columns: readonly s
         fetched.push(c);
       }
     }
-    const utf8 = (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]?.e === 'UTF8';
-    return await f(client, { relation, types, raw, byColumn, fetched, utf8 });
+    return await f(client, { relation, types, raw, byColumn, fetched });
   } catch (err) {
     if (isPostgresFailure(err)) return refuse(postgresProblem(src, err).problem);
     throw err;

@@ -7,7 +7,7 @@ import type { Column, Table } from '../manifest/schema.js';
 import type { Literal, Predicate } from '../query/ast.js';
 import type { TableSide } from '../query/plan.js';
 import { CheckedTable, checkFile } from './checked-table.js';
-import { sourceName, type FileSource, type Findings, type PostgresSource, type TableSource } from './table-source.js';
+import { sourceName, type FileSource, type PostgresSource, type TableSource } from './table-source.js';
 import { DataInvalid, problemList, type ProblemList } from './data-problem.js';
 import { fileVersion } from './file-version.js';
 import { HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
@@ -108,7 +108,11 @@ export class TableStore {
   async prepare(table: Table, columns: readonly string[] = table.columns.map((c) => c.name)): Promise<void> {
     const src = this.source(table);
     if (src.kind !== 'postgres') await this.ready(table, src, columns, false);
-    else checkedOf(table, src, '', await checkPostgresSchema(table, src, columns), columns);
+    else {
+      // Only the schema: the rows are checked as a query reads them.
+      const refusal = new CheckedTable(table, sourceName(src), '', await checkPostgresSchema(table, src, columns)).refusal(columns);
+      if (refusal) throw refusal;
+    }
   }
 
   /** Ends a query side: drops the snapshot it read, if its table is in a database. Idempotent. */
@@ -236,7 +240,8 @@ export class TableStore {
   private async snapshot(side: TableSide, src: PostgresSource, columns: readonly string[], name: string): Promise<CheckedTable> {
     const conn = await this.db.connect();
     try {
-      return checkedOf(side.table, src, name, await snapshotPostgres(conn, side.table, src, { columns, filters: side.filters }, name), columns);
+      // read() refuses, for the columns each read needs.
+      return new CheckedTable(side.table, sourceName(src), name, await snapshotPostgres(conn, side.table, src, { columns, filters: side.filters }, name));
     } finally {
       conn.closeSync();
     }
@@ -350,14 +355,6 @@ function saltedOrder(key: string, saltParam: number): string {
 /** Checked before any read: a bad cap is the caller's bug, not a problem of the table. */
 function assertRowCap(maxRowsPerKey: number | undefined): void {
   if (maxRowsPerKey !== undefined && !(Number.isSafeInteger(maxRowsPerKey) && maxRowsPerKey >= 1)) throw new RangeError(`aggregate: maxRowsPerKey must be a positive integer, got ${maxRowsPerKey}`);
-}
-
-/** A snapshot's check as a CheckedTable; problems with the table as a whole (an unreachable server) refuse every query at once. */
-function checkedOf(table: Table, src: PostgresSource, name: string, findings: Findings, columns: readonly string[]): CheckedTable {
-  const checked = new CheckedTable(table, sourceName(src), name, findings);
-  const refusal = checked.refusal(columns);
-  if (refusal) throw refusal;
-  return checked;
 }
 
 function changedDuringQuery(checked: CheckedTable, cause?: unknown): DataInvalid {

@@ -4,33 +4,14 @@
  * a login code works once and sets an HttpOnly, SameSite=Strict cookie, which alone opens no door to another origin.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_AUDIT_FILE } from '../../src/audit/audit-log.js';
 import type { CollaborationView, HistoryView, PlanView, TableView } from '../../src/console/api.js';
 import { readControlToken } from '../../src/control/control-token.js';
 import { DP_BUDGET, DP_EPSILON, DP_SQL, EXACT_SQL, MATCHED_PER_GROUP, REFUSED_SQL, startConsoleCluster } from '../support/console-cluster.js';
+import { auditLines, expectRefused, send } from '../support/control-http.js';
 import { cleanroom, makeTempDir, stopNode, type Cluster } from './helpers.js';
-
-interface Reply {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-}
-
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.end(body);
-  });
-}
 
 const ENDPOINTS: readonly [string, string][] = [
   ['GET', '/status'],
@@ -62,13 +43,6 @@ describe('the console API and its login', () => {
     const r = await send(port, 'POST', '/api/plan', { ...auth(), ...json }, sqlBody(sql));
     expect(r.status, r.body).toBe(200);
     return JSON.parse(r.body) as PlanView;
-  };
-  const auditLines = async () => (await readFile(join(ann, DEFAULT_AUDIT_FILE), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
-  const expectRefused = (reply: Reply, status: number, says: string) => {
-    expect(reply.status, reply.body).toBe(status);
-    const error = JSON.parse(reply.body) as { type: string; code: string; message: string };
-    expect(error).toMatchObject({ type: 'error', code: 'AUTH_FAILED' });
-    expect(error.message).toContain(says);
   };
   /** A fresh session cookie, logged in as a browser would be by the link `cleanroom console` prints. */
   const login = async (): Promise<string> => {
@@ -112,7 +86,7 @@ describe('the console API and its login', () => {
   });
 
   it('every endpoint refuses no credentials (401), a foreign Origin (403) and a rebound Host (403), even with the token, and runs nothing', async () => {
-    const before = await auditLines();
+    const before = await auditLines(ann);
     for (const [method, path] of ENDPOINTS) {
       const body = method === 'POST' ? sqlBody(EXACT_SQL) : undefined;
       expectRefused(await send(port, method, path, json, body), 401, 'missing Authorization');
@@ -120,7 +94,7 @@ describe('the console API and its login', () => {
       expectRefused(await send(port, method, path, { ...json, ...auth(), host: `evil.example:${port}` }, body), 403, 'Host');
       expectRefused(await send(port, method, path, { ...json, authorization: `Bearer ${token}0` }, body), 401, 'wrong token');
     }
-    expect(await auditLines()).toBe(before);
+    expect(await auditLines(ann)).toBe(before);
     const unknown = await send(port, 'GET', '/api/nothing', auth());
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body)).toMatchObject({ type: 'error', code: 'QUERY_INVALID', message: expect.stringContaining('GET /api/tables') });
@@ -193,7 +167,7 @@ describe('the console API and its login', () => {
     const h = await get<HistoryView>('/api/history');
     expect(h.self).toBe('ann');
     expect(h.omitted).toBe(0);
-    expect(h.audit).toMatchObject({ ok: true, entries: await auditLines() });
+    expect(h.audit).toMatchObject({ ok: true, entries: await auditLines(ann) });
     const [newest, ran] = h.items as [HistoryView['items'][number], HistoryView['items'][number]];
     expect(newest).toMatchObject({ querier: 'ann', sql: REFUSED_SQL, status: 'refused', reason: expect.stringContaining('RULE_VIOLATION'), hasResult: false });
     expect(ran).toMatchObject({ queryId: result.queryId, querier: 'ann', sql: EXACT_SQL, status: 'result', hasResult: true, released: { groups: 2, receivers: ['ann'], columns: ['g', 'count'] } });
@@ -243,7 +217,7 @@ describe('the console API and its login', () => {
   it('the session cookie alone is refused from a foreign Origin, a cross-site fetch, a rebound Host, or without Origin on a POST; it runs the console’s queries', async () => {
     const cookie = await login();
     const own = `http://127.0.0.1:${port}`;
-    const before = await auditLines();
+    const before = await auditLines(ann);
     expectRefused(await send(port, 'GET', '/api/history', { cookie, origin: 'http://evil.example' }), 403, 'web pages');
     expectRefused(await send(port, 'POST', '/query', { cookie, ...json, origin: 'http://evil.example' }, sqlBody(EXACT_SQL)), 403, 'web pages');
     expectRefused(await send(port, 'POST', '/query', { cookie, ...json, origin: 'null' }, sqlBody(EXACT_SQL)), 403, 'web pages');
@@ -256,7 +230,7 @@ describe('the console API and its login', () => {
     expectRefused(await send(port, 'POST', '/query', { cookie, ...json }, sqlBody(EXACT_SQL)), 403, 'Origin');
     // The simple form post of another site: no JSON type, and its Origin is not the console's.
     expectRefused(await send(port, 'POST', '/query', { cookie, 'content-type': 'text/plain', origin: 'http://evil.example' }, sqlBody(EXACT_SQL)), 403, 'web pages');
-    expect(await auditLines()).toBe(before);
+    expect(await auditLines(ann)).toBe(before);
 
     // The positive control: the console's own request, as Chromium sends it, streams progress and the result.
     const q = await send(port, 'POST', '/query', { cookie, ...json, origin: own, 'sec-fetch-site': 'same-origin' }, sqlBody(EXACT_SQL));
@@ -265,7 +239,7 @@ describe('the console API and its login', () => {
     const events = q.body.trim().split('\n').map((l) => JSON.parse(l) as { type: string; result?: { rows: unknown[] } });
     expect(events.some((e) => e.type === 'progress')).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'result', result: { rows: [['g0', MATCHED_PER_GROUP], ['g1', MATCHED_PER_GROUP]] } });
-    expect(await auditLines()).toBeGreaterThan(before);
+    expect(await auditLines(ann)).toBeGreaterThan(before);
   });
 
   it('a session is this node’s only: bob’s node refuses ann’s cookie, and after logout ann’s node does too', async () => {

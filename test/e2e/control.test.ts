@@ -3,35 +3,16 @@
  * to its directory at start, a Host naming the loopback server (no DNS rebinding) and no foreign Origin (no web
  * page); a query needs a JSON content type (no cross-site "simple" form post).
  */
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
-import { request } from 'node:http';
+import { copyFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../scripts/local-cluster.js';
-import { DEFAULT_AUDIT_FILE } from '../../src/audit/audit-log.js';
 import { controlTokenPath, readControlToken } from '../../src/control/control-token.js';
+import { auditLines, expectRefused, send } from '../support/control-http.js';
 import { cleanroom, makeTempDir, startKeyGroupCluster, stopNode, type Cluster } from './helpers.js';
 
 const IDS = ['ann', 'bob'] as const;
 const SQL = 'SELECT a.g, COUNT(*) FROM t_ann a JOIN t_bob b ON a.k = b.k GROUP BY a.g';
-
-interface Reply {
-  readonly status: number;
-  readonly body: string;
-}
-
-function send(port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.end(body);
-  });
-}
 
 describe('the local control interface', () => {
   let cluster: Cluster;
@@ -40,14 +21,7 @@ describe('the local control interface', () => {
   let ann: string;
   let port: number;
   let token: string;
-  const auditLines = async () => (await readFile(join(ann, DEFAULT_AUDIT_FILE), 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
   const body = JSON.stringify({ sql: SQL });
-  const expectRefused = (reply: Reply, status: number, says: string) => {
-    expect(reply.status).toBe(status);
-    const error = JSON.parse(reply.body) as { type: string; code: string; message: string };
-    expect(error).toMatchObject({ type: 'error', code: 'AUTH_FAILED' });
-    expect(error.message).toContain(says);
-  };
 
   beforeAll(async () => {
     ({ dir, cleanup } = await makeTempDir('control'));
@@ -97,7 +71,7 @@ describe('the local control interface', () => {
   });
 
   it('a cross-site "simple" POST (text/plain, no token) is refused and runs no query; text/plain is refused even with the token', async () => {
-    const before = await auditLines();
+    const before = await auditLines(ann);
     const simple = { 'content-type': 'text/plain', origin: 'http://evil.example' };
     expectRefused(await send(port, 'POST', '/query', simple, body), 403, 'web pages');
     // A form without Origin (older browsers, some redirects): the token still keeps it out.
@@ -105,16 +79,16 @@ describe('the local control interface', () => {
     const plain = await send(port, 'POST', '/query', { 'content-type': 'text/plain', authorization: `Bearer ${token}` }, body);
     expect(plain.status).toBe(415);
     expect(JSON.parse(plain.body)).toMatchObject({ type: 'error', code: 'QUERY_INVALID', message: expect.stringContaining('application/json') });
-    expect(await auditLines()).toBe(before);
+    expect(await auditLines(ann)).toBe(before);
   });
 
   it('the CLI reads the token from the node directory and runs the query', async () => {
-    const before = await auditLines();
+    const before = await auditLines(ann);
     const run = await cleanroom(['query', ann, SQL, '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ rows: [['g0', 10], ['g1', 10]] });
     // The positive control of the refusals above: a query that runs is audited.
-    expect(await auditLines()).toBeGreaterThan(before);
+    expect(await auditLines(ann)).toBeGreaterThan(before);
   });
 
   it('without the token file the CLI says where the node writes it', async () => {
