@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Table } from '../src/manifest/schema.js';
 import { spawnSync } from 'node:child_process';
 import { formatResult, formatTable } from '../src/cli/table.js';
-import { CATEGORIES, generateDemoData } from './demo-data.js';
+import { generateDemoData } from './demo-data.js';
+import { DEMO_DP_SQL, DEMO_TABLES, MAX_ROWS_PER_KEY } from './demo-tables.js';
 import { CLI, createCluster, freePort, query, repoRoot, startNode, type RunningNode } from './local-cluster.js';
 import { checkIntervals } from './plaintext/intervals.js';
 import { normalizeKey } from './plaintext/rows.js';
@@ -17,52 +18,6 @@ import { readCsvTables } from './plaintext/csv-tables.js';
  */
 const ROWS = 100_000;
 const SEED = 42;
-const MIN_KEYS = 50;
-const MAX_ROWS_PER_KEY = 4;
-
-const tables: Table[] = [
-  {
-    name: 'publisher',
-    owner: 'publisher',
-    columns: [
-      { name: 'email', type: 'string' },
-      { name: 'campaign', type: 'string' },
-      { name: 'impressions', type: 'integer', min: 0, max: 1_000_000 },
-    ],
-    joinKey: { column: 'email', normalization: 'email' },
-    rules: {
-      aggregations: [{ column: 'impressions', functions: ['sum', 'avg'] }],
-      dimensions: ['campaign'],
-      minDistinctKeys: MIN_KEYS,
-      // The advertiser may learn which of its customers saw a campaign, and which campaign: that is what it measures.
-      // Filters on any other column would narrow the set it learns about to read that column person by person.
-      overlapDisclosure: [{ member: 'advertiser', filters: ['campaign'] }],
-    },
-  },
-  {
-    name: 'advertiser',
-    owner: 'advertiser',
-    columns: [
-      { name: 'email', type: 'string' },
-      // Declared tightly: one person's largest possible contribution sizes the noise of every SUM and AVG.
-      { name: 'amount', type: 'decimal', scale: 2, min: -100, max: 600 },
-      // Declared: a DP query deals every category, so which ones have buyers is never shown.
-      { name: 'category', type: 'string', values: [...CATEGORIES] },
-    ],
-    joinKey: { column: 'email', normalization: 'email' },
-    rules: {
-      aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }],
-      dimensions: ['category'],
-      minDistinctKeys: MIN_KEYS,
-      // The publisher may not learn who bought: joins that would tell it are limited to counts.
-      overlapDisclosure: [],
-      // Every query touching the advertiser's table is differentially private: ε = 1 per query, at most 4 rows per
-      // person counted, and 10 in all per month, kept by the advertiser's node.
-      privacy: { epsilon: 1, delta: 1e-7, maxRowsPerKey: MAX_ROWS_PER_KEY, budget: { epsilon: 10, refresh: 'month' } },
-    },
-  },
-];
-
 async function main(): Promise<number> {
   const dir = join(repoRoot(), 'demo-run');
   await rm(dir, { recursive: true, force: true });
@@ -76,7 +31,7 @@ async function main(): Promise<number> {
       { id: 'publisher', name: 'Publisher Media', port: pPort, controlPort: pCtl, tables: { publisher: { path: files.publisher, format: 'csv' } } },
       { id: 'advertiser', name: 'Advertiser Shop', port: aPort, controlPort: aCtl, tables: { advertiser: { path: files.advertiser, format: 'csv' } } },
     ],
-    tables,
+    tables: DEMO_TABLES,
     queriers: ['publisher', 'advertiser'],
     receivers: ['publisher', 'advertiser'],
   });
@@ -87,8 +42,8 @@ async function main(): Promise<number> {
     nodes.push(await startNode(nodeDirs.publisher!), await startNode(nodeDirs.advertiser!));
     const pooled = await readCsvTables(files);
     say(`\nThe advertiser's table has a privacy policy (ε = 1 per query, δ = 1e-7, ${MAX_ROWS_PER_KEY} rows per person, budget 10 per month): every query touching it returns noisy values, each with a 95% interval.`);
-    say(capEffect(pooled, tables[1]!));
-    const dpSql = "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category";
+    say(capEffect(pooled, DEMO_TABLES[1]!));
+    const dpSql = DEMO_DP_SQL;
     say(`\nWhat the advertiser's second query will cost, before running it (cleanroom query <dir> --preview "<sql>"):`);
     await cli(['query', nodeDirs.advertiser!, '--preview', dpSql]);
 
@@ -105,7 +60,7 @@ async function main(): Promise<number> {
       nodeDirs.advertiser!,
       dpSql,
       pooled,
-      'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that); the publisher learns the advertiser\'s noisy key count, each category\'s noisy matched-key count without its label, and the result.',
+      'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that); the publisher learns the advertiser\'s noisy key count, each category\'s noisy matched-row count without its label, and the result.',
     );
 
     say('\nQuery 3, asked by the publisher: sales per campaign would tell the publisher who bought, which the advertiser has not granted.');
@@ -139,7 +94,7 @@ async function compare(asker: string, nodeDir: string, sql: string, pooled: Tabl
     return 1;
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const expected = await plaintextAnswer(sql, tables, pooled);
+  const expected = await plaintextAnswer(sql, DEMO_TABLES, pooled);
   const ours = answer.result;
   say(`\n  clean room (${seconds} s, ${ours.mode}):\n${indent(formatResult(ours))}`);
   say(`\n  plaintext, computed from the pooled files:\n${indent(formatTable(expected))}`);

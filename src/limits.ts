@@ -159,8 +159,9 @@ export const INBOUND_HIGH_WATER_BYTES = 2 * MAX_FRAME_BYTES;
 
 /**
  * Points a member adds to one stream under a privacy policy (a count-only query's dummy slots, or the most padding of
- * a key set). Each costs one or two multiplications on the node's main thread, so a very small ε would stall it:
- * 16,384 take well under a second with libsodium, and ε of 0.1 or more keeps common queries far below.
+ * a key set). Each dummy slot costs two multiplications on the node's main thread and each padding point one on its
+ * worker pool, so a very small ε would stall a query: 16,384 take well under a second with libsodium, and ε of 0.1 or
+ * more keeps common queries far below.
  */
 export const MAX_ADDED_POINTS = 16_384;
 

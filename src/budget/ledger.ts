@@ -1,11 +1,13 @@
 import { readFile, type FileHandle } from 'node:fs/promises';
 import { z } from 'zod';
+import { amountText, costIn, type BudgetUnit, type Cost, type TableBudget } from '../dp/accounting.js';
 import { add, compare, fromText, rational, sub, toText, type Rational } from '../dp/rational.js';
 import { CleanroomError, errorMessage } from '../errors.js';
 import { dropIncompleteLine, openJournal } from '../journal/journal-file.js';
 
 /*
- * The privacy-budget ledger: every ε a node has charged to its own tables, one JSON object per line (JSON Lines).
+ * The privacy-budget ledger: every ε (or ρ, for a table that accounts in zCDP) a node has charged to its own tables,
+ * one JSON object per line (JSON Lines).
  *
  * - A charge is written and fsynced before `charge` resolves, and the node releases nothing noisy before that: a
  *   crash, even kill -9, can lose a charge only together with everything it would have paid for.
@@ -23,33 +25,33 @@ import { dropIncompleteLine, openJournal } from '../journal/journal-file.js';
 export const DEFAULT_BUDGET_FILE = 'budget.jsonl';
 
 export type Refresh = 'month' | 'never';
+export type { TableBudget };
 
-export interface TableBudget {
-  readonly epsilon: Rational;
-  readonly refresh: Refresh;
-}
-
-/** One line of the file. */
-export interface Charge {
+/** One line of the file: the cost in ε or in ρ, exactly one of them. */
+export type Charge = {
   readonly time: string;
   /** budgetPeriod(refresh, time) when it was charged: 'YYYY-MM' or 'all'. */
   readonly period: string;
   readonly queryId: string;
   readonly table: string;
-  /** toText of the ε charged. */
-  readonly epsilon: string;
+} & ({ readonly epsilon: string } | { readonly rho: string });
+
+/** A line's cost. */
+export function costOf(c: Charge): Cost {
+  return 'rho' in c ? { unit: 'rho', amount: fromText(c.rho) } : { unit: 'epsilon', amount: fromText(c.epsilon) };
 }
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
+const positive = z.string().refine(isPositiveText, 'expected a positive rational as toText writes it');
+const lineBase = {
+  time: z.iso.datetime(),
+  period: z.union([z.literal('all'), z.string().regex(MONTH, 'expected YYYY-MM or all')]),
+  queryId: z.string().min(1),
+  table: z.string().min(1),
+};
 const ChargeLine = z
-  .strictObject({
-    time: z.iso.datetime(),
-    period: z.union([z.literal('all'), z.string().regex(MONTH, 'expected YYYY-MM or all')]),
-    queryId: z.string().min(1),
-    table: z.string().min(1),
-    epsilon: z.string().refine(isPositiveText, 'expected a positive rational as toText writes it'),
-  })
+  .union([z.strictObject({ ...lineBase, epsilon: positive }), z.strictObject({ ...lineBase, rho: positive })])
   .refine((c) => c.period === 'all' || c.period === monthOf(c.time), 'period is not the month of time');
 
 /** 'month' -> the UTC calendar month 'YYYY-MM' (budget restored on the 1st of each month, UTC); 'never' -> 'all'. */
@@ -58,10 +60,10 @@ export function budgetPeriod(refresh: Refresh, now: Date): string {
   return refresh === 'never' ? 'all' : monthOf(isoTime(now, 'budgetPeriod'));
 }
 
-/** What has been charged to one table: over all time, and per UTC month. */
-interface TableSpend {
-  all: Rational;
-  readonly months: Map<string, Rational>;
+/** One charge as the ledger counts it: its UTC month and its cost. */
+interface Spent {
+  readonly month: string;
+  readonly cost: Cost;
 }
 
 const ZERO = rational(0n);
@@ -70,8 +72,8 @@ const NL = 0x0a;
 export class BudgetLedger {
   /** Set when `open` dropped an incomplete final line: the node should log it. */
   readonly warning: string | undefined;
-  /** Charged and reserved: includes charges whose write is pending or failed, so it never under-counts. */
-  private readonly spend = new Map<string, TableSpend>();
+  /** Charged and reserved, per table: includes charges whose write is pending or failed, so it never under-counts. */
+  private readonly spend = new Map<string, Spent[]>();
   /** Charges on disk, in file order. */
   private readonly written: Charge[];
   private queue: Promise<unknown> = Promise.resolve();
@@ -88,7 +90,7 @@ export class BudgetLedger {
   ) {
     this.written = charges;
     this.warning = warning;
-    for (const c of charges) this.count(c.table, monthOf(c.time), fromText(c.epsilon));
+    for (const c of charges) this.count(c.table, monthOf(c.time), costOf(c));
   }
 
   /** Opens (creating with mode 0600 if missing) and reads back every charge. */
@@ -120,28 +122,29 @@ export class BudgetLedger {
     return new BudgetLedger(file, undefined, parseLines(file, bytes.subarray(0, bytes.lastIndexOf(NL) + 1)), undefined);
   }
 
-  /** Spent on `table` in the period `now` falls in. */
-  spent(table: string, refresh: Refresh, now: Date = new Date()): Rational {
-    const period = budgetPeriod(refresh, now);
-    const s = this.spend.get(table);
-    if (!s) return ZERO;
+  /**
+   * Spent on `table` in the period `now` falls in, in the budget's unit: a charge made in the other unit (the table's
+   * accounting changed with a new manifest) counts through its conversion (src/dp/accounting.ts).
+   */
+  spent(table: string, budget: TableBudget, now: Date = new Date()): Rational {
+    assertBudget(budget, 'spent');
+    const period = budgetPeriod(budget.refresh, now);
     // By the month of each charge rather than the period it was written with: a table whose refresh changed from
     // never to month still counts what it spent this month, and one changed to never counts everything.
-    return period === 'all' ? s.all : (s.months.get(period) ?? ZERO);
+    return (this.spend.get(table) ?? []).filter((s) => period === 'all' || s.month === period).reduce((sum, s) => add(sum, costIn(s.cost, budget.unit, budget.delta)), ZERO);
   }
 
   /** Never below 0. */
   remaining(table: string, budget: TableBudget, now: Date = new Date()): Rational {
-    assertBudget(budget, 'remaining');
-    const left = sub(budget.epsilon, this.spent(table, budget.refresh, now));
+    const left = sub(budget.amount, this.spent(table, budget, now));
     return left.num < 0n ? ZERO : left;
   }
 
   /**
-   * Charges `epsilon` to each listed table, all or none, and resolves once every line is on disk. Throws
+   * Charges each listed table its cost, all or none, and resolves once every line is on disk. Throws
    * BUDGET_EXHAUSTED, writing nothing, if any table lacks budget.
    */
-  async charge(queryId: string, charges: readonly { table: string; epsilon: Rational; budget: TableBudget }[], now: Date = new Date()): Promise<void> {
+  async charge(queryId: string, charges: readonly { table: string; cost: Cost; budget: TableBudget }[], now: Date = new Date()): Promise<void> {
     if (typeof queryId !== 'string' || queryId === '') throw new TypeError('charge: queryId must be a non-empty string');
     if (!Array.isArray(charges) || charges.length === 0) throw new RangeError('charge: expected at least one table to charge');
     const time = isoTime(now, 'charge');
@@ -151,9 +154,11 @@ export class BudgetLedger {
       // One line per table and query: a table the query reads twice is charged its whole cost once, by the caller.
       if (seen.has(c.table)) throw new RangeError(`charge: table ${c.table} is listed twice`);
       seen.add(c.table);
-      assertRational(c.epsilon, `charge: epsilon of table ${c.table}`);
-      if (c.epsilon.num <= 0n) throw new RangeError(`charge: epsilon of table ${c.table} must be positive`);
+      assertRational(c.cost?.amount, `charge: cost of table ${c.table}`);
+      if (c.cost.amount.num <= 0n) throw new RangeError(`charge: cost of table ${c.table} must be positive`);
+      assertUnit(c.cost.unit, `charge: cost of table ${c.table}`);
       assertBudget(c.budget, `charge: budget of table ${c.table}`);
+      if (c.cost.unit !== c.budget.unit) throw new RangeError(`charge: table ${c.table} counts its budget in ${c.budget.unit}, not ${c.cost.unit}`);
     }
     if (this.closed || !this.fh) throw new CleanroomError('INTERNAL', `budget ledger ${this.file} is ${this.fh ? 'closed' : 'open read-only'}`);
     if (this.broken) throw this.broken;
@@ -161,10 +166,10 @@ export class BudgetLedger {
     // From here to the reservation nothing awaits: no other charge can run between the check and the reservation.
     for (const c of charges) {
       const left = this.remaining(c.table, c.budget, now);
-      if (compare(c.epsilon, left) > 0) throw exhausted(c.table, c.epsilon, left, c.budget, now);
+      if (compare(c.cost.amount, left) > 0) throw exhausted(c.table, c.cost, left, c.budget, now);
     }
-    const lines = charges.map((c): Charge => ({ time, period: budgetPeriod(c.budget.refresh, now), queryId, table: c.table, epsilon: toText(c.epsilon) }));
-    for (const c of charges) this.count(c.table, monthOf(time), c.epsilon);
+    const lines = charges.map((c): Charge => ({ time, period: budgetPeriod(c.budget.refresh, now), queryId, table: c.table, ...(c.cost.unit === 'rho' ? { rho: toText(c.cost.amount) } : { epsilon: toText(c.cost.amount) }) }));
+    for (const c of charges) this.count(c.table, monthOf(time), c.cost);
 
     const run = this.queue.then(() => this.write(lines));
     this.queue = run.catch(() => {});
@@ -183,11 +188,10 @@ export class BudgetLedger {
     await this.fh?.close();
   }
 
-  private count(table: string, month: string, epsilon: Rational): void {
+  private count(table: string, month: string, cost: Cost): void {
     let s = this.spend.get(table);
-    if (!s) this.spend.set(table, (s = { all: ZERO, months: new Map() }));
-    s.all = add(s.all, epsilon);
-    s.months.set(month, add(s.months.get(month) ?? ZERO, epsilon));
+    if (!s) this.spend.set(table, (s = []));
+    s.push({ month, cost });
   }
 
   private async write(charges: Charge[]): Promise<void> {
@@ -227,11 +231,11 @@ function parseLines(file: string, bytes: Uint8Array): Charge[] {
   return charges;
 }
 
-function exhausted(table: string, cost: Rational, left: Rational, budget: TableBudget, now: Date): CleanroomError {
+function exhausted(table: string, cost: Cost, left: Rational, budget: TableBudget, now: Date): CleanroomError {
   const until = budget.refresh === 'month' ? `until ${nextMonth(now)}` : 'and is never restored';
   return new CleanroomError(
     'BUDGET_EXHAUSTED',
-    `table ${table}: this query costs ε = ${toText(cost)}; ${toText(left)} of the budget of ${toText(budget.epsilon)} remains ${until} (refresh: ${budget.refresh})`,
+    `table ${table}: this query costs ${amountText(cost.unit, cost.amount)}; ${toText(left)} of the budget of ${amountText(budget.unit, budget.amount)} remains ${until} (refresh: ${budget.refresh})`,
   );
 }
 
@@ -271,9 +275,15 @@ function assertRational(r: Rational, label: string): void {
   if (r.num < 0n) throw new RangeError(`${label} must not be negative`);
 }
 
+function assertUnit(unit: BudgetUnit, label: string): void {
+  if (unit !== 'epsilon' && unit !== 'rho') throw new RangeError(`${label}: unit must be 'epsilon' or 'rho'`);
+}
+
 function assertBudget(budget: TableBudget, label: string): void {
-  assertRational(budget?.epsilon, `${label}: epsilon`);
+  assertRational(budget?.amount, `${label}: amount`);
+  assertUnit(budget.unit, label);
   assertRefresh(budget.refresh, label);
+  if (!(budget.delta > 0 && budget.delta < 1)) throw new RangeError(`${label}: delta must be in (0, 1)`);
 }
 
 async function readAll(fh: FileHandle): Promise<Buffer> {

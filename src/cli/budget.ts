@@ -1,6 +1,8 @@
-import { BudgetLedger } from '../budget/ledger.js';
-import { toText, fromDecimal } from '../dp/rational.js';
+import { BudgetLedger, costOf } from '../budget/ledger.js';
+import { amountText, unitSymbol } from '../dp/accounting.js';
+import { toText } from '../dp/rational.js';
 import type { Table } from '../manifest/schema.js';
+import { tableBudget } from '../query/privacy-plan.js';
 import { formatTable } from './table.js';
 
 /**
@@ -13,8 +15,8 @@ export async function budgetCommand(ledgerFile: string, ownTables: readonly Tabl
   const tables = ownTables.flatMap((t) => {
     const p = t.rules.privacy;
     if (!p) return [];
-    const budget = { epsilon: fromDecimal(p.budget.epsilon), refresh: p.budget.refresh };
-    return [{ table: t.name, budget: toText(budget.epsilon), refresh: p.budget.refresh, spent: toText(ledger.spent(t.name, p.budget.refresh, now)), remaining: toText(ledger.remaining(t.name, budget, now)) }];
+    const budget = tableBudget(p);
+    return [{ table: t.name, unit: unitSymbol(budget.unit), budget: toText(budget.amount), refresh: p.budget.refresh, spent: toText(ledger.spent(t.name, budget, now)), remaining: toText(ledger.remaining(t.name, budget, now)) }];
   });
   const charges = ledger.entries();
   if (opts.json) {
@@ -22,9 +24,9 @@ export async function budgetCommand(ledgerFile: string, ownTables: readonly Tabl
     return 0;
   }
   if (tables.length === 0) out('no table of this member has a privacy policy');
-  else for (const line of formatTable({ columns: ['table', 'budget ε', 'refresh', 'spent this period', 'remaining'], rows: tables.map((t) => [t.table, t.budget, t.refresh, t.spent, t.remaining]) }).split('\n')) out(line);
+  else for (const line of formatTable({ columns: ['table', 'budget', 'refresh', 'spent this period', 'remaining'], rows: tables.map((t) => [t.table, `${t.unit} = ${t.budget}`, t.refresh, t.spent, t.remaining]) }).split('\n')) out(line);
   out('');
   if (charges.length === 0) out('no charges yet');
-  else for (const line of formatTable({ columns: ['time (UTC)', 'query', 'table', 'ε'], rows: charges.map((c) => [c.time.slice(0, 19).replace('T', ' '), c.queryId.slice(0, 8), c.table, c.epsilon]) }).split('\n')) out(line);
+  else for (const line of formatTable({ columns: ['time (UTC)', 'query', 'table', 'cost'], rows: charges.map((c) => [c.time.slice(0, 19).replace('T', ' '), c.queryId.slice(0, 8), c.table, amountText(costOf(c).unit, costOf(c).amount)]) }).split('\n')) out(line);
   return 0;
 }

@@ -225,10 +225,10 @@ async function previewQuery(dir: string, sql: string, json: boolean): Promise<nu
     out(`${p.mode} query; no table in it has a privacy policy: exact answers, no budget is charged; groups need ${p.threshold}`);
     return 0;
   }
-  out(`${p.mode} query, differentially private: ε = ${p.epsilon}, δ = ${p.delta} per query (the strictest policy of its tables)`);
+  out(`${p.mode} query, differentially private: ε = ${p.epsilon}, δ = ${p.delta} per query (the strictest policy of its tables), ${p.noise}`);
   for (const c of p.charges) {
     const left = c.remaining === undefined ? `kept by ${c.owners.join(', ')}` : `${c.remaining} of ${c.budget} remains (refresh: ${c.refresh})`;
-    out(`  charges ε = ${c.epsilon} to ${c.table}: ${left}`);
+    out(`  charges ${c.cost} to ${c.table}: ${left}`);
   }
   out(`release threshold: ${p.threshold}`);
   out('error of each value, 95% of the time at least:');

@@ -26,7 +26,7 @@ export function formatResult(result: QueryResult): string {
       }))
     : result.rows;
   const note = privacy
-    ? `differentially private: ε = ${privacy.epsilon}, δ = ${privacy.delta}; each value's exact answer lies in its interval with probability at least ${privacy.confidence * 100}%; groups are released on noisy distinct-key counts`
+    ? `differentially private: ε = ${privacy.epsilon}, δ = ${privacy.delta}; each value's exact answer lies in its interval with probability at least ${privacy.confidence * 100}%; groups are released on noisy counts (the preview says which)`
     : `rows resting on fewer than ${result.minDistinctKeys} distinct join keys are never released`;
   return `${formatTable({ columns: result.columns, rows })}\n(${result.rows.length} row(s); ${note})`;
 }

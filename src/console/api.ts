@@ -9,8 +9,11 @@ export interface Preview {
   readonly dp: boolean;
   readonly epsilon?: string;
   readonly delta?: string;
-  readonly charges: readonly { table: string; owners: readonly string[]; epsilon: string; budget: string; refresh: string; remaining?: string }[];
-  /** A group is released when its noisy distinct-key count reaches this (exact count without DP). */
+  /** The noise every holder adds: `discrete Laplace noise (ε adds up)` or `discrete Gaussian noise (zCDP: ρ adds up)`. */
+  readonly noise?: string;
+  /** Per table with a policy: what the query costs it (`ε = 1`, `ρ = 0.0152`), its budget in the same unit. */
+  readonly charges: readonly { table: string; owners: readonly string[]; cost: string; budget: string; refresh: string; remaining?: string }[];
+  /** A group is released when its noisy count reaches this (exact distinct-key count without DP). */
   readonly threshold: string;
   /** Per output aggregate, the half-width of its 95% error bound (AVG: of its sum and its count). */
   readonly errors: readonly { output: string; bound: string }[];
@@ -51,7 +54,10 @@ export interface ColumnView {
 }
 
 export interface BudgetView {
-  readonly epsilon: string;
+  /** ε under pure accounting, ρ under zCDP (SPEC §10.4). */
+  readonly unit: 'ε' | 'ρ';
+  /** The budget per period, in `unit`. */
+  readonly budget: string;
   readonly spent: string;
   readonly remaining: string;
   readonly refresh: 'month' | 'never';

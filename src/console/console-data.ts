@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { AuditLog, type AuditEntry } from '../audit/audit-log.js';
 import type { BudgetLedger } from '../budget/ledger.js';
 import type { LoadedConfig } from '../config/node-config.js';
-import { fromDecimal, toText } from '../dp/rational.js';
+import { toText } from '../dp/rational.js';
 import { asCleanroomError, CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_CONSOLE_HISTORY } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
-import { holdersOf, type Manifest } from '../manifest/schema.js';
+import { holdersOf, type Manifest, type PrivacyPolicy } from '../manifest/schema.js';
 import { parseSignedManifest, unsignedMembers } from '../manifest/signature.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
+import { tableBudget } from '../query/privacy-plan.js';
 import type { BudgetView, CollaborationView, HistoryItem, HistoryView, PlanView, TableView } from './api.js';
 import { preview } from './preview.js';
 import { probeEndpoint } from './reachability.js';
@@ -65,7 +66,7 @@ export class ConsoleData {
           columns: t.columns.map((c) => describeColumn(t, c)),
           rules: describeRules(t),
           ...(privacy ? { privacy } : {}),
-          ...(p && own ? { budget: this.gauge(t.name, p.budget, now) } : {}),
+          ...(p && own ? { budget: this.gauge(t.name, p, now) } : {}),
         };
       }),
     );
@@ -125,14 +126,15 @@ export class ConsoleData {
     return join(this.d.cfg.path(this.d.cfg.config.resultsDir), `${queryId}.json`);
   }
 
-  private gauge(table: string, budget: { epsilon: number; refresh: 'month' | 'never' }, now: Date): BudgetView {
-    const b = { epsilon: fromDecimal(budget.epsilon), refresh: budget.refresh };
-    const next = budget.refresh === 'month' ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10) : undefined;
+  private gauge(table: string, policy: PrivacyPolicy, now: Date): BudgetView {
+    const b = tableBudget(policy);
+    const next = b.refresh === 'month' ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10) : undefined;
     return {
-      epsilon: toText(b.epsilon),
-      spent: toText(this.d.budget.spent(table, budget.refresh, now)),
+      unit: b.unit === 'rho' ? 'ρ' : 'ε',
+      budget: toText(b.amount),
+      spent: toText(this.d.budget.spent(table, b, now)),
       remaining: toText(this.d.budget.remaining(table, b, now)),
-      refresh: budget.refresh,
+      refresh: b.refresh,
       ...(next ? { nextRefresh: next } : {}),
     };
   }

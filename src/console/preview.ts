@@ -1,8 +1,9 @@
 import { BudgetLedger } from '../budget/ledger.js';
+import { amountText } from '../dp/accounting.js';
 import { toText } from '../dp/rational.js';
 import { noisePlan, errorBound, shareHolders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
 import type { QueryPlan } from '../query/plan.js';
-import { KEYS, ROWS, formatScaled } from '../query/result.js';
+import { KEYS, ROWS, formatScaled, nonNullColumn } from '../query/result.js';
 import type { Preview } from './api.js';
 
 /** What `cleanroom query --preview` prints and the console's Query page shows as you type. */
@@ -15,15 +16,20 @@ export async function preview(plan: QueryPlan, self: string, ledgerFile: string)
   const charges = noise.privacy.charges.map((c) => ({
     table: c.table,
     owners: c.owners,
-    epsilon: toText(noise.privacy.epsilon),
-    budget: toText(c.budget.epsilon),
+    cost: amountText(c.cost.unit, c.cost.amount),
+    budget: amountText(c.budget.unit, c.budget.amount),
     refresh: c.budget.refresh,
     ...(c.owners.includes(self) ? { remaining: toText(ledger.remaining(c.table, c.budget)) } : {}),
   }));
   // Every group of a DP query is dealt (declared values, or the one group without GROUP BY): the minimum applies to
   // the noisy counts, and no group is chosen on data.
-  const threshold = `${noise.threshold} (a group is released when its noisy distinct-key count reaches it)`;
-  return { mode: plan.mode, dp: true, epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), charges, threshold, errors: outputErrors(plan, noise) };
+  const counted = noise.thresholdColumn === ROWS ? 'matched-row count (COUNT(*))' : 'distinct-key count';
+  const unguarded = [plan.aggregator, ...plan.others].filter((s) => !s.table.rules.privacy).map((s) => s.table.name);
+  const perPerson = noise.thresholdColumn === ROWS ? `, at most ${noise.privacy.maxRowsPerKey} rows each` : '';
+  const raised = unguarded.length > 0 ? `; ${unguarded.join(', ')} has no policy, so its minimum of ${plan.minDistinctKeys} distinct people holds${perPerson}, with a margin for the noise: a smaller group passes with probability at most δ` : '';
+  const threshold = `${noise.threshold} (a group is released when its noisy ${counted} reaches it${raised})`;
+  const mechanism = noise.privacy.mechanism === 'gaussian' ? 'discrete Gaussian noise (zCDP: ρ adds up)' : 'discrete Laplace noise (ε adds up)';
+  return { mode: plan.mode, dp: true, epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), noise: mechanism, charges, threshold, errors: outputErrors(plan, noise) };
 }
 
 function outputErrors(plan: QueryPlan, noise: NoisePlan): { output: string; bound: string }[] {
@@ -36,6 +42,6 @@ function outputErrors(plan: QueryPlan, noise: NoisePlan): { output: string; boun
     const scale = c?.type === 'decimal' ? c.scale : 0;
     if (a.fn === 'sum') return [{ output: item.name, bound: `± ${formatScaled(errorBound(noise, 2 + 2 * i), scale)}` }];
     const half = ERROR_BOUND_MISS / 2;
-    return [{ output: item.name, bound: `noisy sum ± ${formatScaled(errorBound(noise, 2 + 2 * i, half), scale)} over noisy count ± ${errorBound(noise, 3 + 2 * i, half)}; the result states each group's interval` }];
+    return [{ output: item.name, bound: `noisy sum ± ${formatScaled(errorBound(noise, 2 + 2 * i, half), scale)} over noisy count ± ${errorBound(noise, nonNullColumn(plan, i), half)}; the result states each group's interval` }];
   });
 }

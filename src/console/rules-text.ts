@@ -1,4 +1,6 @@
+import { amountText } from '../dp/accounting.js';
 import { holdersOf, type Column, type Table } from '../manifest/schema.js';
+import { accountingOf, tableBudget } from '../query/privacy-plan.js';
 import type { ColumnView } from './api.js';
 
 /** A table's analysis rule as a privacy officer reads it: what may be aggregated, filtered, grouped, and by whom. */
@@ -29,6 +31,9 @@ export function describePrivacy(t: Table): string[] | undefined {
     `Differentially private: every query touching this table releases noisy values only, ε = ${p.epsilon} and δ = ${p.delta} per query.`,
     `One person is one distinct join key; rows beyond ${p.maxRowsPerKey} per person are dropped.`,
     `The owner's budget is ε = ${p.budget.epsilon} in all${p.budget.refresh === 'month' ? ', restored on the first of each month (UTC)' : ', never restored'}.`,
+    accountingOf(p) === 'zcdp'
+      ? `Queries add up in zCDP (discrete Gaussian noise): each costs ρ, the budget is ${amountText('rho', tableBudget(p).amount)}, so the period's queries together are (ε = ${p.budget.epsilon}, δ = ${p.delta} plus each query's own share of δ)-DP.`
+      : 'Queries add up in ε (discrete Laplace noise): each costs its ε.',
   ];
 }
 
@@ -37,6 +42,7 @@ export function describeColumn(t: Table, c: Column): ColumnView {
   if (c.name === t.joinKey.column) parts.push('join key');
   if (c.type === 'integer') parts.push(`from ${c.min} to ${c.max}`);
   if (c.type === 'decimal') parts.push(`from ${c.min} to ${c.max}, ${c.scale} decimal place(s)`);
+  if (c.type !== 'string' && c.required) parts.push('required (no NULL)');
   if (c.type === 'string' && c.values) parts.push(`one of ${c.values.join(', ')}`);
   return { name: c.name, type: c.type, detail: parts.join('; ') };
 }

@@ -1,9 +1,9 @@
 import { asCleanroomError } from '../errors.js';
 import { selectBackend } from './backend.js';
 import { QuerySecret } from './secret.js';
-import { failureOf, unpackKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
+import { blindPadded, failureOf, unpackKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
 
-/** A crypto worker thread: hashes keys to the group or blinds points, one batch per task. */
+/** A crypto worker thread: hashes keys to the group or blinds points (with any padding among them), one batch per task. */
 export default function run(task: CryptoTask): CryptoResult {
   try {
     const group = selectBackend(task.backend);
@@ -13,7 +13,7 @@ export default function run(task: CryptoTask): CryptoResult {
     const secret = QuerySecret.fromBytes(task.secret);
     task.secret.fill(0);
     try {
-      return done(group.blind(secret, task.points));
+      return done(blindPadded(group, secret, task.points, task.padding));
     } finally {
       secret.zero();
     }

@@ -14,7 +14,8 @@ export interface CryptoPool {
   readonly backend: GroupBackend['name'];
   readonly threads: number;
   hashToGroup(keys: readonly string[], dst: Uint8Array): Promise<Uint8Array>;
-  blind(secret: QuerySecret, points: Uint8Array): Promise<Uint8Array>;
+  /** `points` raised to `secret`; with `padding`, fresh points at those indices of the result (worker-task.ts `blindPadded`). */
+  blind(secret: QuerySecret, points: Uint8Array, padding?: Uint32Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -44,14 +45,22 @@ export function createCryptoPool(backend: GroupBackend, threads = defaultThreads
       const packed = packKeys(keys);
       return run({ op: 'hash', backend: preference, ...packed, dst }, [packed.keys.buffer, packed.ends.buffer]);
     },
-    /** Takes ownership of `points`: its buffer is moved to the worker when the view covers it whole. */
-    blind(secret, points) {
+    /** Takes ownership of `points` and `padding`: a buffer is moved to the worker when the view covers it whole. */
+    blind(secret, points, padding = new Uint32Array(0)) {
       // A copy per task, moved (not cloned) to the worker, which wipes it: no copy stays behind on this thread, and
       // the caller's QuerySecret stays the one to zero.
       const copy = Uint8Array.from(secret.bytes());
-      const own = points.byteOffset === 0 && points.byteLength === points.buffer.byteLength ? points : points.slice();
-      return run({ op: 'blind', backend: preference, secret: copy, points: own }, [own.buffer, copy.buffer]);
+      // Copied unless the view covers its buffer whole. Not with `slice()`: on a Node Buffer (a decoded frame's points
+      // are one) it makes another view of the same memory, and moving that would take the whole frame with it.
+      const own = covers(points) ? points : new Uint8Array(points);
+      const at = covers(padding) ? padding : new Uint32Array(padding);
+      return run({ op: 'blind', backend: preference, secret: copy, points: own, padding: at }, [own.buffer, copy.buffer, at.buffer]);
     },
     close: () => pool.destroy(),
   };
+}
+
+/** Whether a view covers its buffer whole, so that moving the buffer moves nothing else. */
+function covers(view: Uint8Array | Uint32Array): boolean {
+  return view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }

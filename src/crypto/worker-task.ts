@@ -1,11 +1,60 @@
 import { z } from 'zod';
 import { CleanroomError, ErrorCodeSchema, ProtocolViolation, ViolationReasonSchema } from '../errors.js';
 import type { BackendPreference } from './backend.js';
+import { POINT_BYTES, type GroupBackend } from './group.js';
+import { QuerySecret } from './secret.js';
 
-/** What the main thread asks a crypto worker to do. Secrets travel per task and are wiped by the worker after use. */
+/**
+ * What the main thread asks a crypto worker to do. Secrets travel per task and are wiped by the worker after use; a
+ * blind task's `padding` says where its result holds padding points (`blindPadded`), none when empty.
+ */
 export type CryptoTask =
   | { readonly op: 'hash'; readonly backend: BackendPreference; readonly keys: Uint8Array; readonly ends: Uint32Array; readonly dst: Uint8Array }
-  | { readonly op: 'blind'; readonly backend: BackendPreference; readonly secret: Uint8Array; readonly points: Uint8Array };
+  | { readonly op: 'blind'; readonly backend: BackendPreference; readonly secret: Uint8Array; readonly points: Uint8Array; readonly padding: Uint32Array };
+
+/** The X25519 base point, u = 9 (RFC 7748 §4.1): it generates the prime-order subgroup. */
+export const BASE_POINT = Uint8Array.from({ length: POINT_BYTES }, (_, i) => (i === 0 ? 9 : 0));
+
+/**
+ * X25519(r, 9) for an r drawn here and wiped at once: a uniform element of the group that under DDH looks like any
+ * blinded key, and matches nothing. It costs one multiplication by the same ladder as blinding a key.
+ */
+export function freshPoint(group: GroupBackend): Uint8Array {
+  const r = QuerySecret.generate();
+  try {
+    return group.blind(r, BASE_POINT);
+  } finally {
+    r.zero();
+  }
+}
+
+/**
+ * What a blind task computes: `points` raised to `secret`, with a fresh point (`freshPoint`) at each index of `padding`
+ * (ascending, within the result) and the raised points at the others, in order. The padding of a key set (SPEC §10.2)
+ * is made in the same task as the keys beside it, one multiplication each, so that it costs the same work in the same
+ * place as a key, and its scalars never leave the thread that draws them.
+ */
+export function blindPadded(group: GroupBackend, secret: QuerySecret, points: Uint8Array, padding: Uint32Array): Uint8Array {
+  if (padding.length === 0) return group.blind(secret, points);
+  const raised = points.length > 0 ? group.blind(secret, points) : points;
+  const total = raised.length / POINT_BYTES + padding.length;
+  const out = new Uint8Array(total * POINT_BYTES);
+  let next = 0;
+  let from = 0;
+  for (let i = 0; i < total; i++) {
+    if (padding[next] === i) {
+      out.set(freshPoint(group), i * POINT_BYTES);
+      next += 1;
+    } else {
+      if (from === raised.length) break;
+      out.set(raised.subarray(from, from + POINT_BYTES), i * POINT_BYTES);
+      from += POINT_BYTES;
+    }
+  }
+  // An index out of order or out of range would have put a key where padding was asked for: the machine's own bug.
+  if (next !== padding.length || from !== raised.length) throw new CleanroomError('INTERNAL', `padding indices that do not fit a result of ${total} points`);
+  return out;
+}
 
 /**
  * Errors cross the thread boundary as data, so their code, fault and reason survive (a thrown Error would lose

@@ -35,7 +35,16 @@ export function columnRules(c: Column, raw: string): ColumnRule[] {
           { rule: 'scale', detail: `has more than ${c.scale} decimals`, bad: `${isNumber} AND NOT ${withinScale(text, c.scale)}` },
         ];
   const inRange = boundsSql(c, text);
-  return [...format, { rule: 'bounds', detail: `is outside the declared bounds [${c.min}, ${c.max}]`, bad: `${isNumber}${c.type === 'decimal' ? ` AND ${withinScale(text, c.scale)}` : ''} AND NOT coalesce(${inRange}, false)` }];
+  return [
+    ...format,
+    { rule: 'bounds', detail: `is outside the declared bounds [${c.min}, ${c.max}]`, bad: `${isNumber}${c.type === 'decimal' ? ` AND ${withinScale(text, c.scale)}` : ''} AND NOT coalesce(${inRange}, false)` },
+    ...requiredRule(c, raw),
+  ];
+}
+
+/** A NULL where the manifest declares the column required: the only rule a NULL can break. */
+export function requiredRule(c: Column, text: string): ColumnRule[] {
+  return c.type !== 'string' && c.required ? [{ rule: 'required', detail: 'is empty, and the manifest declares the column required (no NULL)', bad: `${text} IS NULL` }] : [];
 }
 
 /** The column's value in its declared type; a value that breaks a rule stops the query with `failure`. */
@@ -44,7 +53,7 @@ export function typedSql(c: Column, raw: string, failure: string): string {
   if (c.type === 'string') return c.values ? `CASE WHEN ${raw} IS NULL OR ${raw} IN (${c.values.map(quoteLiteral).join(', ')}) THEN ${raw} ELSE ${fail} END` : raw;
   const text = `trim(${raw})`;
   const valid = c.type === 'integer' ? `regexp_full_match(${text}, '${INTEGER_PATTERN}')` : `regexp_full_match(${text}, '${DECIMAL_PATTERN}') AND ${withinScale(text, c.scale)}`;
-  return `CASE WHEN ${raw} IS NULL THEN NULL WHEN ${valid} AND coalesce(${boundsSql(c, text)}, false) THEN CAST(${text} AS ${sqlType(c)}) ELSE ${fail} END`;
+  return `CASE WHEN ${raw} IS NULL THEN ${c.required ? fail : 'NULL'} WHEN ${valid} AND coalesce(${boundsSql(c, text)}, false) THEN CAST(${text} AS ${sqlType(c)}) ELSE ${fail} END`;
 }
 
 const INTEGER_PATTERN = '[+-]?[0-9]+';

@@ -24,7 +24,8 @@ export type DataRule =
   | 'decimal'
   | 'scale'
   | 'bounds'
-  | 'values';
+  | 'values'
+  | 'required';
 
 /** One thing wrong with a table's file or database table, precise enough for its operator to find and fix it. */
 export interface DataProblem {

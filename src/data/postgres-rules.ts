@@ -1,5 +1,5 @@
 import type { Column } from '../manifest/schema.js';
-import type { ColumnRule } from './column-rules.js';
+import { requiredRule, type ColumnRule } from './column-rules.js';
 
 /**
  * The manifest's column rules (column-rules.ts) as PostgreSQL SQL over a column's text, for the check a query of a
@@ -26,5 +26,5 @@ export function postgresRules(c: Column, text: string, param: (value: unknown) =
           { rule: 'scale', detail: `has more than ${c.scale} decimals`, bad: `${isNumber} AND NOT ${inScale}` },
         ];
   // CASE keeps the cast from running on text that is not a number (PostgreSQL does not promise AND's order).
-  return [...format, { rule: 'bounds', detail: `is outside the declared bounds [${c.min}, ${c.max}]`, bad: `CASE WHEN ${isNumber} AND ${inScale} THEN NOT (${bounds}) ELSE false END` }];
+  return [...format, { rule: 'bounds', detail: `is outside the declared bounds [${c.min}, ${c.max}]`, bad: `CASE WHEN ${isNumber} AND ${inScale} THEN NOT (${bounds}) ELSE false END` }, ...requiredRule(c, text)];
 }

@@ -176,6 +176,24 @@ export class TableStore {
   }
 
   /**
+   * How many distinct normalised keys the filtered table holds: a querier's check of its own padded set before it
+   * dials anyone (src/session/probe-guard.ts). Reads the same version (or database snapshot) the query then streams.
+   */
+  async distinctKeys(side: TableSide, columns: readonly string[] = usedColumns(side)): Promise<number> {
+    const checked = await this.read(side, columns);
+    const conn = await this.db.connect();
+    try {
+      const { sql, params } = keySetSql(side, checked.relation(usedColumns(side)));
+      const rows = (await conn.runAndReadAll(`SELECT count(DISTINCT nk) FROM (${sql})`, params)).getRows();
+      return Number(rows[0]![0] as bigint);
+    } catch (err) {
+      throw await this.failure(side.table, columns, err);
+    } finally {
+      conn.closeSync();
+    }
+  }
+
+  /**
    * Per-group aggregates over the filtered rows whose key matched (a semi-join: a row counts once however often
    * its key appears on the other side). `matched` holds indices into the key order of `hashedKeys`, so the keys
    * themselves never sit in the JS heap. Groups come sorted by their labels.

@@ -41,7 +41,7 @@ export async function locateBadValues(conn: DuckDBConnection, checks: readonly R
   const parts = failing.map((c, i) => `(SELECT ${i} AS k, ord, CAST(${c.raw} AS VARCHAR) AS v FROM bad WHERE ${c.bad} ORDER BY ord LIMIT ${MAX_REPORTED_PROBLEMS})`);
   const sql = `WITH bad AS MATERIALIZED (SELECT * FROM (${numbered}) WHERE ${failing.map((c) => `(${c.bad})`).join(' OR ')}) ${parts.join(' UNION ALL ')}`;
   for (const [k, ord, v] of (await conn.runAndReadAll(sql)).getRows()) {
-    found.get(failing[Number(k)]!)!.push({ ordinal: Number(ord), value: String(v) });
+    found.get(failing[Number(k)]!)!.push({ ordinal: Number(ord), value: v === null ? '' : String(v) });
   }
   return found;
 }

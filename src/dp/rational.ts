@@ -42,6 +42,10 @@ export function sub(a: Rational, b: Rational): Rational {
   return rational(a.num * b.den - b.num * a.den, a.den * b.den);
 }
 
+export function mul(a: Rational, b: Rational): Rational {
+  return rational(a.num * b.num, a.den * b.den);
+}
+
 export function div(a: Rational, b: Rational): Rational {
   if (b.num === 0n) throw new RangeError('div: division by zero');
   const sign = b.num < 0n ? -1n : 1n;
@@ -82,6 +86,19 @@ export function fromText(s: string): Rational {
   const f = dec[3] ?? '';
   const v = rational(BigInt(dec[2]! + f), 10n ** BigInt(f.length));
   return dec[1] ? rational(-v.num, v.den) : v;
+}
+
+/**
+ * A positive float (a ρ found by bisection) as an exact decimal of about `digits` significant digits, rounded
+ * outwards by one unit in the last digit in the safe `direction`, so that float rounding never errs the wrong way.
+ */
+export function fromFloat(x: number, direction: 'down' | 'up', digits = 12): Rational {
+  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`fromFloat: a finite positive number, got ${x}`);
+  const k = digits - 1 - Math.floor(Math.log10(x));
+  const scaled = x * 10 ** k;
+  const n = direction === 'down' ? BigInt(Math.floor(scaled)) - 1n : BigInt(Math.ceil(scaled)) + 1n;
+  if (n <= 0n) throw new RangeError(`fromFloat: ${x} rounds to nothing at ${digits} digits`);
+  return k >= 0 ? rational(n, 10n ** BigInt(k)) : rational(n * 10n ** BigInt(-k));
 }
 
 /** For reports and tail bounds only: never on a path that samples noise or decides a charge. */

@@ -31,7 +31,7 @@ export const Column = z.discriminatedUnion('type', [
      */
     values: z.array(z.string().min(1).max(200)).min(1).max(1000).optional(),
   }),
-  z.strictObject({ name: identifier, type: z.literal('integer'), min: z.number().int().safe(), max: z.number().int().safe() }),
+  z.strictObject({ name: identifier, type: z.literal('integer'), min: z.number().int().safe(), max: z.number().int().safe(), required: z.boolean().optional() }),
   z.strictObject({
     name: identifier,
     type: z.literal('decimal'),
@@ -39,6 +39,12 @@ export const Column = z.discriminatedUnion('type', [
     scale: z.number().int().min(0).max(9),
     min: bound,
     max: bound,
+    /**
+     * Every row holds a value (NOT NULL; an empty CSV field breaks the rule). SUM and AVG of such a column need no
+     * non-null count of their own: the matched-row count serves, so under a privacy policy one fewer value is
+     * released and the others get more of ε (SPEC §10.2).
+     */
+    required: z.boolean().optional(),
   }),
 ]);
 
@@ -64,6 +70,12 @@ export const PrivacyPolicy = z.strictObject({
     /** `month`: restored on the first of each month (UTC), which bounds what is learnt per month, not forever. */
     refresh: z.enum(['month', 'never']),
   }),
+  /**
+   * How queries add up against the budget (SPEC §10.4): `pure`, ε by basic composition with discrete Laplace noise;
+   * `zcdp`, ρ (zero-concentrated DP) with discrete Gaussian noise, converted to (budget ε, δ) once for the period.
+   * By default, the one under which the budget buys more (src/query/privacy-plan.ts).
+   */
+  accounting: z.enum(['pure', 'zcdp']).optional(),
 });
 
 export const AnalysisRule = z.strictObject({

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { AuditLog, type AuditInput } from '../audit/audit-log.js';
 import type { BudgetLedger } from '../budget/ledger.js';
-import { toText } from '../dp/rational.js';
+import { amountText } from '../dp/accounting.js';
 import type { LoadedConfig } from '../config/node-config.js';
 import { selectBackend } from '../crypto/backend.js';
 import type { CryptoPool } from '../crypto/pool.js';
@@ -16,11 +16,13 @@ import { holdersOf, type Manifest } from '../manifest/schema.js';
 import { parseQuery } from '../query/parse.js';
 import { assertAddedPointsFit, noisePlan, shareHolders } from '../query/noise.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
+import type { BudgetCharge } from '../query/privacy-plan.js';
 import type { QueryOutcome } from '../query/result.js';
 import { AggregatorSession } from '../session/aggregator.js';
 import { FederatedSession } from '../session/federated.js';
 import { PartnerSession } from '../session/partner.js';
 import { ProposalAnswer, ProposalOffer } from '../session/proposal.js';
+import { assertOwnSetSize, querierChecksOwnSet } from '../session/probe-guard.js';
 import { RingSession } from '../session/ring.js';
 import type { Machine, Outcome } from '../session/step.js';
 import { PeerConnection, type ConnectionParams } from '../transport/connection.js';
@@ -98,6 +100,7 @@ export class QueryCoordinator {
     try {
       plan = await this.plan(sql, this.memberId);
       await this.prepareOwnTable(plan);
+      await this.checkOwnSet(plan);
       // The querier accepts its own query by proposing it: its tables are charged like every other owner's.
       await this.charge(queryId, plan);
     } catch (err) {
@@ -264,6 +267,15 @@ export class QueryCoordinator {
     if (own) await this.store.prepare(own.table, columnsRead(plan, own));
   }
 
+  /** SPEC §4.2: the querier's own padded set, which no peer can count, against the minimum of a table without a policy. */
+  private async checkOwnSet(plan: QueryPlan): Promise<void> {
+    const own = [plan.aggregator, ...plan.others].find((s) => s.table.owner === this.memberId);
+    if (!own || !querierChecksOwnSet(plan, own.table)) return;
+    // A database snapshot taken for the count is dropped at once: the query may still be refused by a peer.
+    const count = await this.store.distinctKeys(own, columnsRead(plan, own)).finally(() => this.store.release(own));
+    assertOwnSetSize(plan, count, own.table);
+  }
+
   /**
    * SPEC §10.4: before this node accepts a DP query, every table of its own in it is charged the query's ε, durably,
    * so that neither a crash nor a concurrent query can spend more than the budget. A charge is never refunded.
@@ -272,15 +284,15 @@ export class QueryCoordinator {
     const privacy = plan.privacy;
     const own = privacy?.charges.filter((c) => c.owners.includes(this.memberId)) ?? [];
     if (own.length === 0) return;
-    await this.budget.charge(queryId, own.map((c) => ({ table: c.table, epsilon: privacy!.epsilon, budget: c.budget })));
-    this.log(`query ${queryId}: charged ε = ${toText(privacy!.epsilon)} to ${own.map((c) => c.table).join(', ')}`);
+    await this.budget.charge(queryId, own.map((c) => ({ table: c.table, cost: c.cost, budget: c.budget })));
+    this.log(`query ${queryId}: charged ${chargesText(own)}`);
   }
 
   /** The audit's word on a plan: its mode, and for a DP query the ε charged here and to which tables. */
   private planDetail(plan: QueryPlan): string {
     const own = plan.privacy?.charges.filter((c) => c.owners.includes(this.memberId)) ?? [];
     if (!plan.privacy) return plan.mode;
-    const charged = own.length > 0 ? `ε ${toText(plan.privacy.epsilon)} charged to ${own.map((c) => c.table).join(', ')}` : 'no table of this member charged';
+    const charged = own.length > 0 ? `charged ${chargesText(own)}` : 'no table of this member charged';
     return `${plan.mode}, differentially private (${charged})`;
   }
 
@@ -310,6 +322,11 @@ export class QueryCoordinator {
     this.log(`query ${queryId} done: result with ${outcome.result.rows.length} row(s) saved in ${this.cfg.config.resultsDir}/${queryId}.json`);
     return { kind: 'result', result: outcome.result };
   }
+}
+
+/** `ε = 1 to advertiser, ρ = 0.0152 to visits`. */
+function chargesText(charges: readonly BudgetCharge[]): string {
+  return charges.map((c) => `${amountText(c.cost.unit, c.cost.amount)} to ${c.table}`).join(', ');
 }
 
 /** Ends a query's connections: `bye` when it went well here, `abort` to every peer when it failed here. */

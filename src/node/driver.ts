@@ -66,7 +66,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const multiply = (req: BlindRequest): Promise<Uint8Array> => {
     let p: Promise<Uint8Array>;
     try {
-      p = pool.blind(req.secret, req.points);
+      p = pool.blind(req.secret, req.points, req.padding);
     } catch (err) {
       p = Promise.reject(err);
     }

@@ -1,5 +1,6 @@
-import { div, rational, toNumber, toText, type Rational } from '../dp/rational.js';
-import { halfWidth, upperQuantile } from '../dp/tail.js';
+import { noiseHalfWidth, noiseUpperQuantile, type Mechanism } from '../dp/mechanism.js';
+import { div, mul, rational, sub, toNumber, toText, type Rational } from '../dp/rational.js';
+import { gaussianSigma2 } from '../dp/zcdp.js';
 import { CleanroomError } from '../errors.js';
 import { MAX_ADDED_POINTS } from '../limits.js';
 import { maxAbsUnits } from '../manifest/schema.js';
@@ -7,20 +8,20 @@ import type { QueryPlan } from './plan.js';
 import type { PrivacyPlan } from './privacy-plan.js';
 import { KEYS, ROWS, releasedColumns, type NoiseBounds } from './result.js';
 
-/** The noise on one column of the group vector: every holder adds discrete Laplace noise of this scale to its share. */
+/** The noise on one opened column of the group vector: every holder adds a draw of `mechanism` to its share. */
 export interface NoiseColumn {
   readonly column: number;
-  /** L1 sensitivity: how far one person can move this column, summed over every group. */
+  /** L1 sensitivity: how far one person can move this column, summed over every group (Gaussian noise uses L2). */
   readonly sensitivity: bigint;
-  readonly scale: Rational;
+  readonly mechanism: Mechanism;
 }
 
 /**
- * A noisy count of added points, clamp(shift + L, 0, 2·shift) with L discrete Laplace of `scale`: the count-only
- * dummy matches (SPEC §10.3) and the padding of a PSI key set (§10.2).
+ * A noisy count of added points, clamp(shift + X, 0, 2·shift), X a draw of `mechanism`: the count-only dummy matches
+ * (SPEC §10.3) and the padding of a PSI key set (§10.2).
  */
 export interface DummyPlan {
-  readonly scale: Rational;
+  readonly mechanism: Mechanism;
   readonly shift: bigint;
 }
 
@@ -29,9 +30,14 @@ export interface NoisePlan {
   readonly privacy: PrivacyPlan;
   /** The members that each add full-scale noise to their share of every opened value. */
   readonly holders: number;
-  /** The distinct-key count first, then each released column. */
+  /** Every column of the group vector that is opened, each once: the threshold column, then each released column. */
   readonly columns: readonly NoiseColumn[];
-  /** A group is opened when its noisy distinct-key count reaches this. */
+  /**
+   * The column whose opened value decides which groups are released: the matched-row count when the query releases
+   * it (no count is released twice, SPEC §10.2), else the distinct-key count.
+   */
+  readonly thresholdColumn: number;
+  /** A group is opened when its noisy threshold count reaches this. */
   readonly threshold: bigint;
   readonly dummies?: DummyPlan;
   /** The padding of a PSI key set of a table with a policy, and which tables' sets are padded. */
@@ -42,51 +48,94 @@ export interface NoisePlan {
 export const ERROR_BOUND_MISS = 0.05;
 
 /**
+ * The share of a query's ε (of its ρ, under zCDP) spent on the sizes of its padded key sets (SPEC §10.2). The
+ * padding's noise only sets how many random points a side adds, never the accuracy of a value, so it gets a small
+ * fixed share and the values the rest. A smaller share costs more points (the shift grows as 1 / share): a tenth
+ * keeps it near 180 points at ε = 1, δ = 1e-7.
+ */
+export const PADDING_SHARE: Rational = { num: 1n, den: 10n };
+
+/**
  * Calibration (SPEC §10.2). One person (one distinct join key) brings at most `rowsPerPerson` rows to the aggregated
  * table: `maxRowsPerKey`, times the holders of a federated table, since each may hold rows of the same person.
  * Those rows can fall in as many groups, so across all groups one person moves the row count and each non-null
  * count by at most rowsPerPerson, each sum by rowsPerPerson x the column's largest |value|, and the distinct-key
- * count by rowsPerPerson with GROUP BY (one per group) or by the number of parts without. The query's ε is split
- * evenly over the k noisy columns (basic composition); each gets scale sensitivity x k / ε.
+ * count by one per part in each of up to rowsPerPerson groups. When a side pads its key set, its size takes
+ * PADDING_SHARE of the budget; the rest is split evenly over the k opened columns (basic composition, or adding ρ).
  */
 export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefined {
   const privacy = plan.privacy;
   if (!privacy) return undefined;
   const parts = plan.mode === 'federated' ? plan.holders.length : 1;
+  const gaussian = privacy.mechanism === 'gaussian';
   const rowsPerPerson = BigInt(privacy.maxRowsPerKey * parts);
   const sensitivity = (column: number): bigint => {
     if (column === KEYS) return plan.mode === 'count-only' ? 1n : plan.groupBy.length > 0 ? rowsPerPerson : BigInt(parts);
-    if (column === ROWS) return rowsPerPerson;
-    const i = Math.floor((column - 2) / 2);
-    if ((column - 2) % 2 === 1) return rowsPerPerson;
-    const c = plan.aggregator.table.columns.find((x) => x.name === plan.sumColumns[i]);
-    if (!c || c.type === 'string') throw new RangeError(`noisePlan: ${plan.sumColumns[i]} is not a numeric column`);
+    if (column === ROWS || (column - 2) % 2 === 1) return rowsPerPerson;
+    const c = plan.aggregator.table.columns.find((x) => x.name === plan.sumColumns[Math.floor((column - 2) / 2)]);
+    if (!c || c.type === 'string') throw new RangeError(`noisePlan: column ${column} is not a numeric column's sum`);
     return rowsPerPerson * maxAbsUnits(c);
   };
-  // The key sets a PSI peer sees the size of: those of the query's tables with a policy that run PSI. The sizes are
-  // one more noisy release, with their own share of ε.
+  // L2, squared: the same but for the distinct-key count with GROUP BY, +1 per part in each of up to maxRowsPerKey
+  // groups: parts² · maxRowsPerKey, not its L1 squared.
+  const l2Squared = (column: number): bigint =>
+    column === KEYS && plan.mode !== 'count-only' && plan.groupBy.length > 0 ? BigInt(parts * parts * privacy.maxRowsPerKey) : sensitivity(column) ** 2n;
+  // The key sets a PSI peer sees the size of: those of the query's tables with a policy that run PSI.
   const psiSides = plan.mode === 'federated' && plan.others.length === 0 ? [] : [plan.aggregator, ...plan.others];
   const padded = psiSides.map((s) => s.table.name).filter((t) => privacy.charges.some((c) => c.table === t));
-  const noisy = [KEYS, ...releasedColumns(plan).filter((c) => c !== KEYS)];
-  const k = BigInt(noisy.length + (padded.length > 0 ? 1 : 0));
-  const columns = noisy.map((column) => {
-    const s = sensitivity(column);
-    return { column, sensitivity: s, scale: div(rational(s * k), privacy.epsilon) };
-  });
-  // δ goes to the clamps of the noisy point counts only (dummies, padding), split evenly between them. No group is
-  // selected on data: under a policy every group is declared (the planner requires it) or the single group of a
-  // query without GROUP BY, so the minimum is applied to the noisy counts as post-processing.
-  const clamps = (plan.mode === 'count-only' ? 1 : 0) + (padded.length > 0 ? 1 : 0);
-  const delta = toNumber(privacy.delta) / Math.max(1, clamps);
-  const clamp = (scale: Rational): DummyPlan => ({ scale, shift: upperQuantile(toNumber(scale), 1, delta / 2) });
+  const released = releasedColumns(plan);
+  const thresholdColumn = thresholdColumnOf(plan, released);
+  const noisy = [thresholdColumn, ...released.filter((c) => c !== thresholdColumn)];
+  const k = BigInt(noisy.length);
+  const valueShare = padded.length > 0 ? sub(rational(1n), PADDING_SHARE) : rational(1n);
+  // Laplace: ε_c = ε·share/k, scale Δ1/ε_c. Gaussian: ρ_c = ρ·share/k, σ² = Δ2²/(2ρ_c) (CKS 2020, Theorem 4).
+  const mechanismOf = (share: Rational, sens: bigint, sens2: bigint): Mechanism =>
+    gaussian
+      ? { kind: 'gaussian', sigma2: gaussianSigma2(rational(sens2), mul(privacy.rho!, share)) }
+      : { kind: 'laplace', scale: div(rational(sens), mul(privacy.epsilon, share)) };
+  const columns = noisy.map((column) => ({ column, sensitivity: sensitivity(column), mechanism: mechanismOf(div(valueShare, rational(k)), sensitivity(column), l2Squared(column)) }));
+  // δ: under zCDP half goes to the conversion from ρ (privacy-plan.ts); the rest to the clamps of the noisy point
+  // counts (dummies, padding) and, when a table of the query has no policy, to the margin that keeps its minimum
+  // exact in all but δ of the cases; split evenly between those the query has.
+  const keysFloor = !everyTableGoverned(plan);
+  const clamps = (plan.mode === 'count-only' ? 1 : 0) + (padded.length > 0 ? 1 : 0) + (keysFloor ? 1 : 0);
+  const delta = (toNumber(privacy.delta) * (gaussian ? 0.5 : 1)) / Math.max(1, clamps);
+  const clamp = (mechanism: Mechanism, share: number): DummyPlan => ({ mechanism, shift: noiseUpperQuantile(mechanism, 1, share / 2) });
   // Count-only: the dummies protect the intersection size that the aggregator sees, with the distinct-key count's
-  // share of ε (sensitivity 1).
-  const dummies = plan.mode === 'count-only' ? clamp(columns[0]!.scale) : undefined;
+  // noise (sensitivity 1): it is the same release, which every holder's share noise only widens.
+  const dummies = plan.mode === 'count-only' ? clamp(columns[0]!.mechanism, delta) : undefined;
   // Joined with a federated table, every holder runs its own PSI: the joined member sees each holder's padded part
-  // (one person may be in all of them) and sends each holder its own padded copy of its set, so H sizes move
-  // together: sensitivity H.
-  const padding = padded.length > 0 ? { ...clamp(div(rational(k * BigInt(parts)), privacy.epsilon)), tables: padded } : undefined;
-  return { privacy, holders, columns, threshold: BigInt(plan.minDistinctKeys), ...(dummies ? { dummies } : {}), ...(padding ? { padding } : {}) };
+  // (one person may be in all of them, sensitivity H) and H clamps, each of which may act: δ / H each.
+  const H = BigInt(parts);
+  const padding = padded.length > 0 ? { ...clamp(mechanismOf(PADDING_SHARE, H, H * H), delta / parts), tables: padded } : undefined;
+  return { privacy, holders, columns, thresholdColumn, threshold: threshold(plan, thresholdColumn, columns[0]!.mechanism, holders + (dummies ? 1 : 0), delta), ...(dummies ? { dummies } : {}), ...(padding ? { padding } : {}) };
+}
+
+/**
+ * SPEC §10.2: the count that decides which groups are released, opened once: the matched-row count when the query
+ * releases it anyway, else the distinct-key count (count-only: the only count there is).
+ */
+function thresholdColumnOf(plan: QueryPlan, released: readonly number[]): number {
+  return plan.mode !== 'count-only' && released.includes(ROWS) ? ROWS : KEYS;
+}
+
+/**
+ * Under policies on every table the minimum is post-processing of the noisy count (the noise protects everyone).
+ * The minimum of a table without a policy must hold as its owner set it, on distinct people, a policy on another
+ * table notwithstanding: a matched-row count rests on at least rows / maxRowsPerKey people (each keeps at most that
+ * many rows, §10.2), and the bar is raised by the noise's upper quantile at δ, so a group of fewer people passes
+ * with probability at most δ.
+ */
+function threshold(plan: QueryPlan, column: number, mechanism: Mechanism, terms: number, delta: number): bigint {
+  const min = BigInt(plan.minDistinctKeys);
+  if (everyTableGoverned(plan)) return min;
+  const rowsPerKey = column === ROWS ? BigInt(plan.privacy!.maxRowsPerKey) : 1n;
+  return rowsPerKey * min + noiseUpperQuantile(mechanism, terms, delta);
+}
+
+/** Whether every table of the query has a privacy policy: only then are all of its owners' protections noise. */
+export function everyTableGoverned(plan: QueryPlan): boolean {
+  return [plan.aggregator, ...plan.others].every((s) => s.table.rules.privacy);
 }
 
 /** Refuses, before any cryptography, a query whose ε would have a member add more points than MAX_ADDED_POINTS. */
@@ -98,13 +147,15 @@ export function assertAddedPointsFit(noise: NoisePlan): void {
   }
 }
 
-/** The half-width of the stated error bound of a column's opened value: it holds with probability 1 - miss. */
+/**
+ * The half-width of the stated error bound of a column's opened value: it holds with probability 1 - miss, from
+ * the exact law of the sum of every holder's draw (count-only: and the dummies', a draw of the same law whose clamp
+ * acts with probability at most δ).
+ */
 export function errorBound(noise: NoisePlan, column: number, miss = ERROR_BOUND_MISS): bigint {
   const c = noise.columns.find((x) => x.column === column);
   if (!c) throw new RangeError(`errorBound: column ${column} carries no noise`);
-  // Count-only: the dummy matches are one more noise term of the same scale.
-  const terms = noise.holders + (noise.dummies ? 1 : 0);
-  return halfWidth(toNumber(c.scale), terms, miss);
+  return noiseHalfWidth(c.mechanism, noise.holders + (noise.dummies ? 1 : 0), miss);
 }
 
 /** What a receiver states about each opened value (src/query/result.ts): the bounds of every noisy column. */

@@ -146,12 +146,13 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
       throw new RuleViolation(`${t.name}.rules.aggregations`, `${fn.toUpperCase()}(${ref.table}.${ref.column}) is not allowed`, listOrNone(['COUNT(*)', ...allowed]));
     }
     // AVG is opened as its sum and its non-null count, each exact without a policy: more than a rule allowing only
-    // avg grants. Under a policy both are noisy (SPEC §10), which is what such a rule can accept.
-    if (fn === 'avg' && !rule.functions.includes('sum') && !tables.some((x) => x.rules.privacy)) {
+    // avg grants. Under a policy on the column's own table both are noisy at that owner's ε (SPEC §10), which is
+    // what such a rule can accept; a policy on another table is the querier's choice and protects nobody here.
+    if (fn === 'avg' && !rule.functions.includes('sum') && !t.rules.privacy) {
       throw new RuleViolation(
         `${t.name}.rules.aggregations`,
         `AVG(${ref.table}.${ref.column}) would open the exact sum and count behind it, and the rule allows only avg`,
-        `SUM as well in the rule, or a privacy policy on a table of the query (the sum and count are then noisy)`,
+        `SUM as well in the rule, or a privacy policy on ${t.name} (the sum and count are then noisy)`,
       );
     }
     valueColumns.push(ref);

@@ -33,12 +33,21 @@ export function releasedColumns(plan: QueryPlan): number[] {
       const i = plan.sumColumns.indexOf(a.column.column);
       // The non-null count goes with every sum: SUM and AVG of a group with no value are NULL, as in SQL.
       cols.add(2 + 2 * i);
-      cols.add(3 + 2 * i);
+      cols.add(nonNullColumn(plan, i));
     }
   }
   return [...cols].sort((x, y) => x - y);
 }
 
+
+/**
+ * Where the non-null count of the i-th summed column is read: its own slot, or for a column the manifest declares
+ * required (no NULL in any row) the matched-row count, which then equals it: one count released, not two (SPEC §10.2).
+ */
+export function nonNullColumn(plan: QueryPlan, i: number): number {
+  const c = plan.aggregator.table.columns.find((x) => x.name === plan.sumColumns[i]);
+  return c && c.type !== 'string' && c.required ? ROWS : 3 + 2 * i;
+}
 
 /** How a query ends for the member that asked it: its result, or (not a receiver) what was released to whom. */
 export type QueryOutcome =
@@ -113,7 +122,7 @@ export function assembleResult(
       const c = plan.aggregator.table.columns.find((x) => x.name === a.column.column)!;
       const scale = c.type === 'decimal' ? c.scale : 0;
       const sum = at(vector, 2 + 2 * i);
-      const n = at(vector, 3 + 2 * i);
+      const n = at(vector, nonNullColumn(plan, i));
       if (n <= 0n) return { cell: null, interval: null };
       if (a.fn === 'sum') {
         if (!noise) return { cell: formatScaled(sum, scale), interval: null };
@@ -126,7 +135,7 @@ export function assembleResult(
       const highest = boundInAvgUnits(c.type === 'string' ? 0 : c.max, scale, 'ceil');
       const clamp = (x: bigint) => (x < lowest ? lowest : x > highest ? highest : x);
       const qs = noise.halfBound.get(2 + 2 * i)!;
-      const qn = noise.halfBound.get(3 + 2 * i)!;
+      const qn = noise.halfBound.get(nonNullColumn(plan, i))!;
       // The true sum and count lie within their half bounds together with probability at least `confidence`; the
       // true average then lies between the extreme ratios of the corners, and always within the column's bounds.
       const corners = n - qn > 0n ? [sum - qs, sum + qs].flatMap((s) => [n - qn, n + qn].map((k) => avg(s, k))) : [lowest, highest];

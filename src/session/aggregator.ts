@@ -1,7 +1,6 @@
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
-import type { TableSide } from '../query/plan.js';
 import { FullBatchStream, InboundStream } from './point-stream.js';
 import { PointSet } from './point-set.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
@@ -31,8 +30,10 @@ export class AggregatorSession extends PairSession {
   private pqWaiting: Uint8Array[] = [];
   private readonly matched: number[] = [];
   private matchedCount = 0;
-  /** Index of the next returned point among P's own, in P's order. */
+  /** Index of the next returned point in P's stream, in P's order. */
   private matchedOffset = 0;
+  /** How many of P's padding points the returned points have passed: a stream index less these is a key index. */
+  private paddingPassed = 0;
 
   /** Count-only DP: the partner's dummy matches (SPEC §10.3), which the dealt count leaves out on average. */
   private readonly dummies: DummyPlan | undefined;
@@ -51,11 +52,10 @@ export class AggregatorSession extends PairSession {
     });
   }
 
-  get side(): TableSide {
-    return this.p.plan.aggregator;
-  }
-
-  /** H(p)^a goes out in the order the driver keeps its keys: the matches are indices into it. */
+  /**
+   * H(p)^a goes out in the order the driver keeps its keys, any padding among them: the matches are indices into the
+   * keys once the padding is skipped.
+   */
   protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
     return toPeer(this.p, this.ownOut.append(blinded));
   }
@@ -71,13 +71,9 @@ export class AggregatorSession extends PairSession {
     return this.afterPsi();
   }
 
-  /**
-   * SPEC §10.2: a table with a policy pads its key set with random points, after the real ones (they match nothing),
-   * in the same run of full batches, so that no batch size shows where the real keys end.
-   */
+  /** The last batch (its padding went out among the keys, SPEC §10.2) and the end marker. */
   protected ownComplete(): Step {
-    const padding = this.ownPadding();
-    return followedBy(toPeer(this.p, [...(padding ? this.ownOut.append(padding) : []), ...this.ownOut.finish()]), this.afterPsi());
+    return followedBy(toPeer(this.p, this.ownOut.finish()), this.afterPsi());
   }
 
   /** The driver's answer to `aggregate`: per-group integers over the matched rows. */
@@ -112,11 +108,22 @@ export class AggregatorSession extends PairSession {
     return NOTHING;
   }
 
-  /** Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal. */
+  /**
+   * Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal. In P's order
+   * the padding's positions are skipped, so a match is always one of P's keys; count-only returns them shuffled, and
+   * a padding point matches nothing.
+   */
   private match(batch: Uint8Array): void {
+    const inOrder = this.p.plan.mode !== 'count-only';
+    const padding = this.paddingPositions;
     for (let off = 0; off < batch.length; off += 32) {
+      const position = this.matchedOffset + off / 32;
+      if (inOrder && padding[this.paddingPassed] === position) {
+        this.paddingPassed += 1;
+        continue;
+      }
       if (this.qSet.has(batch, off)) {
-        if (this.p.plan.mode !== 'count-only') this.matched.push(this.matchedOffset + off / 32);
+        if (inOrder) this.matched.push(position - this.paddingPassed);
         this.matchedCount += 1;
       }
     }

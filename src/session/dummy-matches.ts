@@ -1,18 +1,16 @@
 import type { GroupBackend } from '../crypto/group.js';
 import { QuerySecret } from '../crypto/secret.js';
-import { sampleDiscreteLaplace } from '../dp/discrete-laplace.js';
+import { BASE_POINT, freshPoint } from '../crypto/worker-task.js';
+import { sampleNoise } from '../dp/mechanism.js';
 import type { RandomSource } from '../dp/random-source.js';
 import type { DummyPlan } from '../query/noise.js';
 
-/** The X25519 base point, u = 9 (RFC 7748 §4.1). */
-const BASE_POINT = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 9 : 0));
-
 /**
- * How many points to add, dummy matches (SPEC §10.3) or padding (§10.2): clamp(shift + L, 0, 2·shift), L discrete
- * Laplace; an integer, never a float.
+ * How many points to add, dummy matches (SPEC §10.3) or padding (§10.2): clamp(shift + X, 0, 2·shift), X the plan's
+ * noise (discrete Laplace or Gaussian); an integer, never a float.
  */
 export function addedCount(plan: DummyPlan, random: RandomSource): number {
-  const d = plan.shift + sampleDiscreteLaplace(plan.scale, random);
+  const d = plan.shift + sampleNoise(plan.mechanism, random);
   return Number(d < 0n ? 0n : d > 2n * plan.shift ? 2n * plan.shift : d);
 }
 
@@ -24,17 +22,10 @@ export function dummySlots(plan: DummyPlan): number {
   return Number(2n * plan.shift);
 }
 
-/**
- * `n` points X25519(r, 9), each r fresh and wiped at once: random members of the group that under DDH look like any
- * blinded key, and match nothing. The padding of a key set (SPEC §10.2).
- */
-export function randomPoints(group: GroupBackend, n: number): Uint8Array {
+/** `n` points X25519(r, 9), each r fresh and wiped at once: the fillers, which match nothing. */
+function randomPoints(group: GroupBackend, n: number): Uint8Array {
   const out = new Uint8Array(n * 32);
-  for (let i = 0; i < n; i++) {
-    const r = QuerySecret.generate();
-    out.set(group.blind(r, BASE_POINT), i * 32);
-    r.zero();
-  }
+  for (let i = 0; i < n; i++) out.set(freshPoint(group), i * 32);
   return out;
 }
 

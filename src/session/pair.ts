@@ -5,8 +5,9 @@ import { CleanroomError, ProtocolViolation } from '../errors.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { Release } from './release.js';
 import { osRandom } from '../dp/random-source.js';
-import type { QueryPlan } from '../query/plan.js';
-import { addedCount, randomPoints } from './dummy-matches.js';
+import type { QueryPlan, TableSide } from '../query/plan.js';
+import { addedCount } from './dummy-matches.js';
+import { PaddedStream, type PaddedBatch } from './point-stream.js';
 import { assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
@@ -64,14 +65,22 @@ export abstract class PairSession extends Session {
   private ownPending = 0;
   /** Every own batch is blinded and the own stream is complete. */
   protected ownEnded = false;
+  /** SPEC §10.2: the batches of this member's own set with its padding among them, when its table has a policy. */
+  private readonly padded: PaddedStream | undefined;
 
   constructor(
     protected readonly p: PairParams,
-    aggregator: string,
+    private readonly aggregator: string,
   ) {
     // A two-party query names its peer to this node's operator as "the peer" when it aborts.
     super(p.queryId, 'the peer');
     this.release = pairRelease(p, aggregator);
+    // The padding count is drawn before the first batch, so that the padding can go out with the keys from the start.
+    const padding = this.release.noise?.padding;
+    if (padding?.tables.includes(this.side.table.name)) {
+      const random = p.random ?? osRandom;
+      this.padded = new PaddedStream(addedCount(padding, random), random);
+    }
   }
 
   get peers(): readonly string[] {
@@ -82,20 +91,24 @@ export abstract class PairSession extends Session {
     return true;
   }
 
-  /** A batch of this member's own H(k), to be raised to its secret. */
+  /** This member's table: P's is the aggregated one, Q's the one it joins. */
+  get side(): TableSide {
+    return this.aggregator === this.p.self ? this.p.plan.aggregator : this.p.plan.others[0]!;
+  }
+
+  /** A batch of this member's own H(k), to be raised to its secret: as it comes, or in the batches of a padded set. */
   ownHashed(hashed: Uint8Array): Step {
     return this.unlessEnded(() => {
       if (this.ownClosing) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
-      this.ownPending += 1;
-      this.requests.push('own');
-      return { send: [], blind: [{ points: hashed, secret: this.p.secret }] };
+      return this.blindOwn(this.padded ? this.padded.add(hashed) : [{ points: hashed, padding: new Uint32Array(0) }]);
     });
   }
 
   ownEnd(): Step {
     return this.unlessEnded(() => {
       this.ownClosing = true;
-      return this.closeOwn();
+      const last = this.padded?.finish() ?? [];
+      return last.length > 0 ? this.blindOwn(last) : this.closeOwn();
     });
   }
 
@@ -129,22 +142,17 @@ export abstract class PairSession extends Session {
 
   /** SPEC §7: a peer set under the minimum is a probe (probe-guard.ts). */
   protected assertPeerSetSize(count: number): void {
-    assertSetSize(this.p.plan, count);
+    assertSetSize(this.p.plan, count, this.side.table);
   }
 
-  /**
-   * The random points this member adds to its own key set when its table has a privacy policy (SPEC §10.2), so that
-   * the peer sees the set's size only with noise; none otherwise.
-   */
   /** Whether this member's key set is padded (SPEC §10.2): its table has a policy. */
   protected get padsOwnSet(): boolean {
-    return this.release.noise?.padding?.tables.includes(this.side.table.name) ?? false;
+    return this.padded !== undefined;
   }
 
-  protected ownPadding(): Uint8Array | undefined {
-    if (!this.padsOwnSet) return undefined;
-    const padding = this.release.noise!.padding!;
-    return randomPoints(this.p.group, addedCount(padding, this.p.random ?? osRandom));
+  /** The indices of the padding points in this member's own stream so far, ascending (none when it is not padded). */
+  protected get paddingPositions(): readonly number[] {
+    return this.padded?.positions ?? [];
   }
 
   /** Only the partner of a count-only DP query receives the aggregator's dummy base. */
@@ -167,6 +175,13 @@ export abstract class PairSession extends Session {
   protected abstract onPointsEnd(msg: Extract<SessionMessage, { type: 'points-end' }>): Step;
   /** The role and its phase, as a violation names them. */
   protected abstract where(): string;
+
+  /** Asks for own batches to be raised to this member's secret, padding made among them by the worker. */
+  private blindOwn(batches: readonly PaddedBatch[]): Step {
+    this.ownPending += batches.length;
+    this.requests.push(...batches.map(() => 'own' as const));
+    return { send: [], blind: batches.map(({ points, padding }) => ({ points, secret: this.p.secret, ...(padding.length > 0 ? { padding } : {}) })) };
+  }
 
   private closeOwn(): Step {
     if (!this.ownClosing || this.ownPending > 0 || this.ownEnded) return NOTHING;

@@ -1,7 +1,6 @@
 import type { SessionMessage } from '../wire/messages.js';
 import { shufflePoints } from '../crypto/shuffle.js';
 import { ProtocolViolation } from '../errors.js';
-import type { TableSide } from '../query/plan.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
 import type { Envelope, Step } from './step.js';
@@ -39,11 +38,7 @@ export class PartnerSession extends PairSession {
     if (plan) this.dummies = new DummyMatches(p.group, addedCount(plan, p.random ?? osRandom), dummySlots(plan));
   }
 
-  get side(): TableSide {
-    return this.p.plan.others[0]!;
-  }
-
-  /** H(q)^b is kept until the whole set is blinded: it leaves shuffled. */
+  /** H(q)^b, any padding among it, is kept until the whole set is blinded: it leaves shuffled. */
   protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
     this.own.push(blinded);
     return [];
@@ -57,10 +52,13 @@ export class PartnerSession extends PairSession {
     return this.ending(this.maybeEndReturn());
   }
 
-  /** The whole own set is blinded: shuffle it (its order would tell P which of Q's rows matched) and send it. */
+  /**
+   * The whole own set is blinded, its padding with it (SPEC §10.2: made among the keys, so the time to this member's
+   * first frame follows its padded size): shuffle it with the dummies (its order would tell P which of Q's rows
+   * matched) and send it.
+   */
   protected ownComplete(): Step {
-    const padding = this.ownPadding();
-    const all = shufflePoints(Buffer.concat([...this.own, ...(this.dummies ? [this.dummies.points] : []), ...(padding ? [padding] : [])]));
+    const all = shufflePoints(Buffer.concat([...this.own, ...(this.dummies ? [this.dummies.points] : [])]));
     this.own = [];
     const send = [...this.qOut.batches(all), this.qOut.end()];
     if (this.p.plan.mode !== 'count-only') {

@@ -7,7 +7,7 @@ import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
 import { noiseBounds, noisePlan, type NoisePlan } from '../query/noise.js';
 import { osRandom, type RandomSource } from '../dp/random-source.js';
-import { sampleDiscreteLaplace } from '../dp/discrete-laplace.js';
+import { sampleNoise } from '../dp/mechanism.js';
 import { followedBy, type Envelope, type Step } from './step.js';
 
 /** The messages of the release stage (SPEC §4.3): the machine of each flow hands them to its `Release`. */
@@ -46,11 +46,11 @@ export interface ReleaseParams {
 
 /**
  * Groups whose distinct-key count meets the strictest minimum-count rule: the only ones ever opened. With noise the
- * counts are noisy and the bar is the noise plan's threshold (SPEC §10.2).
+ * counts are noisy, possibly of matched rows, and the bar is the noise plan's threshold (SPEC §10.2).
  */
-export function survivingGroups(keyCounts: readonly bigint[], plan: QueryPlan, noise?: NoisePlan): number[] {
+export function survivingGroups(counts: readonly bigint[], plan: QueryPlan, noise?: NoisePlan): number[] {
   const min = noise ? noise.threshold : BigInt(plan.minDistinctKeys);
-  return keyCounts.flatMap((n, i) => (n >= min ? [i] : []));
+  return counts.flatMap((n, i) => (n >= min ? [i] : []));
 }
 
 /**
@@ -99,8 +99,15 @@ export class Release {
   private held: bigint[][] | undefined;
   private groups: number | undefined;
   private labels: Labels | undefined;
-  /** The counts a sole dealer computed itself. */
+  /** The counts a sole dealer computed itself, in the order it deals them. */
   private keyCounts: bigint[] = [];
+  /**
+   * A sole dealer of exact counts deals them in an order of their own (SPEC §4.3): for each count's position, the
+   * position of the same group's values.
+   */
+  private valueOfCount: number[] | undefined;
+  /** The value positions of the groups that met the minimum, as the sole dealer announced them with its counts. */
+  private announced: number[] | undefined;
   private readonly sharesFrom = new Set<string>();
   private readonly counts = new Map<string, bigint[]>();
   private readonly values = new Map<string, bigint[]>();
@@ -123,6 +130,11 @@ export class Release {
     }
   }
 
+  /** The count opened to every holder to pick the released groups (SPEC §10.2): distinct keys unless the noise plan says otherwise. */
+  private get thresholdColumn(): number {
+    return this.noise?.thresholdColumn ?? KEYS;
+  }
+
   private get isHolder(): boolean {
     return this.r.holders.includes(this.r.self);
   }
@@ -142,7 +154,9 @@ export class Release {
     this.dealt = true;
     for (const g of groups) if (g.values.length !== this.width) throw new CleanroomError('INTERNAL', `group vector of ${g.values.length} values, ${this.width} expected`);
     const vectors = this.r.domain ? this.onDomain(this.r.domain, groups) : this.soleDealer(groups);
-    if (this.r.dealers.length > 1 && !this.noise) this.vetoSmallParts(vectors);
+    // A policy on another table of the query (the joined one) makes the totals noisy but protects nobody of this
+    // table's: only a policy on the federated table itself replaces the veto (SPEC §1).
+    if (this.r.dealers.length > 1 && !this.r.plan.aggregator.table.rules.privacy) this.vetoSmallParts(vectors);
     const parts = this.r.holders.map(() => [] as bigint[]);
     for (const v of vectors.flat()) share(v, this.r.holders.length).forEach((s, j) => parts[j]!.push(s));
     const own = chunk(parts[this.r.holders.indexOf(this.r.self)]!, this.width);
@@ -165,7 +179,8 @@ export class Release {
     const min = BigInt(this.r.plan.minDistinctKeys);
     for (const v of vectors) {
       const keys = v[KEYS]!;
-      if (keys > 0n && keys < min) v[KEYS] = keys - VETO - osRandom.below(1n << 64n);
+      // On the count that decides the release: the distinct keys, or under a policy the count the noise plan opens.
+      if (keys > 0n && keys < min) v[this.thresholdColumn] = v[this.thresholdColumn]! - VETO - osRandom.below(1n << 64n);
     }
   }
 
@@ -193,9 +208,24 @@ export class Release {
     const order = Array.from(vectors.keys());
     shuffleInPlace(order);
     this.labels = order.map((i) => labels[i]!);
-    this.keyCounts = order.map((i) => vectors[i]![KEYS]!);
     this.groups = vectors.length;
-    return order.map((i) => vectors[i]!);
+    if (!this.splitsOrders) {
+      this.keyCounts = order.map((i) => vectors[i]![KEYS]!);
+      return order.map((i) => vectors[i]!);
+    }
+    // Exact counts go out in a second order, unrelated to the first: a receiver that holds shares sees the counts
+    // of every group and the labels of the released ones, and must not be able to pair them (SPEC §7).
+    const countOrder = Array.from(vectors.keys());
+    shuffleInPlace(countOrder);
+    const positionOf = new Map(order.map((g, pos) => [g, pos]));
+    this.valueOfCount = countOrder.map((g) => positionOf.get(g)!);
+    this.keyCounts = countOrder.map((g) => vectors[g]![KEYS]!);
+    return order.map((g, pos) => vectors[g]!.map((v, c) => (c === KEYS ? this.keyCounts[pos]! : v)));
+  }
+
+  /** Whether a sole dealer deals its exact counts in an order of their own (SPEC §4.3); noisy counts need not hide. */
+  private get splitsOrders(): boolean {
+    return this.r.dealers.length === 1 && !this.r.domain && !this.noise;
   }
 
   receive(from: string, msg: ReleaseMessage): Step {
@@ -205,7 +235,7 @@ export class Release {
       case 'shares':
         return this.onShares(from, msg.groups, msg.width, msg.values);
       case 'open':
-        return this.onOpen(from, msg.stage, msg.values);
+        return this.onOpen(from, msg.stage, msg.values, msg.positions);
       case 'labels':
         return this.onLabels(from, msg.labels);
     }
@@ -248,8 +278,10 @@ export class Release {
     if (this.countsSent || !this.sharesComplete) return { send: [] };
     this.countsSent = true;
     if (this.noise) this.addNoise(this.noise);
-    const values = encodeRingElements(this.held!.map((v) => v[KEYS]!));
-    const send: Envelope[] = this.otherHolders.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values } }));
+    const values = encodeRingElements(this.held!.map((v) => v[this.thresholdColumn]!));
+    // The sole dealer knows its exact counts: it says at once which value vectors the surviving groups are in.
+    const positions = this.valueOfCount && this.valuePositions(survivingGroups(this.keyCounts, this.r.plan));
+    const send: Envelope[] = this.otherHolders.map((to) => ({ to, msg: { type: 'open', queryId: this.r.queryId, stage: 'counts', values, ...(positions ? { positions } : {}) } }));
     return followedBy(send, this.afterCounts());
   }
 
@@ -260,7 +292,7 @@ export class Release {
   private addNoise(noise: NoisePlan): void {
     const random = this.r.random ?? osRandom;
     for (const vector of this.held!) {
-      for (const { column, scale } of noise.columns) vector[column] = BigInt.asUintN(RING_BITS, vector[column]! + sampleDiscreteLaplace(scale, random));
+      for (const { column, mechanism } of noise.columns) vector[column] = BigInt.asUintN(RING_BITS, vector[column]! + sampleNoise(mechanism, random));
     }
   }
 
@@ -268,9 +300,13 @@ export class Release {
     return this.r.dealers.every((d) => (d === this.r.self ? this.dealt : this.sharesFrom.has(d)));
   }
 
-  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array): Step {
+  private onOpen(from: string, stage: 'counts' | 'values', bytes: Uint8Array, positions: readonly number[] | undefined): Step {
     if (stage === 'counts') {
       if (this.r.dealers.includes(from) && !this.sharesFrom.has(from)) throw new ProtocolViolation('wrong-round', `count shares from ${from} before its shares`);
+      // SPEC §4.3: exactly the sole dealer of exact counts names the surviving groups' value positions.
+      const due = this.splitsOrders && this.r.dealers.includes(from);
+      if (due !== (positions !== undefined)) throw new ProtocolViolation('bad-share-shape', due ? `${from} opened its counts without the released groups' positions` : `${from} named released positions it does not deal`);
+      if (positions) this.announced = [...positions];
       this.counts.set(from, decodeRingElements(bytes));
       return this.afterCounts();
     }
@@ -290,12 +326,12 @@ export class Release {
     if (this.survivors || !this.countsSent || this.counts.size < this.otherHolders.length) return { send: [] };
     const held = this.held!;
     for (const [from, v] of this.counts) if (v.length !== held.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${held.length} groups`);
-    const counts = held.map((v, g) => reconstruct([v[KEYS]!, ...[...this.counts.values()].map((c) => c[g]!)]));
+    const counts = held.map((v, g) => reconstruct([v[this.thresholdColumn]!, ...[...this.counts.values()].map((c) => c[g]!)]));
     // Other holders' noise makes the opened counts differ from the dealt ones: only exact counts can be checked.
     if (this.r.verifyCounts && !this.noise && this.r.dealers.includes(this.r.self) && counts.some((c, g) => c !== this.keyCounts[g])) {
       throw new ProtocolViolation('shares-mismatch', 'the count shares do not reconstruct the counts that were shared');
     }
-    const survivors = survivingGroups(counts, this.r.plan, this.noise);
+    const survivors = this.valuePositions(survivingGroups(counts, this.r.plan, this.noise));
     this.survivors = survivors;
     const values = encodeRingElements(survivors.flatMap((g) => this.cols.map((c) => held[g]![c]!)));
     const send: Envelope[] = [];
@@ -310,6 +346,21 @@ export class Release {
       return { send, outcome: { kind: 'released', groups: survivors.length, receivers: this.r.receivers } };
     }
     return followedBy(send, this.afterValues());
+  }
+
+  /**
+   * Where the values of the groups whose counts met the minimum are: the same positions, unless a sole dealer dealt
+   * its exact counts in an order of their own; then the dealer maps them, and every other holder takes the dealer's
+   * word for the positions, checking only that they are as many as its counts allow (the dealer is honest but
+   * curious, SPEC §1, and computed those counts itself).
+   */
+  private valuePositions(counted: readonly number[]): number[] {
+    if (!this.splitsOrders) return [...counted];
+    if (this.valueOfCount) return counted.map((i) => this.valueOfCount![i]!).sort((a, b) => a - b);
+    const announced = this.announced!;
+    const valid = announced.length === counted.length && new Set(announced).size === announced.length && announced.every((p, i) => p < this.groups! && (i === 0 || announced[i - 1]! < p));
+    if (!valid) throw new ProtocolViolation('bad-share-shape', `the dealer named ${announced.length} released positions, not ${counted.length} distinct ones in order among ${this.groups} groups`);
+    return announced;
   }
 
   /** Once the value shares of every other holder and the labels are in: the result. */

@@ -202,13 +202,13 @@ export class RingSession extends Session {
     if (stage === 'hop') {
       const t = this.hopTransit(from, set);
       t.inbound!.end(batches, count);
-      assertSetSize(this.r.plan, count);
+      assertSetSize(this.r.plan, count, this.side.table);
       t.ended = true;
       return followedBy(this.flush(t), this.afterPsi());
     }
     this.finalStream(from, set).end(batches, count);
     // The intersection may be small: only another member's own set is a probe.
-    if (set !== '*' && set !== this.r.self) assertSetSize(this.r.plan, count);
+    if (set !== '*' && set !== this.r.self) assertSetSize(this.r.plan, count, this.side.table);
     return this.afterPsi();
   }
 

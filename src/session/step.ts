@@ -27,6 +27,11 @@ export interface Envelope {
 export interface BlindRequest {
   readonly points: Uint8Array;
   readonly secret: QuerySecret;
+  /**
+   * Padding of a key set (SPEC §10.2): ascending indices of the result that hold X25519(r, 9), r drawn fresh for each
+   * by whoever multiplies and wiped there; `points`, raised to `secret`, fill the other indices in order.
+   */
+  readonly padding?: Uint32Array;
 }
 
 /** What a state machine returns for every event: messages to send, in order, work to do, and possibly its outcome. */

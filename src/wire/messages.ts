@@ -117,6 +117,11 @@ export const Open = z.strictObject({
   queryId: QueryId,
   stage: z.enum(['counts', 'values']),
   values: bytes(),
+  /**
+   * With a sole dealer's exact counts, which value vectors hold the groups that meet the minimum (SPEC §4.3): counts
+   * and values are dealt in two unrelated orders, so a holder cannot tie a count to a released label.
+   */
+  positions: z.array(z.number().int().min(0).max(MAX_GROUPS - 1)).max(MAX_GROUPS).optional(),
 });
 
 type LabelCell = string | number | null;

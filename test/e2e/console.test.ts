@@ -160,7 +160,7 @@ describe('the web console in Chromium', () => {
     await page.getByLabel(/^Query \(SQL/).fill(DP_SQL);
     // The previous query's verdict is still on the page until this one's arrives.
     await page.locator('[data-plan="allowed"]', { hasText: 'Charges' }).waitFor();
-    expect(await page.locator('[data-plan="allowed"]').textContent()).toContain(`Charges ε = ${DP_EPSILON} to t_ann_dp: ${DP_BUDGET} of ${DP_BUDGET} remains`);
+    expect(await page.locator('[data-plan="allowed"]').textContent()).toContain(`Charges ε = ${DP_EPSILON} to t_ann_dp: ${DP_BUDGET} of ε = ${DP_BUDGET} remains`);
     await page.getByRole('button', { name: 'Run query' }).click();
     await page.locator('table.result-table').waitFor();
     await expect.poll(() => page.locator('table.result-table').textContent()).toMatch(/\(\d+ to \d+\)/);

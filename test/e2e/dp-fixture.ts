@@ -23,7 +23,9 @@ export const AMOUNT_MAX = 100;
 export const CATEGORIES = ['books', 'toys'] as const;
 
 /** Each policy table's whole budget (ε = 1 per query), in the order the tests spend them. */
-export const BUDGETS = { orders_q: 2, orders_p: 2, orders_crash: 3, orders_race: 4, orders_big: 100 } as const;
+export const BUDGETS = { orders_q: 2, orders_p: 2, orders_crash: 3, orders_race: 4, orders_big: 100, orders_z: 10 } as const;
+/** The one table that accounts in zCDP: discrete Gaussian noise, charges in ρ (SPEC §10.4). */
+export const ZCDP = 'orders_z';
 export type PolicyTable = keyof typeof BUDGETS;
 /** A copy without a privacy policy: exact answers. */
 export const PLAIN = 'orders_plain';
@@ -58,7 +60,16 @@ function ordersTable(name: string): Table {
       overlapDisclosure: [],
       ...(budget === undefined
         ? {}
-        : { privacy: { epsilon: EPSILON, delta: DELTA, maxRowsPerKey: MAX_ROWS_PER_KEY, budget: { epsilon: budget, refresh: name === MONTHLY ? ('month' as const) : ('never' as const) } } }),
+        : {
+            privacy: {
+              epsilon: EPSILON,
+              delta: DELTA,
+              maxRowsPerKey: MAX_ROWS_PER_KEY,
+              budget: { epsilon: budget, refresh: name === MONTHLY ? ('month' as const) : ('never' as const) },
+              // Stated, so that each test knows its noise: a budget of 100 queries would default to zCDP.
+              accounting: name === ZCDP ? ('zcdp' as const) : ('pure' as const),
+            },
+          }),
     },
   };
 }

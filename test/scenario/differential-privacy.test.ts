@@ -1,24 +1,22 @@
 import { PSI_BATCH_KEYS } from '../../src/limits.js';
 import { describe, expect, it } from 'vitest';
-import { sampleDiscreteLaplace } from '../../src/dp/discrete-laplace.js';
+import { sampleNoise } from '../../src/dp/mechanism.js';
 import { osRandom, seededRandom } from '../../src/dp/random-source.js';
 import { toNumber } from '../../src/dp/rational.js';
 import { noisePlan, type NoisePlan } from '../../src/query/noise.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import type { GroupAggregate, QueryResult } from '../../src/query/result.js';
 import { addedCount } from '../../src/session/dummy-matches.js';
-import { Release, type ReleaseMessage } from '../../src/session/release.js';
-import type { Outcome, Step } from '../../src/session/step.js';
 import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, TEST_POLICY, buildCollaboration, plan as planOf } from '../support/collaboration.js';
 import { CATEGORIES, cleanData, makeData } from '../support/datasets.js';
 import type { SessionMessage } from '../../src/wire/messages.js';
 import { Scenario, failure, runScenario, type Interceptor } from './harness.js';
+import { pairRelease } from '../support/pair-release.js';
 
 /**
  * Differential privacy played by the curious member (SPEC §10): the differencing attack that thresholds alone cannot
  * stop, and the count-only flow's dummy matches, each repeated in this process many times.
  */
-const QUERY = 'cd'.repeat(16);
 const EPSILON = TEST_POLICY.epsilon;
 /** The best any test can do against ε-DP: guess right with probability e^ε / (1 + e^ε). */
 const BEST_GUESS = Math.exp(EPSILON) / (1 + Math.exp(EPSILON));
@@ -34,32 +32,13 @@ async function attackPlan(privacy: boolean): Promise<QueryPlan> {
 
 /** One two-party release (advertiser deals, both hold and receive), the publisher's noise drawn from `seed`. */
 function release(plan: QueryPlan, dealt: GroupAggregate, seed: string): QueryResult {
-  const base = { queryId: QUERY, plan, holders: [ADVERTISER, PUBLISHER], dealers: [ADVERTISER], receivers: [ADVERTISER, PUBLISHER], labelsFrom: ADVERTISER, labelsTo: [PUBLISHER], verifyCounts: true };
-  const members: Record<string, Release> = {
-    [ADVERTISER]: new Release({ ...base, self: ADVERTISER, random: osRandom }),
-    [PUBLISHER]: new Release({ ...base, self: PUBLISHER, random: seededRandom(seed) }),
-  };
-  const queue: { from: string; to: string; msg: ReleaseMessage }[] = [];
-  const outcomes: Record<string, Outcome> = {};
-  const take = (from: string, step: Step) => {
-    for (const e of step.send) queue.push({ from, to: e.to, msg: e.msg as ReleaseMessage });
-    if (step.outcome) outcomes[from] = step.outcome;
-  };
-  for (const r of Object.values(members)) r.start();
-  take(ADVERTISER, members[ADVERTISER]!.deal([dealt]));
-  while (queue.length > 0) {
-    const w = queue.shift()!;
-    take(w.to, members[w.to]!.receive(w.from, w.msg));
-  }
-  const o = outcomes[PUBLISHER];
-  if (o?.kind !== 'result') throw new Error(`the publisher got ${JSON.stringify(o)}`);
-  return o.result;
+  return pairRelease(plan, { dealer: ADVERTISER, other: PUBLISHER }, [dealt], { dealer: osRandom, other: seededRandom(seed) });
 }
 
 /** The publisher's own noise, as it knows it: the same draws from its own seed, in the order Release makes them. */
 function ownNoise(noise: NoisePlan, seed: string): Map<number, bigint> {
   const random = seededRandom(seed);
-  return new Map(noise.columns.map((c) => [c.column, sampleDiscreteLaplace(c.scale, random)]));
+  return new Map(noise.columns.map((c) => [c.column, sampleNoise(c.mechanism, random)]));
 }
 
 /** [rows, distinct keys, sum of amount in cents, non-null amounts]: everyone else's rows, known to the attacker. */
@@ -86,7 +65,7 @@ describe('the differencing attack (issue 9): two allowed queries that differ by 
       const own = ownNoise(noise, seed);
       return { rows: BigInt(r.rows[0]![0] as number) - own.get(0)!, sum: BigInt(Math.round(Number(r.rows[0]![1]) * 100)) - own.get(2)! };
     };
-    const scales = new Map(noise.columns.map((c) => [c.column, toNumber(c.scale)]));
+    const scales = new Map(noise.columns.map((c) => [c.column, c.mechanism.kind === 'laplace' ? toNumber(c.mechanism.scale) : NaN]));
     // The likelihood ratio of "present" over "absent" for what it saw: the most powerful test (Neyman-Pearson).
     const logRatio = (v: { rows: bigint; sum: bigint }) => {
       const term = (x: bigint, base: bigint, shift: bigint, scale: number) => (Math.abs(Number(x - base)) - Math.abs(Number(x - base - shift))) / scale;

@@ -1,6 +1,6 @@
-import { nobleGroup } from '../../src/crypto/group-noble.js';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/crypto/backend.js';
+import { decodeRingElements } from '../../src/crypto/shares.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
@@ -24,21 +24,26 @@ const HOLDERS = ['h1', 'h2'];
 
 const POLICY = { epsilon: 1, delta: 1e-7, maxRowsPerKey: 1, budget: { epsilon: 10, refresh: 'never' as const } };
 
-function manifest(receivers: string[], privacy = false): Manifest {
+/** Which tables have the policy: none, both, or only the joined one (tr). */
+type Policies = boolean | 'joined';
+
+function manifest(receivers: string[], privacy: Policies = false): Manifest {
   const ft: Table = {
     name: 'ft',
     owner: 'h1',
     holders: HOLDERS,
     columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string', values: ['x', 'y'] }, { name: 'v', type: 'integer', min: 0, max: 1000 }],
     joinKey: { column: 'k', normalization: 'exact' },
-    rules: { aggregations: [{ column: 'v', functions: ['sum'] }], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [], ...(privacy ? { privacy: POLICY } : {}) },
+    rules: { aggregations: [{ column: 'v', functions: ['sum'] }], dimensions: ['g'], minDistinctKeys: 2, overlapDisclosure: [], ...(privacy === true ? { privacy: POLICY } : {}) },
   };
   const tr: Table = {
     name: 'tr',
     owner: 'r',
     columns: [{ name: 'k', type: 'string' }],
     joinKey: { column: 'k', normalization: 'exact' },
-    rules: { aggregations: [], dimensions: [], minDistinctKeys: 2, overlapDisclosure: HOLDERS },
+    // Under a policy on ft alone, tr's exact minimum would raise the threshold far above these small groups
+    // (SPEC §10.2): both tables have one here, so the threshold is ft's minimum on the noisy counts.
+    rules: { aggregations: [], dimensions: [], minDistinctKeys: 2, overlapDisclosure: HOLDERS, ...(privacy ? { privacy: POLICY } : {}) },
   };
   return {
     format: 'cleanroom-manifest/1',
@@ -65,13 +70,15 @@ interface Run {
 }
 
 /** Runs the query to its end; `tamper` may replace a message in flight. */
-async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage, privacy = false): Promise<Run> {
+async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage, privacy: Policies = false): Promise<Run> {
   const plan = planQuery(await parseQuery(SQL), manifest(receivers, privacy), 'r') as FederatedPlan;
-  const group = selectBackend('noble');
+  // libsodium where it loads (its bytes are noble's, test/unit/group-cross-backend.test.ts): the padding of a DP run
+  // costs hundreds of multiplications per set.
+  const group = selectBackend('auto');
   const dst = hashToGroupDst('fed');
   const members = ['h1', 'h2', 'r'];
   const machines: Record<string, FederatedSession> = {};
-  for (const self of members) machines[self] = new FederatedSession({ queryId: QUERY, plan, self, group: nobleGroup, newSecret: () => QuerySecret.generate() });
+  for (const self of members) machines[self] = new FederatedSession({ queryId: QUERY, plan, self, group, newSecret: () => QuerySecret.generate() });
   const keys: Record<string, string[]> = { h1: ROWS.h1!.map((r) => r[0]), h2: ROWS.h2!.map((r) => r[0]), r: R_KEYS };
   const outcomes: Record<string, Outcome> = {};
   const inbox: { from: string; to: string; bytes: Uint8Array }[] = [];
@@ -109,7 +116,7 @@ async function run(receivers: string[], tamper?: (from: string, to: string, msg:
 describe('a federated table joined with another member\'s table, PSI phase inside the machine', () => {
   it('under a privacy policy the receiver gets noisy totals with intervals; both holders add noise (SPEC §10.1)', async () => {
     const seen = new Set<string>();
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 12; i++) {
       const { outcomes } = await run(['r'], undefined, true);
       const o = outcomes.r;
       if (o?.kind !== 'result') throw new Error(JSON.stringify(o));
@@ -123,8 +130,9 @@ describe('a federated table joined with another member\'s table, PSI phase insid
       }
       seen.add(JSON.stringify(o.result.rows));
     }
-    // Each group's noisy count (4 people, two holders' noise of scale 10) misses the threshold of 2 with probability
-    // about 0.45, so a run releases nothing with probability about 0.2: six runs alike, below 1e-4.
+    // Each group's noisy row count (4 rows; two holders' noise of scale 2·3/0.9: sensitivity 2, three opened values
+    // sharing the 0.9 of ε the padding leaves) misses the threshold of 2 with probability 0.408 (laplaceSumTail), so
+    // a run releases nothing with probability 0.166: twelve runs alike, 4.4e-10.
     expect(seen.size).toBeGreaterThan(1);
   });
 
@@ -152,6 +160,33 @@ describe('a federated table joined with another member\'s table, PSI phase insid
       ROWS.h1 = saved.h1;
       ROWS.h2 = saved.h2;
     }
+  });
+
+  it('a policy on the joined table alone does not lift the holders\' veto: the federated table has none (issue 17)', async () => {
+    // As above, h1's own part of y is one person. tr's policy makes the totals noisy, but ft's owners never chose
+    // noise for their people: h1 still vetoes y, whose opened count is then some 2^100 below zero, noise or not.
+    const saved = { h1: ROWS.h1!, h2: ROWS.h2! };
+    ROWS.h1 = saved.h1.filter(([k]) => k !== 'g');
+    ROWS.h2 = [...saved.h2, ['other', 'y', 0]];
+    const opened: bigint[][] = [];
+    try {
+      const { outcomes } = await run(['r'], (from, to, msg) => {
+        if (msg.type === 'open' && msg.stage === 'counts' && HOLDERS.includes(from) && HOLDERS.includes(to)) opened.push(decodeRingElements(msg.values));
+        return msg;
+      }, 'joined');
+      expect(outcomes.r?.kind).toBe('result');
+    } finally {
+      ROWS.h1 = saved.h1;
+      ROWS.h2 = saved.h2;
+    }
+    // Each holder opens its share of every group's count to the other: [x, y, NULL] (declared values, NULL last).
+    expect(opened).toHaveLength(2);
+    const signed = (v: bigint) => BigInt.asIntN(128, v);
+    const y = signed(opened[0]![1]! + opened[1]![1]!);
+    const x = signed(opened[0]![0]! + opened[1]![0]!);
+    expect(y < -(1n << 90n)).toBe(true);
+    // x is not vetoed: each holder's part has two people. Its noise (scale below 100 here) leaves it far from 2^90.
+    expect(x > -(1n << 90n)).toBe(true);
   });
 
   it('a joined member that receives nothing ends its part with its PSIs and learns no group count', async () => {

@@ -425,6 +425,17 @@ describe('shares and openings of the wrong shape', () => {
     expect(b.Q.outcome?.kind).toBe('failed');
   });
 
+  it('released positions missing, where none are due, of the wrong number, repeated or out of range (SPEC §4.3)', async () => {
+    const without = await run(AGG, onNth('P', 'open:counts', 0, open(({ positions: _, ...m }) => m)));
+    expectViolation(without, 'Q', 'bad-share-shape', { nothingOpenedBy: ['Q'] });
+    const undue = await run(AGG, onNth('Q', 'open:counts', 0, open((m) => ({ ...m, positions: [0] }))));
+    expectViolation(undue, 'P', 'bad-share-shape', { nothingOpenedBy: ['P'] });
+    for (const wrong of [(p: number[]) => p.slice(1), (p: number[]) => [p[0]!, ...p], (p: number[]) => [...p.slice(0, -1), 9_999]]) {
+      const s = await run(AGG, onNth('P', 'open:counts', 0, open((m) => ({ ...m, positions: wrong([...m.positions!]) }))));
+      expectViolation(s, 'Q', 'bad-share-shape', { nothingOpenedBy: ['Q'] });
+    }
+  });
+
   it('labels of the wrong number or width, at the partner', async () => {
     type LabelsMsg = Extract<SessionMessage, { type: 'labels' }>;
     const a = await run(AGG, onNth('P', 'labels', 0, (m) => [{ ...(m as LabelsMsg), labels: [...(m as LabelsMsg).labels, ['extra']] }]));

@@ -64,6 +64,11 @@ describe('planQuery refusals, one per rule', () => {
     await expectRule(sql, avgOnly(false), ADVERTISER, 'advertiser.rules.aggregations', /privacy policy/, /exact sum and count/);
     // Under a policy the sum and count behind the AVG are noisy: the rule's intent holds.
     await expect(plan(sql, avgOnly(true), ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate' });
+    // A policy on the other table (the querier's own, say, at the loosest ε) does not make this owner's values noisy
+    // enough for its rule: only a policy on the advertiser's table lifts it (issue 17).
+    const t = avgOnly(false);
+    const theirs = ManifestSchema.parse({ ...t, tables: [{ ...publisherTable(), rules: { ...publisherTable().rules, privacy: { ...TEST_POLICY, epsilon: 10 } } }, t.tables[1]] });
+    await expectRule(sql, theirs, ADVERTISER, 'advertiser.rules.aggregations', /privacy policy on advertiser/, /exact sum and count/);
   });
 
   it('a querier the collaboration does not list', async () => {

@@ -278,6 +278,21 @@ describe('singleton probing (issue 10): a querier that narrows its own set to on
     const noisy = await runScenario({ collaboration: buildCollaboration({ privacy: { advertiser: TEST_POLICY } }), sql: COUNT_SQL, querier: PUBLISHER, data, backend: 'sodium' });
     expect(noisy.P.outcome?.kind).toBe('result');
   });
+
+  it('a policy on the querier\'s own table lifts nothing of the other table\'s: the advertiser still refuses the padded singleton (issue 17)', async () => {
+    // The loosest policy the schema allows, on the publisher's own table: its set of one person goes out padded
+    // with at most 2·shift random points (ε 10: a shift of 10), still under the advertiser's minimum of 30.
+    const loosest = { epsilon: 10, delta: 1e-3, maxRowsPerKey: 1, budget: { epsilon: 1000, refresh: 'never' as const } };
+    const collaboration = buildCollaboration({ privacy: { publisher: loosest }, minDistinctKeys: { advertiser: 30 } });
+    const s = await runScenario({ collaboration, sql: COUNT_SQL, querier: PUBLISHER, data: cleanData([5], [...Array(40).keys()]), backend: 'sodium' });
+    expect(s.P.member).toBe(PUBLISHER);
+    expect(s.Q.outcome).toMatchObject({ kind: 'failed', error: { code: 'RULE_VIOLATION', rule: 'minDistinctKeys' } });
+    expect(s.Q.sent.some((m) => m.type === 'points' && m.stage === 'pq')).toBe(false);
+    // A policy on the advertiser's own table is what lets the same probe run, its answer noisy at the advertiser's ε.
+    const own = buildCollaboration({ privacy: { publisher: loosest, advertiser: TEST_POLICY }, minDistinctKeys: { advertiser: 30 } });
+    const t = await runScenario({ collaboration: own, sql: COUNT_SQL, querier: PUBLISHER, data: cleanData([5], [...Array(40).keys()]), backend: 'sodium' });
+    expect(t.P.outcome?.kind).toBe('result');
+  });
 });
 
 describe('property: random sets and filters agree with the plaintext reference (sodium when available)', () => {

@@ -1,4 +1,5 @@
 import type { GroupBackend } from '../../src/crypto/group.js';
+import { blindPadded } from '../../src/crypto/worker-task.js';
 import type { Machine, Step } from '../../src/session/step.js';
 
 /**
@@ -11,10 +12,11 @@ export function completeBlinds(machine: Machine, step: Step, group: GroupBackend
   const requests = [...(step.blind ?? [])];
   let { aggregate, outcome } = step;
   while (requests.length > 0 && !outcome) {
-    const { points, secret } = requests.shift()!;
+    const { points, secret, padding } = requests.shift()!;
     let next: Step;
     try {
-      next = machine.blinded(group.blind(secret, points));
+      // What a worker computes for the request, padding included (src/crypto/crypto-worker.ts).
+      next = machine.blinded(blindPadded(group, secret, points, padding ?? new Uint32Array(0)));
     } catch (err) {
       next = machine.fail(err);
     }

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { fromDecimal } from '../../src/dp/rational.js';
+import { fromDecimal, fromFloat, toNumber, type Rational } from '../../src/dp/rational.js';
+import { epsilonOfRho, rhoForEpsilon } from '../../src/dp/zcdp.js';
 import { RuleViolation } from '../../src/errors.js';
 import { Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
-import { privacyOf } from '../../src/query/privacy-plan.js';
+import { accountingOf, privacyOf, tableBudget } from '../../src/query/privacy-plan.js';
 import { ADVERTISER, AUDITOR, COUNT_SQL, PUBLISHER, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
 
-const policy = (epsilon: number, budget: number, refresh: 'month' | 'never' = 'month'): PrivacyPolicy => ({
+const policy = (epsilon: number, budget: number, refresh: 'month' | 'never' = 'month', accounting?: 'pure' | 'zcdp'): PrivacyPolicy => ({
   epsilon,
   delta: 1e-6,
   maxRowsPerKey: 1,
   budget: { epsilon: budget, refresh },
+  ...(accounting ? { accounting } : {}),
 });
 
 const governed = (t: Table, privacy?: PrivacyPolicy): Table => (privacy ? { ...t, rules: { ...t.rules, privacy } } : t);
@@ -39,12 +41,70 @@ const COUNT3 = 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = 
 const GROUP2 = 'SELECT a.category, COUNT(*) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category';
 const GROUP3 = 'SELECT a.category, COUNT(*) FROM advertiser a JOIN publisher p ON a.email = p.email JOIN panel x ON a.email = x.email GROUP BY a.category';
 
+/** A budget counted in ρ: the largest ρ whose conversion at the policy's δ is (budget ε, δ)-DP, rounded down to a decimal. */
+const rhoBudget = (budget: number, delta: number): Rational => fromFloat(rhoForEpsilon(budget, delta), 'down');
+
+/** Whether a rational is a decimal: its denominator divides a power of ten. */
+function isDecimal(x: Rational): boolean {
+  let den = x.den;
+  for (const p of [2n, 5n]) while (den % p === 0n) den /= p;
+  return den === 1n;
+}
+
+const FED_HOLDERS = ['emp1', 'emp2', 'emp3'];
+
+/** The salaries of three employers joined with a registry's table, under the given policies. */
+function federatedManifest(salariesPolicy: PrivacyPolicy, verifiedPolicy: PrivacyPolicy): Manifest {
+  const salaries: Table = {
+    name: 'salaries',
+    owner: 'emp2',
+    holders: FED_HOLDERS,
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'salary', type: 'integer', min: 0, max: 1_000_000 },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [{ column: 'salary', functions: ['sum'] }], dimensions: [], minDistinctKeys: 3, overlapDisclosure: [], privacy: salariesPolicy },
+  };
+  const verified: Table = {
+    name: 'verified',
+    owner: 'reg',
+    columns: [{ name: 'email', type: 'string' }],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [], dimensions: [], minDistinctKeys: 3, overlapDisclosure: FED_HOLDERS, privacy: verifiedPolicy },
+  };
+  return ManifestSchema.parse({
+    format: 'cleanroom-manifest/1',
+    collaborationId: 'fed',
+    name: 'fed',
+    version: 1,
+    members: [...FED_HOLDERS, 'reg'].map((id, i) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i + 1).repeat(64) })),
+    tables: [salaries, verified],
+    queriers: ['reg'],
+    receivers: ['reg'],
+  });
+}
+
 describe('privacyOf: the budget charges', () => {
-  it('lists every table of the query with a policy, in query order, with its owner and exact budget', async () => {
+  it('lists every table of the query with a policy, in query order, with its owner, its budget (tableBudget) and the query\'s cost in its unit', async () => {
+    // Both budgets hold few queries: pure accounting, counted in ε; each table is charged the query's (strictest) ε.
     const q = await plan(COUNT_SQL, manifest({ publisher: policy(0.1, 1, 'never'), advertiser: policy(0.5, 2.5) }), PUBLISHER);
+    expect(q.privacy).toMatchObject({ mechanism: 'laplace' });
+    expect(q.privacy?.rho).toBeUndefined();
     expect(q.privacy?.charges).toEqual([
-      { table: PUBLISHER, owners: [PUBLISHER], budget: { epsilon: fromDecimal(1), refresh: 'never' } },
-      { table: ADVERTISER, owners: [ADVERTISER], budget: { epsilon: fromDecimal(2.5), refresh: 'month' } },
+      { table: PUBLISHER, owners: [PUBLISHER], budget: { unit: 'epsilon', amount: fromDecimal(1), refresh: 'never', delta: 1e-6 }, cost: { unit: 'epsilon', amount: fromDecimal(0.1) } },
+      { table: ADVERTISER, owners: [ADVERTISER], budget: { unit: 'epsilon', amount: fromDecimal(2.5), refresh: 'month', delta: 1e-6 }, cost: { unit: 'epsilon', amount: fromDecimal(0.1) } },
+    ]);
+    expect(q.privacy?.charges.map((c) => c.budget)).toEqual([tableBudget(policy(0.1, 1, 'never')), tableBudget(policy(0.5, 2.5))]);
+  });
+
+  it('a table that accounts in ρ is charged the query\'s ρ, one that accounts in ε its ε, though the noise is Gaussian for both', async () => {
+    const q = await plan(COUNT_SQL, manifest({ publisher: policy(0.1, 1, 'never'), advertiser: policy(0.5, 2.5, 'month', 'zcdp') }), PUBLISHER);
+    const rho = fromFloat(rhoForEpsilon(0.1, 1e-6 / 2), 'down');
+    expect(q.privacy).toMatchObject({ mechanism: 'gaussian', rho, epsilon: fromDecimal(0.1) });
+    expect(q.privacy?.charges).toEqual([
+      { table: PUBLISHER, owners: [PUBLISHER], budget: { unit: 'epsilon', amount: fromDecimal(1), refresh: 'never', delta: 1e-6 }, cost: { unit: 'epsilon', amount: fromDecimal(0.1) } },
+      { table: ADVERTISER, owners: [ADVERTISER], budget: { unit: 'rho', amount: rhoBudget(2.5, 1e-6), refresh: 'month', delta: 1e-6 }, cost: { unit: 'rho', amount: rho } },
     ]);
   });
 
@@ -56,41 +116,103 @@ describe('privacyOf: the budget charges', () => {
   });
 
   it('charges a federated table to every one of its holders', async () => {
-    const salaries: Table = {
-      name: 'salaries',
-      owner: 'emp2',
-      holders: ['emp1', 'emp2', 'emp3'],
-      columns: [
-        { name: 'email', type: 'string' },
-        { name: 'salary', type: 'integer', min: 0, max: 1_000_000 },
-      ],
-      joinKey: { column: 'email', normalization: 'email' },
-      rules: { aggregations: [{ column: 'salary', functions: ['sum'] }], dimensions: [], minDistinctKeys: 3, overlapDisclosure: [], privacy: policy(0.2, 4) },
-    };
-    const verified: Table = {
-      name: 'verified',
-      owner: 'reg',
-      columns: [{ name: 'email', type: 'string' }],
-      joinKey: { column: 'email', normalization: 'email' },
-      rules: { aggregations: [], dimensions: [], minDistinctKeys: 3, overlapDisclosure: ['emp1', 'emp2', 'emp3'], privacy: policy(0.3, 6, 'never') },
-    };
-    const m = ManifestSchema.parse({
-      format: 'cleanroom-manifest/1',
-      collaborationId: 'fed',
-      name: 'fed',
-      version: 1,
-      members: ['emp1', 'emp2', 'emp3', 'reg'].map((id, i) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i + 1).repeat(64) })),
-      tables: [salaries, verified],
-      queriers: ['reg'],
-      receivers: ['reg'],
-    });
+    // ε = 0.2 of 4 and 0.3 of 6 (20 queries each): zCDP by default, budgets and costs in ρ.
+    const m = federatedManifest(policy(0.2, 4), policy(0.3, 6, 'never'));
     const q = await plan('SELECT SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email', m, 'reg');
     expect(q.mode).toBe('federated');
-    expect(q.privacy).toMatchObject({ epsilon: fromDecimal(0.2), delta: fromDecimal(1e-6), maxRowsPerKey: 1 });
+    const rho = fromFloat(rhoForEpsilon(0.2, 1e-6 / 2), 'down');
+    expect(q.privacy).toMatchObject({ epsilon: fromDecimal(0.2), delta: fromDecimal(1e-6), maxRowsPerKey: 1, mechanism: 'gaussian', rho });
     expect(q.privacy?.charges).toEqual([
-      { table: 'salaries', owners: ['emp1', 'emp2', 'emp3'], budget: { epsilon: fromDecimal(4), refresh: 'month' } },
-      { table: 'verified', owners: ['reg'], budget: { epsilon: fromDecimal(6), refresh: 'never' } },
+      { table: 'salaries', owners: ['emp1', 'emp2', 'emp3'], budget: { unit: 'rho', amount: rhoBudget(4, 1e-6), refresh: 'month', delta: 1e-6 }, cost: { unit: 'rho', amount: rho } },
+      { table: 'verified', owners: ['reg'], budget: { unit: 'rho', amount: rhoBudget(6, 1e-6), refresh: 'never', delta: 1e-6 }, cost: { unit: 'rho', amount: rho } },
     ]);
+    // Pure on both: ε budgets and costs, Laplace noise.
+    const pure = await plan('SELECT SUM(s.salary) FROM salaries s JOIN verified v ON s.email = v.email', federatedManifest(policy(0.2, 4, 'month', 'pure'), policy(0.3, 6, 'never', 'pure')), 'reg');
+    expect(pure.privacy?.mechanism).toBe('laplace');
+    expect(pure.privacy?.charges.map((c) => [c.table, c.owners, c.budget, c.cost])).toEqual([
+      ['salaries', FED_HOLDERS, { unit: 'epsilon', amount: fromDecimal(4), refresh: 'month', delta: 1e-6 }, { unit: 'epsilon', amount: fromDecimal(0.2) }],
+      ['verified', ['reg'], { unit: 'epsilon', amount: fromDecimal(6), refresh: 'never', delta: 1e-6 }, { unit: 'epsilon', amount: fromDecimal(0.2) }],
+    ]);
+  });
+});
+
+describe('privacyOf: the mechanism and the query\'s ρ', () => {
+  it('Laplace unless some policy of the query accounts in zCDP; then Gaussian, ρ = rhoForEpsilon(min ε, min δ / 2) rounded down to a decimal', async () => {
+    for (const [epsilon, delta] of [[1, 1e-7], [0.3, 1e-6], [2, 1e-9], [0.05, 1e-4]] as const) {
+      const zcdp: PrivacyPolicy = { epsilon, delta, maxRowsPerKey: 2, budget: { epsilon: 10, refresh: 'month' }, accounting: 'zcdp' };
+      const p = privacyOf([governed(advertiserTable(), zcdp)], { mode: 'aggregate', tables: 2 })!;
+      expect(p.mechanism).toBe('gaussian');
+      const rho = p.rho!;
+      expect(rho).toEqual(fromFloat(rhoForEpsilon(epsilon, delta / 2), 'down'));
+      expect(isDecimal(rho), `ε=${epsilon}`).toBe(true);
+      expect(rho.num.toString().length, `ε=${epsilon}`).toBeLessThanOrEqual(12);
+      // Rounded down: no more than the ρ found, and still (ε, δ/2)-DP by the tight conversion.
+      expect(toNumber(rho)).toBeLessThanOrEqual(rhoForEpsilon(epsilon, delta / 2));
+      expect(toNumber(rho)).toBeGreaterThan(rhoForEpsilon(epsilon, delta / 2) * (1 - 1e-10));
+      expect(epsilonOfRho(toNumber(rho), delta / 2), `ε=${epsilon}`).toBeLessThanOrEqual(epsilon);
+      const pure = privacyOf([governed(advertiserTable(), { ...zcdp, accounting: 'pure' })], { mode: 'aggregate', tables: 2 })!;
+      expect(pure.mechanism).toBe('laplace');
+      expect(pure.rho).toBeUndefined();
+    }
+    // The strictest ε and δ set ρ, from whichever tables they come.
+    const mixed = privacyOf(
+      [governed(advertiserTable(), { ...policy(0.8, 10, 'month', 'zcdp'), delta: 1e-5 }), governed(publisherTable(), { ...policy(0.4, 10, 'month', 'pure'), delta: 1e-7 })],
+      { mode: 'aggregate', tables: 2 },
+    )!;
+    expect(mixed).toMatchObject({ mechanism: 'gaussian', epsilon: fromDecimal(0.4), delta: fromDecimal(1e-7), rho: fromFloat(rhoForEpsilon(0.4, 1e-7 / 2), 'down') });
+  });
+});
+
+describe('accountingOf and tableBudget: how a policy\'s budget adds up', () => {
+  const of = (epsilon: number, delta: number, budget: number, accounting?: 'pure' | 'zcdp'): PrivacyPolicy => ({
+    epsilon,
+    delta,
+    maxRowsPerKey: 1,
+    budget: { epsilon: budget, refresh: 'month' },
+    ...(accounting ? { accounting } : {}),
+  });
+
+  it('a budget of one query is pure: Laplace is tighter per answer', () => {
+    for (const [epsilon, delta] of [[1, 1e-7], [0.1, 1e-6], [2, 1e-9], [10, 1e-3], [0.01, 1e-7]] as const) {
+      expect(accountingOf(of(epsilon, delta, epsilon)), `ε=${epsilon} δ=${delta}`).toBe('pure');
+    }
+  });
+
+  it('ε = 1, δ = 1e-7 of 10 (the demo\'s) is pure; ε = 1 of 1000 and ε = 0.1 of 10 are zCDP', () => {
+    expect(accountingOf(of(1, 1e-7, 10))).toBe('pure');
+    expect(accountingOf(of(1, 1e-7, 1000))).toBe('zcdp');
+    expect(accountingOf(of(0.1, 1e-7, 10))).toBe('zcdp');
+  });
+
+  it('as the budget grows by whole queries, the default turns from pure to zCDP once and never back', () => {
+    for (const [epsilon, delta] of [[1, 1e-7], [0.1, 1e-7], [0.5, 1e-6], [2, 1e-9]] as const) {
+      const kinds = Array.from({ length: 120 }, (_, k) => accountingOf(of(epsilon, delta, Number(((k + 1) * epsilon).toPrecision(12)))));
+      const first = kinds.indexOf('zcdp');
+      expect(first, `ε=${epsilon}`).toBeGreaterThan(0);
+      expect(kinds.slice(first).every((k) => k === 'zcdp'), `ε=${epsilon}`).toBe(true);
+    }
+  });
+
+  it('a policy\'s own setting wins over the default either way', () => {
+    expect(accountingOf(of(1, 1e-7, 1, 'zcdp'))).toBe('zcdp');
+    expect(accountingOf(of(1, 1e-7, 1000, 'pure'))).toBe('pure');
+    expect(accountingOf(of(1, 1e-7, 10, 'pure'))).toBe('pure');
+    expect(accountingOf(of(0.1, 1e-7, 10, 'zcdp'))).toBe('zcdp');
+  });
+
+  it('tableBudget: ε budgets exactly as written; ρ budgets rounded down to a decimal that converts back to at most the budget ε', () => {
+    expect(tableBudget({ ...of(0.5, 1e-6, 2.5), budget: { epsilon: 2.5, refresh: 'never' } })).toEqual({ unit: 'epsilon', amount: fromDecimal(2.5), refresh: 'never', delta: 1e-6 });
+    expect(tableBudget(of(0.1, 1e-7, 0.3, 'pure')).amount).toEqual({ num: 3n, den: 10n });
+    for (const [epsilon, delta, budget] of [[1, 1e-7, 1000], [0.1, 1e-7, 10], [0.3, 1e-6, 6], [1, 1e-9, 1]] as const) {
+      const b = tableBudget(of(epsilon, delta, budget, 'zcdp'));
+      expect(b).toMatchObject({ unit: 'rho', refresh: 'month', delta });
+      expect(b.amount).toEqual(rhoBudget(budget, delta));
+      expect(isDecimal(b.amount)).toBe(true);
+      const back = epsilonOfRho(toNumber(b.amount), delta);
+      expect(back, `budget ${budget}`).toBeLessThanOrEqual(budget);
+      // Rounded down by a unit in the 12th digit, no more.
+      expect(back, `budget ${budget}`).toBeGreaterThan(budget * (1 - 1e-9));
+    }
   });
 });
 

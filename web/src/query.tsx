@@ -122,12 +122,12 @@ function PlanCheck({ plan, checking }: { plan: PlanView | undefined; checking: b
       {p.dp ? (
         <>
           <p>
-            Differentially private: ε = {p.epsilon}, δ = {p.delta} per query (the strictest policy of its tables).
+            Differentially private: ε = {p.epsilon}, δ = {p.delta} per query (the strictest policy of its tables), {p.noise}.
           </p>
           <ul>
             {p.charges.map((c) => (
               <li key={c.table}>
-                Charges ε = {c.epsilon} to {c.table}: {c.remaining === undefined ? `kept by ${c.owners.join(', ')}` : `${c.remaining} of ${c.budget} remains (refresh: ${c.refresh})`}
+                Charges {c.cost} to {c.table}: {c.remaining === undefined ? `kept by ${c.owners.join(', ')}` : `${c.remaining} of ${c.budget} remains (refresh: ${c.refresh})`}
               </li>
             ))}
           </ul>

@@ -60,17 +60,17 @@ export function TablesPage({ self }: PageProps) {
 }
 
 function BudgetGauge({ table, budget }: { table: string; budget: NonNullable<TableView['budget']> }) {
-  const total = Number(budget.epsilon);
+  const total = Number(budget.budget);
   const spent = Number(budget.spent);
   const id = `budget-${table}`;
   return (
     <div class="gauge" data-budget={table}>
       <h3 id={id}>Privacy budget</h3>
       <meter aria-labelledby={id} min={0} max={total} value={spent} high={total * 0.8} optimum={0}>
-        ε {budget.spent} of {budget.epsilon} spent
+        {budget.unit} {budget.spent} of {budget.budget} spent
       </meter>
       <p>
-        Spent ε <strong>{budget.spent}</strong>, remaining ε <strong data-remaining>{budget.remaining}</strong> of {budget.epsilon}.{' '}
+        Spent {budget.unit} <strong>{budget.spent}</strong>, remaining {budget.unit} <strong data-remaining>{budget.remaining}</strong> of {budget.budget}.{' '}
         {budget.nextRefresh ? `Restored in full on ${budget.nextRefresh} (UTC).` : 'Never restored.'}
       </p>
     </div>

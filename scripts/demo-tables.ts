@@ -1,0 +1,56 @@
+import type { Table } from '../src/manifest/schema.js';
+import { CATEGORIES } from './demo-data.js';
+
+/**
+ * The demo's collaboration (`npm run demo`): a publisher and an advertiser, the advertiser's table under a privacy
+ * policy. Tests that check what the demo states (its intervals) plan against these same tables.
+ */
+export const MIN_KEYS = 50;
+export const MAX_ROWS_PER_KEY = 4;
+
+export const DEMO_TABLES: Table[] = [
+  {
+    name: 'publisher',
+    owner: 'publisher',
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'campaign', type: 'string' },
+      { name: 'impressions', type: 'integer', min: 0, max: 1_000_000 },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: {
+      aggregations: [{ column: 'impressions', functions: ['sum', 'avg'] }],
+      dimensions: ['campaign'],
+      minDistinctKeys: MIN_KEYS,
+      // The advertiser may learn which of its customers saw a campaign, and which campaign: that is what it measures.
+      // Filters on any other column would narrow the set it learns about to read that column person by person.
+      overlapDisclosure: [{ member: 'advertiser', filters: ['campaign'] }],
+    },
+  },
+  {
+    name: 'advertiser',
+    owner: 'advertiser',
+    columns: [
+      { name: 'email', type: 'string' },
+      // Declared tightly: one person's largest possible contribution sizes the noise of every SUM and AVG. Required
+      // (every row has an amount): SUM and AVG then need no non-null count of their own, one noisy value fewer.
+      { name: 'amount', type: 'decimal', scale: 2, min: -100, max: 600, required: true },
+      // Declared: a DP query deals every category, so which ones have buyers is never shown.
+      { name: 'category', type: 'string', values: [...CATEGORIES] },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: {
+      aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }],
+      dimensions: ['category'],
+      minDistinctKeys: MIN_KEYS,
+      // The publisher may not learn who bought: joins that would tell it are limited to counts.
+      overlapDisclosure: [],
+      // Every query touching the advertiser's table is differentially private: ε = 1 per query, at most 4 rows per
+      // person counted, and 10 in all per month, kept by the advertiser's node.
+      privacy: { epsilon: 1, delta: 1e-7, maxRowsPerKey: MAX_ROWS_PER_KEY, budget: { epsilon: 10, refresh: 'month' } },
+    },
+  },
+];
+
+/** The advertiser's differentially private query: purchases per category of the people who saw spring or summer ads. */
+export const DEMO_DP_SQL = "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category";
