@@ -36,7 +36,12 @@ function outputErrors(plan: QueryPlan, noise: NoisePlan): { output: string; boun
   return plan.outputs.flatMap((item) => {
     if (item.kind !== 'aggregate') return [];
     const a = item.aggregate;
-    if (a.fn === 'count') return [{ output: item.name, bound: `± ${errorBound(noise, plan.mode === 'count-only' ? KEYS : ROWS)} rows` }];
+    if (a.fn === 'count') {
+      const column = plan.mode === 'count-only' ? KEYS : ROWS;
+      // The count that decides the release is read given the release: near the threshold its interval reaches lower.
+      const selected = column === noise.thresholdColumn ? ' (lower for a group released near the threshold)' : '';
+      return [{ output: item.name, bound: `± ${errorBound(noise, column)} rows${selected}` }];
+    }
     const i = plan.sumColumns.indexOf(a.column.column);
     const c = plan.aggregator.table.columns.find((x) => x.name === a.column.column);
     const scale = c?.type === 'decimal' ? c.scale : 0;

@@ -63,6 +63,11 @@ export class TableStore {
    * in one query says nothing of its position in another, so positions cannot serve as pseudonyms (SPEC §4.2).
    */
   private readonly orders = new WeakMap<TableSide, string>();
+  /**
+   * A query side's distinct keys, counted before the query was proposed (`distinctKeys`) and kept for its key stream:
+   * a temporary table of its own connection, so the count costs no second pass over the table.
+   */
+  private readonly keySets = new Map<TableSide, Promise<KeySet>>();
   /** The snapshot each query side of a database table reads, until `release`. */
   private readonly snapshots = new Map<TableSide, { readonly name: string; readonly columns: readonly string[]; readonly checked: Promise<CheckedTable> }>();
 
@@ -115,8 +120,11 @@ export class TableStore {
     }
   }
 
-  /** Ends a query side: drops the snapshot it read, if its table is in a database. Idempotent. */
+  /** Ends a query side: drops its counted key set and the snapshot it read, if its table is in a database. Idempotent. */
   async release(side: TableSide): Promise<void> {
+    const counted = this.keySets.get(side);
+    this.keySets.delete(side);
+    if (counted) await counted.then(({ conn }) => conn.closeSync(), () => {});
     const snapshot = this.snapshots.get(side);
     if (!snapshot) return;
     this.snapshots.delete(side);
@@ -130,17 +138,15 @@ export class TableStore {
    * the table changed since it was last hashed. NULL and empty keys never take part.
    */
   async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number, columns: readonly string[] = usedColumns(side)): AsyncGenerator<Uint8Array> {
-    const checked = await this.read(side, columns);
     // The side's keys are a temporary table of `conn`, never an object of the shared catalog, which queries running
-    // at once would contend for. New hashes are written on `writer` while the missing keys stream from `conn`: a
-    // query on a connection ends the result still streaming on it.
-    const conn = await this.db.connect();
+    // at once would contend for; counted before the proposal, they are that table already. New hashes are written on
+    // `writer` while the missing keys stream from `conn`: a query on a connection ends the result still streaming on it.
+    const counted = this.keySets.get(side);
+    this.keySets.delete(side);
+    const { conn, keys, checked } = await (counted ?? this.keySet(side, columns));
     const writer = await this.db.connect();
-    const keys = quoteIdent(`side_keys_${randomBytes(8).toString('hex')}`);
     let lease: CacheLease | undefined;
     try {
-      const { sql, params } = keySetSql(side, checked.relation(usedColumns(side)));
-      await conn.run(`CREATE TEMP TABLE ${keys} AS SELECT DISTINCT nk FROM (${sql})`, params);
       lease = await this.cache.lookup(conn, writer, keys, hasher);
       const order = randomBytes(16).toString('hex');
       this.orders.set(side, order);
@@ -180,16 +186,29 @@ export class TableStore {
    * dials anyone (src/session/probe-guard.ts). Reads the same version (or database snapshot) the query then streams.
    */
   async distinctKeys(side: TableSide, columns: readonly string[] = usedColumns(side)): Promise<number> {
+    let set = this.keySets.get(side);
+    if (!set) {
+      set = this.keySet(side, columns);
+      set.catch(() => {});
+      this.keySets.set(side, set);
+    }
+    const { conn, keys } = await set;
+    const rows = (await conn.runAndReadAll(`SELECT count(*) FROM ${keys}`)).getRows();
+    return Number(rows[0]![0] as bigint);
+  }
+
+  /** The distinct normalised keys of a side's filtered table, in a temporary table of a connection of their own. */
+  private async keySet(side: TableSide, columns: readonly string[]): Promise<KeySet> {
     const checked = await this.read(side, columns);
     const conn = await this.db.connect();
+    const keys = quoteIdent(`side_keys_${randomBytes(8).toString('hex')}`);
     try {
       const { sql, params } = keySetSql(side, checked.relation(usedColumns(side)));
-      const rows = (await conn.runAndReadAll(`SELECT count(DISTINCT nk) FROM (${sql})`, params)).getRows();
-      return Number(rows[0]![0] as bigint);
+      await conn.run(`CREATE TEMP TABLE ${keys} AS SELECT DISTINCT nk FROM (${sql})`, params);
+      return { conn, keys, checked };
     } catch (err) {
-      throw await this.failure(side.table, columns, err);
-    } finally {
       conn.closeSync();
+      throw await this.failure(side.table, columns, err);
     }
   }
 
@@ -373,6 +392,13 @@ function saltedOrder(key: string, saltParam: number): string {
 /** Checked before any read: a bad cap is the caller's bug, not a problem of the table. */
 function assertRowCap(maxRowsPerKey: number | undefined): void {
   if (maxRowsPerKey !== undefined && !(Number.isSafeInteger(maxRowsPerKey) && maxRowsPerKey >= 1)) throw new RangeError(`aggregate: maxRowsPerKey must be a positive integer, got ${maxRowsPerKey}`);
+}
+
+interface KeySet {
+  readonly conn: DuckDBConnection;
+  /** The temporary table of `conn` holding the distinct `nk`. */
+  readonly keys: string;
+  readonly checked: CheckedTable;
 }
 
 function changedDuringQuery(checked: CheckedTable, cause?: unknown): DataInvalid {

@@ -1,5 +1,5 @@
 import { discreteGaussianNormaliser } from './discrete-gaussian.js';
-import { checkLaw, leastHalfWidth, logSumExp } from './symmetric-tail.js';
+import { checkLaw, leastHalfWidth, logSumExp, symmetric } from './symmetric-tail.js';
 
 /**
  * How far S, the sum of `terms` = H independent discrete Gaussians N_Z(0, σ²), strays: the half-width of the stated
@@ -112,6 +112,25 @@ export function gaussianSumTailBound(sigma2: number, terms: number, q: number): 
   checkSigmaTerms('gaussianSumTailBound', sigma2, terms);
   if (!Number.isSafeInteger(q) || q < 1) throw new RangeError(`gaussianSumTailBound: q must be a safe integer >= 1, got ${q}`);
   return Math.min(1, Math.exp(logTailBound(sigma2, terms)(q)));
+}
+
+/**
+ * The tail that sizes the smallest probability any caller here compares with: exact conditional intervals
+ * (selective-interval.ts) divide tails, so the exact path is cut where its dropped mass is below this.
+ */
+const SMALLEST_TAIL = 1e-12;
+
+/**
+ * q -> log P(S >= q) for every integer q (below 1 through the symmetry of S): exact where the exact path is cheap,
+ * else the Poisson-summation bound, which never falls below the tail and exceeds it by a factor below
+ * 1 + 3.5/(Hσ²) (test/unit/gaussian-sum.test.ts); `slack` says by how much at most, for callers that divide tails.
+ */
+export function gaussianSumLogTail(sigma2: number, terms: number): { readonly logTail: (q: number) => number; readonly slack: number } {
+  checkSigmaTerms('gaussianSumLogTail', sigma2, terms);
+  const cut = cutFor(sigma2, terms, SMALLEST_TAIL);
+  return exactCost(terms, cut) <= EXACT_BUDGET
+    ? { logTail: symmetric(logTailExact(sigma2, terms, cut)), slack: 0 }
+    : { logTail: symmetric(logTailBound(sigma2, terms)), slack: 4 / (terms * sigma2) };
 }
 
 /** The cut K of the exact path: H e^(-K²/2σ²) <= CUT · miss. */

@@ -26,7 +26,7 @@
  * (S is symmetric). test/unit/laplace-sum.test.ts checks all of it against brute-force convolution.
  */
 
-import { checkLaw, leastHalfWidth, logSumExp } from './symmetric-tail.js';
+import { checkLaw, leastHalfWidth, logSumExp, symmetric } from './symmetric-tail.js';
 
 /** Holders per value are few; the point masses below q = H cost O(H^2), so the number of terms is capped. */
 export const MAX_LAPLACE_TERMS = 1024;
@@ -108,8 +108,13 @@ function logUpperTail(b: number, h: number): (q: number) => number {
 export function laplaceSumTail(b: number, terms: number, q: number): number {
   checkScaleTerms('laplaceSumTail', b, terms);
   if (!Number.isSafeInteger(q)) throw new RangeError(`laplaceSumTail: q must be a safe integer, got ${q}`);
-  const logTail = logUpperTail(b, terms);
-  return q >= 1 ? Math.exp(logTail(q)) : -Math.expm1(logTail(1 - q));
+  return Math.exp(symmetric(logUpperTail(b, terms))(q));
+}
+
+/** q -> log P(S >= q) for every integer q (below 1 through the symmetry of S), for callers that need many. */
+export function laplaceSumLogTail(b: number, terms: number): (q: number) => number {
+  checkScaleTerms('laplaceSumLogTail', b, terms);
+  return symmetric(logUpperTail(b, terms));
 }
 
 /**

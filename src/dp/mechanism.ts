@@ -1,7 +1,8 @@
 import { sampleDiscreteGaussian } from './discrete-gaussian.js';
 import { sampleDiscreteLaplace } from './discrete-laplace.js';
-import { gaussianSumHalfWidth } from './gaussian-sum.js';
-import { laplaceSumHalfWidth } from './laplace-sum.js';
+import { gaussianSumHalfWidth, gaussianSumLogTail } from './gaussian-sum.js';
+import { laplaceSumHalfWidth, laplaceSumLogTail } from './laplace-sum.js';
+import type { NoiseTail } from './selective-interval.js';
 import type { RandomSource } from './random-source.js';
 import { toNumber, type Rational } from './rational.js';
 
@@ -28,4 +29,9 @@ export function noiseHalfWidth(m: Mechanism, terms: number, miss: number): bigin
 export function noiseUpperQuantile(m: Mechanism, terms: number, alpha: number): bigint {
   if (!(alpha > 0 && alpha < 0.5)) throw new RangeError(`noiseUpperQuantile: 0 < alpha < 1/2, got ${alpha}`);
   return noiseHalfWidth(m, terms, 2 * alpha) + 1n;
+}
+
+/** The upper tail of the sum of `terms` independent draws, for intervals conditional on a release (selective-interval.ts). */
+export function noiseTail(m: Mechanism, terms: number): NoiseTail {
+  return m.kind === 'laplace' ? { logTail: laplaceSumLogTail(toNumber(m.scale), terms), slack: 0 } : gaussianSumLogTail(toNumber(m.sigma2), terms);
 }

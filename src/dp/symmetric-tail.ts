@@ -19,6 +19,11 @@ export function logSumExp(xs: readonly number[]): number {
   return max + Math.log(s);
 }
 
+/** A symmetric integer law's log P(S >= q) for every integer q, from its values at q >= 1: P(S >= q) = 1 - P(S >= 1 - q). */
+export function symmetric(logTail: (q: number) => number): (q: number) => number {
+  return (q) => (q >= 1 ? logTail(q) : Math.log(-Math.expm1(logTail(1 - q))));
+}
+
 /** Labelled checks of a law's parameter (`name` > 0, finite) and its number of terms (1 to `maxTerms`). */
 export function checkLaw(label: string, name: string, value: number, terms: number, maxTerms: number): void {
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new RangeError(`${label}: ${name} must be a finite number > 0, got ${value}`);

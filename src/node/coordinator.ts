@@ -96,7 +96,7 @@ export class QueryCoordinator {
 
   private async runOwn(queryId: string, sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     const entry = { queryId, querier: this.memberId, sql };
-    let plan: QueryPlan;
+    let plan: QueryPlan | undefined;
     try {
       plan = await this.plan(sql, this.memberId);
       await this.prepareOwnTable(plan);
@@ -104,6 +104,7 @@ export class QueryCoordinator {
       // The querier accepts its own query by proposing it: its tables are charged like every other owner's.
       await this.charge(queryId, plan);
     } catch (err) {
+      if (plan) await this.releaseOwnSide(plan);
       await this.record({ ...entry, event: 'refused', peers: [], detail: describe(err) });
       throw err;
     }
@@ -129,6 +130,7 @@ export class QueryCoordinator {
     } catch (err) {
       abandoned = err;
       closeAll(conns, queryId, err);
+      await this.releaseOwnSide(plan);
       await this.record({ ...entry, event: 'refused', peers, detail: describe(err) });
       throw err;
     }
@@ -267,13 +269,18 @@ export class QueryCoordinator {
     if (own) await this.store.prepare(own.table, columnsRead(plan, own));
   }
 
+  /** What this node read of its own table for a query that will not run: the driver releases it otherwise. */
+  private async releaseOwnSide(plan: QueryPlan): Promise<void> {
+    const own = [plan.aggregator, ...plan.others].find((s) => s.table.owner === this.memberId);
+    if (own) await this.store.release(own);
+  }
+
   /** SPEC §4.2: the querier's own padded set, which no peer can count, against the minimum of a table without a policy. */
   private async checkOwnSet(plan: QueryPlan): Promise<void> {
     const own = [plan.aggregator, ...plan.others].find((s) => s.table.owner === this.memberId);
     if (!own || !querierChecksOwnSet(plan, own.table)) return;
-    // A database snapshot taken for the count is dropped at once: the query may still be refused by a peer.
-    const count = await this.store.distinctKeys(own, columnsRead(plan, own)).finally(() => this.store.release(own));
-    assertOwnSetSize(plan, count, own.table);
+    // The counted keys are kept for the query's key stream (no second pass); `runOwn` releases them if it never runs.
+    assertOwnSetSize(plan, await this.store.distinctKeys(own, columnsRead(plan, own)), own.table);
   }
 
   /**

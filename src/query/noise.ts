@@ -1,4 +1,5 @@
-import { noiseHalfWidth, noiseUpperQuantile, type Mechanism } from '../dp/mechanism.js';
+import { noiseHalfWidth, noiseTail, noiseUpperQuantile, type Mechanism } from '../dp/mechanism.js';
+import { selectedInterval } from '../dp/selective-interval.js';
 import { div, mul, rational, sub, toNumber, toText, type Rational } from '../dp/rational.js';
 import { gaussianSigma2 } from '../dp/zcdp.js';
 import { CleanroomError } from '../errors.js';
@@ -130,7 +131,10 @@ function threshold(plan: QueryPlan, column: number, mechanism: Mechanism, terms:
   const min = BigInt(plan.minDistinctKeys);
   if (everyTableGoverned(plan)) return min;
   const rowsPerKey = column === ROWS ? BigInt(plan.privacy!.maxRowsPerKey) : 1n;
-  return rowsPerKey * min + noiseUpperQuantile(mechanism, terms, delta);
+  // Summed over a federated table's H parts, one person of the joined table counts in each part: H times. (The
+  // federated table's own minimum counts parts' keys as §4.5 defines it, each part vetoed below it on its own.)
+  const parts = plan.mode === 'federated' && plan.others.some((o) => !o.table.rules.privacy) ? BigInt(plan.holders.length) : 1n;
+  return rowsPerKey * parts * min + noiseUpperQuantile(mechanism, terms, delta);
 }
 
 /** Whether every table of the query has a privacy policy: only then are all of its owners' protections noise. */
@@ -159,10 +163,19 @@ export function errorBound(noise: NoisePlan, column: number, miss = ERROR_BOUND_
 }
 
 /** What a receiver states about each opened value (src/query/result.ts): the bounds of every noisy column. */
-export function noiseBounds(noise: NoisePlan): NoiseBounds {
+export function noiseBounds(noise: NoisePlan, released: readonly number[]): NoiseBounds {
   const confidence = 1 - ERROR_BOUND_MISS;
   const of = (miss: number) => new Map(noise.columns.map((c) => [c.column, errorBound(noise, c.column, miss)]));
-  return { epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), confidence, bound: of(ERROR_BOUND_MISS), halfBound: of(ERROR_BOUND_MISS / 2) };
+  const base = { epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), confidence, bound: of(ERROR_BOUND_MISS), halfBound: of(ERROR_BOUND_MISS / 2) };
+  if (!released.includes(noise.thresholdColumn)) return base;
+  // The count that decided the release is released too: its interval is the one given the release (SPEC §10.2).
+  const tail = noiseTail(noise.columns[0]!.mechanism, noise.holders + (noise.dummies ? 1 : 0));
+  const threshold = Number(noise.threshold);
+  const interval = (v: bigint, miss: number): readonly [bigint, bigint] => {
+    const [lo, hi] = selectedInterval(tail, threshold, Number(v), miss);
+    return [BigInt(lo), BigInt(hi)];
+  };
+  return { ...base, selected: { column: noise.thresholdColumn, interval } };
 }
 
 /** The members holding a share of every value, each adding its own noise: every member of a join, or the holders. */

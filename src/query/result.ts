@@ -86,6 +86,11 @@ export interface NoiseBounds {
   readonly bound: ReadonlyMap<number, bigint>;
   /** At (1 + confidence) / 2, for each of the two values behind an AVG, so that both hold at `confidence`. */
   readonly halfBound: ReadonlyMap<number, bigint>;
+  /**
+   * The released count that also decided the release (the threshold column, when it is an output): its interval is
+   * the one conditional on the release, [lo, hi] for a noisy value and a miss (src/dp/selective-interval.ts).
+   */
+  readonly selected?: { readonly column: number; readonly interval: (v: bigint, miss: number) => readonly [bigint, bigint] };
 }
 
 interface Aggregated {
@@ -115,8 +120,8 @@ export function assembleResult(
         const column = plan.mode === 'count-only' ? KEYS : ROWS;
         const v = at(vector, column);
         if (!noise) return { cell: Number(v), interval: null };
-        const q = noise.bound.get(column)!;
-        return { cell: Number(atLeastZero(v)), interval: [Number(atLeastZero(v - q)), Number(atLeastZero(v + q))] };
+        const [lo, hi] = countInterval(noise, column, v, 1 - noise.confidence);
+        return { cell: Number(atLeastZero(v)), interval: [Number(atLeastZero(lo)), Number(atLeastZero(hi))] };
       }
       const i = plan.sumColumns.indexOf(a.column.column);
       const c = plan.aggregator.table.columns.find((x) => x.name === a.column.column)!;
@@ -135,10 +140,10 @@ export function assembleResult(
       const highest = boundInAvgUnits(c.type === 'string' ? 0 : c.max, scale, 'ceil');
       const clamp = (x: bigint) => (x < lowest ? lowest : x > highest ? highest : x);
       const qs = noise.halfBound.get(2 + 2 * i)!;
-      const qn = noise.halfBound.get(nonNullColumn(plan, i))!;
+      const [nLow, nHigh] = countInterval(noise, nonNullColumn(plan, i), n, (1 - noise.confidence) / 2);
       // The true sum and count lie within their half bounds together with probability at least `confidence`; the
       // true average then lies between the extreme ratios of the corners, and always within the column's bounds.
-      const corners = n - qn > 0n ? [sum - qs, sum + qs].flatMap((s) => [n - qn, n + qn].map((k) => avg(s, k))) : [lowest, highest];
+      const corners = nLow > 0n ? [sum - qs, sum + qs].flatMap((s) => [nLow, nHigh].map((k) => avg(s, k))) : [lowest, highest];
       const interval: Interval = [formatScaled(clamp(min(corners)), AVG_DECIMALS), formatScaled(clamp(max(corners)), AVG_DECIMALS)];
       return { cell: formatScaled(clamp(avg(sum, n)), AVG_DECIMALS), interval };
     }),
@@ -164,6 +169,16 @@ export function compareLabelRows(a: readonly Cell[], b: readonly Cell[]): number
     if (c !== 0) return c < 0 ? -1 : 1;
   }
   return 0;
+}
+
+/**
+ * A noisy count's interval at `miss`: `v ± w`, or for the count that decided the release, the interval conditional on
+ * it (SPEC §10.2, "Reading a result").
+ */
+function countInterval(noise: NoiseBounds, column: number, v: bigint, miss: number): readonly [bigint, bigint] {
+  if (noise.selected?.column === column) return noise.selected.interval(v, miss);
+  const q = (miss === 1 - noise.confidence ? noise.bound : noise.halfBound).get(column)!;
+  return [v - q, v + q];
 }
 
 function atLeastZero(x: bigint): bigint {

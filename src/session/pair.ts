@@ -8,7 +8,7 @@ import { osRandom } from '../dp/random-source.js';
 import type { QueryPlan, TableSide } from '../query/plan.js';
 import { addedCount } from './dummy-matches.js';
 import { PaddedStream, type PaddedBatch } from './point-stream.js';
-import { assertSetSize } from './probe-guard.js';
+import { assertOwnTableSet, assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 
@@ -67,6 +67,8 @@ export abstract class PairSession extends Session {
   protected ownEnded = false;
   /** SPEC §10.2: the batches of this member's own set with its padding among them, when its table has a policy. */
   private readonly padded: PaddedStream | undefined;
+  /** The distinct keys of this member's own filtered set: the driver's whole key stream. */
+  private ownKeys = 0;
 
   constructor(
     protected readonly p: PairParams,
@@ -100,6 +102,7 @@ export abstract class PairSession extends Session {
   ownHashed(hashed: Uint8Array): Step {
     return this.unlessEnded(() => {
       if (this.ownClosing) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
+      this.ownKeys += hashed.length / 32;
       return this.blindOwn(this.padded ? this.padded.add(hashed) : [{ points: hashed, padding: new Uint32Array(0) }]);
     });
   }
@@ -107,6 +110,8 @@ export abstract class PairSession extends Session {
   ownEnd(): Step {
     return this.unlessEnded(() => {
       this.ownClosing = true;
+      // The querier's own set is its own choice: a small one probes nobody of its table.
+      if (this.p.self !== this.p.plan.querier) assertOwnTableSet(this.p.plan, this.ownKeys, this.side.table);
       const last = this.padded?.finish() ?? [];
       return last.length > 0 ? this.blindOwn(last) : this.closeOwn();
     });

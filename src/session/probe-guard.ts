@@ -23,6 +23,22 @@ export function assertSetSize(plan: QueryPlan, count: number, own: Table): void 
 }
 
 /**
+ * The same probe from the other side: the querier narrows this member's table (its filters are the querier's choice)
+ * to one key and learns from any opened count whether that person is in its own set. The peer would refuse this set
+ * if its table had no policy; one that has a policy does not, so a member whose own table has no policy refuses its
+ * own non-empty set under the minimum itself, before any point of it is matched. What the refusal tells the querier
+ * (that its filters leave fewer keys than the minimum, not how many) is what the peer's refusal tells it.
+ */
+export function assertOwnTableSet(plan: QueryPlan, count: number, own: Table): void {
+  if (own.rules.privacy || plan.mode === 'federated' || count === 0 || count >= plan.minDistinctKeys) return;
+  throw new RuleViolation(
+    'minDistinctKeys',
+    `${own.name} filtered by this query holds fewer keys than the ${plan.minDistinctKeys} every released value must rest on, and ${own.name} has no privacy policy`,
+    `filters that leave at least ${plan.minDistinctKeys} keys in every member's set, or a privacy policy on ${own.name}`,
+  );
+}
+
+/**
  * A querier whose table has a policy pads its key set (SPEC §10.2), so no peer can count it; when another table of
  * the query has no policy, the querier's own node checks its real set against the minimum before it dials anyone,
  * so that the refusal tells no peer anything.

@@ -376,7 +376,7 @@ export class Release {
     for (const [from, v] of this.values) if (v.length !== labels.length * n) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values, ${labels.length * n} expected`);
     const own = this.survivors?.map((g) => this.cols.map((c) => this.held![g]![c]!));
     const opened = labels.map((_, i) => this.cols.map((_c, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * n + j]!)])));
-    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened, this.noise && noiseBounds(this.noise));
+    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened, this.noise && noiseBounds(this.noise, this.cols));
     this.end();
     return { send: [], outcome: { kind: 'result', result } };
   }

@@ -295,6 +295,39 @@ describe('singleton probing (issue 10): a querier that narrows its own set to on
   });
 });
 
+describe('singleton probing of the other table (issue 17, found by review): the querier narrows the table without a policy', () => {
+  /** 40 people at each member; the target alone is in category 'toys' at the advertiser, and maybe at the publisher. */
+  function data(publisherHasTarget: boolean) {
+    const target = 5;
+    const pub = Array.from({ length: 40 }, (_, i) => (i === 0 && publisherHasTarget ? target : 100 + i));
+    const adv = Array.from({ length: 40 }, (_, i) => (i === 7 ? target : 200 + i));
+    return {
+      [PUBLISHER]: pub.map((p) => ({ email: emailOf(p), campaign: 'spring', impressions: 1, region: 'eu' })),
+      [ADVERTISER]: adv.map((p) => ({ email: emailOf(p), amount: '1.00', category: p === target ? 'toys' : 'books', items: 1, age: 30 })),
+    };
+  }
+  const loosest = { epsilon: 10, delta: 1e-3, maxRowsPerKey: 1, budget: { epsilon: 1000, refresh: 'never' as const } };
+
+  it('count-only, asked by P with the loosest policy on its own table: the advertiser refuses its own one-key set before anything is matched', async () => {
+    const collaboration = buildCollaboration({ privacy: { publisher: loosest }, minDistinctKeys: { advertiser: 30, publisher: 1 } });
+    const s = await runScenario({ collaboration, sql: `${COUNT_SQL} WHERE a.category = 'toys'`, querier: PUBLISHER, data: data(true), backend: 'sodium' });
+    expect(s.P.member).toBe(PUBLISHER);
+    expect(s.Q.outcome).toMatchObject({ kind: 'failed', error: { code: 'RULE_VIOLATION', rule: 'minDistinctKeys' } });
+    // The refusal says that the set is small, never how small, and Q's set never left.
+    expect(s.Q.outcome?.kind === 'failed' && s.Q.outcome.error.message).not.toMatch(/\b1 key/);
+    expect(s.Q.sent.some((m) => m.type === 'points')).toBe(false);
+  });
+
+  it('aggregate, asked by Q with the loosest policy on its own table: the advertiser (P) refuses its own one-key set', async () => {
+    const collaboration = buildCollaboration({ privacy: { publisher: loosest }, minDistinctKeys: { advertiser: 30, publisher: 1 } });
+    const sql = "SELECT COUNT(*), SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE a.category = 'toys'";
+    const s = await runScenario({ collaboration, sql, querier: PUBLISHER, data: data(true), backend: 'sodium' });
+    expect(s.P.member).toBe(ADVERTISER);
+    expect(s.P.outcome).toMatchObject({ kind: 'failed', error: { code: 'RULE_VIOLATION', rule: 'minDistinctKeys' } });
+    expect(s.Q.received.some((m) => m.type === 'shares' || m.type === 'open')).toBe(false);
+  });
+});
+
 describe('property: random sets and filters agree with the plaintext reference (sodium when available)', () => {
   const backend = backendNames().includes('sodium') ? 'sodium' : 'noble';
   const people = fc.uniqueArray(fc.integer({ min: 0, max: 80 }), { maxLength: 40 });

@@ -6,9 +6,10 @@ import { rhoForEpsilon } from '../../src/dp/zcdp.js';
 import { Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
 import { PADDING_SHARE, assertAddedPointsFit, errorBound, noiseBounds, noisePlan, shareHolders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
 import type { QueryPlan } from '../../src/query/plan.js';
-import { KEYS, ROWS } from '../../src/query/result.js';
+import { KEYS, ROWS, releasedColumns } from '../../src/query/result.js';
 import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
 import { DEMO_DP_SQL, DEMO_TABLES } from '../../scripts/demo-tables.js';
+import { laplaceSumTail } from '../../src/dp/laplace-sum.js';
 
 /**
  * The calibration of src/query/noise.ts against the mathematics: sensitivities from the schema; the padding of the
@@ -475,6 +476,22 @@ describe('noisePlan: Gaussian noise under zCDP accounting (exact rationals)', ()
 });
 
 describe('noisePlan: the release threshold', () => {
+  it('a federated join whose joined table has no policy counts each person of it once per part: a group of fewer people passes with probability at most δ_share (issue 17, found by review)', async () => {
+    // 3 holders, 1 row per person; the joined table has no policy, so its minimum (here the query's, 20) holds on
+    // its people, each of whom may be matched at every holder: 19 people can show as 57 rows.
+    const m = federated(policy(10, 1e-3, 1), 20, {});
+    const q = await plan(FED_JOIN, m, 'reg');
+    const noise = noisePlan(q, shareHolders(q))!;
+    expect(noise.thresholdColumn).toBe(ROWS);
+    const mech = noise.columns[0]!.mechanism;
+    if (mech.kind !== 'laplace') throw new Error('expected Laplace noise');
+    // δ is shared by the padding (salaries' set) and this margin: 1e-3 / 2.
+    const passes = laplaceSumTail(toNumber(mech.scale), shareHolders(q), Number(noise.threshold) - 19 * 3);
+    expect(passes).toBeLessThanOrEqual(1e-3 / 2);
+    // Without the factor the same group passed almost surely.
+    expect(laplaceSumTail(toNumber(mech.scale), shareHolders(q), Number(noise.threshold) - 19 * 3 - 2 * 20)).toBeGreaterThan(0.5);
+  });
+
   it('is minDistinctKeys when every table of the query has a policy (post-processing of the noisy count), for any holders', async () => {
     for (const minDistinctKeys of [1, 5, 7]) {
       const m = pair({ advertiser: policy(2, 1e-6, 2), publisher: policy(2, 1e-6, 2), minDistinctKeys });
@@ -699,8 +716,8 @@ describe('errorBound and noiseBounds: the stated 95% is the least width that cov
     const m = pair({ advertiser: policy(1, 1e-6, 1) });
     const amount = { name: 'amount', type: 'decimal', scale: 0, min: -3, max: 3 } as const;
     const tables = m.tables.map((t) => (t.name === ADVERTISER ? { ...t, columns: t.columns.map((c) => (c.name === 'amount' ? amount : c)) } : t));
-    const { noise } = await noiseOf('SELECT AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email', ManifestSchema.parse({ ...m, tables }));
-    const bounds = noiseBounds(noise);
+    const { noise, q } = await noiseOf('SELECT AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email', ManifestSchema.parse({ ...m, tables }));
+    const bounds = noiseBounds(noise, releasedColumns(q));
     expect(bounds).toMatchObject({ epsilon: '1', delta: '0.000001', confidence: 0.95 });
     expect([...bounds.bound.keys()]).toEqual(noise.columns.map((c) => c.column));
     for (const c of noise.columns) {

@@ -73,6 +73,20 @@ describe('TableStore: reading and validating a member\'s table', () => {
     expect(orders.size).toBeGreaterThan(1);
   });
 
+  it('counts a side\'s distinct keys before its query is proposed, and streams exactly those keys without reading the table again', async () => {
+    const side: TableSide = { table: table(), filters: [{ kind: 'compare', column: { table: 't', column: 'cat' }, op: '=', value: { type: 'string', value: 'b' } }] };
+    expect(await store.distinctKeys(side)).toBe(2);
+    // Asked twice (a retry), the count is the same key set.
+    expect(await store.distinctKeys(side)).toBe(2);
+    expect((await keys(store, side)).sort()).toEqual(['bob@x.com', 'carol@x.com']);
+    // A side counted and then never run (a peer refused) is released; release is idempotent.
+    const refused: TableSide = { table: table(), filters: [] };
+    expect(await store.distinctKeys(refused)).toBe(3);
+    await store.release(refused);
+    await store.release(refused);
+    expect((await keys(store, refused)).sort()).toEqual(['ann@x.com', 'bob@x.com', 'carol@x.com']);
+  });
+
   it('applies filters before the keys leave', async () => {
     const side: TableSide = { table: table(), filters: [{ kind: 'compare', column: { table: 't', column: 'cat' }, op: '=', value: { type: 'string', value: 'b' } }] };
     expect((await keys(store, side)).sort()).toEqual(['bob@x.com', 'carol@x.com']);
