@@ -25,7 +25,7 @@ export async function preview(plan: QueryPlan, self: string, ledgerFile: string)
   // the noisy counts, and no group is chosen on data.
   const counted = noise.thresholdColumn === ROWS ? 'matched-row count (COUNT(*))' : 'distinct-key count';
   const unguarded = [plan.aggregator, ...plan.others].filter((s) => !s.table.rules.privacy).map((s) => s.table.name);
-  const perPerson = noise.thresholdColumn === ROWS ? `, at most ${noise.privacy.maxRowsPerKey} rows each` : '';
+  const perPerson = noise.thresholdColumn === ROWS ? `, at most ${noise.privacy.maxRowsPerKey} row(s) each` : '';
   const raised = unguarded.length > 0 ? `; ${unguarded.join(', ')} has no policy, so its minimum of ${plan.minDistinctKeys} distinct people holds${perPerson}, with a margin for the noise: a smaller group passes with probability at most δ` : '';
   const threshold = `${noise.threshold} (a group is released when its noisy ${counted} reaches it${raised})`;
   const mechanism = noise.privacy.mechanism === 'gaussian' ? 'discrete Gaussian noise (zCDP: ρ adds up)' : 'discrete Laplace noise (ε adds up)';

@@ -45,16 +45,24 @@ describe('the web console in Chromium', () => {
   beforeAll(async () => {
     let dir: string;
     ({ dir, cleanup } = await makeTempDir('console'));
-    [cluster, browser] = await Promise.all([startConsoleCluster(dir, 'console-ui'), launchChromium()]);
+    // Both are started at once; whichever fails, the other is kept so that afterAll stops it, and the first failure
+    // is the one reported.
+    const [c, b] = await Promise.allSettled([startConsoleCluster(dir, 'console-ui'), launchChromium()]);
+    if (c.status === 'fulfilled') cluster = c.value;
+    if (b.status === 'fulfilled') browser = b.value;
+    for (const r of [b, c]) if (r.status === 'rejected') throw r.reason;
     page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => void (m.type() === 'error' && pageErrors.push(m.text())));
     page.on('response', (r) => void (r.status() >= 400 && pageErrors.push(`${r.status()} ${r.url()}`)));
   });
   afterAll(async () => {
-    await browser?.close();
-    await cluster?.stop();
-    await cleanup?.();
+    // Cleanup never hides why the tests failed: each step runs, and its own failure is only logged.
+    for (const step of [() => browser?.close(), () => cluster?.stop(), () => cleanup?.()]) {
+      await Promise.resolve()
+        .then(step)
+        .catch((err: unknown) => process.stderr.write(`console test cleanup: ${String(err)}\n`));
+    }
   });
 
   it('the link of `cleanroom console` logs the browser in and the Collaboration page shows both members reachable', async () => {
