@@ -21,6 +21,9 @@ export const MAX_QUERY_KEYS = 1 << 26;
 /** Output groups of one query: far past any report a person reads, and their share matrix fits one frame. */
 export const MAX_GROUPS = 10_000;
 
+/** LIMIT and OFFSET of a query: a result never holds more rows than MAX_GROUPS, so a larger count would mean nothing. */
+export const MAX_LIMIT = MAX_GROUPS;
+
 /** Characters of one group label (a dimension value) sent to receivers; a longer value fails the query before anything opens. */
 export const MAX_LABEL_CHARS = 1000;
 
@@ -54,6 +57,19 @@ export const SEND_HIGH_WATER_BYTES = 4 << 20;
  * hundred characters; the bound keeps a peer or a user from making us parse and walk megabytes.
  */
 export const MAX_SQL_LENGTH = 10_000;
+
+/**
+ * Predicates in one WHERE (an IN list counts once). The owner evaluates every one on every row of its table, in
+ * DuckDB and, pushed down, in PostgreSQL; a hundred is past any condition a person writes (many values are one IN).
+ */
+export const MAX_WHERE_PREDICATES = 100;
+
+/**
+ * Levels of nesting in one WHERE: AND and OR (once NOT is pushed inward and an AND directly inside an AND merged) and
+ * lower/upper/trim around a column. Every level is a recursion in the planner, in the SQL each owner builds and in
+ * DuckDB's and PostgreSQL's parsers; ten is past any condition written by hand.
+ */
+export const MAX_WHERE_DEPTH = 10;
 
 /** Decimal places of AVG in results: averages are exact rationals, reported rounded half away from zero. */
 export const AVG_DECIMALS = 6;

@@ -2,6 +2,8 @@ import type { Table } from '../../src/manifest/schema.js';
 import type { ColumnRef, Query } from '../../src/query/ast.js';
 import { parseQuery } from '../../src/query/parse.js';
 import type { QueryResult } from '../../src/query/result.js';
+import { shownRows } from './after-release.js';
+import { conditionTable } from './conditions.js';
 import { groupTotals, type GroupTotals } from './groups.js';
 import { keyedRows, keySet, type Row } from './rows.js';
 import { averageText, compareLabels, decimalText, type Cell } from './values.js';
@@ -31,8 +33,13 @@ export interface PlaintextAnswer {
   readonly columns: readonly string[];
   readonly outputs: readonly OutputKind[];
   readonly minDistinctKeys: number;
-  /** The released rows, ordered by their labels (NULLs last), as a receiver gets them. */
+  /**
+   * The rows a receiver shows: the released groups ordered by their labels (NULLs last), then as HAVING, ORDER BY,
+   * LIMIT and OFFSET pick and order them.
+   */
   readonly rows: readonly (readonly Cell[])[];
+  /** How many groups are released (opened to the receivers), whatever HAVING and LIMIT show of them. */
+  readonly released: number;
   /** Every group of matched rows, released or not; count-only has exactly one. */
   readonly groups: readonly PlaintextGroup[];
   /** Per released row and output: AVG as a plain double (null elsewhere), to check the exact rounding against. */
@@ -45,13 +52,20 @@ export async function plaintextAnswer(sql: string, tables: readonly Table[], dat
 }
 
 export function answerQuery(query: Query, tables: readonly Table[], data: TableData): PlaintextAnswer {
+  const answer = releasedAnswer(query, tables, data);
+  const shown = shownRows(query, tables, answer.rows);
+  return { ...answer, rows: shown.map((i) => answer.rows[i]!), released: answer.rows.length, avgDoubles: shown.map((i) => answer.avgDoubles[i]!) };
+}
+
+/** The answer before HAVING, ORDER BY and LIMIT: every released group, in label order. */
+function releasedAnswer(query: Query, tables: readonly Table[], data: TableData): Omit<PlaintextAnswer, 'released'> {
   const table = (name: string): Table => {
     const t = tables.find((x) => x.name === name);
     if (!t) throw new Error(`no table ${name}`);
     return t;
   };
   const joined = query.tables.map(table);
-  const filters = (t: Table) => query.where.filter((p) => p.column.table === t.name);
+  const filters = (t: Table) => query.where.filter((c) => conditionTable(c) === t.name);
   const summed = query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column] : []));
   // Every GROUP BY, SUM and AVG column is of one table, whose rows are counted; a federated table is always that one.
   const firstValue = [...query.groupBy, ...summed][0];

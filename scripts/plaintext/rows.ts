@@ -1,6 +1,7 @@
 import type { Normalization, Table } from '../../src/manifest/schema.js';
-import type { Predicate } from '../../src/query/ast.js';
-import { compareValues, type Cell } from './values.js';
+import type { Condition } from '../../src/query/ast.js';
+import { conditionTruth } from './conditions.js';
+import type { Cell } from './values.js';
 
 /**
  * Rows and their join keys under the clean room's semantics (SPEC §3, §5), written for the plaintext oracle apart
@@ -34,35 +35,16 @@ export function normalizeKey(v: Cell, normalization: Normalization): string | nu
   }
 }
 
-/** One predicate over one row, as SQL evaluates it: a NULL value satisfies nothing. */
-export function matchesPredicate(row: Row, p: Predicate, table: Table): boolean {
-  const column = table.columns.find((c) => c.name === p.column.column);
-  if (!column) throw new Error(`${table.name} has no column ${p.column.column}`);
-  const v = row[column.name] ?? null;
-  if (v === null) return false;
-  const cmp = (lit: { readonly value: string | boolean }) => compareValues(v, lit.value, column);
-  switch (p.kind) {
-    case 'compare': {
-      const c = cmp(p.value);
-      return { '=': c === 0, '!=': c !== 0, '<': c < 0, '<=': c <= 0, '>': c > 0, '>=': c >= 0 }[p.op];
-    }
-    case 'in':
-      return p.values.some((l) => cmp(l) === 0);
-    case 'between':
-      return cmp(p.low) >= 0 && cmp(p.high) <= 0;
-  }
-}
-
-/** The rows that pass every filter and have a usable key (not NULL, not empty once normalised), with that key. */
-export function keyedRows(table: Table, rows: readonly Row[], filters: readonly Predicate[]): KeyedRow[] {
+/** The rows for which every filter is true and with a usable key (not NULL, not empty once normalised), with that key. */
+export function keyedRows(table: Table, rows: readonly Row[], filters: readonly Condition[]): KeyedRow[] {
   return rows.flatMap((row) => {
-    if (!filters.every((f) => matchesPredicate(row, f, table))) return [];
+    if (!filters.every((f) => conditionTruth(row, f, table) === true)) return [];
     const key = normalizeKey(row[table.joinKey.column] ?? null, table.joinKey.normalization);
     return key === null || key === '' ? [] : [{ row, key }];
   });
 }
 
 /** The distinct normalised keys of the filtered rows, in the order they first appear. */
-export function keySet(table: Table, rows: readonly Row[], filters: readonly Predicate[] = []): Set<string> {
+export function keySet(table: Table, rows: readonly Row[], filters: readonly Condition[] = []): Set<string> {
   return new Set(keyedRows(table, rows, filters).map((r) => r.key));
 }

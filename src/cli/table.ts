@@ -13,6 +13,12 @@ export function formatTable(result: Pick<QueryResult, 'columns' | 'rows'>): stri
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
+/** What a clause that acted on noisy values means for the rows shown (SPEC §10.2, "Reading a result"). */
+const NOISY_CLAUSES = {
+  HAVING: 'HAVING tested the noisy values: a group whose exact value fails it may be shown, and one that passes it left out',
+  'ORDER BY': 'ORDER BY sorted the noisy values: rows may stand out of their exact order',
+} as const;
+
 /**
  * A result as the CLI prints it: the table, then what it rests on. A DP result shows every aggregate with the
  * interval that holds its exact value with the stated confidence.
@@ -28,5 +34,8 @@ export function formatResult(result: QueryResult): string {
   const note = privacy
     ? `differentially private: ε = ${privacy.epsilon}, δ = ${privacy.delta}; each value's exact answer lies in its interval with probability at least ${privacy.confidence * 100}%; groups are released on noisy counts (the preview says which)`
     : `rows resting on fewer than ${result.minDistinctKeys} distinct join keys are never released`;
-  return `${formatTable({ columns: result.columns, rows })}\n(${result.rows.length} row(s); ${note})`;
+  const shaped = result.afterRelease;
+  const count = shaped ? `${result.rows.length} row(s) shown of ${shaped.released} released` : `${result.rows.length} row(s)`;
+  const noisy = (shaped?.onNoisyValues ?? []).map((clause) => NOISY_CLAUSES[clause]);
+  return `${formatTable({ columns: result.columns, rows })}\n(${[count, note, ...noisy].join('; ')})`;
 }

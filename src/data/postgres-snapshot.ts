@@ -4,8 +4,10 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { MAX_TABLE_ROWS, POSTGRES_FETCH_ROWS } from '../limits.js';
 import type { Column, Table } from '../manifest/schema.js';
-import type { Literal, Predicate } from '../query/ast.js';
+import type { Condition, Literal, Predicate } from '../query/ast.js';
+import { predicatesOf } from '../query/condition.js';
 import { NO_PROBLEMS, problemList, type DataProblem, type ProblemList } from './data-problem.js';
+import { conditionSql } from './filter-sql.js';
 import { close, isPostgresFailure, openReadOnly, postgresProblem } from './postgres-client.js';
 import { postgresRules } from './postgres-rules.js';
 import { quoteIdent } from './sql-text.js';
@@ -30,15 +32,19 @@ function holds(type: string, c: Column): boolean {
 }
 
 /**
- * Where a filter can run inside PostgreSQL with exactly DuckDB's meaning: strings compared byte-wise (COLLATE "C",
- * as DuckDB compares), integers and numerics exactly. A column stored as text holding numbers, or as a float, is
- * filtered after the read instead. DuckDB applies every filter again over what was read, so a pushed-down filter
- * only has to keep every row DuckDB would keep.
+ * Where a predicate can run inside PostgreSQL with exactly DuckDB's meaning: strings compared byte-wise (COLLATE "C",
+ * as DuckDB compares), LIKE without an escape character, integers and numerics exactly. A column stored as text
+ * holding numbers, or as a float, is filtered after the read instead, and so is lower, upper, trim and ILIKE: SPEC §5
+ * defines them as DuckDB's, which PostgreSQL's collation-dependent case mapping and space-only btrim are not.
+ * DuckDB applies every filter again over what was read, so a pushed-down filter only has to keep every row DuckDB
+ * would keep.
  */
 function pushable(p: Predicate, type: string, c: Column, utf8: boolean): boolean {
+  if (p.functions !== undefined || (p.kind === 'like' && p.caseInsensitive)) return false;
   if (c.type !== 'string') return INTEGER.test(type) || NUMERIC.test(type);
-  // Byte order is code-point order only in UTF-8: elsewhere only equality keeps DuckDB's meaning.
-  return TEXT.test(type) && (utf8 || p.kind === 'in' || (p.kind === 'compare' && (p.op === '=' || p.op === '!=')));
+  // Byte order is code-point order, and LIKE's `_` one code point, only in UTF-8: elsewhere only equality and NULL
+  // tests keep DuckDB's meaning.
+  return TEXT.test(type) && (utf8 || p.kind === 'in' || p.kind === 'null' || (p.kind === 'compare' && (p.op === '=' || p.op === '!=')));
 }
 
 /**
@@ -52,7 +58,7 @@ function asText(c: Column): string {
 /** What a query reads of a database table: some of its columns, and the filters to run inside the database. */
 export interface PostgresRead {
   readonly columns: readonly string[];
-  readonly filters: readonly Predicate[];
+  readonly filters: readonly Condition[];
 }
 
 /**
@@ -67,9 +73,14 @@ export async function snapshotPostgres(conn: DuckDBConnection, table: Table, src
     if (fetched.length === 0) return { source: '', raw, rows: 0n, whole: NO_PROBLEMS, byColumn };
     const utf8 = read.filters.length > 0 && (await client.query<{ e: string }>("SELECT current_setting('server_encoding') AS e")).rows[0]?.e === 'UTF8';
     const params: unknown[] = [];
+    // A conjunct runs inside the database when all of it can; its parameters are bound only then.
+    const column = (p: Predicate) => fetched.find((x) => x.name === p.column.column);
     const conds = read.filters.flatMap((f) => {
-      const c = fetched.find((x) => x.name === f.column.column);
-      return c && pushable(f, types.get(c.name)!, c, utf8) ? [filterSql(f, c, params)] : [];
+      const all = predicatesOf(f).every((p) => {
+        const c = column(p);
+        return c !== undefined && pushable(p, types.get(c.name)!, c, utf8);
+      });
+      return all ? [conditionSql(f, (p) => filterSql(p, column(p)!, params))] : [];
     });
     // With filters inside the database, the rows read are not the whole table: the rules are checked over every row
     // first, so that whether a query is refused never depends on the rows its filters single out.
@@ -191,7 +202,7 @@ async function wholeTableProblems(client: pg.Client, relation: string, columns: 
   return found;
 }
 
-/** One filter as PostgreSQL SQL over the stored column, its literals bound as parameters. */
+/** One pushable predicate as PostgreSQL SQL over the stored column, its literals bound as parameters. */
 function filterSql(p: Predicate, c: Column, params: unknown[]): string {
   const col = c.type === 'string' ? `${asText(c)} COLLATE "C"` : quoteIdent(c.name);
   const bind = (lit: Literal): string => {
@@ -200,11 +211,16 @@ function filterSql(p: Predicate, c: Column, params: unknown[]): string {
   };
   switch (p.kind) {
     case 'compare':
-      return `${col} ${p.op === '!=' ? '<>' : p.op} ${bind(p.value)}`;
+      return `(${col} ${p.op === '!=' ? '<>' : p.op} ${bind(p.value)})`;
     case 'in':
-      return `${col} IN (${p.values.map(bind).join(', ')})`;
+      return `(${col} IN (${p.values.map(bind).join(', ')}))`;
     case 'between':
-      return `${col} BETWEEN ${bind(p.low)} AND ${bind(p.high)}`;
+      return `(${col} BETWEEN ${bind(p.low)} AND ${bind(p.high)})`;
+    case 'like':
+      // PostgreSQL's LIKE escapes with a backslash unless told otherwise; SPEC §5's has no escape character.
+      return `(${col} LIKE ${bind({ type: 'string', value: p.pattern })} ESCAPE '')`;
+    case 'null':
+      return `(${col} IS NULL)`;
   }
 }
 

@@ -4,7 +4,8 @@ import type { Cell, GroupAggregate } from '../query/result.js';
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
-import type { Literal, Predicate } from '../query/ast.js';
+import type { Literal } from '../query/ast.js';
+import { columnsOf } from '../query/condition.js';
 import type { TableSide } from '../query/plan.js';
 import { CheckedTable, checkFile } from './checked-table.js';
 import { sourceName, type FileSource, type PostgresSource, type TableSource } from './table-source.js';
@@ -12,6 +13,7 @@ import { DataInvalid, problemList, type ProblemList } from './data-problem.js';
 import { fileVersion } from './file-version.js';
 import { HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
 import { checkPostgresSchema, snapshotName, snapshotPostgres } from './postgres-snapshot.js';
+import { conditionSql, duckdbPredicateSql } from './filter-sql.js';
 import { normalizedKeySql } from './normalize.js';
 import { quoteIdent } from './sql-text.js';
 
@@ -36,7 +38,7 @@ export interface TableReport {
 
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
 export function usedColumns(side: TableSide, groupBy: readonly string[] = [], sumColumns: readonly string[] = []): string[] {
-  return [...new Set([side.table.joinKey.column, ...side.filters.map((f) => f.column.column), ...groupBy, ...sumColumns])];
+  return [...new Set([side.table.joinKey.column, ...side.filters.flatMap(columnsOf), ...groupBy, ...sumColumns])];
 }
 
 /** Every column a query reads from `side`: the aggregated side's groups and sums besides keys and filters. */
@@ -449,24 +451,16 @@ function keySetSql(side: TableSide, relation: string): { sql: string; params: Du
     const scale = lit.type === 'number' ? (lit.value.split('.')[1]?.length ?? 0) : 0;
     return c.type === 'string' ? `CAST(${p} AS VARCHAR)` : `CAST(${p} AS DECIMAL(38, ${scale}))`;
   };
-  const conds = side.filters.map((f) => predicateSql(f, side.table, bind));
+  const conds = side.filters.map((f) =>
+    conditionSql(f, (p) => {
+      const c = side.table.columns.find((x) => x.name === p.column.column)!;
+      return duckdbPredicateSql(p, c, (lit) => bind(lit, c));
+    }),
+  );
   const nk = normalizedKeySql(side.table.joinKey.column, side.table.joinKey.normalization);
   const where = ['nk IS NOT NULL', "nk <> ''"];
   const inner = `SELECT *, ${nk} AS nk FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
   return { sql: `SELECT * FROM (${inner}) WHERE ${where.join(' AND ')}`, params };
-}
-
-function predicateSql(p: Predicate, table: Table, bind: (lit: Literal, c: Column) => string): string {
-  const c = table.columns.find((x) => x.name === p.column.column)!;
-  const col = quoteIdent(c.name);
-  switch (p.kind) {
-    case 'compare':
-      return `${col} ${p.op === '!=' ? '<>' : p.op} ${bind(p.value, c)}`;
-    case 'in':
-      return `${col} IN (${p.values.map((v) => bind(v, c)).join(', ')})`;
-    case 'between':
-      return `${col} BETWEEN ${bind(p.low, c)} AND ${bind(p.high, c)}`;
-  }
 }
 
 function label(v: DuckDBValue, c: Column): Cell {

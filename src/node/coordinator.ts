@@ -321,7 +321,9 @@ export class QueryCoordinator {
       return { kind: 'released', queryId, groups: outcome.groups, receivers: outcome.receivers };
     }
     if (outcome.kind !== 'result') throw new CleanroomError('INTERNAL', `a sub-protocol outcome (${outcome.kind}) reached the end of query ${queryId}`);
-    await this.record({ ...entry, event: 'result', detail: '', released: { groups: outcome.result.rows.length, receivers: [this.memberId], columns } });
+    // What was opened to this member: HAVING and LIMIT may show fewer rows than that.
+    const groups = outcome.result.afterRelease?.released ?? outcome.result.rows.length;
+    await this.record({ ...entry, event: 'result', detail: '', released: { groups, receivers: [this.memberId], columns } });
     const dir = this.cfg.path(this.cfg.config.resultsDir);
     // Results are for this member's own people: owner-only, like the identity key and the hash cache.
     await mkdir(dir, { recursive: true, mode: 0o700 });

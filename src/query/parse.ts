@@ -1,4 +1,5 @@
 import { MAX_SQL_LENGTH as MAX_QUERY_LENGTH } from '../limits.js';
+import { afterReleaseClauses } from './after-release-syntax.js';
 import type { Query } from './ast.js';
 import { parseSelect } from './duckdb-parser.js';
 import { fromClause } from './from.js';
@@ -9,13 +10,14 @@ import { whereClause } from './where.js';
 /** The one SQL length limit (src/limits.ts), under the name the parser's callers know. */
 export { MAX_SQL_LENGTH as MAX_QUERY_LENGTH } from '../limits.js';
 
-const SUBSET = 'queries are SELECT [t.c, ...] COUNT(*) | SUM(t.c) | AVG(t.c) FROM a JOIN b ON a.k = b.k [WHERE ...] [GROUP BY t.c, ...]';
+const SUBSET =
+  'queries are SELECT [t.c, ...] COUNT(*) | SUM(t.c) | AVG(t.c) FROM a JOIN b ON a.k = b.k [WHERE ...] [GROUP BY t.c, ...] [HAVING ...] [ORDER BY ...] [LIMIT n [OFFSET m]]';
 
+// ORDER BY and LIMIT (with OFFSET) are read by afterReleaseClauses; every other modifier is refused.
+const READ_MODIFIERS: ReadonlySet<string> = new Set(['ORDER_MODIFIER', 'LIMIT_MODIFIER']);
 const MODIFIERS: ReadonlyMap<string, string> = new Map([
   ['DISTINCT_MODIFIER', 'DISTINCT'],
-  ['ORDER_MODIFIER', 'ORDER BY'],
-  ['LIMIT_MODIFIER', 'LIMIT and OFFSET'],
-  ['LIMIT_PERCENT_MODIFIER', 'LIMIT and OFFSET'],
+  ['LIMIT_PERCENT_MODIFIER', 'LIMIT with a percentage'],
 ]);
 
 /**
@@ -33,16 +35,17 @@ export async function parseQuery(sql: string): Promise<Query> {
   const items = selectList(children(select, 'select_list'), scope);
   const where = whereClause(optionalChild(select, 'where_clause'), scope);
   const groupBy = groupByClause(select, items, scope);
-  return { select: items, tables: scope.tables, joins, where, groupBy };
+  const afterRelease = afterReleaseClauses(select, scope);
+  return { select: items, tables: scope.tables, joins, where, groupBy, ...(afterRelease ? { afterRelease } : {}) };
 }
 
 /** Clauses of a SELECT outside the subset; each is present in the tree only when written. */
 function rejectClauses(select: Node): void {
   for (const { type } of children(select, 'modifiers')) {
+    if (READ_MODIFIERS.has(String(type))) continue;
     throw invalid(`${MODIFIERS.get(String(type)) ?? String(type)} is not supported: ${SUBSET}`);
   }
   if (list(child(select, 'cte_map'), 'map').length > 0) throw invalid(`WITH (common table expressions) is not supported: ${SUBSET}`);
-  if (select.having !== null) throw invalid(`HAVING is not supported: ${SUBSET}`);
   if (select.qualify !== null) throw invalid(`QUALIFY is not supported: ${SUBSET}`);
   if (select.sample !== null) throw invalid(`SAMPLE and TABLESAMPLE are not supported: ${SUBSET}`);
 }

@@ -1,7 +1,9 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
 import { overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
-import type { ColumnRef, Literal, Predicate, Query, SelectItem } from './ast.js';
+import { afterReleasePlan, type AfterRelease } from './after-release-plan.js';
+import type { ColumnRef, Condition, Literal, Predicate, Query, SelectItem } from './ast.js';
+import { columnsOf, predicatesOf, tablesOf } from './condition.js';
 import { privacyOf, type PrivacyPlan } from './privacy-plan.js';
 
 /**
@@ -10,7 +12,8 @@ import { privacyOf, type PrivacyPlan } from './privacy-plan.js';
  */
 export interface TableSide {
   readonly table: Table;
-  readonly filters: readonly Predicate[];
+  /** The conjuncts of WHERE naming this table's columns, which its owner evaluates before PSI. */
+  readonly filters: readonly Condition[];
 }
 
 interface PlanBase {
@@ -34,6 +37,8 @@ interface PlanBase {
   readonly receivers: readonly string[];
   /** Set when a table of the query has a privacy policy: every opened value is then noisy (SPEC §10). */
   readonly privacy?: PrivacyPlan;
+  /** HAVING, ORDER BY, LIMIT and OFFSET, when written: what each receiver does with the released table, nothing more. */
+  readonly afterRelease?: AfterRelease;
 }
 
 /** Only |P ∩ Q| is computed (the distinct matched keys); nobody learns membership. */
@@ -74,6 +79,13 @@ export function federatedPhaseMembers(plan: FederatedPlan): string[] {
 const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as count-only PSI and reveals the size of the intersection and of each key set';
 
 export function planQuery(query: Query, manifest: Manifest, querier: string): QueryPlan {
+  const plan = planRelease(query, manifest, querier);
+  // Checked once what is released is settled: these clauses may only name it, and never change it.
+  return query.afterRelease ? { ...plan, afterRelease: afterReleasePlan(query.afterRelease, plan.outputs, plan.aggregator.table) } : plan;
+}
+
+/** Who plays which role and what is opened to whom. */
+function planRelease(query: Query, manifest: Manifest, querier: string): QueryPlan {
   if (!manifest.queriers.includes(querier)) {
     throw new RuleViolation('queriers', `${querier} may not submit queries in this collaboration`, `queriers: ${manifest.queriers.join(', ')}`);
   }
@@ -127,10 +139,24 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
       throw new RuleViolation(`${t.name}.rules.dimensions`, `${ref.table}.${ref.column} may not be used in ${use}`, listOrNone(t.rules.dimensions.map((d) => `${t.name}.${d}`)));
     }
   };
-  for (const p of query.where) {
-    dimension(p.column, 'WHERE');
-    checkLiterals(p, column(p.column));
+  for (const c of query.where) {
+    for (const p of predicatesOf(c)) {
+      dimension(p.column, 'WHERE');
+      checkPredicate(p, column(p.column));
+    }
+    // Each owner evaluates its own table's conditions before PSI, on its own rows: a condition reading two tables
+    // (an OR across them, or NOT over an AND of them) has nobody who could evaluate it.
+    const named = tablesOf(c);
+    if (named.length > 1) {
+      throw new RuleViolation(
+        'privacy-model.one-table-per-or',
+        `a condition in WHERE reads columns of ${named.join(' and ')} under one OR (or a NOT over an AND), but each table's owner evaluates its own conditions before PSI`,
+        'each OR group naming columns of one table; conditions on different tables joined by AND',
+      );
+    }
   }
+  // Every conjunct names one table now.
+  const filtersOf = (t: Table) => query.where.filter((c) => tablesOf(c)[0] === t.name);
   for (const g of query.groupBy) dimension(g, 'GROUP BY');
   if (query.groupBy.length > MAX_GROUP_BY_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY names ${query.groupBy.length} columns; at most ${MAX_GROUP_BY_COLUMNS}`);
 
@@ -168,12 +194,11 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
         `${federated.name} on its own`,
       );
     }
-    const side = (t: Table) => ({ table: t, filters: query.where.filter((p) => p.column.table === t.name) });
+    const side = (t: Table) => ({ table: t, filters: filtersOf(t) });
     if (joined) for (const h of federated.holders!) assertGrantedFilters(joined, h, side(joined).filters);
     const plan = planFederated(query, side(federated), joined ? [side(joined)] : [], querier, minDistinctKeys, manifest.receivers);
     return withPrivacy(plan, tables);
   }
-  const filtersOf = (t: Table) => query.where.filter((p) => p.column.table === t.name);
   const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
 
   const sides = (p: Table) => {
@@ -281,16 +306,16 @@ function declaredDomain(t: Table, groupBy: readonly string[], why: string): (str
 
 /**
  * SPEC §1: the member learning which of its keys are in `t`'s filtered set sees that set narrowed by every filter on
- * `t`; the querier chooses them, so each must be one `t`'s grant allows (a BETWEEN search could otherwise read a
- * value person by person).
+ * `t`; the querier chooses them, so each column they read must be one `t`'s grant allows (a BETWEEN search could
+ * otherwise read a value person by person). AND, OR and NOT over allowed columns only combine what each allows.
  */
-function assertGrantedFilters(t: Table, member: string, filters: readonly Predicate[]): void {
+function assertGrantedFilters(t: Table, member: string, filters: readonly Condition[]): void {
   const allowed = overlapGrant(t, member)?.filters ?? [];
-  for (const f of filters) {
-    if (!allowed.includes(f.column.column)) {
+  for (const column of new Set(filters.flatMap(columnsOf))) {
+    if (!allowed.includes(column)) {
       throw new RuleViolation(
         `${t.name}.rules.overlapDisclosure`,
-        `filtering ${t.name} on ${f.column.column} would narrow the key set whose overlap ${member} learns, which ${t.owner} has not granted`,
+        `filtering ${t.name} on ${column} would narrow the key set whose overlap ${member} learns, which ${t.owner} has not granted`,
         allowed.length > 0 ? `filters on ${allowed.map((c) => `${t.name}.${c}`).join(', ')}` : `no filter on ${t.name} (or a count-only query)`,
       );
     }
@@ -301,8 +326,17 @@ function valueColumnsOf(query: Query): ColumnRef[] {
   return [...query.groupBy, ...query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column] : []))];
 }
 
-function checkLiterals(p: Predicate, c: Column): void {
-  const literals: readonly Literal[] = p.kind === 'compare' ? [p.value] : p.kind === 'in' ? p.values : [p.low, p.high];
+/** Types: lower/upper/trim and LIKE read strings; a literal has its column's type. */
+function checkPredicate(p: Predicate, c: Column): void {
+  const ref = `${p.column.table}.${p.column.column}`;
+  if (c.type !== 'string') {
+    const [fn] = p.functions ?? [];
+    if (fn) throw new CleanroomError('QUERY_INVALID', `${fn}() applies to string columns; ${ref} is a ${c.type} column`);
+    if (p.kind === 'like') {
+      throw new CleanroomError('QUERY_INVALID', `${p.caseInsensitive ? 'ILIKE' : 'LIKE'} applies to string columns; ${ref} is a ${c.type} column: compare it with =, <, BETWEEN or IN`);
+    }
+  }
+  const literals: readonly Literal[] = p.kind === 'compare' ? [p.value] : p.kind === 'in' ? p.values : p.kind === 'between' ? [p.low, p.high] : [];
   const want = c.type === 'string' ? 'string' : 'number';
   for (const lit of literals) {
     if (lit.type !== want) {

@@ -63,6 +63,19 @@ export interface QueryResult {
   readonly minDistinctKeys: number;
   /** Set when a table's privacy policy made the query differentially private (SPEC §10). */
   readonly privacy?: ResultPrivacy;
+  /** Set when HAVING, ORDER BY, LIMIT or OFFSET shaped the rows (src/query/after-release.ts). */
+  readonly afterRelease?: AfterReleaseNote;
+}
+
+/** What a result shaped after its release says of itself. */
+export interface AfterReleaseNote {
+  /** Groups opened to the receivers; the rows are those of them that HAVING kept, in ORDER BY's order, cut by OFFSET and LIMIT. */
+  readonly released: number;
+  /**
+   * Under a privacy policy, the clauses that tested or sorted noisy values: a HAVING on a noisy count may keep a group
+   * whose exact count fails it, or drop one that passes, and rows may stand out of their exact order.
+   */
+  readonly onNoisyValues?: readonly ('HAVING' | 'ORDER BY')[];
 }
 
 /** What a DP result states about itself: its ε and δ, and an interval for every aggregate cell. */
@@ -165,10 +178,16 @@ export function compareLabelRows(a: readonly Cell[], b: readonly Cell[]): number
     const y = b[i] ?? null;
     if (x === y) continue;
     if (x === null || y === null) return x === null ? 1 : -1;
-    const c = typeof x === 'number' && typeof y === 'number' ? x - y : Buffer.compare(Buffer.from(String(x)), Buffer.from(String(y)));
-    if (c !== 0) return c < 0 ? -1 : 1;
+    const c = compareLabelCells(x, y);
+    if (c !== 0) return c;
   }
   return 0;
+}
+
+/** Two labels of one column, neither NULL: numbers by value, text by code point (UTF-8 bytes). */
+export function compareLabelCells(x: string | number, y: string | number): number {
+  const c = typeof x === 'number' && typeof y === 'number' ? x - y : Buffer.compare(Buffer.from(String(x)), Buffer.from(String(y)));
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
 }
 
 /**

@@ -27,7 +27,8 @@ function selectItem(n: Node, scope: Scope): SelectItem {
   throw invalid(`${describe(n)} is not supported in SELECT: allowed are ${SELECT_FORMS}`);
 }
 
-function aggregateCall(n: Node, scope: Scope): Aggregate {
+/** COUNT(*), SUM(t.c) or AVG(t.c), wherever the query names an aggregate: SELECT, HAVING, ORDER BY. */
+export function aggregateCall(n: Node, scope: Scope): Aggregate {
   const fn = text(n, 'function_name');
   if (text(n, 'schema') !== '' || text(n, 'catalog') !== '') throw invalid(`write ${fn.toUpperCase()} without a schema`);
   if (fn === 'count') throw invalid(`COUNT(column) is not supported: use COUNT(*); allowed are ${SELECT_FORMS}`);

@@ -70,6 +70,9 @@ export const COMPARISONS: ReadonlyMap<string, ComparisonOp> = new Map([
   ['COMPARE_GREATERTHANOREQUALTO', '>='],
 ]);
 
+/** Moving the column to the left of `5 < t.x` turns it into `t.x > 5`. */
+export const MIRRORED: Readonly<Record<ComparisonOp, ComparisonOp>> = { '=': '=', '!=': '!=', '<': '>', '<=': '>=', '>': '<', '>=': '<=' };
+
 // DuckDB rewrites these SQL operators into functions; error messages should name what the user wrote.
 const OPERATOR_FUNCTIONS: ReadonlyMap<string, string> = new Map([
   ['~~', 'LIKE'],

@@ -1,3 +1,4 @@
+import { afterRelease } from '../query/after-release.js';
 import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { RING_BITS, addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
@@ -376,7 +377,8 @@ export class Release {
     for (const [from, v] of this.values) if (v.length !== labels.length * n) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values, ${labels.length * n} expected`);
     const own = this.survivors?.map((g) => this.cols.map((c) => this.held![g]![c]!));
     const opened = labels.map((_, i) => this.cols.map((_c, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * n + j]!)])));
-    const result = assembleResult(this.r.queryId, this.r.plan, labels, opened, this.noise && noiseBounds(this.noise, this.cols));
+    // HAVING, ORDER BY and LIMIT shape only what this receiver's result shows, after everything was opened.
+    const result = afterRelease(this.r.plan, assembleResult(this.r.queryId, this.r.plan, labels, opened, this.noise && noiseBounds(this.noise, this.cols)));
     this.end();
     return { send: [], outcome: { kind: 'result', result } };
   }

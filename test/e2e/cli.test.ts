@@ -202,6 +202,40 @@ describe('the cleanroom CLI', () => {
     expect(result).toMatchObject({ mode: 'count-only', columns: ['people'], rows: [[120]] });
   });
 
+  it('HAVING, ORDER BY and LIMIT: the oracle\'s rows in its order, printed so; the audit records every group released', async () => {
+    const sql =
+      'SELECT s.category AS cat, COUNT(*) AS n, SUM(s.amount) FROM sales s JOIN visits v ON s.email = v.email GROUP BY s.category ' +
+      'HAVING n >= 3 AND cat IS NOT NULL ORDER BY sum_amount DESC NULLS FIRST, cat LIMIT 3';
+    const exp = await plaintextAnswer(sql, tables, pooled);
+    expect(exp.released).toBeGreaterThan(3);
+    // Asked by beta, the member without the summed table: both receive, both shape alike.
+    const json = await cleanroom(['query', dir.beta, sql, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const result = JSON.parse(json.stdout) as QueryResult;
+    expect(result.columns).toEqual(['cat', 'n', 'sum_amount']);
+    expect(result.rows).toStrictEqual(exp.rows);
+    expect(result.afterRelease).toStrictEqual({ released: exp.released });
+    const saved = JSON.parse(await readFile(join(dir.alpha, 'results', `${result.queryId}.json`), 'utf8')) as QueryResult;
+    expect(saved.rows).toStrictEqual(exp.rows);
+    // The audit says what was opened to each receiver: every released group, whatever HAVING and LIMIT show.
+    for (const id of ['alpha', 'beta'] as const) {
+      const entries = (await readFile(join(dir[id], 'audit.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { queryId: string; event: string; released?: { groups: number } });
+      expect(entries.find((e) => e.queryId === result.queryId && e.event === 'result')?.released?.groups).toBe(exp.released);
+    }
+
+    const text = await cleanroom(['query', dir.alpha, sql]);
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines.slice(2, 5).map((l) => l.trim().split(/\s{2,}/))).toEqual(exp.rows.map((r) => r.map((c) => String(c))));
+    expect(lines[5]).toBe(`(3 row(s) shown of ${exp.released} released; rows resting on fewer than 3 distinct join keys are never released)`);
+  });
+
+  it('a count-only HAVING that its count fails shows no row, and says that one was released', async () => {
+    const run = await cleanroom(['query', dir.beta, 'SELECT COUNT(*) AS people FROM visits v JOIN sales s ON v.email = s.email HAVING people > 120']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trimEnd().split('\n')).toEqual(['people', '------', '(0 row(s) shown of 1 released; rows resting on fewer than 3 distinct join keys are never released)']);
+  });
+
   it('a refused query exits non-zero with a one-line reason on stderr', async () => {
     const refused = await cleanroom(['query', dir.beta, 'SELECT AVG(v.impressions) FROM visits v JOIN sales s ON v.email = s.email']);
     expect(expectOneLineError(refused, 'RULE_VIOLATION')).toContain('visits.rules.aggregations');

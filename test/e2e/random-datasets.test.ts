@@ -257,6 +257,35 @@ describe('random datasets, both members receive results', () => {
       expect(exp.rows.some((r) => r[0] === null), 'rows with a NULL tier form a released group labelled null').toBe(true);
     });
 
+    it('WHERE with AND, OR, NOT, IS NULL, LIKE, ILIKE and NOT IN on both sides, count-only, asked by the visits side', async () => {
+      const exp = await check(
+        B,
+        "SELECT COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email WHERE (s.category ILIKE 'books' OR s.category LIKE 'caf_' OR s.category IS NULL) AND NOT (v.campaign IN ('winter', 'spring') OR v.channel LIKE 'e-%')",
+        ['count'],
+      );
+      expect(exp.rows[0]![0]).toBeGreaterThan(0);
+    });
+
+    it('WHERE with lower, upper and trim, NOT IN and NOT BETWEEN, GROUP BY on the sales side', async () => {
+      const exp = await check(
+        A,
+        "SELECT s.category, COUNT(*), SUM(s.amount) FROM s_mixed s JOIN v_mixed v ON s.email = v.email WHERE lower(s.category) NOT IN ('toys', 'garden') AND (v.campaign IS NULL OR upper(trim(v.channel)) = 'APP' OR v.week NOT BETWEEN 10 AND 40) GROUP BY s.category",
+        ['category', 'count', 'sum_amount'],
+      );
+      // lower(NULL) NOT IN (...) is unknown: the NULL category is filtered out; Books and books stay apart.
+      expect(exp.rows.map((r) => r[0])).toEqual(expect.arrayContaining(['Books', 'books', 'café']));
+      expect(exp.groups.some((g) => g.labels[0] === null || g.labels[0] === 'toys')).toBe(false);
+    });
+
+    it('WHERE with NOT over AND and IS NOT NULL, GROUP BY on the visits side', async () => {
+      const exp = await check(
+        A,
+        "SELECT v.channel, COUNT(*), AVG(v.impressions) FROM v_mixed v JOIN s_mixed s ON v.email = s.email WHERE s.tier IS NOT NULL AND NOT (s.amount < 0 AND s.category LIKE '%o%') AND (v.score IS NULL OR v.score > 0 OR v.campaign ILIKE 'SUM%') GROUP BY v.channel",
+        ['channel', 'count', 'avg_impressions'],
+      );
+      expect(exp.rows.length).toBe(4);
+    });
+
     it('refuses a query that breaks a rule with RULE_VIOLATION through the control interface', async () => {
       const cases = [
         // AVG is not among the functions beta allows on score.
@@ -265,6 +294,8 @@ describe('random datasets, both members receive results', () => {
         [B, 'SELECT s.email, COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.email', 's_mixed.rules.dimensions'],
         // Aggregate columns from both tables: the privacy model has one aggregating member.
         [A, 'SELECT s.category, SUM(v.impressions) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.category', 'single-aggregator'],
+        // An OR across the two tables: neither owner could evaluate it on its own rows before PSI.
+        [B, "SELECT COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email WHERE s.category = 'books' OR v.campaign = 'spring'", 'privacy-model.one-table-per-or'],
       ] as const;
       for (const [asker, sql, rule] of cases) {
         const answer = await query(cluster.nodeDirs[asker]!, sql);

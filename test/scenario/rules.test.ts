@@ -278,3 +278,131 @@ describe('the manifest schema', () => {
     expect(() => parseSignedManifest({ manifest: bad, signatures: {} }, false)).toThrow(expect.objectContaining({ code: 'MANIFEST_INVALID', message: expect.stringContaining('can never be a dimension') }));
   });
 });
+
+describe('planQuery: HAVING, ORDER BY and LIMIT name only outputs, and change nothing released', () => {
+  const { manifest } = buildCollaboration();
+  const GROUPED = 'SELECT a.category, COUNT(*) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category';
+
+  it('a value the query does not output, in HAVING or ORDER BY (privacy-model.after-release): it would have to be opened to be tested', async () => {
+    const allowed = 'the outputs, by name or as SELECT writes them: category (advertiser.category), count (COUNT(*))';
+    await expectRule(`${GROUPED} HAVING SUM(a.amount) > 0`, manifest, ADVERTISER, 'privacy-model.after-release', allowed, /HAVING names SUM\(advertiser\.amount\), which the query does not output/);
+    await expectRule(`${GROUPED} ORDER BY AVG(a.amount) DESC`, manifest, ADVERTISER, 'privacy-model.after-release', allowed, /ORDER BY names AVG\(advertiser\.amount\)/);
+    // A dimension that filters but is not an output is no more released than a sum.
+    await expectRule(`${GROUPED} HAVING p.campaign = 'spring'`, manifest, ADVERTISER, 'privacy-model.after-release', allowed, /HAVING names publisher\.campaign/);
+    await expectRule(`SELECT COUNT(*) ${JOIN} ORDER BY a.category`, manifest, ADVERTISER, 'privacy-model.after-release', 'the outputs, by name or as SELECT writes them: count (COUNT(*))');
+  });
+
+  it('outputs named by alias, default name, expression or column resolve to their index; under a policy too', async () => {
+    const sql = `SELECT a.category AS Cat, COUNT(*) AS n, SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category
+      HAVING COUNT(*) >= 3 AND sum_amount > 0 AND cat != 'toys' ORDER BY N DESC, a.category NULLS FIRST, SUM(a.amount) LIMIT 2 OFFSET 1`;
+    const expected = {
+      having: [
+        { output: 1, test: { kind: 'compare', op: '>=', value: { type: 'number', value: '3' } } },
+        { output: 2, test: { kind: 'compare', op: '>', value: { type: 'number', value: '0' } } },
+        { output: 0, test: { kind: 'compare', op: '!=', value: { type: 'string', value: 'toys' } } },
+      ],
+      orderBy: [
+        { output: 1, descending: true, nullsFirst: false },
+        { output: 0, descending: false, nullsFirst: true },
+        { output: 2, descending: false, nullsFirst: false },
+      ],
+      limit: 2,
+      offset: 1,
+    };
+    expect((await plan(sql, manifest, ADVERTISER)).afterRelease).toStrictEqual(expected);
+    const dp = buildCollaboration({ categoryValues: ['books', 'toys'], privacy: { advertiser: TEST_POLICY } }).manifest;
+    const noisy = await plan(sql, dp, ADVERTISER);
+    expect(noisy.privacy).toBeDefined();
+    expect(noisy.afterRelease).toStrictEqual(expected);
+  });
+
+  it('the plan with them releases exactly what it releases without them: same groups, columns and receivers', async () => {
+    const dp = buildCollaboration({ categoryValues: ['books', 'toys'], privacy: { advertiser: TEST_POLICY } }).manifest;
+    for (const m of [manifest, dp]) {
+      const { afterRelease, ...shaped } = await plan(`${GROUPED} HAVING count > 1000 ORDER BY count DESC LIMIT 1`, m, ADVERTISER);
+      expect(afterRelease).toBeDefined();
+      expect(shaped).toStrictEqual(await plan(GROUPED, m, ADVERTISER));
+    }
+  });
+
+  it('an output name the query does not have (QUERY_INVALID, naming the outputs)', async () => {
+    for (const [sql, re] of [
+      [`${GROUPED} ORDER BY total`, /^ORDER BY total: no output column is named total; the outputs are category, count$/],
+      [`${GROUPED} HAVING amount > 5`, /^HAVING amount: no output column is named amount/],
+    ] as const) {
+      const err = await refusal(sql, manifest, ADVERTISER);
+      expect(err).not.toBeInstanceOf(RuleViolation);
+      expect(err.code).toBe('QUERY_INVALID');
+      expect(err.message).toMatch(re);
+    }
+  });
+
+  it('a HAVING literal of the wrong type for its output (QUERY_INVALID)', async () => {
+    const numericLabel: Manifest = { ...manifest, tables: manifest.tables.map((t) => (t.name === 'advertiser' ? { ...t, rules: { ...t.rules, dimensions: ['category', 'age'] } } : t)) };
+    for (const [sql, m, re] of [
+      [`${GROUPED} HAVING count > 'ten'`, manifest, /^HAVING count is an aggregate; compare it with a number literal, not 'ten'$/],
+      [`${GROUPED} HAVING count = true`, manifest, /compare it with a number literal, not true/],
+      [`${GROUPED} HAVING a.category IN ('books', 5)`, manifest, /^HAVING category is a label of the string column advertiser\.category; compare it with a string literal, not 5$/],
+      [`SELECT a.age, COUNT(*) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.age HAVING age BETWEEN '1' AND 9`, numericLabel, /^HAVING age is a label of the integer column advertiser\.age; compare it with a number literal, not '1'$/],
+    ] as const) {
+      const err = await refusal(sql, m, ADVERTISER);
+      expect(err.code).toBe('QUERY_INVALID');
+      expect(err.message).toMatch(re);
+    }
+  });
+});
+
+describe('planQuery: WHERE conditions, each OR group on one table', () => {
+  const { manifest } = buildCollaboration();
+  const ONE_TABLE = 'each OR group naming columns of one table; conditions on different tables joined by AND';
+  /** The publisher's region becomes a dimension, which its grant to the advertiser does not list as a filter. */
+  const regional = ManifestSchema.parse({ ...manifest, tables: [{ ...publisherTable(), rules: { ...publisherTable().rules, dimensions: ['campaign', 'region'] } }, advertiserTable()] });
+
+  it('an OR, or a NOT over an AND, reading two tables (privacy-model.one-table-per-or): no owner could evaluate it before PSI', async () => {
+    const problem = /a condition in WHERE reads columns of publisher and advertiser under one OR \(or a NOT over an AND\)/;
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 'spring' OR a.category = 'toys'`, manifest, PUBLISHER, 'privacy-model.one-table-per-or', ONE_TABLE, problem);
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE NOT (p.campaign = 'spring' AND a.category IS NULL)`, manifest, PUBLISHER, 'privacy-model.one-table-per-or', ONE_TABLE, problem);
+    await expectRule(`SELECT a.category, COUNT(*) ${JOIN} WHERE a.category = 'x' AND (a.category LIKE 'b%' OR (lower(a.category) = 'y' AND p.campaign = 'z')) GROUP BY a.category`, manifest, ADVERTISER, 'privacy-model.one-table-per-or', ONE_TABLE);
+    // A NOT over an OR of two tables is an AND of two conditions, one per table; each owner evaluates its own.
+    const split = await plan(`SELECT a.category, COUNT(*) ${JOIN} WHERE NOT (p.campaign = 'spring' OR a.category LIKE 't%') GROUP BY a.category`, manifest, ADVERTISER);
+    expect(split.aggregator.filters).toStrictEqual([{ kind: 'not', operand: { kind: 'like', column: { table: 'advertiser', column: 'category' }, pattern: 't%', caseInsensitive: false } }]);
+    expect(split.others[0]!.filters).toStrictEqual([{ kind: 'compare', column: { table: 'publisher', column: 'campaign' }, op: '!=', value: { type: 'string', value: 'spring' } }]);
+  });
+
+  it('a column that is not a dimension anywhere in a condition: inside an OR, under a NOT, inside lower() (the join key too)', async () => {
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 'spring' OR p.region = 'eu'`, manifest, PUBLISHER, 'publisher.rules.dimensions', 'publisher.campaign', /publisher\.region may not be used in WHERE/);
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE NOT (p.campaign = 'spring' AND p.region IS NOT NULL)`, manifest, PUBLISHER, 'publisher.rules.dimensions', 'publisher.campaign');
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE lower(a.email) LIKE '%@example.com'`, manifest, PUBLISHER, 'advertiser.rules.dimensions', 'advertiser.category', /advertiser\.email may not be used in WHERE/);
+    await expectRule(`SELECT COUNT(*) ${JOIN} WHERE a.category = 'x' OR a.amount IS NULL`, manifest, PUBLISHER, 'advertiser.rules.dimensions', 'advertiser.category');
+  });
+
+  it('a granting table filtered on a column its grant does not list, inside an OR or under NOT; OR and NOT over listed columns are fine', async () => {
+    const grouped = (where: string) => `SELECT a.category, COUNT(*) ${JOIN} WHERE ${where} GROUP BY a.category`;
+    for (const where of ["p.campaign = 'spring' OR p.region = 'eu'", 'p.region IS NULL', "NOT (p.campaign LIKE 's%' AND upper(p.region) = 'EU')"]) {
+      await expectRule(grouped(where), regional, ADVERTISER, 'publisher.rules.overlapDisclosure', 'filters on publisher.campaign', /filtering publisher on region would narrow the key set/);
+    }
+    for (const where of ["p.campaign = 'spring' OR p.campaign ILIKE 'SUM%'", "NOT (p.campaign IN ('spring', 'summer') OR p.campaign IS NULL)", "trim(p.campaign) NOT BETWEEN 'a' AND 'm'"]) {
+      await expect(plan(grouped(where), regional, ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate' });
+    }
+    // Count-only discloses no membership: any dimension filters it, in any combination.
+    await expect(plan(`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 'spring' OR p.region IS NULL`, regional, ADVERTISER)).resolves.toMatchObject({ mode: 'count-only' });
+  });
+
+  it('LIKE, ILIKE or a string function on a numeric column, and a literal of the wrong type inside an OR (QUERY_INVALID)', async () => {
+    const withNumeric = ManifestSchema.parse({ ...manifest, tables: [{ ...publisherTable(), rules: { ...publisherTable().rules, dimensions: ['campaign', 'impressions'] } }, advertiserTable()] });
+    for (const [where, re] of [
+      ["p.impressions LIKE '1%'", /^LIKE applies to string columns; publisher\.impressions is a integer column: compare it with =, <, BETWEEN or IN$/],
+      ["p.campaign = 'x' OR p.impressions NOT ILIKE '1%'", /^ILIKE applies to string columns/],
+      ["upper(p.impressions) = '1'", /^upper\(\) applies to string columns; publisher\.impressions is a integer column$/],
+      ["trim(p.impressions) IS NULL", /^trim\(\) applies to string columns/],
+      ["p.campaign = 'x' OR NOT (p.impressions IN (1, 'two'))", /compare it with a number literal, not 'two'/],
+      ['lower(p.campaign) IN (1)', /publisher\.campaign is a string column; compare it with a string literal, not 1/],
+    ] as const) {
+      const err = await refusal(`SELECT COUNT(*) ${JOIN} WHERE ${where}`, withNumeric, PUBLISHER);
+      expect(err).not.toBeInstanceOf(RuleViolation);
+      expect(err.code).toBe('QUERY_INVALID');
+      expect(err.message).toMatch(re);
+    }
+    await expect(plan(`SELECT COUNT(*) ${JOIN} WHERE p.impressions IS NULL OR NOT p.impressions BETWEEN 1 AND 9`, withNumeric, PUBLISHER)).resolves.toMatchObject({ mode: 'count-only' });
+  });
+});

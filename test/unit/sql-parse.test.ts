@@ -1,8 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CleanroomError } from '../../src/errors.js';
-import type { ColumnRef, Literal, Query } from '../../src/query/ast.js';
+import type { AfterReleaseClauses, ColumnRef, Literal, Query } from '../../src/query/ast.js';
+import { MAX_LIMIT } from '../../src/limits.js';
 import { MAX_QUERY_LENGTH, parseQuery } from '../../src/query/parse.js';
+import { MAX_WHERE_DEPTH, MAX_WHERE_PREDICATES } from '../../src/limits.js';
+import type { Manifest } from '../../src/manifest/schema.js';
+import type { ComparisonOp } from '../../src/query/ast.js';
+import { PUBLISHER, buildCollaboration, plan } from '../support/collaboration.js';
 
 const col = (table: string, column: string): ColumnRef => ({ table, column });
 const str = (value: string): Literal => ({ type: 'string', value });
@@ -87,7 +92,7 @@ describe('parseQuery: the subset', () => {
 
   it('flattens nested ANDs in order', async () => {
     const preds = await where('(p.a = 1 AND (p.b = 2 AND (a.c = 3 AND a.d = 4))) AND p.e = 5');
-    expect(preds.map((p) => p.column)).toStrictEqual([
+    expect(preds.map((p) => (p.kind === 'compare' ? p.column : p.kind))).toStrictEqual([
       col('publisher', 'a'),
       col('publisher', 'b'),
       col('advertiser', 'c'),
@@ -209,12 +214,8 @@ describe('parseQuery: rejections', () => {
     ['CTE', `WITH x AS (SELECT 1) SELECT COUNT(*) ${J}`, 'WITH (common table expressions) is not supported'],
     ['DISTINCT', `SELECT DISTINCT p.region, COUNT(*) ${J} GROUP BY p.region`, 'DISTINCT is not supported: queries are SELECT'],
     ['DISTINCT ON', `SELECT DISTINCT ON (p.region) COUNT(*) ${J}`, 'DISTINCT is not supported'],
-    ['ORDER BY', `SELECT COUNT(*) ${J} ORDER BY 1`, 'ORDER BY is not supported'],
-    ['LIMIT', `SELECT COUNT(*) ${J} LIMIT 1`, 'LIMIT and OFFSET is not supported'],
-    ['OFFSET', `SELECT COUNT(*) ${J} OFFSET 1`, 'LIMIT and OFFSET is not supported'],
-    ['LIMIT percent', `SELECT COUNT(*) ${J} LIMIT 10%`, 'LIMIT and OFFSET is not supported'],
+    ['LIMIT percent', `SELECT COUNT(*) ${J} LIMIT 10%`, 'LIMIT with a percentage is not supported: queries are SELECT'],
     ['UNION', `SELECT COUNT(*) ${J} UNION SELECT COUNT(*) ${J}`, 'UNION, INTERSECT and EXCEPT are not supported'],
-    ['HAVING', `SELECT p.region, COUNT(*) ${J} GROUP BY p.region HAVING COUNT(*) > 10`, 'HAVING is not supported'],
     ['QUALIFY', `SELECT COUNT(*) ${J} QUALIFY true`, 'QUALIFY is not supported'],
     ['USING SAMPLE', `SELECT COUNT(*) ${J} USING SAMPLE 10%`, 'SAMPLE and TABLESAMPLE are not supported'],
     ['TABLESAMPLE', 'SELECT COUNT(*) FROM publisher p TABLESAMPLE 10% JOIN advertiser a ON p.email = a.email', 'SAMPLE and TABLESAMPLE'],
@@ -292,18 +293,8 @@ describe('parseQuery: rejections', () => {
     ['ROLLUP', `SELECT p.region, p.city, COUNT(*) ${J} GROUP BY ROLLUP (p.region, p.city)`, 'ROLLUP, CUBE, GROUPING SETS'],
     ['GROUPING SETS', `SELECT p.region, COUNT(*) ${J} GROUP BY GROUPING SETS ((p.region), ())`, 'ROLLUP, CUBE, GROUPING SETS'],
     ['GROUP BY ()', `SELECT COUNT(*) ${J} GROUP BY ()`, 'ROLLUP, CUBE, GROUPING SETS and GROUP BY ()'],
-    ['OR', `SELECT COUNT(*) ${J} WHERE p.a = 1 OR p.b = 2`, 'OR is not supported in WHERE: combine predicates with AND, or use IN (...)'],
-    ['OR under AND', `SELECT COUNT(*) ${J} WHERE p.c = 3 AND (p.a = 1 OR p.b = 2)`, 'OR is not supported in WHERE'],
-    ['NOT', `SELECT COUNT(*) ${J} WHERE NOT (p.a = 1 AND p.b = 2)`, 'NOT is not supported in WHERE'],
-    ['NOT BETWEEN', `SELECT COUNT(*) ${J} WHERE p.a NOT BETWEEN 1 AND 2`, 'NOT is not supported in WHERE'],
-    ['NOT IN', `SELECT COUNT(*) ${J} WHERE p.a NOT IN (1, 2)`, 'NOT IN is not supported in WHERE'],
-    ['IS NULL', `SELECT COUNT(*) ${J} WHERE p.a IS NULL`, 'IS NULL is not supported in WHERE'],
-    ['IS NOT NULL', `SELECT COUNT(*) ${J} WHERE p.a IS NOT NULL`, 'IS NOT NULL is not supported in WHERE'],
     ['IS DISTINCT FROM', `SELECT COUNT(*) ${J} WHERE p.a IS DISTINCT FROM 1`, 'IS DISTINCT FROM is not supported in WHERE'],
-    ['LIKE', `SELECT COUNT(*) ${J} WHERE p.a LIKE 'x%'`, 'LIKE is not supported in WHERE'],
-    ['ILIKE', `SELECT COUNT(*) ${J} WHERE p.a ILIKE 'x%'`, 'ILIKE is not supported in WHERE'],
     ['SIMILAR TO', `SELECT COUNT(*) ${J} WHERE p.a SIMILAR TO 'x'`, 'SIMILAR TO is not supported in WHERE'],
-    ['function in WHERE', `SELECT COUNT(*) ${J} WHERE lower(p.a) = 'x'`, 'function lower() is not supported in WHERE: compare a column with a literal'],
     ['column to column', `SELECT COUNT(*) ${J} WHERE p.a = a.b`, 'comparing with another column (a.b) is not supported'],
     ['column in IN list', `SELECT COUNT(*) ${J} WHERE p.a IN (1, a.b)`, 'comparing with another column (a.b)'],
     ['literal to literal', `SELECT COUNT(*) ${J} WHERE 1 = 1`, 'a literal is not supported in WHERE: compare a column with a literal'],
@@ -343,3 +334,252 @@ describe('parseQuery: rejections', () => {
     expect(err.message).toBe(`the query is ${MAX_QUERY_LENGTH + 1} characters long; at most ${MAX_QUERY_LENGTH} are accepted`);
   });
 });
+
+describe('parseQuery: HAVING, ORDER BY, LIMIT and OFFSET (after release)', () => {
+  const G = `SELECT a.category AS cat, COUNT(*) AS n, SUM(a.amount) ${J} GROUP BY a.category`;
+  const amount = col('advertiser', 'amount');
+  const clauses = async (tail: string): Promise<AfterReleaseClauses | undefined> => (await parseQuery(`${G} ${tail}`)).afterRelease;
+
+  it('is absent when none is written, so the query reads as before', async () => {
+    expect(await parseQuery(G)).not.toHaveProperty('afterRelease');
+  });
+
+  it('reads HAVING conjuncts on outputs by alias, default name, aggregate and column, the output moved to the left', async () => {
+    const having = "HAVING n > 10 AND 5 <= COUNT(*) AND SUM(a.amount) BETWEEN -1.5 AND 100 AND Cat IN ('books', 'toys') AND a.category != 'x' AND sum_amount IS NOT NULL AND n IS NULL";
+    expect(await clauses(having)).toStrictEqual({
+      having: [
+        { output: { kind: 'name', name: 'n' }, test: { kind: 'compare', op: '>', value: num('10') } },
+        { output: { kind: 'aggregate', aggregate: { fn: 'count' } }, test: { kind: 'compare', op: '>=', value: num('5') } },
+        { output: { kind: 'aggregate', aggregate: { fn: 'sum', column: amount } }, test: { kind: 'between', low: num('-1.5'), high: num('100') } },
+        { output: { kind: 'name', name: 'Cat' }, test: { kind: 'in', values: [str('books'), str('toys')] } },
+        { output: { kind: 'column', column: col('advertiser', 'category') }, test: { kind: 'compare', op: '!=', value: str('x') } },
+        { output: { kind: 'name', name: 'sum_amount' }, test: { kind: 'null', isNull: false } },
+        { output: { kind: 'name', name: 'n' }, test: { kind: 'null', isNull: true } },
+      ],
+      orderBy: [],
+      limit: null,
+      offset: 0,
+    });
+  });
+
+  it('reads ORDER BY terms: ASC by default, NULLS LAST by default in both directions (DuckDB\'s), or as written', async () => {
+    const order = (await clauses('ORDER BY n DESC, cat, SUM(a.amount) ASC NULLS FIRST, a.category DESC NULLS LAST, AVG(a.amount) DESC NULLS FIRST'))!.orderBy;
+    expect(order).toStrictEqual([
+      { output: { kind: 'name', name: 'n' }, descending: true, nullsFirst: false },
+      { output: { kind: 'name', name: 'cat' }, descending: false, nullsFirst: false },
+      { output: { kind: 'aggregate', aggregate: { fn: 'sum', column: amount } }, descending: false, nullsFirst: true },
+      { output: { kind: 'column', column: col('advertiser', 'category') }, descending: true, nullsFirst: false },
+      { output: { kind: 'aggregate', aggregate: { fn: 'avg', column: amount } }, descending: true, nullsFirst: true },
+    ]);
+  });
+
+  it('reads LIMIT and OFFSET, each alone or together; LIMIT ALL is no limit; MAX_LIMIT is accepted', async () => {
+    const limits = async (tail: string) => {
+      const c = (await clauses(tail))!;
+      return [c.limit, c.offset];
+    };
+    expect(await limits('LIMIT 5')).toStrictEqual([5, 0]);
+    expect(await limits('LIMIT 0')).toStrictEqual([0, 0]);
+    expect(await limits('ORDER BY n LIMIT 10 OFFSET 3')).toStrictEqual([10, 3]);
+    expect(await limits('OFFSET 3 LIMIT 10')).toStrictEqual([10, 3]);
+    expect(await limits('OFFSET 7')).toStrictEqual([null, 7]);
+    expect(await limits('LIMIT ALL')).toStrictEqual([null, 0]);
+    expect(await limits(`LIMIT ${MAX_LIMIT} OFFSET ${MAX_LIMIT}`)).toStrictEqual([MAX_LIMIT, MAX_LIMIT]);
+  });
+
+  it('reads HAVING without GROUP BY (one group) and all four clauses together', async () => {
+    const q = await parseQuery(`SELECT COUNT(*) ${J} HAVING COUNT(*) >= 100 ORDER BY count LIMIT 1`);
+    expect(q.afterRelease).toStrictEqual({
+      having: [{ output: { kind: 'aggregate', aggregate: { fn: 'count' } }, test: { kind: 'compare', op: '>=', value: num('100') } }],
+      orderBy: [{ output: { kind: 'name', name: 'count' }, descending: false, nullsFirst: false }],
+      limit: 1,
+      offset: 0,
+    });
+  });
+
+  const refused: ReadonlyArray<readonly [string, string, string]> = [
+    ['OR in HAVING', 'HAVING n > 1 OR n < 0', 'OR is not supported in HAVING: combine conditions with AND, or use IN (...)'],
+    ['NOT in HAVING', 'HAVING NOT (n > 1 AND n < 5)', 'NOT is not supported in HAVING: negate the comparison itself'],
+    ['NOT BETWEEN in HAVING', 'HAVING n NOT BETWEEN 1 AND 5', 'NOT is not supported in HAVING'],
+    ['NOT IN in HAVING', 'HAVING n NOT IN (1, 2)', 'NOT IN is not supported in HAVING'],
+    ['LIKE in HAVING', "HAVING cat LIKE 'b%'", 'LIKE is not supported in HAVING'],
+    ['a function of an output', "HAVING lower(cat) = 'x'", 'function lower() is not supported in HAVING: name an output column'],
+    ['arithmetic on an output', 'HAVING COUNT(*) + 1 > 5', 'operator + is not supported in HAVING'],
+    ['an output compared with an output', 'HAVING n > SUM(a.amount)', 'comparing two outputs is not supported in HAVING: compare an output column with a literal'],
+    ['a literal compared with a literal', 'HAVING 1 = 1', 'a literal is not supported in HAVING: compare an output column with a literal'],
+    ['a bare output', 'HAVING n', 'column n is not supported in HAVING'],
+    ['NULL in HAVING', 'HAVING n = NULL', 'NULL is not supported'],
+    ['MIN in HAVING', 'HAVING MIN(a.amount) > 1', 'function min() is not supported in HAVING'],
+    ['COUNT(column) in HAVING', 'HAVING COUNT(a.amount) > 1', 'COUNT(column) is not supported: use COUNT(*)'],
+    ['unqualified column in an aggregate', 'HAVING SUM(amount) > 1', 'qualify column amount with its table'],
+    ['ORDER BY position', 'ORDER BY 2', 'ORDER BY by position is not supported: name the output column'],
+    ['ORDER BY ALL', 'ORDER BY ALL', 'ORDER BY ALL is not supported: list the output columns'],
+    ['ORDER BY an expression', 'ORDER BY n + 1', 'operator + is not supported in ORDER BY: name an output column'],
+    ['ORDER BY a function', 'ORDER BY lower(cat)', 'function lower() is not supported in ORDER BY'],
+    ['ORDER BY COLLATE', 'ORDER BY cat COLLATE nocase', 'COLLATE is not supported in ORDER BY'],
+    ['a negative LIMIT', 'LIMIT -1', `LIMIT takes a whole number from 0 to ${MAX_LIMIT}, found -1`],
+    ['a decimal LIMIT', 'LIMIT 1.5', `LIMIT takes a whole number from 0 to ${MAX_LIMIT}, found a decimal literal`],
+    ['a string LIMIT', "LIMIT '5'", 'LIMIT takes a whole number'],
+    ['an expression in LIMIT', 'LIMIT 1 + 1', 'operator + is not supported in LIMIT'],
+    ['a negative OFFSET', 'LIMIT 1 OFFSET -2', `OFFSET takes a whole number from 0 to ${MAX_LIMIT}, found -2`],
+  ];
+
+  it.each(refused)('rejects %s (QUERY_INVALID)', async (_what, tail, fragment) => {
+    const err = await parseQuery(`${G} ${tail}`).then(
+      () => new Error(`accepted: ${tail}`),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CleanroomError);
+    expect((err as CleanroomError).code).toBe('QUERY_INVALID');
+    expect((err as CleanroomError).message).toContain(fragment);
+  });
+
+  it('refuses LIMIT or OFFSET over MAX_LIMIT (LIMIT_EXCEEDED)', async () => {
+    for (const tail of [`LIMIT ${MAX_LIMIT + 1}`, `OFFSET ${MAX_LIMIT + 1}`, 'LIMIT 3000000000', 'LIMIT 99999999999999999999']) {
+      const err = await parseQuery(`${G} ${tail}`).then(
+        () => new Error(`accepted: ${tail}`),
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(CleanroomError);
+      expect((err as CleanroomError).code).toBe('LIMIT_EXCEEDED');
+      expect((err as CleanroomError).message).toMatch(new RegExp(`^(LIMIT|OFFSET) is over ${MAX_LIMIT}, the most rows a result can have`));
+    }
+  });
+});
+
+describe('parseQuery: WHERE conditions (AND, OR, NOT, IS NULL, LIKE, lower/upper/trim)', () => {
+  const p = (column: string) => col('publisher', column);
+  const eq = (column: string, value: Literal, op: ComparisonOp = '=') => ({ kind: 'compare', column: p(column), op, value }) as const;
+
+  it('keeps an OR of one table as one conjunct, beside the others', async () => {
+    expect(await where("p.a = 1 AND (p.b = 'x' OR p.c < 2) AND a.d = 3")).toStrictEqual([
+      eq('a', num('1')),
+      { kind: 'or', operands: [eq('b', str('x')), eq('c', num('2'), '<')] },
+      { kind: 'compare', column: col('advertiser', 'd'), op: '=', value: num('3') },
+    ]);
+  });
+
+  it('merges nested ANDs and ORs of their own kind, and keeps AND inside OR (AND binds tighter)', async () => {
+    expect(await where('p.a = 1 OR (p.b = 2 OR (p.c = 3 OR p.d = 4 AND p.e = 5))')).toStrictEqual([
+      { kind: 'or', operands: [eq('a', num('1')), eq('b', num('2')), eq('c', num('3')), { kind: 'and', operands: [eq('d', num('4')), eq('e', num('5'))] }] },
+    ]);
+  });
+
+  it('pushes NOT inward: over OR it splits into conjuncts (one per table), over AND it is an OR of the negations', async () => {
+    expect(await where('NOT (p.a = 1 OR a.b = 2)')).toStrictEqual([eq('a', num('1'), '!='), { kind: 'compare', column: col('advertiser', 'b'), op: '!=', value: num('2') }]);
+    expect(await where("NOT (p.a < 1 AND (p.b <= 2 OR p.c > 3) AND p.d >= 4 AND p.e != 'x')")).toStrictEqual([
+      { kind: 'or', operands: [eq('a', num('1'), '>='), { kind: 'and', operands: [eq('b', num('2'), '>'), eq('c', num('3'), '<=')] }, eq('d', num('4'), '<'), eq('e', str('x'))] },
+    ]);
+  });
+
+  it('negates IN, BETWEEN, LIKE and IS NULL as NOT before the predicate, and NOT of those back to the predicate', async () => {
+    const inList = { kind: 'in', column: p('a'), values: [num('1'), num('2')] } as const;
+    const between = { kind: 'between', column: p('b'), low: num('1'), high: num('9') } as const;
+    const like = { kind: 'like', column: p('c'), pattern: 'x%', caseInsensitive: false } as const;
+    const isNull = { kind: 'null', column: p('d') } as const;
+    expect(await where("p.a NOT IN (1, 2) AND p.b NOT BETWEEN 1 AND 9 AND p.c NOT LIKE 'x%' AND p.d IS NOT NULL")).toStrictEqual(
+      [inList, between, like, isNull].map((operand) => ({ kind: 'not', operand })),
+    );
+    expect(await where("NOT (p.a NOT IN (1, 2) OR NOT p.b BETWEEN 1 AND 9 OR p.c NOT LIKE 'x%' OR p.d IS NOT NULL)")).toStrictEqual([inList, between, like, isNull]);
+  });
+
+  it('reads IS NULL and IS NOT NULL, also written ISNULL and NOTNULL', async () => {
+    const isNull = { kind: 'null', column: p('a') } as const;
+    expect(await where('p.a IS NULL AND p.a ISNULL AND p.a IS NOT NULL AND p.a NOTNULL')).toStrictEqual([isNull, isNull, { kind: 'not', operand: isNull }, { kind: 'not', operand: isNull }]);
+  });
+
+  it('reads LIKE and ILIKE, negated or not, keeping the pattern exactly (a backslash is an ordinary character)', async () => {
+    const like = (pattern: string, caseInsensitive: boolean) => ({ kind: 'like', column: p('a'), pattern, caseInsensitive }) as const;
+    expect(await where("p.a LIKE 'a\\%_' AND p.a ILIKE '%É%' AND p.a NOT ILIKE '' AND p.a ~~ 'x'")).toStrictEqual([
+      like('a\\%_', false),
+      like('%É%', true),
+      { kind: 'not', operand: like('', true) },
+      like('x', false),
+    ]);
+  });
+
+  it('reads lower, upper and trim of a column, nested innermost first, on either side of a comparison and before IN, BETWEEN, LIKE and IS NULL', async () => {
+    expect(await where("lower(p.a) = 'x' AND 'Y' < UPPER(TRIM(p.a)) AND main.trim(p.a) IN ('z') AND lower(p.a) BETWEEN 'a' AND 'm' AND trim(lower(p.a)) LIKE 'a%' AND upper(p.a) IS NULL")).toStrictEqual([
+      { kind: 'compare', column: p('a'), functions: ['lower'], op: '=', value: str('x') },
+      { kind: 'compare', column: p('a'), functions: ['trim', 'upper'], op: '>', value: str('Y') },
+      { kind: 'in', column: p('a'), functions: ['trim'], values: [str('z')] },
+      { kind: 'between', column: p('a'), functions: ['lower'], low: str('a'), high: str('m') },
+      { kind: 'like', column: p('a'), functions: ['lower', 'trim'], pattern: 'a%', caseInsensitive: false },
+      { kind: 'null', column: p('a'), functions: ['upper'] },
+    ]);
+  });
+
+  it(`accepts ${MAX_WHERE_PREDICATES} predicates and ${MAX_WHERE_DEPTH} levels of nesting`, async () => {
+    const many = Array.from({ length: MAX_WHERE_PREDICATES }, (_, i) => `p.a = ${i}`).join(' OR ');
+    expect(await where(many)).toHaveLength(1);
+    await expect(where(nested(MAX_WHERE_DEPTH))).resolves.not.toHaveLength(0);
+    expect(await where(`upper(${'lower('.repeat(MAX_WHERE_DEPTH - 1)}p.a${')'.repeat(MAX_WHERE_DEPTH - 1)}) = 'x'`)).toHaveLength(1);
+  });
+
+  it(`refuses more than ${MAX_WHERE_PREDICATES} predicates or ${MAX_WHERE_DEPTH} levels with LIMIT_EXCEEDED`, async () => {
+    const many = Array.from({ length: MAX_WHERE_PREDICATES + 1 }, (_, i) => `p.a = ${i}`).join(' OR ');
+    await expect(where(many)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', message: `WHERE has ${MAX_WHERE_PREDICATES + 1} predicates; at most ${MAX_WHERE_PREDICATES} (a list of values is one IN)` });
+    await expect(where(nested(MAX_WHERE_DEPTH + 1))).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', message: `WHERE nests ${MAX_WHERE_DEPTH + 1} levels of AND, OR and lower/upper/trim; at most ${MAX_WHERE_DEPTH}` });
+    await expect(where(`${'lower('.repeat(MAX_WHERE_DEPTH + 1)}p.a${')'.repeat(MAX_WHERE_DEPTH + 1)} = 'x'`)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+  });
+
+  const cases: ReadonlyArray<readonly [string, string, string]> = [
+    ['a function other than lower, upper, trim', "abs(p.a) = 1", 'function abs() is not supported in WHERE: the functions allowed are lower(t.c), upper(t.c) and trim(t.c)'],
+    ['ltrim', "TRIM(LEADING FROM p.a) = 'x'", 'function ltrim() is not supported in WHERE'],
+    ['trim of given characters', "trim(p.a, 'x') = 'y'", 'trim takes exactly one column, e.g. trim(t.c)'],
+    ['a schema on a function', "pg_catalog.lower(p.a) = 'x'", 'write lower without a schema'],
+    ['a function of an expression', "lower(p.a || 'x') = 'y'", 'the left side of comparison = must be a column, or lower(t.c), upper(t.c) or trim(t.c) of a string column'],
+    ['a function of a literal', "lower('X') = p.a", 'found a literal'],
+    ['a function as a literal', "p.a = lower('X')", 'function lower() is not supported where a literal is expected'],
+    ['LIKE with ESCAPE', "p.a LIKE 'a!%' ESCAPE '!'", 'LIKE ... ESCAPE is not supported: a pattern has no escape character'],
+    ['NOT ILIKE with ESCAPE', "p.a NOT ILIKE 'a!%' ESCAPE '!'", 'LIKE ... ESCAPE is not supported'],
+    ['a numeric pattern', 'p.a LIKE 5', 'the pattern of LIKE must be a string literal'],
+    ['a column as a pattern', 'p.a ILIKE a.b', 'comparing with another column (a.b) is not supported'],
+    ['a literal LIKE a column', "'abc' LIKE p.a", 'the left side of LIKE must be a column'],
+    ['IS NULL of an expression', 'p.a + 1 IS NULL', 'the left side of IS NULL must be a column'],
+    ['GLOB', "p.a GLOB 'x*'", 'GLOB is not supported in WHERE'],
+    ['NOT SIMILAR TO', "p.a NOT SIMILAR TO 'x'", 'SIMILAR TO is not supported in WHERE'],
+    ['IS TRUE', 'p.a IS TRUE', 'IS NOT DISTINCT FROM is not supported in WHERE'],
+    ['a subquery inside OR', 'p.a = 1 OR p.b IN (SELECT 1)', 'a subquery is not supported in WHERE'],
+    ['a bare column inside NOT', 'NOT p.flag', 'column p.flag is not supported in WHERE'],
+    ['NULL in NOT IN', 'p.a NOT IN (1, NULL)', 'NULL is not supported'],
+  ];
+
+  it.each(cases)('rejects %s', async (_what, predicates, fragment) => {
+    const err: unknown = await where(predicates).then(
+      () => new Error(`accepted: ${predicates}`),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CleanroomError);
+    expect(err).toMatchObject({ code: 'QUERY_INVALID' });
+    expect((err as Error).message).toContain(fragment);
+  });
+
+  // Refusals that need the collaboration's rules (test/support/collaboration.ts): the planner's, after parsing.
+  const withNumeric = ((m: Manifest): Manifest => ({ ...m, tables: m.tables.map((t) => (t.name === 'publisher' ? { ...t, rules: { ...t.rules, dimensions: ['campaign', 'impressions'] } } : t)) }))(buildCollaboration().manifest);
+  const planned: ReadonlyArray<readonly [string, string, string, string]> = [
+    ['OR across tables', "p.campaign = 'x' OR a.category = 'y'", 'RULE_VIOLATION', 'rule: privacy-model.one-table-per-or'],
+    ['NOT over an AND across tables', "NOT (p.campaign = 'x' AND a.category = 'y')", 'RULE_VIOLATION', 'rule: privacy-model.one-table-per-or'],
+    ['a function on the join key', "lower(p.email) = 'ann@x.org'", 'RULE_VIOLATION', 'rule: publisher.rules.dimensions'],
+    ['a non-dimension column inside an OR', "p.campaign = 'x' OR p.region = 'eu'", 'RULE_VIOLATION', 'publisher.region may not be used in WHERE'],
+    ['a non-dimension column under NOT', "NOT (p.campaign = 'x' AND p.region IS NULL)", 'RULE_VIOLATION', 'publisher.region may not be used in WHERE'],
+    ['LIKE on a numeric column', "p.impressions LIKE '1%'", 'QUERY_INVALID', 'LIKE applies to string columns; publisher.impressions is a integer column'],
+    ['lower on a numeric column', "lower(p.impressions) = '1'", 'QUERY_INVALID', 'lower() applies to string columns'],
+    ['a literal of the wrong type inside an OR', "p.campaign = 'x' OR p.impressions = 'y'", 'QUERY_INVALID', 'compare it with a number literal'],
+  ];
+  it.each(planned)('refuses %s once the rules apply', async (_what, predicates, code, fragment) => {
+    const err = await plan(`SELECT COUNT(*) ${J} WHERE ${predicates}`, withNumeric, PUBLISHER).then(
+      () => new Error(`accepted: ${predicates}`),
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code });
+    expect((err as Error).message).toContain(fragment);
+  });
+});
+
+/** `... AND (p.a = 2 OR (p.a = 1 AND p.x = 0))`: AND and OR alternating, `levels` deep. */
+function nested(levels: number): string {
+  let sql = 'p.x = 0';
+  for (let i = 1; i <= levels; i++) sql = `p.a = ${i} ${i % 2 === 1 ? 'AND' : 'OR'} (${sql})`;
+  return sql;
+}

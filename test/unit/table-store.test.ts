@@ -9,6 +9,9 @@ import { MAX_HASH_CACHE_SEGMENTS } from '../../src/limits.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
 import { table } from './data-fixtures.js';
+import { readCsvRows } from '../../scripts/plaintext/csv-tables.js';
+import { keySet, type Row } from '../../scripts/plaintext/rows.js';
+import { parseQuery } from '../../src/query/parse.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cleanroom-store-'));
 const file = (name: string, text: string) => {
@@ -263,5 +266,62 @@ describe('normalisations', () => {
     const s2 = await storeFor('k,amount,n,cat\n" A",1,1,x\nA,1,1,x\n', exact);
     expect((await keys(s2, { table: exact, filters: [] })).sort()).toEqual([' A', 'A']);
     s2.close();
+  });
+});
+
+describe('TableStore: WHERE conditions in DuckDB, as SPEC §5 defines them', () => {
+  // Keys a..j@x.com. c has no cat, d no n; e's cat has an ideographic and a no-break space around it, j's a tab.
+  const rows = [
+    ['a', '1.00', '1', 'Apple'],
+    ['b', '2.00', '2', 'apple'],
+    ['c', '', '3', ''],
+    ['d', '4.00', '', 'BANANA'],
+    ['e', '5.00', '5', '\u3000straße\u00a0'],
+    ['f', '6.00', '6', 'Ωmega'],
+    ['g', '7.00', '7', '50%_off'],
+    ['h', '8.00', '8', 'İstanbul'],
+    ['i', '9.00', '9', 'a\\b'],
+    ['j', '10.00', '10', '\tx'],
+  ];
+  const csv = `k,amount,n,cat\n${rows.map(([k, ...rest]) => [`${k}@x.com`, ...rest.map((v) => (v === '' ? '' : `"${v}"`))].join(',')).join('\n')}\n`;
+  let store: TableStore;
+  let pooled: Row[];
+  beforeAll(async () => {
+    const path = file('where.csv', csv);
+    store = await TableStore.open({ t: { path, format: 'csv' } }, join(dir, 'cache-where'));
+    pooled = await readCsvRows(path);
+  });
+  afterAll(() => store.close());
+
+  const cases: ReadonlyArray<readonly [string, string, string]> = [
+    // [what, WHERE on t, the keys it keeps]
+    ['OR', "t.cat = 'Apple' OR t.n >= 8", 'a h i j'],
+    ['NOT of a comparison on NULL is unknown', "NOT (t.cat = 'apple')", 'a d e f g h i j'],
+    ['NULL OR true is true', "t.cat != 'apple' OR t.n = 3", 'a c d e f g h i j'],
+    ['NOT (false OR NULL) is unknown', "NOT (t.cat = 'apple' OR t.n = 3)", 'a e f g h i j'],
+    ['NOT over AND: an OR of the negations', "NOT (t.n < 5 AND t.cat LIKE '%a%')", 'a d e f g h i j'],
+    ['IS NULL', 't.cat IS NULL OR t.n IS NULL', 'c d'],
+    ['IS NOT NULL', 't.cat IS NOT NULL AND t.n IS NOT NULL', 'a b e f g h i j'],
+    ['NOT IN keeps no NULL', "t.cat NOT IN ('Apple', 'apple')", 'd e f g h i j'],
+    ['NOT BETWEEN keeps no NULL', 't.n NOT BETWEEN 2 AND 8', 'a i j'],
+    ['LIKE: _ is one code point', "t.cat LIKE '_pple' OR t.cat LIKE '_mega'", 'a b f'],
+    ['LIKE: a backslash is an ordinary character', "t.cat LIKE '50\\%%' OR t.cat LIKE 'a\\%'", 'i'],
+    ['LIKE: % and _ are always wildcards', "t.cat LIKE '50%_o%'", 'g'],
+    ['NOT LIKE keeps no NULL and is case-sensitive', "t.cat NOT LIKE 'a%'", 'a d e f g h j'],
+    ['ILIKE: simple case mapping, İ is i', "t.cat ILIKE 'APPLE' OR t.cat ILIKE 'ω%' OR t.cat ILIKE 'is%'", 'a b f h'],
+    ['NOT ILIKE', "t.cat NOT ILIKE '%A%'", 'g j'],
+    ['lower', "lower(t.cat) = 'apple'", 'a b'],
+    ['upper of trim: ß is ẞ, and trim takes the ideographic and no-break spaces', "upper(trim(t.cat)) = 'STRAẞE'", 'e'],
+    ['trim leaves a tab', "trim(t.cat) IN ('x', 'straße')", 'e'],
+    ['lower compared byte-wise', "lower(t.cat) < 'b'", 'a b g i j'],
+    ['a literal is bound, never SQL text', "t.cat IN ('x''); DROP TABLE t; --') OR t.cat = 'Apple'", 'a'],
+  ];
+
+  it.each(cases)('%s', async (_what, where, expected) => {
+    const filters = (await parseQuery(`SELECT COUNT(*) FROM t JOIN u ON t.k = u.k WHERE ${where}`)).where;
+    const kept = (await keys(store, { table: table(), filters })).sort();
+    expect(kept).toEqual(expected.split(' ').map((k) => `${k}@x.com`));
+    // The plaintext oracle reads the same file the same way.
+    expect([...keySet(table(), pooled, filters)].sort()).toEqual(kept);
   });
 });

@@ -47,6 +47,8 @@ export interface QueryResult {
     readonly confidence: number;
     readonly intervals: readonly (readonly (readonly [string | number | null, string | number | null] | null)[])[];
   };
+  /** Set when HAVING, ORDER BY, LIMIT or OFFSET shaped the rows: the groups released, and under a policy the clauses that acted on noisy values. */
+  readonly afterRelease?: { readonly released: number; readonly onNoisyValues?: readonly ('HAVING' | 'ORDER BY')[] };
 }
 
 export type QueryEvent =

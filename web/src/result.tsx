@@ -10,21 +10,31 @@ export interface ResultProps {
   readonly outputs?: readonly { readonly name: string; readonly kind: 'dimension' | 'aggregate' }[] | undefined;
 }
 
+/** What a clause that acted on noisy values means for the rows shown. */
+const NOISY_CLAUSES = {
+  HAVING: 'HAVING tested the noisy values: a group whose exact value fails it may be shown, and one that passes it left out.',
+  'ORDER BY': 'ORDER BY sorted the noisy values: rows may stand out of their exact order.',
+} as const;
+
 /** A result as a table, as a bar chart of one value per group (with its interval under a privacy policy), and as files. */
 export function ResultView({ result, outputs }: ResultProps) {
   const aggregates = result.columns.map((name, i) => (outputs ? outputs[i]?.kind === 'aggregate' : result.rows.every((r) => r[i] === null || !Number.isNaN(Number(r[i])))));
   const valueColumns = result.columns.flatMap((_, i) => (aggregates[i] ? [i] : []));
   const [charted, setCharted] = useState(valueColumns[0]);
   const dp = result.privacy;
+  // HAVING, ORDER BY and LIMIT shaped the rows: they come in the result's order, and may be fewer than were released.
+  const shaped = result.afterRelease;
+  const noisy = shaped?.onNoisyValues ?? [];
   return (
     <section aria-labelledby="result-heading" class="result">
       <h2 id="result-heading">Result</h2>
       <p>
-        Query <code>{result.queryId}</code>: {result.rows.length} group(s) released, each resting on at least {result.minDistinctKeys} distinct join
-        keys.{' '}
+        Query <code>{result.queryId}</code>: {shaped ? `${shaped.released} group(s) released, ${result.rows.length} shown` : `${result.rows.length} group(s) released`}, each
+        resting on at least {result.minDistinctKeys} distinct join keys.{' '}
         {dp
           ? `Differentially private (ε = ${dp.epsilon}, δ = ${dp.delta}): each value is noisy, and its interval holds the exact value with probability at least ${dp.confidence}.`
           : 'Exact values.'}
+        {noisy.map((clause) => ` ${NOISY_CLAUSES[clause]}`).join('')}
       </p>
       <table class="result-table">
         <caption>Result of the query, one row per group</caption>

@@ -1,0 +1,69 @@
+import { CleanroomError, RuleViolation } from '../errors.js';
+import type { Column, Table } from '../manifest/schema.js';
+import type { AfterReleaseClauses, Aggregate, Literal, OutputRef, OutputTest, SelectItem } from './ast.js';
+
+/**
+ * HAVING, ORDER BY, LIMIT and OFFSET as the planner accepts them: every reference resolved to an output column
+ * (its index in the outputs). Each receiver applies them to the result table it holds (src/query/after-release.ts);
+ * the groups opened, and to whom, are the same as without them (SPEC §5, §7).
+ */
+export interface AfterRelease {
+  readonly having: readonly { readonly output: number; readonly test: OutputTest }[];
+  readonly orderBy: readonly { readonly output: number; readonly descending: boolean; readonly nullsFirst: boolean }[];
+  readonly limit: number | null;
+  readonly offset: number;
+}
+
+/**
+ * Checks the clauses against the outputs: they may name only what the query releases, since a value it does not
+ * output would have to be opened to be tested. `table` is the aggregating table, whose columns the dimensions are.
+ */
+export function afterReleasePlan(clauses: AfterReleaseClauses, outputs: readonly SelectItem[], table: Table): AfterRelease {
+  return {
+    having: clauses.having.map((c) => {
+      const output = outputIndex(c.output, outputs, 'HAVING');
+      checkTest(c.test, outputs[output]!, table);
+      return { output, test: c.test };
+    }),
+    orderBy: clauses.orderBy.map((o) => ({ output: outputIndex(o.output, outputs, 'ORDER BY'), descending: o.descending, nullsFirst: o.nullsFirst })),
+    limit: clauses.limit,
+    offset: clauses.offset,
+  };
+}
+
+function outputIndex(ref: OutputRef, outputs: readonly SelectItem[], clause: string): number {
+  // Output names are unique ignoring case (select.ts), as DuckDB resolves them.
+  const i = outputs.findIndex((o) => {
+    if (ref.kind === 'name') return o.name.toLowerCase() === ref.name.toLowerCase();
+    if (ref.kind === 'column') return o.kind === 'dimension' && o.column.table === ref.column.table && o.column.column === ref.column.column;
+    return o.kind === 'aggregate' && aggregateText(o.aggregate) === aggregateText(ref.aggregate);
+  });
+  if (i >= 0) return i;
+  if (ref.kind === 'name') {
+    throw new CleanroomError('QUERY_INVALID', `${clause} ${ref.name}: no output column is named ${ref.name}; the outputs are ${outputs.map((o) => o.name).join(', ')}`);
+  }
+  const named = ref.kind === 'column' ? `${ref.column.table}.${ref.column.column}` : aggregateText(ref.aggregate);
+  throw new RuleViolation(
+    'privacy-model.after-release',
+    `${clause} names ${named}, which the query does not output: HAVING and ORDER BY act on the released result only`,
+    `the outputs, by name or as SELECT writes them: ${outputs.map((o) => `${o.name} (${o.kind === 'dimension' ? `${o.column.table}.${o.column.column}` : aggregateText(o.aggregate)})`).join(', ')}`,
+  );
+}
+
+function aggregateText(a: Aggregate): string {
+  return a.fn === 'count' ? 'COUNT(*)' : `${a.fn.toUpperCase()}(${a.column.table}.${a.column.column})`;
+}
+
+/** A HAVING literal must be of its output's type: numbers for aggregates and numeric labels, strings for text labels. */
+function checkTest(test: OutputTest, output: SelectItem, table: Table): void {
+  const literals: readonly Literal[] = test.kind === 'compare' ? [test.value] : test.kind === 'in' ? test.values : test.kind === 'between' ? [test.low, test.high] : [];
+  const column: Column | undefined = output.kind === 'dimension' ? table.columns.find((c) => c.name === output.column.column) : undefined;
+  const want = column?.type === 'string' ? 'string' : 'number';
+  for (const lit of literals) {
+    if (lit.type !== want) {
+      const found = lit.type === 'string' ? `'${lit.value}'` : String(lit.value);
+      const what = output.kind === 'dimension' ? `a label of the ${column?.type} column ${output.column.table}.${output.column.column}` : 'an aggregate';
+      throw new CleanroomError('QUERY_INVALID', `HAVING ${output.name} is ${what}; compare it with a ${want} literal, not ${found}`);
+    }
+  }
+}
