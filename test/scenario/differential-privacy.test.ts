@@ -142,10 +142,11 @@ describe('count-only DP: the aggregator counts dummy matches it cannot tell from
   }
 
   it('the partner always adds 2·shift points to each stream, so their lengths say nothing of how many are dummies', async () => {
+    const RUNS = 16;
     const answers = new Set<string>();
     const paddings = new Set<number>();
     const values: number[] = [];
-    for (let run = 0; run < 4; run++) {
+    for (let run = 0; run < RUNS; run++) {
       const s = await countOnly();
       const slots = Number(2n * noisePlan(s.P.plan, 2)!.dummies!.shift);
       const count = (from: typeof s.P, stage: string) => from.sent.reduce((n, m) => n + (m.type === 'points' && m.stage === stage ? m.points.length / 32 : 0), 0);
@@ -165,11 +166,13 @@ describe('count-only DP: the aggregator counts dummy matches it cannot tell from
     }
     // The dummies count as matches and the dealt shift takes them off: the answers sit around |P ∩ Q| = 40; they
     // would sit near 40 - shift if the dummies matched nothing. Each answer carries three noise terms of the
-    // distinct-key count's scale (the dummies and two holders' shares), so the mean of four has a standard deviation
-    // of sqrt(3 x 2b^2 / 4); the bar is half the shift, seven of those deviations away at ε = 1.
+    // distinct-key count's scale (the dummies and two holders' shares), so the mean of RUNS has a standard deviation
+    // of sqrt(3 x 2b^2 / RUNS); the bar is half the shift, far more than seven of those deviations away at ε = 1.
     const shift = Number(noisePlan((await countOnly()).P.plan, 2)!.dummies!.shift);
     expect(Math.abs(values.reduce((a, b) => a + b, 0) / values.length - 40)).toBeLessThanOrEqual(shift / 2);
-    // With ε = 1 (three noise terms of scale 1), four answers all alike has probability below 0.3^3.
+    // Three noise terms of scale 10/9 (ε = 1, a tenth to the padding): no answer is more likely than 0.182
+    // (laplaceSumTail), so RUNS answers all alike has probability at most 8e-12 (0.182 to the 15th); the padding
+    // count's most likely value has about 0.05, so RUNS paddings all alike, at most 3e-20.
     expect(answers.size).toBeGreaterThan(1);
     expect(paddings.size).toBeGreaterThan(1);
   });
