@@ -8,7 +8,7 @@ export const PSI_BATCH_KEYS = 4096;
 
 /**
  * The largest plaintext frame a peer may send. A PSI batch is 128 KiB; the largest frame is the share matrix of
- * MAX_GROUPS groups at the widest vector (MAX_GROUPS x (2 + 2 x MAX_SUM_COLUMNS) x 16 B = 2.9 MB).
+ * MAX_GROUPS groups at the widest vector (MAX_GROUPS x MAX_GROUP_WIDTH x 16 B = 2.9 MB).
  */
 export const MAX_FRAME_BYTES = 4 << 20;
 
@@ -35,6 +35,13 @@ export const MAX_GROUP_BY_COLUMNS = 16;
 
 /** Distinct columns one query may sum or average: bounds the width of a group's share vector. */
 export const MAX_SUM_COLUMNS = 8;
+
+/**
+ * The narrowest and widest per-group vector (src/query/group-vector.ts, which checks them against its layout): the
+ * bounds of a share vector's width on the wire.
+ */
+export const MIN_GROUP_WIDTH = 2;
+export const MAX_GROUP_WIDTH = 2 + 2 * MAX_SUM_COLUMNS;
 
 /** Handshake must finish quickly: it is two round trips and two signatures. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -3,7 +3,8 @@ import { amountText } from '../dp/accounting.js';
 import { toText } from '../dp/rational.js';
 import { noisePlan, errorBound, shareHolders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
 import type { QueryPlan } from '../query/plan.js';
-import { KEYS, ROWS, formatScaled, nonNullColumn } from '../query/result.js';
+import { ROWS, outputSlots } from '../query/group-vector.js';
+import { formatScaled } from '../query/result.js';
 import type { Preview } from './api.js';
 
 /** What `cleanroom query --preview` prints and the console's Query page shows as you type. */
@@ -35,18 +36,14 @@ export async function preview(plan: QueryPlan, self: string, ledgerFile: string)
 function outputErrors(plan: QueryPlan, noise: NoisePlan): { output: string; bound: string }[] {
   return plan.outputs.flatMap((item) => {
     if (item.kind !== 'aggregate') return [];
-    const a = item.aggregate;
-    if (a.fn === 'count') {
-      const column = plan.mode === 'count-only' ? KEYS : ROWS;
+    const o = outputSlots(plan, item.aggregate);
+    if (o.fn === 'count') {
       // The count that decides the release is read given the release: near the threshold its interval reaches lower.
-      const selected = column === noise.thresholdColumn ? ' (lower for a group released near the threshold)' : '';
-      return [{ output: item.name, bound: `± ${errorBound(noise, column)} rows${selected}` }];
+      const selected = o.count === noise.thresholdColumn ? ' (lower for a group released near the threshold)' : '';
+      return [{ output: item.name, bound: `± ${errorBound(noise, o.count)} rows${selected}` }];
     }
-    const i = plan.sumColumns.indexOf(a.column.column);
-    const c = plan.aggregator.table.columns.find((x) => x.name === a.column.column);
-    const scale = c?.type === 'decimal' ? c.scale : 0;
-    if (a.fn === 'sum') return [{ output: item.name, bound: `± ${formatScaled(errorBound(noise, 2 + 2 * i), scale)}` }];
+    if (o.fn === 'sum') return [{ output: item.name, bound: `± ${formatScaled(errorBound(noise, o.sum), o.scale)}` }];
     const half = ERROR_BOUND_MISS / 2;
-    return [{ output: item.name, bound: `noisy sum ± ${formatScaled(errorBound(noise, 2 + 2 * i, half), scale)} over noisy count ± ${errorBound(noise, nonNullColumn(plan, i), half)}; the result states each group's interval` }];
+    return [{ output: item.name, bound: `noisy sum ± ${formatScaled(errorBound(noise, o.sum, half), o.scale)} over noisy count ± ${errorBound(noise, o.nonNull, half)}; the result states each group's interval` }];
   });
 }

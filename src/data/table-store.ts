@@ -6,13 +6,15 @@ import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
 import type { Literal } from '../query/ast.js';
 import { columnsOf } from '../query/condition.js';
+import { vectorSelectSql } from '../query/group-vector.js';
 import type { TableSide } from '../query/plan.js';
-import { CheckedTable, checkFile } from './checked-table.js';
-import { sourceName, type FileSource, type PostgresSource, type TableSource } from './table-source.js';
-import { DataInvalid, problemList, type ProblemList } from './data-problem.js';
-import { fileVersion } from './file-version.js';
+import type { CheckedTable } from './checked-table.js';
+import { sourceName, type TableSource } from './table-source.js';
+import { DataInvalid, problemList } from './data-problem.js';
+import { FileReader } from './file-reader.js';
 import { HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
-import { checkPostgresSchema, snapshotName, snapshotPostgres } from './postgres-snapshot.js';
+import { PostgresReader } from './postgres-reader.js';
+import { changedDuringQuery, type ReaderHost, type TableReader, type TableReport } from './table-reader.js';
 import { conditionSql, duckdbPredicateSql } from './filter-sql.js';
 import { normalizedKeySql } from './normalize.js';
 import { quoteIdent } from './sql-text.js';
@@ -24,16 +26,7 @@ import { quoteIdent } from './sql-text.js';
  */
 const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '512MB', temp_directory: join(cacheDir, 'spill') });
 
-/** One table's check: everything wrong with its file (values quoted for the operator), or nothing. */
-export interface TableReport {
-  readonly table: string;
-  readonly file: string;
-  /** Data rows, when the file could be read. */
-  readonly rows?: bigint;
-  /** The table is in a database: read afresh by every query, so a problem found now may be gone at the next. */
-  readonly database?: boolean;
-  readonly problems: ProblemList;
-}
+export type { TableReport } from './table-reader.js';
 
 
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
@@ -48,16 +41,16 @@ export function columnsRead(plan: { readonly aggregator: TableSide; readonly gro
 
 /**
  * The node's own tables, read through DuckDB. Filters and per-group aggregation run as SQL here; only H(k) of
- * the keys (into the local crypto) and per-group integers leave this module. Each file version is checked once,
- * row by row, against the manifest; queries then read it through subqueries on connections of their own, so
- * that concurrent queries share neither a pending result nor a catalog object. A table in PostgreSQL is read
- * afresh by every query side, filtered and projected inside the database, into a DuckDB table of its own (a
- * snapshot, checked row by row as it arrives) that the side's reads share and `release` drops.
+ * the keys (into the local crypto) and per-group integers leave this module. Each table's source is a TableReader
+ * (src/data/table-reader.ts: a file, src/data/file-reader.ts, or a PostgreSQL table, src/data/postgres-reader.ts)
+ * that gives a checked version of the table; what is common is here: the key stream and its hash cache, and the
+ * aggregate SQL, run through subqueries on connections of their own, so that concurrent queries share neither a
+ * pending result nor a catalog object.
  */
 export class TableStore {
   private readonly cache: HashCache;
-  /** The latest check of each table; a new one waits for the previous, so a file version is checked once. */
-  private readonly checks = new Map<string, Promise<CheckedTable>>();
+  /** Each table's source, by table name. */
+  private readonly readers: ReadonlyMap<string, TableReader>;
   /** The file version (stamp) each query side's keys were streamed from: `matched` indexes that version's key order. */
   private readonly streamed = new WeakMap<TableSide, string>();
   /**
@@ -70,8 +63,6 @@ export class TableStore {
    * a temporary table of its own connection, so the count costs no second pass over the table.
    */
   private readonly keySets = new Map<TableSide, Promise<KeySet>>();
-  /** The snapshot each query side of a database table reads, until `release`. */
-  private readonly snapshots = new Map<TableSide, { readonly name: string; readonly columns: readonly string[]; readonly checked: Promise<CheckedTable> }>();
 
   private constructor(
     private db: DuckDBInstance,
@@ -79,6 +70,8 @@ export class TableStore {
     private readonly cacheDir: string,
   ) {
     this.cache = new HashCache(cacheDir);
+    const host: ReaderHost = { db: () => this.db, survive: (err) => this.survive(err), dropTable: (name) => this.dropTable(name) };
+    this.readers = new Map([...sources].map(([name, src]) => [name, src.kind === 'postgres' ? new PostgresReader(host, src) : new FileReader(host, src)]));
   }
 
   static async open(sources: Record<string, TableSource>, cacheDir: string): Promise<TableStore> {
@@ -93,12 +86,9 @@ export class TableStore {
   async check(tables: readonly Table[]): Promise<TableReport[]> {
     return Promise.all(
       tables.map(async (table) => {
-        const src = this.source(table);
-        const file = sourceName(src);
+        const file = sourceName(this.source(table));
         try {
-          if (src.kind === 'postgres') return await this.checkWhole(table, src);
-          const checked = await this.current(table, src, false);
-          return { table: table.name, file, rows: checked.rows, problems: checked.report() };
+          return await this.reader(table).check(table);
         } catch (err) {
           if (!(err instanceof DataInvalid)) throw err;
           return { table: table.name, file, problems: problemList(err.problems, err.total) };
@@ -109,17 +99,11 @@ export class TableStore {
 
   /**
    * Makes sure the table's current file can serve a query that reads `columns`: its version is checked (once per
-   * version), and a problem in one of those columns, or in the file's structure, refuses the query. Values are
-   * never rounded: a value out of bounds or with more decimals than declared is a problem, not a number.
+   * version), and a problem in one of those columns, or in the file's structure, refuses the query (a database
+   * table: its schema; the rows are checked as a query reads them).
    */
   async prepare(table: Table, columns: readonly string[] = table.columns.map((c) => c.name)): Promise<void> {
-    const src = this.source(table);
-    if (src.kind !== 'postgres') await this.ready(table, src, columns, false);
-    else {
-      // Only the schema: the rows are checked as a query reads them.
-      const refusal = new CheckedTable(table, sourceName(src), '', await checkPostgresSchema(table, src, columns)).refusal(columns);
-      if (refusal) throw refusal;
-    }
+    await this.reader(table).prepare(table, columns);
   }
 
   /** Ends a query side: drops its counted key set and the snapshot it read, if its table is in a database. Idempotent. */
@@ -127,11 +111,7 @@ export class TableStore {
     const counted = this.keySets.get(side);
     this.keySets.delete(side);
     if (counted) await counted.then(({ conn }) => conn.closeSync(), () => {});
-    const snapshot = this.snapshots.get(side);
-    if (!snapshot) return;
-    this.snapshots.delete(side);
-    await snapshot.checked.catch(() => {});
-    await this.dropTable(snapshot.name);
+    await this.readers.get(side.table.name)?.release(side);
   }
 
   /**
@@ -253,50 +233,14 @@ export class TableStore {
     return src;
   }
 
-  /**
-   * The version of the table a query side reads, checked for `columns`: the file's current version, or the side's
-   * snapshot of the database table, taken at its first read with the columns the whole query needs.
-   */
+  private reader(table: Table): TableReader {
+    this.source(table);
+    return this.readers.get(table.name)!;
+  }
+
+  /** The version of the table a query side reads, checked for `columns` (its source's, src/data/table-reader.ts). */
   private async read(side: TableSide, columns: readonly string[]): Promise<CheckedTable> {
-    const src = this.source(side.table);
-    if (src.kind !== 'postgres') return this.ready(side.table, src, columns, false);
-    let snapshot = this.snapshots.get(side);
-    if (!snapshot) {
-      const name = snapshotName();
-      const checked = this.snapshot(side, src, columns, name);
-      checked.catch(() => {});
-      snapshot = { name, columns, checked };
-      this.snapshots.set(side, snapshot);
-    }
-    const missing = columns.filter((c) => !snapshot.columns.includes(c));
-    if (missing.length > 0) throw new CleanroomError('INTERNAL', `a query side read ${missing.join(', ')} of ${side.table.name}, which its first read left out`);
-    const checked = await snapshot.checked;
-    const refusal = checked.refusal(columns);
-    if (refusal) throw refusal;
-    return checked;
-  }
-
-  private async snapshot(side: TableSide, src: PostgresSource, columns: readonly string[], name: string): Promise<CheckedTable> {
-    const conn = await this.db.connect();
-    try {
-      // read() refuses, for the columns each read needs.
-      return new CheckedTable(side.table, sourceName(src), name, await snapshotPostgres(conn, side.table, src, { columns, filters: side.filters }, name));
-    } finally {
-      conn.closeSync();
-    }
-  }
-
-  /** `cleanroom check` and start: every row of every declared column, read and dropped. */
-  private async checkWhole(table: Table, src: PostgresSource): Promise<TableReport> {
-    const name = snapshotName();
-    const conn = await this.db.connect();
-    try {
-      const checked = new CheckedTable(table, sourceName(src), name, await snapshotPostgres(conn, table, src, { columns: table.columns.map((c) => c.name), filters: [] }, name));
-      return { table: table.name, file: sourceName(src), rows: checked.rows, problems: checked.report(), database: true };
-    } finally {
-      conn.closeSync();
-      await this.dropTable(name);
-    }
+    return this.reader(side.table).read(side, columns);
   }
 
   private async dropTable(name: string): Promise<void> {
@@ -308,31 +252,6 @@ export class TableStore {
     } finally {
       conn.closeSync();
     }
-  }
-
-  /**
-   * The check of the table's current file version: the last one if the file is unchanged since (a stat), else a
-   * new one. `again` checks even an unchanged-looking file, after a read that the last check said would work failed.
-   */
-  private current(table: Table, src: FileSource, again: boolean): Promise<CheckedTable> {
-    const previous = this.checks.get(table.name);
-    const next = (async () => {
-      const last = await previous?.catch(() => undefined);
-      if (last && !again && (await fileVersion(src.path).catch(() => undefined))?.stamp === last.stamp) return last;
-      return checkFile(this.db, table, src).catch(async (err: unknown) => {
-        await this.survive(err);
-        throw err;
-      });
-    })();
-    this.checks.set(table.name, next);
-    return next;
-  }
-
-  private async ready(table: Table, src: FileSource, columns: readonly string[], again: boolean): Promise<CheckedTable> {
-    const checked = await this.current(table, src, again);
-    const refusal = checked.refusal(columns);
-    if (refusal) throw refusal;
-    return checked;
   }
 
   /** Runs `f` on a connection of its own, over the side's table as the query reads it, all of one file version. */
@@ -351,28 +270,16 @@ export class TableStore {
     }
   }
 
-  /** A query read the file as `checked` found it only if the file is still that version once the query is done; a snapshot never changes. */
+  /** A query read the table as `checked` found it only if it is still that version once the query is done. */
   private async unchanged(checked: CheckedTable): Promise<void> {
-    if (this.source(checked.table).kind === 'postgres') return;
-    if ((await fileVersion(checked.file).catch(() => undefined))?.stamp !== checked.stamp) throw changedDuringQuery(checked);
+    return this.reader(checked.table).unchanged(checked);
   }
 
-  /**
-   * A read of a checked file failed, most likely because the file changed since its check: checking it again
-   * names what is wrong now, by line. DuckDB's own message can quote a cell, so it is kept only as the cause.
-   */
+  /** A read failed: what it means for the operator, as the table's source says (a file is checked again). */
   private async failure(table: Table, columns: readonly string[], err: unknown): Promise<CleanroomError> {
     if (err instanceof CleanroomError) return err;
     await this.survive(err);
-    const src = this.source(table);
-    if (src.kind === 'postgres') return new DataInvalid(table.name, problemList([{ file: sourceName(src), rule: 'unreadable', detail: 'could not be read during the query; run the query again' }]), err);
-    try {
-      const checked = await this.ready(table, src, columns, true);
-      const detail = 'could not be read during the query though a check finds nothing wrong with it (it may have changed meanwhile); run the query again';
-      return new DataInvalid(table.name, problemList([{ file: checked.file, rule: 'unreadable', detail }]), err);
-    } catch (recheck) {
-      return recheck instanceof CleanroomError ? recheck : new CleanroomError('INTERNAL', `checking ${table.name} again failed`, { cause: recheck });
-    }
+    return this.reader(table).failure(table, columns, err);
   }
 
   /**
@@ -403,12 +310,8 @@ interface KeySet {
   readonly checked: CheckedTable;
 }
 
-function changedDuringQuery(checked: CheckedTable, cause?: unknown): DataInvalid {
-  return new DataInvalid(checked.table.name, problemList([{ file: checked.file, rule: 'changed', detail: 'changed while the query read it; run the query again' }]), cause);
-}
-
 /**
- * [rows, distinct keys, (sum, non-null count) per sum column] per group of the filtered rows meeting `where`. With
+ * The group vector (src/query/group-vector.ts) of each group of the filtered rows meeting `where`. With
  * `maxRowsPerKey` (a DP query, SPEC §10.2), each key keeps at most that many of those rows, picked at random anew for
  * every query, so that one person's contribution is bounded whatever the table holds.
  */
@@ -426,12 +329,7 @@ async function aggregate(
   const { sql, params: literals } = keySetSql(side, relation);
   const params = order === undefined ? literals : [...literals, order];
   const dims = groupBy.map(quoteIdent);
-  const sums = sumColumns.flatMap((name) => {
-    const c = side.table.columns.find((x) => x.name === name)!;
-    const scaled = c.type === 'decimal' ? `CAST(${quoteIdent(name)} * ${10n ** BigInt(c.scale)} AS HUGEINT)` : `CAST(${quoteIdent(name)} AS HUGEINT)`;
-    return [`CAST(coalesce(sum(${scaled}), 0) AS HUGEINT)`, `count(${quoteIdent(name)})`];
-  });
-  const select = [...dims, 'count(*)', 'count(DISTINCT nk)', ...sums].join(', ');
+  const select = [...dims, ...vectorSelectSql(side.table, { sumColumns }, 'nk', quoteIdent)].join(', ');
   const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
   const cap = maxRowsPerKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${maxRowsPerKey}`;
   const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (SELECT * FROM (${sql}) s WHERE ${where}${cap})${grouping}`, params)).getRows();

@@ -4,10 +4,10 @@ import { div, mul, rational, sub, toNumber, toText, type Rational } from '../dp/
 import { gaussianSigma2 } from '../dp/zcdp.js';
 import { CleanroomError } from '../errors.js';
 import { MAX_ADDED_POINTS } from '../limits.js';
-import { maxAbsUnits } from '../manifest/schema.js';
 import type { QueryPlan } from './plan.js';
 import type { PrivacyPlan } from './privacy-plan.js';
-import { KEYS, ROWS, releasedColumns, type NoiseBounds } from './result.js';
+import { KEYS, ROWS, releasedSlots, slotSensitivity } from './group-vector.js';
+import type { NoiseBounds } from './result.js';
 
 /** The noise on one opened column of the group vector: every holder adds a draw of `mechanism` to its share. */
 export interface NoiseColumn {
@@ -59,9 +59,8 @@ export const PADDING_SHARE: Rational = { num: 1n, den: 10n };
 /**
  * Calibration (SPEC §10.2). One person (one distinct join key) brings at most `rowsPerPerson` rows to the aggregated
  * table: `maxRowsPerKey`, times the holders of a federated table, since each may hold rows of the same person.
- * Those rows can fall in as many groups, so across all groups one person moves the row count and each non-null
- * count by at most rowsPerPerson, each sum by rowsPerPerson x the column's largest |value|, and the distinct-key
- * count by one per part in each of up to rowsPerPerson groups. When a side pads its key set, its size takes
+ * How far those rows move each slot of the group vector is the slot's sensitivity (slotSensitivity,
+ * src/query/group-vector.ts). When a side pads its key set, its size takes
  * PADDING_SHARE of the budget; the rest is split evenly over the k opened columns (basic composition, or adding ρ).
  */
 export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefined {
@@ -69,22 +68,11 @@ export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefin
   if (!privacy) return undefined;
   const parts = plan.mode === 'federated' ? plan.holders.length : 1;
   const gaussian = privacy.mechanism === 'gaussian';
-  const rowsPerPerson = BigInt(privacy.maxRowsPerKey * parts);
-  const sensitivity = (column: number): bigint => {
-    if (column === KEYS) return plan.mode === 'count-only' ? 1n : plan.groupBy.length > 0 ? rowsPerPerson : BigInt(parts);
-    if (column === ROWS || (column - 2) % 2 === 1) return rowsPerPerson;
-    const c = plan.aggregator.table.columns.find((x) => x.name === plan.sumColumns[Math.floor((column - 2) / 2)]);
-    if (!c || c.type === 'string') throw new RangeError(`noisePlan: column ${column} is not a numeric column's sum`);
-    return rowsPerPerson * maxAbsUnits(c);
-  };
-  // L2, squared: the same but for the distinct-key count with GROUP BY, +1 per part in each of up to maxRowsPerKey
-  // groups: parts² · maxRowsPerKey, not its L1 squared.
-  const l2Squared = (column: number): bigint =>
-    column === KEYS && plan.mode !== 'count-only' && plan.groupBy.length > 0 ? BigInt(parts * parts * privacy.maxRowsPerKey) : sensitivity(column) ** 2n;
+  const sensitivity = (column: number) => slotSensitivity(plan, column, { maxRowsPerKey: privacy.maxRowsPerKey, parts });
   // The key sets a PSI peer sees the size of: those of the query's tables with a policy that run PSI.
   const psiSides = plan.mode === 'federated' && plan.others.length === 0 ? [] : [plan.aggregator, ...plan.others];
   const padded = psiSides.map((s) => s.table.name).filter((t) => privacy.charges.some((c) => c.table === t));
-  const released = releasedColumns(plan);
+  const released = releasedSlots(plan);
   const thresholdColumn = thresholdColumnOf(plan, released);
   const noisy = [thresholdColumn, ...released.filter((c) => c !== thresholdColumn)];
   const k = BigInt(noisy.length);
@@ -94,7 +82,10 @@ export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefin
     gaussian
       ? { kind: 'gaussian', sigma2: gaussianSigma2(rational(sens2), mul(privacy.rho!, share)) }
       : { kind: 'laplace', scale: div(rational(sens), mul(privacy.epsilon, share)) };
-  const columns = noisy.map((column) => ({ column, sensitivity: sensitivity(column), mechanism: mechanismOf(div(valueShare, rational(k)), sensitivity(column), l2Squared(column)) }));
+  const columns = noisy.map((column) => {
+    const { l1, l2Squared } = sensitivity(column);
+    return { column, sensitivity: l1, mechanism: mechanismOf(div(valueShare, rational(k)), l1, l2Squared) };
+  });
   // δ: under zCDP half goes to the conversion from ρ (privacy-plan.ts); the rest to the clamps of the noisy point
   // counts (dummies, padding) and, when a table of the query has no policy, to the margin that keeps its minimum
   // exact in all but δ of the cases; split evenly between those the query has.

@@ -84,11 +84,53 @@ export function planQuery(query: Query, manifest: Manifest, querier: string): Qu
   return query.afterRelease ? { ...plan, afterRelease: afterReleasePlan(query.afterRelease, plan.outputs, plan.aggregator.table) } : plan;
 }
 
-/** Who plays which role and what is opened to whom. */
+/**
+ * Who plays which role and what is opened to whom: the rules every query meets, in the order they are checked (the
+ * first broken one is the refusal), then the planner of its flow.
+ */
 function planRelease(query: Query, manifest: Manifest, querier: string): QueryPlan {
+  assertQuerier(manifest, querier);
+  const scope = resolveTables(query, manifest);
+  assertJoinShape(scope);
+  assertJoinKeys(query, scope);
+  assertWhere(query, scope);
+  assertGroupBy(query, scope);
+  assertAggregations(query, scope);
+  const ctx: FlowContext = { query, manifest, querier, scope, minDistinctKeys: Math.max(...scope.tables.map((t) => t.rules.minDistinctKeys)) };
+  if (scope.federated) return planFederated(ctx, scope.federated);
+  if (valueColumnsOf(query).length === 0) return planCountOnly(ctx);
+  return planAggregate(ctx);
+}
+
+/** The query's tables, resolved in the manifest, and how its column references resolve. */
+interface Scope {
+  readonly tables: readonly Table[];
+  readonly byName: ReadonlyMap<string, Table>;
+  /** The federated table of the query, when it has one (SPEC §4.5). */
+  readonly federated?: Table;
+  /** The other table joined with the federated one, when there is one. */
+  readonly joined?: Table;
+}
+
+/** What a flow's planner starts from: the query, checked against every rule that does not depend on the flow. */
+interface FlowContext {
+  readonly query: Query;
+  readonly manifest: Manifest;
+  readonly querier: string;
+  readonly scope: Scope;
+  /** The strictest minimum-count rule among the query's tables. */
+  readonly minDistinctKeys: number;
+}
+
+/** SPEC §1: only a member the manifest lists in `queriers` submits queries. */
+function assertQuerier(manifest: Manifest, querier: string): void {
   if (!manifest.queriers.includes(querier)) {
     throw new RuleViolation('queriers', `${querier} may not submit queries in this collaboration`, `queriers: ${manifest.queriers.join(', ')}`);
   }
+}
+
+/** SPEC §5 (and MAX_QUERY_TABLES): at most that many tables, each one of the collaboration's. */
+function resolveTables(query: Query, manifest: Manifest): Scope {
   if (query.tables.length > MAX_QUERY_TABLES) {
     throw new CleanroomError('LIMIT_EXCEEDED', `the query joins ${query.tables.length} tables; at most ${MAX_QUERY_TABLES}`);
   }
@@ -98,10 +140,19 @@ function planRelease(query: Query, manifest: Manifest, querier: string): QueryPl
     return t;
   });
   const federated = tables.find((t) => t.holders);
+  const joined = federated ? tables.find((t) => t !== federated) : undefined;
+  return { tables, byName: new Map(tables.map((t) => [t.name, t])), ...(federated ? { federated } : {}), ...(joined ? { joined } : {}) };
+}
+
+/**
+ * SPEC §5, §4.4, §4.5: two or more tables of different members, or one federated table on its own or joined with
+ * one table of a member that holds no part of it.
+ */
+function assertJoinShape(scope: Scope): void {
+  const { tables, federated, joined } = scope;
   if (federated && (tables.length > 2 || tables.filter((t) => t.holders).length > 1)) {
     throw new CleanroomError('QUERY_INVALID', `${federated.name} is federated; a federated table is queried on its own or joined with one other member's table`);
   }
-  const joined = federated ? tables.find((t) => t !== federated) : undefined;
   if (federated && joined && federated.holders!.includes(joined.owner)) {
     throw new CleanroomError('QUERY_INVALID', `${joined.owner} holds part of ${federated.name} and owns ${joined.name}: join the federated table with a table of a member that holds no part`);
   }
@@ -115,34 +166,29 @@ function planRelease(query: Query, manifest: Manifest, querier: string): QueryPl
     }
     owners.add(t.owner);
   }
-  const byName = new Map(tables.map((t) => [t.name, t]));
-  const column = (ref: ColumnRef): Column => {
-    const t = byName.get(ref.table);
-    const c = t?.columns.find((x) => x.name === ref.column);
-    if (!t || !c) throw new CleanroomError('QUERY_INVALID', `no column ${ref.table}.${ref.column}; columns of ${ref.table}: ${t?.columns.map((x) => x.name).join(', ') ?? 'none'}`);
-    return c;
-  };
+}
 
+/** SPEC §5 (`<table>.joinKey`): tables are joined on their declared join keys only. */
+function assertJoinKeys(query: Query, scope: Scope): void {
   for (const j of query.joins) {
     for (const ref of [j.left, j.right]) {
-      const t = byName.get(ref.table)!;
+      const t = scope.byName.get(ref.table)!;
       if (ref.column !== t.joinKey.column) {
         throw new RuleViolation(`${t.name}.joinKey`, `${t.name} cannot be joined on ${ref.column}`, `${t.name}.${t.joinKey.column}`);
       }
     }
   }
+}
 
-  const dimension = (ref: ColumnRef, use: string) => {
-    column(ref);
-    const t = byName.get(ref.table)!;
-    if (!t.rules.dimensions.includes(ref.column)) {
-      throw new RuleViolation(`${t.name}.rules.dimensions`, `${ref.table}.${ref.column} may not be used in ${use}`, listOrNone(t.rules.dimensions.map((d) => `${t.name}.${d}`)));
-    }
-  };
+/**
+ * SPEC §5 (`<table>.rules.dimensions`, `privacy-model.one-table-per-or`): WHERE reads dimensions only, each
+ * predicate well typed, and each conjunct names one table, whose owner evaluates it before PSI.
+ */
+function assertWhere(query: Query, scope: Scope): void {
   for (const c of query.where) {
     for (const p of predicatesOf(c)) {
-      dimension(p.column, 'WHERE');
-      checkPredicate(p, column(p.column));
+      assertDimension(scope, p.column, 'WHERE');
+      checkPredicate(p, columnOf(scope, p.column));
     }
     // Each owner evaluates its own table's conditions before PSI, on its own rows: a condition reading two tables
     // (an OR across them, or NOT over an AND of them) has nobody who could evaluate it.
@@ -155,17 +201,33 @@ function planRelease(query: Query, manifest: Manifest, querier: string): QueryPl
       );
     }
   }
-  // Every conjunct names one table now.
-  const filtersOf = (t: Table) => query.where.filter((c) => tablesOf(c)[0] === t.name);
-  for (const g of query.groupBy) dimension(g, 'GROUP BY');
-  if (query.groupBy.length > MAX_GROUP_BY_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY names ${query.groupBy.length} columns; at most ${MAX_GROUP_BY_COLUMNS}`);
+}
 
-  const valueColumns: ColumnRef[] = [...query.groupBy];
+/** SPEC §5 (`<table>.rules.dimensions`, MAX_GROUP_BY_COLUMNS): GROUP BY names dimensions, not too many. */
+function assertGroupBy(query: Query, scope: Scope): void {
+  for (const g of query.groupBy) assertDimension(scope, g, 'GROUP BY');
+  if (query.groupBy.length > MAX_GROUP_BY_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY names ${query.groupBy.length} columns; at most ${MAX_GROUP_BY_COLUMNS}`);
+}
+
+/** SPEC §1 (`dimensions`): a column used in WHERE or GROUP BY is one of its table's dimensions. */
+function assertDimension(scope: Scope, ref: ColumnRef, use: string): void {
+  columnOf(scope, ref);
+  const t = scope.byName.get(ref.table)!;
+  if (!t.rules.dimensions.includes(ref.column)) {
+    throw new RuleViolation(`${t.name}.rules.dimensions`, `${ref.table}.${ref.column} may not be used in ${use}`, listOrNone(t.rules.dimensions.map((d) => `${t.name}.${d}`)));
+  }
+}
+
+/**
+ * SPEC §5 (`<table>.rules.aggregations`), §4.3: SUM and AVG of a column only with a function its rule allows; AVG
+ * of an avg-only column only under a privacy policy on its own table.
+ */
+function assertAggregations(query: Query, scope: Scope): void {
   for (const item of query.select) {
     if (item.kind !== 'aggregate' || item.aggregate.fn === 'count') continue;
     const { fn, column: ref } = item.aggregate;
-    column(ref);
-    const t = byName.get(ref.table)!;
+    columnOf(scope, ref);
+    const t = scope.byName.get(ref.table)!;
     const rule = t.rules.aggregations.find((a) => a.column === ref.column);
     if (!rule?.functions.includes(fn)) {
       const allowed = t.rules.aggregations.flatMap((a) => a.functions.map((f) => `${f.toUpperCase()}(${t.name}.${a.column})`));
@@ -181,37 +243,12 @@ function planRelease(query: Query, manifest: Manifest, querier: string): QueryPl
         `SUM as well in the rule, or a privacy policy on ${t.name} (the sum and count are then noisy)`,
       );
     }
-    valueColumns.push(ref);
   }
+}
 
-  const minDistinctKeys = Math.max(...tables.map((t) => t.rules.minDistinctKeys));
-  if (federated) {
-    const missing = joined ? federated.holders!.filter((h) => !overlapGrant(joined, h)) : [];
-    if (joined && missing.length > 0) {
-      throw new RuleViolation(
-        `${joined.name}.rules.overlapDisclosure`,
-        `a join with the federated table ${federated.name} lets each holder learn which of its keys are in ${joined.name}, which ${joined.owner} has not granted to ${missing.join(', ')}`,
-        `${federated.name} on its own`,
-      );
-    }
-    const side = (t: Table) => ({ table: t, filters: filtersOf(t) });
-    if (joined) for (const h of federated.holders!) assertGrantedFilters(joined, h, side(joined).filters);
-    const plan = planFederated(query, side(federated), joined ? [side(joined)] : [], querier, minDistinctKeys, manifest.receivers);
-    return withPrivacy(plan, tables);
-  }
-  const base = { querier, outputs: query.select, minDistinctKeys, receivers: manifest.receivers };
-
-  const sides = (p: Table) => {
-    const others = combinerFirst(tables.filter((t) => t !== p), manifest, querier).map((t) => ({ table: t, filters: filtersOf(t) }));
-    return { aggregator: { table: p, filters: filtersOf(p) }, others, members: [p.owner, ...others.map((o) => o.table.owner)] };
-  };
-  if (valueColumns.length === 0) {
-    // Count-only: the member who learns the intersection size from PSI is the querier when it owns a table, so no third view is created.
-    const p = tables.find((t) => t.owner === querier) ?? tables[0]!;
-    return withPrivacy({ ...base, mode: 'count-only', ...sides(p), groupBy: [], sumColumns: [] }, tables);
-  }
-
-  const aggTables = new Set(valueColumns.map((r) => r.table));
+/** SPEC §5 (`privacy-model.single-aggregator`): GROUP BY, SUM and AVG columns all come from one table, P's. */
+function assertSingleAggregator(query: Query): string {
+  const aggTables = new Set(valueColumnsOf(query).map((r) => r.table));
   if (aggTables.size > 1) {
     throw new RuleViolation(
       'privacy-model.single-aggregator',
@@ -219,22 +256,84 @@ function planRelease(query: Query, manifest: Manifest, querier: string): QueryPl
       'all of them from one table, the aggregating member\'s; the other table contributes its join keys and WHERE filters',
     );
   }
-  const p = byName.get(valueColumns[0]!.table)!;
-  for (const q of tables.filter((t) => t !== p)) {
-    if (!overlapGrant(q, p.owner)) {
-      throw new RuleViolation(
-        `${q.name}.rules.overlapDisclosure`,
-        `GROUP BY, SUM and AVG over ${p.name} need ${p.owner} to learn which of its keys are in ${q.name}, which ${q.owner} has not granted`,
-        COUNT_ONLY_ALLOWED,
-      );
-    }
-    assertGrantedFilters(q, p.owner, filtersOf(q));
+  return [...aggTables][0]!;
+}
+
+/**
+ * SPEC §4.3, §5 (`<other table>.rules.overlapDisclosure`): P learns which of its keys are in `q`'s filtered set,
+ * so `q`'s grant names P and lists every column `q`'s filters read.
+ */
+function assertOverlapGrant(q: Table, p: Table, filters: readonly Condition[]): void {
+  if (!overlapGrant(q, p.owner)) {
+    throw new RuleViolation(
+      `${q.name}.rules.overlapDisclosure`,
+      `GROUP BY, SUM and AVG over ${p.name} need ${p.owner} to learn which of its keys are in ${q.name}, which ${q.owner} has not granted`,
+      COUNT_ONLY_ALLOWED,
+    );
   }
+  assertGrantedFilters(q, p.owner, filters);
+}
+
+/**
+ * SPEC §4.5, §5 (`<joined table>.rules.overlapDisclosure`): joined with a federated table, every holder learns which
+ * of its keys are in the joined table's filtered set, so its grant names every holder, with the filters' columns.
+ */
+function assertFederatedGrant(federated: Table, joined: Table, filters: readonly Condition[]): void {
+  const missing = federated.holders!.filter((h) => !overlapGrant(joined, h));
+  if (missing.length > 0) {
+    throw new RuleViolation(
+      `${joined.name}.rules.overlapDisclosure`,
+      `a join with the federated table ${federated.name} lets each holder learn which of its keys are in ${joined.name}, which ${joined.owner} has not granted to ${missing.join(', ')}`,
+      `${federated.name} on its own`,
+    );
+  }
+  for (const h of federated.holders!) assertGrantedFilters(joined, h, filters);
+}
+
+/** MAX_SUM_COLUMNS: the distinct columns summed or averaged, each once: they set the width of the group vector. */
+function sumColumnsOf(query: Query): string[] {
   const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
   if (sumColumns.length > MAX_SUM_COLUMNS) {
     throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
   }
-  const plan = withPrivacy({ ...base, mode: 'aggregate', ...sides(p), groupBy: query.groupBy.map((g) => g.column), sumColumns } as AggregatePlan, tables);
+  return sumColumns;
+}
+
+/** The conjuncts of WHERE on `t`: each names one table once assertWhere has passed. */
+function filtersOf(query: Query, t: Table): Condition[] {
+  return query.where.filter((c) => tablesOf(c)[0] === t.name);
+}
+
+/** The aggregator's side first, then the others (the combiner first, SPEC §4.4), and the members in that order. */
+function sidesOf(ctx: FlowContext, p: Table): Pick<PlanBase, 'aggregator' | 'others' | 'members'> {
+  const others = combinerFirst(ctx.scope.tables.filter((t) => t !== p), ctx.manifest, ctx.querier).map((t) => ({ table: t, filters: filtersOf(ctx.query, t) }));
+  return { aggregator: { table: p, filters: filtersOf(ctx.query, p) }, others, members: [p.owner, ...others.map((o) => o.table.owner)] };
+}
+
+function baseOf(ctx: FlowContext) {
+  return { querier: ctx.querier, outputs: ctx.query.select, minDistinctKeys: ctx.minDistinctKeys, receivers: ctx.manifest.receivers };
+}
+
+/**
+ * Count-only (SPEC §4, §4.4): COUNT(*) alone, over two tables or more. The member who learns the intersection size
+ * from PSI is the querier when it owns a table, so no third view is created.
+ */
+function planCountOnly(ctx: FlowContext): QueryPlan {
+  const { tables } = ctx.scope;
+  const p = tables.find((t) => t.owner === ctx.querier) ?? tables[0]!;
+  return withPrivacy({ ...baseOf(ctx), mode: 'count-only', ...sidesOf(ctx, p), groupBy: [], sumColumns: [] }, tables);
+}
+
+/**
+ * Aggregate mode (SPEC §4.3, §4.4): GROUP BY, SUM and AVG over P's table, joined with one table or more, each of
+ * which grants P its overlap.
+ */
+function planAggregate(ctx: FlowContext): QueryPlan {
+  const { query, scope } = ctx;
+  const p = scope.byName.get(assertSingleAggregator(query))!;
+  for (const q of scope.tables.filter((t) => t !== p)) assertOverlapGrant(q, p, filtersOf(query, q));
+  const sumColumns = sumColumnsOf(query);
+  const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy.map((g) => g.column), sumColumns } as AggregatePlan, scope.tables);
   // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
   // that is required.
   if (plan.groupBy.length === 0) return plan;
@@ -248,23 +347,30 @@ function withPrivacy<P extends QueryPlan>(plan: P, tables: readonly Table[]): P 
   return privacy ? { ...plan, privacy } : plan;
 }
 
-function planFederated(query: Query, side: TableSide, others: TableSide[], querier: string, minDistinctKeys: number, receivers: readonly string[]): QueryPlan {
-  const t = side.table;
+/**
+ * A federated table (SPEC §4.5), on its own or joined with one other member's table: the holders aggregate their
+ * parts over every declared group.
+ */
+function planFederated(ctx: FlowContext, t: Table): QueryPlan {
+  const { query, scope, querier, minDistinctKeys } = ctx;
+  const receivers = ctx.manifest.receivers;
+  const joined = scope.joined;
+  if (joined) assertFederatedGrant(t, joined, filtersOf(query, joined));
   // Every GROUP BY, SUM and AVG column is the federated table's: the joined table contributes keys and filters.
   if (valueColumnsOf(query).some((ref) => ref.table !== t.name)) {
     throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY, SUM and AVG of a query on the federated table ${t.name} name another table`, `columns of ${t.name}; the joined table contributes its keys and WHERE filters`);
   }
   const domain = declaredDomain(t, query.groupBy.map((g) => g.column), 'on a federated table');
-  const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
-  if (sumColumns.length > MAX_SUM_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
+  const sumColumns = sumColumnsOf(query);
   const holders = [...t.holders!];
+  const others = joined ? [{ table: joined, filters: filtersOf(query, joined) }] : [];
   const parts = [...holders, ...others.map((o) => o.table.owner)];
-  return {
+  const plan: FederatedPlan = {
     mode: 'federated',
     querier,
     members: [...parts, ...receivers.filter((r) => !parts.includes(r))],
     holders,
-    aggregator: side,
+    aggregator: { table: t, filters: filtersOf(query, t) },
     others,
     outputs: query.select,
     groupBy: query.groupBy.map((g) => g.column),
@@ -273,6 +379,7 @@ function planFederated(query: Query, side: TableSide, others: TableSide[], queri
     receivers,
     domain,
   };
+  return withPrivacy(plan, scope.tables);
 }
 
 /**
@@ -343,6 +450,14 @@ function checkPredicate(p: Predicate, c: Column): void {
       throw new CleanroomError('QUERY_INVALID', `${p.column.table}.${p.column.column} is a ${c.type} column; compare it with a ${want} literal, not ${lit.type === 'string' ? `'${lit.value}'` : String(lit.value)}`);
     }
   }
+}
+
+/** A column a query names, or QUERY_INVALID naming the table's columns. */
+function columnOf(scope: Scope, ref: ColumnRef): Column {
+  const t = scope.byName.get(ref.table);
+  const c = t?.columns.find((x) => x.name === ref.column);
+  if (!t || !c) throw new CleanroomError('QUERY_INVALID', `no column ${ref.table}.${ref.column}; columns of ${ref.table}: ${t?.columns.map((x) => x.name).join(', ') ?? 'none'}`);
+  return c;
 }
 
 function listOrNone(items: readonly string[]): string {

@@ -1,4 +1,5 @@
 import { AVG_DECIMALS } from '../limits.js';
+import { outputSlots, releasedSlots } from './group-vector.js';
 import type { QueryPlan } from './plan.js';
 
 /** One value of a result: a group's label (a dimension value), a count, or an exact decimal as text. */
@@ -7,46 +8,8 @@ export type Cell = string | number | null;
 /** One output group before sharing: its labels and its integer aggregates. */
 export interface GroupAggregate {
   readonly labels: readonly Cell[];
-  /** [rows, distinct keys, then per sum column: sum in units of 10^-scale, non-null count]. */
+  /** One value per slot of the group vector (src/query/group-vector.ts). */
   readonly values: readonly bigint[];
-}
-
-/**
- * What the aggregation stage opens, and how receivers turn opened integers into a result table.
- * Every group is a vector [matched rows, distinct matched keys, (sum, non-null count) per sum column].
- */
-export const ROWS = 0;
-export const KEYS = 1;
-
-export function groupWidth(plan: QueryPlan): number {
-  return 2 + 2 * plan.sumColumns.length;
-}
-
-/** Columns of the group vector that receivers need for the requested outputs, nothing more. */
-export function releasedColumns(plan: QueryPlan): number[] {
-  const cols = new Set<number>();
-  for (const item of plan.outputs) {
-    if (item.kind !== 'aggregate') continue;
-    const a = item.aggregate;
-    if (a.fn === 'count') cols.add(plan.mode === 'count-only' ? KEYS : ROWS);
-    else {
-      const i = plan.sumColumns.indexOf(a.column.column);
-      // The non-null count goes with every sum: SUM and AVG of a group with no value are NULL, as in SQL.
-      cols.add(2 + 2 * i);
-      cols.add(nonNullColumn(plan, i));
-    }
-  }
-  return [...cols].sort((x, y) => x - y);
-}
-
-
-/**
- * Where the non-null count of the i-th summed column is read: its own slot, or for a column the manifest declares
- * required (no NULL in any row) the matched-row count, which then equals it: one count released, not two (SPEC §10.2).
- */
-export function nonNullColumn(plan: QueryPlan, i: number): number {
-  const c = plan.aggregator.table.columns.find((x) => x.name === plan.sumColumns[i]);
-  return c && c.type !== 'string' && c.required ? ROWS : 3 + 2 * i;
 }
 
 /** How a query ends for the member that asked it: its result, or (not a receiver) what was released to whom. */
@@ -123,28 +86,25 @@ export function assembleResult(
   opened: readonly (readonly bigint[])[],
   noise?: NoiseBounds,
 ): QueryResult {
-  const released = releasedColumns(plan);
-  const at = (vector: readonly bigint[], column: number) => vector[released.indexOf(column)]!;
+  const released = releasedSlots(plan);
+  const at = (vector: readonly bigint[], slot: number) => vector[released.indexOf(slot)]!;
   const cells = opened.map((vector, g) =>
     plan.outputs.map((item): Aggregated => {
       if (item.kind === 'dimension') return { cell: labels[g]![plan.groupBy.indexOf(item.column.column)] ?? null, interval: null };
-      const a = item.aggregate;
-      if (a.fn === 'count') {
-        const column = plan.mode === 'count-only' ? KEYS : ROWS;
-        const v = at(vector, column);
+      const o = outputSlots(plan, item.aggregate);
+      if (o.fn === 'count') {
+        const v = at(vector, o.count);
         if (!noise) return { cell: Number(v), interval: null };
-        const [lo, hi] = countInterval(noise, column, v, 1 - noise.confidence);
+        const [lo, hi] = countInterval(noise, o.count, v, 1 - noise.confidence);
         return { cell: Number(atLeastZero(v)), interval: [Number(atLeastZero(lo)), Number(atLeastZero(hi))] };
       }
-      const i = plan.sumColumns.indexOf(a.column.column);
-      const c = plan.aggregator.table.columns.find((x) => x.name === a.column.column)!;
-      const scale = c.type === 'decimal' ? c.scale : 0;
-      const sum = at(vector, 2 + 2 * i);
-      const n = at(vector, nonNullColumn(plan, i));
+      const { column: c, scale } = o;
+      const sum = at(vector, o.sum);
+      const n = at(vector, o.nonNull);
       if (n <= 0n) return { cell: null, interval: null };
-      if (a.fn === 'sum') {
+      if (o.fn === 'sum') {
         if (!noise) return { cell: formatScaled(sum, scale), interval: null };
-        const q = noise.bound.get(2 + 2 * i)!;
+        const q = noise.bound.get(o.sum)!;
         return { cell: formatScaled(sum, scale), interval: [formatScaled(sum - q, scale), formatScaled(sum + q, scale)] };
       }
       const avg = (s: bigint, k: bigint) => divRound(s * 10n ** BigInt(AVG_DECIMALS), k * 10n ** BigInt(scale));
@@ -152,8 +112,8 @@ export function assembleResult(
       const lowest = boundInAvgUnits(c.type === 'string' ? 0 : c.min, scale, 'floor');
       const highest = boundInAvgUnits(c.type === 'string' ? 0 : c.max, scale, 'ceil');
       const clamp = (x: bigint) => (x < lowest ? lowest : x > highest ? highest : x);
-      const qs = noise.halfBound.get(2 + 2 * i)!;
-      const [nLow, nHigh] = countInterval(noise, nonNullColumn(plan, i), n, (1 - noise.confidence) / 2);
+      const qs = noise.halfBound.get(o.sum)!;
+      const [nLow, nHigh] = countInterval(noise, o.nonNull, n, (1 - noise.confidence) / 2);
       // The true sum and count lie within their half bounds together with probability at least `confidence`; the
       // true average then lies between the extreme ratios of the corners, and always within the column's bounds.
       const corners = nLow > 0n ? [sum - qs, sum + qs].flatMap((s) => [nLow, nHigh].map((k) => avg(s, k))) : [lowest, highest];

@@ -1,3 +1,4 @@
+import { countOnlyVector } from '../query/group-vector.js';
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
@@ -164,7 +165,7 @@ export class AggregatorSession extends PairSession {
     if (this.p.plan.mode === 'count-only') {
       // The dummies' shift comes off what is dealt; their spread around it is the noise this member cannot remove.
       const n = BigInt(this.matchedCount) - (this.dummies?.shift ?? 0n);
-      return this.deal([{ labels: [], values: [n, n] }]);
+      return this.deal([{ labels: [], values: countOnlyVector(n) }]);
     }
     return { send: [], aggregate: this.matched };
   }

@@ -1,5 +1,6 @@
 import { afterRelease } from '../query/after-release.js';
-import { type Cell, type GroupAggregate, KEYS, assembleResult, groupWidth, releasedColumns } from '../query/result.js';
+import { KEYS, groupWidth, releasedSlots } from '../query/group-vector.js';
+import { type Cell, type GroupAggregate, assembleResult } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import { RING_BITS, addShares, decodeRingElements, encodeRingElements, reconstruct, share } from '../crypto/shares.js';
 import { shuffleInPlace } from '../crypto/shuffle.js';
@@ -119,7 +120,7 @@ export class Release {
   constructor(private readonly r: ReleaseParams) {
     this.noise = noisePlan(r.plan, r.holders.length);
     this.width = groupWidth(r.plan);
-    this.cols = releasedColumns(r.plan);
+    this.cols = releasedSlots(r.plan);
     if (r.domain) {
       assertGroupsFit(r.domain);
       this.groups = r.domain.length;

@@ -1,3 +1,4 @@
+import { countOnlyVector } from '../query/group-vector.js';
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
@@ -329,7 +330,7 @@ export class RingSession extends Session {
     this.aggregating();
     if (this.r.plan.mode === 'count-only') {
       const n = BigInt(matched.length);
-      return this.released(this.release.deal([{ labels: [], values: [n, n] }]));
+      return this.released(this.release.deal([{ labels: [], values: countOnlyVector(n) }]));
     }
     return { send: [], aggregate: matched };
   }

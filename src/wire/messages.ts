@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ViolationReasonSchema } from '../errors.js';
-import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_GROUP_WIDTH, MIN_GROUP_WIDTH, PSI_BATCH_KEYS } from '../limits.js';
 
 export const PROTOCOL_VERSION = 2;
 
@@ -106,7 +106,7 @@ export const Shares = z.strictObject({
   type: z.literal('shares'),
   queryId: QueryId,
   groups: z.number().int().min(1).max(MAX_GROUPS),
-  width: z.number().int().min(2).max(2 + 2 * MAX_SUM_COLUMNS),
+  width: z.number().int().min(MIN_GROUP_WIDTH).max(MAX_GROUP_WIDTH),
   /** groups x width ring elements of 16 bytes, row-major. */
   values: bytes(),
 });

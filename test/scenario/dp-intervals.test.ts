@@ -6,7 +6,8 @@ import { DEMO_DP_SQL, DEMO_TABLES } from '../../scripts/demo-tables.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery, type QueryPlan } from '../../src/query/plan.js';
 import { errorBound, noisePlan } from '../../src/query/noise.js';
-import { ROWS, type GroupAggregate, type QueryResult } from '../../src/query/result.js';
+import { ROWS } from '../../src/query/group-vector.js';
+import type { GroupAggregate, QueryResult } from '../../src/query/result.js';
 import { pairRelease } from '../support/pair-release.js';
 
 /**

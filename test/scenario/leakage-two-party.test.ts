@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { reconstruct } from '../../src/crypto/shares.js';
 import { PSI_BATCH_KEYS } from '../../src/limits.js';
-import { KEYS } from '../../src/query/result.js';
+import { KEYS } from '../../src/query/group-vector.js';
 import { pad } from '../../src/transport/frame-padding.js';
 import { encodeFrame } from '../../src/wire/codec.js';
 import { ADVERTISER, AGG_SQL, AUDITOR, COUNT_SQL, PUBLISHER, buildCollaboration, plan } from '../support/collaboration.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRingElements, encodeRingElements } from '../../src/crypto/shares.js';
 import type { QueryPlan } from '../../src/query/plan.js';
-import { type Cell, type GroupAggregate, assembleResult, releasedColumns } from '../../src/query/result.js';
+import { releasedSlots } from '../../src/query/group-vector.js';
+import { type Cell, type GroupAggregate, assembleResult } from '../../src/query/result.js';
 import { Release, type ReleaseMessage, type ReleaseParams } from '../../src/session/release.js';
 import type { Outcome, Step } from '../../src/session/step.js';
 import { AGG_SQL, buildCollaboration, plan as planOf } from '../support/collaboration.js';
@@ -63,7 +64,7 @@ const is = (from: string, to: string, kind: string) => (w: Wire) =>
 const group = (label: string, keys: number, sum: number): GroupAggregate => ({ labels: [label], values: [BigInt(keys + 1), BigInt(keys), BigInt(sum), BigInt(keys + 1)] });
 
 function expected(plan: QueryPlan, groups: readonly GroupAggregate[]) {
-  const cols = releasedColumns(plan);
+  const cols = releasedSlots(plan);
   const kept = groups.filter((g) => g.values[1]! >= BigInt(MIN));
   return assembleResult(QUERY, plan, kept.map((g) => g.labels as Cell[]), kept.map((g) => cols.map((c) => g.values[c]!)));
 }

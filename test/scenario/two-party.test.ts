@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { SessionMessage } from '../../src/wire/messages.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
-import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_SUM_COLUMNS, PSI_BATCH_KEYS } from '../../src/limits.js';
+import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_GROUP_WIDTH, PSI_BATCH_KEYS } from '../../src/limits.js';
 import { ADVERTISER, AGG_SQL, AUDITOR, COUNT_SQL, PUBLISHER, TEST_POLICY, buildCollaboration } from '../support/collaboration.js';
 import { CATEGORIES, cleanData, emailOf, makeData, type Dataset, type Row } from '../support/datasets.js';
 import { expectedResult, sortRows } from '../support/expected-result.js';
@@ -364,7 +364,7 @@ describe('limits', () => {
   // The share matrix of MAX_GROUPS groups at the widest vector must fit one frame (src/limits.ts).
   it('a query with as many groups as MAX_GROUPS allows completes, and the widest share matrix fits a frame', async () => {
     const groups = MAX_GROUPS;
-    expect(groups * (2 + 2 * MAX_SUM_COLUMNS) * 16 + 64).toBeLessThan(MAX_FRAME_BYTES);
+    expect(groups * MAX_GROUP_WIDTH * 16 + 64).toBeLessThan(MAX_FRAME_BYTES);
     const s = await runScenario({
       collaboration: buildCollaboration(),
       sql: 'SELECT a.category, SUM(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category',

@@ -6,7 +6,7 @@ import { rhoForEpsilon } from '../../src/dp/zcdp.js';
 import { Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
 import { PADDING_SHARE, assertAddedPointsFit, errorBound, noiseBounds, noisePlan, shareHolders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
 import type { QueryPlan } from '../../src/query/plan.js';
-import { KEYS, ROWS, releasedColumns } from '../../src/query/result.js';
+import { KEYS, ROWS, releasedSlots } from '../../src/query/group-vector.js';
 import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
 import { DEMO_DP_SQL, DEMO_TABLES } from '../../scripts/demo-tables.js';
 import { laplaceSumTail } from '../../src/dp/laplace-sum.js';
@@ -717,7 +717,7 @@ describe('errorBound and noiseBounds: the stated 95% is the least width that cov
     const amount = { name: 'amount', type: 'decimal', scale: 0, min: -3, max: 3 } as const;
     const tables = m.tables.map((t) => (t.name === ADVERTISER ? { ...t, columns: t.columns.map((c) => (c.name === 'amount' ? amount : c)) } : t));
     const { noise, q } = await noiseOf('SELECT AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email', ManifestSchema.parse({ ...m, tables }));
-    const bounds = noiseBounds(noise, releasedColumns(q));
+    const bounds = noiseBounds(noise, releasedSlots(q));
     expect(bounds).toMatchObject({ epsilon: '1', delta: '0.000001', confidence: 0.95 });
     expect([...bounds.bound.keys()]).toEqual(noise.columns.map((c) => c.column));
     for (const c of noise.columns) {
