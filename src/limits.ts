@@ -33,7 +33,10 @@ export const MAX_QUERY_TABLES = 8;
 /** GROUP BY columns of one query. */
 export const MAX_GROUP_BY_COLUMNS = 16;
 
-/** Distinct columns one query may sum or average: bounds the width of a group's share vector. */
+/**
+ * Distinct columns one query may sum, average or count (COUNT(t.c)): bounds the width of a group's share vector (a
+ * summed column takes two slots, a column only counted one).
+ */
 export const MAX_SUM_COLUMNS = 8;
 
 /**

@@ -66,14 +66,17 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   };
   const joined = query.tables.map(table);
   const filters = (t: Table) => query.where.filter((c) => conditionTable(c) === t.name);
-  const summed = query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column] : []));
-  // Every GROUP BY, SUM and AVG column is of one table, whose rows are counted; a federated table is always that one.
-  const firstValue = [...query.groupBy, ...summed][0];
+  const summed = query.select.flatMap((i) => (i.kind === 'aggregate' && (i.aggregate.fn === 'sum' || i.aggregate.fn === 'avg') ? [i.aggregate.column] : []));
+  // COUNT(t.c) reads t.c's values (whether each row has one); COUNT(DISTINCT key) only the matched keys.
+  const counted = query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn === 'count-values' ? [i.aggregate.column] : []));
+  // Every GROUP BY, SUM, AVG and COUNT(t.c) column is of one table, whose rows are counted; a federated table is
+  // always that one.
+  const firstValue = [...query.groupBy, ...summed, ...counted][0];
   const valued = joined.find((t) => t.holders) ?? (firstValue && table(firstValue.table));
   const mode = valued?.holders ? 'federated' : valued ? 'aggregate' : 'count-only';
   const minDistinctKeys = Math.max(...joined.map((t) => t.rules.minDistinctKeys));
   const columns = query.select.map((i) => i.name);
-  const outputs = query.select.map((i): OutputKind => (i.kind === 'dimension' ? 'dimension' : i.aggregate.fn));
+  const outputs = query.select.map((i): OutputKind => (i.kind === 'dimension' ? 'dimension' : i.aggregate.fn === 'count-values' || i.aggregate.fn === 'count-distinct' ? 'count' : i.aggregate.fn));
   const keysOf = (t: Table) => keySet(t, partsOf(t, data).flat(), filters(t));
 
   if (!valued) {
@@ -88,9 +91,10 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   const others = joined.filter((t) => t !== valued).map(keysOf);
   const groupBy = query.groupBy.map((g) => g.column);
   const sumColumns = [...new Set(summed.map((ref) => ref.column))];
+  const countColumns = [...new Set(counted.map((ref) => ref.column))];
   const perPart = partsOf(valued, data).map((rows) => {
     const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
-    return groupTotals(valued, matched, groupBy, sumColumns);
+    return groupTotals(valued, matched, groupBy, sumColumns, countColumns);
   });
   const totals = merge(perPart).sort((a, b) => compareLabels(a.labels, b.labels, groupBy.map((name) => valued.columns.find((c) => c.name === name)!)));
 
@@ -113,6 +117,8 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
         if (item.kind === 'dimension') return g.labels[groupBy.indexOf(item.column.column)] ?? null;
         const a = item.aggregate;
         if (a.fn === 'count') return g.rows;
+        if (a.fn === 'count-values') return g.nonNull[countColumns.indexOf(a.column.column)]!;
+        if (a.fn === 'count-distinct') return g.keys;
         const i = at(a.column);
         if (g.counts[i] === 0) return null;
         return a.fn === 'sum' ? decimalText(g.sums[i]!, scale(a.column)) : averageText(g.sums[i]!, g.counts[i]!, scale(a.column));
@@ -158,7 +164,7 @@ function merge(parts: readonly GroupTotals[][]): Merged[] {
     const id = JSON.stringify(g.labels);
     const m = out.get(id);
     if (!m) {
-      out.set(id, { ...g, keys: g.keys.size, sums: [...g.sums], counts: [...g.counts], doubles: [...g.doubles] });
+      out.set(id, { ...g, keys: g.keys.size, sums: [...g.sums], counts: [...g.counts], doubles: [...g.doubles], nonNull: [...g.nonNull] });
       continue;
     }
     m.rows += g.rows;
@@ -166,6 +172,7 @@ function merge(parts: readonly GroupTotals[][]): Merged[] {
     g.sums.forEach((s, i) => (m.sums[i]! += s));
     g.counts.forEach((c, i) => (m.counts[i]! += c));
     g.doubles.forEach((d, i) => (m.doubles[i]! += d));
+    g.nonNull.forEach((c, i) => (m.nonNull[i]! += c));
   }
   return [...out.values()];
 }

@@ -11,10 +11,15 @@ export interface GroupTotals {
   readonly sums: bigint[];
   readonly counts: number[];
   readonly doubles: number[];
+  /** Per counted column (COUNT(t.c)): how many rows of the group have a value in it. */
+  readonly nonNull: number[];
 }
 
-/** The rows grouped by the labels of `groupBy`, with their totals over `sumColumns`, ordered by label (NULLs last). */
-export function groupTotals(table: Table, rows: Iterable<KeyedRow>, groupBy: readonly string[], sumColumns: readonly string[]): GroupTotals[] {
+/**
+ * The rows grouped by the labels of `groupBy`, with their totals over `sumColumns` and non-NULL counts over
+ * `countColumns`, ordered by label (NULLs last).
+ */
+export function groupTotals(table: Table, rows: Iterable<KeyedRow>, groupBy: readonly string[], sumColumns: readonly string[], countColumns: readonly string[] = []): GroupTotals[] {
   const column = (name: string): Column => {
     const c = table.columns.find((x) => x.name === name);
     if (!c) throw new Error(`${table.name} has no column ${name}`);
@@ -22,14 +27,18 @@ export function groupTotals(table: Table, rows: Iterable<KeyedRow>, groupBy: rea
   };
   const dims = groupBy.map(column);
   const summed = sumColumns.map(column);
+  const counted = countColumns.map(column);
   const groups = new Map<string, GroupTotals>();
   for (const { row, key } of rows) {
     const labels = dims.map((c) => labelOf(row[c.name] ?? null, c));
     const id = JSON.stringify(labels);
     let g = groups.get(id);
-    if (!g) groups.set(id, (g = { labels, rows: 0, keys: new Set(), sums: summed.map(() => 0n), counts: summed.map(() => 0), doubles: summed.map(() => 0) }));
+    if (!g) groups.set(id, (g = { labels, rows: 0, keys: new Set(), sums: summed.map(() => 0n), counts: summed.map(() => 0), doubles: summed.map(() => 0), nonNull: counted.map(() => 0) }));
     g.rows += 1;
     g.keys.add(key);
+    counted.forEach((c, i) => {
+      if ((row[c.name] ?? null) !== null) g.nonNull[i]! += 1;
+    });
     summed.forEach((c, i) => {
       const u = units(row[c.name] ?? null, c);
       if (u === null) return;

@@ -6,7 +6,7 @@ import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
 import type { Literal } from '../query/ast.js';
 import { columnsOf } from '../query/condition.js';
-import { vectorSelectSql } from '../query/group-vector.js';
+import { vectorSelectSql, type VectorShape } from '../query/group-vector.js';
 import type { TableSide } from '../query/plan.js';
 import type { CheckedTable } from './checked-table.js';
 import { sourceName, type TableSource } from './table-source.js';
@@ -30,13 +30,19 @@ export type { TableReport } from './table-reader.js';
 
 
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
-export function usedColumns(side: TableSide, groupBy: readonly string[] = [], sumColumns: readonly string[] = []): string[] {
-  return [...new Set([side.table.joinKey.column, ...side.filters.flatMap(columnsOf), ...groupBy, ...sumColumns])];
+export function usedColumns(side: TableSide, groupBy: readonly string[] = [], columns: readonly string[] | VectorShape = []): string[] {
+  const { sumColumns, countColumns = [] } = shapeOf(columns);
+  return [...new Set([side.table.joinKey.column, ...side.filters.flatMap(columnsOf), ...groupBy, ...sumColumns, ...countColumns])];
+}
+
+/** The group vector's shape: the summed columns alone, or the whole shape (summed and counted columns). */
+function shapeOf(columns: readonly string[] | VectorShape): VectorShape {
+  return Array.isArray(columns) ? { sumColumns: columns } : (columns as VectorShape);
 }
 
 /** Every column a query reads from `side`: the aggregated side's groups and sums besides keys and filters. */
-export function columnsRead(plan: { readonly aggregator: TableSide; readonly groupBy: readonly string[]; readonly sumColumns: readonly string[] }, side: TableSide): string[] {
-  return side === plan.aggregator ? usedColumns(side, plan.groupBy, plan.sumColumns) : usedColumns(side);
+export function columnsRead(plan: { readonly aggregator: TableSide; readonly groupBy: readonly string[] } & VectorShape, side: TableSide): string[] {
+  return side === plan.aggregator ? usedColumns(side, plan.groupBy, plan) : usedColumns(side);
 }
 
 /**
@@ -199,7 +205,7 @@ export class TableStore {
    * its key appears on the other side). `matched` holds indices into the key order of `hashedKeys`, so the keys
    * themselves never sit in the JS heap. Groups come sorted by their labels.
    */
-  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[] | VectorShape, matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
     const order = this.orders.get(side);
     if (order === undefined) throw new CleanroomError('INTERNAL', 'matched keys of a query side whose keys were never streamed');
@@ -222,7 +228,7 @@ export class TableStore {
   }
 
   /** Per-group aggregates over every filtered row with a key: one holder's part of a federated table. */
-  async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+  async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[] | VectorShape, maxRowsPerKey?: number): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
     return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, 'true', maxRowsPerKey));
   }
@@ -255,7 +261,7 @@ export class TableStore {
   }
 
   /** Runs `f` on a connection of its own, over the side's table as the query reads it, all of one file version. */
-  private async using<T>(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[], f: (conn: DuckDBConnection, relation: string, checked: CheckedTable) => Promise<T>): Promise<T> {
+  private async using<T>(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[] | VectorShape, f: (conn: DuckDBConnection, relation: string, checked: CheckedTable) => Promise<T>): Promise<T> {
     const columns = usedColumns(side, groupBy, sumColumns);
     const checked = await this.read(side, columns);
     const conn = await this.db.connect();
@@ -320,7 +326,7 @@ async function aggregate(
   side: TableSide,
   relation: string,
   groupBy: readonly string[],
-  sumColumns: readonly string[],
+  sumColumns: readonly string[] | VectorShape,
   where: string,
   maxRowsPerKey?: number,
   /** The salt `where` orders keys by, bound after the filters' literals (the same ones `where` was built with). */
@@ -329,7 +335,7 @@ async function aggregate(
   const { sql, params: literals } = keySetSql(side, relation);
   const params = order === undefined ? literals : [...literals, order];
   const dims = groupBy.map(quoteIdent);
-  const select = [...dims, ...vectorSelectSql(side.table, { sumColumns }, 'nk', quoteIdent)].join(', ');
+  const select = [...dims, ...vectorSelectSql(side.table, shapeOf(sumColumns), 'nk', quoteIdent)].join(', ');
   const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
   const cap = maxRowsPerKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${maxRowsPerKey}`;
   const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (SELECT * FROM (${sql}) s WHERE ${where}${cap})${grouping}`, params)).getRows();

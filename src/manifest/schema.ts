@@ -141,6 +141,14 @@ export function holdersOf(t: Table): readonly string[] {
   return t.holders ?? [t.owner];
 }
 
+/**
+ * Whether a column's non-null count is its table's row count: a numeric column declared `required` has no NULL in
+ * any row (the group vector reads its non-null count from the row count, src/query/group-vector.ts).
+ */
+export function everyRowHasValue(c: Column): boolean {
+  return c.type !== 'string' && c.required === true;
+}
+
 /** The largest |value| of a numeric column, in units of 10^-scale: what one row can add to a sum, rounded up. */
 export function maxAbsUnits(c: Extract<Column, { min: number }>): bigint {
   const scale = c.type === 'decimal' ? c.scale : 0;

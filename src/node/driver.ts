@@ -75,9 +75,9 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   };
   const aggregateOwn = (request: readonly number[] | 'all') => {
     const cap = plan.privacy?.maxRowsPerKey;
-    if (request === 'all') return store.aggregateAll(machine.side, plan.groupBy, plan.sumColumns, cap);
+    if (request === 'all') return store.aggregateAll(machine.side, plan.groupBy, plan, cap);
     ctx.onProgress?.({ queryId, stage: 'aggregation', ownKeys: request.length });
-    return store.aggregateMatched(machine.side, plan.groupBy, plan.sumColumns, request, cap);
+    return store.aggregateMatched(machine.side, plan.groupBy, plan, request, cap);
   };
   const apply = (step: Step): void => {
     control.touch();

@@ -51,7 +51,10 @@ function outputIndex(ref: OutputRef, outputs: readonly SelectItem[], clause: str
 }
 
 function aggregateText(a: Aggregate): string {
-  return a.fn === 'count' ? 'COUNT(*)' : `${a.fn.toUpperCase()}(${a.column.table}.${a.column.column})`;
+  if (a.fn === 'count') return 'COUNT(*)';
+  if (a.fn === 'count-values') return `COUNT(${a.column.table}.${a.column.column})`;
+  if (a.fn === 'count-distinct') return `COUNT(DISTINCT ${a.column.table}.${a.column.column})`;
+  return `${a.fn.toUpperCase()}(${a.column.table}.${a.column.column})`;
 }
 
 /** A HAVING literal must be of its output's type: numbers for aggregates and numeric labels, strings for text labels. */

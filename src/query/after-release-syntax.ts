@@ -11,7 +11,7 @@ import { child, children, COMPARISONS, describe, invalid, MIRRORED, optionalChil
  * nothing (SPEC §5); the planner checks that they name only outputs (src/query/after-release-plan.ts).
  */
 
-const OUTPUT_FORMS = 'an output column, by its name (the alias, or e.g. count, sum_amount) or as SELECT writes it (t.dim, COUNT(*), SUM(t.c), AVG(t.c))';
+const OUTPUT_FORMS = 'an output column, by its name (the alias, or e.g. count, count_amount, sum_amount) or as SELECT writes it (t.dim, COUNT(*), COUNT(t.c), COUNT(DISTINCT t.key), SUM(t.c), AVG(t.c))';
 const HAVING_FORMS = 'an output column compared with a literal (=, !=, <, <=, >, >=), IN (...), BETWEEN x AND y, IS [NOT] NULL, joined with AND';
 const AGGREGATE_FUNCTIONS: ReadonlySet<string> = new Set(['count_star', 'count', 'sum', 'avg']);
 

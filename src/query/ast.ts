@@ -40,11 +40,13 @@ export type Condition =
 
 export type Aggregate =
   | { readonly fn: 'count' } // COUNT(*)
+  | { readonly fn: 'count-values'; readonly column: ColumnRef } // COUNT(t.c): the rows of the group with a value in t.c
+  | { readonly fn: 'count-distinct'; readonly column: ColumnRef } // COUNT(DISTINCT t.key): distinct matched join keys
   | { readonly fn: 'sum' | 'avg'; readonly column: ColumnRef };
 
 export type SelectItem =
   | { readonly kind: 'dimension'; readonly column: ColumnRef; readonly name: string }
-  | { readonly kind: 'aggregate'; readonly aggregate: Aggregate; readonly name: string }; // name: alias if given, else e.g. "category", "count", "sum_amount", "avg_amount"; names must be unique
+  | { readonly kind: 'aggregate'; readonly aggregate: Aggregate; readonly name: string }; // name: alias if given, else e.g. "category", "count", "count_amount", "count_distinct_email", "sum_amount", "avg_amount"; names must be unique
 
 export interface JoinCondition { readonly left: ColumnRef; readonly right: ColumnRef }
 
@@ -65,7 +67,7 @@ export interface Query {
 export type OutputRef =
   | { readonly kind: 'name'; readonly name: string } // an unqualified identifier
   | { readonly kind: 'column'; readonly column: ColumnRef } // a qualified column: a dimension output
-  | { readonly kind: 'aggregate'; readonly aggregate: Aggregate }; // COUNT(*), SUM(t.c), AVG(t.c): an aggregate output
+  | { readonly kind: 'aggregate'; readonly aggregate: Aggregate }; // COUNT(*), COUNT(t.c), COUNT(DISTINCT t.key), SUM(t.c), AVG(t.c)
 
 /** A test of one output's value in a released row; NULL fails every test but IS NULL, as in SQL. */
 export type OutputTest =

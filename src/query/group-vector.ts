@@ -1,5 +1,5 @@
 import { MAX_GROUP_WIDTH, MAX_SUM_COLUMNS, MIN_GROUP_WIDTH } from '../limits.js';
-import { maxAbsUnits, type Column, type Table } from '../manifest/schema.js';
+import { everyRowHasValue, maxAbsUnits, type Column, type Table } from '../manifest/schema.js';
 import type { Aggregate } from './ast.js';
 import type { QueryPlan } from './plan.js';
 
@@ -7,7 +7,7 @@ import type { QueryPlan } from './plan.js';
  * The per-group vector (SPEC §4.3, §10.2): the integers the aggregating side computes for every group, shares, and
  * opens in part. Its layout lives here and nowhere else:
  *
- *   [matched rows, distinct matched keys, (sum, non-null count) per summed column]
+ *   [matched rows, distinct matched keys, (sum, non-null count) per summed column, non-null count per counted column]
  *
  * Everything else asks this module: the slots and the width, where a value sits, the SQL that fills a vector in
  * DuckDB, each slot's sensitivity under a privacy policy, and which slots an output reads. A new aggregate (say a
@@ -23,9 +23,14 @@ export type Slot =
   /** How many rows of the group have a value in the column: the divisor of AVG, and whether SUM is NULL. */
   | { readonly kind: 'non-null'; readonly column: string };
 
-/** What decides a vector's layout: the summed columns of the aggregated table, in the plan's order. */
+/**
+ * What decides a vector's layout: the summed columns of the aggregated table, in the plan's order, then the columns
+ * only counted (COUNT(t.c)), each once: not summed (a summed column's non-null slot serves), and not a column whose
+ * non-null count is the row count (everyRowHasValue: nonNullSlot reads ROWS for it). The planner lists them so.
+ */
 export interface VectorShape {
   readonly sumColumns: readonly string[];
+  readonly countColumns?: readonly string[];
 }
 
 /** The slot of the matched-row count. */
@@ -35,20 +40,27 @@ export const KEYS = 1;
 
 /** Every slot of a plan's vector, in order. */
 export function slots(shape: VectorShape): Slot[] {
-  return [{ kind: 'rows' }, { kind: 'keys' }, ...shape.sumColumns.flatMap((column): Slot[] => [{ kind: 'sum', column }, { kind: 'non-null', column }])];
+  return [
+    { kind: 'rows' },
+    { kind: 'keys' },
+    ...shape.sumColumns.flatMap((column): Slot[] => [{ kind: 'sum', column }, { kind: 'non-null', column }]),
+    ...(shape.countColumns ?? []).map((column): Slot => ({ kind: 'non-null', column })),
+  ];
 }
 
 /** How many values a group's vector holds. */
 export function groupWidth(shape: VectorShape): number {
-  return widthFor(shape.sumColumns.length);
+  return widthFor(shape.sumColumns.length, shape.countColumns?.length ?? 0);
 }
 
-function widthFor(sumColumns: number): number {
-  return 2 + 2 * sumColumns;
+/** The planner bounds summed plus counted columns by MAX_SUM_COLUMNS: a counted column is one slot, a summed two. */
+function widthFor(sumColumns: number, countColumns: number): number {
+  return 2 + 2 * sumColumns + countColumns;
 }
 
-// The wire bounds a share vector's width by these (src/wire/messages.ts cannot import this module).
-if (widthFor(0) !== MIN_GROUP_WIDTH || widthFor(MAX_SUM_COLUMNS) !== MAX_GROUP_WIDTH) {
+// The wire bounds a share vector's width by these (src/wire/messages.ts cannot import this module): the widest
+// vector sums MAX_SUM_COLUMNS columns; counting some of them instead only narrows it.
+if (widthFor(0, 0) !== MIN_GROUP_WIDTH || widthFor(MAX_SUM_COLUMNS, 0) !== MAX_GROUP_WIDTH || widthFor(0, MAX_SUM_COLUMNS) > MAX_GROUP_WIDTH) {
   throw new Error('src/limits.ts: MIN_GROUP_WIDTH and MAX_GROUP_WIDTH must be the width of the narrowest and widest group vector');
 }
 
@@ -112,12 +124,12 @@ export function sumSlot(plan: QueryPlan, column: string): number {
 }
 
 /**
- * Where the non-null count of a summed column is read: its own slot, or for a column the manifest declares required
+ * Where the non-null count of a summed or counted column is read: its own slot, or for a column the manifest declares required
  * (no NULL in any row) the matched-row count, which then equals it: one count released, not two (SPEC §10.2).
  */
 export function nonNullSlot(plan: QueryPlan, column: string): number {
   const c = plan.aggregator.table.columns.find((x) => x.name === column);
-  return c && c.type !== 'string' && c.required ? ROWS : slotIndex(plan, { kind: 'non-null', column });
+  return c && everyRowHasValue(c) ? ROWS : slotIndex(plan, { kind: 'non-null', column });
 }
 
 /** Which slots an aggregate output reads, and (SUM, AVG) its column with the scale its sum is in. */
@@ -127,6 +139,10 @@ export type OutputSlots =
 
 export function outputSlots(plan: QueryPlan, a: Aggregate): OutputSlots {
   if (a.fn === 'count') return { fn: 'count', count: countSlot(plan) };
+  // COUNT(DISTINCT key): the distinct matched keys, whichever table's key it names (matched keys are the same).
+  if (a.fn === 'count-distinct') return { fn: 'count', count: KEYS };
+  // COUNT(t.c): the non-null count, as AVG reads it; one slot however many outputs read it.
+  if (a.fn === 'count-values') return { fn: 'count', count: nonNullSlot(plan, a.column.column) };
   const column = columnOf(plan.aggregator.table, a.column.column);
   const scale = column.type === 'decimal' ? column.scale : 0;
   // The non-null count goes with every sum: SUM and AVG of a group with no value are NULL, as in SQL.

@@ -1,6 +1,6 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
-import { overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
+import { everyRowHasValue, overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
 import { afterReleasePlan, type AfterRelease } from './after-release-plan.js';
 import type { ColumnRef, Condition, Literal, Predicate, Query, SelectItem } from './ast.js';
 import { columnsOf, predicatesOf, tablesOf } from './condition.js';
@@ -32,6 +32,8 @@ interface PlanBase {
   readonly groupBy: readonly string[];
   /** Aggregator columns summed (for SUM and for AVG), each once. */
   readonly sumColumns: readonly string[];
+  /** Aggregator columns counted (COUNT(t.c)) that need a non-null slot of their own (group-vector.ts VectorShape). */
+  readonly countColumns?: readonly string[];
   /** The strictest minimum-count rule among the query's tables. */
   readonly minDistinctKeys: number;
   readonly receivers: readonly string[];
@@ -225,6 +227,14 @@ function assertDimension(scope: Scope, ref: ColumnRef, use: string): void {
 function assertAggregations(query: Query, scope: Scope): void {
   for (const item of query.select) {
     if (item.kind !== 'aggregate' || item.aggregate.fn === 'count') continue;
+    if (item.aggregate.fn === 'count-distinct') {
+      assertCountDistinct(item.aggregate.column, scope);
+      continue;
+    }
+    if (item.aggregate.fn === 'count-values') {
+      assertCountValues(item.aggregate.column, scope);
+      continue;
+    }
     const { fn, column: ref } = item.aggregate;
     columnOf(scope, ref);
     const t = scope.byName.get(ref.table)!;
@@ -243,6 +253,46 @@ function assertAggregations(query: Query, scope: Scope): void {
         `SUM as well in the rule, or a privacy policy on ${t.name} (the sum and count are then noisy)`,
       );
     }
+  }
+}
+
+/**
+ * COUNT(t.c) (SPEC §5, `<table>.rules.aggregations`): which rows have a value in t.c is about t.c's values, so t.c is
+ * a dimension of its table or has an aggregation rule (any function): COUNT(*) alone does not grant it.
+ */
+function assertCountValues(ref: ColumnRef, scope: Scope): void {
+  columnOf(scope, ref);
+  const t = scope.byName.get(ref.table)!;
+  if (t.rules.dimensions.includes(ref.column) || t.rules.aggregations.some((a) => a.column === ref.column)) return;
+  const allowed = [...new Set([...t.rules.dimensions, ...t.rules.aggregations.map((a) => a.column)])].map((c) => `COUNT(${t.name}.${c})`);
+  throw new RuleViolation(
+    `${t.name}.rules.aggregations`,
+    `COUNT(${ref.table}.${ref.column}) would reveal which rows have a value in ${ref.table}.${ref.column}, which is neither a dimension nor an aggregation column of ${t.name}`,
+    listOrNone(['COUNT(*)', ...allowed]),
+  );
+}
+
+/**
+ * COUNT(DISTINCT t.key) (SPEC §5, `<table>.joinKey`): the distinct matched keys, so t.key is the join key of a table
+ * of the query, any of them (the matched keys are the same in every table). Not on a federated table: its parts
+ * count their keys apart, and a key held in two parts would count twice.
+ */
+function assertCountDistinct(ref: ColumnRef, scope: Scope): void {
+  columnOf(scope, ref);
+  const t = scope.byName.get(ref.table)!;
+  if (ref.column !== t.joinKey.column) {
+    throw new RuleViolation(
+      `${t.name}.joinKey`,
+      `COUNT(DISTINCT ${ref.table}.${ref.column}) is not supported: DISTINCT counts the matched join keys only`,
+      scope.tables.map((x) => `COUNT(DISTINCT ${x.name}.${x.joinKey.column})`).join(', '),
+    );
+  }
+  if (scope.federated) {
+    throw new RuleViolation(
+      'privacy-model.federated-distinct',
+      `COUNT(DISTINCT ${ref.table}.${ref.column}) over the federated table ${scope.federated.name} would count a key held in two parts twice`,
+      'COUNT(*), COUNT(t.c), SUM and AVG on a federated table',
+    );
   }
 }
 
@@ -290,13 +340,23 @@ function assertFederatedGrant(federated: Table, joined: Table, filters: readonly
   for (const h of federated.holders!) assertGrantedFilters(joined, h, filters);
 }
 
-/** MAX_SUM_COLUMNS: the distinct columns summed or averaged, each once: they set the width of the group vector. */
-function sumColumnsOf(query: Query): string[] {
-  const sumColumns = [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column.column] : [])))];
-  if (sumColumns.length > MAX_SUM_COLUMNS) {
-    throw new CleanroomError('LIMIT_EXCEEDED', `the query sums or averages ${sumColumns.length} columns; at most ${MAX_SUM_COLUMNS} per query`);
+/**
+ * MAX_SUM_COLUMNS: the distinct columns summed, averaged or counted (COUNT(t.c)), each once: they set the width of the
+ * group vector (group-vector.ts).
+ */
+function vectorColumnsOf(query: Query, table: Table): { sumColumns: string[]; countColumns: string[] } {
+  const of = (fns: readonly string[]) =>
+    [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && fns.includes(i.aggregate.fn) && 'column' in i.aggregate ? [i.aggregate.column.column] : [])))];
+  const sumColumns = of(['sum', 'avg']);
+  const counted = of(['count-values']);
+  const columns = new Set([...sumColumns, ...counted]).size;
+  if (columns > MAX_SUM_COLUMNS) {
+    throw new CleanroomError('LIMIT_EXCEEDED', `the query sums, averages or counts ${columns} columns; at most ${MAX_SUM_COLUMNS} per query`);
   }
-  return sumColumns;
+  // A counted column has a non-null slot of its own unless it is summed too, or every row has a value (the vector
+  // then reads the row count: group-vector.ts, VectorShape).
+  const countColumns = counted.filter((name) => !sumColumns.includes(name) && !table.columns.some((c) => c.name === name && everyRowHasValue(c)));
+  return { sumColumns, countColumns };
 }
 
 /** The conjuncts of WHERE on `t`: each names one table once assertWhere has passed. */
@@ -332,8 +392,7 @@ function planAggregate(ctx: FlowContext): QueryPlan {
   const { query, scope } = ctx;
   const p = scope.byName.get(assertSingleAggregator(query))!;
   for (const q of scope.tables.filter((t) => t !== p)) assertOverlapGrant(q, p, filtersOf(query, q));
-  const sumColumns = sumColumnsOf(query);
-  const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy.map((g) => g.column), sumColumns } as AggregatePlan, scope.tables);
+  const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy.map((g) => g.column), ...vectorColumnsOf(query, p) } as AggregatePlan, scope.tables);
   // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
   // that is required.
   if (plan.groupBy.length === 0) return plan;
@@ -361,7 +420,7 @@ function planFederated(ctx: FlowContext, t: Table): QueryPlan {
     throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY, SUM and AVG of a query on the federated table ${t.name} name another table`, `columns of ${t.name}; the joined table contributes its keys and WHERE filters`);
   }
   const domain = declaredDomain(t, query.groupBy.map((g) => g.column), 'on a federated table');
-  const sumColumns = sumColumnsOf(query);
+  const { sumColumns, countColumns } = vectorColumnsOf(query, t);
   const holders = [...t.holders!];
   const others = joined ? [{ table: joined, filters: filtersOf(query, joined) }] : [];
   const parts = [...holders, ...others.map((o) => o.table.owner)];
@@ -375,6 +434,7 @@ function planFederated(ctx: FlowContext, t: Table): QueryPlan {
     outputs: query.select,
     groupBy: query.groupBy.map((g) => g.column),
     sumColumns,
+    countColumns,
     minDistinctKeys,
     receivers,
     domain,
@@ -430,7 +490,8 @@ function assertGrantedFilters(t: Table, member: string, filters: readonly Condit
 }
 
 function valueColumnsOf(query: Query): ColumnRef[] {
-  return [...query.groupBy, ...query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' ? [i.aggregate.column] : []))];
+  // COUNT(DISTINCT key) reads no column's values: only the matched keys, which count-only computes as well.
+  return [...query.groupBy, ...query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' && i.aggregate.fn !== 'count-distinct' ? [i.aggregate.column] : []))];
 }
 
 /** Types: lower/upper/trim and LIKE read strings; a literal has its column's type. */

@@ -2,12 +2,12 @@ import type { Aggregate, ColumnRef, SelectItem } from './ast.js';
 import type { Scope } from './from.js';
 import { child, children, describe, invalid, list, text, type Node } from './tree.js';
 
-const SELECT_FORMS = 'table.column dimensions, COUNT(*), SUM(t.c) and AVG(t.c)';
+const SELECT_FORMS = 'table.column dimensions, COUNT(*), COUNT(t.c), COUNT(DISTINCT t.joinkey), SUM(t.c) and AVG(t.c)';
 
 export function selectList(items: readonly Node[], scope: Scope): SelectItem[] {
   const select = items.map((n) => selectItem(n, scope));
   if (!select.some((item) => item.kind === 'aggregate')) {
-    throw invalid('SELECT needs at least one aggregate: COUNT(*), SUM(t.c) or AVG(t.c)');
+    throw invalid('SELECT needs at least one aggregate: COUNT(*), COUNT(t.c), COUNT(DISTINCT t.joinkey), SUM(t.c) or AVG(t.c)');
   }
   checkUniqueNames(select);
   return select;
@@ -27,16 +27,19 @@ function selectItem(n: Node, scope: Scope): SelectItem {
   throw invalid(`${describe(n)} is not supported in SELECT: allowed are ${SELECT_FORMS}`);
 }
 
-/** COUNT(*), SUM(t.c) or AVG(t.c), wherever the query names an aggregate: SELECT, HAVING, ORDER BY. */
+/**
+ * COUNT(*), COUNT(t.c), COUNT(DISTINCT t.key), SUM(t.c) or AVG(t.c), wherever the query names an aggregate: SELECT,
+ * HAVING, ORDER BY. DISTINCT is accepted in COUNT only; that it names a join key is the planner's rule.
+ */
 export function aggregateCall(n: Node, scope: Scope): Aggregate {
   const fn = text(n, 'function_name');
   if (text(n, 'schema') !== '' || text(n, 'catalog') !== '') throw invalid(`write ${fn.toUpperCase()} without a schema`);
-  if (fn === 'count') throw invalid(`COUNT(column) is not supported: use COUNT(*); allowed are ${SELECT_FORMS}`);
-  if (fn !== 'count_star' && fn !== 'sum' && fn !== 'avg') {
+  if (fn !== 'count_star' && fn !== 'count' && fn !== 'sum' && fn !== 'avg') {
     throw invalid(`${describe(n)} is not supported in SELECT: allowed are ${SELECT_FORMS}`);
   }
   const name = fn === 'count_star' ? 'COUNT' : fn.toUpperCase();
-  if (n.distinct === true) throw invalid(`${name}(DISTINCT ...) is not supported: allowed are ${SELECT_FORMS}`);
+  const distinct = n.distinct === true;
+  if (distinct && fn !== 'count') throw invalid(`${name}(DISTINCT ...) is not supported: DISTINCT is allowed only as COUNT(DISTINCT t.joinkey)`);
   if (n.filter !== null) throw invalid(`${name}(...) FILTER (WHERE ...) is not supported: put conditions in WHERE`);
   if (list(child(n, 'order_bys'), 'orders').length > 0) throw invalid(`ORDER BY inside ${name}(...) is not supported`);
   if (n.export_state === true) throw invalid('EXPORT_STATE is not supported');
@@ -44,13 +47,19 @@ export function aggregateCall(n: Node, scope: Scope): Aggregate {
   const args = children(n, 'children');
   const [arg] = args;
   if (args.length !== 1 || arg?.class !== 'COLUMN_REF') {
+    if (distinct) throw invalid('COUNT(DISTINCT ...) takes exactly one column, a join key, e.g. COUNT(DISTINCT t.joinkey); expressions are not supported');
     throw invalid(`${name} takes exactly one column, e.g. ${name}(t.c); expressions are not supported`);
   }
-  return { fn, column: scope.column(arg) };
+  const column = scope.column(arg);
+  if (fn === 'count') return distinct ? { fn: 'count-distinct', column } : { fn: 'count-values', column };
+  return { fn, column };
 }
 
 function defaultName(a: Aggregate): string {
-  return a.fn === 'count' ? 'count' : `${a.fn}_${a.column.column}`;
+  if (a.fn === 'count') return 'count';
+  if (a.fn === 'count-values') return `count_${a.column.column}`;
+  if (a.fn === 'count-distinct') return `count_distinct_${a.column.column}`;
+  return `${a.fn}_${a.column.column}`;
 }
 
 function checkUniqueNames(select: readonly SelectItem[]): void {

@@ -225,9 +225,13 @@ export class Release {
     return order.map((g, pos) => vectors[g]!.map((v, c) => (c === KEYS ? this.keyCounts[pos]! : v)));
   }
 
-  /** Whether a sole dealer deals its exact counts in an order of their own (SPEC §4.3); noisy counts need not hide. */
+  /**
+   * Whether a sole dealer deals its exact counts in an order of their own (SPEC §4.3); noisy counts need not hide, nor
+   * do the distinct-key counts of a query that outputs them (COUNT(DISTINCT key)): each released group's count is
+   * then in its result row, and the value vectors must carry it in their own order.
+   */
   private get splitsOrders(): boolean {
-    return this.r.dealers.length === 1 && !this.r.domain && !this.noise;
+    return this.r.dealers.length === 1 && !this.r.domain && !this.noise && !releasedSlots(this.r.plan).includes(KEYS);
   }
 
   receive(from: string, msg: ReleaseMessage): Step {

@@ -230,6 +230,23 @@ describe('the cleanroom CLI', () => {
     expect(lines[5]).toBe(`(3 row(s) shown of ${exp.released} released; rows resting on fewer than 3 distinct join keys are never released)`);
   });
 
+  it('COUNT(t.c) and COUNT(DISTINCT key) through the nodes: the oracle\'s rows, usable in HAVING and ORDER BY', async () => {
+    const sql =
+      'SELECT s.category AS cat, COUNT(*) AS n, COUNT(s.amount), COUNT(s.tier), COUNT(DISTINCT v.email) FROM sales s JOIN visits v ON s.email = v.email ' +
+      'GROUP BY s.category HAVING count_distinct_email >= 3 ORDER BY COUNT(s.amount) DESC, cat';
+    const exp = await plaintextAnswer(sql, tables, pooled);
+    expect(exp.rows.length).toBeGreaterThan(3);
+    const json = await cleanroom(['query', dir.beta, sql, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const result = JSON.parse(json.stdout) as QueryResult;
+    expect(result.columns).toEqual(['cat', 'n', 'count_amount', 'count_tier', 'count_distinct_email']);
+    expect(result.rows).toStrictEqual(exp.rows);
+    // Alone, COUNT(DISTINCT key) is the count-only intersection size.
+    const alone = await cleanroom(['query', dir.alpha, 'SELECT COUNT(DISTINCT s.email) FROM sales s JOIN visits v ON s.email = v.email', '--json']);
+    expect(alone.code, alone.stderr).toBe(0);
+    expect(JSON.parse(alone.stdout) as QueryResult).toMatchObject({ mode: 'count-only', columns: ['count_distinct_email'], rows: [[120]] });
+  });
+
   it('a count-only HAVING that its count fails shows no row, and says that one was released', async () => {
     const run = await cleanroom(['query', dir.beta, 'SELECT COUNT(*) AS people FROM visits v JOIN sales s ON v.email = s.email HAVING people > 120']);
     expect(run.code, run.stderr).toBe(0);

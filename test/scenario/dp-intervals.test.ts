@@ -74,3 +74,47 @@ describe('the demo\'s DP query (issue 17)', () => {
     for (const n of inside) expect(n / cells).toBeGreaterThanOrEqual(0.94);
   });
 });
+
+describe('COUNT(t.c) and COUNT(DISTINCT key) under the demo\'s policy (issue 18)', () => {
+  const SQL =
+    "SELECT a.category, COUNT(*), COUNT(a.amount), COUNT(DISTINCT a.email) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category";
+  /** [rows, distinct keys]: amount is required, so COUNT(a.amount) reads the row count and the vector is two wide. */
+  const exact: GroupAggregate[] = EXACT.map((g) => ({ labels: g.labels, values: g.values.slice(0, 2) }));
+
+  it('read ROWS (a required column) and KEYS, each opened once, with intervals as COUNT(*)\'s that hold the exact counts', async () => {
+    const manifest = ManifestSchema.parse({
+      format: 'cleanroom-manifest/1',
+      collaborationId: 'demo-intervals',
+      name: 'demo',
+      version: 1,
+      members: ['publisher', 'advertiser'].map((id, i) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7300 + i}`, publicKey: String(i + 1).repeat(64) })),
+      tables: DEMO_TABLES,
+      queriers: ['advertiser'],
+      receivers: ['publisher', 'advertiser'],
+    });
+    const plan = planQuery(await parseQuery(SQL), manifest, 'advertiser');
+    expect(noisePlan(plan, 2)!.columns.map((c) => c.column)).toEqual([ROWS, 1]);
+    const inside = [0, 0];
+    let cells = 0;
+    // 200 releases of ten groups: 2,000 intervals per column, each holding with probability at least 0.95: fewer than
+    // 90% holding has probability at most e^(-2000 KL(0.9 || 0.95)) = e^(-41) (Chernoff) per column.
+    for (let run = 0; run < 200; run++) {
+      const result = pairRelease(plan, { dealer: 'advertiser', other: 'publisher' }, exact, { dealer: osRandom, other: osRandom });
+      expect(result.columns).toEqual(['category', 'count', 'count_amount', 'count_distinct_email']);
+      result.rows.forEach((row, g) => {
+        const truth = exact.find((e) => e.labels[0] === row[0])!.values.map(Number);
+        const intervals = result.privacy!.intervals[g]!;
+        // COUNT(a.amount) is COUNT(*) here: the same opened value and the same interval.
+        expect(row[2]).toBe(row[1]);
+        expect(intervals[2]).toEqual(intervals[1]);
+        [2, 3].forEach((c, i) => {
+          const [lo, hi] = intervals[c]!;
+          if (Number(lo) <= truth[i]! && truth[i]! <= Number(hi)) inside[i]! += 1;
+        });
+        cells += 1;
+      });
+    }
+    expect(cells).toBe(2000);
+    for (const n of inside) expect(n / cells).toBeGreaterThanOrEqual(0.9);
+  });
+});

@@ -299,7 +299,7 @@ export class Scenario {
       if (!(machine instanceof AggregatorSession)) throw new Error('aggregate request from the partner');
       if (step.aggregate === 'all') throw new Error('a two-party aggregator aggregates its matched rows only');
       p.matchedIndices = step.aggregate;
-      const honest = aggregateMatched(p.plan.aggregator, p.plan.groupBy, p.plan.sumColumns, step.aggregate.map((i) => p.keys[i]!), this.options.data);
+      const honest = aggregateMatched(p.plan.aggregator, p.plan.groupBy, p.plan, step.aggregate.map((i) => p.keys[i]!), this.options.data);
       const given = this.options.aggregates ? this.options.aggregates(honest) : honest;
       p.aggregatesGiven = given;
       this.apply(p, this.complete(p, machine.aggregates(given)));

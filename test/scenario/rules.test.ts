@@ -99,6 +99,32 @@ describe('planQuery refusals, one per rule', () => {
     await expect(plan(`SELECT SUM(a.items), AVG(a.amount) ${JOIN}`, manifest, ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate', sumColumns: ['items', 'amount'] });
   });
 
+  it('COUNT(t.c) of a column that is neither a dimension nor an aggregation column: it would reveal which rows have a value', async () => {
+    const allowed = 'COUNT(*), COUNT(advertiser.category), COUNT(advertiser.amount), COUNT(advertiser.items)';
+    await expectRule(`SELECT COUNT(a.age) ${JOIN}`, manifest, ADVERTISER, 'advertiser.rules.aggregations', allowed, /COUNT\(advertiser\.age\) would reveal which rows have a value/);
+    // The join key is neither either: COUNT(DISTINCT key) is the count of matched people.
+    await expectRule(`SELECT COUNT(a.email) ${JOIN}`, manifest, ADVERTISER, 'advertiser.rules.aggregations', allowed);
+    await expectRule(`SELECT COUNT(p.region) ${JOIN}`, manifest, ADVERTISER, 'publisher.rules.aggregations', 'COUNT(*), COUNT(publisher.campaign), COUNT(publisher.impressions)');
+    // A dimension (any type) or a column with any aggregation rule passes; a summed column keeps one non-null slot.
+    await expect(plan(`SELECT a.category, COUNT(a.category), COUNT(a.items), COUNT(a.amount), SUM(a.amount) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER)).resolves.toMatchObject({
+      mode: 'aggregate',
+      sumColumns: ['amount'],
+      countColumns: ['category', 'items'],
+    });
+    // COUNT(t.c) reads t.c's values: it is an aggregated column like SUM's, so single-aggregator holds.
+    await expectRule(`SELECT a.category, COUNT(p.impressions) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', /all of them from one table/);
+  });
+
+  it('COUNT(DISTINCT c) of anything but a join key; the join key of either table counts the matched people', async () => {
+    const allowed = 'COUNT(DISTINCT publisher.email), COUNT(DISTINCT advertiser.email)';
+    await expectRule(`SELECT COUNT(DISTINCT a.amount) ${JOIN}`, manifest, ADVERTISER, 'advertiser.joinKey', allowed, /DISTINCT counts the matched join keys only/);
+    await expectRule(`SELECT a.category, COUNT(DISTINCT a.category) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'advertiser.joinKey', allowed);
+    await expectRule(`SELECT COUNT(DISTINCT p.campaign) ${JOIN}`, manifest, ADVERTISER, 'publisher.joinKey', allowed);
+    // Alone, it is the intersection size: count-only, as COUNT(*); with GROUP BY it reads the distinct-key count.
+    await expect(plan(`SELECT COUNT(DISTINCT p.email) ${JOIN}`, manifest, ADVERTISER)).resolves.toMatchObject({ mode: 'count-only' });
+    await expect(plan(`SELECT a.category, COUNT(DISTINCT p.email) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER)).resolves.toMatchObject({ mode: 'aggregate', sumColumns: [], countColumns: [] });
+  });
+
   it('a join on a column that is not the join key, on either side', async () => {
     await expectRule('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.campaign = a.category', manifest, PUBLISHER, 'publisher.joinKey', 'publisher.email', /publisher cannot be joined on campaign/);
     await expectRule('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.category', manifest, PUBLISHER, 'advertiser.joinKey', 'advertiser.email', /advertiser cannot be joined on category/);

@@ -113,6 +113,40 @@ describe.each(backendNames())('two parties on the %s backend', (backend) => {
     expectSecretsZeroed(s);
   });
 
+  it('COUNT(t.c) counts a column\'s non-NULL values, COUNT(DISTINCT key) the matched people; alone, it is the count-only intersection size', async () => {
+    const adv: Row[] = [];
+    const add = (category: string | null, people: number[], amount: (p: number) => string | null, items: number | null = 1) =>
+      people.forEach((p) => adv.push({ email: emailOf(p), amount: amount(p), category, items, age: 40 }));
+    add('books', range(0, 6), (p) => `${p}.25`);
+    add('books', [0, 1], () => null, null); // the same customers again, without an amount or items
+    add('garden', range(10, 14), (p) => (p === 10 ? null : `${p}.05`));
+    add(null, range(40, 45), () => '0.01');
+    add('books', range(500, 520), () => '1000.00'); // nobody the publisher knows
+    const pub: Row[] = range(0, 50).map((p) => ({ email: emailOf(p), campaign: 'spring', impressions: 1, region: 'eu' }));
+    const data: Dataset = { [PUBLISHER]: pub, [ADVERTISER]: adv };
+    const sql = 'SELECT a.category, COUNT(*), COUNT(a.amount), COUNT(DISTINCT a.email), COUNT(a.items), SUM(a.items) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category';
+    const s = await runScenario({ collaboration: buildCollaboration(), sql, querier: ADVERTISER, data, backend });
+    expect(s.P.plan).toMatchObject({ mode: 'aggregate', sumColumns: ['items'], countColumns: ['amount'] });
+    expectMatchesReference(s, s.P);
+    expectMatchesReference(s, s.Q);
+    expect(resultOf(s.P).columns).toEqual(['category', 'count', 'count_amount', 'count_distinct_email', 'count_items', 'sum_items']);
+    expect(sortRows(resultOf(s.P).rows)).toEqual(
+      sortRows([
+        ['books', 8, 6, 6, 6, '6'],
+        ['garden', 4, 3, 4, 4, '4'],
+        [null, 5, 5, 5, 5, '5'],
+      ]),
+    );
+    // Alone, COUNT(DISTINCT key) of either table is the size of the intersection: count-only.
+    for (const key of ['p.email', 'a.email']) {
+      const c = await runScenario({ collaboration: buildCollaboration(), sql: `SELECT COUNT(DISTINCT ${key}) AS people FROM advertiser a JOIN publisher p ON a.email = p.email`, querier: ADVERTISER, data, backend });
+      expect(c.P.plan.mode).toBe('count-only');
+      expectMatchesReference(c, c.Q);
+      expect(resultOf(c.Q).rows).toEqual([[15]]);
+    }
+    expectSecretsZeroed(s);
+  });
+
   it('empty intersection: both sides complete, one empty group is exchanged, the result has no rows', async () => {
     const data = cleanData(range(0, 30), range(100, 130));
     for (const [sql, querier] of [

@@ -286,6 +286,42 @@ describe('noisePlan: sensitivities and Laplace scales (exact rationals)', () => 
     expect(calibration(grouped.noise)[0]).toEqual([KEYS, 5n, r(25n, 3n)]);
   });
 
+  it('COUNT(DISTINCT key) opens KEYS, COUNT(t.c) its column\'s non-null slot (a counted-only column gets one), each once however many outputs read it', async () => {
+    // items summed and counted (one non-null slot, 3); category counted only (its own slot, 4). ROWS not released:
+    // KEYS picks the groups and is COUNT(DISTINCT) too. k = 4, ε·9/10 = 27/100: scale = sensitivity x 400/27.
+    const sql =
+      'SELECT a.category, COUNT(DISTINCT a.email), COUNT(a.items), COUNT(a.category), SUM(a.items), COUNT(a.items) AS again, COUNT(DISTINCT p.email) AS people ' +
+      'FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category';
+    const { q, noise } = await noiseOf(sql, pair({ advertiser: policy(0.3, 1e-6, 4) }));
+    expect(q).toMatchObject({ sumColumns: ['items'], countColumns: ['category'] });
+    expect(releasedSlots(q)).toEqual([KEYS, 2, 3, 4]);
+    expect(noise.thresholdColumn).toBe(KEYS);
+    expect(calibration(noise)).toEqual([
+      [KEYS, 4n, r(1600n, 27n)],
+      [2, 4000n, r(1_600_000n, 27n)],
+      [3, 4n, r(1600n, 27n)],
+      [4, 4n, r(1600n, 27n)],
+    ]);
+    // With COUNT(*): ROWS picks the groups; COUNT(t.c) of a required column reads ROWS, opened once: k = 2.
+    const required = await noiseOf('SELECT a.category, COUNT(*), COUNT(a.amount), COUNT(DISTINCT a.email) FROM advertiser a JOIN publisher p ON a.email = p.email GROUP BY a.category', pair({ advertiser: policy(0.3, 1e-6, 4), required: true }));
+    expect(required.q).toMatchObject({ sumColumns: [], countColumns: [] });
+    expect(calibration(required.noise)).toEqual([
+      [ROWS, 4n, r(800n, 27n)],
+      [KEYS, 4n, r(800n, 27n)],
+    ]);
+    // Count-only: COUNT(DISTINCT key) is the intersection size, KEYS of sensitivity 1, as COUNT(*).
+    const alone = await noiseOf('SELECT COUNT(DISTINCT p.email) FROM advertiser a JOIN publisher p ON a.email = p.email', pair({ advertiser: policy(1, 1e-6, 2) }), PUBLISHER);
+    expect(alone.q.mode).toBe('count-only');
+    expect(calibration(alone.noise)).toEqual([[KEYS, 1n, r(10n, 9n)]]);
+    // Federated: a non-null count moves by maxRowsPerKey per part (3 holders x 2); KEYS by the 3 parts; k = 2, ε = 1/2.
+    const fed = await noiseOf('SELECT COUNT(s.kind) FROM salaries s', federated(policy(0.5, 1e-6, 2)), 'reg');
+    expect(fed.q).toMatchObject({ sumColumns: [], countColumns: ['kind'] });
+    expect(calibration(fed.noise)).toEqual([
+      [KEYS, 3n, r(12n)],
+      [2, 6n, r(24n)],
+    ]);
+  });
+
   it('a decimal bound that is not a whole number rounds the units up (never under-estimates a sum\'s sensitivity)', async () => {
     const m = pair({ advertiser: policy(1, 1e-6, 1) });
     const amount = { name: 'amount', type: 'decimal', scale: 2, min: -0.5, max: 12.345 } as const;

@@ -180,6 +180,36 @@ describe('parseQuery: the subset', () => {
     expect(q.groupBy).toStrictEqual([col('publisher', 'campaign'), col('publisher', 'region')]);
   });
 
+  it('reads COUNT(t.c) and COUNT(DISTINCT t.key), named count_<col> and count_distinct_<col> by default', async () => {
+    const q = await parseQuery(`SELECT p.region, COUNT(a.amount), COUNT(DISTINCT a.email), count(distinct p.email) AS people ${J} GROUP BY p.region`);
+    expect(q.select).toStrictEqual([
+      { kind: 'dimension', column: col('publisher', 'region'), name: 'region' },
+      { kind: 'aggregate', aggregate: { fn: 'count-values', column: col('advertiser', 'amount') }, name: 'count_amount' },
+      { kind: 'aggregate', aggregate: { fn: 'count-distinct', column: col('advertiser', 'email') }, name: 'count_distinct_email' },
+      { kind: 'aggregate', aggregate: { fn: 'count-distinct', column: col('publisher', 'email') }, name: 'people' },
+    ]);
+    // Two default names alike are refused as any other pair.
+    await expect(parseQuery(`SELECT COUNT(DISTINCT a.email), COUNT(DISTINCT p.email) ${J}`)).rejects.toThrow('two output columns are named count_distinct_email');
+  });
+
+  it('reads COUNT(t.c) and COUNT(DISTINCT t.key) in HAVING and ORDER BY, by default name or as written', async () => {
+    const q = await parseQuery(
+      `SELECT a.category, COUNT(a.amount), COUNT(DISTINCT a.email) ${J} GROUP BY a.category HAVING count_amount > 1 AND COUNT(DISTINCT a.email) >= 2 ORDER BY COUNT(a.amount) DESC, count_distinct_email`,
+    );
+    expect(q.afterRelease).toStrictEqual({
+      having: [
+        { output: { kind: 'name', name: 'count_amount' }, test: { kind: 'compare', op: '>', value: num('1') } },
+        { output: { kind: 'aggregate', aggregate: { fn: 'count-distinct', column: col('advertiser', 'email') } }, test: { kind: 'compare', op: '>=', value: num('2') } },
+      ],
+      orderBy: [
+        { output: { kind: 'aggregate', aggregate: { fn: 'count-values', column: col('advertiser', 'amount') } }, descending: true, nullsFirst: false },
+        { output: { kind: 'name', name: 'count_distinct_email' }, descending: false, nullsFirst: false },
+      ],
+      limit: null,
+      offset: 0,
+    });
+  });
+
   it('accepts comments, a trailing semicolon and the parser rewriting NOT x = 1 to x != 1', async () => {
     const q = await parseQuery(`-- spring only\nSELECT COUNT(*) /* all rows */ ${J} WHERE NOT p.campaign = 'spring';`);
     expect(q.where).toStrictEqual([{ kind: 'compare', column: col('publisher', 'campaign'), op: '!=', value: str('spring') }]);
@@ -269,10 +299,12 @@ describe('parseQuery: rejections', () => {
     ['unknown qualifier', `SELECT COUNT(*) ${J} WHERE x.campaign = 'spring'`, 'x.campaign: x names no table in FROM (p, a)'],
     ['real name of an aliased table', `SELECT COUNT(*) ${J} WHERE publisher.campaign = 'spring'`, 'publisher names no table in FROM (p, a)'],
     ['three-part column', `SELECT COUNT(*) ${J} WHERE main.p.campaign = 'spring'`, 'column main.p.campaign is not supported: write columns as table.column'],
-    ['COUNT(column)', `SELECT COUNT(a.amount) ${J}`, 'COUNT(column) is not supported: use COUNT(*)'],
-    ['COUNT(DISTINCT)', `SELECT COUNT(DISTINCT a.amount) ${J}`, 'COUNT(column) is not supported'],
+    ['COUNT of an expression', `SELECT COUNT(a.amount + 1) ${J}`, 'COUNT takes exactly one column, e.g. COUNT(t.c); expressions are not supported'],
+    ['COUNT(DISTINCT) of an expression', `SELECT COUNT(DISTINCT lower(p.email)) ${J}`, 'COUNT(DISTINCT ...) takes exactly one column, a join key'],
+    ['COUNT(DISTINCT) of two columns', `SELECT COUNT(DISTINCT (p.email, a.email)) ${J}`, 'COUNT(DISTINCT ...) takes exactly one column, a join key'],
+    ['AVG(DISTINCT)', `SELECT AVG(DISTINCT a.amount) ${J}`, 'AVG(DISTINCT ...) is not supported: DISTINCT is allowed only as COUNT(DISTINCT t.joinkey)'],
     ['SUM(DISTINCT)', `SELECT SUM(DISTINCT a.amount) ${J}`, 'SUM(DISTINCT ...) is not supported'],
-    ['MIN', `SELECT MIN(a.amount) ${J}`, 'function min() is not supported in SELECT: allowed are table.column dimensions, COUNT(*), SUM(t.c) and AVG(t.c)'],
+    ['MIN', `SELECT MIN(a.amount) ${J}`, 'function min() is not supported in SELECT: allowed are table.column dimensions, COUNT(*), COUNT(t.c), COUNT(DISTINCT t.joinkey), SUM(t.c) and AVG(t.c)'],
     ['MAX', `SELECT MAX(a.amount) ${J}`, 'function max() is not supported in SELECT'],
     ['FILTER', `SELECT SUM(a.amount) FILTER (WHERE p.x = 1) ${J}`, 'FILTER (WHERE ...) is not supported: put conditions in WHERE'],
     ['ORDER BY in an aggregate', `SELECT SUM(a.amount ORDER BY a.x) ${J}`, 'ORDER BY inside SUM(...) is not supported'],
@@ -410,7 +442,7 @@ describe('parseQuery: HAVING, ORDER BY, LIMIT and OFFSET (after release)', () =>
     ['a bare output', 'HAVING n', 'column n is not supported in HAVING'],
     ['NULL in HAVING', 'HAVING n = NULL', 'NULL is not supported'],
     ['MIN in HAVING', 'HAVING MIN(a.amount) > 1', 'function min() is not supported in HAVING'],
-    ['COUNT(column) in HAVING', 'HAVING COUNT(a.amount) > 1', 'COUNT(column) is not supported: use COUNT(*)'],
+    ['COUNT(DISTINCT) of an expression in HAVING', 'HAVING COUNT(DISTINCT upper(a.email)) > 1', 'COUNT(DISTINCT ...) takes exactly one column, a join key'],
     ['unqualified column in an aggregate', 'HAVING SUM(amount) > 1', 'qualify column amount with its table'],
     ['ORDER BY position', 'ORDER BY 2', 'ORDER BY by position is not supported: name the output column'],
     ['ORDER BY ALL', 'ORDER BY ALL', 'ORDER BY ALL is not supported: list the output columns'],
