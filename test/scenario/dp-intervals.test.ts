@@ -16,7 +16,8 @@ import { pairRelease } from '../support/pair-release.js';
  * count interval is at most ±45 (issue 17; the tail bounds of before gave ±143), and the stated 95% intervals hold
  * the exact values as often as they say.
  */
-async function demoPlan(): Promise<QueryPlan> {
+/** The demo's collaboration planning `sql` as the advertiser asks it. */
+async function demoPlan(sql = DEMO_DP_SQL): Promise<QueryPlan> {
   const manifest = ManifestSchema.parse({
     format: 'cleanroom-manifest/1',
     collaborationId: 'demo-intervals',
@@ -27,7 +28,7 @@ async function demoPlan(): Promise<QueryPlan> {
     queriers: ['advertiser'],
     receivers: ['publisher', 'advertiser'],
   });
-  return planQuery(await parseQuery(DEMO_DP_SQL), manifest, 'advertiser');
+  return planQuery(await parseQuery(sql), manifest, 'advertiser');
 }
 
 /** The exact per-group vectors [rows, distinct keys, sum in cents, non-null count], about the demo's sizes. */
@@ -82,17 +83,7 @@ describe('COUNT(t.c) and COUNT(DISTINCT key) under the demo\'s policy (issue 18)
   const exact: GroupAggregate[] = EXACT.map((g) => ({ labels: g.labels, values: g.values.slice(0, 2) }));
 
   it('read ROWS (a required column) and KEYS, each opened once, with intervals as COUNT(*)\'s that hold the exact counts', async () => {
-    const manifest = ManifestSchema.parse({
-      format: 'cleanroom-manifest/1',
-      collaborationId: 'demo-intervals',
-      name: 'demo',
-      version: 1,
-      members: ['publisher', 'advertiser'].map((id, i) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7300 + i}`, publicKey: String(i + 1).repeat(64) })),
-      tables: DEMO_TABLES,
-      queriers: ['advertiser'],
-      receivers: ['publisher', 'advertiser'],
-    });
-    const plan = planQuery(await parseQuery(SQL), manifest, 'advertiser');
+    const plan = await demoPlan(SQL);
     expect(noisePlan(plan, 2)!.columns.map((c) => c.column)).toEqual([ROWS, 1]);
     const inside = [0, 0];
     let cells = 0;
