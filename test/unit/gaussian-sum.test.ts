@@ -55,9 +55,8 @@ function exactSum(sigma2: number, terms: number): Exact {
   };
 }
 
-/** The least w >= 0 with P(|S| > w) = 2 P(S >= w + 1) <= miss, by bisection on the exact tail. */
-function leastWidth(exact: Exact, miss: number): number {
-  const holds = (w: number) => 2 * exact.tail(w + 1) <= miss;
+/** The least integer w >= 0 for which `holds(w)`, a predicate false below some w and true from it on. */
+function least(holds: (w: number) => boolean): number {
   if (holds(0)) return 0;
   let hi = 1;
   while (!holds(hi)) hi *= 2;
@@ -70,20 +69,11 @@ function leastWidth(exact: Exact, miss: number): number {
   return hi;
 }
 
+/** The least w >= 0 with P(|S| > w) = 2 P(S >= w + 1) <= miss, by bisection on the exact tail. */
+const leastWidth = (exact: Exact, miss: number): number => least((w) => 2 * exact.tail(w + 1) <= miss);
+
 /** The least w the bound alone gives (as gaussianSumHalfWidth does on its bound path). */
-function boundWidth(sigma2: number, terms: number, miss: number): number {
-  const holds = (w: number) => 2 * gaussianSumTailBound(sigma2, terms, w + 1) * (1 + 1e-9) <= miss;
-  if (holds(0)) return 0;
-  let hi = 1;
-  while (!holds(hi)) hi *= 2;
-  let lo = hi / 2;
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (holds(mid)) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
+const boundWidth = (sigma2: number, terms: number, miss: number): number => least((w) => 2 * gaussianSumTailBound(sigma2, terms, w + 1) * (1 + 1e-9) <= miss);
 
 const SIGMA2 = [0.5, 1, 2, 4, 10, 30, 100, 1000];
 const TERMS = [1, 2, 3, 5];
