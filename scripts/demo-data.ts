@@ -8,6 +8,8 @@ import { join } from 'node:path';
  */
 export const CAMPAIGNS = ['spring', 'summer', 'autumn', 'winter'] as const;
 export const CATEGORIES = ['books', 'garden', 'toys', 'music', 'shoes', 'kitchen', 'sports', 'beauty', 'games', 'travel'] as const;
+/** The days purchases fall on: thirteen ISO weeks of spring, Monday 2026-03-02 to Sunday 2026-05-31. */
+export const PURCHASE_DAYS = { first: '2026-03-02', days: 91 } as const;
 
 export interface DemoDataOptions {
   readonly rows: number;
@@ -55,11 +57,12 @@ export async function generateDemoData(dir: string, opts: DemoDataOptions): Prom
   const advertiser = Array.from({ length: opts.rows }, () => {
     const person = Math.floor(opts.rows / 2 + rand() * Math.min(opts.rows, people - opts.rows / 2));
     const cents = rand() < 0.05 ? -Math.floor(rand() * 5000) : 100 + Math.floor(rand() * 50000);
-    return [rand() < 0.005 ? '' : mess(email(person)), (cents / 100).toFixed(2), pick(CATEGORIES)];
+    const day = new Date(Date.parse(PURCHASE_DAYS.first) + Math.floor(rand() * PURCHASE_DAYS.days) * 86_400_000).toISOString().slice(0, 10);
+    return [rand() < 0.005 ? '' : mess(email(person)), (cents / 100).toFixed(2), pick(CATEGORIES), day];
   });
   await mkdir(dir, { recursive: true });
   const files = { publisher: join(dir, 'publisher.csv'), advertiser: join(dir, 'advertiser.csv') };
   await writeCsv(files.publisher, ['email', 'campaign', 'impressions'], publisher);
-  await writeCsv(files.advertiser, ['email', 'amount', 'category'], advertiser);
+  await writeCsv(files.advertiser, ['email', 'amount', 'category', 'bought_on'], advertiser);
   return files;
 }

@@ -1,5 +1,5 @@
 import type { Table } from '../src/manifest/schema.js';
-import { CATEGORIES } from './demo-data.js';
+import { CATEGORIES, PURCHASE_DAYS } from './demo-data.js';
 
 /**
  * The demo's collaboration (`npm run demo`): a publisher and an advertiser, the advertiser's table under a privacy
@@ -37,11 +37,13 @@ export const DEMO_TABLES: Table[] = [
       { name: 'amount', type: 'decimal', scale: 2, min: -100, max: 600, required: true },
       // Declared: a DP query deals every category, so which ones have buyers is never shown.
       { name: 'category', type: 'string', values: [...CATEGORIES] },
+      // Bounded: a DP query by week deals every week between them, so which weeks had buyers is never shown.
+      { name: 'bought_on', type: 'date', min: PURCHASE_DAYS.first, max: lastPurchaseDay(), required: true },
     ],
     joinKey: { column: 'email', normalization: 'email' },
     rules: {
       aggregations: [{ column: 'amount', functions: ['sum', 'avg'] }],
-      dimensions: ['category'],
+      dimensions: ['category', 'bought_on'],
       minDistinctKeys: MIN_KEYS,
       // The publisher may not learn who bought: joins that would tell it are limited to counts.
       overlapDisclosure: [],
@@ -54,3 +56,11 @@ export const DEMO_TABLES: Table[] = [
 
 /** The advertiser's differentially private query: purchases per category of the people who saw spring or summer ads. */
 export const DEMO_DP_SQL = "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category";
+
+/** The advertiser's weekly query: purchases and revenue per week among the people who saw the spring campaign. */
+export const DEMO_WEEKLY_SQL =
+  "SELECT date_trunc('week', a.bought_on) AS week, COUNT(*) AS purchases, SUM(a.amount) AS revenue FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign = 'spring' GROUP BY date_trunc('week', a.bought_on) ORDER BY week";
+
+function lastPurchaseDay(): string {
+  return new Date(Date.parse(PURCHASE_DAYS.first) + (PURCHASE_DAYS.days - 1) * 86_400_000).toISOString().slice(0, 10);
+}

@@ -4,7 +4,7 @@ import type { Table } from '../src/manifest/schema.js';
 import { spawnSync } from 'node:child_process';
 import { formatResult, formatTable } from '../src/cli/table.js';
 import { generateDemoData } from './demo-data.js';
-import { DEMO_DP_SQL, DEMO_TABLES, MAX_ROWS_PER_KEY } from './demo-tables.js';
+import { DEMO_DP_SQL, DEMO_TABLES, DEMO_WEEKLY_SQL, MAX_ROWS_PER_KEY } from './demo-tables.js';
 import { CLI, createCluster, freePort, query, repoRoot, startNode, type RunningNode } from './local-cluster.js';
 import { checkIntervals } from './plaintext/intervals.js';
 import { normalizeKey } from './plaintext/rows.js';
@@ -63,7 +63,15 @@ async function main(): Promise<number> {
       'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that); the publisher learns the advertiser\'s noisy key count, each category\'s noisy matched-row count without its label, and the result.',
     );
 
-    say('\nQuery 3, asked by the publisher: sales per campaign would tell the publisher who bought, which the advertiser has not granted.');
+    failures += await compare(
+      'advertiser',
+      nodeDirs.advertiser!,
+      DEMO_WEEKLY_SQL,
+      pooled,
+      'campaign measurement by week: every one of the thirteen weeks is dealt (the bought_on bounds say which exist), so the weeks without buyers are not told apart from the others; each value is noisy, and ORDER BY sorts the released rows.',
+    );
+
+    say('\nQuery 4, asked by the publisher: sales per campaign would tell the publisher who bought, which the advertiser has not granted.');
     const refused = await query(nodeDirs.publisher!, 'SELECT p.campaign, COUNT(*), SUM(p.impressions) FROM publisher p JOIN advertiser a ON p.email = a.email GROUP BY p.campaign');
     if (refused.kind === 'error' && refused.code === 'RULE_VIOLATION') say(`  refused before any cryptography ran, as it should be:\n  ${refused.message}`);
     else {

@@ -56,6 +56,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   await server.createDatabase(DATABASE);
   const admin = new pg.Client({ host: '127.0.0.1', port, user: ADMIN, password, database: DATABASE });
   await admin.connect();
+  // A timestamp loaded without an offset is UTC, as in a CSV file, whatever zone the server took from the machine.
+  await admin.query("SET TimeZone = 'UTC'");
   const sql = (text: string, params?: unknown[]) => admin.query(text, params);
   return {
     port,
@@ -88,9 +90,20 @@ export async function startPostgres(): Promise<PostgresServer> {
 
 /** The natural PostgreSQL type of a manifest column: what a member's database would hold it as. */
 export function pgType(c: Column): string {
-  if (c.type === 'string') return 'text';
-  if (c.type === 'integer') return 'bigint';
-  return `numeric(38, ${c.scale})`;
+  switch (c.type) {
+    case 'string':
+      return 'text';
+    case 'integer':
+      return 'bigint';
+    case 'decimal':
+      return `numeric(38, ${c.scale})`;
+    case 'date':
+      return 'date';
+    case 'timestamp':
+      return 'timestamp with time zone';
+    case 'boolean':
+      return 'boolean';
+  }
 }
 
 function ident(name: string): string {

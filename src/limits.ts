@@ -34,6 +34,12 @@ export const MAX_QUERY_TABLES = 8;
 export const MAX_GROUP_BY_COLUMNS = 16;
 
 /**
+ * WHEN branches of one CASE dimension: each is a label of the group domain under a privacy policy, and each condition
+ * is evaluated on every row; a bucketing of a value rarely needs more than a few dozen.
+ */
+export const MAX_CASE_BRANCHES = 100;
+
+/**
  * Distinct columns one query may sum, average or count (COUNT(t.c)): bounds the width of a group's share vector (a
  * summed column takes two slots, a column only counted one).
  */
@@ -81,8 +87,31 @@ export const MAX_WHERE_PREDICATES = 100;
  */
 export const MAX_WHERE_DEPTH = 10;
 
-/** Decimal places of AVG in results: averages are exact rationals, reported rounded half away from zero. */
+/**
+ * Decimal places of AVG, VAR_* and STDDEV_* in results: exact rationals (a standard deviation the exact square root
+ * of one), reported rounded half away from zero.
+ */
 export const AVG_DECIMALS = 6;
+
+/**
+ * The largest scale of an aggregate's expression (SPEC §5): a product's scale is the sum of its factors', so two
+ * decimal columns (scale 9 at most each) multiply to 18. A third decimal factor would put sums in units of 10^-27 and
+ * sums of squares in 10^-54, past any digit a report shows; that product is refused, not rounded.
+ */
+export const MAX_EXPRESSION_SCALE = 18;
+
+/**
+ * Nodes of one aggregate's expression: columns, constants, operators, CASE branches, and the predicates of CASE
+ * conditions. Each is SQL every aggregating member runs on every row, and a plan-time interval the planner walks;
+ * sixty-four is past any formula written by hand (a price times a quantity, minus a discount, by a few CASEs).
+ */
+export const MAX_EXPRESSION_NODES = 64;
+
+/**
+ * Levels of nesting in one aggregate's expression (operators, CASE, and the AND/OR of a CASE's conditions): each is
+ * a recursion in the parser, the planner, the SQL and DuckDB's own parser, as MAX_WHERE_DEPTH bounds them for WHERE.
+ */
+export const MAX_EXPRESSION_DEPTH = 10;
 
 /** Characters of a peer's abort or refusal text kept in this node's errors and log: a reason, not a document. */
 export const MAX_PEER_TEXT_CHARS = 300;

@@ -1,6 +1,7 @@
-import type { Column, Table } from '../../src/manifest/schema.js';
+import type { Table } from '../../src/manifest/schema.js';
 import type { Literal, OrderTerm, OutputRef, OutputTest, Query, SelectItem } from '../../src/query/ast.js';
-import { compareValues, type Cell } from './values.js';
+import { compareLabel, dimensionTableOf, labelOrder, sameDimension, type LabelOrder } from './dimensions.js';
+import type { Cell } from './values.js';
 
 /**
  * HAVING, ORDER BY, LIMIT and OFFSET over the released rows, read from the syntax tree apart from the node's planner
@@ -10,7 +11,7 @@ import { compareValues, type Cell } from './values.js';
 export function shownRows(query: Query, tables: readonly Table[], rows: readonly (readonly Cell[])[]): number[] {
   const clauses = query.afterRelease;
   if (!clauses) return rows.map((_, i) => i);
-  const outputs = query.select.map((item) => ({ item, column: item.kind === 'dimension' ? columnOf(tables, item) : undefined }));
+  const outputs = query.select.map((item) => ({ item, column: item.kind === 'dimension' ? orderOf(tables, item) : undefined }));
   const at = (ref: OutputRef) => {
     const i = query.select.findIndex((item) => refers(ref, item));
     if (i < 0) throw new Error(`the oracle finds no output for ${JSON.stringify(ref)}`);
@@ -29,26 +30,31 @@ export function shownRows(query: Query, tables: readonly Table[], rows: readonly
   return kept.slice(clauses.offset, clauses.limit === null ? undefined : clauses.offset + clauses.limit);
 }
 
-/** A name matches an output's name ignoring case; a column a dimension output, an aggregate an aggregate output. */
+/** A name matches an output's name ignoring case; a dimension the same dimension output, an aggregate an aggregate output. */
 function refers(ref: OutputRef, item: SelectItem): boolean {
   switch (ref.kind) {
     case 'name':
       return item.name.toLowerCase() === ref.name.toLowerCase();
-    case 'column':
-      return item.kind === 'dimension' && item.column.table === ref.column.table && item.column.column === ref.column.column;
+    case 'dimension':
+      return item.kind === 'dimension' && sameDimension(item.dimension, ref.dimension);
     case 'aggregate':
       return item.kind === 'aggregate' && JSON.stringify(item.aggregate) === JSON.stringify(ref.aggregate);
   }
 }
 
-function columnOf(tables: readonly Table[], item: Extract<SelectItem, { kind: 'dimension' }>): Column {
-  const c = tables.find((t) => t.name === item.column.table)?.columns.find((x) => x.name === item.column.column);
-  if (!c) throw new Error(`no column ${item.column.table}.${item.column.column}`);
-  return c;
+/** How a dimension output's labels compare: by exact value, or as text (dates, timestamps and booleans included). */
+function orderOf(tables: readonly Table[], item: Extract<SelectItem, { kind: 'dimension' }>): LabelOrder {
+  const name = dimensionTableOf(item.dimension);
+  const t = tables.find((x) => x.name === name);
+  if (!t) throw new Error(`no table ${name}`);
+  return labelOrder(item.dimension, t);
 }
 
-/** SQL's three-valued HAVING: NULL compared with anything is unknown, which drops the row; IS [NOT] NULL decides. */
-function passes(cell: Cell, test: OutputTest, column: Column | undefined): boolean {
+/**
+ * SQL's three-valued HAVING: NULL compared with anything is unknown, which drops the row; IS [NOT] NULL decides. A
+ * DATE or TIMESTAMP literal (canonical text) compares with a label as text, a boolean as 'true' or 'false'.
+ */
+function passes(cell: Cell, test: OutputTest, column: LabelOrder | undefined): boolean {
   if (test.kind === 'null') return (cell === null) === test.isNull;
   if (cell === null) return false;
   const vs = (lit: Literal) => compareCell(cell, String(lit.value), column);
@@ -64,7 +70,7 @@ function passes(cell: Cell, test: OutputTest, column: Column | undefined): boole
   }
 }
 
-function ordered(a: Cell, b: Cell, term: OrderTerm, column: Column | undefined): number {
+function ordered(a: Cell, b: Cell, term: OrderTerm, column: LabelOrder | undefined): number {
   if (a === null || b === null) {
     if (a === b) return 0;
     return (a === null) === term.nullsFirst ? -1 : 1;
@@ -73,9 +79,9 @@ function ordered(a: Cell, b: Cell, term: OrderTerm, column: Column | undefined):
   return term.descending ? -c : c;
 }
 
-/** A label as its column compares (the oracle's label order); an aggregate (a count, or SUM and AVG as decimal text) by exact value. */
-function compareCell(a: string | number, b: string | number, column: Column | undefined): number {
-  if (column) return compareValues(a, b, column);
+/** A label as its dimension compares (the oracle's label order); an aggregate (a count, or SUM and AVG as decimal text) by exact value. */
+function compareCell(a: string | number, b: string | number, column: LabelOrder | undefined): number {
+  if (column) return compareLabel(a, b, column);
   const [x, y] = [exactDecimal(a), exactDecimal(b)];
   const scale = Math.max(x.scale, y.scale);
   const [u, v] = [x.n * 10n ** BigInt(scale - x.scale), y.n * 10n ** BigInt(scale - y.scale)];

@@ -1,12 +1,14 @@
 import type { Table } from '../../src/manifest/schema.js';
-import type { ColumnRef, Query } from '../../src/query/ast.js';
+import type { ColumnRef, Query, ValueFunction } from '../../src/query/ast.js';
 import { parseQuery } from '../../src/query/parse.js';
 import type { QueryResult } from '../../src/query/result.js';
+import { aggregateCell, aggregateTable, computedHere, type ValueAggregate } from './aggregates.js';
 import { shownRows } from './after-release.js';
 import { conditionTable } from './conditions.js';
+import { compareLabelRows, dimensionTableOf, labelOrder, sameDimension } from './dimensions.js';
 import { groupTotals, type GroupTotals } from './groups.js';
 import { keyedRows, keySet, type Row } from './rows.js';
-import { averageText, compareLabels, decimalText, type Cell } from './values.js';
+import { averageText, decimalText, type Cell } from './values.js';
 
 /**
  * The plaintext oracle: what the clean room must answer, computed from every member's rows pooled in one place.
@@ -19,7 +21,7 @@ export type HolderParts = Readonly<Record<string, readonly Row[]>>;
 /** Every table's rows by table name; a federated table's per holder. */
 export type TableData = Readonly<Record<string, readonly Row[] | HolderParts>>;
 
-export type OutputKind = 'dimension' | 'count' | 'sum' | 'avg';
+export type OutputKind = 'dimension' | 'count' | ValueFunction;
 
 export interface PlaintextGroup {
   readonly labels: readonly Cell[];
@@ -66,13 +68,15 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   };
   const joined = query.tables.map(table);
   const filters = (t: Table) => query.where.filter((c) => conditionTable(c) === t.name);
-  const summed = query.select.flatMap((i) => (i.kind === 'aggregate' && (i.aggregate.fn === 'sum' || i.aggregate.fn === 'avg') ? [i.aggregate.column] : []));
+  const summed = query.select.flatMap((i) => (i.kind === 'aggregate' && (i.aggregate.fn === 'sum' || i.aggregate.fn === 'avg') && 'column' in i.aggregate ? [i.aggregate.column] : []));
+  // SUM and AVG of an expression, and the variance family, are computed from each group's rows (aggregates.ts).
+  const computed = query.select.flatMap((i) => (i.kind === 'aggregate' && computedHere(i.aggregate) ? [i.aggregate as ValueAggregate] : []));
   // COUNT(t.c) reads t.c's values (whether each row has one); COUNT(DISTINCT key) only the matched keys.
   const counted = query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn === 'count-values' ? [i.aggregate.column] : []));
   // Every GROUP BY, SUM, AVG and COUNT(t.c) column is of one table, whose rows are counted; a federated table is
   // always that one.
-  const firstValue = [...query.groupBy, ...summed, ...counted][0];
-  const valued = joined.find((t) => t.holders) ?? (firstValue && table(firstValue.table));
+  const firstValue = [...query.groupBy.map(dimensionTableOf), ...summed.map((c) => c.table), ...counted.map((c) => c.table), ...computed.map(aggregateTable)][0];
+  const valued = joined.find((t) => t.holders) ?? (firstValue !== undefined ? table(firstValue) : undefined);
   const mode = valued?.holders ? 'federated' : valued ? 'aggregate' : 'count-only';
   const minDistinctKeys = Math.max(...joined.map((t) => t.rules.minDistinctKeys));
   const columns = query.select.map((i) => i.name);
@@ -89,14 +93,23 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   // A row counts once when its key is in every other table's filtered key set (a semi-join), and a federated
   // table's holders each group their own part: their distinct keys add up, a person at two holders counts twice.
   const others = joined.filter((t) => t !== valued).map(keysOf);
-  const groupBy = query.groupBy.map((g) => g.column);
+  const groupBy = query.groupBy;
   const sumColumns = [...new Set(summed.map((ref) => ref.column))];
   const countColumns = [...new Set(counted.map((ref) => ref.column))];
+  // Each group's matched rows, by its labels (all holders' parts together), for the aggregates computed from rows.
+  const groupRows = new Map<string, Row[]>();
   const perPart = partsOf(valued, data).map((rows) => {
     const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
+    if (computed.length > 0) {
+      for (const r of matched) {
+        const id = JSON.stringify(groupTotals(valued, [r], groupBy, [], [])[0]!.labels);
+        groupRows.set(id, [...(groupRows.get(id) ?? []), r.row]);
+      }
+    }
     return groupTotals(valued, matched, groupBy, sumColumns, countColumns);
   });
-  const totals = merge(perPart).sort((a, b) => compareLabels(a.labels, b.labels, groupBy.map((name) => valued.columns.find((c) => c.name === name)!)));
+  const orders = groupBy.map((d) => labelOrder(d, valued));
+  const totals = merge(perPart).sort((a, b) => compareLabelRows(a.labels, b.labels, orders));
 
   // A federated group is released only when every holder's own part of it is empty or meets the minimum (SPEC §4.5).
   const partKeys = (g: Merged, part: readonly GroupTotals[]) => part.find((p) => JSON.stringify(p.labels) === JSON.stringify(g.labels))?.keys.size ?? 0;
@@ -114,11 +127,12 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
     minDistinctKeys,
     rows: released.map((g) =>
       query.select.map((item): Cell => {
-        if (item.kind === 'dimension') return g.labels[groupBy.indexOf(item.column.column)] ?? null;
+        if (item.kind === 'dimension') return g.labels[groupBy.findIndex((d) => sameDimension(d, item.dimension))] ?? null;
         const a = item.aggregate;
         if (a.fn === 'count') return g.rows;
         if (a.fn === 'count-values') return g.nonNull[countColumns.indexOf(a.column.column)]!;
         if (a.fn === 'count-distinct') return g.keys;
+        if (computedHere(a) || !('column' in a)) return aggregateCell(a as ValueAggregate, valued, groupRows.get(JSON.stringify(g.labels)) ?? []);
         const i = at(a.column);
         if (g.counts[i] === 0) return null;
         return a.fn === 'sum' ? decimalText(g.sums[i]!, scale(a.column)) : averageText(g.sums[i]!, g.counts[i]!, scale(a.column));
@@ -127,7 +141,7 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
     groups: totals.map((g) => ({ labels: g.labels, keys: g.keys, rows: g.rows })),
     avgDoubles: released.map((g) =>
       query.select.map((item) => {
-        if (item.kind !== 'aggregate' || item.aggregate.fn !== 'avg') return null;
+        if (item.kind !== 'aggregate' || item.aggregate.fn !== 'avg' || !('column' in item.aggregate)) return null;
         const i = at(item.aggregate.column);
         return g.counts[i] === 0 ? null : g.doubles[i]! / g.counts[i]!;
       }),

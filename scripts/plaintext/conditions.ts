@@ -1,5 +1,6 @@
 import type { Table } from '../../src/manifest/schema.js';
-import type { Condition, Predicate, StringFunction } from '../../src/query/ast.js';
+import { instantOf, timestampText } from '../../src/manifest/time-value.js';
+import type { Condition, Literal, Predicate, StringFunction } from '../../src/query/ast.js';
 import { likeMatch, lowerText, trimText, upperText } from './text-functions.js';
 import { compareValues, type Cell } from './values.js';
 
@@ -45,7 +46,8 @@ function predicateTruth(row: Row, p: Predicate, table: Table): Truth {
   const v = raw === null ? null : (p.functions ?? []).reduce((s, fn) => FUNCTIONS[fn](s), String(raw));
   if (p.kind === 'null') return v === null;
   if (v === null) return null;
-  const cmp = (lit: { readonly value: string | boolean }) => compareValues(v, lit.value, column);
+  // A date against a timestamp column is that day's midnight, UTC (SPEC §5).
+  const cmp = (lit: Literal) => compareValues(v, column.type === 'timestamp' && lit.type === 'date' ? timestampText(instantOf(lit.value)) : lit.value, column);
   switch (p.kind) {
     case 'compare': {
       const c = cmp(p.value);

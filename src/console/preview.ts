@@ -1,7 +1,7 @@
 import { BudgetLedger } from '../budget/ledger.js';
 import { amountText } from '../dp/accounting.js';
 import { toText } from '../dp/rational.js';
-import { noisePlan, errorBound, shareHolders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
+import { assertNoiseStatable, noisePlan, errorBound, shareHolders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
 import type { QueryPlan } from '../query/plan.js';
 import { ROWS, outputSlots } from '../query/group-vector.js';
 import { formatScaled } from '../query/result.js';
@@ -13,6 +13,8 @@ export async function preview(plan: QueryPlan, self: string, ledgerFile: string)
   if (!noise) {
     return { mode: plan.mode, dp: false, charges: [], threshold: `${plan.minDistinctKeys} distinct join keys (exact counts)`, errors: [] };
   }
+  // A sum of squares over wide bounds can carry noise too wide to state: the node refuses the query, and so does this.
+  assertNoiseStatable(noise);
   const ledger = await BudgetLedger.read(ledgerFile);
   const charges = noise.privacy.charges.map((c) => ({
     table: c.table,
@@ -43,6 +45,12 @@ function outputErrors(plan: QueryPlan, noise: NoisePlan): { output: string; boun
       return [{ output: item.name, bound: `± ${errorBound(noise, o.count)} rows${selected}` }];
     }
     if (o.fn === 'sum') return [{ output: item.name, bound: `± ${formatScaled(errorBound(noise, o.sum), o.scale)}` }];
+    if ('squares' in o) {
+      // Each of the three values behind a variance holds its bound at a third of the miss: all three at once at 95%.
+      const third = ERROR_BOUND_MISS / 3;
+      const parts = `noisy sum ± ${formatScaled(errorBound(noise, o.sum, third), o.scale)}, sum of squares ± ${formatScaled(errorBound(noise, o.squares, third), 2 * o.scale)} and count ± ${errorBound(noise, o.nonNull, third)}`;
+      return [{ output: item.name, bound: `from a ${parts}; the result states each group's interval` }];
+    }
     const half = ERROR_BOUND_MISS / 2;
     return [{ output: item.name, bound: `noisy sum ± ${formatScaled(errorBound(noise, o.sum, half), o.scale)} over noisy count ± ${errorBound(noise, o.nonNull, half)}; the result states each group's interval` }];
   });

@@ -42,6 +42,10 @@ export function describeColumn(t: Table, c: Column): ColumnView {
   if (c.name === t.joinKey.column) parts.push('join key');
   if (c.type === 'integer') parts.push(`from ${c.min} to ${c.max}`);
   if (c.type === 'decimal') parts.push(`from ${c.min} to ${c.max}, ${c.scale} decimal place(s)`);
+  if ((c.type === 'date' || c.type === 'timestamp') && (c.min !== undefined || c.max !== undefined)) {
+    parts.push([...(c.min === undefined ? [] : [`from ${c.min}`]), ...(c.max === undefined ? [] : [`${c.min === undefined ? 'up ' : ''}to ${c.max}`])].join(' '));
+  }
+  if (c.type === 'timestamp') parts.push('UTC');
   if (c.type !== 'string' && c.required) parts.push('required (no NULL)');
   if (c.type === 'string' && c.values) parts.push(`one of ${c.values.join(', ')}`);
   return { name: c.name, type: c.type, detail: parts.join('; ') };

@@ -23,6 +23,9 @@ export type DataRule =
   | 'integer'
   | 'decimal'
   | 'scale'
+  | 'date'
+  | 'timestamp'
+  | 'boolean'
   | 'bounds'
   | 'values'
   | 'required';

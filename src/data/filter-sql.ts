@@ -42,3 +42,23 @@ export function duckdbPredicateSql(p: Predicate, c: Column, bind: (lit: Literal)
       return `(${subject} IS NULL)`;
   }
 }
+
+/**
+ * A literal bound as DuckDB parameter `param`, cast to the type of column `c` it is compared with: a number in its own
+ * scale, so that it is compared exactly (the parser allows at most 15 digits); a date literal against a timestamp
+ * column is that day's midnight, UTC, as DuckDB casts it.
+ */
+export function duckdbLiteralSql(param: string, lit: Literal, c: Column): string {
+  switch (c.type) {
+    case 'string':
+      return `CAST(${param} AS VARCHAR)`;
+    case 'date':
+      return `CAST(${param} AS DATE)`;
+    case 'timestamp':
+      return `CAST(${param} AS TIMESTAMP)`;
+    case 'boolean':
+      return `CAST(${param} AS BOOLEAN)`;
+    default:
+      return `CAST(${param} AS DECIMAL(38, ${lit.type === 'number' ? (lit.value.split('.')[1]?.length ?? 0) : 0}))`;
+  }
+}

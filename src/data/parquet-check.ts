@@ -7,16 +7,26 @@ import { quoteIdent, quoteLiteral } from './sql-text.js';
 import { addValueProblems, countsSql, locateBadValues, ruleChecks } from './value-check.js';
 
 const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT']);
+/**
+ * Instants at any precision, with or without a time zone: DuckDB writes them as ISO text, a TIMESTAMP WITH TIME ZONE
+ * with its offset (in the TimeZone setting, UTC in the node), which the rules apply; nanoseconds that are not whole
+ * microseconds have more decimals than a timestamp column holds, and are refused.
+ */
+const TIMESTAMP_TYPES = new Set(['TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP_NS']);
 
 /**
  * Whether a Parquet column's type can hold the declared column. Text is checked value by value as a CSV field
- * is; numbers are checked by their text, so a DECIMAL(10,4) holding 1.2500 passes a scale of 2 and 1.2345 does not.
+ * is; numbers are checked by their text, so a DECIMAL(10,4) holding 1.2500 passes a scale of 2 and 1.2345 does not;
+ * days, instants and booleans too, by the text DuckDB writes of them (2024-01-31, 2024-01-31 10:00:00+00, true).
  */
 function holds(type: string, c: Column): boolean {
   if (type === 'VARCHAR') return true;
   if (c.type === 'string') return false;
   const decimal = /^DECIMAL\(\d+,(\d+)\)$/.exec(type);
   if (c.type === 'integer') return INTEGER_TYPES.has(type) || decimal?.[1] === '0';
+  if (c.type === 'date') return type === 'DATE';
+  if (c.type === 'timestamp') return TIMESTAMP_TYPES.has(type);
+  if (c.type === 'boolean') return type === 'BOOLEAN';
   return INTEGER_TYPES.has(type) || decimal !== null || type === 'FLOAT' || type === 'DOUBLE';
 }
 

@@ -32,8 +32,10 @@ export async function openReadOnly(src: PostgresSource): Promise<pg.Client> {
   try {
     await client.connect();
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    // Floats as their shortest exact text, whatever the server's or role's setting: a value is never rounded.
-    await client.query('SET LOCAL extra_float_digits = 1');
+    // Floats as their shortest exact text, whatever the server's or role's setting: a value is never rounded. Days and
+    // instants as ISO text, timestamps with time zone in UTC (+00), whatever the server's, database's or role's
+    // DateStyle and TimeZone: the rules read that text (src/data/column-rules.ts).
+    await client.query("SET LOCAL extra_float_digits = 1; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL TimeZone = 'UTC'");
   } catch (err) {
     await client.end().catch(() => {});
     throw postgresProblem(src, err);

@@ -4,6 +4,7 @@ import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { MAX_TABLE_ROWS, POSTGRES_FETCH_ROWS } from '../limits.js';
 import type { Column, Table } from '../manifest/schema.js';
+import { instantOf, timestampText } from '../manifest/time-value.js';
 import type { Condition, Literal, Predicate } from '../query/ast.js';
 import { predicatesOf } from '../query/condition.js';
 import { NO_PROBLEMS, problemList, type DataProblem, type ProblemList } from './data-problem.js';
@@ -18,29 +19,39 @@ const TEXT = /^(text|character varying(\(\d+\))?|character(\(\d+\))?|name)$/;
 const INTEGER = /^(smallint|integer|bigint)$/;
 const NUMERIC = /^numeric(\((\d+),(\d+)\))?$/;
 const FLOAT = /^(real|double precision)$/;
+const TIMESTAMP = /^timestamp(\(\d\))? with(out)? time zone$/;
 
 /**
  * Whether a PostgreSQL column type can hold the declared column (SPEC §5, as for a Parquet file's schema). Every value
  * travels as its text and is checked by the same rules as a CSV field, so numeric(12,4) holding 1.2500 passes a
- * scale of 2 and 1.2345 does not; text holds any type and is checked value by value.
+ * scale of 2 and 1.2345 does not; text holds any type and is checked value by value. A date, timestamp (with or without
+ * time zone, read in the session's UTC) or boolean travels as the text PostgreSQL writes of it in ISO DateStyle
+ * (postgres-client.ts): 2024-01-31, 2024-01-31 10:00:00+00, true.
  */
 function holds(type: string, c: Column): boolean {
   if (TEXT.test(type)) return true;
   if (c.type === 'string') return false;
   if (c.type === 'integer') return INTEGER.test(type) || NUMERIC.exec(type)?.[3] === '0';
+  if (c.type === 'date') return type === 'date';
+  if (c.type === 'timestamp') return TIMESTAMP.test(type);
+  if (c.type === 'boolean') return type === 'boolean';
   return INTEGER.test(type) || NUMERIC.test(type) || FLOAT.test(type);
 }
 
 /**
  * Where a predicate can run inside PostgreSQL with exactly DuckDB's meaning: strings compared byte-wise (COLLATE "C",
- * as DuckDB compares), LIKE without an escape character, integers and numerics exactly. A column stored as text
- * holding numbers, or as a float, is filtered after the read instead, and so is lower, upper, trim and ILIKE: SPEC §5
- * defines them as DuckDB's, which PostgreSQL's collation-dependent case mapping and space-only btrim are not.
+ * as DuckDB compares), LIKE without an escape character, integers and numerics exactly, and so dates, timestamps and
+ * booleans stored in their own types. A column stored as text holding numbers, days, instants or booleans, or as a
+ * float, is filtered after the read instead, and so is lower, upper, trim and ILIKE: SPEC §5 defines them as DuckDB's,
+ * which PostgreSQL's collation-dependent case mapping and space-only btrim are not.
  * DuckDB applies every filter again over what was read, so a pushed-down filter only has to keep every row DuckDB
  * would keep.
  */
 function pushable(p: Predicate, type: string, c: Column, utf8: boolean): boolean {
   if (p.functions !== undefined || (p.kind === 'like' && p.caseInsensitive)) return false;
+  if (c.type === 'date') return type === 'date';
+  if (c.type === 'timestamp') return TIMESTAMP.test(type);
+  if (c.type === 'boolean') return type === 'boolean';
   if (c.type !== 'string') return INTEGER.test(type) || NUMERIC.test(type);
   // Byte order is code-point order, and LIKE's `_` one code point, only in UTF-8: elsewhere only equality and NULL
   // tests keep DuckDB's meaning.
@@ -80,12 +91,12 @@ export async function snapshotPostgres(conn: DuckDBConnection, table: Table, src
         const c = column(p);
         return c !== undefined && pushable(p, types.get(c.name)!, c, utf8);
       });
-      return all ? [conditionSql(f, (p) => filterSql(p, column(p)!, params))] : [];
+      return all ? [conditionSql(f, (p) => filterSql(p, column(p)!, types.get(column(p)!.name)!, params))] : [];
     });
     // With filters inside the database, the rows read are not the whole table: the rules are checked over every row
     // first, so that whether a query is refused never depends on the rows its filters single out.
     if (conds.length > 0) {
-      const whole = await wholeTableProblems(client, relation, fetched, sourceName(src));
+      const whole = await wholeTableProblems(client, relation, fetched, types, sourceName(src));
       if (whole.size > 0) return { source: '', raw, rows: 0n, whole: NO_PROBLEMS, byColumn: new Map([...byColumn, ...whole]) };
     }
     const select = `SELECT ${fetched.map(asText).join(', ')} FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
@@ -185,10 +196,14 @@ async function withSchema(table: Table, src: PostgresSource, columns: readonly s
 }
 
 /** Every rule of every column read, counted over the whole table inside the database; only counts come back. */
-async function wholeTableProblems(client: pg.Client, relation: string, columns: readonly Column[], file: string): Promise<Map<string, ProblemList>> {
+async function wholeTableProblems(client: pg.Client, relation: string, columns: readonly Column[], types: ReadonlyMap<string, string>, file: string): Promise<Map<string, ProblemList>> {
   const params: unknown[] = [];
   const param = (v: unknown) => (params.push(v), `$${params.length}`);
-  const checks = columns.flatMap((c) => postgresRules(c, asText(c), param).map((r) => ({ ...r, column: c.name })));
+  const stored = (c: Column) => {
+    const type = types.get(c.name)!;
+    return TEXT.test(type) ? undefined : { column: quoteIdent(c.name), type };
+  };
+  const checks = columns.flatMap((c) => postgresRules(c, asText(c), param, stored(c)).map((r) => ({ ...r, column: c.name })));
   const found = new Map<string, ProblemList>();
   if (checks.length === 0) return found;
   const [counts] = (await client.query<unknown[]>({ text: `SELECT ${checks.map((k) => `count(*) FILTER (WHERE ${k.bad})`).join(', ')} FROM ${relation}`, values: params, rowMode: 'array' })).rows;
@@ -202,12 +217,25 @@ async function wholeTableProblems(client: pg.Client, relation: string, columns: 
   return found;
 }
 
-/** One pushable predicate as PostgreSQL SQL over the stored column, its literals bound as parameters. */
-function filterSql(p: Predicate, c: Column, params: unknown[]): string {
+/** One pushable predicate as PostgreSQL SQL over the stored column, of type `type`, its literals bound as parameters. */
+function filterSql(p: Predicate, c: Column, type: string, params: unknown[]): string {
   const col = c.type === 'string' ? `${asText(c)} COLLATE "C"` : quoteIdent(c.name);
   const bind = (lit: Literal): string => {
-    params.push(String(lit.value));
-    return c.type === 'string' ? `$${params.length}::text` : `$${params.length}::numeric`;
+    // A timestamp literal is UTC, and a date literal against a timestamp column is that day's midnight, UTC.
+    params.push(c.type === 'timestamp' ? timestampText(instantOf(String(lit.value))) : String(lit.value));
+    const param = `$${params.length}`;
+    switch (c.type) {
+      case 'string':
+        return `${param}::text`;
+      case 'date':
+        return `${param}::date`;
+      case 'timestamp':
+        return type.endsWith('with time zone') ? `(${param}::timestamp AT TIME ZONE 'UTC')` : `${param}::timestamp`;
+      case 'boolean':
+        return `${param}::boolean`;
+      default:
+        return `${param}::numeric`;
+    }
   };
   switch (p.kind) {
     case 'compare':

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Cell, GroupAggregate } from '../query/result.js';
-import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBDateValue, type DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
-import type { Literal } from '../query/ast.js';
+import { dateText, timestampText } from '../manifest/time-value.js';
+import type { Condition, Dimension, Literal } from '../query/ast.js';
+import { dimensionColumns } from '../query/dimension.js';
 import { columnsOf } from '../query/condition.js';
-import { vectorSelectSql, type VectorShape } from '../query/group-vector.js';
+import { vectorColumns, vectorSelectSql, type VectorShape } from '../query/group-vector.js';
 import type { TableSide } from '../query/plan.js';
 import type { CheckedTable } from './checked-table.js';
 import { sourceName, type TableSource } from './table-source.js';
@@ -15,7 +17,8 @@ import { FileReader } from './file-reader.js';
 import { HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
 import { PostgresReader } from './postgres-reader.js';
 import { changedDuringQuery, type ReaderHost, type TableReader, type TableReport } from './table-reader.js';
-import { conditionSql, duckdbPredicateSql } from './filter-sql.js';
+import { dimensionSql } from './dimension-sql.js';
+import { conditionSql, duckdbLiteralSql, duckdbPredicateSql } from './filter-sql.js';
 import { normalizedKeySql } from './normalize.js';
 import { quoteIdent } from './sql-text.js';
 
@@ -26,13 +29,29 @@ import { quoteIdent } from './sql-text.js';
  */
 const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '512MB', temp_directory: join(cacheDir, 'spill') });
 
+/**
+ * The node's DuckDB, in UTC: a TIMESTAMP WITH TIME ZONE of a Parquet file is written out in the TimeZone setting, which
+ * is otherwise the machine's. The setting belongs to the built-in ICU extension, loaded only once the database is,
+ * so it is set on the database (GLOBAL: every connection) rather than among the settings it is created with.
+ */
+async function openDuckDB(cacheDir: string): Promise<DuckDBInstance> {
+  const db = await DuckDBInstance.create(':memory:', duckdbSettings(cacheDir));
+  const conn = await db.connect();
+  try {
+    await conn.run("SET GLOBAL TimeZone = 'UTC'");
+  } finally {
+    conn.closeSync();
+  }
+  return db;
+}
+
 export type { TableReport } from './table-reader.js';
 
 
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
-export function usedColumns(side: TableSide, groupBy: readonly string[] = [], columns: readonly string[] | VectorShape = []): string[] {
-  const { sumColumns, countColumns = [] } = shapeOf(columns);
-  return [...new Set([side.table.joinKey.column, ...side.filters.flatMap(columnsOf), ...groupBy, ...sumColumns, ...countColumns])];
+export function usedColumns(side: TableSide, groupBy: readonly Dimension[] = [], columns: readonly string[] | VectorShape = []): string[] {
+  const grouped = groupBy.flatMap(dimensionColumns).map((c) => c.column);
+  return [...new Set([side.table.joinKey.column, ...side.filters.flatMap(columnsOf), ...grouped, ...vectorColumns(shapeOf(columns))])];
 }
 
 /** The group vector's shape: the summed columns alone, or the whole shape (summed and counted columns). */
@@ -41,7 +60,7 @@ function shapeOf(columns: readonly string[] | VectorShape): VectorShape {
 }
 
 /** Every column a query reads from `side`: the aggregated side's groups and sums besides keys and filters. */
-export function columnsRead(plan: { readonly aggregator: TableSide; readonly groupBy: readonly string[] } & VectorShape, side: TableSide): string[] {
+export function columnsRead(plan: { readonly aggregator: TableSide; readonly groupBy: readonly Dimension[] } & VectorShape, side: TableSide): string[] {
   return side === plan.aggregator ? usedColumns(side, plan.groupBy, plan) : usedColumns(side);
 }
 
@@ -81,7 +100,7 @@ export class TableStore {
   }
 
   static async open(sources: Record<string, TableSource>, cacheDir: string): Promise<TableStore> {
-    return new TableStore(await DuckDBInstance.create(':memory:', duckdbSettings(cacheDir)), new Map(Object.entries(sources)), cacheDir);
+    return new TableStore(await openDuckDB(cacheDir), new Map(Object.entries(sources)), cacheDir);
   }
 
   close(): void {
@@ -205,7 +224,7 @@ export class TableStore {
    * its key appears on the other side). `matched` holds indices into the key order of `hashedKeys`, so the keys
    * themselves never sit in the JS heap. Groups come sorted by their labels.
    */
-  async aggregateMatched(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[] | VectorShape, matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+  async aggregateMatched(side: TableSide, groupBy: readonly Dimension[], sumColumns: readonly string[] | VectorShape, matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
     const order = this.orders.get(side);
     if (order === undefined) throw new CleanroomError('INTERNAL', 'matched keys of a query side whose keys were never streamed');
@@ -228,7 +247,7 @@ export class TableStore {
   }
 
   /** Per-group aggregates over every filtered row with a key: one holder's part of a federated table. */
-  async aggregateAll(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[] | VectorShape, maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+  async aggregateAll(side: TableSide, groupBy: readonly Dimension[], sumColumns: readonly string[] | VectorShape, maxRowsPerKey?: number): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
     return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, 'true', maxRowsPerKey));
   }
@@ -261,7 +280,7 @@ export class TableStore {
   }
 
   /** Runs `f` on a connection of its own, over the side's table as the query reads it, all of one file version. */
-  private async using<T>(side: TableSide, groupBy: readonly string[], sumColumns: readonly string[] | VectorShape, f: (conn: DuckDBConnection, relation: string, checked: CheckedTable) => Promise<T>): Promise<T> {
+  private async using<T>(side: TableSide, groupBy: readonly Dimension[], sumColumns: readonly string[] | VectorShape, f: (conn: DuckDBConnection, relation: string, checked: CheckedTable) => Promise<T>): Promise<T> {
     const columns = usedColumns(side, groupBy, sumColumns);
     const checked = await this.read(side, columns);
     const conn = await this.db.connect();
@@ -295,7 +314,7 @@ export class TableStore {
    */
   private async survive(err: unknown): Promise<void> {
     const cause = err instanceof CleanroomError && err.cause !== undefined ? err.cause : err;
-    if (/^INTERNAL Error|database has been invalidated/m.test(errorMessage(cause))) this.db = await DuckDBInstance.create(':memory:', duckdbSettings(this.cacheDir));
+    if (/^INTERNAL Error|database has been invalidated/m.test(errorMessage(cause))) this.db = await openDuckDB(this.cacheDir);
   }
 }
 
@@ -325,35 +344,35 @@ async function aggregate(
   conn: DuckDBConnection,
   side: TableSide,
   relation: string,
-  groupBy: readonly string[],
+  groupBy: readonly Dimension[],
   sumColumns: readonly string[] | VectorShape,
   where: string,
   maxRowsPerKey?: number,
   /** The salt `where` orders keys by, bound after the filters' literals (the same ones `where` was built with). */
   order?: string,
 ): Promise<GroupAggregate[]> {
-  const { sql, params: literals } = keySetSql(side, relation);
-  const params = order === undefined ? literals : [...literals, order];
-  const dims = groupBy.map(quoteIdent);
-  const select = [...dims, ...vectorSelectSql(side.table, shapeOf(sumColumns), 'nk', quoteIdent)].join(', ');
+  const { sql, params, bind } = keySetSql(side, relation);
+  if (order !== undefined) params.push(order);
+  const dims = groupBy.map((d) => dimensionSql(d, side.table, bind));
+  // An aggregate's CASE conditions are written as the filters are, their literals bound after the others.
+  const column = (name: string) => side.table.columns.find((c) => c.name === name)!;
+  const condition = (c: Condition) => conditionSql(c, (p) => duckdbPredicateSql(p, column(p.column.column), (lit) => bind(lit, column(p.column.column))));
+  const select = [...dims, ...vectorSelectSql(side.table, shapeOf(sumColumns), 'nk', quoteIdent, condition)].join(', ');
   const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
   const cap = maxRowsPerKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${maxRowsPerKey}`;
   const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (SELECT * FROM (${sql}) s WHERE ${where}${cap})${grouping}`, params)).getRows();
   return rows.map((r) => ({
-    labels: r.slice(0, dims.length).map((v, i) => label(v, side.table.columns.find((c) => c.name === groupBy[i])!)),
+    labels: r.slice(0, dims.length).map((v, i) => dimensionLabel(v, groupBy[i]!, side.table)),
     values: r.slice(dims.length).map((v) => BigInt(v as bigint)),
   }));
 }
 
 /** The filtered rows with their normalised key `nk`, as parameterised SQL: literals never enter the SQL text. */
-function keySetSql(side: TableSide, relation: string): { sql: string; params: DuckDBValue[] } {
+function keySetSql(side: TableSide, relation: string): { sql: string; params: DuckDBValue[]; bind: (lit: Literal, c: Column) => string } {
   const params: DuckDBValue[] = [];
   const bind = (lit: Literal, c: Column): string => {
     params.push(lit.value);
-    const p = `$${params.length}`;
-    // The literal's own scale, so that it is compared exactly (the parser allows at most 15 digits).
-    const scale = lit.type === 'number' ? (lit.value.split('.')[1]?.length ?? 0) : 0;
-    return c.type === 'string' ? `CAST(${p} AS VARCHAR)` : `CAST(${p} AS DECIMAL(38, ${scale}))`;
+    return duckdbLiteralSql(`$${params.length}`, lit, c);
   };
   const conds = side.filters.map((f) =>
     conditionSql(f, (p) => {
@@ -364,12 +383,22 @@ function keySetSql(side: TableSide, relation: string): { sql: string; params: Du
   const nk = normalizedKeySql(side.table.joinKey.column, side.table.joinKey.normalization);
   const where = ['nk IS NOT NULL', "nk <> ''"];
   const inner = `SELECT *, ${nk} AS nk FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
-  return { sql: `SELECT * FROM (${inner}) WHERE ${where.join(' AND ')}`, params };
+  return { sql: `SELECT * FROM (${inner}) WHERE ${where.join(' AND ')}`, params, bind };
 }
 
+/** A dimension's value as its label: dimension-sql.ts computes every one but a column's, labelled by its type. */
+function dimensionLabel(v: DuckDBValue, d: Dimension, table: Table): Cell {
+  if (v === null) return null;
+  if (d.kind === 'column') return label(v, table.columns.find((c) => c.name === d.column.column)!);
+  return d.kind === 'extract' ? Number(v as bigint) : String(v);
+}
+
+/** A column's value as a label: days and instants as time-value.ts writes them, which is DuckDB's CAST AS VARCHAR. */
 function label(v: DuckDBValue, c: Column): Cell {
   if (v === null) return null;
   if (c.type === 'integer') return Number(v as bigint);
+  if (c.type === 'date') return dateText((v as DuckDBDateValue).days);
+  if (c.type === 'timestamp') return timestampText((v as DuckDBTimestampValue).micros);
   return String(v);
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { sumCouldWrap } from '../crypto/shares.js';
 import { MAX_TABLE_ROWS } from '../limits.js';
+import { instantOf } from './time-value.js';
 
 /** The share ring holds signed values up to 2^127 - 1 (src/crypto/shares.ts). */
 
@@ -21,6 +22,29 @@ export const Member = z.strictObject({
 });
 
 const bound = z.number().finite();
+
+/** A calendar day, YYYY-MM-DD, that exists (no 2021-02-30), years 0001 to 9999. */
+export const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+/**
+ * An instant as CSV files and bounds write it (SPEC §5): a day, T or a space, hours and minutes, optional seconds with
+ * up to 6 decimals, and an optional UTC offset (Z, ±HH, ±HH:MM or ±HHMM); without one the time is UTC.
+ */
+export const ISO_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+function realDay(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(2000, mo - 1, d));
+  day.setUTCFullYear(y);
+  return y >= 1 && day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+}
+
+const isoDate = z.string().regex(ISO_DATE, 'a date written YYYY-MM-DD').refine(realDay, 'a day that exists in the calendar');
+const isoTimestamp = z
+  .string()
+  .regex(ISO_TIMESTAMP, 'a timestamp written YYYY-MM-DDTHH:MM[:SS[.ffffff]][Z|±HH:MM]')
+  .refine((t) => realDay(t) && Number(t.slice(11, 13)) < 24 && Number(t.slice(14, 16)) < 60 && !(Number(t.slice(17, 19)) >= 60), 'a day and a time that exist');
 export const Column = z.discriminatedUnion('type', [
   z.strictObject({
     name: identifier,
@@ -46,13 +70,37 @@ export const Column = z.discriminatedUnion('type', [
      */
     required: z.boolean().optional(),
   }),
+  z.strictObject({
+    name: identifier,
+    type: z.literal('date'),
+    /** Bounds, inclusive: a value outside them is a data problem. Under a privacy policy, date_trunc groups by them. */
+    min: isoDate.optional(),
+    max: isoDate.optional(),
+    required: z.boolean().optional(),
+  }),
+  z.strictObject({ name: identifier, type: z.literal('timestamp'), min: isoTimestamp.optional(), max: isoTimestamp.optional(), required: z.boolean().optional() }),
+  z.strictObject({ name: identifier, type: z.literal('boolean'), required: z.boolean().optional() }),
 ]);
+
+/** The column types whose values are numbers: summed, averaged, bounded by min and max numbers. */
+export type NumericColumn = Extract<Column, { type: 'integer' | 'decimal' }>;
+/** The column types whose values are days or instants (UTC). */
+export type TimeColumn = Extract<Column, { type: 'date' | 'timestamp' }>;
+
+export function isNumeric(c: Column): c is NumericColumn {
+  return c.type === 'integer' || c.type === 'decimal';
+}
+
+export function isTime(c: Column): c is TimeColumn {
+  return c.type === 'date' || c.type === 'timestamp';
+}
 
 export const Normalization = z.enum(['exact', 'email', 'phone']);
 
 export const AggregationRule = z.strictObject({
   column: identifier,
-  functions: z.array(z.enum(['sum', 'avg'])).min(1),
+  /** `variance` allows VAR_SAMP, VAR_POP, STDDEV_SAMP and STDDEV_POP (and DuckDB's aliases variance, stddev). */
+  functions: z.array(z.enum(['sum', 'avg', 'variance'])).min(1),
 });
 
 /**
@@ -150,7 +198,7 @@ export function everyRowHasValue(c: Column): boolean {
 }
 
 /** The largest |value| of a numeric column, in units of 10^-scale: what one row can add to a sum, rounded up. */
-export function maxAbsUnits(c: Extract<Column, { min: number }>): bigint {
+export function maxAbsUnits(c: NumericColumn): bigint {
   const scale = c.type === 'decimal' ? c.scale : 0;
   return BigInt(Math.ceil(Math.max(Math.abs(c.min), Math.abs(c.max)))) * 10n ** BigInt(scale);
 }
@@ -186,7 +234,8 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
     t.columns.forEach((c, ci) => {
       if (columns.has(c.name)) fail(at('columns', ci), `column ${t.name}.${c.name} is declared twice`);
       columns.set(c.name, c);
-      if (c.type !== 'string') {
+      if (isTime(c) && c.min !== undefined && c.max !== undefined && instantOf(c.min) > instantOf(c.max)) fail(at('columns', ci), `column ${t.name}.${c.name}: min is after max`);
+      if (isNumeric(c)) {
         if (c.min > c.max) fail(at('columns', ci), `column ${t.name}.${c.name}: min is above max`);
         if (sumCouldWrap(maxAbsUnits(c), MAX_TABLE_ROWS)) {
           fail(at('columns', ci), `column ${t.name}.${c.name}: bounds too wide, a sum over ${MAX_TABLE_ROWS} rows could wrap the 2^128 share ring`);
@@ -203,7 +252,7 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
     t.rules.aggregations.forEach((a, ai) => {
       const c = columns.get(a.column);
       if (!c) fail(at('rules', 'aggregations', ai), `aggregation column ${a.column} is not a column of ${t.name}`);
-      else if (c.type === 'string') fail(at('rules', 'aggregations', ai), `${t.name}.${a.column} is a string and cannot be summed`);
+      else if (!isNumeric(c)) fail(at('rules', 'aggregations', ai), `${t.name}.${a.column} is a ${c.type} column and cannot be summed; only integer and decimal columns can`);
     });
     t.rules.overlapDisclosure.forEach((g, i) => {
       known(typeof g === 'string' ? g : g.member, at('rules', 'overlapDisclosure', i));

@@ -1,6 +1,8 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import type { Column, Table } from '../manifest/schema.js';
-import type { AfterReleaseClauses, Aggregate, Literal, OutputRef, OutputTest, SelectItem } from './ast.js';
+import type { Table } from '../manifest/schema.js';
+import type { AfterReleaseClauses, Dimension, Literal, OutputRef, OutputTest, SelectItem } from './ast.js';
+import { aggregateText } from './expression.js';
+import { dimensionText, labelType, sameDimension } from './dimension.js';
 
 /**
  * HAVING, ORDER BY, LIMIT and OFFSET as the planner accepts them: every reference resolved to an output column
@@ -35,38 +37,39 @@ function outputIndex(ref: OutputRef, outputs: readonly SelectItem[], clause: str
   // Output names are unique ignoring case (select.ts), as DuckDB resolves them.
   const i = outputs.findIndex((o) => {
     if (ref.kind === 'name') return o.name.toLowerCase() === ref.name.toLowerCase();
-    if (ref.kind === 'column') return o.kind === 'dimension' && o.column.table === ref.column.table && o.column.column === ref.column.column;
-    return o.kind === 'aggregate' && aggregateText(o.aggregate) === aggregateText(ref.aggregate);
+    if (ref.kind === 'dimension') return o.kind === 'dimension' && sameDimension(o.dimension, ref.dimension);
+    // The parser's trees: VARIANCE(t.c) is VAR_SAMP(t.c), and parentheses and spacing do not count.
+    return o.kind === 'aggregate' && JSON.stringify(o.aggregate) === JSON.stringify(ref.aggregate);
   });
   if (i >= 0) return i;
   if (ref.kind === 'name') {
     throw new CleanroomError('QUERY_INVALID', `${clause} ${ref.name}: no output column is named ${ref.name}; the outputs are ${outputs.map((o) => o.name).join(', ')}`);
   }
-  const named = ref.kind === 'column' ? `${ref.column.table}.${ref.column.column}` : aggregateText(ref.aggregate);
+  const named = ref.kind === 'dimension' ? dimensionText(ref.dimension) : aggregateText(ref.aggregate);
   throw new RuleViolation(
     'privacy-model.after-release',
     `${clause} names ${named}, which the query does not output: HAVING and ORDER BY act on the released result only`,
-    `the outputs, by name or as SELECT writes them: ${outputs.map((o) => `${o.name} (${o.kind === 'dimension' ? `${o.column.table}.${o.column.column}` : aggregateText(o.aggregate)})`).join(', ')}`,
+    `the outputs, by name or as SELECT writes them: ${outputs.map((o) => `${o.name} (${o.kind === 'dimension' ? dimensionText(o.dimension) : aggregateText(o.aggregate)})`).join(', ')}`,
   );
 }
 
-function aggregateText(a: Aggregate): string {
-  if (a.fn === 'count') return 'COUNT(*)';
-  if (a.fn === 'count-values') return `COUNT(${a.column.table}.${a.column.column})`;
-  if (a.fn === 'count-distinct') return `COUNT(DISTINCT ${a.column.table}.${a.column.column})`;
-  return `${a.fn.toUpperCase()}(${a.column.table}.${a.column.column})`;
-}
-
-/** A HAVING literal must be of its output's type: numbers for aggregates and numeric labels, strings for text labels. */
+/**
+ * A HAVING literal must be of its output's type: numbers for aggregates and numeric labels, strings for text labels,
+ * DATE, TIMESTAMP or a boolean for labels of those types.
+ */
 function checkTest(test: OutputTest, output: SelectItem, table: Table): void {
   const literals: readonly Literal[] = test.kind === 'compare' ? [test.value] : test.kind === 'in' ? test.values : test.kind === 'between' ? [test.low, test.high] : [];
-  const column: Column | undefined = output.kind === 'dimension' ? table.columns.find((c) => c.name === output.column.column) : undefined;
-  const want = column?.type === 'string' ? 'string' : 'number';
+  const want = output.kind === 'dimension' ? labelType(output.dimension, table) : 'number';
   for (const lit of literals) {
     if (lit.type !== want) {
-      const found = lit.type === 'string' ? `'${lit.value}'` : String(lit.value);
-      const what = output.kind === 'dimension' ? `a label of the ${column?.type} column ${output.column.table}.${output.column.column}` : 'an aggregate';
+      const found = lit.type === 'string' ? `'${lit.value}'` : lit.type === 'date' || lit.type === 'timestamp' ? `${lit.type.toUpperCase()} '${lit.value}'` : String(lit.value);
+      const what = output.kind !== 'dimension' ? 'an aggregate' : labelOf(output.dimension, table);
       throw new CleanroomError('QUERY_INVALID', `HAVING ${output.name} is ${what}; compare it with a ${want} literal, not ${found}`);
     }
   }
+}
+
+function labelOf(d: Dimension, table: Table): string {
+  if (d.kind !== 'column') return `a ${labelType(d, table)} label of ${dimensionText(d)}`;
+  return `a label of the ${table.columns.find((c) => c.name === d.column.column)?.type} column ${d.column.table}.${d.column.column}`;
 }

@@ -1,4 +1,5 @@
 import { CleanroomError } from '../errors.js';
+import { dimensionOf } from './dimension.js';
 import { MAX_LIMIT } from '../limits.js';
 import type { AfterReleaseClauses, ComparisonOp, HavingCondition, OrderTerm, OutputRef } from './ast.js';
 import type { Scope } from './from.js';
@@ -11,9 +12,9 @@ import { child, children, COMPARISONS, describe, invalid, MIRRORED, optionalChil
  * nothing (SPEC §5); the planner checks that they name only outputs (src/query/after-release-plan.ts).
  */
 
-const OUTPUT_FORMS = 'an output column, by its name (the alias, or e.g. count, count_amount, sum_amount) or as SELECT writes it (t.dim, COUNT(*), COUNT(t.c), COUNT(DISTINCT t.key), SUM(t.c), AVG(t.c))';
+const OUTPUT_FORMS = "an output column, by its name (the alias, or e.g. count, count_amount, sum_amount) or as SELECT writes it (t.dim, date_trunc('week', t.d), CASE ... END, COUNT(*), COUNT(t.c), COUNT(DISTINCT t.key), SUM(t.c), AVG(t.c), VAR_POP(t.c), SUM(t.a * t.b), ...)";
 const HAVING_FORMS = 'an output column compared with a literal (=, !=, <, <=, >, >=), IN (...), BETWEEN x AND y, IS [NOT] NULL, joined with AND';
-const AGGREGATE_FUNCTIONS: ReadonlySet<string> = new Set(['count_star', 'count', 'sum', 'avg']);
+const AGGREGATE_FUNCTIONS: ReadonlySet<string> = new Set(['count_star', 'count', 'sum', 'avg', 'var_samp', 'variance', 'var_pop', 'stddev_samp', 'stddev', 'stddev_pop']);
 
 // DuckDB's default null order (default_null_order = 'nulls_last' in DuckDB 1.5, whose parser reads the query): NULLs
 // last whichever the direction, as the result's default label order has them. PostgreSQL puts them first for DESC.
@@ -63,7 +64,7 @@ function condition(n: Node, scope: Scope): HavingCondition {
 
 /** Whether a node is written where an output is named (as opposed to a literal): a column or a function call. */
 function namesOutput(n: Node): boolean {
-  return n.class === 'COLUMN_REF' || n.class === 'FUNCTION';
+  return n.class === 'COLUMN_REF' || n.class === 'FUNCTION' || n.class === 'CASE';
 }
 
 function comparison(n: Node, op: ComparisonOp, scope: Scope): HavingCondition {
@@ -84,7 +85,10 @@ function havingSubject(n: Node | undefined, scope: Scope): OutputRef {
 function outputRef(n: Node, scope: Scope, clause: string): OutputRef {
   if (n.class === 'COLUMN_REF') {
     const names = texts(n, 'column_names');
-    return names.length === 1 ? { kind: 'name', name: names[0]! } : { kind: 'column', column: scope.column(n) };
+    return names.length === 1 ? { kind: 'name', name: names[0]! } : { kind: 'dimension', dimension: { kind: 'column', column: scope.column(n) } };
+  }
+  if (n.class === 'CASE' || (n.class === 'FUNCTION' && (text(n, 'function_name') === 'date_trunc' || text(n, 'function_name') === 'date_part'))) {
+    return { kind: 'dimension', dimension: dimensionOf(n, scope, 'SELECT') };
   }
   if (n.class === 'FUNCTION' && AGGREGATE_FUNCTIONS.has(text(n, 'function_name'))) return { kind: 'aggregate', aggregate: aggregateCall(n, scope) };
   throw invalid(`${describe(n)} is not supported in ${clause}: name ${OUTPUT_FORMS}`);

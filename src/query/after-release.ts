@@ -1,6 +1,6 @@
-import { CleanroomError } from '../errors.js';
 import { compare, fromText, type Rational } from '../dp/rational.js';
 import type { ComparisonOp, Literal, OutputTest } from './ast.js';
+import { labelType } from './dimension.js';
 import type { QueryPlan } from './plan.js';
 import { compareLabelCells, type Cell, type QueryResult } from './result.js';
 
@@ -15,8 +15,13 @@ export function afterRelease(plan: QueryPlan, result: QueryResult): QueryResult 
   const clauses = plan.afterRelease;
   if (!clauses) return result;
   const aggregate = (output: number) => plan.outputs[output]?.kind === 'aggregate';
+  // Aggregates and numeric labels (a decimal's is exact text) sort by value, other labels as text.
+  const byValue = (output: number) => {
+    const o = plan.outputs[output];
+    return o?.kind === 'aggregate' || (o?.kind === 'dimension' && labelType(o.dimension, plan.aggregator.table) === 'number');
+  };
   const kept = result.rows.flatMap((row, i) => (clauses.having.every((h) => holds(row[h.output] ?? null, h.test)) ? [i] : []));
-  const keys = result.rows.map((row) => clauses.orderBy.map((o) => sortKey(row[o.output] ?? null, aggregate(o.output))));
+  const keys = result.rows.map((row) => clauses.orderBy.map((o) => sortKey(row[o.output] ?? null, byValue(o.output))));
   // Array.prototype.sort is stable: ties keep the label order.
   kept.sort((x, y) => {
     for (const [k, o] of clauses.orderBy.entries()) {
@@ -63,16 +68,19 @@ function holds(cell: Cell, test: OutputTest): boolean {
 /** Text as WHERE compares it, by UTF-8 bytes; numbers (counts, exact decimal text) by exact value. */
 function compareWithLiteral(cell: string | number, lit: Literal): number {
   if (lit.type === 'string') return Buffer.compare(Buffer.from(String(cell)), Buffer.from(lit.value));
-  if (lit.type === 'boolean') throw new CleanroomError('INTERNAL', 'a boolean HAVING literal passed the planner');
+  // Date and timestamp labels are written as their literals are (src/manifest/time-value.ts), a boolean label as
+  // 'false' or 'true': the text orders them as their values.
+  if (lit.type === 'date' || lit.type === 'timestamp') return Buffer.compare(Buffer.from(String(cell)), Buffer.from(lit.value));
+  if (lit.type === 'boolean') return Buffer.compare(Buffer.from(String(cell)), Buffer.from(String(lit.value)));
   return compare(fromText(String(cell)), fromText(lit.value));
 }
 
-/** An aggregate sorts by its exact value (SUM and AVG are decimal text), a label as the label order has it. */
+/** An aggregate or a numeric label sorts by its exact value (decimals are exact text), another label as text. */
 type SortKey = { readonly kind: 'value'; readonly value: Rational } | { readonly kind: 'label'; readonly label: string | number } | null;
 
-function sortKey(cell: Cell, aggregate: boolean): SortKey {
+function sortKey(cell: Cell, byValue: boolean): SortKey {
   if (cell === null) return null;
-  return aggregate ? { kind: 'value', value: fromText(String(cell)) } : { kind: 'label', label: cell };
+  return byValue ? { kind: 'value', value: fromText(String(cell)) } : { kind: 'label', label: cell };
 }
 
 function compareKeys(x: SortKey, y: SortKey, o: { readonly descending: boolean; readonly nullsFirst: boolean }): number {

@@ -140,6 +140,26 @@ export function assertAddedPointsFit(noise: NoisePlan): void {
       throw new CleanroomError('LIMIT_EXCEEDED', `ε = ${toText(noise.privacy.epsilon)} needs up to ${2n * plan.shift} points of ${what} per stream; at most ${MAX_ADDED_POINTS}: raise the policy's epsilon`);
     }
   }
+  assertNoiseStatable(noise);
+}
+
+/**
+ * Refuses, before any cryptography, a query whose noise on an opened value is too wide for its error bound to be
+ * stated (past 2^53 at the smallest miss a result reads, ERROR_BOUND_MISS / 3 for VAR_* and STDDEV_*): a sum of
+ * squares of a column with wide bounds, at a small ε. Receivers could not state its interval after the release.
+ */
+export function assertNoiseStatable(noise: NoisePlan): void {
+  for (const c of noise.columns) {
+    try {
+      errorBound(noise, c.column, ERROR_BOUND_MISS / 3);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      throw new CleanroomError(
+        'LIMIT_EXCEEDED',
+        `the noise on value ${c.column} of the group vector (one person moves it by up to ${c.sensitivity}) is too wide for its error bound to be stated (past 2^53): narrow the declared bounds of the columns it sums (a sum of squares grows as their square), or raise the policy's epsilon`,
+      );
+    }
+  }
 }
 
 /**
@@ -157,7 +177,7 @@ export function errorBound(noise: NoisePlan, column: number, miss = ERROR_BOUND_
 export function noiseBounds(noise: NoisePlan, released: readonly number[]): NoiseBounds {
   const confidence = 1 - ERROR_BOUND_MISS;
   const of = (miss: number) => new Map(noise.columns.map((c) => [c.column, errorBound(noise, c.column, miss)]));
-  const base = { epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), confidence, bound: of(ERROR_BOUND_MISS), halfBound: of(ERROR_BOUND_MISS / 2) };
+  const base = { epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), confidence, bound: of(ERROR_BOUND_MISS), halfBound: of(ERROR_BOUND_MISS / 2), thirdBound: of(ERROR_BOUND_MISS / 3) };
   if (!released.includes(noise.thresholdColumn)) return base;
   // The count that decided the release is released too: its interval is the one given the release (SPEC §10.2).
   const tail = noiseTail(noise.columns[0]!.mechanism, noise.holders + (noise.dummies ? 1 : 0));

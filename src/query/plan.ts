@@ -1,9 +1,13 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_GROUP_WIDTH, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
 import { everyRowHasValue, overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
 import { afterReleasePlan, type AfterRelease } from './after-release-plan.js';
-import type { ColumnRef, Condition, Literal, Predicate, Query, SelectItem } from './ast.js';
+import type { Aggregate, Cell, ColumnRef, Condition, Dimension, Literal, Predicate, Query, SelectItem, ValueFunction } from './ast.js';
 import { columnsOf, predicatesOf, tablesOf } from './condition.js';
+import { aggregateText, assertExpressionFits, conditionsOf, valueColumnsOf as valueColumnsOfExpression } from './expression.js';
+import { groupWidth, isVariance, sameExpression, type SummedExpression } from './group-vector.js';
+import { dimensionColumns } from './dimension.js';
+import { domainDeclared, groupDomain } from './dimension-domain.js';
 import { privacyOf, type PrivacyPlan } from './privacy-plan.js';
 
 /**
@@ -29,11 +33,16 @@ interface PlanBase {
   /** Every table but the aggregator's, in query order: two-party queries have one. */
   readonly others: readonly TableSide[];
   readonly outputs: readonly SelectItem[];
-  readonly groupBy: readonly string[];
+  /** The GROUP BY dimensions, all over the aggregator's table; labels come in this order. */
+  readonly groupBy: readonly Dimension[];
   /** Aggregator columns summed (for SUM and for AVG), each once. */
   readonly sumColumns: readonly string[];
   /** Aggregator columns counted (COUNT(t.c)) that need a non-null slot of their own (group-vector.ts VectorShape). */
   readonly countColumns?: readonly string[];
+  /** Summed columns whose squares are summed too (VAR_*, STDDEV_*); absent when none. */
+  readonly squareColumns?: readonly string[];
+  /** Expressions summed (SUM, AVG, VAR_*, STDDEV_* of one), each once; absent when none. */
+  readonly sumExpressions?: readonly SummedExpression[];
   /** The strictest minimum-count rule among the query's tables. */
   readonly minDistinctKeys: number;
   readonly receivers: readonly string[];
@@ -56,7 +65,7 @@ export interface AggregatePlan extends PlanBase {
    * (required under a privacy policy). P deals all of them, zeros included, so no member learns which groups have
    * data (SPEC §4.3, §10.2).
    */
-  readonly domain?: readonly (readonly (string | null)[])[];
+  readonly domain?: readonly (readonly Cell[])[];
 }
 
 /** A table held in parts by several members (SPEC §4.5), on its own or joined with one other member's table. */
@@ -68,7 +77,7 @@ export interface FederatedPlan extends PlanBase {
    * Every group that can exist, from the declared values of the GROUP BY columns (NULL last). Each holder reports
    * all of them, zeros included, so the exchange says nothing about which groups a holder has.
    */
-  readonly domain: readonly (readonly (string | null)[])[];
+  readonly domain: readonly (readonly Cell[])[];
 }
 
 export type QueryPlan = CountOnlyPlan | AggregatePlan | FederatedPlan;
@@ -205,10 +214,22 @@ function assertWhere(query: Query, scope: Scope): void {
   }
 }
 
-/** SPEC §5 (`<table>.rules.dimensions`, MAX_GROUP_BY_COLUMNS): GROUP BY names dimensions, not too many. */
+/**
+ * SPEC §5 (`<table>.rules.dimensions`, MAX_GROUP_BY_COLUMNS): GROUP BY reads dimension columns only, each function
+ * of a column of its type, and not too many.
+ */
 function assertGroupBy(query: Query, scope: Scope): void {
-  for (const g of query.groupBy) assertDimension(scope, g, 'GROUP BY');
-  if (query.groupBy.length > MAX_GROUP_BY_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY names ${query.groupBy.length} columns; at most ${MAX_GROUP_BY_COLUMNS}`);
+  for (const d of query.groupBy) {
+    for (const ref of dimensionColumns(d)) assertDimension(scope, ref, 'GROUP BY');
+    if (d.kind === 'case') d.branches.forEach((b) => predicatesOf(b.when).forEach((p) => checkPredicate(p, columnOf(scope, p.column))));
+    else if (d.kind !== 'column') {
+      const c = columnOf(scope, d.column);
+      const fn = d.kind === 'date-trunc' ? `date_trunc('${d.unit}', ...)` : `extract(${d.field} FROM ...)`;
+      if (c.type !== 'date' && c.type !== 'timestamp') throw new CleanroomError('QUERY_INVALID', `${fn} applies to date and timestamp columns; ${d.column.table}.${d.column.column} is a ${c.type} column`);
+      if (d.kind === 'extract' && d.field === 'hour' && c.type === 'date') throw new CleanroomError('QUERY_INVALID', `extract(hour FROM ...) applies to timestamp columns; ${d.column.table}.${d.column.column} is a date`);
+    }
+  }
+  if (query.groupBy.length > MAX_GROUP_BY_COLUMNS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY names ${query.groupBy.length} dimensions; at most ${MAX_GROUP_BY_COLUMNS}`);
 }
 
 /** SPEC §1 (`dimensions`): a column used in WHERE or GROUP BY is one of its table's dimensions. */
@@ -235,25 +256,58 @@ function assertAggregations(query: Query, scope: Scope): void {
       assertCountValues(item.aggregate.column, scope);
       continue;
     }
-    const { fn, column: ref } = item.aggregate;
-    columnOf(scope, ref);
+    assertValueAggregate(item.aggregate, scope);
+  }
+}
+
+type ValueAggregate = Extract<Aggregate, { fn: ValueFunction }>;
+
+/**
+ * SUM, AVG, VAR_* and STDDEV_* of a column or an expression (SPEC §5, `<table>.rules.aggregations`): every column it
+ * computes with is numeric and its rule allows the function (`variance` allows the four of that family); a CASE
+ * condition reads dimensions as WHERE does; no sum (of squares, for the variance family) can wrap the share ring.
+ */
+function assertValueAggregate(a: ValueAggregate, scope: Scope): void {
+  const written = aggregateText(a);
+  const refs = 'column' in a ? [a.column] : valueColumnsOfExpression(a.expression);
+  for (const ref of refs) {
+    const c = columnOf(scope, ref);
     const t = scope.byName.get(ref.table)!;
-    const rule = t.rules.aggregations.find((a) => a.column === ref.column);
-    if (!rule?.functions.includes(fn)) {
-      const allowed = t.rules.aggregations.flatMap((a) => a.functions.map((f) => `${f.toUpperCase()}(${t.name}.${a.column})`));
-      throw new RuleViolation(`${t.name}.rules.aggregations`, `${fn.toUpperCase()}(${ref.table}.${ref.column}) is not allowed`, listOrNone(['COUNT(*)', ...allowed]));
+    if ('expression' in a && c.type !== 'integer' && c.type !== 'decimal') {
+      throw new CleanroomError('QUERY_INVALID', `${written}: ${ref.table}.${ref.column} is a ${c.type} column; arithmetic takes integer and decimal columns`);
+    }
+    const rule = t.rules.aggregations.find((x) => x.column === ref.column);
+    const needed = a.fn === 'sum' || a.fn === 'avg' ? a.fn : 'variance';
+    if (!rule?.functions.includes(needed)) {
+      const allowed = t.rules.aggregations.flatMap((x) => x.functions.map((f) => ruleFunctionText(f, `${t.name}.${x.column}`)));
+      const why = 'column' in a ? '' : `: ${ref.table}.${ref.column} ${rule ? `allows ${rule.functions.join(', ')} only` : 'has no aggregation rule'}`;
+      throw new RuleViolation(`${t.name}.rules.aggregations`, `${written} is not allowed${why}`, listOrNone(['COUNT(*)', ...allowed]));
     }
     // AVG is opened as its sum and its non-null count, each exact without a policy: more than a rule allowing only
     // avg grants. Under a policy on the column's own table both are noisy at that owner's ε (SPEC §10), which is
-    // what such a rule can accept; a policy on another table is the querier's choice and protects nobody here.
-    if (fn === 'avg' && !rule.functions.includes('sum') && !t.rules.privacy) {
+    // what such a rule can accept; a policy on another table is the querier's choice and protects nobody here. The
+    // variance family opens the sum, the count and the sum of squares: the same holds.
+    if (a.fn !== 'sum' && !rule.functions.includes('sum') && !t.rules.privacy) {
       throw new RuleViolation(
         `${t.name}.rules.aggregations`,
-        `AVG(${ref.table}.${ref.column}) would open the exact sum and count behind it, and the rule allows only avg`,
-        `SUM as well in the rule, or a privacy policy on ${t.name} (the sum and count are then noisy)`,
+        `${written} would open the exact sum${a.fn === 'avg' ? '' : ', sum of squares'} and count behind it, and the rule of ${ref.table}.${ref.column} allows only ${rule.functions.join(', ')}`,
+        `SUM as well in the rule, or a privacy policy on ${t.name} (the sums and count are then noisy)`,
       );
     }
   }
+  const table = scope.byName.get('column' in a ? a.column.table : a.table)!;
+  if ('expression' in a) {
+    for (const p of conditionsOf(a.expression).flatMap(predicatesOf)) {
+      assertDimension(scope, p.column, `a CASE condition of ${written}`);
+      checkPredicate(p, columnOf(scope, p.column));
+    }
+  }
+  assertExpressionFits('column' in a ? { kind: 'column', column: a.column } : a.expression, table, written, isVariance(a.fn));
+}
+
+/** A rule's function as the aggregates it allows. */
+function ruleFunctionText(f: string, column: string): string {
+  return f === 'variance' ? ['VAR_SAMP', 'VAR_POP', 'STDDEV_SAMP', 'STDDEV_POP'].map((v) => `${v}(${column})`).join(', ') : `${f.toUpperCase()}(${column})`;
 }
 
 /**
@@ -344,19 +398,39 @@ function assertFederatedGrant(federated: Table, joined: Table, filters: readonly
  * MAX_SUM_COLUMNS: the distinct columns summed, averaged or counted (COUNT(t.c)), each once: they set the width of the
  * group vector (group-vector.ts).
  */
-function vectorColumnsOf(query: Query, table: Table): { sumColumns: string[]; countColumns: string[] } {
+function vectorColumnsOf(query: Query, table: Table): { sumColumns: string[]; countColumns: string[]; squareColumns?: string[]; sumExpressions?: SummedExpression[] } {
   const of = (fns: readonly string[]) =>
     [...new Set(query.select.flatMap((i) => (i.kind === 'aggregate' && fns.includes(i.aggregate.fn) && 'column' in i.aggregate ? [i.aggregate.column.column] : [])))];
-  const sumColumns = of(['sum', 'avg']);
+  const variance = ['var_samp', 'var_pop', 'stddev_samp', 'stddev_pop'];
+  const sumColumns = of(['sum', 'avg', ...variance]);
   const counted = of(['count-values']);
-  const columns = new Set([...sumColumns, ...counted]).size;
+  const squareColumns = of(variance);
+  // Each expression once, whatever reads it; its squares when a VAR_* or STDDEV_* of it is an output.
+  const sumExpressions: SummedExpression[] = [];
+  for (const i of query.select) {
+    if (i.kind !== 'aggregate' || !('expression' in i.aggregate)) continue;
+    const { expression, fn } = i.aggregate;
+    const at = sumExpressions.findIndex((x) => sameExpression(x.expression, expression));
+    if (at < 0) sumExpressions.push({ expression, squares: isVariance(fn) });
+    else if (isVariance(fn)) sumExpressions[at] = { expression, squares: true };
+  }
+  const columns = new Set([...sumColumns, ...counted]).size + sumExpressions.length;
   if (columns > MAX_SUM_COLUMNS) {
-    throw new CleanroomError('LIMIT_EXCEEDED', `the query sums, averages or counts ${columns} columns; at most ${MAX_SUM_COLUMNS} per query`);
+    throw new CleanroomError('LIMIT_EXCEEDED', `the query sums, averages or counts ${columns} columns${sumExpressions.length > 0 ? ' and expressions' : ''}; at most ${MAX_SUM_COLUMNS} per query`);
   }
   // A counted column has a non-null slot of its own unless it is summed too, or every row has a value (the vector
   // then reads the row count: group-vector.ts, VectorShape).
   const countColumns = counted.filter((name) => !sumColumns.includes(name) && !table.columns.some((c) => c.name === name && everyRowHasValue(c)));
-  return { sumColumns, countColumns };
+  const shape = { sumColumns, countColumns, ...(squareColumns.length > 0 ? { squareColumns } : {}), ...(sumExpressions.length > 0 ? { sumExpressions } : {}) };
+  // A sum of squares is one more slot: the vector must still fit the wire's bound.
+  const width = groupWidth(shape);
+  if (width > MAX_GROUP_WIDTH) {
+    throw new CleanroomError(
+      'LIMIT_EXCEEDED',
+      `the query's aggregates need ${width} values per group (2 counts, a sum and a count per summed column or expression, one more per VAR_*/STDDEV_* of it, one per counted column); at most ${MAX_GROUP_WIDTH}`,
+    );
+  }
+  return shape;
 }
 
 /** The conjuncts of WHERE on `t`: each names one table once assertWhere has passed. */
@@ -392,13 +466,12 @@ function planAggregate(ctx: FlowContext): QueryPlan {
   const { query, scope } = ctx;
   const p = scope.byName.get(assertSingleAggregator(query))!;
   for (const q of scope.tables.filter((t) => t !== p)) assertOverlapGrant(q, p, filtersOf(query, q));
-  const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy.map((g) => g.column), ...vectorColumnsOf(query, p) } as AggregatePlan, scope.tables);
+  const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy, ...vectorColumnsOf(query, p) } as AggregatePlan, scope.tables);
   // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
-  // that is required.
+  // every group must be known from the manifest (dimension-domain.ts).
   if (plan.groupBy.length === 0) return plan;
-  const declared = plan.groupBy.every((g) => p.columns.some((c) => c.name === g && c.type === 'string' && c.values));
-  if (!plan.privacy && !declared) return plan;
-  return { ...plan, domain: declaredDomain(p, plan.groupBy, 'under a privacy policy') };
+  if (!plan.privacy && !domainDeclared(plan.groupBy, p)) return plan;
+  return { ...plan, domain: groupDomain(plan.groupBy, p, 'under a privacy policy') };
 }
 
 function withPrivacy<P extends QueryPlan>(plan: P, tables: readonly Table[]): P {
@@ -419,8 +492,8 @@ function planFederated(ctx: FlowContext, t: Table): QueryPlan {
   if (valueColumnsOf(query).some((ref) => ref.table !== t.name)) {
     throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY, SUM and AVG of a query on the federated table ${t.name} name another table`, `columns of ${t.name}; the joined table contributes its keys and WHERE filters`);
   }
-  const domain = declaredDomain(t, query.groupBy.map((g) => g.column), 'on a federated table');
-  const { sumColumns, countColumns } = vectorColumnsOf(query, t);
+  const domain = groupDomain(query.groupBy, t, 'on a federated table');
+  const vector = vectorColumnsOf(query, t);
   const holders = [...t.holders!];
   const others = joined ? [{ table: joined, filters: filtersOf(query, joined) }] : [];
   const parts = [...holders, ...others.map((o) => o.table.owner)];
@@ -432,9 +505,8 @@ function planFederated(ctx: FlowContext, t: Table): QueryPlan {
     aggregator: { table: t, filters: filtersOf(query, t) },
     others,
     outputs: query.select,
-    groupBy: query.groupBy.map((g) => g.column),
-    sumColumns,
-    countColumns,
+    groupBy: query.groupBy,
+    ...vector,
     minDistinctKeys,
     receivers,
     domain,
@@ -452,23 +524,6 @@ function combinerFirst(others: readonly Table[], manifest: Manifest, querier: st
   if (others.length < 2) return [...others];
   const combiner = manifest.tables.find((t) => others.includes(t) && t.owner !== querier)!;
   return [combiner, ...others.filter((t) => t !== combiner)];
-}
-
-/**
- * Every group a GROUP BY can yield, from the declared values of its columns (NULL last), in the order the result
- * rows take: the product of the columns' values. `why` says what needs it, for the refusal.
- */
-function declaredDomain(t: Table, groupBy: readonly string[], why: string): (string | null)[][] {
-  const values = groupBy.map((g) => {
-    const c = t.columns.find((x) => x.name === g);
-    if (c?.type !== 'string' || !c.values) {
-      throw new RuleViolation(`${t.name}.columns.${g}.values`, `GROUP BY ${t.name}.${g} ${why} needs the column's values declared in the manifest`, 'GROUP BY string columns with declared values, or no GROUP BY');
-    }
-    return [...[...new Set(c.values)].sort(), null];
-  });
-  const domain = values.reduce<(string | null)[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
-  if (domain.length > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${domain.length} possible groups; at most ${MAX_GROUPS}`);
-  return domain;
 }
 
 /**
@@ -491,7 +546,25 @@ function assertGrantedFilters(t: Table, member: string, filters: readonly Condit
 
 function valueColumnsOf(query: Query): ColumnRef[] {
   // COUNT(DISTINCT key) reads no column's values: only the matched keys, which count-only computes as well.
-  return [...query.groupBy, ...query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn !== 'count' && i.aggregate.fn !== 'count-distinct' ? [i.aggregate.column] : []))];
+  // An expression reads its value columns and its CASE conditions' columns (all of one table, expression.ts).
+  const read = (a: Aggregate): ColumnRef[] =>
+    a.fn === 'count' || a.fn === 'count-distinct' ? [] : 'column' in a ? [a.column] : [...valueColumnsOfExpression(a.expression), ...conditionsOf(a.expression).flatMap(predicatesOf).map((p) => p.column)];
+  return [...query.groupBy.flatMap(dimensionColumns), ...query.select.flatMap((i) => (i.kind === 'aggregate' ? read(i.aggregate) : []))];
+}
+
+const LITERAL_OF: Readonly<Record<Column['type'], Literal['type']>> = { string: 'string', integer: 'number', decimal: 'number', date: 'date', timestamp: 'timestamp', boolean: 'boolean' };
+const LITERAL_EXAMPLE: Readonly<Record<Literal['type'], string>> = {
+  string: 'a string literal',
+  number: 'a number literal',
+  boolean: 'true or false',
+  date: "a DATE 'YYYY-MM-DD' literal",
+  timestamp: "a TIMESTAMP 'YYYY-MM-DD HH:MM:SS' or DATE literal",
+};
+
+function literalText(lit: Literal): string {
+  if (lit.type === 'string') return `'${lit.value}'`;
+  if (lit.type === 'date' || lit.type === 'timestamp') return `${lit.type.toUpperCase()} '${lit.value}'`;
+  return String(lit.value);
 }
 
 /** Types: lower/upper/trim and LIKE read strings; a literal has its column's type. */
@@ -505,10 +578,11 @@ function checkPredicate(p: Predicate, c: Column): void {
     }
   }
   const literals: readonly Literal[] = p.kind === 'compare' ? [p.value] : p.kind === 'in' ? p.values : p.kind === 'between' ? [p.low, p.high] : [];
-  const want = c.type === 'string' ? 'string' : 'number';
+  const want = LITERAL_OF[c.type];
   for (const lit of literals) {
-    if (lit.type !== want) {
-      throw new CleanroomError('QUERY_INVALID', `${p.column.table}.${p.column.column} is a ${c.type} column; compare it with a ${want} literal, not ${lit.type === 'string' ? `'${lit.value}'` : String(lit.value)}`);
+    // A date stands for its first instant, as SQL casts it, where a timestamp is compared.
+    if (lit.type !== want && !(c.type === 'timestamp' && lit.type === 'date')) {
+      throw new CleanroomError('QUERY_INVALID', `${ref} is a ${c.type} column; compare it with ${LITERAL_EXAMPLE[want]}, not ${literalText(lit)}`);
     }
   }
 }

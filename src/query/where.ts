@@ -8,7 +8,8 @@ import { child, children, COMPARISONS, describe, invalid, list, MIRRORED, text, 
 
 const PREDICATE_FORMS =
   "t.c = 'x' (or !=, <, <=, >, >=), t.c [NOT] IN ('x', 'y'), t.c [NOT] BETWEEN 1 AND 9, t.c IS [NOT] NULL, " +
-  "t.c [NOT] LIKE 'a%' and [NOT] ILIKE, on a column or on lower(t.c), upper(t.c), trim(t.c); combined with AND, OR, NOT and parentheses";
+  "t.c [NOT] LIKE 'a%' and [NOT] ILIKE, on a column or on lower(t.c), upper(t.c), trim(t.c); a boolean column alone (t.b, NOT t.b); " +
+  'combined with AND, OR, NOT and parentheses';
 
 const SUBJECT_FORMS = 'a column, or lower(t.c), upper(t.c) or trim(t.c) of a string column';
 
@@ -40,6 +41,13 @@ export function whereClause(where: Node | null, scope: Scope): Condition[] {
   const tree = condition(where, false, scope);
   checkSize(tree);
   return tree.kind === 'and' ? [...tree.operands] : [tree];
+}
+
+/** One condition outside WHERE (a CASE dimension's WHEN), NOT pushed inward and bounded as WHERE is. */
+export function conditionClause(n: Node, scope: Scope): Condition {
+  const tree = condition(n, false, scope);
+  checkSize(tree);
+  return tree;
 }
 
 /** `n`, or NOT `n` when `negated`, with NOT pushed down to the predicates. */
@@ -78,6 +86,8 @@ function predicate(n: Node, scope: Scope): Leaf {
     case 'OPERATOR_IS_NOT_NULL':
       return { kind: 'not', operand: { kind: 'null', ...subject(only(n, 'IS NOT NULL'), 'IS NOT NULL', scope) } };
   }
+  // A boolean column alone is the test that it is true (NOT then pushes down to = false, unknown on NULL alike).
+  if (n.class === 'COLUMN_REF') return { kind: 'compare', column: scope.column(n), op: '=', value: { type: 'boolean', value: true } };
   if (n.class === 'FUNCTION') {
     const like = n.is_operator === true ? LIKE_OPERATORS.get(text(n, 'function_name')) : undefined;
     if (like) return likeOf(n, like, scope);

@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/crypto/backend.js';
 import { decodeRingElements } from '../../src/crypto/shares.js';
-import { hashToGroupDst } from '../../src/crypto/group.js';
-import { QuerySecret } from '../../src/crypto/secret.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
 import { parseQuery } from '../../src/query/parse.js';
 import { planQuery, type FederatedPlan } from '../../src/query/plan.js';
 import type { GroupAggregate } from '../../src/query/result.js';
-import { FederatedSession } from '../../src/session/federated.js';
-import type { Outcome, Step } from '../../src/session/step.js';
-import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { SessionMessage } from '../../src/wire/messages.js';
-import { completeBlinds } from '../support/local-driver.js';
+import { runFederated, type FederatedRun } from '../support/federated-run.js';
 
 /**
  * A federated table held by h1 and h2, joined with r's table: every member's FederatedSession in this process,
@@ -64,53 +58,21 @@ const ROWS: Record<string, [string, string, number][]> = {
 };
 const R_KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'other'];
 
-interface Run {
-  readonly outcomes: Record<string, Outcome>;
-  readonly machines: Record<string, FederatedSession>;
-}
-
 /** Runs the query to its end; `tamper` may replace a message in flight. */
-async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage, privacy: Policies = false): Promise<Run> {
+async function run(receivers: string[], tamper?: (from: string, to: string, msg: SessionMessage) => SessionMessage, privacy: Policies = false): Promise<FederatedRun> {
   const plan = planQuery(await parseQuery(SQL), manifest(receivers, privacy), 'r') as FederatedPlan;
-  // libsodium where it loads (its bytes are noble's, test/unit/group-cross-backend.test.ts): the padding of a DP run
-  // costs hundreds of multiplications per set.
-  const group = selectBackend('auto');
-  const dst = hashToGroupDst('fed');
-  const members = ['h1', 'h2', 'r'];
-  const machines: Record<string, FederatedSession> = {};
-  for (const self of members) machines[self] = new FederatedSession({ queryId: QUERY, plan, self, group, newSecret: () => QuerySecret.generate() });
-  const keys: Record<string, string[]> = { h1: ROWS.h1!.map((r) => r[0]), h2: ROWS.h2!.map((r) => r[0]), r: R_KEYS };
-  const outcomes: Record<string, Outcome> = {};
-  const inbox: { from: string; to: string; bytes: Uint8Array }[] = [];
-  const apply = (id: string, raw: Step): void => {
-    const step = completeBlinds(machines[id]!, raw, group);
-    for (const e of step.send) inbox.push({ from: id, to: e.to, bytes: encodeFrame(tamper ? tamper(id, e.to, e.msg) : e.msg) });
-    if (step.aggregate) {
-      if (step.aggregate === 'all') throw new Error('a joined holder aggregates its matched rows only');
-      // Per group: rows, distinct keys, the sum of v, and the rows that have a v.
-      const groups = new Map<string, bigint[]>([['x', [0n, 0n, 0n, 0n]], ['y', [0n, 0n, 0n, 0n]]]);
-      for (const i of step.aggregate) {
-        const [, g, v] = ROWS[id]![i]!;
-        const [rows, distinct, sum, valued] = groups.get(g)!;
-        groups.set(g, [rows! + 1n, distinct! + 1n, sum! + BigInt(v), valued! + 1n]);
-      }
-      const aggs: GroupAggregate[] = [...groups].map(([g, values]) => ({ labels: [g], values }));
-      apply(id, machines[id]!.aggregates(aggs));
+  const keys = { h1: ROWS.h1!.map((r) => r[0]), h2: ROWS.h2!.map((r) => r[0]), r: R_KEYS };
+  // Per group: rows, distinct keys, the sum of v, and the rows that have a v.
+  const aggregate = (holder: string, matched: readonly number[]): GroupAggregate[] => {
+    const groups = new Map<string, bigint[]>([['x', [0n, 0n, 0n, 0n]], ['y', [0n, 0n, 0n, 0n]]]);
+    for (const i of matched) {
+      const [, g, v] = ROWS[holder]![i]!;
+      const [rows, distinct, sum, valued] = groups.get(g)!;
+      groups.set(g, [rows! + 1n, distinct! + 1n, sum! + BigInt(v), valued! + 1n]);
     }
-    if (step.outcome) outcomes[id] ??= step.outcome;
+    return [...groups].map(([g, values]) => ({ labels: [g], values }));
   };
-  for (const id of members) {
-    apply(id, machines[id]!.start());
-    if (!machines[id]!.keyed) continue;
-    apply(id, machines[id]!.ownHashed(group.hashToGroup(keys[id]!.map((k) => new TextEncoder().encode(k)), dst)));
-    apply(id, machines[id]!.ownEnd());
-  }
-  for (let n = 0; inbox.length > 0 && n < 10_000; n++) {
-    const { from, to, bytes } = inbox.shift()!;
-    if (outcomes[to]) continue;
-    apply(to, machines[to]!.receive(from, decodeFrame(bytes, SessionMessage, 'session')));
-  }
-  return { outcomes, machines };
+  return runFederated({ plan, queryId: QUERY, keys, aggregate, ...(tamper ? { tamper } : {}) });
 }
 
 describe('a federated table joined with another member\'s table, PSI phase inside the machine', () => {

@@ -160,7 +160,7 @@ describe('planQuery refusals, one per rule', () => {
     const toAuditor = buildCollaboration({ overlapDisclosure: { advertiser: [AUDITOR] } }).manifest;
     await expectRule(`SELECT p.campaign, COUNT(*) ${JOIN} GROUP BY p.campaign`, toAuditor, PUBLISHER, 'advertiser.rules.overlapDisclosure', /^COUNT/);
     const granted = buildCollaboration({ overlapDisclosure: { advertiser: [PUBLISHER] } }).manifest;
-    await expect(plan(`SELECT p.campaign, COUNT(*) ${JOIN} GROUP BY p.campaign`, granted, PUBLISHER)).resolves.toMatchObject({ mode: 'aggregate', groupBy: ['campaign'] });
+    await expect(plan(`SELECT p.campaign, COUNT(*) ${JOIN} GROUP BY p.campaign`, granted, PUBLISHER)).resolves.toMatchObject({ mode: 'aggregate', groupBy: [{ kind: 'column', column: { table: 'publisher', column: 'campaign' } }] });
   });
 
   it('the strictest minDistinctKeys of the two tables wins, whichever side it is on', async () => {
@@ -184,6 +184,8 @@ describe('planQuery refusals, one per rule', () => {
       [`SELECT COUNT(*) ${JOIN} WHERE p.campaign = 5`, m, /publisher\.campaign is a string column; compare it with a string literal, not 5/],
       [`SELECT COUNT(*) ${JOIN} WHERE p.campaign IN ('spring', 3)`, m, /compare it with a string literal, not 3/],
       [`SELECT COUNT(*) ${JOIN} WHERE p.campaign = true`, m, /compare it with a string literal/],
+      // A column alone is the test that a boolean is true: of a string column, the same refusal.
+      [`SELECT COUNT(*) ${JOIN} WHERE p.campaign`, m, /publisher\.campaign is a string column; compare it with a string literal, not true/],
       [`SELECT COUNT(*) ${JOIN} WHERE p.impressions > 'ten'`, withNumeric, /publisher\.impressions is a integer column; compare it with a number literal, not 'ten'/],
       [`SELECT COUNT(*) ${JOIN} WHERE p.impressions BETWEEN 1 AND '9'`, withNumeric, /compare it with a number literal, not '9'/],
     ] as const) {

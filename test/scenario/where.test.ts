@@ -24,6 +24,7 @@ import type { TableSide } from '../../src/query/plan.js';
 import { ADVERTISER, PUBLISHER, advertiserTable, buildCollaboration, publisherTable, type Collaboration } from '../support/collaboration.js';
 import type { Dataset, Row } from '../support/datasets.js';
 import { sortRows } from '../support/expected-result.js';
+import { conditionTree, TEXTS } from '../support/random-sql.js';
 import { runScenario, type Party } from './harness.js';
 
 /** Every string and integer column a dimension, every dimension a filter the other member's grant allows, minimum 1. */
@@ -38,11 +39,6 @@ const COLLABORATION = collaboration();
 // ---------------------------------------------------------------------------------------------------------------
 // Messy tables and random conditions
 // ---------------------------------------------------------------------------------------------------------------
-
-/** Dimension values: case pairs in and out of ASCII, spaces trim takes (and a tab it leaves), wildcard characters. */
-const TEXTS = ['spring', 'Spring', 'SPRING', ' spring ', '\u3000Spring\u00a0', 'été', 'Été', 'ÉTÉ', 'straße', 'STRASSE', 'STRAẞE', 'İstanbul', 'istanbul', 'ΟΔΟΣ', 'οδος', '50%_off', '50% off', 'a\\b', '\tTab', '😀 party', 'ǅ', 'ﬁx'];
-/** Pieces of LIKE patterns: wildcards, a backslash (no escape character), letters whose case maps oddly. */
-const PATTERN_PIECES = ['%', '%', '_', 's', 'S', 'é', 'É', 'ß', 'ẞ', 'i', 'İ', '\\', '50', ' ', 'o', 'ς', 'σ', 'spring'];
 
 const text = fc.option(fc.constantFrom(...TEXTS), { nil: null, freq: 6 });
 const small = fc.option(fc.integer({ min: 0, max: 20 }), { nil: null, freq: 6 });
@@ -67,46 +63,7 @@ const COLUMNS = {
 } as const;
 type Alias = keyof typeof COLUMNS;
 
-const quoted = (s: string) => `'${s.replaceAll("'", "''")}'`;
-
-/** One predicate over a column of `alias`, as SQL text. */
-function predicate(alias: Alias): fc.Arbitrary<string> {
-  const { strings, integers } = COLUMNS[alias];
-  const stringLiteral = fc.constantFrom(...TEXTS, 'é', 'ETE', 'a', 'z').map(quoted);
-  const subject = fc
-    .tuple(fc.constantFrom(...strings), fc.array(fc.constantFrom('lower', 'upper', 'trim'), { maxLength: 2 }))
-    .map(([c, fns]) => fns.reduce((inner, fn) => `${fn}(${inner})`, `${alias}.${c}`));
-  const pattern = fc.array(fc.constantFrom(...PATTERN_PIECES), { minLength: 1, maxLength: 4 }).map((ps) => quoted(ps.join('')));
-  const onStrings = fc.oneof(
-    fc.tuple(subject, fc.constantFrom('=', '!=', '<', '<=', '>', '>='), stringLiteral, fc.boolean()).map(([s, op, lit, flip]) => (flip ? `${lit} ${op} ${s}` : `${s} ${op} ${lit}`)),
-    fc.tuple(subject, fc.boolean(), fc.array(stringLiteral, { minLength: 1, maxLength: 3 })).map(([s, not, ls]) => `${s} ${not ? 'NOT IN' : 'IN'} (${ls.join(', ')})`),
-    fc.tuple(subject, fc.boolean(), stringLiteral, stringLiteral).map(([s, not, lo, hi]) => `${s} ${not ? 'NOT BETWEEN' : 'BETWEEN'} ${lo} AND ${hi}`),
-    fc.tuple(subject, fc.constantFrom('LIKE', 'NOT LIKE', 'ILIKE', 'NOT ILIKE'), pattern).map(([s, op, p]) => `${s} ${op} ${p}`),
-    fc.tuple(subject, fc.boolean()).map(([s, not]) => `${s} IS ${not ? 'NOT ' : ''}NULL`),
-  );
-  const column = fc.constantFrom(...integers).map((c) => `${alias}.${c}`);
-  const int = fc.integer({ min: -1, max: 21 }).map(String);
-  const onIntegers = fc.oneof(
-    fc.tuple(column, fc.constantFrom('=', '!=', '<', '<=', '>', '>='), int).map(([c, op, n]) => `${c} ${op} ${n}`),
-    fc.tuple(column, fc.boolean(), fc.array(int, { minLength: 1, maxLength: 3 })).map(([c, not, ns]) => `${c} ${not ? 'NOT IN' : 'IN'} (${ns.join(', ')})`),
-    fc.tuple(column, fc.boolean(), int, int).map(([c, not, lo, hi]) => `${c} ${not ? 'NOT BETWEEN' : 'BETWEEN'} ${lo} AND ${hi}`),
-    fc.tuple(column, fc.boolean()).map(([c, not]) => `${c} IS ${not ? 'NOT ' : ''}NULL`),
-  );
-  return fc.oneof({ arbitrary: onStrings, weight: 3 }, { arbitrary: onIntegers, weight: 2 });
-}
-
-/** A tree of AND, OR and NOT over one table's predicates, up to three levels deep. */
-function tree(alias: Alias): fc.Arbitrary<string> {
-  const { node } = fc.letrec<{ node: string }>((tie) => ({
-    node: fc.oneof(
-      { depthSize: 'small', withCrossShrink: true },
-      predicate(alias),
-      fc.tuple(fc.constantFrom('AND', 'OR'), fc.array(tie('node'), { minLength: 2, maxLength: 3 })).map(([op, xs]) => `(${xs.join(` ${op} `)})`),
-      tie('node').map((x) => `NOT (${x})`),
-    ),
-  }));
-  return node;
-}
+const tree = (alias: Alias) => conditionTree(alias, COLUMNS[alias]);
 
 /** WHERE: each table's tree, joined by AND, or both negated under one NOT (an OR across them that splits in two). */
 const where: fc.Arbitrary<string> = fc.oneof(

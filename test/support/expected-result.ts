@@ -21,7 +21,7 @@ export function expectedResult(plan: QueryPlan, data: Dataset): ExpectedResult {
     tables: sides.map((s) => s.table.name),
     joins: [],
     where: sides.flatMap((s) => s.filters),
-    groupBy: plan.groupBy.map((column) => ({ table: plan.aggregator.table.name, column })),
+    groupBy: plan.groupBy,
   };
   const answer = answerQuery(query, sides.map((s) => s.table), data);
   return { columns: answer.columns, rows: sortRows(answer.rows) };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataInvalid } from '../../src/data/data-problem.js';
 import type { FileSource } from '../../src/data/table-source.js';
-import { csvRows, openStore, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
+import { dims, csvRows, openStore, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
 
 /**
  * Every class of malformed CSV gives either the exact answer or an error naming the file and the line: never a
@@ -36,7 +36,7 @@ async function totals(content: string | Buffer, source: Partial<FileSource> = {}
   const store = await openStore(scratch.file(content), scratch.cacheDir(), source);
   try {
     await store.prepare(table());
-    return await store.aggregateAll(side(), ['cat'], ['amount']);
+    return await store.aggregateAll(side(), dims('cat'), ['amount']);
   } finally {
     store.close();
   }
@@ -118,7 +118,7 @@ describe('well-formed files give the exact answer', () => {
       const keys = await streamedKeys(store, s);
       expect(keys).toHaveLength(29_999);
       expect(keys).toContain('late@x.com');
-      const groups = await store.aggregateMatched(s, ['cat'], ['amount'], [keys.indexOf('late@x.com')]);
+      const groups = await store.aggregateMatched(s, dims('cat'), ['amount'], [keys.indexOf('late@x.com')]);
       expect(groups).toEqual([
         { labels: ['c'], values: [1n, 1n, 50n, 1n] },
         { labels: ['c, quoted'], values: [1n, 1n, 725n, 1n] },

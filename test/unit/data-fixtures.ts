@@ -1,3 +1,4 @@
+import type { Dimension } from '../../src/query/ast.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,4 +80,9 @@ export function csvRows(rows: number, at: (i: number) => string | undefined = ()
   const lines: string[] = [];
   for (let i = 0; i < rows; i++) lines.push(at(i) ?? `u${i}@x.com,${((i % 100000) / 100).toFixed(2)},${i % 7},${i % 2 === 0 ? 'a' : 'b'}`);
   return lines.join('\n');
+}
+
+/** GROUP BY of plain columns, as the planner hands them to a TableStore. */
+export function dims(...columns: string[]): Dimension[] {
+  return columns.map((column) => ({ kind: 'column', column: { table: table().name, column } }));
 }

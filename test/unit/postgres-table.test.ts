@@ -11,7 +11,7 @@ import type { Condition, Predicate } from '../../src/query/ast.js';
 import { columnsOf } from '../../src/query/condition.js';
 import { parseQuery } from '../../src/query/parse.js';
 import type { TableSide } from '../../src/query/plan.js';
-import { recordingHasher, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
+import { dims, recordingHasher, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
 
 const scratch = scratchDir('cleanroom-pg-store-');
 let server: PostgresServer;
@@ -62,7 +62,7 @@ async function answer(store: TableStore, s: TableSide): Promise<{ keys: string[]
   for await (const batch of store.hashedKeys(s, hasher, 1000, ['k', 'amount', 'cat', ...s.filters.flatMap(columnsOf)])) {
     for (let off = 0; off < batch.length; off += 32) order.push(hasher.seen.get(Buffer.from(batch.subarray(off, off + 32)).toString('hex'))!);
   }
-  const groups = await store.aggregateMatched(s, ['cat'], ['amount'], order.map((_, i) => i));
+  const groups = await store.aggregateMatched(s, dims('cat'), ['amount'], order.map((_, i) => i));
   await store.release(s);
   return { keys: [...order].sort(), groups };
 }

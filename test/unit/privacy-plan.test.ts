@@ -288,7 +288,7 @@ describe('GROUP BY under a privacy policy: declared values, and the domain of ev
 
   it('without a policy, GROUP BY needs no declared values; with them all declared, the plan deals every group all the same', async () => {
     const q = await plan(GROUP2, pairOf(advertiser({})), ADVERTISER);
-    expect(q).toMatchObject({ mode: 'aggregate', groupBy: ['category'] });
+    expect(q).toMatchObject({ mode: 'aggregate', groupBy: [{ kind: 'column', column: { table: 'advertiser', column: 'category' } }] });
     expect(q.privacy).toBeUndefined();
     expect('domain' in q).toBe(false);
     // Issue 10: which groups have rows is data even without a policy; declared values let P deal them all.

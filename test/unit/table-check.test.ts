@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataInvalid } from '../../src/data/data-problem.js';
 import { TableStore, usedColumns } from '../../src/data/table-store.js';
-import { csvRows, openStore, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
+import { dims, csvRows, openStore, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
 
 const scratch = scratchDir('cleanroom-check-');
 afterAll(() => scratch.remove());
@@ -20,12 +20,12 @@ describe('only the columns a query reads decide whether it runs', () => {
     try {
       await expect(store.prepare(table())).rejects.toThrow(/line 3: n "999" is outside the declared bounds \[0, 100\]/);
       await expect(store.prepare(table(), ['k', 'n'])).rejects.toBeInstanceOf(DataInvalid);
-      await store.prepare(table(), usedColumns(side(table(), catIs('a')), ['cat'], ['amount']));
+      await store.prepare(table(), usedColumns(side(table(), catIs('a')), dims('cat'), ['amount']));
       const s = side(table(), catIs('a'));
       const keys = await streamedKeys(store, s);
       expect([...keys].sort()).toEqual(['a@x.com', 'b@x.com']);
-      expect(await store.aggregateMatched(s, ['cat'], ['amount'], [0, 1])).toEqual([{ labels: ['a'], values: [2n, 2n, 350n, 2n] }]);
-      await expect(store.aggregateAll(side(), ['n'], [])).rejects.toThrow(/line 3: n "999"/);
+      expect(await store.aggregateMatched(s, dims('cat'), ['amount'], [0, 1])).toEqual([{ labels: ['a'], values: [2n, 2n, 350n, 2n] }]);
+      await expect(store.aggregateAll(side(), dims('n'), [])).rejects.toThrow(/line 3: n "999"/);
     } finally {
       store.close();
     }
@@ -50,7 +50,7 @@ describe('only the columns a query reads decide whether it runs', () => {
     const store = await openStore(scratch.file('k,amount,cat\na@x.com,1.00,a\n'), scratch.cacheDir());
     try {
       await expect(store.prepare(table(), ['k', 'n'])).rejects.toThrow(/line 1: n is not named in the header/);
-      expect(await store.aggregateAll(side(), ['cat'], ['amount'])).toEqual([{ labels: ['a'], values: [1n, 1n, 100n, 1n] }]);
+      expect(await store.aggregateAll(side(), dims('cat'), ['amount'])).toEqual([{ labels: ['a'], values: [1n, 1n, 100n, 1n] }]);
     } finally {
       store.close();
     }
@@ -59,7 +59,7 @@ describe('only the columns a query reads decide whether it runs', () => {
   it('a column named twice in the header is ambiguous, and refused for the queries that need it', async () => {
     const store = await openStore(scratch.file('k,amount,n,cat,amount\na@x.com,1.00,1,a,2.00\n'), scratch.cacheDir());
     try {
-      await expect(store.aggregateAll(side(), ['cat'], ['amount'])).rejects.toThrow(/line 1: amount is named more than once in the header/);
+      await expect(store.aggregateAll(side(), dims('cat'), ['amount'])).rejects.toThrow(/line 1: amount is named more than once in the header/);
       expect(await streamedKeys(store, side())).toEqual(['a@x.com']);
     } finally {
       store.close();
@@ -72,11 +72,11 @@ describe('a file version is checked once, and again when it changes', () => {
     const path = scratch.file(HEADER + 'a@x.com,1.50,1,a\n');
     const store = await openStore(path, scratch.cacheDir());
     try {
-      expect(await store.aggregateAll(side(), ['cat'], ['amount'])).toEqual([{ labels: ['a'], values: [1n, 1n, 150n, 1n] }]);
+      expect(await store.aggregateAll(side(), dims('cat'), ['amount'])).toEqual([{ labels: ['a'], values: [1n, 1n, 150n, 1n] }]);
       writeFileSync(path, HEADER + 'a@x.com,1.50,1,a\nb@x.com,1.505,1,a\n');
-      await expect(store.aggregateAll(side(), ['cat'], ['amount'])).rejects.toThrow(/line 3: amount "1\.505" has more than 2 decimals/);
+      await expect(store.aggregateAll(side(), dims('cat'), ['amount'])).rejects.toThrow(/line 3: amount "1\.505" has more than 2 decimals/);
       writeFileSync(path, HEADER + 'a@x.com,1.50,1,a\nb@x.com,1.55,1,a\n');
-      expect(await store.aggregateAll(side(), ['cat'], ['amount'])).toEqual([{ labels: ['a'], values: [2n, 2n, 305n, 2n] }]);
+      expect(await store.aggregateAll(side(), dims('cat'), ['amount'])).toEqual([{ labels: ['a'], values: [2n, 2n, 305n, 2n] }]);
     } finally {
       store.close();
     }
@@ -123,7 +123,7 @@ describe('Parquet: the schema is checked against the manifest, values by row', (
   it('reads typed columns, extra columns ignored', async () => {
     const store = await parquetStore(await parquet(`SELECT 'a@x.com' AS k, 1.5::DECIMAL(10,4) AS amount, 3::INTEGER AS n, 'a' AS cat, true AS extra UNION ALL SELECT 'b@x.com', 2.25, NULL, 'a', false`));
     try {
-      expect(await store.aggregateAll(side(), ['cat'], ['amount'])).toEqual([{ labels: ['a'], values: [2n, 2n, 375n, 2n] }]);
+      expect(await store.aggregateAll(side(), dims('cat'), ['amount'])).toEqual([{ labels: ['a'], values: [2n, 2n, 375n, 2n] }]);
     } finally {
       store.close();
     }

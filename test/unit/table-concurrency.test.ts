@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { KeyHasher } from '../../src/data/hash-cache.js';
-import { csvRows, openStore, recordingHasher, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
+import { dims, csvRows, openStore, recordingHasher, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
 
 const scratch = scratchDir('cleanroom-concurrency-');
 afterAll(() => scratch.remove());
@@ -32,7 +32,7 @@ describe('queries at once on one store', () => {
           const s = side(table(), q % 2 === 0 ? filters : []);
           const keys = await streamedKeys(store, s, hasher);
           const matched = keys.flatMap((_, i) => (i % 2 === 0 ? [i] : []));
-          const got = { keys: keys.length, groups: await store.aggregateMatched(s, ['cat'], ['amount'], matched) };
+          const got = { keys: keys.length, groups: await store.aggregateMatched(s, dims('cat'), ['amount'], matched) };
           return { got, want: expected(q % 2 === 0, new Set(matched.map((i) => keys[i]!))) };
         }),
       );

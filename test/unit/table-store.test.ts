@@ -8,7 +8,7 @@ import { TableStore } from '../../src/data/table-store.js';
 import { MAX_HASH_CACHE_SEGMENTS } from '../../src/limits.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
-import { table } from './data-fixtures.js';
+import { dims, table } from './data-fixtures.js';
 import { readCsvRows } from '../../scripts/plaintext/csv-tables.js';
 import { keySet, type Row } from '../../scripts/plaintext/rows.js';
 import { parseQuery } from '../../src/query/parse.js';
@@ -101,7 +101,7 @@ describe('TableStore: reading and validating a member\'s table', () => {
     // Indices into this query's key order.
     const s = { table: table(), filters: [] };
     const order = await keys(store, s);
-    const groups = await store.aggregateMatched(s, ['cat'], ['amount'], ['ann@x.com', 'carol@x.com'].map((k) => order.indexOf(k)));
+    const groups = await store.aggregateMatched(s, dims('cat'), ['amount'], ['ann@x.com', 'carol@x.com'].map((k) => order.indexOf(k)));
     // cat a: two rows of ann (150 - 225 cents); cat b: carol with a NULL amount.
     expect(groups).toEqual([
       { labels: ['a'], values: [2n, 1n, -75n, 2n] },
@@ -112,7 +112,7 @@ describe('TableStore: reading and validating a member\'s table', () => {
   it('labels integer dimensions as numbers', async () => {
     const s = { table: table(), filters: [] };
     const order = await keys(store, s);
-    const groups = await store.aggregateMatched(s, ['n'], [], [order.indexOf('bob@x.com')]);
+    const groups = await store.aggregateMatched(s, dims('n'), [], [order.indexOf('bob@x.com')]);
     expect(groups).toEqual([{ labels: [3], values: [1n, 1n] }]);
   });
 });
@@ -129,7 +129,7 @@ describe('TableStore: a DP query counts at most maxRowsPerKey rows of each perso
   it('keeps two of ann\'s five rows and every distinct key, and which two changes between queries', async () => {
     const sums = new Set<bigint>();
     for (let i = 0; i < 12; i++) {
-      const [g] = await store.aggregateAll({ table: table(), filters: [] }, ['cat'], ['amount'], 2);
+      const [g] = await store.aggregateAll({ table: table(), filters: [] }, dims('cat'), ['amount'], 2);
       expect(g!.values.slice(0, 2)).toEqual([3n, 2n]);
       const annCents = g!.values[2]! - 10_000n;
       // Two distinct amounts of ann's, in cents: between 1 + 2 and 4 + 5.
@@ -139,7 +139,7 @@ describe('TableStore: a DP query counts at most maxRowsPerKey rows of each perso
     // Ten possible pairs: twelve queries all picking the same one has probability 10^-11.
     expect(sums.size).toBeGreaterThan(1);
     // Without the cap every row counts.
-    expect((await store.aggregateAll({ table: table(), filters: [] }, ['cat'], ['amount']))[0]!.values).toEqual([6n, 2n, 11_500n, 6n]);
+    expect((await store.aggregateAll({ table: table(), filters: [] }, dims('cat'), ['amount']))[0]!.values).toEqual([6n, 2n, 11_500n, 6n]);
   });
 
   it('applies the cap to the matched rows of a two-party query too, after the filters', async () => {

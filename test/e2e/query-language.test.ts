@@ -1,0 +1,177 @@
+/**
+ * The analyst's SQL (SPEC §5) through two real node processes: dates, timestamps and booleans read from messy CSV
+ * files, every kind of dimension, WHERE on the new types, SUM and AVG of expressions, the variance family, COUNT
+ * DISTINCT, HAVING, ORDER BY and LIMIT; each answer, rows and their order, equal to the plaintext oracle's over the
+ * same files. Refusals name the construct and the rule before anything is sent.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng, writeCsv } from '../../scripts/demo-data.js';
+import { query } from '../../scripts/local-cluster.js';
+import { plaintextAnswer } from '../../scripts/plaintext/answer.js';
+import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
+import type { TableData } from '../../scripts/plaintext/answer.js';
+import type { Table } from '../../src/manifest/schema.js';
+import { makeTempDir, startCluster, type Cluster } from './helpers.js';
+
+const SHOP = 'shop';
+const MEDIA = 'media';
+const CATEGORIES = ['books', 'garden', 'toys'];
+
+const TABLES: Table[] = [
+  {
+    name: 'orders',
+    owner: SHOP,
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'amount', type: 'decimal', scale: 2, min: -50, max: 500 },
+      { name: 'qty', type: 'integer', min: 0, max: 9 },
+      { name: 'category', type: 'string', values: CATEGORIES },
+      { name: 'ordered_on', type: 'date', min: '2025-01-01', max: '2025-06-30' },
+      { name: 'paid_at', type: 'timestamp' },
+      { name: 'member', type: 'boolean' },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: {
+      aggregations: [
+        { column: 'amount', functions: ['sum', 'avg', 'variance'] },
+        { column: 'qty', functions: ['sum', 'avg', 'variance'] },
+      ],
+      dimensions: ['category', 'ordered_on', 'paid_at', 'member', 'qty'],
+      minDistinctKeys: 3,
+      overlapDisclosure: [{ member: MEDIA, filters: ['category'] }],
+    },
+  },
+  {
+    name: 'visits',
+    owner: MEDIA,
+    columns: [
+      { name: 'email', type: 'string' },
+      { name: 'campaign', type: 'string' },
+      { name: 'seen_on', type: 'date' },
+      { name: 'mobile', type: 'boolean', required: true },
+    ],
+    joinKey: { column: 'email', normalization: 'email' },
+    rules: { aggregations: [], dimensions: ['campaign', 'seen_on', 'mobile'], minDistinctKeys: 3, overlapDisclosure: [{ member: SHOP, filters: ['campaign', 'seen_on', 'mobile'] }] },
+  },
+];
+
+/** Days of 2025 from 1 January, as a CSV writes them. */
+const day = (n: number) => new Date(Date.UTC(2025, 0, 1 + n)).toISOString().slice(0, 10);
+
+/**
+ * Deterministic messy rows: emails in mixed case and padding, timestamps in every accepted form (offsets, a space or
+ * T, no seconds, fractions), booleans in any case, empty fields for NULL.
+ */
+function rows(seed: number): { orders: (string | number | null)[][]; visits: (string | number | null)[][] } {
+  const rand = prng(seed);
+  const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+  const email = (i: number) => pick([`p${i}@x.org`, ` P${i}@X.org`, `p${i}@x.ORG `]);
+  const stamp = () => {
+    const d = day(Math.floor(rand() * 181));
+    const hh = String(Math.floor(rand() * 24)).padStart(2, '0');
+    return pick([`${d}T${hh}:15:00Z`, `${d} ${hh}:59`, `${d}T${hh}:00:00+05:30`, `${d} ${hh}:30:00.25-02:00`, `${d}T${hh}:45:10`]);
+  };
+  const orders = Array.from({ length: 900 }, () => [
+    email(Math.floor(rand() * 400)),
+    rand() < 0.05 ? null : (Math.floor(rand() * 55000 - 5000) / 100).toFixed(2),
+    rand() < 0.05 ? null : Math.floor(rand() * 10),
+    pick(CATEGORIES),
+    rand() < 0.03 ? null : day(Math.floor(rand() * 181)),
+    rand() < 0.03 ? null : stamp(),
+    rand() < 0.1 ? null : pick(['true', 'false', 'TRUE', 'False']),
+  ]);
+  const visits = Array.from({ length: 700 }, () => [email(100 + Math.floor(rand() * 400)), pick(['spring', 'summer']), rand() < 0.05 ? null : day(Math.floor(rand() * 181)), pick(['true', 'false'])]);
+  return { orders, visits };
+}
+
+const J = 'FROM orders o JOIN visits v ON o.email = v.email';
+
+/** [asker, sql]: one or more queries per construct of SPEC §5. */
+const QUERIES: readonly (readonly [string, string])[] = [
+  [SHOP, `SELECT date_trunc('week', o.ordered_on) AS week, COUNT(*) AS orders, SUM(o.amount) AS revenue ${J} WHERE v.campaign = 'spring' GROUP BY date_trunc('week', o.ordered_on) ORDER BY week`],
+  [SHOP, `SELECT date_trunc('month', o.ordered_on), COUNT(DISTINCT o.email), AVG(o.amount) ${J} GROUP BY date_trunc('month', o.ordered_on)`],
+  [SHOP, `SELECT date_trunc('quarter', o.paid_at), date_trunc('year', o.ordered_on), COUNT(*) ${J} GROUP BY date_trunc('quarter', o.paid_at), date_trunc('year', o.ordered_on)`],
+  [SHOP, `SELECT date_trunc('day', o.paid_at) AS d, COUNT(*) ${J} WHERE o.paid_at >= TIMESTAMP '2025-03-01 00:00:00+01:00' GROUP BY date_trunc('day', o.paid_at) ORDER BY count DESC, d LIMIT 10`],
+  [SHOP, `SELECT extract(dow FROM o.ordered_on) AS dow, COUNT(*), SUM(o.qty) ${J} GROUP BY extract(dow FROM o.ordered_on)`],
+  [SHOP, `SELECT extract(hour FROM o.paid_at), COUNT(*) ${J} GROUP BY extract(hour FROM o.paid_at) ORDER BY count DESC LIMIT 5`],
+  [SHOP, `SELECT extract(month FROM o.paid_at), extract(quarter FROM o.ordered_on), COUNT(*) ${J} GROUP BY extract(month FROM o.paid_at), extract(quarter FROM o.ordered_on)`],
+  [SHOP, `SELECT extract(year FROM o.ordered_on), COUNT(o.paid_at) ${J} GROUP BY extract(year FROM o.ordered_on)`],
+  [SHOP, `SELECT CASE WHEN o.qty >= 5 THEN 'bulk' WHEN o.qty >= 1 THEN 'few' ELSE 'none' END AS size, COUNT(*), AVG(o.amount) ${J} GROUP BY CASE WHEN o.qty >= 5 THEN 'bulk' WHEN o.qty >= 1 THEN 'few' ELSE 'none' END`],
+  [SHOP, `SELECT CASE WHEN o.ordered_on < DATE '2025-04-01' THEN 'h1-early' END AS part, COUNT(*) ${J} GROUP BY CASE WHEN o.ordered_on < DATE '2025-04-01' THEN 'h1-early' END`],
+  [SHOP, `SELECT CASE WHEN o.member AND o.category IN ('books', 'toys') THEN 'member reader' WHEN NOT o.member THEN 'guest' END, COUNT(*) ${J} GROUP BY CASE WHEN o.member AND o.category IN ('books', 'toys') THEN 'member reader' WHEN NOT o.member THEN 'guest' END`],
+  [SHOP, `SELECT o.member, COUNT(*), SUM(o.amount) ${J} GROUP BY o.member`],
+  [SHOP, `SELECT o.ordered_on, COUNT(*) ${J} WHERE o.ordered_on BETWEEN DATE '2025-02-01' AND DATE '2025-02-07' GROUP BY o.ordered_on`],
+  [SHOP, `SELECT o.member, COUNT(*) ${J} WHERE o.paid_at < TIMESTAMP '2025-02-01T12:00:00-03:00' GROUP BY o.member`],
+  [SHOP, `SELECT o.category, COUNT(*) ${J} WHERE o.member = true OR o.ordered_on IS NULL GROUP BY o.category`],
+  [SHOP, `SELECT o.category, COUNT(*) ${J} WHERE NOT o.member AND v.mobile AND v.seen_on >= DATE '2025-03-01' GROUP BY o.category`],
+  [SHOP, `SELECT o.category, COUNT(*) ${J} WHERE o.paid_at IS NOT NULL AND o.ordered_on NOT IN (DATE '2025-01-01', DATE '2025-01-02') GROUP BY o.category`],
+  [SHOP, `SELECT o.category, SUM(o.amount * o.qty) AS gross, AVG(o.amount - 10) AS net ${J} GROUP BY o.category`],
+  [SHOP, `SELECT o.category, SUM(CASE WHEN o.member THEN o.amount ELSE 0 END) AS member_revenue, SUM(-o.qty + 2 * o.qty) ${J} GROUP BY o.category`],
+  [SHOP, `SELECT o.category, VAR_SAMP(o.amount), VAR_POP(o.qty), STDDEV_SAMP(o.amount), STDDEV_POP(o.qty) ${J} GROUP BY o.category`],
+  [SHOP, `SELECT date_trunc('month', o.ordered_on), variance(o.amount * 2), stddev(o.qty) ${J} GROUP BY date_trunc('month', o.ordered_on)`],
+  [SHOP, `SELECT o.category, COUNT(*) AS n, SUM(o.amount) AS s ${J} GROUP BY o.category HAVING n > 50 AND s >= 1000 ORDER BY s DESC`],
+  [SHOP, `SELECT date_trunc('week', o.ordered_on) AS w, COUNT(*) ${J} GROUP BY date_trunc('week', o.ordered_on) HAVING w >= DATE '2025-03-03' ORDER BY w DESC LIMIT 4 OFFSET 1`],
+  [SHOP, `SELECT extract(dow FROM o.ordered_on) AS dow, COUNT(*) ${J} GROUP BY extract(dow FROM o.ordered_on) HAVING dow IN (0, 6)`],
+  [SHOP, `SELECT o.qty, COUNT(*) ${J} GROUP BY o.qty HAVING o.qty BETWEEN 2 AND 5 ORDER BY o.qty DESC NULLS FIRST`],
+  [SHOP, `SELECT o.member AS m, COUNT(*) ${J} GROUP BY o.member HAVING m = true`],
+  [SHOP, `SELECT COUNT(*), COUNT(DISTINCT v.email), SUM(o.amount), STDDEV_POP(o.amount) ${J} WHERE v.campaign = 'summer'`],
+  [SHOP, `SELECT COUNT(DISTINCT o.email) ${J} WHERE o.member`],
+  [MEDIA, `SELECT COUNT(*) ${J} WHERE v.seen_on >= DATE '2025-05-01' AND o.category = 'garden'`],
+  [SHOP, `SELECT date_trunc('month', o.paid_at) AS month, o.member, COUNT(*), AVG(o.qty) ${J} WHERE v.campaign IN ('spring', 'summer') GROUP BY date_trunc('month', o.paid_at), o.member ORDER BY month, o.member LIMIT 12`],
+];
+
+/** [asker, sql, what the refusal says]: constructs outside the language and broken rules, refused before any cryptography. */
+const REFUSED: readonly (readonly [string, string, RegExp])[] = [
+  [SHOP, `SELECT date_trunc('week', o.email), COUNT(*) ${J} GROUP BY date_trunc('week', o.email)`, /orders\.email may not be used in GROUP BY/],
+  [SHOP, `SELECT date_trunc('hour', o.paid_at), COUNT(*) ${J} GROUP BY date_trunc('hour', o.paid_at)`, /the units are 'day', 'week', 'month', 'quarter', 'year'/],
+  [SHOP, `SELECT COUNT(*) ${J} WHERE o.member = true OR v.mobile = true`, /each OR group naming columns of one table/],
+  [SHOP, `SELECT SUM(o.amount / o.qty) ${J}`, /division/i],
+  [SHOP, `SELECT COUNT(*) ${J} WHERE o.ordered_on > 5`, /orders\.ordered_on is a date column; compare it with a DATE 'YYYY-MM-DD' literal, not 5/],
+];
+
+describe('the query language through two node processes, against the plaintext oracle', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+  let cluster: Cluster | undefined;
+  let pooled: TableData;
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('query-language');
+    const data = rows(20261207);
+    const files = { orders: join(tmp.dir, 'orders.csv'), visits: join(tmp.dir, 'visits.csv') };
+    await writeCsv(files.orders, ['email', 'amount', 'qty', 'category', 'ordered_on', 'paid_at', 'member'], data.orders);
+    await writeCsv(files.visits, ['email', 'campaign', 'seen_on', 'mobile'], data.visits);
+    pooled = await readCsvTables(files);
+    cluster = await startCluster({
+      dir: join(tmp.dir, 'nodes'),
+      collaborationId: 'query-language',
+      members: [
+        { id: SHOP, name: 'Shop', tables: { orders: { path: files.orders, format: 'csv' } } },
+        { id: MEDIA, name: 'Media', tables: { visits: { path: files.visits, format: 'csv' } } },
+      ],
+      tables: TABLES,
+      queriers: [SHOP, MEDIA],
+      receivers: [SHOP, MEDIA],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    await tmp?.cleanup();
+  });
+
+  it.each(QUERIES)('%s asks %s', async (asker, sql) => {
+    const answer = await query(cluster!.nodeDirs[asker]!, sql);
+    if (answer.kind !== 'result') throw new Error(`expected a result, got ${JSON.stringify(answer)}`);
+    const expected = await plaintextAnswer(sql, TABLES, pooled);
+    expect(answer.result.columns).toEqual(expected.columns);
+    expect(answer.result.rows).toEqual(expected.rows);
+    // Every query above releases something: a test whose answer is always empty would check nothing.
+    expect(expected.released).toBeGreaterThan(0);
+  });
+
+  it.each(REFUSED)('%s is refused %s', async (asker, sql, says) => {
+    const answer = await query(cluster!.nodeDirs[asker]!, sql);
+    expect(answer.kind).toBe('error');
+    if (answer.kind === 'error') expect(answer.message).toMatch(says);
+  });
+});
