@@ -109,6 +109,8 @@ function nextPeriod(unit: TruncUnit, start: number): number {
   const [y, m] = [Number(t.slice(0, 4)), Number(t.slice(5, 7))];
   const months = unit === 'month' ? 1 : unit === 'quarter' ? 3 : 12;
   const next = y * 12 + (m - 1) + months;
+  // Past 9999-12 no date exists (SPEC §1): the period after the last one ends the walk.
+  if (next >= 10_000 * 12) return Number.POSITIVE_INFINITY;
   return daysOf(`${String(Math.floor(next / 12)).padStart(4, '0')}-${String((next % 12) + 1).padStart(2, '0')}-01`);
 }
 

@@ -154,6 +154,53 @@ export function valueColumnsOf(e: NumericExpression): ColumnRef[] {
   return out;
 }
 
+/**
+ * The expression's degree as a polynomial in its columns' values: a column 1, a constant 0, a product the sum of its
+ * factors', anything else the highest of its parts'. A sum of degree k over a group opens its k-th power sums, which
+ * with the lower ones give every value of a group of up to k people (Newton's identities).
+ */
+export function expressionDegree(e: NumericExpression): number {
+  switch (e.kind) {
+    case 'column':
+      return 1;
+    case 'constant':
+    case 'null':
+      return 0;
+    case 'negate':
+      return expressionDegree(e.operand);
+    case 'add':
+    case 'subtract':
+      return Math.max(expressionDegree(e.left), expressionDegree(e.right));
+    case 'multiply':
+      return expressionDegree(e.left) + expressionDegree(e.right);
+    case 'case':
+      return Math.max(expressionDegree(e.otherwise), ...e.branches.map((b) => expressionDegree(b.then)));
+  }
+}
+
+/**
+ * The highest power of `column` in the expression, as expanded into a polynomial (no cancellation counted): what a
+ * sum of it reveals of that column's squares, cubes, … (`(t.a + t.b) * (t.a - t.b)` holds t.a²).
+ */
+export function columnPower(e: NumericExpression, column: ColumnRef): number {
+  switch (e.kind) {
+    case 'column':
+      return e.column.table === column.table && e.column.column === column.column ? 1 : 0;
+    case 'constant':
+    case 'null':
+      return 0;
+    case 'negate':
+      return columnPower(e.operand, column);
+    case 'add':
+    case 'subtract':
+      return Math.max(columnPower(e.left, column), columnPower(e.right, column));
+    case 'multiply':
+      return columnPower(e.left, column) + columnPower(e.right, column);
+    case 'case':
+      return Math.max(columnPower(e.otherwise, column), ...e.branches.map((b) => columnPower(b.then, column)));
+  }
+}
+
 /** The conditions of the expression's CASEs, in order. */
 export function conditionsOf(e: NumericExpression): Condition[] {
   switch (e.kind) {

@@ -4,7 +4,7 @@ import { everyRowHasValue, overlapGrant, type Column, type Manifest, type Table 
 import { afterReleasePlan, type AfterRelease } from './after-release-plan.js';
 import type { Aggregate, Cell, ColumnRef, Condition, Dimension, Literal, Predicate, Query, SelectItem, ValueFunction } from './ast.js';
 import { columnsOf, predicatesOf, tablesOf } from './condition.js';
-import { aggregateText, assertExpressionFits, conditionsOf, valueColumnsOf as valueColumnsOfExpression } from './expression.js';
+import { aggregateText, assertExpressionFits, columnPower, conditionsOf, expressionDegree, valueColumnsOf as valueColumnsOfExpression } from './expression.js';
 import { groupWidth, isVariance, sameExpression, type SummedExpression } from './group-vector.js';
 import { dimensionColumns } from './dimension.js';
 import { domainDeclared, groupDomain } from './dimension-domain.js';
@@ -301,8 +301,59 @@ function assertValueAggregate(a: ValueAggregate, scope: Scope): void {
       assertDimension(scope, p.column, `a CASE condition of ${written}`);
       checkPredicate(p, columnOf(scope, p.column));
     }
+    assertExpressionExposure(a, table, scope);
   }
   assertExpressionFits('column' in a ? { kind: 'column', column: a.column } : a.expression, table, written, isVariance(a.fn));
+}
+
+/**
+ * SPEC §5 (`privacy-model.case-in-aggregate`, `privacy-model.power-sums`, `<table>.rules.aggregations`): what an
+ * expression opens beyond its columns' sums. The minimum holds a group's people, not a subset of its rows: a CASE
+ * inside an aggregate sums the rows its conditions pick, down to one person, so it needs a privacy policy on the
+ * table whose values it sums (whose noise covers any subset); a GROUP BY CASE puts each subset in a group of its own,
+ * which faces the minimum. So does an expression over two columns of which one may be NULL: only the rows where both
+ * have a value are summed. A column's square is what its variance is made of, which the variance grant allows; a
+ * higher degree reads a small group's values one by one, so it too needs that table's policy.
+ */
+function assertExpressionExposure(a: Extract<ValueAggregate, { expression: unknown }>, table: Table, scope: Scope): void {
+  if (table.rules.privacy) return;
+  const written = aggregateText(a);
+  if (conditionsOf(a.expression).length > 0) {
+    throw new RuleViolation(
+      'privacy-model.case-in-aggregate',
+      `${written} sums the rows its CASE picks, a subset of each group that no minimum holds (it can be one person), and ${table.name} has no privacy policy`,
+      `the subset as a dimension of its own (GROUP BY CASE WHEN ... THEN 'label' END) or as a WHERE condition, each group then facing the minimum; or a privacy policy on ${table.name}`,
+    );
+  }
+  // NULL in one operand drops the row: over two columns, the rows summed are those where both have a value.
+  const columns = valueColumnsOfExpression(a.expression);
+  const nullable = columns.filter((ref) => !everyRowHasValue(columnOf(scope, ref)));
+  if (columns.length > 1 && nullable.length > 0) {
+    throw new RuleViolation(
+      'privacy-model.null-subset',
+      `${written} sums only the rows where ${columns.map((c) => `${c.table}.${c.column}`).join(' and ')} all have a value, a subset of each group that no minimum holds (it can be one person), and ${nullable.map((c) => `${c.table}.${c.column}`).join(', ')} may be NULL`,
+      `columns declared required (no NULL) in the manifest, an expression over one column, or a privacy policy on ${table.name}`,
+    );
+  }
+  const degree = expressionDegree(a.expression) * (isVariance(a.fn) ? 2 : 1);
+  if (degree > 2) {
+    throw new RuleViolation(
+      'privacy-model.power-sums',
+      `${written} opens sums of degree ${degree} in ${table.name}'s values, which with the lower ones give each value of a small group, and ${table.name} has no privacy policy`,
+      `sums of degree 2 at most (a product of two values, or the variance of a column or a sum of columns), or a privacy policy on ${table.name}`,
+    );
+  }
+  if (isVariance(a.fn)) return;
+  for (const ref of valueColumnsOfExpression(a.expression)) {
+    const t = scope.byName.get(ref.table)!;
+    if (columnPower(a.expression, ref) >= 2 && !t.rules.aggregations.some((x) => x.column === ref.column && x.functions.includes('variance'))) {
+      throw new RuleViolation(
+        `${t.name}.rules.aggregations`,
+        `${written} sums the squares of ${ref.table}.${ref.column} (what its variance is made of), and the rule of ${ref.table}.${ref.column} does not allow variance`,
+        `variance in that column's rule, products of two different columns (t.price * t.quantity), or a privacy policy on ${t.name}`,
+      );
+    }
+  }
 }
 
 /** A rule's function as the aggregates it allows. */

@@ -12,9 +12,11 @@
  * (HAVING, ORDER BY and LIMIT applied). The other sides' filters are read by DuckDB too and their rows and keys
  * compared.
  *
- * The planner's refusals the generator provokes on purpose, and expects (QUERY_INVALID): extract(hour FROM a date
- * column), and a HAVING literal of another type than its output's; and one it tolerates: an aggregate's expression
- * that multiplies, whose sums at the declared bounds could wrap the share ring. Any other refusal fails the test.
+ * The planner's refusals the generator provokes on purpose, and expects: extract(hour FROM a date column) and a
+ * HAVING literal of another type than its output's (QUERY_INVALID); a CASE inside an aggregate and sums of degree 3 or
+ * more, which need a privacy policy (RULE_VIOLATION; test/scenario/aggregates.test.ts checks their values in DuckDB
+ * and under a policy); and one it tolerates: an aggregate's expression that multiplies, whose sums at the declared
+ * bounds could wrap the share ring. Any other refusal fails the test.
  *
  * A fixed seed (CLEANROOM_RANDOM_SEED to change it); fast-check prints the seed and the path of a failure, and the
  * failing SQL is in the error. CLEANROOM_RANDOM_QUERIES=<n> runs n queries instead of the default 500 (about 40 s on
@@ -57,6 +59,11 @@ const COLUMNS: Readonly<Record<Alias, Required<ColumnsByType>>> = {
   a: { strings: ['category'], integers: ['items', 'age'], decimals: ['amount'], dates: ['ordered'], timestamps: ['paid_at'], booleans: ['member'] },
 };
 const numericOf = (v: Alias) => [...COLUMNS[v].integers, ...COLUMNS[v].decimals];
+/**
+ * The numbers that may be NULL (the others are declared required, and the tables hold a value in every row): an
+ * expression over two columns of which one may be NULL is refused without a policy (privacy-model.null-subset).
+ */
+const NULLABLE_NUMBERS: ReadonlySet<string> = new Set(['age']);
 const dimensionsOf = (v: Alias) => Object.values(COLUMNS[v]).flat();
 
 function tables(functions: readonly string[]): Table[] {
@@ -76,16 +83,16 @@ function tables(functions: readonly string[]): Table[] {
     table('p', 'a', [
       { name: 'campaign', type: 'string' },
       { name: 'region', type: 'string' },
-      { name: 'impressions', type: 'integer', min: 0, max: 1000 },
-      { name: 'cost', type: 'decimal', scale: 3, min: -100, max: 100 },
+      { name: 'impressions', type: 'integer', min: 0, max: 1000, required: true },
+      { name: 'cost', type: 'decimal', scale: 3, min: -100, max: 100, required: true },
       { name: 'day', type: 'date' },
       { name: 'seen', type: 'timestamp' },
       { name: 'active', type: 'boolean' },
     ]),
     table('a', 'p', [
-      { name: 'amount', type: 'decimal', scale: 2, min: -1000, max: 1000 },
+      { name: 'amount', type: 'decimal', scale: 2, min: -1000, max: 1000, required: true },
       { name: 'category', type: 'string' },
-      { name: 'items', type: 'integer', min: 0, max: 1000 },
+      { name: 'items', type: 'integer', min: 0, max: 1000, required: true },
       { name: 'age', type: 'integer', min: 0, max: 150 },
       { name: 'ordered', type: 'date' },
       { name: 'paid_at', type: 'timestamp' },
@@ -113,15 +120,14 @@ const TABLES = COLLABORATION.manifest.tables;
 const nullable = <T>(a: fc.Arbitrary<T>, freq = 6) => fc.option(a, { nil: null, freq });
 const text = nullable(fc.constantFrom(...TEXTS));
 /** Integers as a table may write them: plain, signed, padded with spaces. */
-const small = nullable(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.constantFrom('', '', '', '+', ' ')).map(([n, pad]) => (pad === ' ' ? ` ${n} ` : `${pad}${n}`)));
+const whole = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.constantFrom('', '', '', '+', ' ')).map(([n, pad]) => (pad === ' ' ? ` ${n} ` : `${pad}${n}`));
+const small = nullable(whole);
 const decimal = (scale: number, maxUnits: number) =>
-  nullable(
-    fc.tuple(fc.integer({ min: -maxUnits, max: maxUnits }), fc.boolean()).map(([u, trimmed]) => {
-      const s = (u / 10 ** scale).toFixed(scale);
-      // Fewer decimals than the scale, where the value allows: 12.5 in a scale-2 column.
-      return trimmed && s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
-    }),
-  );
+  fc.tuple(fc.integer({ min: -maxUnits, max: maxUnits }), fc.boolean()).map(([u, trimmed]) => {
+    const s = (u / 10 ** scale).toFixed(scale);
+    // Fewer decimals than the scale, where the value allows: 12.5 in a scale-2 column.
+    return trimmed && s.includes('.') ? s.replace(/0+$/, '').replace(/\.$/, '') : s;
+  });
 const date = nullable(fc.tuple(fc.constantFrom(...DATES), fc.constantFrom('', '', ' ')).map(([d, pad]) => `${pad}${d}${pad}`));
 const timestamp = nullable(fc.constantFrom(...TIMESTAMPS));
 const bool = nullable(fc.constantFrom('true', 'false', 'TRUE', 'False', ' true '));
@@ -130,8 +136,9 @@ const email = fc.record({ person: fc.integer({ min: 0, max: 30 }), upper: fc.boo
   return `${pad}${upper ? e.toUpperCase() : e}`;
 });
 const key = fc.option(email, { nil: null, freq: 20 });
-const publisherRow = fc.record({ email: key, campaign: text, region: text, impressions: small, cost: decimal(3, 99_999), day: date, seen: timestamp, active: bool });
-const advertiserRow = fc.record({ email: key, amount: decimal(2, 5000), category: text, items: small, age: small, ordered: date, paid_at: timestamp, member: bool });
+// impressions, cost, amount and items are required: a value in every row.
+const publisherRow = fc.record({ email: key, campaign: text, region: text, impressions: whole, cost: decimal(3, 99_999), day: date, seen: timestamp, active: bool });
+const advertiserRow = fc.record({ email: key, amount: decimal(2, 5000), category: text, items: whole, age: small, ordered: date, paid_at: timestamp, member: bool });
 const dataset = (minLength: number, maxLength: number): fc.Arbitrary<Dataset> =>
   fc.record({ [PUBLISHER]: fc.array(publisherRow, { minLength, maxLength }), [ADVERTISER]: fc.array(advertiserRow, { minLength, maxLength }) });
 
@@ -215,29 +222,67 @@ function dimension(g: Gen, v: Alias): { written: string; same: string; name: str
   }
 }
 
-/** An aggregate over `v`'s values (COUNT(*) and COUNT(DISTINCT key) read no table's values): [SQL, default name]. */
-type AggregateForm = (g: Gen, v: Alias) => { written: string; name: string | null };
+/**
+ * An aggregate over `v`'s values (COUNT(*) and COUNT(DISTINCT key) read no table's values): its SQL, default name, and
+ * the rule it breaks without a privacy policy on its table, if any (SPEC §5): a CASE inside it, or sums of degree 3
+ * or more.
+ */
+type AggregateForm = (g: Gen, v: Alias) => { written: string; name: string | null; exposure?: string };
+
+/** A generated expression: its SQL, its degree in the columns' values, and whether it holds a CASE. */
+interface Expr {
+  readonly text: string;
+  readonly degree: number;
+  readonly hasCase: boolean;
+  /** The columns whose values it computes with. */
+  readonly columns: readonly string[];
+}
 
 /** A numeric expression over `v`'s number columns, for the aggregates that take one (always aliased: no default name to guess). */
-function expression(g: Gen, v: Alias, depth = 0): string {
-  const leaf = () => (chance(g, 0.7) ? `${v}.${pick(g, numericOf(v))}` : pick(g, ['2', '-1', '0.5', '3', '1.25']));
+function expression(g: Gen, v: Alias, depth = 0): Expr {
+  const leaf = (): Expr => {
+    if (!chance(g, 0.7)) return { text: pick(g, ['2', '-1', '0.5', '3', '1.25']), degree: 0, hasCase: false, columns: [] };
+    // A nullable column now and then: beside another column, it is refused without a policy.
+    const col = pick(g, chance(g, 0.1) ? numericOf(v) : numericOf(v).filter((c) => !NULLABLE_NUMBERS.has(c)));
+    return { text: `${v}.${col}`, degree: 1, hasCase: false, columns: [col] };
+  };
   if (depth >= 2 || !chance(g, 0.7)) return leaf();
-  switch (pick(g, ['op', 'op', 'negate', 'case'] as const)) {
-    case 'op':
-      return `(${expression(g, v, depth + 1)} ${pick(g, ['+', '-', '*'])} ${expression(g, v, depth + 1)})`;
-    case 'negate':
-      return `-(${expression(g, v, depth + 1)})`;
+  // CASE rarely: without a privacy policy it is refused (privacy-model.case-in-aggregate), and most queries must run.
+  switch (depth === 0 && chance(g, 0.1) ? 'case' : pick(g, ['op', 'op', 'op', 'negate'] as const)) {
+    case 'op': {
+      // Products now and then: a product of products is of degree 3 or more, refused without a policy.
+      const [l, r, op] = [expression(g, v, depth + 1), expression(g, v, depth + 1), pick(g, ['+', '-', '*', '+', '-'])];
+      return { text: `(${l.text} ${op} ${r.text})`, degree: op === '*' ? l.degree + r.degree : Math.max(l.degree, r.degree), hasCase: l.hasCase || r.hasCase, columns: [...l.columns, ...r.columns] };
+    }
+    case 'negate': {
+      const e = expression(g, v, depth + 1);
+      return { ...e, text: `-(${e.text})` };
+    }
     default: {
-      const otherwise = pick(g, ['', ` ELSE ${expression(g, v, depth + 1)}`, ' ELSE NULL']);
-      return `CASE WHEN ${g(() => conditionTree(v, COLUMNS[v]))} THEN ${expression(g, v, depth + 1)}${otherwise} END`;
+      const then = expression(g, v, depth + 1);
+      const kind = pick(g, ['none', 'expr', 'null'] as const);
+      const other = kind === 'expr' ? expression(g, v, depth + 1) : undefined;
+      const otherwise = other ? ` ELSE ${other.text}` : kind === 'null' ? ' ELSE NULL' : '';
+      return { text: `CASE WHEN ${g(() => conditionTree(v, COLUMNS[v]))} THEN ${then.text}${otherwise} END`, degree: Math.max(then.degree, other?.degree ?? 0), hasCase: true, columns: [...then.columns, ...(other?.columns ?? [])] };
     }
   }
 }
 
 /** An expression that names at least one column (one without any is refused: it reads no table). */
-function expressionWithColumn(g: Gen, v: Alias): string {
+function expressionWithColumn(g: Gen, v: Alias): Expr {
   const e = expression(g, v);
-  return new RegExp(`\\b${v}\\.`).test(e) ? e : `(${e} + ${v}.${pick(g, numericOf(v))})`;
+  if (e.columns.length > 0) return e;
+  const col = pick(g, numericOf(v));
+  return { text: `(${e.text} + ${v}.${col})`, degree: Math.max(e.degree, 1), hasCase: e.hasCase, columns: [col] };
+}
+
+/** `fn` of an expression: its rule-breaking, if any, without a policy (the variance family doubles the degree). */
+function ofExpression(fn: string, e: Expr, variance: boolean): { written: string; name: null; exposure?: string } {
+  // In the planner's order: a CASE, then a nullable operand among several columns, then the degree.
+  const distinct = new Set(e.columns);
+  const nullSubset = distinct.size > 1 && [...distinct].some((c) => NULLABLE_NUMBERS.has(c));
+  const exposure = e.hasCase ? 'CASE inside an aggregate' : nullSubset ? 'a nullable operand among several columns' : e.degree * (variance ? 2 : 1) > 2 ? 'sums of degree 3 or more' : undefined;
+  return { written: `${fn}(${e.text})`, name: null, ...(exposure ? { exposure } : {}) };
 }
 
 const BASIC_AGGREGATES: readonly AggregateForm[] = [
@@ -263,9 +308,9 @@ const EXTENDED_AGGREGATES: readonly (readonly [probe: string, form: AggregateFor
   ['VAR_POP(a.amount)', (g, v) => ((col) => ({ written: `VAR_POP(${v}.${col})`, name: `var_pop_${col}` }))(pick(g, numericOf(v)))],
   ['STDDEV_SAMP(a.amount)', (g, v) => ((col) => ({ written: `STDDEV_SAMP(${v}.${col})`, name: `stddev_samp_${col}` }))(pick(g, numericOf(v)))],
   ['STDDEV_POP(a.amount)', (g, v) => ((col) => ({ written: `STDDEV_POP(${v}.${col})`, name: `stddev_pop_${col}` }))(pick(g, numericOf(v)))],
-  ['SUM(a.amount * a.items)', (g, v) => ({ written: `SUM(${expressionWithColumn(g, v)})`, name: null })],
-  ['AVG(a.amount - 1)', (g, v) => ({ written: `AVG(${expressionWithColumn(g, v)})`, name: null })],
-  ['VAR_POP(a.amount * 2)', (g, v) => ({ written: `${pick(g, ['VAR_POP', 'VAR_SAMP', 'STDDEV_POP', 'STDDEV_SAMP'])}(${expressionWithColumn(g, v)})`, name: null })],
+  ['SUM(a.amount * a.items)', (g, v) => ofExpression('SUM', expressionWithColumn(g, v), false)],
+  ['AVG(a.amount - 1)', (g, v) => ofExpression('AVG', expressionWithColumn(g, v), false)],
+  ['VAR_POP(a.amount * 2)', (g, v) => ofExpression(pick(g, ['VAR_POP', 'VAR_SAMP', 'STDDEV_POP', 'STDDEV_SAMP']), expressionWithColumn(g, v), true)],
 ];
 
 async function accepted(probe: string): Promise<boolean> {
@@ -362,6 +407,7 @@ function drawQuery(g: Gen): RandomQuery {
     const aggregates = 1 + g(uniform, 3);
     for (let i = 0; i < aggregates; i++) {
       const a = pick(g, AGGREGATES)(g, v);
+      if (a.exposure) refusal ??= { code: 'RULE_VIOLATION', because: a.exposure };
       const alias = add(a.written, a.name, 'number', false);
       // Aggregates among the dimensions, anywhere in the list.
       selectItems.splice(g(uniform, selectItems.length), 0, `${a.written}${alias ? ` AS ${alias}` : ''}`);

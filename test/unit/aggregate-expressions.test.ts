@@ -166,7 +166,8 @@ describe('the planner', () => {
   });
 
   it('lays the vector out: squares after the counted columns, then each expression once (with its squares when a variance reads it)', async () => {
-    const p = await plan(`SELECT a.category, SUM(a.amount), VAR_SAMP(a.amount), COUNT(a.age), SUM(a.items * 2), STDDEV_POP(a.items * 2), AVG(a.amount - a.items) ${JOIN} GROUP BY a.category`);
+    // Under a policy: an expression over two nullable columns needs one (privacy-model.null-subset).
+    const p = await plan(`SELECT a.category, SUM(a.amount), VAR_SAMP(a.amount), COUNT(a.age), SUM(a.items * 2), STDDEV_POP(a.items * 2), AVG(a.amount - a.items) ${JOIN} GROUP BY a.category`, manifest({ policy: true }));
     expect(p).toMatchObject({ sumColumns: ['amount'], countColumns: ['age'], squareColumns: ['amount'] });
     expect(slots(p).map((s) => s.kind)).toEqual(['rows', 'keys', 'sum', 'non-null', 'non-null', 'squares', 'expression-sum', 'expression-non-null', 'expression-squares', 'expression-sum', 'expression-non-null']);
     expect(groupWidth(p)).toBe(11);
@@ -201,7 +202,8 @@ describe('the planner', () => {
 
 describe('the group vector\'s new slots', () => {
   it('fills squares and expressions in DuckDB as exact HUGEINTs, CASE conditions through the data layer\'s writer', async () => {
-    const p = await plan(`SELECT VAR_POP(a.amount), SUM(CASE WHEN a.age > 30 THEN a.items * 1.5 ELSE -a.amount END) ${JOIN}`);
+    // Planned under a policy on the advertiser: a CASE inside an aggregate needs one (privacy-model.case-in-aggregate).
+    const p = await plan(`SELECT VAR_POP(a.amount), SUM(CASE WHEN a.age > 30 THEN a.items * 1.5 ELSE -a.amount END) ${JOIN}`, manifest({ policy: true }));
     const sql = vectorSelectSql(p.aggregator.table, p, 'nk', (n) => `"${n}"`, () => '(COND)');
     expect(sql.slice(2)).toEqual([
       'CAST(coalesce(sum(CAST("amount" * 100 AS HUGEINT)), 0) AS HUGEINT)',
@@ -214,7 +216,7 @@ describe('the group vector\'s new slots', () => {
   });
 
   it('has the sensitivity of its declared bounds: the largest |value| of an expression, the largest square', async () => {
-    const p = await plan(`SELECT VAR_POP(a.items), SUM(a.amount * a.items - 3), STDDEV_POP(a.items - 2000) ${JOIN}`);
+    const p = await plan(`SELECT VAR_POP(a.items), SUM(a.amount * a.items - 3), STDDEV_POP(a.items - 2000) ${JOIN}`, manifest({ policy: true }));
     const t = p.aggregator.table;
     const person = { maxRowsPerKey: 2, parts: 1 };
     const kinds = slots(p).map((s) => s.kind);
@@ -274,5 +276,42 @@ describe('the preview (cleanroom query --preview, the console)', () => {
     expect(shown.errors.map((e) => e.output)).toEqual(['stddev_samp', 'revenue']);
     expect(shown.errors[0]!.bound).toMatch(/^from a noisy sum ± \d+\.\d{1}, sum of squares ± \d+\.\d{2} and count ± \d+; the result states each group's interval$/);
     expect(shown.errors[1]!.bound).toMatch(/^± \d+\.\d{2}$/);
+  });
+});
+
+describe('what an expression opens beyond its columns\' sums, on a table without a policy (SPEC §5)', () => {
+  // The test collaboration: amount allows sum and avg, items sum only, neither variance; no policy; both required (an
+  // expression over a column that may be NULL sums a subset: privacy-model.null-subset).
+  const base = buildCollaboration({ minDistinctKeys: { publisher: 1, advertiser: 1 }, overlapDisclosure: { publisher: [ADVERTISER] } }).manifest;
+  const required = (t: Table): Table => ({ ...t, columns: t.columns.map((c) => (c.name === 'amount' || c.name === 'items' ? { ...c, required: true } : c)) as Table['columns'] });
+  const bare = ManifestSchema.parse({ ...base, tables: base.tables.map((t) => (t.name === ADVERTISER ? required(t) : t)) });
+  const nullable = base;
+  const J = 'FROM advertiser a JOIN publisher p ON a.email = p.email';
+  const planBare = async (sql: string) => planQuery(await parseQuery(sql), bare, ADVERTISER);
+
+  it('a product of two different columns is a sum of degree 2 their sum rules allow', async () => {
+    await expect(planBare(`SELECT SUM(a.amount * a.items) AS revenue ${J}`)).resolves.toMatchObject({ mode: 'aggregate' });
+  });
+
+  it("a column's square, however written, needs variance in its rule", async () => {
+    for (const e of ['a.items * a.items', '(a.amount + a.items) * (a.amount - a.items)', '-(a.items) * (2 * a.items + 1)']) {
+      const refusal = planBare(`SELECT SUM(${e}) AS s ${J}`);
+      await expect(refusal).rejects.toMatchObject({ code: 'RULE_VIOLATION', rule: 'advertiser.rules.aggregations' });
+      await expect(refusal).rejects.toThrow(/sums the squares of advertiser\.(items|amount)/);
+    }
+  });
+
+  it('an expression over two columns of which one may be NULL sums a subset: refused (privacy-model.null-subset)', async () => {
+    const q = await parseQuery(`SELECT SUM(a.amount + 0 * a.items) AS s ${J}`);
+    expect(() => planQuery(q, nullable, ADVERTISER)).toThrow(/advertiser\.amount, advertiser\.items may be NULL.*rule: privacy-model\.null-subset; allowed: columns declared required/);
+  });
+
+  it('degree 3 or more is refused (privacy-model.power-sums), the variance family doubling its expression\'s', async () => {
+    await expect(planBare(`SELECT SUM(a.amount * a.items * a.items) AS s ${J}`)).rejects.toMatchObject({ rule: 'privacy-model.power-sums' });
+  });
+
+  it('a CASE inside an aggregate is refused (privacy-model.case-in-aggregate), as a dimension it is not', async () => {
+    await expect(planBare(`SELECT SUM(CASE WHEN a.category = 'toys' THEN a.amount ELSE 0 END) AS s ${J}`)).rejects.toMatchObject({ rule: 'privacy-model.case-in-aggregate' });
+    await expect(planBare(`SELECT CASE WHEN a.category = 'toys' THEN 'toys' ELSE 'other' END AS kind, SUM(a.amount) ${J} GROUP BY CASE WHEN a.category = 'toys' THEN 'toys' ELSE 'other' END`)).resolves.toMatchObject({ mode: 'aggregate' });
   });
 });

@@ -100,6 +100,16 @@ describe('GROUP BY dimensions: the domain under a privacy policy', () => {
     await expect(domain('a.category')).rejects.toThrow(/values for category in the manifest/);
   });
 
+  it('walks periods up to the last day there is (9999-12-31)', async () => {
+    const m = manifest(true);
+    const late = ManifestSchema.parse({
+      ...m,
+      tables: m.tables.map((t) => (t.name === 'advertiser' ? { ...t, columns: t.columns.map((c) => (c.name === 'open_day' ? { ...c, min: '9990-03-04', max: '9999-12-31' } : c)) } : t)),
+    });
+    const p = await grouped("date_trunc('year', a.open_day)", late);
+    expect(p.mode === 'aggregate' && p.domain?.map((l) => l[0])).toStrictEqual([...Array.from({ length: 10 }, (_, i) => `${9990 + i}-01-01`), null]);
+  });
+
   it(`refuses more than MAX_GROUPS (${MAX_GROUPS}) groups with LIMIT_EXCEEDED`, async () => {
     const refusal = domain("date_trunc('day', a.day), extract(hour FROM a.seen), a.opted_in, extract(dow FROM a.day)");
     await expect(refusal).rejects.toBeInstanceOf(CleanroomError);
