@@ -55,6 +55,9 @@ async function main(): Promise<number> {
       'count-only PSI with dummy matches: the publisher learns about how many distinct people who saw the spring campaign also bought, never the exact number; nobody learns who.',
     );
 
+    say("\nThe advertiser's match report (cleanroom match <dir> advertiser --with publisher): how many of its customers the publisher reaches, a count-only query, noisy and charged under its policy.");
+    await cli(['match', nodeDirs.advertiser!, 'advertiser', '--with', 'publisher']);
+
     failures += await compare(
       'advertiser',
       nodeDirs.advertiser!,

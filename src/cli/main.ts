@@ -4,26 +4,26 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stat } from 'node:fs/promises';
 import { CleanroomError, asCleanroomError, errorMessage, oneLine } from '../errors.js';
-import { MAX_CONCURRENT_QUERIES } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
 import { z } from 'zod';
 import { NodeConfigSchema, loadConfig, type NodeConfigFile } from '../config/node-config.js';
-import { consoleLoginLink, controlEndpoint, submitQuery } from '../control/control-client.js';
+import { consoleLoginLink, controlEndpoint, matchReport } from '../control/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../manifest/identity.js';
 import { CleanroomNode } from '../node/node.js';
 import { loadNodeSetup } from '../node/node-setup.js';
 import { checkTables } from '../node/table-check.js';
 import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
+import { ask } from './ask.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
+import { matchLines } from '../node/match-report.js';
 import { preview } from '../console/preview.js';
 import { formatResult } from './table.js';
 import { DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
-import type { QueryResult } from '../query/result.js';
 
 const USAGE = `cleanroom: a clean-room node
 
@@ -38,6 +38,8 @@ const USAGE = `cleanroom: a clean-room node
   cleanroom query <dir> --preview <sql>      what a DP query would cost and how exact it would be; runs nothing
   cleanroom audit <dir> [--verify] [--json]  print the node's audit log; --verify checks its hash chain
   cleanroom budget <dir> [--json]            print the privacy budgets of this node's tables and every charge
+  cleanroom match <dir> <table> --with <member> [--json]
+      the share of your table's distinct keys that the member's tables hold, per join key (a count-only query each)
   cleanroom console <dir>                    print a one-time link that opens your running node's web console
 `;
 
@@ -58,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return audit(rest);
     case 'budget':
       return budget(rest);
+    case 'match':
+      return match(rest);
     case 'console':
       return consoleLink(rest);
     case undefined:
@@ -183,32 +187,15 @@ async function query(args: string[]): Promise<number> {
   const [dir, sql] = positionals;
   if (!dir || !sql) throw usage('query <dir> <sql> [--json] | query <dir> --preview <sql>');
   if (values.preview) return previewQuery(dir, sql, values.json);
-  const started = Date.now();
-  for await (const event of submitQuery(await controlEndpoint(dir), sql)) {
-    switch (event.type) {
-      case 'progress':
-        // A queued query says so at once; PSI progress only once it takes long enough to wonder about.
-        if (event.stage === 'queued') process.stderr.write(`queued: ${event.ahead ?? 0} of this node's queries run or wait ahead (at most ${MAX_CONCURRENT_QUERIES} run at once)\n`);
-        else if (Date.now() - started > 1000) process.stderr.write(`\r${event.stage}: ${event.ownKeys} own keys processed`);
-        break;
-      case 'error':
-        if (Date.now() - started > 1000) process.stderr.write('\n');
-        throw new CleanroomError(event.code, event.message);
-      case 'released':
-        if (Date.now() - started > 1000) process.stderr.write('\n');
-        if (values.json) process.stdout.write(JSON.stringify(event) + '\n');
-        else process.stdout.write(`query ${event.queryId} ran; ${event.groups} group(s) released to ${event.receivers.join(', ')} (this member is not a result receiver)\n`);
-        return 0;
-      case 'result': {
-        if (Date.now() - started > 1000) process.stderr.write('\n');
-        const result = event.result as QueryResult;
-        if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
-        else process.stdout.write(`${formatResult(result)}\n`);
-        return 0;
-      }
-    }
+  const answer = await ask(dir, sql);
+  if (answer.kind === 'released') {
+    const { event } = answer;
+    if (values.json) process.stdout.write(JSON.stringify(event) + '\n');
+    else process.stdout.write(`query ${event.queryId} ran; ${event.groups} group(s) released to ${event.receivers.join(', ')} (this member is not a result receiver)\n`);
+    return 0;
   }
-  throw new CleanroomError('ABORTED', 'the node closed the control stream without a result');
+  process.stdout.write(`${values.json ? JSON.stringify(answer.result) : formatResult(answer.result)}\n`);
+  return 0;
 }
 
 /** Plans the query as the node would and reports its privacy cost; no cryptography, no charge, no node needed. */
@@ -242,6 +229,15 @@ async function budget(args: string[]): Promise<number> {
   if (!dir) throw usage('budget <dir> [--json]');
   const { cfg, ownTables } = await loadNodeSetup(join(dir, 'config.json'));
   return budgetCommand(cfg.path(DEFAULT_BUDGET_FILE), ownTables, { json: values.json }, (line) => process.stdout.write(line + '\n'));
+}
+
+async function match(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { with: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const [dir, table] = positionals;
+  if (!dir || !table || !values.with) throw usage('match <dir> <table> --with <member> [--json]');
+  const report = await matchReport(await controlEndpoint(dir), table, values.with);
+  for (const line of values.json ? report.map((m) => JSON.stringify(m)) : matchLines(report)) process.stdout.write(line + '\n');
+  return 0;
 }
 
 async function audit(args: string[]): Promise<number> {

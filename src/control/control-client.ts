@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CleanroomError } from '../errors.js';
 import { loadConfig } from '../config/node-config.js';
-import { ControlErrorSchema, ControlEventSchema, type ControlEvent } from './control-event.js';
+import { ControlErrorSchema, ControlEventSchema, MatchLineSchema, type ControlEvent, type MatchView } from './control-event.js';
 import { readControlToken } from './control-token.js';
 
 /** Where a node's control interface listens and the token it wrote at its last start. */
@@ -62,6 +62,17 @@ export async function consoleLoginLink(endpoint: ControlEndpoint): Promise<{ url
 }
 
 const LoginCodeSchema = z.strictObject({ code: z.string().regex(/^[0-9a-f]{64}$/), expiresInMs: z.number().int().positive() });
+
+/** The node's match report of its `table` against `partner`'s tables (POST /api/match): one count-only query each. */
+export async function matchReport(endpoint: ControlEndpoint, table: string, partner: string): Promise<MatchView[]> {
+  const res = await send(endpoint, 'POST', '/api/match', JSON.stringify({ table, partner }));
+  const body = await readAll(res);
+  if (res.statusCode !== 200) {
+    const refusal = parseEvent(body, ControlErrorSchema);
+    throw new CleanroomError(refusal.code, refusal.message);
+  }
+  return parseEvent(body, z.array(MatchLineSchema));
+}
 
 function send(endpoint: ControlEndpoint, method: 'GET' | 'POST', path: string, body?: string): Promise<IncomingMessage> {
   const { host, port, token } = endpoint;

@@ -16,3 +16,24 @@ export const ControlEventSchema = z.discriminatedUnion('type', [
 ]);
 export type ControlEvent = z.infer<typeof ControlEventSchema>;
 export type ControlError = z.infer<typeof ControlErrorSchema>;
+
+const count = z.number().int().nonnegative();
+/**
+ * One line of a match report (POST /api/match, `cleanroom match`, the console's Tables page): this member's table
+ * against one of a partner's, on their join keys.
+ */
+export const MatchLineSchema = z.strictObject({
+  table: z.string(),
+  key: z.string(),
+  partnerTable: z.string(),
+  partnerKey: z.string(),
+  /** This member's distinct normalised keys in its table: its own data, exact. */
+  ownKeys: count,
+  /** Keys in both tables: a count-only query's answer, noisy under a privacy policy. */
+  matched: count,
+  /** The matched count's 95% interval under a policy. */
+  interval: z.tuple([count, count]).optional(),
+  /** The count-only query behind the line, in the audit log and the history. */
+  queryId: z.string(),
+});
+export type MatchView = z.infer<typeof MatchLineSchema>;

@@ -10,7 +10,7 @@ import { CleanroomError, asCleanroomError } from '../errors.js';
 import { CONSOLE_LOGIN_CODE_TTL_MS, CONSOLE_SESSION_TTL_MS, MAX_CONTROL_BODY_BYTES, MAX_SQL_LENGTH } from '../limits.js';
 import type { QueryOutcome } from '../query/result.js';
 import { ConsoleLogins } from './console-login.js';
-import type { ControlError, ControlEvent } from './control-event.js';
+import type { ControlError, ControlEvent, MatchView } from './control-event.js';
 import { CONTROL_TOKEN_FILE, newControlToken, tokenMatches, writeControlToken } from './control-token.js';
 
 /**
@@ -34,6 +34,8 @@ export interface QueryService {
   readonly pool: { readonly backend: string; readonly threads: number };
   readonly console: ConsoleService;
   query(sql: string, onProgress: (p: Omit<Extract<ControlEvent, { type: 'progress' }>, 'type'>) => void): Promise<QueryOutcome>;
+  /** The match report of one of this member's tables against a partner's (src/node/match-report.ts). */
+  match(table: string, partner: string): Promise<MatchView[]>;
 }
 
 export interface ControlOptions {
@@ -46,12 +48,14 @@ export interface ControlOptions {
 }
 
 const SqlRequest = z.strictObject({ sql: z.string().min(1).max(MAX_SQL_LENGTH) });
+/** Names as the manifest writes them: a table identifier and a member id. */
+const MatchRequest = z.strictObject({ table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/), partner: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) });
 
 /** The names a loopback client may use for this server; anything else in Host is a rebound DNS name. */
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
 /** Every authenticated route, for the answer to any other path. */
-const ROUTES = ['GET /status', 'POST /query', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/logout'];
+const ROUTES = ['GET /status', 'POST /query', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/logout'];
 
 /** Pages and assets anyone who names this server in Host may load: they hold no data, and every datum needs a login. */
 const isPublic = (method: string, path: string) => method === 'GET' && (path === '/' || path === '/login' || path.startsWith('/assets/'));
@@ -163,6 +167,13 @@ export async function startControlServer(service: QueryService, options: Control
     }),
   );
   app.post('/api/plan', (c) => jsonOnly(c) ?? answer(c, async () => service.console.plan((await readSql(c)).sql)));
+  app.post('/api/match', (c) =>
+    jsonOnly(c) ??
+    answer(c, async () => {
+      const { table, partner } = await readJson(c, MatchRequest, '{"table": "...", "partner": "..."}');
+      return service.match(table, partner);
+    }),
+  );
 
   app.notFound((c) => refuse(c, 404, 'QUERY_INVALID', `the control interface serves ${ROUTES.join(', ')}`));
 
@@ -225,6 +236,10 @@ function serveQuery(service: QueryService, c: Context<Env>): Response {
 }
 
 async function readSql(c: Context<Env>): Promise<{ sql: string }> {
+  return readJson(c, SqlRequest, '{"sql": "..."}');
+}
+
+async function readJson<T>(c: Context<Env>, schema: z.ZodType<T>, shape: string): Promise<T> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = c.req.raw.body?.getReader();
@@ -244,8 +259,8 @@ async function readSql(c: Context<Env>): Promise<{ sql: string }> {
   } catch {
     throw new CleanroomError('QUERY_INVALID', 'request body is not JSON');
   }
-  const parsed = SqlRequest.safeParse(json);
-  if (!parsed.success) throw new CleanroomError('QUERY_INVALID', `request body must be {"sql": "..."}: ${z.prettifyError(parsed.error)}`);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new CleanroomError('QUERY_INVALID', `request body must be ${shape}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 

@@ -1,3 +1,6 @@
+import type { MatchView } from '../control/control-event.js';
+import type { Table } from '../manifest/schema.js';
+import { matchReport } from './match-report.js';
 import type { Server } from 'node:http';
 import { AuditLog, DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { BudgetLedger, DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
@@ -106,6 +109,21 @@ export class CleanroomNode {
   /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */
   query(sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     return this.coordinator.query(sql, onProgress);
+  }
+
+  /** This member's match report of `table` against `partner`'s tables: one count-only query each (match-report.ts). */
+  match(table: string, partner: string): Promise<MatchView[]> {
+    return matchReport({ manifest: this.manifest, self: this.memberId, ownKeys: (t) => this.ownKeys(t), query: (sql) => this.query(sql) }, table, partner);
+  }
+
+  /** The distinct normalised keys of an own table, unfiltered: read for this node's operator, never sent. */
+  private async ownKeys(table: Table): Promise<number> {
+    const side = { table, filters: [] };
+    try {
+      return await this.store.distinctKeys(side);
+    } finally {
+      await this.store.release(side);
+    }
   }
 
   private connectionParams(): ConnectionParams {

@@ -19,6 +19,7 @@ const ENDPOINTS: readonly [string, string][] = [
   ['GET', '/api/collaboration'],
   ['GET', '/api/tables'],
   ['POST', '/api/plan'],
+  ['POST', '/api/match'],
   ['GET', '/api/history'],
   ['GET', `/api/results/${'0'.repeat(32)}`],
   ['POST', '/api/login-code'],
@@ -154,6 +155,17 @@ describe('the console API and its login', () => {
     const notSql = await send(port, 'POST', '/api/plan', { ...auth(), ...json }, '{"query": 1}');
     expect(notSql.status).toBe(400);
     expect(JSON.parse(notSql.body)).toMatchObject({ type: 'error', code: 'QUERY_INVALID', message: expect.stringContaining('{"sql": "..."}') });
+  });
+
+  it('POST /api/match: a malformed body or a table that is not ann\'s alone is refused with what is expected, before any query', async () => {
+    const bad = await send(port, 'POST', '/api/match', { ...auth(), ...json }, JSON.stringify({ table: '../t_ann', partner: 'bob' }));
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body)).toMatchObject({ code: 'QUERY_INVALID', message: expect.stringContaining('{"table": "...", "partner": "..."}') });
+    const theirs = await send(port, 'POST', '/api/match', { ...auth(), ...json }, JSON.stringify({ table: 't_bob', partner: 'bob' }));
+    expect(theirs.status).toBe(400);
+    expect(JSON.parse(theirs.body)).toMatchObject({ code: 'QUERY_INVALID', message: 't_bob is not a table of ann alone; its tables: t_ann, t_ann_dp' });
+    const self = await send(port, 'POST', '/api/match', { ...auth(), ...json }, JSON.stringify({ table: 't_ann', partner: 'ann' }));
+    expect(JSON.parse(self.body)).toMatchObject({ code: 'QUERY_INVALID', message: 'ann is not another member of this collaboration; the others: bob' });
   });
 
   it('GET /api/history and /api/results/<id>: who asked, the SQL, the outcome or the reason, what was released, the chain verified, the saved result', async () => {

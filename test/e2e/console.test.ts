@@ -202,6 +202,22 @@ describe('the web console in Chromium', () => {
     await shot(page, 'history');
   });
 
+  it('the Tables page reports the match rate of ann\'s own table against bob\'s, as `cleanroom match` does', async () => {
+    await page.goto(new URL('/#/tables', page.url()).href);
+    const card = page.locator('[data-match="t_ann"]');
+    await card.waitFor();
+    expect(await card.getByLabel('Partner').inputValue()).toBe('bob');
+    await card.getByRole('button', { name: 'Check the match rate' }).click();
+    const line = card.locator('[data-match-line="t_bob"]');
+    await line.waitFor();
+    const cli = await cleanroom(['match', cluster.nodeDirs.ann!, 't_ann', '--with', 'bob', '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const { ownKeys, matched } = JSON.parse(cli.stdout) as { ownKeys: number; matched: number };
+    expect(matched).toBeGreaterThan(0);
+    expect(await line.textContent()).toBe(`t_ann.k ~ t_bob.k: ${matched} of your ${ownKeys} distinct keys match, ${((100 * matched) / ownKeys).toFixed(1)}%`);
+    await shot(page, 'tables-match');
+  });
+
   it('works from the keyboard: the page links are reachable by Tab and Enter opens a page', async () => {
     await page.goto(new URL('/#/collaboration', page.url()).href);
     // A fresh load: focus starts at the top of the document, not where the last test left it.

@@ -12,7 +12,8 @@ import { plaintextAnswer } from '../../scripts/plaintext/answer.js';
 import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
 import type { TableData } from '../../scripts/plaintext/answer.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { makeTempDir, startCluster, type Cluster } from './helpers.js';
+import { keySet, type Row } from '../../scripts/plaintext/rows.js';
+import { cleanroom, makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 const SHOP = 'shop';
 const MEDIA = 'media';
@@ -170,6 +171,21 @@ describe('the query language through two node processes, against the plaintext o
     expect(answer.result.rows).toEqual(expected.rows);
     // Every query above releases something: a test whose answer is always empty would check nothing.
     expect(expected.released).toBeGreaterThan(0);
+  });
+
+  it('cleanroom match: the share of the shop\'s distinct keys the media member holds, as the count-only query and the oracle say', async () => {
+    const run = await cleanroom(['match', cluster!.nodeDirs[SHOP]!, 'orders', '--with', MEDIA, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [orders, visits] = TABLES as [Table, Table];
+    const own = keySet(orders, pooled.orders as Row[]);
+    const both = [...keySet(visits, pooled.visits as Row[])].filter((k) => own.has(k)).length;
+    expect(lines).toEqual([{ table: 'orders', partnerTable: 'visits', key: 'email', partnerKey: 'email', ownKeys: own.size, matched: both, queryId: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+    const text = await cleanroom(['match', cluster!.nodeDirs[SHOP]!, 'orders', '--with', MEDIA]);
+    expect(text.stdout.trim()).toBe(`orders.email ~ visits.email: ${both} of your ${own.size} distinct keys match, ${((100 * both) / own.size).toFixed(1)}%`);
+    const wrong = await cleanroom(['match', cluster!.nodeDirs[SHOP]!, 'visits', '--with', MEDIA]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/visits is not a table of shop alone; its tables: orders/);
   });
 
   it.each(REFUSED)('%s is refused %s', async (asker, sql, says) => {

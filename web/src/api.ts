@@ -3,6 +3,7 @@
  * link set (the browser sends it; the page never sees it). POSTs carry JSON, which a cross-site form cannot send.
  */
 export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem } from '../../src/console/api.js';
+export type { MatchView } from '../../src/control/control-event.js';
 
 /** One error as the control interface sends it: a refusal, or how a query ended badly. */
 export interface ApiError {

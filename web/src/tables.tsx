@@ -1,4 +1,5 @@
-import type { TableView } from './api.js';
+import { useState } from 'preact/hooks';
+import { ApiFailure, postJson, type MatchView, type TableView } from './api.js';
 import { Loading, useJson, type PageProps } from './common.js';
 
 export function TablesPage({ self }: PageProps) {
@@ -53,6 +54,7 @@ export function TablesPage({ self }: PageProps) {
             </>
           )}
           {t.budget && <BudgetGauge table={t.name} budget={t.budget} />}
+          {t.own && t.holders.length === 1 && <MatchCard table={t.name} partners={[...new Set(data.filter((o) => !o.own && o.holders.length === 1).map((o) => o.owner))]} />}
         </section>
       ))}
     </>
@@ -73,6 +75,64 @@ function BudgetGauge({ table, budget }: { table: string; budget: NonNullable<Tab
         Spent {budget.unit} <strong>{budget.spent}</strong>, remaining {budget.unit} <strong data-remaining>{budget.remaining}</strong> of {budget.budget}.{' '}
         {budget.nextRefresh ? `Restored in full on ${budget.nextRefresh} (UTC).` : 'Never restored.'}
       </p>
+    </div>
+  );
+}
+
+/**
+ * The match report of an own table against a partner's (POST /api/match): one count-only query per partner table,
+ * run, audited and charged like any query the user submits, so it is asked for, never run on page load.
+ */
+function MatchCard({ table, partners }: { table: string; partners: readonly string[] }) {
+  const [partner, setPartner] = useState(partners[0] ?? '');
+  const [state, setState] = useState<{ running?: boolean; lines?: MatchView[]; error?: string }>({});
+  if (partners.length === 0) return null;
+  const id = `match-${table}`;
+  const check = () => {
+    setState({ running: true });
+    postJson<MatchView[]>('/api/match', { table, partner }).then(
+      (lines) => setState({ lines }),
+      (e: unknown) => setState({ error: e instanceof ApiFailure ? e.message : String(e) }),
+    );
+  };
+  const pct = (n: number, of: number) => (of === 0 ? '—' : `${((100 * n) / of).toFixed(1)}%`);
+  return (
+    <div class="match" data-match={table}>
+      <h3 id={id}>Match rate</h3>
+      <p>
+        How many of your distinct keys in {table} a partner also holds: a count-only query per table of theirs, recorded in
+        the history and, under a privacy policy, noisy and charged like any.
+      </p>
+      <label>
+        Partner{' '}
+        <select value={partner} onChange={(e) => setPartner((e.target as HTMLSelectElement).value)} aria-describedby={id}>
+          {partners.map((p) => (
+            <option key={p} value={p}>
+              {p}
+            </option>
+          ))}
+        </select>
+      </label>{' '}
+      <button type="button" onClick={check} disabled={state.running === true}>
+        Check the match rate
+      </button>
+      {state.running && <p aria-busy="true">Running the count-only queries…</p>}
+      {state.error && (
+        <p role="alert" class="refused">
+          {state.error}
+        </p>
+      )}
+      {state.lines && (
+        <ul>
+          {state.lines.map((m) => (
+            <li key={m.queryId} data-match-line={m.partnerTable}>
+              {m.table}.{m.key} ~ {m.partnerTable}.{m.partnerKey}: <strong>{m.matched}</strong> of your {m.ownKeys} distinct keys match,{' '}
+              <strong>{pct(m.matched, m.ownKeys)}</strong>
+              {m.interval ? ` (noisy: ${m.interval[0]} to ${m.interval[1]} with 95% confidence)` : ''}
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }
