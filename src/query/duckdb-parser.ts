@@ -28,7 +28,12 @@ async function serialize(sql: string): Promise<Node> {
   const reader = await (await parser()).runAndReadAll('SELECT json_serialize_sql($1::VARCHAR)', [sql]);
   const json = reader.getRows()[0]?.[0];
   if (typeof json !== 'string') throw new CleanroomError('INTERNAL', 'json_serialize_sql returned no tree');
-  return JSON.parse(json) as Node;
+  try {
+    return JSON.parse(json) as Node;
+  } catch {
+    // DuckDB writes a number past a double's range (1e309) as Infinity, which is no JSON: the query's fault, not ours.
+    throw invalid('the query holds a number no double can hold (such as 1e309); numbers are plain decimals of at most 15 digits');
+  }
 }
 
 /** The SELECT node of the one statement in `sql`, or QUERY_INVALID saying why there is none. */

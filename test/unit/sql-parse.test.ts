@@ -342,6 +342,7 @@ describe('parseQuery: rejections', () => {
     ['named parameter', `SELECT COUNT(*) ${J} WHERE p.a = $name`, 'query parameters ($1, ?) are not supported'],
     ['CAST literal', `SELECT COUNT(*) ${J} WHERE p.a = '5'::INT`, 'CAST is not supported'],
     ['typed literal', `SELECT COUNT(*) ${J} WHERE p.a = '1'::INTEGER`, 'CAST is not supported'],
+    ['a number past a double', `SELECT COUNT(*) ${J} WHERE p.a = 1e309`, 'the query holds a number no double can hold (such as 1e309)'],
     ['arithmetic literal', `SELECT COUNT(*) ${J} WHERE p.a = 1 + 2`, 'operator + is not supported where a literal is expected'],
     ['negated column', `SELECT COUNT(*) ${J} WHERE p.a = -a.b`, 'operator - is not supported where a literal is expected'],
     ['exponent', `SELECT COUNT(*) ${J} WHERE p.a = 1e5`, 'numbers must be plain decimals (no exponent) with at most 15 digits'],
