@@ -64,18 +64,20 @@ function predicateTruth(row: Row, p: Predicate, table: Table): Truth {
 
 /** The one table a conjunct of WHERE reads (the clean room refuses a conjunct reading two). */
 export function conditionTable(c: Condition): string {
-  const leaves = (x: Condition): Predicate[] => {
-    switch (x.kind) {
-      case 'and':
-      case 'or':
-        return x.operands.flatMap(leaves);
-      case 'not':
-        return [x.operand];
-      default:
-        return [x];
-    }
-  };
-  const tables = new Set(leaves(c).map((p) => p.column.table));
+  const tables = new Set(leavesOf(c).map((p) => p.column.table));
   if (tables.size !== 1) throw new Error(`a conjunct of WHERE reads ${[...tables].join(' and ')}: the clean room refuses it`);
   return [...tables][0]!;
+}
+
+/** The predicates of a condition, in the order written. */
+export function leavesOf(c: Condition): Predicate[] {
+  switch (c.kind) {
+    case 'and':
+    case 'or':
+      return c.operands.flatMap(leavesOf);
+    case 'not':
+      return [c.operand];
+    default:
+      return [c];
+  }
 }

@@ -1,7 +1,7 @@
 import type { Column, Table } from '../../src/manifest/schema.js';
 import { dateText, dayOfInstant, daysOf, instantOf } from '../../src/manifest/time-value.js';
-import type { Condition, Dimension, Predicate } from '../../src/query/ast.js';
-import { conditionTruth } from './conditions.js';
+import type { Dimension } from '../../src/query/ast.js';
+import { conditionTruth, leavesOf } from './conditions.js';
 import { labelOf, type Cell } from './values.js';
 
 /**
@@ -130,7 +130,7 @@ export function compareLabelRows(a: readonly Cell[], b: readonly Cell[], orders:
 /** The one table a dimension reads. */
 export function dimensionTableOf(d: Dimension): string {
   if (d.kind !== 'case') return d.column.table;
-  const tables = new Set(d.branches.flatMap((b) => leaves(b.when).map((p) => p.column.table)));
+  const tables = new Set(d.branches.flatMap((b) => leavesOf(b.when).map((p) => p.column.table)));
   if (tables.size !== 1) throw new Error(`a CASE dimension reads ${[...tables].join(' and ')}: the clean room refuses it`);
   return [...tables][0]!;
 }
@@ -148,17 +148,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-function leaves(c: Condition): Predicate[] {
-  switch (c.kind) {
-    case 'and':
-    case 'or':
-      return c.operands.flatMap(leaves);
-    case 'not':
-      return [c.operand];
-    default:
-      return [c];
-  }
-}
 
 function columnOf(table: Table, name: string): Column {
   const c = table.columns.find((x) => x.name === name);

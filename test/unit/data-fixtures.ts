@@ -1,5 +1,6 @@
 import type { Dimension } from '../../src/query/ast.js';
-import { createHash } from 'node:crypto';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +86,15 @@ export function csvRows(rows: number, at: (i: number) => string | undefined = ()
 /** GROUP BY of plain columns, as the planner hands them to a TableStore. */
 export function dims(...columns: string[]): Dimension[] {
   return columns.map((column) => ({ kind: 'column', column: { table: table().name, column } }));
+}
+
+/** A Parquet file in `dir` holding what DuckDB's `select` returns, typed as DuckDB types it. */
+export async function parquetOf(dir: string, select: string): Promise<string> {
+  const path = join(dir, `${randomBytes(8).toString('hex')}.parquet`);
+  const db = await DuckDBInstance.create(':memory:');
+  const conn = await db.connect();
+  await conn.run(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
+  conn.closeSync();
+  db.closeSync();
+  return path;
 }

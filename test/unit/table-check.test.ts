@@ -1,10 +1,9 @@
-import { DuckDBInstance } from '@duckdb/node-api';
 import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataInvalid } from '../../src/data/data-problem.js';
 import { TableStore, usedColumns } from '../../src/data/table-store.js';
-import { dims, csvRows, openStore, scratchDir, side, streamedKeys, table } from './data-fixtures.js';
+import { dims, csvRows, openStore, scratchDir, side, streamedKeys, table, parquetOf } from './data-fixtures.js';
 
 const scratch = scratchDir('cleanroom-check-');
 afterAll(() => scratch.remove());
@@ -109,15 +108,7 @@ describe('a file version is checked once, and again when it changes', () => {
 });
 
 describe('Parquet: the schema is checked against the manifest, values by row', () => {
-  async function parquet(select: string): Promise<string> {
-    const path = join(scratch.dir, `${Math.random().toString(36).slice(2)}.parquet`);
-    const db = await DuckDBInstance.create(':memory:');
-    const conn = await db.connect();
-    await conn.run(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
-    conn.closeSync();
-    db.closeSync();
-    return path;
-  }
+  const parquet = (select: string) => parquetOf(scratch.dir, select);
   const parquetStore = async (path: string) => TableStore.open({ t: { path, format: 'parquet' } }, scratch.cacheDir());
 
   it('reads typed columns, extra columns ignored', async () => {

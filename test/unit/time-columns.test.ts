@@ -8,7 +8,6 @@
 process.env.TZ = 'America/St_Johns';
 
 import { DuckDBInstance, listValue } from '@duckdb/node-api';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keySet } from '../../scripts/plaintext/rows.js';
 import { labelOf } from '../../scripts/plaintext/values.js';
@@ -22,7 +21,7 @@ import { TableStore } from '../../src/data/table-store.js';
 import { Column, Manifest, type Table } from '../../src/manifest/schema.js';
 import type { Condition, Dimension, Literal, Predicate } from '../../src/query/ast.js';
 import { buildCollaboration } from '../support/collaboration.js';
-import { recordingHasher, scratchDir, side, streamedKeys } from './data-fixtures.js';
+import { recordingHasher, scratchDir, side, streamedKeys, parquetOf } from './data-fixtures.js';
 
 const scratch = scratchDir('cleanroom-time-');
 let server: PostgresServer;
@@ -69,15 +68,7 @@ const date = (value: string): Literal => ({ type: 'date', value });
 const timestamp = (value: string): Literal => ({ type: 'timestamp', value });
 const bool = (value: boolean): Literal => ({ type: 'boolean', value });
 
-async function parquet(select: string): Promise<string> {
-  const path = join(scratch.dir, `${Math.random().toString(36).slice(2)}.parquet`);
-  const db = await DuckDBInstance.create(':memory:');
-  const conn = await db.connect();
-  await conn.run(`COPY (${select}) TO '${path}' (FORMAT parquet)`);
-  conn.closeSync();
-  db.closeSync();
-  return path;
-}
+const parquet = (select: string) => parquetOf(scratch.dir, select);
 
 const pgSource = (name: string): TableSource => ({ kind: 'postgres', url: server.url(READER), passwordEnv: ENV, table: `public.${name}` });
 
