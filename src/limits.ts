@@ -162,6 +162,14 @@ export const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
 export const MAX_PARKED_JOINS_PER_MEMBER = 16;
 
 /**
+ * Authenticated connections of one member that have not sent their first message yet (src/node/idle-connections.ts):
+ * a member sends its proposal or join as soon as its channel is open, so a few are idle at a time; beyond this the
+ * oldest idle one is closed. Keeps a member with a real key from holding the node's file descriptors (thousands of
+ * idle connections) while leaving room for every query and join the other limits allow.
+ */
+export const MAX_IDLE_CONNECTIONS_PER_MEMBER = 32;
+
+/**
  * Bytes of one CSV line (one record). A row of a clean-room table is a handful of fields; a longer line is a broken
  * file (a runaway quote, a binary blob), and the bound keeps the reader's buffers small whatever the file holds.
  */

@@ -28,6 +28,7 @@ import type { Machine, Outcome } from '../session/step.js';
 import { PeerConnection, type ConnectionParams } from '../transport/connection.js';
 import { NO_QUERY_ID } from '../wire/messages.js';
 import { drive, type Progress } from './driver.js';
+import { IdleConnections } from './idle-connections.js';
 import { JoinRegistry } from './join-registry.js';
 import { PeerQueryGates, QueryGate } from './query-gate.js';
 
@@ -51,6 +52,8 @@ export interface CoordinatorDeps {
  */
 export class QueryCoordinator {
   private readonly joins = new JoinRegistry();
+  /** Authenticated connections that have sent nothing yet, bounded per member. */
+  private readonly idle = new IdleConnections();
   /** This node's own users' queries: they wait in line beyond the limit. */
   private readonly ownQueries = new QueryGate(MAX_CONCURRENT_QUERIES);
   /** Queries proposed by peers: refused beyond the limit (queueing them could deadlock two busy nodes). */
@@ -154,9 +157,10 @@ export class QueryCoordinator {
     let failure: unknown;
     let release: (() => void) | undefined;
     const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
+    const idle = this.idle.hold(conn);
     try {
       const answer = new ProposalAnswer(conn.peer);
-      const first = answer.receive(await conn.next(PROPOSAL_TIMEOUT_MS));
+      const first = answer.receive(await conn.next(PROPOSAL_TIMEOUT_MS).finally(idle.settled));
       for (const m of first.send) await conn.send(m);
       const msg = first.outcome!;
       if (msg.kind === 'join') {

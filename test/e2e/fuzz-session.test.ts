@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WireMessage, PROTOCOL_VERSION } from '../../src/wire/messages.js';
-import { MAX_FRAME_BYTES, MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_PARKED_JOINS_PER_MEMBER, MAX_SQL_LENGTH, PSI_BATCH_KEYS } from '../../src/limits.js';
+import { MAX_FRAME_BYTES, MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_IDLE_CONNECTIONS_PER_MEMBER, MAX_LABEL_CHARS, MAX_PARKED_JOINS_PER_MEMBER, MAX_SQL_LENGTH, PSI_BATCH_KEYS } from '../../src/limits.js';
 import { MAX_SEALED_FRAME_BYTES } from '../../src/transport/channel.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 import { COUNT_SQL, GROUP_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
@@ -299,6 +299,19 @@ describe('hostile frames from an authenticated insider (live node process)', () 
     expect(watch.maxRssMiB).toBeLessThan(RSS_CEILING_MIB);
     expect(node.log.join('')).not.toContain('internal error');
     await fc.expectCorrectAnswers();
+  });
+
+  it(`a member's idle connections beyond MAX_IDLE_CONNECTIONS_PER_MEMBER are closed, oldest first, and its queries still run`, async () => {
+    const EXTRA = 8;
+    const links: Awaited<ReturnType<typeof connect>>[] = [];
+    // One at a time, so that "oldest" is the order they were opened in.
+    for (let i = 0; i < MAX_IDLE_CONNECTIONS_PER_MEMBER + EXTRA; i++) links.push(await connect());
+    for (let i = 0; i < 100 && links.filter((l) => l.closed).length < EXTRA; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(links.map((l) => l.closed)).toEqual(links.map((_, i) => i < EXTRA));
+    // The insider's member still runs its real queries (each a fresh connection that speaks at once).
+    await fc.expectCorrectAnswers();
+    for (const l of links) l.close();
   });
 
   it(`joins beyond MAX_PARKED_JOINS_PER_MEMBER wait nowhere: they are aborted at once, and a closed one frees its place`, async () => {
