@@ -16,6 +16,7 @@ import { checkTables } from '../node/table-check.js';
 import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { ask } from './ask.js';
+import { COMMANDS, commandHelp, usageText } from './help.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
 import { matchLines } from '../node/match-report.js';
@@ -25,26 +26,14 @@ import { DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
 
-const USAGE = `cleanroom: a clean-room node
-
-  cleanroom init <dir> --member <id> --name <name> --listen <host:port> --control <port> [--endpoint <ws-url>]
-      create a node: identity key and config; prints the member entry for the manifest
-  cleanroom manifest hash <file>             print the manifest's canonical hash
-  cleanroom manifest sign <file> --node <dir> add this node's signature to the manifest file
-  cleanroom manifest verify <file>           check the manifest and list missing signatures
-  cleanroom check <dir>                      check every row of this node's tables against the manifest
-  cleanroom start <dir>                      check the tables, then run the node (peer endpoint and control interface)
-  cleanroom query <dir> <sql> [--json]       submit a query to your own running node and print the result
-  cleanroom query <dir> --preview <sql>      what a DP query would cost and how exact it would be; runs nothing
-  cleanroom audit <dir> [--verify] [--json]  print the node's audit log; --verify checks its hash chain
-  cleanroom budget <dir> [--json]            print the privacy budgets of this node's tables and every charge
-  cleanroom match <dir> <table> --with <member> [--json]
-      the share of your table's distinct keys that the member's tables hold, per join key (a count-only query each)
-  cleanroom console <dir>                    print a one-time link that opens your running node's web console
-`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const help = command !== undefined ? COMMANDS[command] : undefined;
+  if (help && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(commandHelp(help));
+    return 0;
+  }
   switch (command) {
     case 'init':
       return init(rest);
@@ -67,8 +56,12 @@ async function main(argv: string[]): Promise<number> {
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(USAGE);
+    case '-h':
+      process.stdout.write(usageText());
       return command === undefined ? 2 : 0;
+    case '--version':
+      process.stdout.write(`${await version()}\n`);
+      return 0;
     default:
       throw new CleanroomError('CONFIG_INVALID', `unknown command ${command}; see cleanroom --help`);
   }
@@ -275,10 +268,24 @@ function usage(message: string): CleanroomError {
   return new CleanroomError('CONFIG_INVALID', `usage: cleanroom ${message}`);
 }
 
+/** This build's version, from the package it was built from. */
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  return `${pkg.name} ${pkg.version}`;
+}
+
+/** node:util's parseArgs refuses an unknown option or a missing value with a TypeError of this code: the user's fault. */
+function argumentError(err: unknown, argv: readonly string[]): CleanroomError | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return undefined;
+  const command = argv[0] !== undefined && COMMANDS[argv[0]] ? argv[0] : undefined;
+  return new CleanroomError('CONFIG_INVALID', `${(err as Error).message}; see cleanroom ${command ? `${command} ` : ''}--help`);
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    const e = asCleanroomError(err);
+    const e = argumentError(err, process.argv.slice(2)) ?? asCleanroomError(err);
     process.stderr.write(`cleanroom: ${e.code}: ${e.message}\n`);
     process.exit(1);
   },

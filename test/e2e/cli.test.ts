@@ -287,3 +287,28 @@ describe('the cleanroom CLI', () => {
     expect(accepted()).toBe(2);
   });
 });
+
+describe('the CLI\'s help and argument errors', () => {
+  it('answers `<command> --help` for every command with its usage and an example, and --version', async () => {
+    const { COMMANDS } = await import('../../src/cli/help.js');
+    for (const [name, help] of Object.entries(COMMANDS)) {
+      const run = await cleanroom([name, '--help']);
+      expect(run.code, `${name} --help: ${run.stderr}`).toBe(0);
+      expect(run.stdout).toContain(help.usage);
+      expect(run.stdout).toContain(`example:\n  ${help.example}`);
+    }
+    const all = await cleanroom(['--help']);
+    expect(all.code).toBe(0);
+    for (const help of Object.values(COMMANDS)) expect(all.stdout).toContain(help.usage);
+    const version = await cleanroom(['--version']);
+    expect(version.stdout.trim()).toMatch(/^cleanroom \d+\.\d+\.\d+$/);
+  });
+
+  it('an unknown option or a missing value is the user\'s mistake (CONFIG_INVALID) and points to the command\'s help', async () => {
+    const unknown = await cleanroom(['query', './nowhere', '--bogus']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^cleanroom: CONFIG_INVALID: Unknown option '--bogus'.*; see cleanroom query --help\n$/s);
+    const missing = await cleanroom(['match', './nowhere', 't', '--with']);
+    expect(missing.stderr).toMatch(/^cleanroom: CONFIG_INVALID: Option '--with <value>' argument missing; see cleanroom match --help\n$/);
+  });
+});
