@@ -33,6 +33,7 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
     what: "the share of your table's distinct keys that the member's tables hold, per join key (a count-only query each)",
     example: 'cleanroom match ./node advertiser --with publisher',
   },
+  status: { usage: 'cleanroom status <dir> [--json]', what: 'whether the node of <dir> is running, and how: its member, collaboration, manifest version and crypto backend', example: 'cleanroom status ./node' },
   console: { usage: 'cleanroom console <dir>', what: "print a one-time link that opens your running node's web console", example: 'cleanroom console ./node' },
 };
 

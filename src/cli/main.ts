@@ -8,13 +8,14 @@ import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
 import { z } from 'zod';
 import { NodeConfigSchema, loadConfig, type NodeConfigFile } from '../config/node-config.js';
-import { consoleLoginLink, controlEndpoint, matchReport } from '../control/control-client.js';
+import { consoleLoginLink, controlEndpoint, matchReport, nodeStatus } from '../control/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../manifest/identity.js';
 import { CleanroomNode } from '../node/node.js';
 import { loadNodeSetup } from '../node/node-setup.js';
 import { checkTables } from '../node/table-check.js';
 import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
+import { CONTROL_TOKEN_FILE } from '../control/control-token.js';
 import { ask } from './ask.js';
 import { COMMANDS, commandHelp, usageText } from './help.js';
 import { auditCommand } from './audit.js';
@@ -53,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return match(rest);
     case 'console':
       return consoleLink(rest);
+    case 'status':
+      return status(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -98,6 +101,8 @@ async function init(args: string[]): Promise<number> {
   const id = generateIdentity(values.member);
   await writeIdentity(join(dir, 'identity.json'), id);
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx' });
+  // The identity's private key and the control token never belong in a repository, should the directory be in one.
+  if (!(await exists(join(dir, '.gitignore')))) await writeFile(join(dir, '.gitignore'), `identity.json\n${CONTROL_TOKEN_FILE}\n`);
   const member = { id: values.member, name: values.name, endpoint: values.endpoint ?? `ws://${values.listen}`, publicKey: hex(id.publicKey) };
   process.stdout.write(JSON.stringify(member, null, 2) + '\n');
   process.stderr.write(`created ${join(dir, 'identity.json')} and ${join(dir, 'config.json')}; map your tables to files in config.json, then sign the manifest\n`);
@@ -238,6 +243,19 @@ async function audit(args: string[]): Promise<number> {
   const dir = positionals[0];
   if (!dir) throw usage('audit <dir> [--verify] [--json]');
   return auditCommand(join(dir, DEFAULT_AUDIT_FILE), { verify: values.verify, json: values.json }, (line) => process.stdout.write(line + '\n'));
+}
+
+async function status(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const dir = positionals[0];
+  if (!dir) throw usage('status <dir> [--json]');
+  const s = await nodeStatus(await controlEndpoint(dir));
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(s)}\n`
+      : `running: node ${s.member} of ${s.collaboration} (manifest v${s.manifestVersion}); crypto backend ${s.backend} on ${s.workers} worker thread(s); peak memory ${s.peakRssMiB} MiB\n`,
+  );
+  return 0;
 }
 
 /** The link on stdout alone, so that a script can pass it to a browser; what it is for on stderr. */

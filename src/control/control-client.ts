@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CleanroomError } from '../errors.js';
 import { loadConfig } from '../config/node-config.js';
-import { ControlErrorSchema, ControlEventSchema, MatchLineSchema, type ControlEvent, type MatchView } from './control-event.js';
+import { ControlErrorSchema, ControlEventSchema, MatchLineSchema, StatusSchema, type ControlEvent, type MatchView, type NodeStatus } from './control-event.js';
 import { readControlToken } from './control-token.js';
 
 /** Where a node's control interface listens and the token it wrote at its last start. */
@@ -38,14 +38,14 @@ export async function* submitQuery(endpoint: ControlEndpoint, sql: string): Asyn
   }
 }
 
-export async function nodeStatus(endpoint: ControlEndpoint): Promise<unknown> {
+export async function nodeStatus(endpoint: ControlEndpoint): Promise<NodeStatus> {
   const res = await send(endpoint, 'GET', '/status');
   const body = await readAll(res);
   if (res.statusCode !== 200) {
     const refusal = parseEvent(body, ControlErrorSchema);
     throw new CleanroomError(refusal.code, refusal.message);
   }
-  return JSON.parse(body) as unknown;
+  return parseEvent(body, StatusSchema);
 }
 
 /** A fresh single-use console login code from the node (the control token's holder only), and the link that uses it. */

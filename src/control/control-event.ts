@@ -37,3 +37,14 @@ export const MatchLineSchema = z.strictObject({
   queryId: z.string(),
 });
 export type MatchView = z.infer<typeof MatchLineSchema>;
+
+/** GET /status: which node answers, and how it runs (`cleanroom status`). */
+export const StatusSchema = z.strictObject({
+  member: z.string(),
+  collaboration: z.string(),
+  manifestVersion: z.number().int(),
+  backend: z.string(),
+  workers: z.number().int(),
+  peakRssMiB: z.number(),
+});
+export type NodeStatus = z.infer<typeof StatusSchema>;

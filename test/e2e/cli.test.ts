@@ -92,7 +92,9 @@ describe('the cleanroom CLI', () => {
       const member = JSON.parse(run.stdout) as Member;
       expect(member).toEqual({ id, name, endpoint: `ws://127.0.0.1:${p}`, publicKey: expect.stringMatching(/^[0-9a-f]{64}$/) });
       members.push(member);
-      expect((await readdir(dir[id])).sort()).toEqual(['config.json', 'identity.json']);
+      expect((await readdir(dir[id])).sort()).toEqual(['.gitignore', 'config.json', 'identity.json']);
+      // The private key and the control token stay out of git, should the directory be in a repository.
+      expect(await readFile(join(dir[id], '.gitignore'), 'utf8')).toBe('identity.json\ncontrol.token\n');
     }
     // init never overwrites an identity, and says why.
     const before = await readFile(join(dir.alpha, 'identity.json'), 'utf8');
@@ -162,6 +164,10 @@ describe('the cleanroom CLI', () => {
     for (const s of started) if (s.status === 'fulfilled') nodes.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
     expect(nodes).toHaveLength(2);
+    const status = await cleanroom(['status', dir.alpha, '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ member: 'alpha', manifestVersion: 1, workers: expect.any(Number) });
+    expect((await cleanroom(['status', dir.beta])).stdout).toMatch(/^running: node beta of \S+ \(manifest v1\); crypto backend \w+ on \d+ worker thread\(s\); peak memory \d+ MiB\n$/);
   });
 
   it('a second node on ports in use fails to start with CONFIG_INVALID, and the running one keeps its token', async () => {
