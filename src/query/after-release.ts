@@ -21,7 +21,8 @@ export function afterRelease(plan: QueryPlan, result: QueryResult): QueryResult 
     return o?.kind === 'aggregate' || (o?.kind === 'dimension' && labelType(o.dimension, plan.aggregator.table) === 'number');
   };
   const kept = result.rows.flatMap((row, i) => (clauses.having.every((h) => holds(row[h.output] ?? null, h.test)) ? [i] : []));
-  const keys = result.rows.map((row) => clauses.orderBy.map((o) => sortKey(row[o.output] ?? null, byValue(o.output))));
+  const termsByValue = clauses.orderBy.map((o) => byValue(o.output));
+  const keys = result.rows.map((row) => clauses.orderBy.map((o, k) => sortKey(row[o.output] ?? null, termsByValue[k]!)));
   // Array.prototype.sort is stable: ties keep the label order.
   kept.sort((x, y) => {
     for (const [k, o] of clauses.orderBy.entries()) {

@@ -92,9 +92,11 @@ export function assembleResult(
 ): QueryResult {
   const released = releasedSlots(plan);
   const at = (vector: readonly bigint[], slot: number) => vector[released.indexOf(slot)]!;
+  // Where each dimension output reads its label: found once, not per group.
+  const labelAt = plan.outputs.map((item) => (item.kind === 'dimension' ? plan.groupBy.findIndex((d) => sameDimension(d, item.dimension)) : -1));
   const cells = opened.map((vector, g) =>
-    plan.outputs.map((item): Aggregated => {
-      if (item.kind === 'dimension') return { cell: labels[g]![plan.groupBy.findIndex((d) => sameDimension(d, item.dimension))] ?? null, interval: null };
+    plan.outputs.map((item, output): Aggregated => {
+      if (item.kind === 'dimension') return { cell: labels[g]![labelAt[output]!] ?? null, interval: null };
       const o = outputSlots(plan, item.aggregate);
       if (o.fn === 'count') {
         const v = at(vector, o.count);
