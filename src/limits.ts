@@ -238,8 +238,9 @@ export const CONSOLE_LOGIN_CODE_TTL_MS = 120_000;
 export const MAX_CONSOLE_LOGIN_CODES = 8;
 
 /**
- * How long a console session cookie lasts (a working day). Browsers send a cookie to every port of its host, so a
- * short life bounds how long one that leaked to another local server is of any use.
+ * How long a console session lasts (a working day). Its id lives in one tab's sessionStorage and travels only in an
+ * Authorization header the page sets, never in a cookie; a bounded life still limits what one copied from that tab
+ * (its developer tools, a screen share) is good for.
  */
 export const CONSOLE_SESSION_TTL_MS = 8 * 3600_000;
 

@@ -3,9 +3,11 @@ import { CONSOLE_LOGIN_CODE_TTL_MS, CONSOLE_SESSION_TTL_MS, MAX_CONSOLE_LOGIN_CO
 
 /**
  * How a browser logs in to the console without ever holding the control token: the token's holder (the CLI) asks
- * for a fresh login code, the browser opens a link carrying it, and the node trades it, once, for a random session
- * id that the browser keeps in an HttpOnly, SameSite=Strict cookie. Codes and sessions live in memory only: a
- * restart logs every browser out, as it retires the token.
+ * for a fresh login code, the browser opens a link carrying it in the URL fragment (which no request sends), and
+ * the console's script trades it, once, for a random session id that the tab keeps in sessionStorage and presents
+ * in an Authorization header. No cookie: a browser sends a cookie to every port of 127.0.0.1, a header only where
+ * the page's own script puts it. Codes and sessions live in memory only: a restart logs every browser out, as it
+ * retires the token.
  *
  * Both are kept by their SHA-256, so a lookup's timing depends on the digest of what was presented, not on how much
  * of a real code or session id it shares.
@@ -27,7 +29,7 @@ export class ConsoleLogins {
   }
 
   /** Trades a code for a new session id: the code is gone afterwards, whether it was still valid or not. */
-  redeem(code: string): { session: string; maxAgeSeconds: number } | undefined {
+  redeem(code: string): { session: string; expiresInMs: number } | undefined {
     const key = digest(code);
     const until = this.codes.get(key);
     this.codes.delete(key);
@@ -35,7 +37,7 @@ export class ConsoleLogins {
     const session = randomBytes(32).toString('hex');
     keepAtMost(this.sessions, MAX_CONSOLE_SESSIONS - 1);
     this.sessions.set(digest(session), this.now() + CONSOLE_SESSION_TTL_MS);
-    return { session, maxAgeSeconds: CONSOLE_SESSION_TTL_MS / 1000 };
+    return { session, expiresInMs: CONSOLE_SESSION_TTL_MS };
   }
 
   isSession(session: string): boolean {

@@ -58,7 +58,8 @@ export async function consoleLoginLink(endpoint: ControlEndpoint): Promise<{ url
   }
   const { code, expiresInMs } = parseEvent(body, LoginCodeSchema);
   const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
-  return { url: `http://${host}:${endpoint.port}/login?code=${code}`, expiresInMs };
+  // In the fragment: a browser sends it to no server, nor in Referer; the page reads it and trades it for a session.
+  return { url: `http://${host}:${endpoint.port}/#login=${code}`, expiresInMs };
 }
 
 const LoginCodeSchema = z.strictObject({ code: z.string().regex(/^[0-9a-f]{64}$/), expiresInMs: z.number().int().positive() });

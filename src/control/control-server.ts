@@ -4,7 +4,6 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { CONSOLE_LOGIN_CODE_TTL_MS, CONSOLE_SESSION_TTL_MS, MAX_CONTROL_BODY_BYTES, MAX_SQL_LENGTH } from '../limits.js';
@@ -50,12 +49,14 @@ export interface ControlOptions {
 const SqlRequest = z.strictObject({ sql: z.string().min(1).max(MAX_SQL_LENGTH) });
 /** Names as the manifest writes them: a table identifier and a member id. */
 const MatchRequest = z.strictObject({ table: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/), partner: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) });
+/** Any string is looked up, so a garbled code is refused as used or expired; MAX_CONTROL_BODY_BYTES bounds it. */
+const LoginRequest = z.strictObject({ code: z.string() });
 
 /** The names a loopback client may use for this server; anything else in Host is a rebound DNS name. */
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
 /** Every authenticated route, for the answer to any other path. */
-const ROUTES = ['GET /status', 'POST /query', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/logout'];
+const ROUTES = ['GET /status', 'POST /query', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/login', 'POST /api/logout'];
 
 /** Pages and assets anyone who names this server in Host may load: they hold no data, and every datum needs a login. */
 const isPublic = (method: string, path: string) => method === 'GET' && (path === '/' || path === '/login' || path.startsWith('/assets/'));
@@ -71,24 +72,24 @@ const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-type Env = { Bindings: HttpBindings; Variables: { auth: 'token' | 'cookie'; session?: string } };
+type Env = { Bindings: HttpBindings; Variables: { auth: 'token' | 'session'; session?: string } };
 
 /**
  * The node's local control interface: loopback only (the config schema refuses any other host), never the peer
- * endpoint. It serves the CLI, which presents the token the node writes to its directory at start, and the web
- * console, whose browser presents a session cookie it got for a single-use login code (`cleanroom console`), so
- * another local user cannot query as this member. Every request must name this server in Host, so a page whose
- * DNS name was rebound to 127.0.0.1 cannot read answers, and must come from no web page's origin but the console's
- * own, so a cross-site form cannot submit a query; a cookie-authenticated request that changes anything must carry
- * that origin. All of that is checked before the body is read.
+ * endpoint. It serves the CLI, which presents the token the node writes to its directory at start
+ * (`Authorization: Bearer`), and the web console, whose page presents a session id it got for a single-use login
+ * code (`cleanroom console`) as `Authorization: Session <id>`, so another local user cannot query as this member.
+ * The session is never a cookie: a browser sends cookies to every port of 127.0.0.1, so a server another local user
+ * runs there would receive it; a header is sent only where the console's own script puts it, and a cross-site form
+ * cannot set one. Every request must name this server in Host, so a page whose DNS name was rebound to 127.0.0.1
+ * cannot read answers, and must come from no web page's origin but the console's own; a console request that
+ * changes anything must carry that origin. All of that is checked before the body is read.
  */
 export async function startControlServer(service: QueryService, options: ControlOptions): Promise<Server> {
   const token = newControlToken();
   const hosts = new Set(LOOPBACK_NAMES.map((h) => `${h}:${options.port}`));
   const origins = new Set([...hosts].map((h) => `http://${h}`));
   const logins = new ConsoleLogins();
-  // Browsers send a cookie to every port of its host: the port in the name keeps two local nodes' sessions apart.
-  const cookie = `cleanroom_session_${options.port}`;
   const web = loadWeb(options.webDir ?? fileURLToPath(new URL('../../web', import.meta.url)));
   const app = new Hono<Env>();
 
@@ -99,24 +100,25 @@ export async function startControlServer(service: QueryService, options: Control
     const origin = c.req.header('origin')?.toLowerCase();
     if (origin !== undefined && !origins.has(origin)) return error(403, "requests from web pages are refused: the control interface serves its node's operators only");
     if (isPublic(c.req.method, c.req.path)) return next();
+    // The login's credential is the code in its body; it must still come from the console's own page.
+    if (c.req.method === 'POST' && c.req.path === '/api/login') {
+      const refused = consolePageRefusal(c, origin);
+      return refused === undefined ? next() : error(403, refused);
+    }
     const auth = c.req.header('authorization');
-    if (auth !== undefined) {
-      const presented = /^Bearer (\S+)$/i.exec(auth)?.[1];
-      if (presented === undefined) return error(401, 'the Authorization header must be Bearer <token>');
+    if (auth === undefined) return error(401, `missing Authorization: Bearer <token>; the node writes the token at start to ${CONTROL_TOKEN_FILE} in its directory`);
+    const [, scheme, presented] = /^(Bearer|Session) (\S+)$/i.exec(auth) ?? [];
+    if (scheme === undefined || presented === undefined) return error(401, 'the Authorization header must be Bearer <token> (the CLI) or Session <id> (the console)');
+    if (scheme.toLowerCase() === 'bearer') {
       if (!tokenMatches(token, presented)) return error(401, `wrong token: the node writes a fresh one to ${CONTROL_TOKEN_FILE} in its directory at every start`);
       c.set('auth', 'token');
       return next();
     }
-    const session = getCookie(c, cookie);
-    if (session === undefined) return error(401, `missing Authorization: Bearer <token>; the node writes the token at start to ${CONTROL_TOKEN_FILE} in its directory`);
-    if (!logins.isSession(session)) return error(401, `the console session has ended (the node restarted, or it is over ${CONSOLE_SESSION_TTL_MS / 3600_000} hours old): run cleanroom console <dir> for a new login link`);
-    // SameSite=Strict already keeps the cookie off other sites' requests; these two checks do not rest on the browser
-    // honouring it. A same-origin fetch that changes something carries Origin, and Sec-Fetch-Site names its site.
-    const site = c.req.header('sec-fetch-site');
-    if (site !== undefined && site !== 'same-origin' && site !== 'none') return error(403, `requests from web pages are refused: this one came from a ${site} page`);
-    if (c.req.method !== 'GET' && origin === undefined) return error(403, "a console request that changes something must carry the console's Origin");
-    c.set('auth', 'cookie');
-    c.set('session', session);
+    if (!logins.isSession(presented)) return error(401, `the console session has ended (the node restarted, it is over ${CONSOLE_SESSION_TTL_MS / 3600_000} hours old, or it logged out): run cleanroom console <dir> for a new login link`);
+    const refused = consolePageRefusal(c, origin);
+    if (refused !== undefined) return error(403, refused);
+    c.set('auth', 'session');
+    c.set('session', presented);
     return next();
   });
 
@@ -130,15 +132,10 @@ export async function startControlServer(service: QueryService, options: Control
     if (!asset) return c.text('no such asset', 404);
     return c.body(asset.body, 200, { 'content-type': asset.type, ...PAGE_HEADERS });
   });
+  // Links of the old form (/login?code=) set a cookie; no link logs in that way any more, and the code is left unused.
   app.get('/login', (c) => {
-    const login = logins.redeem(c.req.query('code') ?? '');
-    if (!login) {
-      const text = `This console login link was used already or is over ${CONSOLE_LOGIN_CODE_TTL_MS / 60_000} minutes old. Run cleanroom console &lt;node dir&gt; for a new one.`;
-      return c.html(`<!doctype html><html lang="en"><meta charset="utf-8"><title>Console login</title><p>${text}</p></html>`, 401, { 'cache-control': 'no-store', ...PAGE_HEADERS });
-    }
-    setCookie(c, cookie, login.session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: login.maxAgeSeconds });
-    // The code leaves the address bar at once: the console's own address is the one a bookmark or history keeps.
-    return c.body(null, 303, { location: '/', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
+    const text = 'This console login link is of an older form that no longer logs in. Run cleanroom console &lt;node dir&gt; again and open the link it prints now.';
+    return c.html(`<!doctype html><html lang="en"><meta charset="utf-8"><title>Console login</title><p>${text}</p></html>`, 410, { 'cache-control': 'no-store', ...PAGE_HEADERS });
   });
 
   app.get('/status', (c) =>
@@ -150,10 +147,10 @@ export async function startControlServer(service: QueryService, options: Control
     if (c.get('auth') !== 'token') return refuse(c, 403, 'AUTH_FAILED', "login links are made for the node's operator only, who holds the control token (cleanroom console <dir>)");
     return c.json(logins.newCode());
   });
+  app.post('/api/login', (c) => jsonOnly(c) ?? logIn(c, logins));
   app.post('/api/logout', (c) => {
     const session = c.get('session');
     if (session !== undefined) logins.endSession(session);
-    deleteCookie(c, cookie, { path: '/' });
     return c.json({ loggedOut: session !== undefined });
   });
   app.get('/api/collaboration', (c) => answer(c, () => service.console.collaboration()));
@@ -190,6 +187,34 @@ export async function startControlServer(service: QueryService, options: Control
     throw err;
   });
   return server;
+}
+
+/**
+ * Why a request of the console's page (its login, or one with its session) is refused, or undefined: a same-origin
+ * fetch names its site in Sec-Fetch-Site, and one that changes something carries Origin. A page elsewhere cannot
+ * read the console's sessionStorage nor send its header without a CORS preflight this server refuses; these checks
+ * do not rest on the browser alone.
+ */
+function consolePageRefusal(c: Context<Env>, origin: string | undefined): string | undefined {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return `requests from web pages are refused: this one came from a ${site} page`;
+  if (c.req.method !== 'GET' && origin === undefined) return "a console request that changes something must carry the console's Origin";
+  return undefined;
+}
+
+/** Trades a login link's code for a session id, which the page keeps in sessionStorage and never in a cookie. */
+async function logIn(c: Context<Env>, logins: ConsoleLogins): Promise<Response> {
+  let code: string;
+  try {
+    ({ code } = await readJson(c, LoginRequest, '{"code": "<the code after #login= in the link>"}'));
+  } catch (err) {
+    const e = asCleanroomError(err);
+    const error: ControlError = { type: 'error', code: e.code, message: e.message };
+    return c.json(error, 400, { 'cache-control': 'no-store' });
+  }
+  const login = logins.redeem(code);
+  if (!login) return refuse(c, 401, 'AUTH_FAILED', `this console login link was used already or is over ${CONSOLE_LOGIN_CODE_TTL_MS / 60_000} minutes old: run cleanroom console <node dir> for a new one`);
+  return c.json(login, 200, { 'cache-control': 'no-store' });
 }
 
 /** A refused request's one error; its body is never read, and closing the connection drops it. */

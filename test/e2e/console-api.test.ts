@@ -1,7 +1,8 @@
 /**
  * The console's JSON API on the control interface of a real node process, and the login that lets a browser use it:
  * every endpoint refuses a request without the token or a session, from a foreign Origin or under a rebound Host;
- * a login code works once and sets an HttpOnly, SameSite=Strict cookie, which alone opens no door to another origin.
+ * a login code works once and yields a session id the page sends as `Authorization: Session <id>` (never a cookie:
+ * none is set, and one is no credential), which alone opens no door to another origin.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -45,14 +46,18 @@ describe('the console API and its login', () => {
     expect(r.status, r.body).toBe(200);
     return JSON.parse(r.body) as PlanView;
   };
-  /** A fresh session cookie, logged in as a browser would be by the link `cleanroom console` prints. */
-  const login = async (): Promise<string> => {
+  const own = () => `http://127.0.0.1:${port}`;
+  /** The login of the console's page: its code from the link's fragment, POSTed as JSON from its own origin. */
+  const redeem = (code: string, headers: Record<string, string> = { origin: own(), 'sec-fetch-site': 'same-origin' }) =>
+    send(port, 'POST', '/api/login', { ...json, ...headers }, JSON.stringify({ code }));
+  const codeOf = (link: string) => /^#login=([0-9a-f]{64})$/.exec(new URL(link).hash)![1]!;
+  /** The Authorization header of a fresh session, logged in as the console's page is by the link `cleanroom console` prints. */
+  const login = async (): Promise<{ authorization: string }> => {
     const link = await cleanroom(['console', ann]);
     expect(link.code, link.stderr).toBe(0);
-    const url = new URL(link.stdout.trim());
-    const r = await send(port, 'GET', `${url.pathname}${url.search}`, {});
-    expect(r.status).toBe(303);
-    return r.headers['set-cookie']![0]!.split(';')[0]!;
+    const r = await redeem(codeOf(link.stdout.trim()));
+    expect(r.status, r.body).toBe(200);
+    return { authorization: `Session ${(JSON.parse(r.body) as { session: string }).session}` };
   };
 
   beforeAll(async () => {
@@ -195,57 +200,68 @@ describe('the console API and its login', () => {
     expect(JSON.parse(traversal.body)).toMatchObject({ code: 'QUERY_INVALID', message: expect.stringContaining('32 lowercase hex') });
   });
 
-  it('a login code works once and sets an HttpOnly, SameSite=Strict session cookie; codes are for the token’s holder only', async () => {
+  it('a login code in the link’s fragment works once, from the console’s own page only, for a session id and no cookie; codes are for the token’s holder only', async () => {
     const link = await cleanroom(['console', ann]);
     expect(link.code, link.stderr).toBe(0);
     expect(link.stderr).toContain('it logs in once');
     const url = new URL(link.stdout.trim());
-    expect(`${url.origin}${url.pathname}`).toBe(`http://127.0.0.1:${port}/login`);
-    const code = url.searchParams.get('code')!;
+    // The code is in the fragment, which a browser sends to no server: the page's script reads it.
+    expect(`${url.origin}${url.pathname}${url.search}`).toBe(`http://127.0.0.1:${port}/`);
+    const code = codeOf(url.href);
     // The code is not the control token: a browser never holds that.
-    expect(code).toMatch(/^[0-9a-f]{64}$/);
     expect(code).not.toBe(token);
 
-    const first = await send(port, 'GET', `/login?code=${code}`, {});
-    expect(first.status).toBe(303);
-    expect(first.headers.location).toBe('/');
-    const [cookie] = first.headers['set-cookie']!;
-    const flags = cookie!.split(';').map((s) => s.trim());
-    expect(flags[0]).toMatch(new RegExp(`^cleanroom_session_${port}=[0-9a-f]{64}$`));
-    expect(flags).toEqual(expect.arrayContaining(['HttpOnly', 'SameSite=Strict', 'Path=/', 'Max-Age=28800']));
+    // Only the console's own page may redeem it: not without its Origin, not from another page, not as a form post.
+    expectRefused(await redeem(code, {}), 403, 'Origin');
+    expectRefused(await redeem(code, { origin: `http://127.0.0.1:${port + 1}` }), 403, 'web pages');
+    expectRefused(await redeem(code, { origin: own(), 'sec-fetch-site': 'same-site' }), 403, 'same-site page');
+    expect((await send(port, 'POST', '/api/login', { origin: own(), 'content-type': 'text/plain' }, JSON.stringify({ code }))).status).toBe(415);
+    expect((await send(port, 'POST', '/api/login', { origin: own(), ...json }, '{"token": 1}')).status).toBe(400);
 
-    const again = await send(port, 'GET', `/login?code=${code}`, {});
-    expect(again.status).toBe(401);
-    expect(again.headers['set-cookie']).toBeUndefined();
-    expect((await send(port, 'GET', `/login?code=${'0'.repeat(64)}`, {})).status).toBe(401);
-    expect((await send(port, 'GET', '/login', {})).status).toBe(401);
+    const first = await redeem(code);
+    expect(first.status, first.body).toBe(200);
+    expect(first.headers['set-cookie']).toBeUndefined();
+    expect(first.headers['cache-control']).toBe('no-store');
+    const { session, expiresInMs } = JSON.parse(first.body) as { session: string; expiresInMs: number };
+    expect(session).toMatch(/^[0-9a-f]{64}$/);
+    expect(expiresInMs).toBe(8 * 3600_000);
 
-    const session = flags[0]!;
-    expect((await send(port, 'GET', '/api/tables', { cookie: session })).status).toBe(200);
+    expectRefused(await redeem(code), 401, 'used already');
+    expectRefused(await redeem('0'.repeat(64)), 401, 'used already');
+    // A link of the old form logs in no more, and says what to do instead.
+    const old = await send(port, 'GET', `/login?code=${'0'.repeat(64)}`, {});
+    expect(old.status).toBe(410);
+    expect(old.headers['set-cookie']).toBeUndefined();
+    expect(old.body).toContain('Run cleanroom console');
+
+    expect((await send(port, 'GET', '/api/tables', { authorization: `Session ${session}` })).status).toBe(200);
+    // The same id as a cookie, as the console once kept it, is no credential at all.
+    expectRefused(await send(port, 'GET', '/api/tables', { cookie: `cleanroom_session_${port}=${session}` }), 401, 'missing Authorization');
+    expectRefused(await send(port, 'GET', '/api/tables', { authorization: `Session ${'0'.repeat(64)}` }), 401, 'session has ended');
+    expectRefused(await send(port, 'GET', '/api/tables', { authorization: `Cookie ${session}` }), 401, 'Session <id>');
     // A logged-in browser still cannot mint login links: only the token's holder can.
-    expectRefused(await send(port, 'POST', '/api/login-code', { cookie: session, origin: `http://127.0.0.1:${port}` }), 403, 'control token');
+    expectRefused(await send(port, 'POST', '/api/login-code', { authorization: `Session ${session}`, origin: own() }), 403, 'control token');
   });
 
-  it('the session cookie alone is refused from a foreign Origin, a cross-site fetch, a rebound Host, or without Origin on a POST; it runs the console’s queries', async () => {
-    const cookie = await login();
-    const own = `http://127.0.0.1:${port}`;
+  it('the session alone is refused from a foreign Origin, a cross-site fetch, a rebound Host, or without Origin on a POST; it runs the console’s queries', async () => {
+    const session = await login();
     const before = await auditLines(ann);
-    expectRefused(await send(port, 'GET', '/api/history', { cookie, origin: 'http://evil.example' }), 403, 'web pages');
-    expectRefused(await send(port, 'POST', '/query', { cookie, ...json, origin: 'http://evil.example' }, sqlBody(EXACT_SQL)), 403, 'web pages');
-    expectRefused(await send(port, 'POST', '/query', { cookie, ...json, origin: 'null' }, sqlBody(EXACT_SQL)), 403, 'web pages');
-    expectRefused(await send(port, 'GET', '/api/history', { cookie, 'sec-fetch-site': 'cross-site' }), 403, 'cross-site page');
-    // Another server on the same loopback address is the same site, so the browser sends it the cookie: its Origin
-    // (or, without one, Sec-Fetch-Site) keeps it out.
-    expectRefused(await send(port, 'POST', '/api/plan', { cookie, ...json, origin: `http://127.0.0.1:${port + 1}` }, sqlBody(EXACT_SQL)), 403, 'web pages');
-    expectRefused(await send(port, 'GET', '/api/history', { cookie, 'sec-fetch-site': 'same-site' }), 403, 'same-site page');
-    expectRefused(await send(port, 'GET', '/api/history', { cookie, host: `evil.example:${port}` }), 403, 'Host');
-    expectRefused(await send(port, 'POST', '/query', { cookie, ...json }, sqlBody(EXACT_SQL)), 403, 'Origin');
+    expectRefused(await send(port, 'GET', '/api/history', { ...session, origin: 'http://evil.example' }), 403, 'web pages');
+    expectRefused(await send(port, 'POST', '/query', { ...session, ...json, origin: 'http://evil.example' }, sqlBody(EXACT_SQL)), 403, 'web pages');
+    expectRefused(await send(port, 'POST', '/query', { ...session, ...json, origin: 'null' }, sqlBody(EXACT_SQL)), 403, 'web pages');
+    expectRefused(await send(port, 'GET', '/api/history', { ...session, 'sec-fetch-site': 'cross-site' }), 403, 'cross-site page');
+    // Another server on the same loopback address is the same site: its Origin (or, without one, Sec-Fetch-Site)
+    // keeps it out, should it ever hold the session.
+    expectRefused(await send(port, 'POST', '/api/plan', { ...session, ...json, origin: `http://127.0.0.1:${port + 1}` }, sqlBody(EXACT_SQL)), 403, 'web pages');
+    expectRefused(await send(port, 'GET', '/api/history', { ...session, 'sec-fetch-site': 'same-site' }), 403, 'same-site page');
+    expectRefused(await send(port, 'GET', '/api/history', { ...session, host: `evil.example:${port}` }), 403, 'Host');
+    expectRefused(await send(port, 'POST', '/query', { ...session, ...json }, sqlBody(EXACT_SQL)), 403, 'Origin');
     // The simple form post of another site: no JSON type, and its Origin is not the console's.
-    expectRefused(await send(port, 'POST', '/query', { cookie, 'content-type': 'text/plain', origin: 'http://evil.example' }, sqlBody(EXACT_SQL)), 403, 'web pages');
+    expectRefused(await send(port, 'POST', '/query', { ...session, 'content-type': 'text/plain', origin: 'http://evil.example' }, sqlBody(EXACT_SQL)), 403, 'web pages');
     expect(await auditLines(ann)).toBe(before);
 
     // The positive control: the console's own request, as Chromium sends it, streams progress and the result.
-    const q = await send(port, 'POST', '/query', { cookie, ...json, origin: own, 'sec-fetch-site': 'same-origin' }, sqlBody(EXACT_SQL));
+    const q = await send(port, 'POST', '/query', { ...session, ...json, origin: own(), 'sec-fetch-site': 'same-origin' }, sqlBody(EXACT_SQL));
     expect(q.status).toBe(200);
     expect(q.headers['content-type']).toBe('application/x-ndjson');
     const events = q.body.trim().split('\n').map((l) => JSON.parse(l) as { type: string; result?: { rows: unknown[] } });
@@ -254,14 +270,13 @@ describe('the console API and its login', () => {
     expect(await auditLines(ann)).toBeGreaterThan(before);
   });
 
-  it('a session is this node’s only: bob’s node refuses ann’s cookie, and after logout ann’s node does too', async () => {
-    const cookie = await login();
+  it('a session is this node’s only: bob’s node refuses ann’s session, and after logout ann’s node does too', async () => {
+    const session = await login();
     const bobPort = cluster.controlPort.bob!;
-    expectRefused(await send(bobPort, 'GET', '/api/tables', { cookie }), 401, 'missing Authorization');
-    expectRefused(await send(bobPort, 'GET', '/api/tables', { cookie: cookie.replace(`_${port}=`, `_${bobPort}=`) }), 401, 'session has ended');
-    const out = await send(port, 'POST', '/api/logout', { cookie, origin: `http://127.0.0.1:${port}` });
+    expectRefused(await send(bobPort, 'GET', '/api/tables', session), 401, 'session has ended');
+    const out = await send(port, 'POST', '/api/logout', { ...session, origin: own() });
     expect(JSON.parse(out.body)).toEqual({ loggedOut: true });
-    expectRefused(await send(port, 'GET', '/api/tables', { cookie }), 401, 'session has ended');
+    expectRefused(await send(port, 'GET', '/api/tables', session), 401, 'session has ended');
   });
 
   it('a peer whose node is down is reported unreachable, with why', async () => {

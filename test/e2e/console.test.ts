@@ -2,14 +2,18 @@
  * The web console in a real browser (headless Chromium) against two real node processes: logged in by the link
  * `cleanroom console` prints, it shows both members reachable, every table's rules and ann's budget, refuses a
  * query inline with the planner's reason, runs an allowed GROUP BY with a progress bar and a chart of one bar per
- * group whose numbers are the CLI's, and lists the query in History. Screenshots of every page go to
- * test/e2e/artifacts/ on every run (the README's picture is query-dp.png).
+ * group whose numbers are the CLI's, and lists the query in History. Its session is no cookie: a page another local
+ * user serves on another port of 127.0.0.1 receives nothing of it and gets no answer from the node. Screenshots of
+ * every page go to test/e2e/artifacts/ on every run (the README's picture is query-dp.png).
  */
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { DP_BUDGET, DP_EPSILON, DP_SQL, EXACT_SQL, MATCHED_PER_GROUP, REFUSED_SQL, startConsoleCluster } from '../support/console-cluster.js';
+import { auditLines, expectRefused, send } from '../support/control-http.js';
 import { cleanroom, makeTempDir, type Cluster } from './helpers.js';
 
 /*
@@ -19,8 +23,12 @@ import { cleanroom, makeTempDir, type Cluster } from './helpers.js';
 declare const document: {
   readonly activeElement: { readonly id: string; readonly textContent: string | null } | null;
   readonly body: object;
+  readonly cookie: string;
   querySelector(selector: 'progress'): { readonly value: number } | null;
 };
+declare const sessionStorage: { readonly length: number; getItem(key: string): string | null };
+/** Where the console keeps its session id (web/src/session.ts). */
+const SESSION_KEY = 'cleanroom.session';
 declare const window: { progressSeen?: number[] };
 declare class MutationObserver {
   constructor(callback: () => void);
@@ -69,11 +77,11 @@ describe('the web console in Chromium', () => {
     const link = await cleanroom(['console', cluster.nodeDirs.ann!]);
     expect(link.code, link.stderr).toBe(0);
     const url = link.stdout.trim();
-    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${cluster.controlPort.ann}/login\\?code=[0-9a-f]{64}$`));
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${cluster.controlPort.ann}/#login=[0-9a-f]{64}$`));
     await page.goto(url);
-    // The code leaves the address bar: the page is the console's root.
-    expect(new URL(page.url()).pathname).toBe('/');
     await expect.poll(() => page.locator('td[data-reachable]').count()).toBe(2);
+    // The code leaves the address bar: the page is the console's root.
+    expect(page.url()).toBe(`http://127.0.0.1:${cluster.controlPort.ann}/`);
     expect(await page.locator('tr[data-member="ann"] td[data-reachable]').getAttribute('data-reachable')).toBe('true');
     expect(await page.locator('tr[data-member="bob"] td[data-reachable]').textContent()).toContain('reachable');
     expect(await page.locator('tr[data-member="bob"] td[data-reachable]').getAttribute('data-reachable')).toBe('true');
@@ -91,13 +99,120 @@ describe('the web console in Chromium', () => {
       await one.goto(link);
       await one.locator('td[data-reachable]').first().waitFor();
       const two = await second.newPage();
-      expect((await two.goto(link))?.status()).toBe(401);
+      await two.goto(link);
+      await two.getByRole('heading', { name: 'Not logged in' }).waitFor();
       expect(await two.textContent('body')).toContain('used already');
-      await two.goto(new URL('/', link).href);
+      expect(two.url()).toBe(new URL('/', link).href);
+      await two.reload();
       await two.getByRole('heading', { name: 'Not logged in' }).waitFor();
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+
+  it('Log out ends the session at the node and forgets it in the tab; a reload is then not logged in', async () => {
+    const context = await browser.newContext();
+    try {
+      const tab = await context.newPage();
+      await tab.goto((await cleanroom(['console', cluster.nodeDirs.ann!])).stdout.trim());
+      await tab.locator('td[data-reachable]').first().waitFor();
+      // A reload keeps the tab's session.
+      await tab.reload();
+      await tab.locator('td[data-reachable]').first().waitFor();
+      const session = await tab.evaluate((key) => sessionStorage.getItem(key), SESSION_KEY);
+      expect(session).toMatch(/^[0-9a-f]{64}$/);
+      await tab.getByRole('button', { name: 'Log out' }).click();
+      await tab.getByText('You logged out').waitFor();
+      expect(await tab.evaluate(() => sessionStorage.length)).toBe(0);
+      expectRefused(await send(cluster.controlPort.ann!, 'GET', '/api/tables', { authorization: `Session ${session}` }), 401, 'session has ended');
+      await tab.reload();
+      await tab.getByRole('heading', { name: 'Not logged in' }).waitFor();
+      // A new link opened in the same tab changes only the fragment, so the page does not load anew: it logs in still.
+      await tab.goto((await cleanroom(['console', cluster.nodeDirs.ann!])).stdout.trim());
+      await tab.locator('td[data-reachable]').first().waitFor();
+      expect(tab.url()).toBe(`http://127.0.0.1:${cluster.controlPort.ann}/`);
+      expect(await tab.evaluate((key) => sessionStorage.getItem(key), SESSION_KEY)).not.toBe(session);
+      expect(await context.cookies()).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a page another local user serves on another port of 127.0.0.1 receives no session credential, and the node refuses its requests', async () => {
+    const node = `http://127.0.0.1:${cluster.controlPort.ann}`;
+    // The other user's server: it records every request the browser sends it, headers and all.
+    const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
+    const other = createServer((req, res) => {
+      seen.push({ url: req.url ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>elsewhere</title><p>another local server</p>');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const elsewhere = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const context = await browser.newContext();
+    try {
+      const tab = await context.newPage();
+      await tab.goto((await cleanroom(['console', cluster.nodeDirs.ann!])).stdout.trim());
+      await tab.locator('td[data-reachable]').first().waitFor();
+      const session = await tab.evaluate((key) => sessionStorage.getItem(key), SESSION_KEY);
+
+      // The same browser, logged in to the console, visits the other server, whose page tries the node's API.
+      const visit = await context.newPage();
+      // What the node answered each request of that page, CORS preflights and answers the page may not read included:
+      // Chromium's own network events see them all, Playwright's only those the page could read.
+      const cdp = await context.newCDPSession(visit);
+      const urls = new Map<string, string>();
+      const answers: string[] = [];
+      cdp.on('Network.requestWillBeSent', (e) => void (e.request.url.startsWith(node) && urls.set(e.requestId, `${e.request.method} ${e.request.url.slice(node.length)}`)));
+      cdp.on('Network.responseReceivedExtraInfo', (e) => void (urls.has(e.requestId) && answers.push(`${e.statusCode} ${urls.get(e.requestId)}`)));
+      await cdp.send('Network.enable');
+      await visit.goto(`${elsewhere}/`);
+      const before = await auditLines(cluster.nodeDirs.ann!);
+      const tried = await visit.evaluate(
+        async ({ node, sql }) => {
+          const attempt = (url: string, init: RequestInit) =>
+            fetch(url, init).then(
+              async (r) => `${r.type} ${r.status} ${await r.text()}`,
+              (e: unknown) => `failed: ${String(e)}`,
+            );
+          return {
+            own: await attempt('/own', { credentials: 'include' }),
+            tables: await attempt(`${node}/api/tables`, { credentials: 'include' }),
+            blind: await attempt(`${node}/api/history`, { credentials: 'include', mode: 'no-cors' }),
+            form: await attempt(`${node}/query`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ sql }) }),
+            json: await attempt(`${node}/query`, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql }) }),
+            storage: sessionStorage.length,
+            cookies: document.cookie,
+          };
+        },
+        { node, sql: EXACT_SQL },
+      );
+
+      // Nothing of the session reached the other server, in any request: no cookie, no header that carries it.
+      expect(seen.map((r) => r.url)).toEqual(expect.arrayContaining(['/', '/own']));
+      for (const r of seen) {
+        expect(r.headers.cookie, `cookie sent to ${elsewhere}${r.url}`).toBeUndefined();
+        expect(r.headers.authorization).toBeUndefined();
+        expect(JSON.stringify(r.headers)).not.toContain(session ?? 'no session');
+      }
+      expect(await context.cookies()).toEqual([]);
+      expect(session).toMatch(/^[0-9a-f]{64}$/);
+      expect(tried).toMatchObject({ storage: 0, cookies: '' });
+      // Its page reads no answer of the node's: every fetch fails or is opaque, and the node ran no query.
+      expect(tried.own).toMatch(/^basic 200 /);
+      for (const outcome of [tried.tables, tried.form, tried.json]) expect(outcome).toMatch(/^failed: TypeError/);
+      expect(tried.blind).toBe('opaque 0 ');
+      expect(await auditLines(cluster.nodeDirs.ann!)).toBe(before);
+      // The node refused every request of it: a foreign Origin (403), or no credential at all (401: the no-cors GET
+      // carries no Origin); the JSON POST never left the browser, its preflight refused.
+      await expect.poll(() => answers.length).toBe(4);
+      expect(answers.sort()).toEqual(['401 GET /api/history', '403 GET /api/tables', '403 OPTIONS /query', '403 POST /query']);
+      // The console's tab, meanwhile, is still logged in.
+      await tab.reload();
+      await tab.locator('td[data-reachable]').first().waitFor();
+    } finally {
+      await context.close();
+      await new Promise((resolve) => other.close(resolve));
     }
   });
 

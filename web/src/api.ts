@@ -1,7 +1,9 @@
 /**
- * The console's calls to its node's control interface: same-origin, authenticated by the session cookie the login
- * link set (the browser sends it; the page never sees it). POSTs carry JSON, which a cross-site form cannot send.
+ * The console's calls to its node's control interface: same-origin, authenticated by this tab's session id in an
+ * Authorization header (session.ts), never by a cookie. POSTs carry JSON, which a cross-site form cannot send.
  */
+import { forgetSession, keepSession, sessionHeaders } from './session.js';
+
 export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem } from '../../src/console/api.js';
 export type { MatchView } from '../../src/control/control-event.js';
 
@@ -24,16 +26,35 @@ export class ApiFailure extends Error {
 async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method,
-    credentials: 'same-origin',
-    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    // Nothing the browser would add on its own: the session goes in the header below and nowhere else.
+    credentials: 'omit',
+    headers: { ...sessionHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const json = (await res.json()) as unknown;
+  // A session the node no longer knows (it restarted, or the session ended) is of no further use to this tab.
+  if (res.status === 401) forgetSession();
   if (!res.ok) throw new ApiFailure(res.status, json as ApiError);
   return json as T;
 }
 
 export const getJson = <T>(path: string): Promise<T> => call<T>('GET', path);
 export const postJson = <T>(path: string, body?: unknown): Promise<T> => call<T>('POST', path, body);
+
+/** Trades a login link's code for this tab's session. */
+export async function logIn(code: string): Promise<void> {
+  const { session } = await postJson<{ session: string }>('/api/login', { code });
+  keepSession(session);
+}
+
+/** Ends this tab's session at the node, and forgets it here even when the node cannot be reached. */
+export async function logOut(): Promise<void> {
+  try {
+    await postJson('/api/logout');
+  } finally {
+    forgetSession();
+  }
+}
 
 /** The result of a query as the node returns it (QueryResult, src/query/result.ts). */
 export interface QueryResult {
@@ -60,7 +81,7 @@ export type QueryEvent =
 
 /** Submits a query (POST /query, as the CLI does) and hands over each event of its stream as it arrives. */
 export async function runQuery(sql: string, onEvent: (e: QueryEvent) => void): Promise<void> {
-  const res = await fetch('/query', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql }) });
+  const res = await fetch('/query', { method: 'POST', credentials: 'omit', headers: { ...sessionHeaders(), 'content-type': 'application/json' }, body: JSON.stringify({ sql }) });
   if (!res.ok || !res.body) {
     onEvent((await res.json()) as ApiError);
     return;
