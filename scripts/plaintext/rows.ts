@@ -1,6 +1,7 @@
 import type { Normalization, Table } from '../../src/manifest/schema.js';
 import type { Condition } from '../../src/query/ast.js';
 import { conditionTruth } from './conditions.js';
+import { lowerText } from './text-functions.js';
 import type { Cell } from './values.js';
 
 /**
@@ -18,9 +19,9 @@ export interface KeyedRow {
 const ASCII_WHITESPACE_AT_ENDS = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
 
 /**
- * SPEC §3: exact keeps the value; email strips ASCII whitespace at both ends then lowercases each character
- * (DuckDB's lower() maps characters one by one, so no context rule such as the Greek final sigma applies);
- * phone keeps the ASCII digits.
+ * SPEC §3: exact keeps the value; email strips ASCII whitespace at both ends then lowercases each code point by the
+ * same simple mapping as the WHERE clause's lower() (one code point into one: İ is i, not i̇ as toLowerCase has it);
+ * phone keeps the ASCII digits (not full-width or other scripts' digits).
  */
 export function normalizeKey(v: Cell, normalization: Normalization): string | null {
   if (v === null) return null;
@@ -29,7 +30,7 @@ export function normalizeKey(v: Cell, normalization: Normalization): string | nu
     case 'exact':
       return s;
     case 'email':
-      return Array.from(s.replace(ASCII_WHITESPACE_AT_ENDS, ''), (ch) => ch.toLowerCase()).join('');
+      return lowerText(s.replace(ASCII_WHITESPACE_AT_ENDS, ''));
     case 'phone':
       return s.replace(/[^0-9]/g, '');
   }

@@ -30,7 +30,7 @@ function mapEach(s: string, full: (ch: string) => string, simple: ReadonlyMap<st
   }).join('');
 }
 
-/** lower(): each code point by Unicode's simple lowercase mapping, alone (İ is i). */
+/** lower(): each code point by Unicode's simple lowercase mapping, alone (İ is i); also the email key's lowercase (SPEC §3). */
 export function lowerText(s: string): string {
   return mapEach(s, (ch) => ch.toLowerCase(), SIMPLE_LOWER);
 }

@@ -70,6 +70,40 @@ export function nearMissEmail(rand: Rand, i: number): string {
   return pick(rand, [`${e}\u00a0`, `\u00a0${e}`, e.replace('@', ' @'), e.replace('@', '@@')]);
 }
 
+/**
+ * Pairs of spellings that are one key under SPEC §3 only because its lowercase maps each code point alone by its
+ * simple mapping: the Kelvin sign is ASCII k, İ is i (JavaScript's toLowerCase gives i̇), ẞ is ß, a final Σ is σ
+ * (toLowerCase gives ς), full-width Ａ is full-width ａ. Written out, never through messEmail: JavaScript's
+ * toUpperCase would turn ß into SS, another key.
+ */
+export const UNICODE_TWINS: readonly (readonly [string, string])[] = [
+  ['\u212AELVIN@Exämple.com', 'kelvin@exämple.com'],
+  ['\u0130STANBUL@example.org', 'istanbul@example.org'],
+  ['STRA\u1E9EE@Mail.Test', 'stra\u00DFe@mail.test'],
+  ['\u039F\u0394\u039F\u03A3@example.org', '\u03BF\u03B4\u03BF\u03C3@example.org'],
+  ['JOS\u00C9@example.org', 'jos\u00E9@example.org'],
+  ['\uFF21NN@example.org', '\uFF41nn@example.org'],
+  ['\u01C4ERIC@example.org', '\u01C5eric@example.org'],
+  ['\u13A0\u13F0@example.org', '\uAB70\u13F8@example.org'],
+];
+
+/**
+ * Pairs that are two keys under SPEC §3, though a full lowercase, case folding, a locale or a normal form would make
+ * them one: İ against I + U+0307, ß against SS, a final Σ against ς, NFC against NFD, full-width against ASCII, a
+ * ligature, the long s, Turkish dotless ı, and a case pair Unicode added after DuckDB 1.5's tables (Unicode 15).
+ */
+export const UNICODE_NEAR_MISSES: readonly (readonly [string, string])[] = [
+  ['\u0130zmir@example.org', 'I\u0307zmir@example.org'],
+  ['Wei\u00DFe@example.org', 'WEISSE@example.org'],
+  ['\u039D\u0397\u03A3\u039F\u03A3@example.org', '\u03BD\u03B7\u03C3\u03BF\u03C2@example.org'],
+  ['Ren\u00E9e@example.org', 'Rene\u0301e@example.org'],
+  ['\uFF22OB@example.org', 'bob@example.org'],
+  ['\uFB01nn@example.org', 'finn@example.org'],
+  ['\u017Fara@example.org', 'sara@example.org'],
+  ['I\u015EIL@example.org', '\u0131\u015F\u0131l@example.org'],
+  ['\uA7CBx@example.org', '\u0264x@example.org'],
+];
+
 export function phoneOf(i: number): string {
   return `49${String(1510000000 + i * 7919).padStart(10, '0')}`;
 }
@@ -179,12 +213,30 @@ export function mixedEmails(seed: number, salesRows: number, visitsRows: number)
     return messEmail(rand, emailOf(lo + Math.floor(rand() * (hi - lo))));
   };
   // Sales reach people [0, 1800), visits [900, 3000): about half of each side overlaps, most keys repeat.
-  return {
-    name: `mixed-${seed}`,
-    normalization: 'email',
-    sales: Array.from({ length: salesRows }, () => salesRow(rand, key(0, 1800))),
-    visits: Array.from({ length: visitsRows }, () => visitsRow(rand, key(900, 3000))),
-  };
+  const sales = Array.from({ length: salesRows }, () => salesRow(rand, key(0, 1800)));
+  const visits = Array.from({ length: visitsRows }, () => visitsRow(rand, key(900, 3000)));
+  addUnicodePairs(prng(seed ^ 0x7f4a7c15), sales, visits);
+  return { name: `mixed-${seed}`, normalization: 'email', sales, visits };
+}
+
+/**
+ * Appends each twin (sales spell it one way, visits the other: they match only after normalisation) and each near
+ * miss (never a match), with ASCII whitespace around some. Its own random stream: the rows before keep their values.
+ */
+function addUnicodePairs(rand: Rand, sales: Row[], visits: Row[]): void {
+  const padded = (k: string) => pick(rand, PADS) + k + pick(rand, PADS);
+  for (const [s, v] of [...UNICODE_TWINS, ...UNICODE_NEAR_MISSES]) {
+    for (let n = 1 + Math.floor(rand() * 3); n > 0; n--) sales.push(salesRow(rand, padded(s)));
+    for (let n = 1 + Math.floor(rand() * 2); n > 0; n--) visits.push(visitsRow(rand, padded(v)));
+  }
+}
+
+/** Only the twins and near misses above: exactly the twins match, whatever the other columns hold. */
+export function unicodeEmails(seed: number): Dataset {
+  const sales: Row[] = [];
+  const visits: Row[] = [];
+  addUnicodePairs(prng(seed), sales, visits);
+  return { name: `unicode-${seed}`, normalization: 'email', sales, visits };
 }
 
 /** No common key at all, though both sides hold NULL keys, keys empty after normalisation and near misses. */
@@ -200,6 +252,11 @@ export function disjointEmails(seed: number): Dataset {
   for (let i = 0; i < 40; i++) visits.push(visitsRow(rand, nearMissEmail(rand, i)));
   // The same local part at another domain is another key (salt 2 never maps Exämple.com onto exämple.com).
   for (let i = 0; i < 20; i++) visits.push(visitsRow(rand, emailOf(i, 2)));
+  // Keys that another lowercase or a normal form would join: sales hold one spelling, visits the other.
+  for (const [s, v] of UNICODE_NEAR_MISSES) {
+    sales.push(salesRow(rand, s));
+    visits.push(visitsRow(rand, v));
+  }
   return { name: `disjoint-${seed}`, normalization: 'email', sales, visits };
 }
 

@@ -23,6 +23,8 @@ import {
   mixedEmails,
   phones,
   salesColumns,
+  UNICODE_TWINS,
+  unicodeEmails,
   visitsColumns,
   writeDataset,
   type Dataset,
@@ -173,6 +175,7 @@ describe('random datasets, both members receive results', () => {
     { tag: 'identical', data: identicalEmails(11, 400), salesMin: 3, visitsMin: 3, salesGrants: [B], visitsGrants: [A] },
     { tag: 'phones', data: phones(13, 1500, 1200), salesMin: 5, visitsMin: 3, salesGrants: [B], visitsGrants: [A] },
     { tag: 'exact', data: exactRefs(17, 1000, 1000), salesMin: 3, visitsMin: 3, salesGrants: [B], visitsGrants: [A] },
+    { tag: 'unicode', data: unicodeEmails(19), salesMin: 3, visitsMin: 3, salesGrants: [B], visitsGrants: [A] },
     { tag: 'edge', data: edgeDataset(), salesMin: 3, visitsMin: 3, salesGrants: [B], visitsGrants: [A] },
   ];
   const env: Env = { files: {}, pooled: {} };
@@ -193,7 +196,7 @@ describe('random datasets, both members receive results', () => {
     return exp;
   }
 
-  describe('mixed emails: duplicates, unicode, whitespace, case, NULL and empty keys (2,500 x 3,000 rows)', () => {
+  describe('mixed emails: duplicates, unicode, whitespace, case, NULL and empty keys (about 2,500 x 3,000 rows)', () => {
     it('count-only without filters, asked by the sales side', async () => {
       const exp = await check(A, 'SELECT COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email', ['count']);
       expect(exp.rows[0]![0]).toBeGreaterThan(500);
@@ -372,6 +375,21 @@ describe('random datasets, both members receive results', () => {
       );
     });
   });
+  describe('emails equal only by the simple lowercase of SPEC §3 (Kelvin sign, İ, ẞ, final Σ), beside near misses', () => {
+    it('count-only finds exactly the twins: no near miss (NFD, ß and SS, ς, full-width, ı) matches', async () => {
+      const exp = await check(B, 'SELECT COUNT(*) FROM v_unicode v JOIN s_unicode s ON v.email = s.email', ['count']);
+      expect(exp.rows).toEqual([[UNICODE_TWINS.length]]);
+    });
+
+    it('every sales row of a twin is matched, and no other', async () => {
+      const exp = await check(A, 'SELECT COUNT(*), SUM(s.amount) FROM s_unicode s JOIN v_unicode v ON s.email = v.email', ['count', 'sum_amount']);
+      // Independent of the oracle: the sales rows spelt as a twin's first spelling, ASCII whitespace aside.
+      const twins = new Set(UNICODE_TWINS.map(([s]) => s));
+      const rows = pairs.find((p) => p.tag === 'unicode')!.data.sales.filter((r) => twins.has(String(r[0]).replace(/^[ \t\v\f]+|[ \t\v\f]+$/g, '')));
+      expect(exp.rows[0]![0]).toBe(rows.length);
+    });
+  });
+
   describe('exact semantics on hand-made rows', () => {
     it('AVG is rounded half away from zero at 6 decimals, for decimals and integers, positive and negative', async () => {
       const exp = await check(

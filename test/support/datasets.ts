@@ -53,8 +53,17 @@ export function makeData(o: DataOptions): Dataset {
       age: 18 + Math.floor(rand() * 60),
     };
   });
-  return { [PUBLISHER]: publisher, [ADVERTISER]: advertiser };
+  return { [PUBLISHER]: publisher.map(dottedCapitalI(4)), [ADVERTISER]: advertiser.map(dottedCapitalI(6)) };
 }
+
+/**
+ * Every n-th row spells mail.test with İ (U+0130), whose simple lowercase is i: the same key under SPEC §3, so every
+ * answer is what it would be without it, unless the node or the oracle lowercases İ otherwise (toLowerCase: i̇).
+ */
+const dottedCapitalI =
+  (n: number) =>
+  (r: Row, i: number): Row =>
+    typeof r.email === 'string' && i % n === 0 ? { ...r, email: r.email.replace(/mail\.test/i, 'MA\u0130L.TEST') } : r;
 
 /** One key per person, no mess: sets with an exactly known intersection. */
 export function cleanData(publisherPeople: readonly number[], advertiserPeople: readonly number[]): Dataset {
