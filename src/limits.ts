@@ -148,11 +148,23 @@ export const PREAUTH_MAX_BYTES = 4096;
 export const MAX_UPGRADE_HEADER_BYTES = 8192;
 
 /**
- * Connections not yet authenticated, from TCP accept to a verified signature; more are closed at accept. A
- * handshake takes milliseconds, so this is room for many members dialling at once; each such connection costs at
+ * Anonymous connections: from TCP accept until a hello names a manifest member and the manifest hash; beyond this a
+ * new one closes the oldest of the source holding the most (src/transport/preauth-pool.ts). A member's hello follows
+ * its connect within milliseconds, so this is room for many members dialling at once; each such connection costs at
  * most its headers, PREAUTH_MAX_BYTES and one socket read for HANDSHAKE_TIMEOUT_MS, so a flood cannot bloat the node.
  */
 export const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
+
+/**
+ * Connections whose hello claimed one member, waiting for its auth; a hello beyond this is refused, and none of them
+ * is ever closed to make room, so a flood cannot abort a member's handshake. A member's node dials this one for at
+ * most MAX_CONCURRENT_QUERIES own queries and a few joins at once, each in its handshake for milliseconds: twice
+ * MAX_CLAIMED_HANDSHAKES_PER_SOURCE, so that a member keeps that many places while one other source holds its share.
+ */
+export const MAX_CLAIMED_HANDSHAKES_PER_MEMBER = 32;
+
+/** Of those, claiming one member from one source (an IPv4 address or an IPv6 /64): a burst of one member's dials fits. */
+export const MAX_CLAIMED_HANDSHAKES_PER_SOURCE = 16;
 
 /**
  * `join` connections of one member waiting for a query this node has not accepted yet (each for

@@ -13,7 +13,7 @@ import { PreauthBudget } from './preauth-budget.js';
 /** Sees the plaintext of every frame this node sends or receives (the privacy tests record them). */
 export type FrameTap = (direction: 'in' | 'out', plaintext: Uint8Array) => void;
 
-export type ConnectionParams = Omit<HandshakeParams, 'role' | 'expectedPeer'> & { readonly tap?: FrameTap };
+export type ConnectionParams = Omit<HandshakeParams, 'role' | 'expectedPeer' | 'admit'> & { readonly tap?: FrameTap };
 
 /**
  * The thin driver around one WebSocket: runs the handshake state machine, then seals and opens session frames.
@@ -61,9 +61,12 @@ export class PeerConnection {
     });
   }
 
-  /** A WebSocket a peer opened to this node, with the budget its connection has had since TCP accept. */
-  static accept(ws: WebSocket, budget: PreauthBudget, params: ConnectionParams): Promise<PeerConnection> {
-    return PeerConnection.handshake(ws, budget, new Handshake({ ...params, role: 'responder' }), params.tap);
+  /**
+   * A WebSocket a peer opened to this node, with the budget its connection has had since TCP accept; `admit` hears
+   * of its hello once it passed every check, and throws to refuse it.
+   */
+  static accept(ws: WebSocket, budget: PreauthBudget, params: ConnectionParams, admit?: (member: string) => void): Promise<PeerConnection> {
+    return PeerConnection.handshake(ws, budget, new Handshake({ ...params, role: 'responder', admit }), params.tap);
   }
 
   /**

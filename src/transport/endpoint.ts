@@ -3,10 +3,18 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { CleanroomError, errorMessage } from '../errors.js';
-import { HANDSHAKE_TIMEOUT_MS, MAX_UNAUTHENTICATED_CONNECTIONS, MAX_UPGRADE_HEADER_BYTES } from '../limits.js';
+import {
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_CLAIMED_HANDSHAKES_PER_MEMBER,
+  MAX_CLAIMED_HANDSHAKES_PER_SOURCE,
+  MAX_UNAUTHENTICATED_CONNECTIONS,
+  MAX_UPGRADE_HEADER_BYTES,
+} from '../limits.js';
 import { MAX_SEALED_FRAME_BYTES } from './channel.js';
 import { PeerConnection, type ConnectionParams } from './connection.js';
 import { PreauthBudget } from './preauth-budget.js';
+import { PreauthPool } from './preauth-pool.js';
+import { sourceOf } from './source-address.js';
 
 export interface EndpointOptions {
   readonly host: string;
@@ -21,12 +29,20 @@ export interface EndpointOptions {
 /**
  * The peer endpoint: an HTTP server of its own that only upgrades to WebSocket, so that everything a peer can do
  * before it authenticates is bounded here, from its first byte. At most MAX_UNAUTHENTICATED_CONNECTIONS such
- * connections at once (a new one closes the oldest), each with a PreauthBudget from TCP accept, HTTP headers of at
- * most MAX_UPGRADE_HEADER_BYTES, and an error listener at every layer, so no connection can end the process.
+ * connections at once before their hello (a new one closes the oldest of the source holding the most), and a few per
+ * member whose hello claimed it, which nothing closes to make room (PreauthPool); each with a PreauthBudget from
+ * TCP accept, HTTP headers of at most MAX_UPGRADE_HEADER_BYTES, and an error listener at every layer, so no
+ * connection can end the process.
  */
 export class PeerEndpoint {
   /** Connections not authenticated yet, with their budget and where they come from (a closed socket forgets it). */
   private readonly pending = new Map<Socket, { budget: PreauthBudget; from: string }>();
+  /** The same connections, by the places they hold: which one a new connection closes, which hello is refused. */
+  private readonly pool = new PreauthPool<Socket>({
+    maxAnonymous: MAX_UNAUTHENTICATED_CONNECTIONS,
+    maxPerMember: MAX_CLAIMED_HANDSHAKES_PER_MEMBER,
+    maxPerMemberSource: MAX_CLAIMED_HANDSHAKES_PER_SOURCE,
+  });
   /** Connections closed to make room since the cap was last reached: logged once when it is reached and once after. */
   private refused = 0;
 
@@ -80,13 +96,14 @@ export class PeerEndpoint {
   private onConnection(socket: Socket): void {
     // From the first byte to the last: an error on a socket nobody listens to would end the process.
     socket.on('error', () => socket.destroy());
-    if (this.pending.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
-      // The oldest goes, not the newest: a member's handshake takes milliseconds, so idle connections held open to
-      // fill the cap are the old ones, and refusing newcomers would lock every member out.
-      const [oldest] = this.pending.keys();
-      this.pending.delete(oldest!);
-      oldest!.destroy();
-      if (this.refused++ === 0) this.o.log(`peer endpoint: ${MAX_UNAUTHENTICATED_CONNECTIONS} connections are not authenticated yet; closing the oldest for each new one until fewer are`);
+    // An old one goes, not the newest: a member's hello follows its connect within milliseconds, so connections held
+    // open to fill the cap are the old ones, and refusing newcomers would lock every member out. Of the source holding
+    // the most, so that a flood displaces its own connections before a member's.
+    const evicted = this.pool.add(socket, sourceOf(socket.remoteAddress));
+    if (evicted) {
+      this.pending.delete(evicted);
+      evicted.destroy();
+      if (this.refused++ === 0) this.o.log(`peer endpoint: ${MAX_UNAUTHENTICATED_CONNECTIONS} connections are not authenticated yet; closing the oldest (of the source holding the most) for each new one until fewer are`);
     }
     const from = address(socket);
     const budget = new PreauthBudget(socket, (err) => {
@@ -104,7 +121,7 @@ export class PeerEndpoint {
     if (!pending) return void socket.destroy();
     const { budget, from } = pending;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      PeerConnection.accept(ws, budget, this.o.params)
+      PeerConnection.accept(ws, budget, this.o.params, (member) => this.claim(socket, member))
         .then(
           (conn) => {
             this.settled(socket);
@@ -116,12 +133,25 @@ export class PeerEndpoint {
     });
   }
 
+  /** The socket's hello claimed `member`: it leaves the anonymous connections, or its hello is refused (never another's). */
+  private claim(socket: Socket, member: string): void {
+    const outcome = this.pool.claim(socket, member);
+    if (outcome === 'claimed') return;
+    const why = {
+      'member-full': `${MAX_CLAIMED_HANDSHAKES_PER_MEMBER} connections claiming ${member} are in their handshake already`,
+      'source-full': `${MAX_CLAIMED_HANDSHAKES_PER_SOURCE} connections from this source claiming ${member} are in their handshake already`,
+      gone: 'the connection was closed to make room',
+    }[outcome];
+    throw new CleanroomError('LIMIT_EXCEEDED', `hello refused: ${why}`, { peerFault: true });
+  }
+
   private from(socket: Socket): string {
     return this.pending.get(socket)?.from ?? address(socket);
   }
 
   private settled(socket: Socket): void {
-    if (!this.pending.delete(socket) || this.refused === 0 || this.pending.size >= MAX_UNAUTHENTICATED_CONNECTIONS - 1) return;
+    this.pool.remove(socket);
+    if (!this.pending.delete(socket) || this.refused === 0 || this.pool.anonymousCount >= MAX_UNAUTHENTICATED_CONNECTIONS - 1) return;
     this.o.log(`peer endpoint: below the cap of unauthenticated connections again; ${this.refused} old one(s) closed to make room meanwhile`);
     this.refused = 0;
   }

@@ -24,6 +24,11 @@ export interface HandshakeParams {
   readonly manifestHash: Uint8Array;
   /** The initiator knows whom it dialled; the responder learns it from the hello. */
   readonly expectedPeer?: string;
+  /**
+   * The responder's endpoint hears of a hello that passed every check, before any key work and before anything is
+   * sent, and throws to refuse it (too many connections claim that member, src/transport/preauth-pool.ts).
+   */
+  readonly admit?: (member: string) => void;
 }
 
 export interface HandshakeStep {
@@ -75,6 +80,7 @@ export class Handshake {
     if (msg.type === 'hello') {
       if (this.peerHello) throw authFailed('second hello');
       this.checkHello(msg);
+      this.p.admit?.(msg.member);
       this.peerHello = msg;
       const [first, second] = this.p.role === 'initiator' ? [this.ownHello, msg] : [msg, this.ownHello];
       this.transcript = sha256(helloBytes(first), helloBytes(second));

@@ -228,6 +228,22 @@ describe('handshake', () => {
       expect(o.error?.err).toMatchObject({ code: 'AUTH_FAILED', peerFault: true });
     }
   });
+
+  it('the responder\'s endpoint hears of a hello only once it passed every check, and a refusal there sends nothing back', () => {
+    const heard: string[] = [];
+    const refuse = (member: string) => {
+      heard.push(member);
+      throw new CleanroomError('LIMIT_EXCEEDED', 'full', { peerFault: true });
+    };
+    const responder = new Handshake({ role: 'responder', identity: c.identities[ADVERTISER]!, manifest: c.manifest, manifestHash: manifestHash(c.manifest), admit: refuse });
+    const changed: Manifest = { ...c.manifest, version: 2 };
+    const stale = machine('initiator', { identity: c.identities[PUBLISHER]!, manifest: changed });
+    expect(() => responder.receive(wire(stale.start().send)[0]!)).toThrow(/peer runs another manifest/);
+    expect(heard).toEqual([]);
+    const fresh = new Handshake({ role: 'responder', identity: c.identities[ADVERTISER]!, manifest: c.manifest, manifestHash: manifestHash(c.manifest), admit: refuse });
+    expect(() => fresh.receive(wire(machine('initiator', side(c, PUBLISHER)).start().send)[0]!)).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));
+    expect(heard).toEqual([PUBLISHER]);
+  });
 });
 
 describe('ChannelCipher', () => {

@@ -49,6 +49,8 @@ export interface FuzzCluster {
   readonly url: string;
   /** Asserts that both queries give the known answers, asked at alpha (so beta serves them over its endpoint). */
   expectCorrectAnswers(): Promise<void>;
+  /** Asks one of COUNT_SQL and GROUP_SQL at alpha: undefined for the known answer, else what came instead. */
+  wrongAnswer(sql: typeof COUNT_SQL | typeof GROUP_SQL): Promise<string | undefined>;
   /** Stops beta's node, so that something else can take its port, and starts it again. */
   stopTarget(): Promise<void>;
   startTarget(): Promise<void>;
@@ -96,6 +98,14 @@ export async function startFuzzCluster(name: string): Promise<FuzzCluster> {
       const grouped = await query(cluster.nodeDirs.alpha!, GROUP_SQL);
       expect(grouped.kind).toBe('result');
       if (grouped.kind === 'result') expect([...grouped.result.rows].sort()).toEqual(groups);
+    },
+    async wrongAnswer(sql) {
+      const answer = await query(cluster.nodeDirs.alpha!, sql);
+      if (answer.kind === 'error') return `${answer.code}: ${answer.message}`;
+      if (answer.kind !== 'result') return answer.kind;
+      const rows = sql === COUNT_SQL ? answer.result.rows : [...answer.result.rows].sort();
+      const want = sql === COUNT_SQL ? [[common.length]] : groups;
+      return JSON.stringify(rows) === JSON.stringify(want) ? undefined : `rows ${JSON.stringify(rows)}`;
     },
     async stopTarget() {
       await stopNode(cluster.nodes.beta!);
