@@ -1,5 +1,5 @@
 import type { Table } from '../src/manifest/schema.js';
-import { CATEGORIES, PURCHASE_DAYS } from './demo-data.js';
+import { CAMPAIGNS, CATEGORIES, PURCHASE_DAYS } from './demo-data.js';
 
 /**
  * The demo's collaboration (`npm run demo`): a publisher and an advertiser, the advertiser's table under a privacy
@@ -14,7 +14,8 @@ export const DEMO_TABLES: Table[] = [
     owner: 'publisher',
     columns: [
       { name: 'email', type: 'string' },
-      { name: 'campaign', type: 'string' },
+      // Declared: the advertiser groups its purchases by campaign (SPEC §4.6), whose labels come from the manifest.
+      { name: 'campaign', type: 'string', values: [...CAMPAIGNS] },
       { name: 'impressions', type: 'integer', min: 0, max: 1_000_000 },
     ],
     joinKey: { column: 'email', normalization: 'email' },
@@ -54,8 +55,12 @@ export const DEMO_TABLES: Table[] = [
   },
 ];
 
-/** The advertiser's differentially private query: purchases per category of the people who saw spring or summer ads. */
-export const DEMO_DP_SQL = "SELECT a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY a.category";
+/**
+ * The advertiser's differentially private query, campaign measurement: purchases per campaign and category of the
+ * people who saw the spring or summer ads, in one query and one PSI (SPEC §4.6). A person who saw both counts in both.
+ */
+export const DEMO_DP_SQL =
+  "SELECT p.campaign, a.category, COUNT(*), SUM(a.amount), AVG(a.amount) FROM advertiser a JOIN publisher p ON a.email = p.email WHERE p.campaign IN ('spring', 'summer') GROUP BY p.campaign, a.category";
 
 /** The advertiser's weekly query: purchases and revenue per week among the people who saw the spring campaign. */
 export const DEMO_WEEKLY_SQL =

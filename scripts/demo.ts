@@ -63,7 +63,7 @@ async function main(): Promise<number> {
       nodeDirs.advertiser!,
       dpSql,
       pooled,
-      'aggregate PSI: the advertiser learns which of its own customers saw spring or summer ads (the publisher granted that); the publisher learns the advertiser\'s noisy key count, each category\'s noisy matched-row count without its label, and the result.',
+      'campaign measurement, purchases per campaign and category in one PSI: the advertiser learns which of its own customers saw the spring ads and which the summer ones (the publisher granted that: what one query per campaign would show), never who else saw them; the publisher learns the advertiser\'s noisy key count, each group\'s noisy matched-row count without its label, and the result. A customer who saw both campaigns counts in both.',
     );
 
     failures += await compare(

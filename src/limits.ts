@@ -27,6 +27,12 @@ export const MAX_LIMIT = MAX_GROUPS;
 /** Characters of one group label (a dimension value) sent to receivers; a longer value fails the query before anything opens. */
 export const MAX_LABEL_CHARS = 1000;
 
+/**
+ * Label combinations of the partner's GROUP BY dimensions in one query (SPEC §4.6): the partner raises the
+ * aggregator's whole key set once per combination, so the PSI costs up to this many times a plain one.
+ */
+export const MAX_PARTNER_GROUPS = 32;
+
 /** Tables (each of a different member) one query may join: every set is blinded once by every member. */
 export const MAX_QUERY_TABLES = 8;
 

@@ -5,9 +5,9 @@ import type { QueryResult } from '../../src/query/result.js';
 import { aggregateCell, aggregateTable, computedHere, type ValueAggregate } from './aggregates.js';
 import { shownRows } from './after-release.js';
 import { conditionTable } from './conditions.js';
-import { compareLabelRows, dimensionTableOf, labelOrder, sameDimension } from './dimensions.js';
+import { compareLabelRows, dimensionLabel, dimensionTableOf, labelOrder, sameDimension } from './dimensions.js';
 import { groupTotals, type GroupTotals } from './groups.js';
-import { keyedRows, keySet, type Row } from './rows.js';
+import { keyedRows, keySet, type KeyedRow, type Row } from './rows.js';
 import { averageText, decimalText, type Cell } from './values.js';
 
 /**
@@ -73,9 +73,9 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   const computed = query.select.flatMap((i) => (i.kind === 'aggregate' && computedHere(i.aggregate) ? [i.aggregate as ValueAggregate] : []));
   // COUNT(t.c) reads t.c's values (whether each row has one); COUNT(DISTINCT key) only the matched keys.
   const counted = query.select.flatMap((i) => (i.kind === 'aggregate' && i.aggregate.fn === 'count-values' ? [i.aggregate.column] : []));
-  // Every GROUP BY, SUM, AVG and COUNT(t.c) column is of one table, whose rows are counted; a federated table is
-  // always that one.
-  const firstValue = [...query.groupBy.map(dimensionTableOf), ...summed.map((c) => c.table), ...counted.map((c) => c.table), ...computed.map(aggregateTable)][0];
+  // Every SUM, AVG and COUNT(t.c) column is of one table, whose rows are counted (with COUNT alone, the first GROUP BY
+  // dimension's); a federated table is always that one. GROUP BY may name the other table of two (SPEC §4.6).
+  const firstValue = [...summed.map((c) => c.table), ...counted.map((c) => c.table), ...computed.map(aggregateTable), ...query.groupBy.map(dimensionTableOf)][0];
   const valued = joined.find((t) => t.holders) ?? (firstValue !== undefined ? table(firstValue) : undefined);
   const mode = valued?.holders ? 'federated' : valued ? 'aggregate' : 'count-only';
   const minDistinctKeys = Math.max(...joined.map((t) => t.rules.minDistinctKeys));
@@ -94,6 +94,30 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   // table's holders each group their own part: their distinct keys add up, a person at two holders counts twice.
   const others = joined.filter((t) => t !== valued).map(keysOf);
   const groupBy = query.groupBy;
+  const tableOf = (d: (typeof groupBy)[number]) => table(dimensionTableOf(d));
+  // SPEC §4.6: a matched row counts once in each group of the partner's labels its key has among the partner's
+  // filtered rows; P's own dimensions group it as usual.
+  const partnerAt = groupBy.flatMap((d, i) => (dimensionTableOf(d) !== valued.name ? [i] : []));
+  const ownDims = groupBy.filter((_, i) => !partnerAt.includes(i));
+  const partner = partnerAt.length > 0 ? tableOf(groupBy[partnerAt[0]!]!) : undefined;
+  const partnerLabels = partner && labelsByKey(partner, partsOf(partner, data).flat(), filters(partner), partnerAt.map((i) => groupBy[i]!));
+  const withPartner = (own: readonly Cell[], partner: readonly Cell[]) => {
+    let [o, q] = [0, 0];
+    return groupBy.map((_, i) => (partnerAt.includes(i) ? partner[q++]! : own[o++]!));
+  };
+  /** The totals of matched rows: by P's labels, and by the partner's label tuples of each row's key. */
+  const totalsOf = (matched: readonly KeyedRow[]): GroupTotals[] => {
+    if (!partnerLabels) return groupTotals(valued, matched, groupBy, sumColumns, countColumns);
+    const byPartner = new Map<string, { labels: Cell[]; rows: KeyedRow[] }>();
+    for (const r of matched) {
+      for (const [id, labels] of partnerLabels.get(r.key) ?? []) {
+        const e = byPartner.get(id) ?? { labels, rows: [] };
+        e.rows.push(r);
+        byPartner.set(id, e);
+      }
+    }
+    return [...byPartner.values()].flatMap((e) => groupTotals(valued, e.rows, ownDims, sumColumns, countColumns).map((g) => ({ ...g, labels: withPartner(g.labels, e.labels) })));
+  };
   const sumColumns = [...new Set(summed.map((ref) => ref.column))];
   const countColumns = [...new Set(counted.map((ref) => ref.column))];
   // Each group's matched rows, by its labels (all holders' parts together), for the aggregates computed from rows.
@@ -102,13 +126,15 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
     const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
     if (computed.length > 0) {
       for (const r of matched) {
-        const id = JSON.stringify(groupTotals(valued, [r], groupBy, [], [])[0]!.labels);
-        groupRows.set(id, [...(groupRows.get(id) ?? []), r.row]);
+        for (const g of totalsOf([r])) {
+          const id = JSON.stringify(g.labels);
+          groupRows.set(id, [...(groupRows.get(id) ?? []), r.row]);
+        }
       }
     }
-    return groupTotals(valued, matched, groupBy, sumColumns, countColumns);
+    return totalsOf(matched);
   });
-  const orders = groupBy.map((d) => labelOrder(d, valued));
+  const orders = groupBy.map((d) => labelOrder(d, tableOf(d)));
   const totals = merge(perPart).sort((a, b) => compareLabelRows(a.labels, b.labels, orders));
 
   // A federated group is released only when every holder's own part of it is empty or meets the minimum (SPEC §4.5).
@@ -189,4 +215,16 @@ function merge(parts: readonly GroupTotals[][]): Merged[] {
     g.nonNull.forEach((c, i) => (m.nonNull[i]! += c));
   }
   return [...out.values()];
+}
+
+/** Per key of `t`'s filtered rows, its distinct label tuples under `dims`, by their JSON. */
+function labelsByKey(t: Table, rows: readonly Row[], filters: Query['where'], dims: Query['groupBy']): Map<string, Map<string, Cell[]>> {
+  const out = new Map<string, Map<string, Cell[]>>();
+  for (const { row, key } of keyedRows(t, rows, filters)) {
+    const labels = dims.map((d) => dimensionLabel(row, d, t));
+    const m = out.get(key) ?? new Map<string, Cell[]>();
+    m.set(JSON.stringify(labels), labels);
+    out.set(key, m);
+  }
+  return out;
 }

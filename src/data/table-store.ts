@@ -6,10 +6,10 @@ import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, Table } from '../manifest/schema.js';
 import { dateText, timestampText } from '../manifest/time-value.js';
 import type { Condition, Dimension, Literal } from '../query/ast.js';
-import { dimensionColumns } from '../query/dimension.js';
+import { dimensionColumns, dimensionTable } from '../query/dimension.js';
 import { columnsOf } from '../query/condition.js';
 import { vectorColumns, vectorSelectSql, type VectorShape } from '../query/group-vector.js';
-import type { TableSide } from '../query/plan.js';
+import { interleaveLabels, type PartnerGroups, type TableSide } from '../query/plan.js';
 import type { CheckedTable } from './checked-table.js';
 import { sourceName, type TableSource } from './table-source.js';
 import { DataInvalid, problemList } from './data-problem.js';
@@ -59,9 +59,34 @@ function shapeOf(columns: readonly string[] | VectorShape): VectorShape {
   return Array.isArray(columns) ? { sumColumns: columns } : (columns as VectorShape);
 }
 
-/** Every column a query reads from `side`: the aggregated side's groups and sums besides keys and filters. */
+/**
+ * Every column a query reads from `side`: its GROUP BY dimensions' (the partner's too, SPEC §4.6) besides keys and
+ * filters, and the aggregated side's sums.
+ */
 export function columnsRead(plan: { readonly aggregator: TableSide; readonly groupBy: readonly Dimension[] } & VectorShape, side: TableSide): string[] {
-  return side === plan.aggregator ? usedColumns(side, plan.groupBy, plan) : usedColumns(side);
+  const grouped = plan.groupBy.filter((d) => dimensionTable(d) === side.table.name);
+  return usedColumns(side, grouped, side === plan.aggregator ? plan : []);
+}
+
+/** SPEC §4.6: the partner's key set, cut by the labels of its GROUP BY dimensions. */
+export interface KeyParts {
+  readonly dimensions: readonly Dimension[];
+  /** Part i holds the keys of the rows whose dimensions' labels are `labels[i]`. */
+  readonly labels: readonly (readonly Cell[])[];
+  /** Under a privacy policy: each key keeps at most this many of its parts, drawn at random. */
+  readonly perKey?: number;
+}
+
+/** One batch of a key stream: H(k) of keys of one part (0 when the set is not cut in parts). */
+export interface HashedBatch {
+  readonly part: number;
+  readonly points: Uint8Array;
+}
+
+/** P's matched keys when the partner's set came in parts (SPEC §4.6): key index `indices[i]` is in part `parts[i]`. */
+export interface PartMatches {
+  readonly indices: readonly number[];
+  readonly parts: readonly number[];
 }
 
 /**
@@ -145,6 +170,20 @@ export class TableStore {
    * the table changed since it was last hashed. NULL and empty keys never take part.
    */
   async *hashedKeys(side: TableSide, hasher: KeyHasher, batchSize: number, columns: readonly string[] = usedColumns(side)): AsyncGenerator<Uint8Array> {
+    for await (const batch of this.hashedStream(side, hasher, batchSize, columns)) yield batch.points;
+  }
+
+  /**
+   * The key stream of `hashedKeys`, in batches tagged with their part: with `parts` (SPEC §4.6), H(k) of each distinct
+   * (key, part) of the filtered table, part i holding the keys of the rows labelled `parts.labels[i]` (a row whose
+   * labels are none of them is in no part), in batches of one part each, parts in order, each in a random order drawn
+   * for this query side. `columns` includes the dimensions'.
+   */
+  hashedPartKeys(side: TableSide, parts: KeyParts | undefined, hasher: KeyHasher, batchSize: number, columns: readonly string[]): AsyncGenerator<HashedBatch> {
+    return this.hashedStream(side, hasher, batchSize, columns, parts);
+  }
+
+  private async *hashedStream(side: TableSide, hasher: KeyHasher, batchSize: number, columns: readonly string[], parts?: KeyParts): AsyncGenerator<HashedBatch> {
     // The side's keys are a temporary table of `conn`, never an object of the shared catalog, which queries running
     // at once would contend for; counted before the proposal, they are that table already. New hashes are written on
     // `writer` while the missing keys stream from `conn`: a query on a connection ends the result still streaming on it.
@@ -157,20 +196,31 @@ export class TableStore {
       lease = await this.cache.lookup(conn, writer, keys, hasher);
       const order = randomBytes(16).toString('hex');
       this.orders.set(side, order);
-      const result = await conn.stream(`SELECT c.h FROM ${keys} f LEFT JOIN ${lease.relation} c ON f.nk = c.nk ORDER BY ${saltedOrder('f.nk', 1)}`, [order]);
+      const { sql, params } = parts ? partKeysSql(side, checked.relation(columns), parts) : { sql: `SELECT 0 AS part, nk FROM ${keys}`, params: [] };
+      params.push(order);
+      const result = await conn.stream(`SELECT f.part, c.h FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`, params);
       let batch = new Uint8Array(batchSize * 32);
       let n = 0;
+      let part = 0;
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        const column = chunk.getColumnVector(0);
+        const partColumn = chunk.getColumnVector(0);
+        const column = chunk.getColumnVector(1);
         for (let i = 0; i < chunk.rowCount; i++) {
+          const at = Number(partColumn.getItem(i) as number);
+          if (at !== part && n > 0) {
+            yield { part, points: batch.subarray(0, n * 32) };
+            batch = new Uint8Array(batchSize * 32);
+            n = 0;
+          }
+          part = at;
           const h = column.getItem(i) as DuckDBBlobValue | null;
           // Every key of the table is in its cache; a miss means the file changed under us during the query.
           if (h === null || h.bytes.length !== 32) throw changedDuringQuery(checked);
           batch.set(h.bytes, n * 32);
           if (++n === batchSize) {
-            yield batch;
+            yield { part, points: batch };
             batch = new Uint8Array(batchSize * 32);
             n = 0;
           }
@@ -178,7 +228,7 @@ export class TableStore {
       }
       await this.unchanged(checked);
       this.streamed.set(side, checked.stamp);
-      if (n > 0) yield batch.subarray(0, n * 32);
+      if (n > 0) yield { part, points: batch.subarray(0, n * 32) };
     } catch (err) {
       throw await this.failure(side.table, columns, err);
     } finally {
@@ -224,32 +274,47 @@ export class TableStore {
    * its key appears on the other side). `matched` holds indices into the key order of `hashedKeys`, so the keys
    * themselves never sit in the JS heap. Groups come sorted by their labels.
    */
-  async aggregateMatched(side: TableSide, groupBy: readonly Dimension[], sumColumns: readonly string[] | VectorShape, matched: readonly number[], maxRowsPerKey?: number): Promise<GroupAggregate[]> {
+  async aggregateMatched(
+    side: TableSide,
+    groupBy: readonly Dimension[],
+    sumColumns: readonly string[] | VectorShape,
+    matched: readonly number[] | PartMatches,
+    maxRowsPerKey?: number,
+    partner?: PartnerGroups,
+  ): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
     const order = this.orders.get(side);
     if (order === undefined) throw new CleanroomError('INTERNAL', 'matched keys of a query side whose keys were never streamed');
+    const indices = 'indices' in matched ? matched.indices : matched;
+    const parts = 'parts' in matched ? matched.parts : undefined;
+    if ((parts === undefined) !== (partner === undefined)) throw new CleanroomError('INTERNAL', 'matched parts without the partner\'s groups, or the groups without parts');
     return this.using(side, groupBy, sumColumns, async (conn, relation, checked) => {
       // Indices into another version's key order would pick other rows: a silently wrong answer.
       const keyed = this.streamed.get(side);
       if (keyed !== undefined && keyed !== checked.stamp) throw changedDuringQuery(checked);
       // A temporary table belongs to its connection: queries at once each have their own.
-      await conn.run('CREATE TEMP TABLE matched (i BIGINT)');
+      await conn.run('CREATE TEMP TABLE matched (i BIGINT, part INTEGER)');
       const appender = await conn.createAppender('matched');
-      for (const i of matched) {
+      indices.forEach((i, at) => {
         appender.appendBigInt(BigInt(i));
+        appender.appendInteger(parts?.[at] ?? 0);
         appender.endRow();
-      }
+      });
       appender.closeSync();
       const { sql, params } = keySetSql(side, relation);
-      const hits = `SELECT nk FROM (SELECT nk, row_number() OVER (ORDER BY ${saltedOrder('nk', params.length + 1)}) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) WHERE i IN (SELECT i FROM matched)`;
-      return aggregate(conn, side, relation, groupBy, sumColumns, `nk IN (${hits})`, maxRowsPerKey, order);
+      const hits = `SELECT k.nk, m.part FROM (SELECT nk, row_number() OVER (ORDER BY ${saltedOrder('nk', params.length + 1)}) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) k JOIN matched m ON k.i = m.i`;
+      const groups = await aggregate(conn, side, relation, groupBy, sumColumns, hits, maxRowsPerKey, order, partner !== undefined);
+      if (!partner) return groups;
+      // The part comes last among the labels: it stands for the partner's labels, at their GROUP BY positions.
+      const width = groupBy.length + partner.positions.length;
+      return groups.map((g) => ({ labels: interleaveLabels(g.labels.slice(0, -1), partner.labels[Number(g.labels.at(-1))]!, partner.positions, width), values: g.values }));
     });
   }
 
   /** Per-group aggregates over every filtered row with a key: one holder's part of a federated table. */
   async aggregateAll(side: TableSide, groupBy: readonly Dimension[], sumColumns: readonly string[] | VectorShape, maxRowsPerKey?: number): Promise<GroupAggregate[]> {
     assertRowCap(maxRowsPerKey);
-    return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, 'true', maxRowsPerKey));
+    return this.using(side, groupBy, sumColumns, (conn, relation) => aggregate(conn, side, relation, groupBy, sumColumns, undefined, maxRowsPerKey));
   }
 
   private source(table: Table): TableSource {
@@ -346,25 +411,57 @@ async function aggregate(
   relation: string,
   groupBy: readonly Dimension[],
   sumColumns: readonly string[] | VectorShape,
-  where: string,
+  /** The matched keys, as SQL of (nk, part); every filtered row with a key when undefined. */
+  hits: string | undefined,
   maxRowsPerKey?: number,
-  /** The salt `where` orders keys by, bound after the filters' literals (the same ones `where` was built with). */
+  /** The salt `hits` orders keys by, bound after the filters' literals (the same ones `hits` was built with). */
   order?: string,
+  /** SPEC §4.6: a row counts once in each part its key matched in, the part grouped last (a label of its own). */
+  byPart = false,
 ): Promise<GroupAggregate[]> {
   const { sql, params, bind } = keySetSql(side, relation);
   if (order !== undefined) params.push(order);
   const dims = groupBy.map((d) => dimensionSql(d, side.table, bind));
+  const grouped = byPart ? [...dims, PART] : dims;
   // An aggregate's CASE conditions are written as the filters are, their literals bound after the others.
   const column = (name: string) => side.table.columns.find((c) => c.name === name)!;
   const condition = (c: Condition) => conditionSql(c, (p) => duckdbPredicateSql(p, column(p.column.column), (lit) => bind(lit, column(p.column.column))));
-  const select = [...dims, ...vectorSelectSql(side.table, shapeOf(sumColumns), 'nk', quoteIdent, condition)].join(', ');
-  const grouping = dims.length > 0 ? ` GROUP BY ${dims.join(', ')} ORDER BY ${dims.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
+  const select = [...grouped, ...vectorSelectSql(side.table, shapeOf(sumColumns), 'nk', quoteIdent, condition)].join(', ');
+  const grouping = grouped.length > 0 ? ` GROUP BY ${grouped.join(', ')} ORDER BY ${grouped.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
+  // The cap keeps a person's rows before they are counted in each part: each row then moves perKey parts at most.
   const cap = maxRowsPerKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${maxRowsPerKey}`;
-  const rows = (await conn.runAndReadAll(`SELECT ${select} FROM (SELECT * FROM (${sql}) s WHERE ${where}${cap})${grouping}`, params)).getRows();
+  const rows_ = hits === undefined ? `SELECT * FROM (${sql}) s${cap}` : `SELECT * FROM (${sql}) s WHERE nk IN (SELECT nk FROM (${hits}))${cap}`;
+  const from = byPart ? `(SELECT r.*, h.part AS ${PART} FROM (${rows_}) r JOIN (${hits}) h ON r.nk = h.nk)` : `(${rows_})`;
+  const rows = (await conn.runAndReadAll(`SELECT ${select} FROM ${from}${grouping}`, params)).getRows();
   return rows.map((r) => ({
-    labels: r.slice(0, dims.length).map((v, i) => dimensionLabel(v, groupBy[i]!, side.table)),
-    values: r.slice(dims.length).map((v) => BigInt(v as bigint)),
+    labels: r.slice(0, grouped.length).map((v, i) => (i < dims.length ? dimensionLabel(v, groupBy[i]!, side.table) : Number(v as number))),
+    values: r.slice(grouped.length).map((v) => BigInt(v as bigint)),
   }));
+}
+
+/** The column holding a row's part of the partner's set (SPEC §4.6): a name no manifest column can have (schema.ts). */
+const PART = '"cleanroom part"';
+
+/**
+ * SPEC §4.6: the distinct (nk, part) of a side's filtered rows, part i holding the rows whose dimensions' labels are
+ * `labels[i]`, matched as DuckDB writes each label as text (time-value.ts writes days and instants the same way). Under
+ * a policy a key keeps `perKey` of its parts, drawn at random.
+ */
+function partKeysSql(side: TableSide, relation: string, parts: KeyParts): { sql: string; params: DuckDBValue[] } {
+  const { sql, params, bind } = keySetSql(side, relation);
+  const dims = parts.dimensions.map((d) => dimensionSql(d, side.table, bind));
+  const label = (v: Cell) => {
+    if (v === null) return 'NULL';
+    params.push(String(v));
+    return `$${params.length}`;
+  };
+  const values = parts.labels.map((l, i) => `(${i}, ${l.map(label).join(', ')})`).join(', ');
+  // Names no manifest column can have: the dimensions' SQL names the table's columns unqualified.
+  const names = dims.map((_, i) => `"cleanroom label ${i}"`);
+  const on = dims.map((d, i) => `CAST(${d} AS VARCHAR) IS NOT DISTINCT FROM CAST(l.${names[i]} AS VARCHAR)`).join(' AND ');
+  const distinct = `SELECT DISTINCT nk, l.${PART} AS part FROM (${sql}) r JOIN (VALUES ${values}) l(${PART}, ${names.join(', ')}) ON ${on}`;
+  const cap = parts.perKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${parts.perKey}`;
+  return { sql: `SELECT * FROM (${distinct})${cap}`, params };
 }
 
 /** The filtered rows with their normalised key `nk`, as parameterised SQL: literals never enter the SQL text. */

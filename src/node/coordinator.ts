@@ -248,7 +248,10 @@ export class QueryCoordinator {
     const aggregator = plan.aggregator.table.owner === self;
     if (peers.length === 1) {
       const params = { queryId, plan, self, peer: peers[0]!, group, secret: QuerySecret.generate() };
-      return aggregator ? new AggregatorSession(params) : new PartnerSession(params);
+      if (aggregator) return new AggregatorSession(params);
+      // SPEC §4.6: one secret per part of this member's set, so that a key's points in two parts do not link.
+      const parts = plan.mode === 'aggregate' ? plan.partnerGroups?.labels : undefined;
+      return new PartnerSession(parts ? { ...params, partSecrets: parts.map(() => QuerySecret.generate()) } : params);
     }
     return new RingSession({ queryId, plan, self, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
   }

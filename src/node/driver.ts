@@ -1,9 +1,9 @@
 import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import type { KeyHasher } from '../data/hash-cache.js';
-import { columnsRead, type TableStore } from '../data/table-store.js';
+import { columnsRead, type HashedBatch, type TableStore } from '../data/table-store.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
-import type { QueryPlan } from '../query/plan.js';
+import { ownDimensions, type QueryPlan } from '../query/plan.js';
 import type { BlindRequest, Machine, Outcome, Step } from '../session/step.js';
 import type { PeerConnection } from '../transport/connection.js';
 import { SessionControl } from './session-control.js';
@@ -73,11 +73,13 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     p.catch(() => {});
     return p;
   };
-  const aggregateOwn = (request: readonly number[] | 'all') => {
+  const aggregateOwn = (request: readonly number[] | 'all', parts: readonly number[] | undefined) => {
     const cap = plan.privacy?.maxRowsPerKey;
-    if (request === 'all') return store.aggregateAll(machine.side, plan.groupBy, plan, cap);
+    const own = ownDimensions(plan);
+    if (request === 'all') return store.aggregateAll(machine.side, own, plan, cap);
     ctx.onProgress?.({ queryId, stage: 'aggregation', ownKeys: request.length });
-    return store.aggregateMatched(machine.side, plan.groupBy, plan, request, cap);
+    const partner = plan.mode === 'aggregate' ? plan.partnerGroups : undefined;
+    return store.aggregateMatched(machine.side, own, plan, parts && partner ? { indices: request, parts } : request, cap, partner);
   };
   const apply = (step: Step): void => {
     control.touch();
@@ -89,7 +91,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
         // After a failure nothing more leaves: the aborts are out.
         if (control.outcome) return;
         for (const e of send) await conns.get(e.to)!.send(e.msg);
-        if (aggregate) apply(machine.aggregates(await aggregateOwn(aggregate)));
+        if (aggregate) apply(machine.aggregates(await aggregateOwn(aggregate, step.parts)));
         if (outcome) control.settle(outcome);
       })
       .catch(fail);
@@ -126,12 +128,18 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
         return h;
       }),
   };
+  /** This member's keys: of the whole filtered set, or (SPEC §4.6) the partner's parts, one by one. */
+  const keyStream = (): AsyncGenerator<HashedBatch> => {
+    const parts = plan.mode === 'aggregate' && machine.side !== plan.aggregator ? plan.partnerGroups : undefined;
+    const keyParts = parts && { dimensions: parts.positions.map((i) => plan.groupBy[i]!), labels: parts.labels, ...(plan.privacy ? { perKey: parts.perKey } : {}) };
+    return store.hashedPartKeys(machine.side, keyParts, hasher, PSI_BATCH_KEYS, columnsRead(plan, machine.side));
+  };
   const produce = async (): Promise<void> => {
     let count = 0;
-    for await (const hashed of store.hashedKeys(machine.side, hasher, PSI_BATCH_KEYS, columnsRead(plan, machine.side))) {
+    for await (const { part, points } of keyStream()) {
       if (control.outcome) return;
-      apply(machine.ownHashed(hashed));
-      count += hashed.length / 32;
+      apply(machine.ownHashed(points, part));
+      count += points.length / 32;
       ctx.onProgress?.({ queryId, stage: 'psi', ownKeys: count });
       while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
     }
@@ -163,3 +171,4 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     await store.release(machine.side);
   }
 }
+

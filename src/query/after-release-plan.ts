@@ -18,13 +18,13 @@ export interface AfterRelease {
 
 /**
  * Checks the clauses against the outputs: they may name only what the query releases, since a value it does not
- * output would have to be opened to be tested. `table` is the aggregating table, whose columns the dimensions are.
+ * output would have to be opened to be tested. `tableOf` names the table each dimension reads (P's or, SPEC §4.6, the partner's).
  */
-export function afterReleasePlan(clauses: AfterReleaseClauses, outputs: readonly SelectItem[], table: Table): AfterRelease {
+export function afterReleasePlan(clauses: AfterReleaseClauses, outputs: readonly SelectItem[], tableOf: (d: Dimension) => Table): AfterRelease {
   return {
     having: clauses.having.map((c) => {
       const output = outputIndex(c.output, outputs, 'HAVING');
-      checkTest(c.test, outputs[output]!, table);
+      checkTest(c.test, outputs[output]!, tableOf);
       return { output, test: c.test };
     }),
     orderBy: clauses.orderBy.map((o) => ({ output: outputIndex(o.output, outputs, 'ORDER BY'), descending: o.descending, nullsFirst: o.nullsFirst })),
@@ -57,13 +57,13 @@ function outputIndex(ref: OutputRef, outputs: readonly SelectItem[], clause: str
  * A HAVING literal must be of its output's type: numbers for aggregates and numeric labels, strings for text labels,
  * DATE, TIMESTAMP or a boolean for labels of those types.
  */
-function checkTest(test: OutputTest, output: SelectItem, table: Table): void {
+function checkTest(test: OutputTest, output: SelectItem, tableOf: (d: Dimension) => Table): void {
   const literals: readonly Literal[] = test.kind === 'compare' ? [test.value] : test.kind === 'in' ? test.values : test.kind === 'between' ? [test.low, test.high] : [];
-  const want = output.kind === 'dimension' ? labelType(output.dimension, table) : 'number';
+  const want = output.kind === 'dimension' ? labelType(output.dimension, tableOf(output.dimension)) : 'number';
   for (const lit of literals) {
     if (lit.type !== want) {
       const found = lit.type === 'string' ? `'${lit.value}'` : lit.type === 'date' || lit.type === 'timestamp' ? `${lit.type.toUpperCase()} '${lit.value}'` : String(lit.value);
-      const what = output.kind !== 'dimension' ? 'an aggregate' : labelOf(output.dimension, table);
+      const what = output.kind !== 'dimension' ? 'an aggregate' : labelOf(output.dimension, tableOf(output.dimension));
       throw new CleanroomError('QUERY_INVALID', `HAVING ${output.name} is ${what}; compare it with a ${want} literal, not ${found}`);
     }
   }

@@ -1,7 +1,7 @@
 import { compare, fromText, type Rational } from '../dp/rational.js';
 import type { ComparisonOp, Literal, OutputTest } from './ast.js';
 import { labelType } from './dimension.js';
-import type { QueryPlan } from './plan.js';
+import { dimensionTableOf, type QueryPlan } from './plan.js';
 import { compareLabelCells, type Cell, type QueryResult } from './result.js';
 
 /**
@@ -18,7 +18,7 @@ export function afterRelease(plan: QueryPlan, result: QueryResult): QueryResult 
   // Aggregates and numeric labels (a decimal's is exact text) sort by value, other labels as text.
   const byValue = (output: number) => {
     const o = plan.outputs[output];
-    return o?.kind === 'aggregate' || (o?.kind === 'dimension' && labelType(o.dimension, plan.aggregator.table) === 'number');
+    return o?.kind === 'aggregate' || (o?.kind === 'dimension' && labelType(o.dimension, dimensionTableOf(plan, o.dimension)) === 'number');
   };
   const kept = result.rows.flatMap((row, i) => (clauses.having.every((h) => holds(row[h.output] ?? null, h.test)) ? [i] : []));
   const termsByValue = clauses.orderBy.map((o) => byValue(o.output));

@@ -263,7 +263,7 @@ export interface SlotSensitivity {
 
 /**
  * SPEC §10.2. One person brings at most `rowsPerPerson` rows to the aggregated table (maxRowsPerKey, times the
- * `parts` of a federated table). Those rows can fall in as many groups, so across all groups one person moves the
+ * `parts` of a federated table, or the partner's parts a row counts in, SPEC §4.6). Those rows can fall in as many groups, so across all groups one person moves the
  * row count and each non-null count by at most rowsPerPerson, each sum by rowsPerPerson x the column's largest
  * |value|, each sum of squares by rowsPerPerson x the largest square, and the distinct-key count by one per part in
  * each of up to rowsPerPerson groups (count-only: by one). An expression's largest |value| and square are from interval

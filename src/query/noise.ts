@@ -66,7 +66,9 @@ export const PADDING_SHARE: Rational = { num: 1n, den: 10n };
 export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefined {
   const privacy = plan.privacy;
   if (!privacy) return undefined;
-  const parts = plan.mode === 'federated' ? plan.holders.length : 1;
+  // A person counts in every part of a federated table it is in, and (SPEC §4.6) in each of up to perKey of the
+  // partner's label groups: their rows move as many groups, and the partner's parts add up to its padded set.
+  const parts = plan.mode === 'federated' ? plan.holders.length : plan.mode === 'aggregate' ? (plan.partnerGroups?.perKey ?? 1) : 1;
   const gaussian = privacy.mechanism === 'gaussian';
   const sensitivity = (column: number) => slotSensitivity(plan, column, { maxRowsPerKey: privacy.maxRowsPerKey, parts });
   // The key sets a PSI peer sees the size of: those of the query's tables with a policy that run PSI.

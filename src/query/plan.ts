@@ -1,13 +1,13 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import { MAX_GROUP_BY_COLUMNS, MAX_GROUP_WIDTH, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
+import { MAX_GROUP_BY_COLUMNS, MAX_GROUP_WIDTH, MAX_PARTNER_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
 import { everyRowHasValue, overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
 import { afterReleasePlan, type AfterRelease } from './after-release-plan.js';
 import type { Aggregate, Cell, ColumnRef, Condition, Dimension, Literal, Predicate, Query, SelectItem, ValueFunction } from './ast.js';
 import { columnsOf, predicatesOf, tablesOf } from './condition.js';
 import { aggregateText, assertExpressionFits, columnPower, conditionsOf, expressionDegree, valueColumnsOf as valueColumnsOfExpression } from './expression.js';
 import { groupWidth, isVariance, sameExpression, type SummedExpression } from './group-vector.js';
-import { dimensionColumns } from './dimension.js';
-import { domainDeclared, groupDomain } from './dimension-domain.js';
+import { dimensionColumns, dimensionTable, dimensionText } from './dimension.js';
+import { dimensionDomain, domainDeclared, groupDomain } from './dimension-domain.js';
 import { privacyOf, type PrivacyPlan } from './privacy-plan.js';
 
 /**
@@ -33,7 +33,10 @@ interface PlanBase {
   /** Every table but the aggregator's, in query order: two-party queries have one. */
   readonly others: readonly TableSide[];
   readonly outputs: readonly SelectItem[];
-  /** The GROUP BY dimensions, all over the aggregator's table; labels come in this order. */
+  /**
+   * The GROUP BY dimensions, labels in this order: over the aggregator's table, and in aggregate mode also over the
+   * partner's (`partnerGroups` says which).
+   */
   readonly groupBy: readonly Dimension[];
   /** Aggregator columns summed (for SUM and for AVG), each once. */
   readonly sumColumns: readonly string[];
@@ -66,6 +69,36 @@ export interface AggregatePlan extends PlanBase {
    * data (SPEC §4.3, §10.2).
    */
   readonly domain?: readonly (readonly Cell[])[];
+  /** GROUP BY dimensions of the partner's table (SPEC §4.6), when the query has any. */
+  readonly partnerGroups?: PartnerGroups;
+}
+
+/**
+ * SPEC §4.6: the partner Q partitions its filtered key set by the labels of its own GROUP BY dimensions, and P learns,
+ * for each of its keys, the parts it is in: what one query per label, filtered on it, would tell P.
+ */
+export interface PartnerGroups {
+  /** Where the partner's dimensions stand in `groupBy`, ascending. */
+  readonly positions: readonly number[];
+  /** Every label tuple of those dimensions, from the manifest (NULL last): part i of Q's set holds label tuple i. */
+  readonly labels: readonly (readonly Cell[])[];
+  /**
+   * The most parts one key counts in: every label, or under a privacy policy its `maxRowsPerKey` (Q keeps that many
+   * of a key's labels, as P keeps that many of its rows), which the noise is scaled by.
+   */
+  readonly perKey: number;
+}
+
+/** The dimensions of a plan over its aggregator's own table, in GROUP BY order: what P's DuckDB groups by. */
+export function ownDimensions(plan: QueryPlan): Dimension[] {
+  const positions = plan.mode === 'aggregate' ? (plan.partnerGroups?.positions ?? []) : [];
+  return plan.groupBy.filter((_, i) => !positions.includes(i));
+}
+
+/** The table a GROUP BY dimension of a plan reads: the aggregator's, or the partner's. */
+export function dimensionTableOf(plan: QueryPlan, d: Dimension): Table {
+  const name = dimensionTable(d);
+  return [plan.aggregator, ...plan.others].find((s) => s.table.name === name)!.table;
 }
 
 /** A table held in parts by several members (SPEC §4.5), on its own or joined with one other member's table. */
@@ -92,7 +125,7 @@ const COUNT_ONLY_ALLOWED = 'COUNT(*) without GROUP BY, SUM or AVG, which runs as
 export function planQuery(query: Query, manifest: Manifest, querier: string): QueryPlan {
   const plan = planRelease(query, manifest, querier);
   // Checked once what is released is settled: these clauses may only name it, and never change it.
-  return query.afterRelease ? { ...plan, afterRelease: afterReleasePlan(query.afterRelease, plan.outputs, plan.aggregator.table) } : plan;
+  return query.afterRelease ? { ...plan, afterRelease: afterReleasePlan(query.afterRelease, plan.outputs, (d) => dimensionTableOf(plan, d)) } : plan;
 }
 
 /**
@@ -401,17 +434,21 @@ function assertCountDistinct(ref: ColumnRef, scope: Scope): void {
   }
 }
 
-/** SPEC §5 (`privacy-model.single-aggregator`): GROUP BY, SUM and AVG columns all come from one table, P's. */
-function assertSingleAggregator(query: Query): string {
-  const aggTables = new Set(valueColumnsOf(query).map((r) => r.table));
-  if (aggTables.size > 1) {
+/**
+ * SPEC §5 (`privacy-model.single-aggregator`): SUM, AVG and COUNT(t.c) columns all come from one table, P's; with
+ * COUNT alone, P's is the table of the first GROUP BY dimension. GROUP BY may name the other table of a two-table
+ * join too (SPEC §4.6); otherwise every GROUP BY column is P's.
+ */
+function aggregatingTable(query: Query): string {
+  const valued = new Set(query.select.flatMap((i) => (i.kind === 'aggregate' ? aggregateColumns(i.aggregate) : [])).map((r) => r.table));
+  if (valued.size > 1) {
     throw new RuleViolation(
       'privacy-model.single-aggregator',
-      'GROUP BY, SUM and AVG columns come from more than one table',
-      'all of them from one table, the aggregating member\'s; the other table contributes its join keys and WHERE filters',
+      'SUM, AVG and COUNT(column) read columns of more than one table',
+      "all of them from one table, the aggregating member's; the other table contributes its join keys, WHERE filters and GROUP BY dimensions its grant names",
     );
   }
-  return [...aggTables][0]!;
+  return [...valued][0] ?? dimensionTable(query.groupBy[0]!);
 }
 
 /**
@@ -515,14 +552,83 @@ function planCountOnly(ctx: FlowContext): QueryPlan {
  */
 function planAggregate(ctx: FlowContext): QueryPlan {
   const { query, scope } = ctx;
-  const p = scope.byName.get(assertSingleAggregator(query))!;
+  const p = scope.byName.get(aggregatingTable(query))!;
   for (const q of scope.tables.filter((t) => t !== p)) assertOverlapGrant(q, p, filtersOf(query, q));
   const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy, ...vectorColumnsOf(query, p) } as AggregatePlan, scope.tables);
+  const partnerGroups = partnerGroupsOf(plan);
   // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
   // every group must be known from the manifest (dimension-domain.ts).
-  if (plan.groupBy.length === 0) return plan;
-  if (!plan.privacy && !domainDeclared(plan.groupBy, p)) return plan;
-  return { ...plan, domain: groupDomain(plan.groupBy, p, 'under a privacy policy') };
+  const own = ownDimensions({ ...plan, ...(partnerGroups ? { partnerGroups } : {}) });
+  const withParts = partnerGroups ? { ...plan, partnerGroups } : plan;
+  if (plan.groupBy.length === 0) return withParts;
+  if (!plan.privacy && !domainDeclared(own, p)) return withParts;
+  const ownDomain = groupDomain(own, p, 'under a privacy policy');
+  return { ...withParts, domain: partnerGroups ? combinedDomain(ownDomain, partnerGroups, plan.groupBy.length) : ownDomain };
+}
+
+/**
+ * SPEC §4.6: GROUP BY dimensions of the partner's table, in a join of two tables. P learns which of its keys are in
+ * the partner's filtered set narrowed to each label, so the partner's grant lists every column they read among its
+ * filters, as one query per label filtered on it would need; and the labels come from the manifest, so that P learns
+ * no value of the partner's that its own rows do not match.
+ */
+function partnerGroupsOf(plan: AggregatePlan): PartnerGroups | undefined {
+  const p = plan.aggregator.table;
+  const positions = plan.groupBy.flatMap((d, i) => (dimensionTable(d) !== p.name ? [i] : []));
+  if (positions.length === 0) return undefined;
+  const dims = positions.map((i) => plan.groupBy[i]!);
+  if (plan.others.length !== 1) {
+    throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY ${dimensionText(dims[0]!)} names a table other than ${p.name} in a join of ${plan.others.length + 1} tables`, `GROUP BY over the other table of a join of two tables, or over ${p.name} alone`);
+  }
+  const q = plan.others[0]!.table;
+  const allowed = overlapGrant(q, p.owner)?.filters ?? [];
+  for (const ref of dims.flatMap(dimensionColumns)) {
+    if (!allowed.includes(ref.column)) {
+      throw new RuleViolation(
+        `${q.name}.rules.overlapDisclosure`,
+        `GROUP BY ${q.name}.${ref.column} lets ${p.owner} learn which of its keys are in ${q.name} for each value of ${ref.column}, which ${q.owner} has not granted (its grant's filters do not list ${ref.column})`,
+        allowed.length > 0 ? `GROUP BY over ${allowed.map((c) => `${q.name}.${c}`).join(', ')}` : `no GROUP BY over ${q.name}`,
+      );
+    }
+  }
+  const filters = plan.others[0]!.filters;
+  const domains = dims.map((d) => onlyFiltered(dimensionDomain(d, q, `over the partner's table ${q.name}`), d, filters));
+  const size = domains.reduce((n, vs) => n * vs.length, 1);
+  if (size > MAX_PARTNER_GROUPS) {
+    throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${q.name} has ${size} possible label combinations; at most ${MAX_PARTNER_GROUPS} (each re-blinds ${p.name}'s whole key set once): filter ${q.name}'s dimensions to fewer values, or group by fewer of them`);
+  }
+  if (size === 0) throw new CleanroomError('QUERY_INVALID', `the filters on ${q.name} leave none of the declared labels of ${dims.map(dimensionText).join(', ')}: the query could only be empty`);
+  const labels = domains.reduce<Cell[][]>((acc, vs) => acc.flatMap((prefix) => vs.map((v) => [...prefix, v])), [[]]);
+  const perKey = plan.privacy ? Math.min(labels.length, plan.privacy.maxRowsPerKey) : labels.length;
+  return { positions, labels, perKey };
+}
+
+/**
+ * The labels of a partner's column that its filters leave: a conjunct `c = x` or `c IN (…)` on the column itself lets
+ * no other label (nor NULL) through, so its parts would be empty and its re-blinding wasted, and one person's rows
+ * could be counted in fewer parts than the domain holds (perKey).
+ */
+function onlyFiltered(domain: readonly Cell[], d: Dimension, filters: readonly Condition[]): Cell[] {
+  if (d.kind !== 'column') return [...domain];
+  let kept = [...domain];
+  for (const f of filters) {
+    if (!('column' in f) || f.functions !== undefined || f.column.column !== d.column.column) continue;
+    const values = f.kind === 'in' ? f.values : f.kind === 'compare' && f.op === '=' ? [f.value] : undefined;
+    if (values) kept = kept.filter((label) => label !== null && values.some((v) => String(v.value) === String(label)));
+  }
+  return kept;
+}
+
+/** P's groups times the partner's labels, each label tuple's values at their GROUP BY positions, in result order. */
+function combinedDomain(own: readonly (readonly Cell[])[], parts: PartnerGroups, width: number): Cell[][] {
+  return own.flatMap((o) => parts.labels.map((l) => interleaveLabels(o, l, parts.positions, width)));
+}
+
+/** The labels of one group in GROUP BY order, from P's own labels and a partner's label tuple. */
+export function interleaveLabels(own: readonly Cell[], partner: readonly Cell[], positions: readonly number[], width: number): Cell[] {
+  let o = 0;
+  let q = 0;
+  return Array.from({ length: width }, (_, i) => (positions.includes(i) ? partner[q++]! : own[o++]!));
 }
 
 function withPrivacy<P extends QueryPlan>(plan: P, tables: readonly Table[]): P {
@@ -596,11 +702,17 @@ function assertGrantedFilters(t: Table, member: string, filters: readonly Condit
 }
 
 function valueColumnsOf(query: Query): ColumnRef[] {
-  // COUNT(DISTINCT key) reads no column's values: only the matched keys, which count-only computes as well.
-  // An expression reads its value columns and its CASE conditions' columns (all of one table, expression.ts).
-  const read = (a: Aggregate): ColumnRef[] =>
-    a.fn === 'count' || a.fn === 'count-distinct' ? [] : 'column' in a ? [a.column] : [...valueColumnsOfExpression(a.expression), ...conditionsOf(a.expression).flatMap(predicatesOf).map((p) => p.column)];
-  return [...query.groupBy.flatMap(dimensionColumns), ...query.select.flatMap((i) => (i.kind === 'aggregate' ? read(i.aggregate) : []))];
+  return [...query.groupBy.flatMap(dimensionColumns), ...query.select.flatMap((i) => (i.kind === 'aggregate' ? aggregateColumns(i.aggregate) : []))];
+}
+
+/**
+ * The columns whose values an aggregate reads. COUNT(DISTINCT key) reads none: only the matched keys, which
+ * count-only computes as well. An expression reads its value columns and its CASE conditions' columns (all of one
+ * table, expression.ts).
+ */
+function aggregateColumns(a: Aggregate): ColumnRef[] {
+  if (a.fn === 'count' || a.fn === 'count-distinct') return [];
+  return 'column' in a ? [a.column] : [...valueColumnsOfExpression(a.expression), ...conditionsOf(a.expression).flatMap(predicatesOf).map((p) => p.column)];
 }
 
 const LITERAL_OF: Readonly<Record<Column['type'], Literal['type']>> = { string: 'string', integer: 'number', decimal: 'number', date: 'date', timestamp: 'timestamp', boolean: 'boolean' };

@@ -3,7 +3,7 @@ import { compare, fromText } from '../dp/rational.js';
 import { labelType, sameDimension } from './dimension.js';
 import { AVG_DECIMALS } from '../limits.js';
 import { outputSlots, releasedSlots, type OutputSlots } from './group-vector.js';
-import type { QueryPlan } from './plan.js';
+import { dimensionTableOf, type QueryPlan } from './plan.js';
 
 export type { Cell };
 
@@ -129,7 +129,7 @@ export function assembleResult(
     }),
   );
   // Groups are opened in an order drawn for the query (SPEC §4.3): the result is in label order, as SQL would give it.
-  const numeric = plan.groupBy.map((d) => labelType(d, plan.aggregator.table) === 'number');
+  const numeric = plan.groupBy.map((d) => labelType(d, dimensionTableOf(plan, d)) === 'number');
   const order = labels.map((_, i) => i).sort((x, y) => compareLabelRows(labels[x]!, labels[y]!, numeric));
   const sorted = order.map((i) => cells[i]!);
   const rows = sorted.map((r) => r.map((x) => x.cell));

@@ -30,11 +30,17 @@ export class AggregatorSession extends PairSession {
   /** Returned batches that arrived while Q's set was still being blinded. */
   private pqWaiting: Uint8Array[] = [];
   private readonly matched: number[] = [];
+  /** SPEC §4.6: the part of the partner's set each of `matched` was found in, when the set comes in parts. */
+  private readonly matchedParts: number[] = [];
   private matchedCount = 0;
-  /** Index of the next returned point in P's stream, in P's order. */
-  private matchedOffset = 0;
-  /** How many of P's padding points the returned points have passed: a stream index less these is a key index. */
-  private paddingPassed = 0;
+  /** The partner's parts (SPEC §4.6): each of this member's batches comes back once per part, in part order. */
+  private readonly parts: number;
+  private readonly byPart: boolean;
+  /** Where each own batch sent starts in this member's stream, and its size: a returned batch answers one of them. */
+  private readonly sentStarts: number[] = [];
+  private readonly sentSizes: number[] = [];
+  /** Returned batches matched so far, in order. */
+  private returnedBatches = 0;
 
   /** Count-only DP: the partner's dummy matches (SPEC §10.3), which the dealt count leaves out on average. */
   private readonly dummies: DummyPlan | undefined;
@@ -43,6 +49,9 @@ export class AggregatorSession extends PairSession {
     super(p, p.self);
     this.ownOut = new FullBatchStream('p', p.queryId, this.padsOwnSet);
     this.dummies = this.release.noise?.dummies;
+    const groups = p.plan.mode === 'aggregate' ? p.plan.partnerGroups : undefined;
+    this.parts = groups?.labels.length ?? 1;
+    this.byPart = groups !== undefined;
   }
 
   /** Count-only DP: A = X25519(a, 9) goes first, so that the partner has it before the end of this member's set. */
@@ -58,7 +67,17 @@ export class AggregatorSession extends PairSession {
    * keys once the padding is skipped.
    */
   protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
-    return toPeer(this.p, this.ownOut.append(blinded));
+    return toPeer(this.p, this.sent(this.ownOut.append(blinded)));
+  }
+
+  /** Notes where each own batch starts and how many points it holds, as it goes out. */
+  private sent(msgs: SessionMessage[]): SessionMessage[] {
+    for (const m of msgs) {
+      if (m.type !== 'points') continue;
+      this.sentStarts.push((this.sentStarts.at(-1) ?? 0) + (this.sentSizes.at(-1) ?? 0));
+      this.sentSizes.push(m.points.length / 32);
+    }
+    return msgs;
   }
 
   /** (H(q)^b)^a for one batch of Q's set. */
@@ -74,7 +93,7 @@ export class AggregatorSession extends PairSession {
 
   /** The last batch (its padding went out among the keys, SPEC §10.2) and the end marker. */
   protected ownComplete(): Step {
-    return followedBy(toPeer(this.p, this.ownOut.finish()), this.afterPsi());
+    return followedBy(toPeer(this.p, this.sent(this.ownOut.finish())), this.afterPsi());
   }
 
   /** The driver's answer to `aggregate`: per-group integers over the matched rows. */
@@ -110,25 +129,40 @@ export class AggregatorSession extends PairSession {
   }
 
   /**
-   * Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal. In P's order
-   * the padding's positions are skipped, so a match is always one of P's keys; count-only returns them shuffled, and
-   * a padding point matches nothing.
+   * Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal. Count-only
+   * returns them shuffled, and a padding point matches nothing; otherwise `matchInOrder`.
    */
   private match(batch: Uint8Array): void {
-    const inOrder = this.p.plan.mode !== 'count-only';
+    if (this.p.plan.mode !== 'count-only') return this.matchInOrder(batch);
+    for (let off = 0; off < batch.length; off += 32) if (this.qSet.has(batch, off)) this.matchedCount += 1;
+  }
+
+  /**
+   * In P's order, batch by batch: returned batch k answers own batch ⌊k / parts⌋ raised to part k mod parts's secret
+   * (SPEC §4.2, §4.6), and holds as many points. The padding's positions are skipped, so a match is always one of P's
+   * keys, at its index among them. The parts' secrets differ, so a point matches only within its own part.
+   */
+  private matchInOrder(batch: Uint8Array): void {
+    const k = this.returnedBatches++;
+    const sent = Math.floor(k / this.parts);
+    const part = k % this.parts;
+    const start = this.sentStarts[sent];
+    const size = batch.length / 32;
+    if (start === undefined) throw new ProtocolViolation('bad-count', `returned batch ${k} answers none of the ${this.sentSizes.length} batches sent`);
+    if (size !== this.sentSizes[sent]) throw new ProtocolViolation('bad-count', `returned batch ${k} holds ${size} points for a batch of ${this.sentSizes[sent]}`);
     const padding = this.paddingPositions;
-    for (let off = 0; off < batch.length; off += 32) {
-      const position = this.matchedOffset + off / 32;
-      if (inOrder && padding[this.paddingPassed] === position) {
-        this.paddingPassed += 1;
+    let skipped = paddingBefore(padding, start);
+    for (let j = 0; j < size; j++) {
+      const position = start + j;
+      if (padding[skipped] === position) {
+        skipped += 1;
         continue;
       }
-      if (this.qSet.has(batch, off)) {
-        if (inOrder) this.matched.push(position - this.paddingPassed);
-        this.matchedCount += 1;
-      }
+      if (!this.qSet.has(batch, j * 32)) continue;
+      this.matched.push(position - skipped);
+      if (this.byPart) this.matchedParts.push(part);
+      this.matchedCount += 1;
     }
-    this.matchedOffset += batch.length / 32;
   }
 
   protected onPointsEnd({ stage, batches, count }: Extract<SessionMessage, { type: 'points-end' }>): Step {
@@ -147,7 +181,7 @@ export class AggregatorSession extends PairSession {
 
   /** The points the partner returns: each of this member's, and in a count-only DP query its dummy slots. */
   private get returned(): number {
-    return this.ownOut.count + (this.dummies ? dummySlots(this.dummies) : 0);
+    return this.ownOut.count * this.parts + (this.dummies ? dummySlots(this.dummies) : 0);
   }
 
   private afterPsi(): Step {
@@ -167,7 +201,7 @@ export class AggregatorSession extends PairSession {
       const n = BigInt(this.matchedCount) - (this.dummies?.shift ?? 0n);
       return this.deal([{ labels: [], values: countOnlyVector(n) }]);
     }
-    return { send: [], aggregate: this.matched };
+    return { send: [], aggregate: this.matched, ...(this.byPart ? { parts: this.matchedParts } : {}) };
   }
 
   private deal(groups: readonly GroupAggregate[]): Step {
@@ -182,3 +216,14 @@ export class AggregatorSession extends PairSession {
   }
 }
 
+/** How many of the ascending `positions` lie before `start`. */
+function paddingBefore(positions: readonly number[], start: number): number {
+  let lo = 0;
+  let hi = positions.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (positions[mid]! < start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

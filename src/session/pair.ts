@@ -11,6 +11,7 @@ import { PaddedStream, type PaddedBatch } from './point-stream.js';
 import { assertOwnTableSet, assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
+import { PSI_BATCH_KEYS } from '../limits.js';
 
 /** A two-party PSI: this member and the one peer it runs the protocol with. */
 export interface PairParams {
@@ -20,6 +21,11 @@ export interface PairParams {
   readonly peer: string;
   /** Zeroed by the machine when its last multiplication is done; blind requests carry it until then. */
   readonly secret: QuerySecret;
+  /**
+   * SPEC §4.6: the partner's secret b_v for each part of its key set, one per label of `plan.partnerGroups`, when the
+   * query groups by the partner's dimensions and this member is the partner; zeroed with `secret`.
+   */
+  readonly partSecrets?: readonly QuerySecret[];
   /** For a count-only DP query's dummy matches, a few multiplications on this thread (SPEC §10.3). */
   readonly group: GroupBackend;
   /** Where a DP query's noise comes from: the OS CSPRNG unless a test fixes it. */
@@ -67,8 +73,13 @@ export abstract class PairSession extends Session {
   protected ownEnded = false;
   /** SPEC §10.2: the batches of this member's own set with its padding among them, when its table has a policy. */
   private readonly padded: PaddedStream | undefined;
-  /** The distinct keys of this member's own filtered set: the driver's whole key stream. */
-  private ownKeys = 0;
+  /**
+   * SPEC §4.6, §10.2: a partner's set in parts is shuffled whole before it leaves, so its padding is blinded after its
+   * keys, this many points.
+   */
+  private readonly partPadding: number;
+  /** The distinct keys of this member's own filtered set (of each part, SPEC §4.6): the driver's whole key stream. */
+  private readonly ownKeys: number[] = [0];
 
   constructor(
     protected readonly p: PairParams,
@@ -79,10 +90,15 @@ export abstract class PairSession extends Session {
     this.release = pairRelease(p, aggregator);
     // The padding count is drawn before the first batch, so that the padding can go out with the keys from the start.
     const padding = this.release.noise?.padding;
-    if (padding?.tables.includes(this.side.table.name)) {
-      const random = p.random ?? osRandom;
-      this.padded = new PaddedStream(addedCount(padding, random), random);
+    const random = p.random ?? osRandom;
+    const count = padding?.tables.includes(this.side.table.name) ? addedCount(padding, random) : undefined;
+    const parts = p.partSecrets?.length ?? 0;
+    if (parts > 0 && (p.plan.mode !== 'aggregate' || p.plan.partnerGroups?.labels.length !== parts || aggregator === p.self)) {
+      throw new CleanroomError('INTERNAL', 'part secrets for a query without the partner\'s groups, or for its aggregator');
     }
+    this.ownKeys = Array<number>(Math.max(1, parts)).fill(0);
+    this.partPadding = parts > 0 ? (count ?? 0) : 0;
+    if (count !== undefined && parts === 0) this.padded = new PaddedStream(count, random);
   }
 
   get peers(): readonly string[] {
@@ -98,11 +114,16 @@ export abstract class PairSession extends Session {
     return this.aggregator === this.p.self ? this.p.plan.aggregator : this.p.plan.others[0]!;
   }
 
-  /** A batch of this member's own H(k), to be raised to its secret: as it comes, or in the batches of a padded set. */
-  ownHashed(hashed: Uint8Array): Step {
+  /**
+   * A batch of this member's own H(k), to be raised to its secret: as it comes, or in the batches of a padded set. A
+   * partner's set in parts (SPEC §4.6) comes part by part, each raised to the part's own secret.
+   */
+  ownHashed(hashed: Uint8Array, part = 0): Step {
     return this.unlessEnded(() => {
       if (this.ownClosing) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
-      this.ownKeys += hashed.length / 32;
+      if (!Number.isInteger(part) || part < 0 || part >= this.ownKeys.length) throw new CleanroomError('INTERNAL', `own points of part ${part}, of ${this.ownKeys.length}`);
+      this.ownKeys[part]! += hashed.length / 32;
+      if (this.p.partSecrets) return this.blindOwn([{ points: hashed, padding: new Uint32Array(0) }], this.p.partSecrets[part]);
       return this.blindOwn(this.padded ? this.padded.add(hashed) : [{ points: hashed, padding: new Uint32Array(0) }]);
     });
   }
@@ -110,10 +131,11 @@ export abstract class PairSession extends Session {
   ownEnd(): Step {
     return this.unlessEnded(() => {
       this.ownClosing = true;
-      // The querier's own set is its own choice: a small one probes nobody of its table.
-      if (this.p.self !== this.p.plan.querier) assertOwnTableSet(this.p.plan, this.ownKeys, this.side.table);
-      const last = this.padded?.finish() ?? [];
-      return last.length > 0 ? this.blindOwn(last) : this.closeOwn();
+      // The querier's own set is its own choice: a small one probes nobody of its table. Each part of a set in parts
+      // is checked as the set of one query filtered on its label would be.
+      if (this.p.self !== this.p.plan.querier) for (const n of this.ownKeys) assertOwnTableSet(this.p.plan, n, this.side.table);
+      const last = this.padded?.finish() ?? paddingOnly(this.partPadding);
+      return last.length > 0 ? this.blindOwn(last, this.p.partSecrets?.[0]) : this.closeOwn();
     });
   }
 
@@ -165,10 +187,17 @@ export abstract class PairSession extends Session {
     throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
   }
 
-  /** Asks for a batch of the peer's points to be raised to this member's secret. */
+  /** Asks for a batch of the peer's points to be raised to this member's secret, or (SPEC §4.6) to each part's. */
   protected blindPeerBatch(points: Uint8Array): Step {
-    this.requests.push('peer');
-    return { send: [], blind: [{ points, secret: this.p.secret }] };
+    const secrets = this.p.partSecrets ?? [this.p.secret];
+    this.requests.push(...secrets.map(() => 'peer' as const));
+    return { send: [], blind: secrets.map((secret) => ({ points, secret })) };
+  }
+
+  /** Every secret of this member's for the query, wiped once its last multiplication is done or the query ends. */
+  protected zeroSecrets(): void {
+    this.p.secret.zero();
+    for (const s of this.p.partSecrets ?? []) s.zero();
   }
 
   /** An own batch raised to the secret: what goes out at once. */
@@ -182,10 +211,10 @@ export abstract class PairSession extends Session {
   protected abstract where(): string;
 
   /** Asks for own batches to be raised to this member's secret, padding made among them by the worker. */
-  private blindOwn(batches: readonly PaddedBatch[]): Step {
+  private blindOwn(batches: readonly PaddedBatch[], secret = this.p.secret): Step {
     this.ownPending += batches.length;
     this.requests.push(...batches.map(() => 'own' as const));
-    return { send: [], blind: batches.map(({ points, padding }) => ({ points, secret: this.p.secret, ...(padding.length > 0 ? { padding } : {}) })) };
+    return { send: [], blind: batches.map(({ points, padding }) => ({ points, secret, ...(padding.length > 0 ? { padding } : {}) })) };
   }
 
   private closeOwn(): Step {
@@ -193,4 +222,14 @@ export abstract class PairSession extends Session {
     this.ownEnded = true;
     return this.ownComplete();
   }
+}
+
+/** `count` padding points alone, in batches of the stream's size: made by the worker, raised to nothing. */
+function paddingOnly(count: number): PaddedBatch[] {
+  const out: PaddedBatch[] = [];
+  for (let start = 0; start < count; start += PSI_BATCH_KEYS) {
+    const n = Math.min(PSI_BATCH_KEYS, count - start);
+    out.push({ points: new Uint8Array(0), padding: Uint32Array.from({ length: n }, (_, i) => i) });
+  }
+  return out;
 }

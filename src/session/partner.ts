@@ -23,7 +23,7 @@ export class PartnerSession extends PairSession {
   private readonly pqOut: OutboundStream;
   /** Re-blinded P batches not yet sent: Q's own set goes first, and count-only returns them all shuffled. */
   private pending: Uint8Array[] = [];
-  /** P batches handed out for blinding and not yet back. */
+  /** Blindings of P batches handed out and not yet back: one per part of this member's set (SPEC §4.6). */
   private pPending = 0;
   private pqEnded = false;
   /** Count-only DP (SPEC §10.3): the dummy matches, and their points raised for the aggregator once its base is in. */
@@ -44,7 +44,7 @@ export class PartnerSession extends PairSession {
     return [];
   }
 
-  /** H(p)^ab for one batch of P's stream. */
+  /** H(p)^ab for one batch of P's stream (SPEC §4.6: H(p)^ab_v, for each part v in turn). */
   protected peerBatchBlinded(reblinded: Uint8Array): Step {
     this.pPending -= 1;
     if (this.p.plan.mode !== 'count-only' && this.ownEnded) return this.ending([...this.pqOut.batches(reblinded), ...this.maybeEndReturn()]);
@@ -76,7 +76,8 @@ export class PartnerSession extends PairSession {
     if (msg.stage !== 'p') throw new ProtocolViolation('unexpected-message', `points of stage ${msg.stage} in phase ${this.phase} of the partner`);
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points of stage p in phase ${this.phase} of the partner`);
     this.pIn.accept(msg);
-    this.pPending += 1;
+    // SPEC §4.6: a set in parts returns each of P's batches raised to every part's secret, in part order.
+    this.pPending += this.p.partSecrets?.length ?? 1;
     return this.blindPeerBatch(msg.points);
   }
 
@@ -110,7 +111,7 @@ export class PartnerSession extends PairSession {
     }
     send.push(this.pqOut.end());
     this.pqEnded = true;
-    this.p.secret.zero();
+    this.zeroSecrets();
     this.phase = 'holding';
     this.release.start();
     return send;
@@ -125,7 +126,7 @@ export class PartnerSession extends PairSession {
   }
 
   protected wipe(): void {
-    this.p.secret.zero();
+    this.zeroSecrets();
     this.phase = 'done';
     this.own = [];
     this.pending = [];

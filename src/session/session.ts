@@ -21,7 +21,7 @@ export abstract class Session implements Machine {
   abstract get peers(): readonly string[];
   abstract get side(): TableSide;
   abstract get keyed(): boolean;
-  abstract ownHashed(hashed: Uint8Array): Step;
+  abstract ownHashed(hashed: Uint8Array, part?: number): Step;
   abstract ownEnd(): Step;
   abstract blinded(result: Uint8Array): Step;
 

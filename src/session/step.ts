@@ -41,6 +41,8 @@ export interface Step {
   readonly blind?: readonly BlindRequest[];
   /** This member's per-group aggregates over the rows of these own key indices (or all its rows); answered with `aggregates`. */
   readonly aggregate?: readonly number[] | 'all';
+  /** SPEC §4.6: with `aggregate`, the part of the partner's set each of its indices matched in (an index may repeat). */
+  readonly parts?: readonly number[];
   readonly outcome?: Outcome;
 }
 
@@ -53,8 +55,8 @@ export interface Machine {
   /** Whether the machine takes this member's key stream (`ownHashed`, then `ownEnd`). */
   readonly keyed: boolean;
   start(): Step;
-  /** A batch of this member's own H(k), in the order of its key stream. */
-  ownHashed(hashed: Uint8Array): Step;
+  /** A batch of this member's own H(k), in the order of its key stream; of one part of it (SPEC §4.6) when it has parts. */
+  ownHashed(hashed: Uint8Array, part?: number): Step;
   ownEnd(): Step;
   /** A message from `from`, already authenticated as that member by the channel. */
   receive(from: string, msg: SessionMessage): Step;

@@ -237,6 +237,26 @@ describe('differential privacy across two node processes', () => {
       expect(release + intervals).toBeLessThan(1e-9);
     });
 
+    it("GROUP BY the partner's campaign (SPEC §4.6): every label of the declared domain, each interval twice as wide as without it", async () => {
+      // maxRowsPerKey = 2 of the three labels (spring, summer, NULL): one person's rows move twice as many groups.
+      const sql = `SELECT v.campaign, o.category, COUNT(*), SUM(o.amount) FROM orders_big o JOIN visits v ON o.email = v.email GROUP BY v.campaign, o.category`;
+      const [split, plain] = (await Promise.all([query(pubDir, sql), query(pubDir, `SELECT o.category, COUNT(*), SUM(o.amount) FROM orders_big o JOIN visits v ON o.email = v.email GROUP BY o.category`)])).map(resultOf);
+      const domain = new Set(['spring', 'summer', null].flatMap((c) => [...CATEGORIES, null].map((k) => JSON.stringify([c, k]))));
+      // Person p sees the campaign and buys the category of its parity: (spring, books) and (summer, toys) hold 350
+      // people (about 467 rows) each. The doubled noise raises the threshold to about 250 rows, so each stays unreleased
+      // with probability under 1e-6, both together under 1e-12: at least one row is there to compare.
+      expect(split!.rows.length).toBeGreaterThan(0);
+      for (const row of split!.rows) expect(domain.has(JSON.stringify(row.slice(0, 2)))).toBe(true);
+      const width = (r: QueryResult, row: number, c: number) => {
+        const [lo, hi] = r.privacy!.intervals[row]![c]!;
+        return Number(hi) - Number(lo);
+      };
+      // The sum's interval is ± its noise bound alone (the count's also depends on the release threshold).
+      const ratio = width(split!, 0, 3) / width(plain!, 0, 2);
+      expect(ratio).toBeGreaterThan(1.99);
+      expect(ratio).toBeLessThan(2.01);
+    });
+
     it('the same query on a copy without a policy is exact and states no privacy', async () => {
       const sql = groupSql(PLAIN);
       const exact = await plaintextAnswer(sql, TABLES, dp.pooled);

@@ -80,9 +80,10 @@ export const TABLES: Table[] = [
   {
     name: 'visits',
     owner: 'pub',
-    columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string' }],
+    // Declared and granted as a filter: the shop may group by it as the partner's dimension (SPEC §4.6).
+    columns: [{ name: 'email', type: 'string' }, { name: 'campaign', type: 'string', values: ['spring', 'summer'] }],
     joinKey: { column: 'email', normalization: 'email' },
-    rules: { aggregations: [], dimensions: ['campaign'], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['shop'] },
+    rules: { aggregations: [], dimensions: ['campaign'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [{ member: 'shop', filters: ['campaign'] }] },
   },
   ...ORDERS.map(ordersTable),
 ];

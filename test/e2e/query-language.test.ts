@@ -49,7 +49,8 @@ const TABLES: Table[] = [
     owner: MEDIA,
     columns: [
       { name: 'email', type: 'string' },
-      { name: 'campaign', type: 'string' },
+      // Declared: the shop groups by it as the partner's dimension (SPEC §4.6), whose labels come from the manifest.
+      { name: 'campaign', type: 'string', values: ['spring', 'summer'] },
       { name: 'seen_on', type: 'date' },
       { name: 'mobile', type: 'boolean', required: true },
     ],
@@ -121,6 +122,14 @@ const QUERIES: readonly (readonly [string, string])[] = [
   [SHOP, `SELECT COUNT(DISTINCT o.email) ${J} WHERE o.member`],
   [MEDIA, `SELECT COUNT(*) ${J} WHERE v.seen_on >= DATE '2025-05-01' AND o.category = 'garden'`],
   [SHOP, `SELECT date_trunc('month', o.paid_at) AS month, o.member, COUNT(*), AVG(o.qty) ${J} WHERE v.campaign IN ('spring', 'summer') GROUP BY date_trunc('month', o.paid_at), o.member ORDER BY month, o.member LIMIT 12`],
+  // SPEC §4.6: GROUP BY the partner's dimensions, alone or mixed with the aggregating table's, asked by either side.
+  [SHOP, `SELECT v.campaign, o.category, COUNT(*) AS purchases, SUM(o.amount) AS revenue ${J} GROUP BY v.campaign, o.category`],
+  [SHOP, `SELECT v.campaign, COUNT(*), AVG(o.amount), COUNT(DISTINCT o.email) ${J} GROUP BY v.campaign`],
+  [SHOP, `SELECT date_trunc('month', o.ordered_on) AS m, v.mobile, COUNT(*) ${J} WHERE v.campaign = 'spring' GROUP BY date_trunc('month', o.ordered_on), v.mobile ORDER BY m, v.mobile`],
+  [SHOP, `SELECT CASE WHEN v.campaign = 'spring' AND v.mobile THEN 'spring on mobile' ELSE 'other' END AS seen, o.member, SUM(o.qty) ${J} GROUP BY CASE WHEN v.campaign = 'spring' AND v.mobile THEN 'spring on mobile' ELSE 'other' END, o.member`],
+  [SHOP, `SELECT v.campaign, v.mobile, VAR_SAMP(o.amount), SUM(o.amount * o.qty) ${J} WHERE o.category <> 'toys' GROUP BY v.campaign, v.mobile HAVING v.campaign = 'spring' ORDER BY v.mobile DESC`],
+  [MEDIA, `SELECT v.campaign, SUM(o.amount) AS revenue ${J} GROUP BY v.campaign ORDER BY revenue DESC`],
+  [MEDIA, `SELECT o.category, v.campaign, COUNT(*) ${J} WHERE v.mobile GROUP BY o.category, v.campaign`],
 ];
 
 /** [asker, sql, what the refusal says]: constructs outside the language and broken rules, refused before any cryptography. */
@@ -132,6 +141,9 @@ const REFUSED: readonly (readonly [string, string, RegExp])[] = [
   [SHOP, `SELECT COUNT(*) ${J} WHERE o.ordered_on > 5`, /orders\.ordered_on is a date column; compare it with a DATE 'YYYY-MM-DD' literal, not 5/],
   [SHOP, `SELECT o.category, SUM(CASE WHEN o.member THEN o.amount ELSE 0 END) ${J} GROUP BY o.category`, /rule: privacy-model\.case-in-aggregate/],
   [SHOP, `SELECT SUM(o.qty * o.qty * o.qty) ${J}`, /rule: privacy-model\.power-sums/],
+  [SHOP, `SELECT v.seen_on, SUM(o.amount) ${J} GROUP BY v.seen_on`, /visits\.columns\.seen_on/],
+  [MEDIA, `SELECT v.campaign, o.member, COUNT(*) ${J} GROUP BY v.campaign, o.member`, /rule: orders\.rules\.overlapDisclosure/],
+  [SHOP, `SELECT v.campaign, SUM(o.amount), SUM(v.campaign_len) ${J} GROUP BY v.campaign`, /no column visits\.campaign_len/],
 ];
 
 describe('the query language through two node processes, against the plaintext oracle', () => {

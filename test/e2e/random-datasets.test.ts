@@ -296,7 +296,9 @@ describe('random datasets, both members receive results', () => {
         // The join key is never a dimension.
         [B, 'SELECT s.email, COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.email', 's_mixed.rules.dimensions'],
         // Aggregate columns from both tables: the privacy model has one aggregating member.
-        [A, 'SELECT s.category, SUM(v.impressions) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.category', 'single-aggregator'],
+        [A, 'SELECT SUM(s.amount), SUM(v.impressions) FROM s_mixed s JOIN v_mixed v ON s.email = v.email', 'single-aggregator'],
+        // GROUP BY the partner's column (SPEC §4.6) takes its labels from the manifest, which declares none here.
+        [A, 'SELECT s.category, SUM(v.impressions) FROM s_mixed s JOIN v_mixed v ON s.email = v.email GROUP BY s.category', 's_mixed.columns.category.values'],
         // An OR across the two tables: neither owner could evaluate it on its own rows before PSI.
         [B, "SELECT COUNT(*) FROM s_mixed s JOIN v_mixed v ON s.email = v.email WHERE s.category = 'books' OR v.campaign = 'spring'", 'privacy-model.one-table-per-or'],
       ] as const;

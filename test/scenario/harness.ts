@@ -19,10 +19,10 @@ import { AggregatorSession } from '../../src/session/aggregator.js';
 import { completeBlinds } from '../support/local-driver.js';
 import { PartnerSession } from '../../src/session/partner.js';
 import type { Outcome, Step } from '../../src/session/step.js';
-import type { QueryPlan } from '../../src/query/plan.js';
+import { ownDimensions, type QueryPlan } from '../../src/query/plan.js';
 import { plan, type Collaboration } from '../support/collaboration.js';
 import type { Dataset } from '../support/datasets.js';
-import { aggregateMatched, distinctKeys } from '../support/memory-tables.js';
+import { aggregateMatched, aggregateMatchedParts, distinctKeys, partKeys } from '../support/memory-tables.js';
 import { decodeFrame, encodeFrame } from '../../src/wire/codec.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -73,6 +73,7 @@ export interface ScenarioOptions {
 export interface PartyStep {
   readonly send: readonly SessionMessage[];
   readonly aggregate?: readonly number[] | 'all';
+  readonly parts?: readonly number[];
   readonly outcome?: Outcome;
 }
 
@@ -88,10 +89,13 @@ export interface Party {
   readonly secret: QuerySecret;
   /** A copy of the scalar taken before the machine saw it (tests recompute blinded values with it). */
   readonly secretBytes: Uint8Array;
-  /** Own distinct normalised keys, in the order they were fed. */
+  /** Own distinct normalised keys, in the order they were fed (a partner's in parts: of each part, part by part). */
   readonly keys: readonly string[];
-  /** Own key batches not yet fed; ownEnd follows the last. */
-  pendingBatches: string[][];
+  /** SPEC §4.6: a partner's set in parts, the keys of each, and a copy of each part's secret. */
+  readonly parts?: readonly (readonly string[])[];
+  readonly partSecretBytes?: readonly Uint8Array[];
+  /** Own key batches not yet fed (each of one part); ownEnd follows the last. */
+  pendingBatches: { readonly part: number; readonly keys: string[] }[];
   ownEnded: boolean;
   readonly received: SessionMessage[];
   readonly sent: SessionMessage[];
@@ -99,8 +103,9 @@ export interface Party {
   readonly steps: PartyStep[];
   /** Messages the driver would no longer read because this party had its outcome already. */
   readonly unread: SessionMessage[];
-  /** The aggregator's `aggregate` request (matched own key indices) and the driver's answer. */
+  /** The aggregator's `aggregate` request (matched own key indices, and the partner's part of each) and the driver's answer. */
   matchedIndices?: readonly number[];
+  matchedParts?: readonly number[];
   aggregatesGiven?: readonly GroupAggregate[];
   outcome?: Outcome;
   /** A frame refused before it reached the machine (decodeFrame), as PeerConnection would report it. */
@@ -132,12 +137,16 @@ export class Scenario {
     const make = (role: Role, member: string, peer: string, plan: QueryPlan): Party => {
       const secretBytes = randomBytes(32);
       const secret = QuerySecret.fromBytes(secretBytes);
-      const params = { queryId: this.queryId, plan, self: member, peer, group: this.group, secret };
       const side = role === 'P' ? plan.aggregator : plan.others[0]!;
-      const keys = distinctKeys(side, o.data);
+      const groups = role === 'Q' && plan.mode === 'aggregate' ? plan.partnerGroups : undefined;
+      const parts = groups ? partKeys(side, groups.positions.map((i) => plan.groupBy[i]!), groups.labels, o.data) : [distinctKeys(side, o.data)];
+      const partSecretBytes = groups ? groups.labels.map(() => randomBytes(32)) : undefined;
+      const params = { queryId: this.queryId, plan, self: member, peer, group: this.group, secret, ...(partSecretBytes ? { partSecrets: partSecretBytes.map((b) => QuerySecret.fromBytes(b)) } : {}) };
       const size = o.batchKeys ?? 16;
-      const pendingBatches: string[][] = [];
-      for (let i = 0; i < keys.length; i += size) pendingBatches.push(keys.slice(i, i + size));
+      const pendingBatches: { part: number; keys: string[] }[] = [];
+      parts.forEach((keys, part) => {
+        for (let i = 0; i < keys.length; i += size) pendingBatches.push({ part, keys: keys.slice(i, i + size) });
+      });
       return {
         role,
         member,
@@ -145,7 +154,8 @@ export class Scenario {
         machine: role === 'P' ? new AggregatorSession(params) : new PartnerSession(params),
         secret,
         secretBytes: Uint8Array.from(secretBytes),
-        keys,
+        keys: parts.flat(),
+        ...(groups ? { parts, partSecretBytes: partSecretBytes!.map((b) => Uint8Array.from(b)) } : {}),
         pendingBatches,
         ownEnded: false,
         received: [],
@@ -187,7 +197,7 @@ export class Scenario {
     const p = this.party(role);
     if (p.ownEnded || p.outcome) return false;
     const batch = p.pendingBatches.shift();
-    if (batch) this.apply(p, this.complete(p, p.machine.ownHashed(this.hash(batch))));
+    if (batch) this.apply(p, this.complete(p, p.machine.ownHashed(this.hash(batch.keys), batch.part)));
     else {
       p.ownEnded = true;
       this.apply(p, this.complete(p, p.machine.ownEnd()));
@@ -299,7 +309,14 @@ export class Scenario {
       if (!(machine instanceof AggregatorSession)) throw new Error('aggregate request from the partner');
       if (step.aggregate === 'all') throw new Error('a two-party aggregator aggregates its matched rows only');
       p.matchedIndices = step.aggregate;
-      const honest = aggregateMatched(p.plan.aggregator, p.plan.groupBy, p.plan, step.aggregate.map((i) => p.keys[i]!), this.options.data);
+      const partner = p.plan.mode === 'aggregate' ? p.plan.partnerGroups : undefined;
+      let honest: GroupAggregate[];
+      if (partner) {
+        if (!step.parts) throw new Error('matched keys without their parts');
+        p.matchedParts = step.parts;
+        const matched = step.aggregate.map((i, at) => [p.keys[i]!, step.parts![at]!] as const);
+        honest = aggregateMatchedParts(p.plan.aggregator, ownDimensions(p.plan), p.plan, matched, partner, this.options.data);
+      } else honest = aggregateMatched(p.plan.aggregator, p.plan.groupBy, p.plan, step.aggregate.map((i) => p.keys[i]!), this.options.data);
       const given = this.options.aggregates ? this.options.aggregates(honest) : honest;
       p.aggregatesGiven = given;
       this.apply(p, this.complete(p, machine.aggregates(given)));

@@ -112,7 +112,7 @@ describe('planQuery refusals, one per rule', () => {
       countColumns: ['category', 'items'],
     });
     // COUNT(t.c) reads t.c's values: it is an aggregated column like SUM's, so single-aggregator holds.
-    await expectRule(`SELECT a.category, COUNT(p.impressions) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', /all of them from one table/);
+    await expectRule(`SELECT SUM(a.amount), COUNT(p.impressions) ${JOIN}`, manifest, ADVERTISER, 'privacy-model.single-aggregator', /all of them from one table/);
   });
 
   it('COUNT(DISTINCT c) of anything but a join key; the join key of either table counts the matched people', async () => {
@@ -130,11 +130,25 @@ describe('planQuery refusals, one per rule', () => {
     await expectRule('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.category', manifest, PUBLISHER, 'advertiser.joinKey', 'advertiser.email', /advertiser cannot be joined on category/);
   });
 
-  it('GROUP BY, SUM or AVG drawing on both tables (privacy-model.single-aggregator)', async () => {
+  it('SUM, AVG or COUNT(column) drawing on both tables (privacy-model.single-aggregator)', async () => {
     const allowed = /all of them from one table, the aggregating member's/;
-    await expectRule(`SELECT a.category, SUM(p.impressions) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', allowed, /come from more than one table/);
-    await expectRule(`SELECT p.campaign, a.category, COUNT(*) ${JOIN} GROUP BY p.campaign, a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', allowed);
+    await expectRule(`SELECT a.category, SUM(a.amount), SUM(p.impressions) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'privacy-model.single-aggregator', allowed, /read columns of more than one table/);
     await expectRule(`SELECT SUM(a.amount), AVG(p.impressions) ${JOIN}`, manifest, PUBLISHER, 'privacy-model.single-aggregator', allowed);
+  });
+
+  it('GROUP BY the partner\'s dimension (SPEC §4.6): its grant names the aggregating member and lists the column among its filters, which declares its values', async () => {
+    // SUM(p.impressions) makes the publisher the aggregating member; the advertiser grants it nothing.
+    await expectRule(`SELECT a.category, SUM(p.impressions) ${JOIN} GROUP BY a.category`, manifest, ADVERTISER, 'advertiser.rules.overlapDisclosure', /COUNT\(\*\) without GROUP BY/);
+    // The publisher grants the advertiser its campaign, but the manifest does not say which campaigns exist.
+    await expectRule(`SELECT p.campaign, SUM(a.amount) ${JOIN} GROUP BY p.campaign`, manifest, ADVERTISER, 'publisher.columns.campaign.values', 'values for campaign in the manifest', /over the partner's table publisher needs every group known from the manifest/);
+    const declared = buildCollaboration({ campaignValues: ['spring', 'summer'] }).manifest;
+    await expect(plan(`SELECT p.campaign, a.category, SUM(a.amount) ${JOIN} GROUP BY p.campaign, a.category`, declared, ADVERTISER)).resolves.toMatchObject({
+      mode: 'aggregate',
+      partnerGroups: { positions: [0], labels: [['spring'], ['summer'], [null]], perKey: 3 },
+    });
+    // A grant without campaign among its filters allows the join, not the grouping.
+    const bare = buildCollaboration({ campaignValues: ['spring', 'summer'], overlapDisclosure: { publisher: [ADVERTISER] } }).manifest;
+    await expectRule(`SELECT p.campaign, SUM(a.amount) ${JOIN} GROUP BY p.campaign`, bare, ADVERTISER, 'publisher.rules.overlapDisclosure', 'no GROUP BY over publisher', /for each value of campaign/);
   });
 
   it('aggregate mode over a table whose partner has not granted overlap disclosure; COUNT(*) alone runs as count-only', async () => {

@@ -24,6 +24,8 @@ export interface ManifestOptions {
   readonly collaborationId?: string;
   /** Declared values of the advertiser's category (needed to GROUP BY it under a privacy policy). */
   readonly categoryValues?: readonly string[];
+  /** Declared values of the publisher's campaign (needed to GROUP BY it as the partner's dimension, SPEC §4.6). */
+  readonly campaignValues?: readonly string[];
   /** A differential-privacy policy per table (none by default). */
   readonly privacy?: { readonly publisher?: PrivacyPolicy; readonly advertiser?: PrivacyPolicy };
 }
@@ -42,7 +44,7 @@ export function publisherTable(o: ManifestOptions = {}): Table {
     owner: PUBLISHER,
     columns: [
       { name: 'email', type: 'string' },
-      { name: 'campaign', type: 'string' },
+      o.campaignValues ? { name: 'campaign', type: 'string', values: [...o.campaignValues] } : { name: 'campaign', type: 'string' },
       { name: 'impressions', type: 'integer', min: 0, max: 1_000_000 },
       { name: 'region', type: 'string' },
     ],

@@ -10,7 +10,7 @@ import type { Machine, Step } from '../../src/session/step.js';
 export function completeBlinds(machine: Machine, step: Step, group: GroupBackend): Step {
   const send = [...step.send];
   const requests = [...(step.blind ?? [])];
-  let { aggregate, outcome } = step;
+  let { aggregate, parts, outcome } = step;
   while (requests.length > 0 && !outcome) {
     const { points, secret, padding } = requests.shift()!;
     let next: Step;
@@ -23,7 +23,8 @@ export function completeBlinds(machine: Machine, step: Step, group: GroupBackend
     send.push(...next.send);
     requests.push(...(next.blind ?? []));
     aggregate ??= next.aggregate;
+    parts ??= next.parts;
     outcome ??= next.outcome;
   }
-  return { send, ...(aggregate ? { aggregate } : {}), ...(outcome ? { outcome } : {}) };
+  return { send, ...(aggregate ? { aggregate } : {}), ...(parts ? { parts } : {}), ...(outcome ? { outcome } : {}) };
 }

@@ -3,7 +3,8 @@ import type { Dimension, NumericExpression } from '../../src/query/ast.js';
 import { valueTotals } from '../../scripts/plaintext/aggregates.js';
 import { keyedRows } from '../../scripts/plaintext/rows.js';
 import { vectorOf, type VectorShape } from '../../src/query/group-vector.js';
-import type { TableSide } from '../../src/query/plan.js';
+import { interleaveLabels, type PartnerGroups, type TableSide } from '../../src/query/plan.js';
+import { dimensionLabel } from '../../scripts/plaintext/dimensions.js';
 import type { GroupAggregate } from '../../src/query/result.js';
 import type { Dataset, Row } from './datasets.js';
 
@@ -15,6 +16,30 @@ import type { Dataset, Row } from './datasets.js';
 /** Distinct normalised keys of the filtered side, in first-seen order: what the machine is fed. */
 export function distinctKeys(side: TableSide, data: Dataset): string[] {
   return [...new Set(keyedRows(side.table, data[side.table.name] ?? [], side.filters).map((r) => r.key))];
+}
+
+/**
+ * TableStore.hashedPartKeys's parts (SPEC §4.6), without a policy's cap: part i holds the distinct keys of the
+ * partner's filtered rows whose dimensions' labels are `labels[i]`, in first-seen order.
+ */
+export function partKeys(side: TableSide, dimensions: readonly Dimension[], labels: readonly (readonly unknown[])[], data: Dataset): string[][] {
+  const parts = labels.map(() => new Set<string>());
+  const index = new Map(labels.map((l, i) => [JSON.stringify(l), i]));
+  for (const { row, key } of keyedRows(side.table, data[side.table.name] ?? [], side.filters)) {
+    const at = index.get(JSON.stringify(dimensions.map((d) => dimensionLabel(row, d, side.table))));
+    if (at !== undefined) parts[at]!.add(key);
+  }
+  return parts.map((p) => [...p]);
+}
+
+/** TableStore.aggregateMatched with the partner's parts (SPEC §4.6): each part's matched keys grouped on their own. */
+export function aggregateMatchedParts(side: TableSide, own: readonly Dimension[], columns: readonly string[] | VectorShape, matched: readonly (readonly [string, number])[], partner: PartnerGroups, data: Dataset): GroupAggregate[] {
+  const width = own.length + partner.positions.length;
+  return partner.labels.flatMap((labels, part) => {
+    const keys = matched.filter(([, p]) => p === part).map(([k]) => k);
+    if (keys.length === 0) return [];
+    return aggregateMatched(side, own, columns, keys, data).map((g) => ({ labels: interleaveLabels(g.labels, labels, partner.positions, width), values: g.values }));
+  });
 }
 
 /**

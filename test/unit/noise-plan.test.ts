@@ -778,19 +778,21 @@ function demoManifest(): Manifest {
   return ManifestSchema.parse({ ...base, tables: DEMO_TABLES });
 }
 
-describe('the demo (scripts/demo.ts): its DP query states a count interval of at most ±45', () => {
-  it('Laplace (the default accounting for ε = 1 of 10), k = 2 (ROWS, the sum), and COUNT(*) within ±45 at 95%', async () => {
+describe('the demo (scripts/demo.ts): its DP query per campaign and category states a count interval of at most ±75', () => {
+  it('Laplace (the default accounting for ε = 1 of 10), k = 2 (ROWS, the sum), two campaigns per person, and COUNT(*) within ±75 at 95%', async () => {
     const q = await plan(DEMO_DP_SQL, demoManifest(), ADVERTISER);
+    // The WHERE leaves two of the campaigns' labels (SPEC §4.6): a person's 4 rows count in up to 2 of them.
+    expect(q.mode === 'aggregate' && q.partnerGroups).toMatchObject({ labels: [['spring'], ['summer']], perKey: 2 });
     const noise = noisePlan(q, shareHolders(q))!;
     expect(noise.holders).toBe(2);
     expect(noise.privacy.mechanism).toBe('laplace');
-    // amount in [-100, 600] at scale 2: 60,000 units x 4 rows; ε·9/10 over k = 2: scale = sensitivity x 20/9.
+    // amount in [-100, 600] at scale 2: 60,000 units x 4 rows x 2 campaigns; ε·9/10 over k = 2: scale = sensitivity x 20/9.
     expect(calibration(noise)).toEqual([
-      [ROWS, 4n, r(80n, 9n)],
-      [2, 240_000n, r(4_800_000n, 9n)],
+      [ROWS, 8n, r(160n, 9n)],
+      [2, 480_000n, r(9_600_000n, 9n)],
     ]);
-    expect(noise.padding).toMatchObject({ mechanism: { kind: 'laplace', scale: r(10n) }, tables: [ADVERTISER] });
-    expect(errorBound(noise, ROWS)).toBeLessThanOrEqual(45n);
+    expect(noise.padding).toMatchObject({ mechanism: { kind: 'laplace', scale: r(20n) }, tables: [ADVERTISER] });
+    expect(errorBound(noise, ROWS)).toBeLessThanOrEqual(75n);
   });
 });
 
