@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Table } from '../src/manifest/schema.js';
+import { joinKeysOf, type Table } from '../src/manifest/schema.js';
 import { spawnSync } from 'node:child_process';
 import { formatResult, formatTable } from '../src/cli/table.js';
 import { generateDemoData } from './demo-data.js';
@@ -126,7 +126,8 @@ async function compare(asker: string, nodeDir: string, sql: string, pooled: Tabl
 function capEffect(rows: TableData, table: Table): string {
   const perKey = new Map<string, number>();
   for (const r of rows[table.name] as readonly Record<string, unknown>[]) {
-    const k = normalizeKey(r[table.joinKey.column] as string | null, table.joinKey.normalization);
+    const [key] = joinKeysOf(table);
+    const k = normalizeKey(r[key!.column] as string | null, key!.normalization);
     if (k) perKey.set(k, (perKey.get(k) ?? 0) + 1);
   }
   const over = [...perKey.values()].filter((n) => n > MAX_ROWS_PER_KEY);

@@ -46,8 +46,9 @@ export class RuleViolation extends CleanroomError {
   readonly rule: string;
   readonly allowed: string;
 
-  constructor(rule: string, problem: string, allowed: string) {
-    super('RULE_VIOLATION', `${problem} (rule: ${rule}; allowed: ${allowed})`);
+  /** `dataDependent`: the refusal tells of this node's own data, so a peer gets only the code (forPeer). */
+  constructor(rule: string, problem: string, allowed: string, options: { dataDependent?: boolean } = {}) {
+    super('RULE_VIOLATION', `${problem} (rule: ${rule}; allowed: ${allowed})`, options);
     this.rule = rule;
     this.allowed = allowed;
   }

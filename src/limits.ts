@@ -33,6 +33,12 @@ export const MAX_LABEL_CHARS = 1000;
  */
 export const MAX_PARTNER_GROUPS = 32;
 
+/**
+ * Join key columns one table may declare (SPEC §4.7): a person is matched on an email, a phone, a customer number, or
+ * a compound of them; each alternative of a query's OR is one more PSI set per row.
+ */
+export const MAX_JOIN_KEYS = 4;
+
 /** Tables (each of a different member) one query may join: every set is blinded once by every member. */
 export const MAX_QUERY_TABLES = 8;
 

@@ -7,7 +7,7 @@ import { shownRows } from './after-release.js';
 import { conditionTable } from './conditions.js';
 import { compareLabelRows, dimensionLabel, dimensionTableOf, labelOrder, sameDimension } from './dimensions.js';
 import { groupTotals, type GroupTotals } from './groups.js';
-import { keyedRows, keySet, type KeyedRow, type Row } from './rows.js';
+import { keyedRows, keySet, type JoinedOn, type KeyedRow, type Row } from './rows.js';
 import { averageText, decimalText, type Cell } from './values.js';
 
 /**
@@ -76,12 +76,20 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   // Every SUM, AVG and COUNT(t.c) column is of one table, whose rows are counted (with COUNT alone, the first GROUP BY
   // dimension's); a federated table is always that one. GROUP BY may name the other table of two (SPEC §4.6).
   const firstValue = [...summed.map((c) => c.table), ...counted.map((c) => c.table), ...computed.map(aggregateTable), ...query.groupBy.map(dimensionTableOf)][0];
-  const valued = joined.find((t) => t.holders) ?? (firstValue !== undefined ? table(firstValue) : undefined);
+  // SPEC §4.7: a join on alternative keys counts the first table's rows, each once when any of its keys matches.
+  const alternatives = query.joins.some((j) => j.combine === 'or' && j.pairs.length > 1);
+  const valued = joined.find((t) => t.holders) ?? (firstValue !== undefined ? table(firstValue) : alternatives ? joined[0] : undefined);
   const mode = valued?.holders ? 'federated' : valued ? 'aggregate' : 'count-only';
   const minDistinctKeys = Math.max(...joined.map((t) => t.rules.minDistinctKeys));
   const columns = query.select.map((i) => i.name);
   const outputs = query.select.map((i): OutputKind => (i.kind === 'dimension' ? 'dimension' : i.aggregate.fn === 'count-values' || i.aggregate.fn === 'count-distinct' ? 'count' : i.aggregate.fn));
-  const keysOf = (t: Table) => keySet(t, partsOf(t, data).flat(), filters(t));
+  // How the query's one ON keys each table; a join of three or more, or none, uses each table's first join key.
+  const onOf = (t: Table): JoinedOn | undefined => {
+    const [j] = query.joins;
+    if (query.joins.length !== 1 || !j) return undefined;
+    return { columns: j.pairs.map((p) => (p.left.table === t.name ? p.left : p.right).column), combine: j.combine };
+  };
+  const keysOf = (t: Table) => keySet(t, partsOf(t, data).flat(), filters(t), onOf(t));
 
   if (!valued) {
     const [first, ...rest] = joined.map(keysOf);
@@ -100,7 +108,7 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   const partnerAt = groupBy.flatMap((d, i) => (dimensionTableOf(d) !== valued.name ? [i] : []));
   const ownDims = groupBy.filter((_, i) => !partnerAt.includes(i));
   const partner = partnerAt.length > 0 ? tableOf(groupBy[partnerAt[0]!]!) : undefined;
-  const partnerLabels = partner && labelsByKey(partner, partsOf(partner, data).flat(), filters(partner), partnerAt.map((i) => groupBy[i]!));
+  const partnerLabels = partner && labelsByKey(partner, partsOf(partner, data).flat(), filters(partner), partnerAt.map((i) => groupBy[i]!), onOf(partner));
   const withPartner = (own: readonly Cell[], partner: readonly Cell[]) => {
     let [o, q] = [0, 0];
     return groupBy.map((_, i) => (partnerAt.includes(i) ? partner[q++]! : own[o++]!));
@@ -123,7 +131,7 @@ function releasedAnswer(query: Query, tables: readonly Table[], data: TableData)
   // Each group's matched rows, by its labels (all holders' parts together), for the aggregates computed from rows.
   const groupRows = new Map<string, Row[]>();
   const perPart = partsOf(valued, data).map((rows) => {
-    const matched = keyedRows(valued, rows, filters(valued)).filter((r) => others.every((s) => s.has(r.key)));
+    const matched = keyedRows(valued, rows, filters(valued), onOf(valued)).filter((r) => others.every((s) => r.keys.some((k) => s.has(k))));
     if (computed.length > 0) {
       for (const r of matched) {
         for (const g of totalsOf([r])) {
@@ -218,9 +226,9 @@ function merge(parts: readonly GroupTotals[][]): Merged[] {
 }
 
 /** Per key of `t`'s filtered rows, its distinct label tuples under `dims`, by their JSON. */
-function labelsByKey(t: Table, rows: readonly Row[], filters: Query['where'], dims: Query['groupBy']): Map<string, Map<string, Cell[]>> {
+function labelsByKey(t: Table, rows: readonly Row[], filters: Query['where'], dims: Query['groupBy'], on: JoinedOn | undefined): Map<string, Map<string, Cell[]>> {
   const out = new Map<string, Map<string, Cell[]>>();
-  for (const { row, key } of keyedRows(t, rows, filters)) {
+  for (const { row, key } of keyedRows(t, rows, filters, on)) {
     const labels = dims.map((d) => dimensionLabel(row, d, t));
     const m = out.get(key) ?? new Map<string, Cell[]>();
     m.set(JSON.stringify(labels), labels);

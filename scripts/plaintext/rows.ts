@@ -1,4 +1,4 @@
-import type { Normalization, Table } from '../../src/manifest/schema.js';
+import { joinKeysOf, type Normalization, type Table } from '../../src/manifest/schema.js';
 import type { Condition } from '../../src/query/ast.js';
 import { conditionTruth } from './conditions.js';
 import { lowerText } from './text-functions.js';
@@ -12,8 +12,19 @@ export type Row = Readonly<Record<string, Cell>>;
 
 export interface KeyedRow {
   readonly row: Row;
-  /** The normalised join key: never NULL, never empty. */
+  /** The normalised join key (a compound's encoding; with alternatives, the first present): never NULL, never empty. */
   readonly key: string;
+  /** The keys the row matches on: its key, or with alternatives each one present, tagged with its position. */
+  readonly keys: readonly string[];
+}
+
+/**
+ * How a query joins a table (SPEC §4.7): its key columns in the order of the ON's equalities, one compound key or
+ * alternatives; its first join key when the query names none.
+ */
+export interface JoinedOn {
+  readonly columns: readonly string[];
+  readonly combine: 'and' | 'or';
 }
 
 const ASCII_WHITESPACE_AT_ENDS = /^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g;
@@ -36,16 +47,28 @@ export function normalizeKey(v: Cell, normalization: Normalization): string | nu
   }
 }
 
-/** The rows for which every filter is true and with a usable key (not NULL, not empty once normalised), with that key. */
-export function keyedRows(table: Table, rows: readonly Row[], filters: readonly Condition[]): KeyedRow[] {
+/**
+ * The rows for which every filter is true and with a usable key (not NULL, not empty once normalised), with that key.
+ * A compound key is its parts, each `<UTF-8 bytes>:<value>`, and unusable when one part is; alternative i is
+ * `<i>:<value>`, a row usable when one is.
+ */
+export function keyedRows(table: Table, rows: readonly Row[], filters: readonly Condition[], on?: JoinedOn): KeyedRow[] {
+  const specs = (on?.columns ?? [joinKeysOf(table)[0]!.column]).map((c) => joinKeysOf(table).find((k) => k.column === c)!);
   return rows.flatMap((row) => {
     if (!filters.every((f) => conditionTruth(row, f, table) === true)) return [];
-    const key = normalizeKey(row[table.joinKey.column] ?? null, table.joinKey.normalization);
-    return key === null || key === '' ? [] : [{ row, key }];
+    const parts = specs.map((k) => normalizeKey(row[k.column] ?? null, k.normalization) ?? '');
+    if (parts.length === 1) return parts[0] === '' ? [] : [{ row, key: parts[0]!, keys: [parts[0]!] }];
+    if (on?.combine !== 'or') {
+      if (parts.some((p) => p === '')) return [];
+      const key = parts.map((p) => `${Buffer.byteLength(p, 'utf8')}:${p}`).join('');
+      return [{ row, key, keys: [key] }];
+    }
+    const keys = parts.flatMap((p, i) => (p === '' ? [] : [`${i}:${p}`]));
+    return keys.length === 0 ? [] : [{ row, key: keys[0]!, keys }];
   });
 }
 
-/** The distinct normalised keys of the filtered rows, in the order they first appear. */
-export function keySet(table: Table, rows: readonly Row[], filters: readonly Condition[] = []): Set<string> {
-  return new Set(keyedRows(table, rows, filters).map((r) => r.key));
+/** The distinct normalised keys the filtered rows match on, in the order they first appear. */
+export function keySet(table: Table, rows: readonly Row[], filters: readonly Condition[] = [], on?: JoinedOn): Set<string> {
+  return new Set(keyedRows(table, rows, filters, on).flatMap((r) => r.keys));
 }

@@ -1,5 +1,5 @@
 import { amountText } from '../dp/accounting.js';
-import { holdersOf, type Column, type Table } from '../manifest/schema.js';
+import { holdersOf, joinKeysOf, type Column, type Table } from '../manifest/schema.js';
 import { accountingOf, tableBudget } from '../query/privacy-plan.js';
 import type { ColumnView } from './api.js';
 
@@ -9,8 +9,8 @@ export function describeRules(t: Table): string[] {
   const list = (xs: readonly string[]) => (xs.length === 0 ? 'none' : xs.join(', '));
   const lines = [
     `May be aggregated: COUNT(*) always${r.aggregations.map((a) => `; ${a.functions.map((f) => f.toUpperCase()).join(' and ')} of ${a.column}`).join('')}.`,
-    `May be filtered (WHERE) and grouped (GROUP BY) by: ${list(r.dimensions)}. The join key ${t.joinKey.column} never.`,
-    `Joined on ${t.joinKey.column}, normalised as ${t.joinKey.normalization}.`,
+    `May be filtered (WHERE) and grouped (GROUP BY) by: ${list(r.dimensions)}. The join keys never.`,
+    `Joined on ${joinKeysOf(t).map((k) => `${k.column}, normalised as ${k.normalization}`).join('; or ')}.`,
     `Every released row rests on at least ${r.minDistinctKeys} distinct join keys; smaller groups are dropped before any value is opened.`,
   ];
   if (r.overlapDisclosure.length === 0) lines.push('No member may learn which of its own keys are in this table.');
@@ -39,7 +39,7 @@ export function describePrivacy(t: Table): string[] | undefined {
 
 export function describeColumn(t: Table, c: Column): ColumnView {
   const parts: string[] = [];
-  if (c.name === t.joinKey.column) parts.push('join key');
+  if (joinKeysOf(t).some((k) => k.column === c.name)) parts.push('join key');
   if (c.type === 'integer') parts.push(`from ${c.min} to ${c.max}`);
   if (c.type === 'decimal') parts.push(`from ${c.min} to ${c.max}, ${c.scale} decimal place(s)`);
   if ((c.type === 'date' || c.type === 'timestamp') && (c.min !== undefined || c.max !== undefined)) {

@@ -9,7 +9,7 @@ import type { Condition, Dimension, Literal } from '../query/ast.js';
 import { dimensionColumns, dimensionTable } from '../query/dimension.js';
 import { columnsOf } from '../query/condition.js';
 import { vectorColumns, vectorSelectSql, type VectorShape } from '../query/group-vector.js';
-import { interleaveLabels, type PartnerGroups, type TableSide } from '../query/plan.js';
+import { alternativesOf, interleaveLabels, sideKey, type PartnerGroups, type TableSide } from '../query/plan.js';
 import type { CheckedTable } from './checked-table.js';
 import { sourceName, type TableSource } from './table-source.js';
 import { DataInvalid, problemList } from './data-problem.js';
@@ -19,7 +19,7 @@ import { PostgresReader } from './postgres-reader.js';
 import { changedDuringQuery, type ReaderHost, type TableReader, type TableReport } from './table-reader.js';
 import { dimensionSql } from './dimension-sql.js';
 import { conditionSql, duckdbLiteralSql, duckdbPredicateSql } from './filter-sql.js';
-import { normalizedKeySql } from './normalize.js';
+import { alternativeColumn, sideKeySql } from './normalize.js';
 import { quoteIdent } from './sql-text.js';
 
 /**
@@ -51,7 +51,7 @@ export type { TableReport } from './table-reader.js';
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
 export function usedColumns(side: TableSide, groupBy: readonly Dimension[] = [], columns: readonly string[] | VectorShape = []): string[] {
   const grouped = groupBy.flatMap(dimensionColumns).map((c) => c.column);
-  return [...new Set([side.table.joinKey.column, ...side.filters.flatMap(columnsOf), ...grouped, ...vectorColumns(shapeOf(columns))])];
+  return [...new Set([...sideKey(side).columns.map((k) => k.column), ...side.filters.flatMap(columnsOf), ...grouped, ...vectorColumns(shapeOf(columns))])];
 }
 
 /** The group vector's shape: the summed columns alone, or the whole shape (summed and counted columns). */
@@ -261,7 +261,7 @@ export class TableStore {
     const keys = quoteIdent(`side_keys_${randomBytes(8).toString('hex')}`);
     try {
       const { sql, params } = keySetSql(side, checked.relation(usedColumns(side)));
-      await conn.run(`CREATE TEMP TABLE ${keys} AS SELECT DISTINCT nk FROM (${sql})`, params);
+      await conn.run(`CREATE TEMP TABLE ${keys} AS ${distinctKeysSql(side, sql)}`, params);
       return { conn, keys, checked };
     } catch (err) {
       conn.closeSync();
@@ -302,7 +302,7 @@ export class TableStore {
       });
       appender.closeSync();
       const { sql, params } = keySetSql(side, relation);
-      const hits = `SELECT k.nk, m.part FROM (SELECT nk, row_number() OVER (ORDER BY ${saltedOrder('nk', params.length + 1)}) - 1 AS i FROM (SELECT DISTINCT nk FROM (${sql}))) k JOIN matched m ON k.i = m.i`;
+      const hits = `SELECT k.nk, m.part FROM (SELECT nk, row_number() OVER (ORDER BY ${saltedOrder('nk', params.length + 1)}) - 1 AS i FROM (${distinctKeysSql(side, sql)})) k JOIN matched m ON k.i = m.i`;
       const groups = await aggregate(conn, side, relation, groupBy, sumColumns, hits, maxRowsPerKey, order, partner !== undefined);
       if (!partner) return groups;
       // The part comes last among the labels: it stands for the partner's labels, at their GROUP BY positions.
@@ -430,7 +430,7 @@ async function aggregate(
   const grouping = grouped.length > 0 ? ` GROUP BY ${grouped.join(', ')} ORDER BY ${grouped.map((d) => `${d} NULLS LAST`).join(', ')}` : '';
   // The cap keeps a person's rows before they are counted in each part: each row then moves perKey parts at most.
   const cap = maxRowsPerKey === undefined ? '' : ` QUALIFY row_number() OVER (PARTITION BY nk ORDER BY random()) <= ${maxRowsPerKey}`;
-  const rows_ = hits === undefined ? `SELECT * FROM (${sql}) s${cap}` : `SELECT * FROM (${sql}) s WHERE nk IN (SELECT nk FROM (${hits}))${cap}`;
+  const rows_ = hits === undefined ? `SELECT * FROM (${sql}) s${cap}` : `SELECT * FROM (${sql}) s WHERE ${matchedSql(side, hits)}${cap}`;
   const from = byPart ? `(SELECT r.*, h.part AS ${PART} FROM (${rows_}) r JOIN (${hits}) h ON r.nk = h.nk)` : `(${rows_})`;
   const rows = (await conn.runAndReadAll(`SELECT ${select} FROM ${from}${grouping}`, params)).getRows();
   return rows.map((r) => ({
@@ -448,6 +448,8 @@ const PART = '"cleanroom part"';
  * a policy a key keeps `perKey` of its parts, drawn at random.
  */
 function partKeysSql(side: TableSide, relation: string, parts: KeyParts): { sql: string; params: DuckDBValue[] } {
+  // The planner refuses parts with alternative keys: a row would be in a part once per alternative.
+  if (alternativesOf(side) > 1) throw new CleanroomError('INTERNAL', 'the partner\'s parts of a join on alternative keys');
   const { sql, params, bind } = keySetSql(side, relation);
   const dims = parts.dimensions.map((d) => dimensionSql(d, side.table, bind));
   const label = (v: Cell) => {
@@ -477,10 +479,29 @@ function keySetSql(side: TableSide, relation: string): { sql: string; params: Du
       return duckdbPredicateSql(p, c, (lit) => bind(lit, c));
     }),
   );
-  const nk = normalizedKeySql(side.table.joinKey.column, side.table.joinKey.normalization);
+  const { nk, alternatives = [] } = sideKeySql(sideKey(side));
   const where = ['nk IS NOT NULL', "nk <> ''"];
-  const inner = `SELECT *, ${nk} AS nk FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
+  const keys = [`${nk} AS nk`, ...alternatives.map((a, i) => `${a} AS ${alternativeColumn(i)}`)].join(', ');
+  const inner = `SELECT *, ${keys} FROM ${relation}${conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : ''}`;
   return { sql: `SELECT * FROM (${inner}) WHERE ${where.join(' AND ')}`, params, bind };
+}
+
+/**
+ * The distinct keys a side brings to PSI, as `nk`, from the rows of keySetSql: its keys, or (SPEC §4.7) every
+ * alternative's tagged key of every row.
+ */
+function distinctKeysSql(side: TableSide, rows: string): string {
+  const n = alternativesOf(side);
+  if (n === 1) return `SELECT DISTINCT nk FROM (${rows})`;
+  const each = Array.from({ length: n }, (_, i) => `SELECT ${alternativeColumn(i)} AS nk FROM (${rows})`);
+  return `SELECT DISTINCT nk FROM (${each.join(' UNION ALL ')}) WHERE nk IS NOT NULL`;
+}
+
+/** The condition on a row of keySetSql that its key is among `hits` (SQL of `nk`): any alternative's, SPEC §4.7. */
+function matchedSql(side: TableSide, hits: string): string {
+  const n = alternativesOf(side);
+  if (n === 1) return `nk IN (SELECT nk FROM (${hits}))`;
+  return `(${Array.from({ length: n }, (_, i) => `${alternativeColumn(i)} IN (SELECT nk FROM (${hits}))`).join(' OR ')})`;
 }
 
 /** A dimension's value as its label: dimension-sql.ts computes every one but a column's, labelled by its type. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sumCouldWrap } from '../crypto/shares.js';
-import { MAX_TABLE_ROWS } from '../limits.js';
+import { MAX_JOIN_KEYS, MAX_TABLE_ROWS } from '../limits.js';
 import { instantOf } from './time-value.js';
 
 /** The share ring holds signed values up to 2^127 - 1 (src/crypto/shares.ts). */
@@ -96,6 +96,7 @@ export function isTime(c: Column): c is TimeColumn {
 }
 
 export const Normalization = z.enum(['exact', 'email', 'phone']);
+const JoinKeySpec = z.strictObject({ column: identifier, normalization: Normalization });
 
 export const AggregationRule = z.strictObject({
   column: identifier,
@@ -153,7 +154,11 @@ export const Table = z.strictObject({
    */
   holders: z.array(MemberId).min(2).optional(),
   columns: z.array(Column).min(1),
-  joinKey: z.strictObject({ column: identifier, normalization: Normalization }),
+  /**
+   * The columns queries may join on, each with its normalisation (SPEC §3): one, or several (SPEC §4.7), the first the
+   * one a plain join and the match report use when nothing else is named.
+   */
+  joinKey: z.union([JoinKeySpec, z.array(JoinKeySpec).min(1).max(MAX_JOIN_KEYS)]),
   rules: AnalysisRule,
 });
 
@@ -173,6 +178,12 @@ export type Member = z.infer<typeof Member>;
 export type Column = z.infer<typeof Column>;
 export type Table = z.infer<typeof Table>;
 export type Normalization = z.infer<typeof Normalization>;
+export type JoinKeySpec = z.infer<typeof JoinKeySpec>;
+
+/** A table's join keys, the first the default one (a manifest may write a single key without a list). */
+export function joinKeysOf(t: Pick<Table, 'joinKey'>): readonly JoinKeySpec[] {
+  return Array.isArray(t.joinKey) ? t.joinKey : [t.joinKey as JoinKeySpec];
+}
 export type PrivacyPolicy = z.infer<typeof PrivacyPolicy>;
 export type Manifest = z.infer<typeof ManifestBody>;
 
@@ -242,12 +253,17 @@ export const Manifest = ManifestBody.superRefine((m, ctx) => {
         }
       }
     });
-    const key = columns.get(t.joinKey.column);
-    if (!key) fail(at('joinKey'), `join key ${t.joinKey.column} is not a column of ${t.name}`);
-    else if (key.type !== 'string') fail(at('joinKey'), `join key ${t.name}.${key.name} must be a string column`);
+    const keys = joinKeysOf(t);
+    keys.forEach((k, ki) => {
+      const key = columns.get(k.column);
+      const where = Array.isArray(t.joinKey) ? at('joinKey', ki) : at('joinKey');
+      if (!key) fail(where, `join key ${k.column} is not a column of ${t.name}`);
+      else if (key.type !== 'string') fail(where, `join key ${t.name}.${key.name} must be a string column`);
+      if (keys.findIndex((x) => x.column === k.column) !== ki) fail(where, `join key ${t.name}.${k.column} is listed twice`);
+    });
     t.rules.dimensions.forEach((d, di) => {
       if (!columns.has(d)) fail(at('rules', 'dimensions', di), `dimension ${d} is not a column of ${t.name}`);
-      if (d === t.joinKey.column) fail(at('rules', 'dimensions', di), `the join key ${t.name}.${d} can never be a dimension`);
+      if (keys.some((k) => k.column === d)) fail(at('rules', 'dimensions', di), `the join key ${t.name}.${d} can never be a dimension`);
     });
     t.rules.aggregations.forEach((a, ai) => {
       const c = columns.get(a.column);

@@ -1,5 +1,5 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import type { Manifest, Table } from '../manifest/schema.js';
+import { joinKeysOf, type JoinKeySpec, type Manifest, type Table } from '../manifest/schema.js';
 import type { MatchView } from '../control/control-event.js';
 import type { Cell, QueryOutcome } from '../query/result.js';
 
@@ -7,16 +7,16 @@ import type { Cell, QueryOutcome } from '../query/result.js';
 export interface MatchDeps {
   readonly manifest: Manifest;
   readonly self: string;
-  /** This member's distinct normalised keys in `table`: its own data, counted on this node and never sent. */
-  readonly ownKeys: (table: Table) => Promise<number>;
+  /** This member's distinct normalised keys of one join key of `table`: its own data, counted here and never sent. */
+  readonly ownKeys: (table: Table, key: JoinKeySpec) => Promise<number>;
   /** Runs a query as if this node's user had submitted it: checked, audited and charged like any. */
   readonly query: (sql: string) => Promise<QueryOutcome>;
 }
 
 /**
- * The share of this member's keys in `table` that `partner` also holds, per join key against each table of the
- * partner's: the first thing a data partnership looks at. Each line is one count-only query (SPEC §4, §10.3), so it
- * reveals to anyone no more than that query does, and costs what it costs.
+ * The share of this member's keys in `table` that `partner` also holds, per join key against each join key of the
+ * partner's tables normalised the same way (SPEC §4.7): the first thing a data partnership looks at. Each line is one
+ * count-only query (SPEC §4, §10.3), so it reveals to anyone no more than that query does, and costs what it costs.
  */
 export async function matchReport(d: MatchDeps, table: string, partner: string): Promise<MatchView[]> {
   const own = d.manifest.tables.find((t) => t.name === table && t.owner === d.self && !t.holders);
@@ -29,10 +29,14 @@ export async function matchReport(d: MatchDeps, table: string, partner: string):
   }
   const theirs = d.manifest.tables.filter((t) => t.owner === partner && !t.holders);
   if (theirs.length === 0) throw new CleanroomError('QUERY_INVALID', `${partner} holds no table of its own to match against (a federated table's parts are never matched one by one)`);
-  const ownKeys = await d.ownKeys(own);
+  const pairs = joinKeysOf(own).flatMap((key) => theirs.flatMap((t) => joinKeysOf(t).filter((k) => k.normalization === key.normalization).map((k) => ({ key, t, partnerKey: k }))));
+  if (pairs.length === 0) throw new CleanroomError('QUERY_INVALID', `no join key of ${partner}'s tables is normalised as one of ${own.name}'s (${joinKeysOf(own).map((k) => `${k.column}: ${k.normalization}`).join(', ')}): no key of theirs can match one of yours`);
   const report: MatchView[] = [];
-  for (const t of theirs) {
-    const outcome = await d.query(`SELECT COUNT(*) FROM ${own.name} o JOIN ${t.name} p ON o.${own.joinKey.column} = p.${t.joinKey.column}`);
+  const counted = new Map<string, number>();
+  for (const { key, t, partnerKey } of pairs) {
+    const ownKeys = counted.get(key.column) ?? (await d.ownKeys(own, key));
+    counted.set(key.column, ownKeys);
+    const outcome = await d.query(`SELECT COUNT(*) FROM ${own.name} o JOIN ${t.name} p ON o.${key.column} = p.${partnerKey.column}`);
     if (outcome.kind !== 'result') {
       throw new RuleViolation('receivers', `${d.self} does not receive results in this collaboration, so its match counts went to ${outcome.receivers.join(', ')}`, `receivers: ${d.manifest.receivers.join(', ')}`);
     }
@@ -40,9 +44,9 @@ export async function matchReport(d: MatchDeps, table: string, partner: string):
     const interval = privacy?.intervals[0]?.[0];
     report.push({
       table: own.name,
-      key: own.joinKey.column,
+      key: key.column,
       partnerTable: t.name,
-      partnerKey: t.joinKey.column,
+      partnerKey: partnerKey.column,
       ownKeys,
       matched: count(rows[0]?.[0] ?? null),
       ...(interval ? { interval: [count(interval[0]), count(interval[1])] } : {}),

@@ -1,5 +1,5 @@
 import type { MatchView } from '../control/control-event.js';
-import type { Table } from '../manifest/schema.js';
+import type { JoinKeySpec, Table } from '../manifest/schema.js';
 import { matchReport } from './match-report.js';
 import type { Server } from 'node:http';
 import { AuditLog, DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
@@ -113,12 +113,12 @@ export class CleanroomNode {
 
   /** This member's match report of `table` against `partner`'s tables: one count-only query each (match-report.ts). */
   match(table: string, partner: string): Promise<MatchView[]> {
-    return matchReport({ manifest: this.manifest, self: this.memberId, ownKeys: (t) => this.ownKeys(t), query: (sql) => this.query(sql) }, table, partner);
+    return matchReport({ manifest: this.manifest, self: this.memberId, ownKeys: (t, k) => this.ownKeys(t, k), query: (sql) => this.query(sql) }, table, partner);
   }
 
   /** The distinct normalised keys of an own table, unfiltered: read for this node's operator, never sent. */
-  private async ownKeys(table: Table): Promise<number> {
-    const side = { table, filters: [] };
+  private async ownKeys(table: Table, key: JoinKeySpec): Promise<number> {
+    const side = { table, filters: [], key: { columns: [key], combine: 'and' as const } };
     try {
       return await this.store.distinctKeys(side);
     } finally {

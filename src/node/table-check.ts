@@ -1,6 +1,6 @@
 import { describeProblems } from '../data/data-problem.js';
 import type { TableReport, TableStore } from '../data/table-store.js';
-import type { Table } from '../manifest/schema.js';
+import { joinKeysOf, type Table } from '../manifest/schema.js';
 
 /** Every own table checked row by row, and what that means for the queries the node can serve. */
 export interface TablesChecked {
@@ -22,7 +22,7 @@ export interface TablesChecked {
  */
 export async function checkTables(store: TableStore, tables: readonly Table[]): Promise<TablesChecked> {
   const reports = await store.check(tables);
-  const unusable = reports.filter((r) => !r.database && r.problems.problems.some((p) => p.column === undefined || p.column === tableOf(tables, r.table).joinKey.column)).map((r) => r.table);
+  const unusable = reports.filter((r) => !r.database && r.problems.problems.some((p) => p.column === undefined || joinKeysOf(tableOf(tables, r.table)).some((k) => k.column === p.column))).map((r) => r.table);
   const lines = reports.map((r) =>
     r.problems.total === 0
       ? `table ${r.table} (${r.file}): ${r.rows ?? 0n} row(s), every row as the manifest declares`

@@ -92,7 +92,17 @@ export type SelectItem =
   | { readonly kind: 'dimension'; readonly dimension: Dimension; readonly name: string }
   | { readonly kind: 'aggregate'; readonly aggregate: Aggregate; readonly name: string }; // name: alias if given, else e.g. "category", "count", "count_amount", "count_distinct_email", "sum_amount", "avg_amount"; names must be unique
 
-export interface JoinCondition { readonly left: ColumnRef; readonly right: ColumnRef }
+/** One equality of a JOIN's ON: a column of a table joined before (`left`) and one of the table it joins (`right`). */
+export interface KeyPair { readonly left: ColumnRef; readonly right: ColumnRef }
+
+/**
+ * A JOIN's ON (SPEC §4.7): one equality; several under AND, one compound key whose parts are the pairs; or several
+ * under OR, alternative keys of which any one matching matches the row.
+ */
+export interface JoinCondition {
+  readonly pairs: readonly KeyPair[];
+  readonly combine: 'and' | 'or';
+}
 
 export interface Query {
   readonly select: readonly SelectItem[];

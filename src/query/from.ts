@@ -1,5 +1,6 @@
-import type { ColumnRef, JoinCondition } from './ast.js';
-import { child, describe, invalid, list, optionalChild, text, texts, type Node } from './tree.js';
+import { MAX_JOIN_KEYS } from '../limits.js';
+import type { ColumnRef, JoinCondition, KeyPair } from './ast.js';
+import { child, children, describe, invalid, list, optionalChild, text, texts, type Node } from './tree.js';
 
 const JOIN_FORM = 'FROM a JOIN b ON a.k = b.k [JOIN c ON a.k = c.k]';
 
@@ -111,11 +112,24 @@ function rejectSample(n: Node): void {
 }
 
 /**
- * One equality between a column of the table being joined and one of a table joined before it,
- * normalised so that `right` is the newly joined table's column.
+ * A JOIN's ON: equalities between a column of the table being joined and one of a table joined before it, each
+ * normalised so that `right` is the newly joined table's column; several under one AND (a compound key) or one OR
+ * (alternative keys), not mixed (SPEC §4.7).
  */
 function joinCondition(on: Node, scope: Scope, joined: readonly string[], table: string): JoinCondition {
-  const form = `JOIN ${table} ON x.k = ${table}.k, with x one of ${joined.join(', ')}`;
+  const form = `JOIN ${table} ON x.k = ${table}.k [AND x.k2 = ${table}.k2 ... | OR x.k2 = ${table}.k2 ...], with x one of ${joined.join(', ')}`;
+  const combine = on.type === 'CONJUNCTION_AND' ? 'and' : on.type === 'CONJUNCTION_OR' ? 'or' : undefined;
+  const equalities = combine ? children(on, 'children') : [on];
+  const pairs = equalities.map((e) => keyPair(e, scope, joined, table, form));
+  if (pairs.length > MAX_JOIN_KEYS) throw invalid(`a JOIN condition compares ${pairs.length} pairs of columns; at most ${MAX_JOIN_KEYS}`);
+  for (const [i, p] of pairs.entries()) {
+    if (pairs.findIndex((x) => x.left.table === p.left.table && x.left.column === p.left.column) !== i) throw invalid(`${p.left.table}.${p.left.column} is compared twice in one JOIN condition: ${form}`);
+  }
+  return { pairs, combine: combine ?? 'and' };
+}
+
+function keyPair(on: Node, scope: Scope, joined: readonly string[], table: string, form: string): KeyPair {
+  if (on.type === 'CONJUNCTION_AND' || on.type === 'CONJUNCTION_OR') throw invalid(`AND and OR cannot be mixed in a JOIN condition: ${form}`);
   if (on.type !== 'COMPARE_EQUAL') throw invalid(`${describe(on)} is not supported in a JOIN condition: ${form}`);
   const left = child(on, 'left');
   const right = child(on, 'right');

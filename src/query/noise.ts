@@ -4,7 +4,7 @@ import { div, mul, rational, sub, toNumber, toText, type Rational } from '../dp/
 import { gaussianSigma2 } from '../dp/zcdp.js';
 import { CleanroomError } from '../errors.js';
 import { MAX_ADDED_POINTS } from '../limits.js';
-import type { QueryPlan } from './plan.js';
+import { alternativesOf, type QueryPlan } from './plan.js';
 import type { PrivacyPlan } from './privacy-plan.js';
 import { KEYS, ROWS, releasedSlots, slotSensitivity } from './group-vector.js';
 import type { NoiseBounds } from './result.js';
@@ -68,7 +68,9 @@ export function noisePlan(plan: QueryPlan, holders: number): NoisePlan | undefin
   if (!privacy) return undefined;
   // A person counts in every part of a federated table it is in, and (SPEC §4.6) in each of up to perKey of the
   // partner's label groups: their rows move as many groups, and the partner's parts add up to its padded set.
-  const parts = plan.mode === 'federated' ? plan.holders.length : plan.mode === 'aggregate' ? (plan.partnerGroups?.perKey ?? 1) : 1;
+  // SPEC §4.7: joined on alternative keys, one person of either table moves the matching of as many of the other's
+  // people (one per key), and its set by as many keys.
+  const parts = plan.mode === 'federated' ? plan.holders.length : plan.mode === 'aggregate' ? (plan.partnerGroups?.perKey ?? 1) * alternativesOf(plan.aggregator) : 1;
   const gaussian = privacy.mechanism === 'gaussian';
   const sensitivity = (column: number) => slotSensitivity(plan, column, { maxRowsPerKey: privacy.maxRowsPerKey, parts });
   // The key sets a PSI peer sees the size of: those of the query's tables with a policy that run PSI.

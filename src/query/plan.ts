@@ -1,6 +1,6 @@
 import { CleanroomError, RuleViolation } from '../errors.js';
-import { MAX_GROUP_BY_COLUMNS, MAX_GROUP_WIDTH, MAX_PARTNER_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
-import { everyRowHasValue, overlapGrant, type Column, type Manifest, type Table } from '../manifest/schema.js';
+import { MAX_GROUPS, MAX_GROUP_BY_COLUMNS, MAX_GROUP_WIDTH, MAX_PARTNER_GROUPS, MAX_QUERY_TABLES, MAX_SUM_COLUMNS } from '../limits.js';
+import { everyRowHasValue, joinKeysOf, overlapGrant, type Column, type JoinKeySpec, type Manifest, type Table } from '../manifest/schema.js';
 import { afterReleasePlan, type AfterRelease } from './after-release-plan.js';
 import type { Aggregate, Cell, ColumnRef, Condition, Dimension, Literal, Predicate, Query, SelectItem, ValueFunction } from './ast.js';
 import { columnsOf, predicatesOf, tablesOf } from './condition.js';
@@ -18,6 +18,28 @@ export interface TableSide {
   readonly table: Table;
   /** The conjuncts of WHERE naming this table's columns, which its owner evaluates before PSI. */
   readonly filters: readonly Condition[];
+  /** The join key columns this side's rows are matched on (SPEC §4.7); the table's first join key when absent. */
+  readonly key?: SideKey;
+}
+
+/**
+ * How a side's rows are keyed for PSI (SPEC §3, §4.7): its join key columns in the order of the ON's equalities,
+ * each normalised; several are one compound key (`and`) or alternatives a row matches on when any one does (`or`).
+ */
+export interface SideKey {
+  readonly columns: readonly JoinKeySpec[];
+  readonly combine: 'and' | 'or';
+}
+
+/** A side's key: as the query's ON names it, or its table's first join key. */
+export function sideKey(side: TableSide): SideKey {
+  return side.key ?? { columns: [joinKeysOf(side.table)[0]!], combine: 'and' };
+}
+
+/** SPEC §4.7: the alternatives a side's rows are matched on (1 for one key or a compound). */
+export function alternativesOf(side: TableSide): number {
+  const key = sideKey(side);
+  return key.combine === 'or' ? key.columns.length : 1;
 }
 
 interface PlanBase {
@@ -142,7 +164,8 @@ function planRelease(query: Query, manifest: Manifest, querier: string): QueryPl
   assertAggregations(query, scope);
   const ctx: FlowContext = { query, manifest, querier, scope, minDistinctKeys: Math.max(...scope.tables.map((t) => t.rules.minDistinctKeys)) };
   if (scope.federated) return planFederated(ctx, scope.federated);
-  if (valueColumnsOf(query).length === 0) return planCountOnly(ctx);
+  // SPEC §4.7: a row matched on any of several keys counts once only where its owner learns which of its keys matched.
+  if (valueColumnsOf(query).length === 0 && !onAlternatives(query)) return planCountOnly(ctx);
   return planAggregate(ctx);
 }
 
@@ -212,16 +235,38 @@ function assertJoinShape(scope: Scope): void {
   }
 }
 
-/** SPEC §5 (`<table>.joinKey`): tables are joined on their declared join keys only. */
+/**
+ * SPEC §5 (`<table>.joinKey`), §4.7: tables are joined on their declared join keys only. Several keys in one ON (a
+ * compound or alternatives) join two tables of two members; in a join of three or more, or with a federated table,
+ * every table is joined on its first join key, the one key its set is built from.
+ */
 function assertJoinKeys(query: Query, scope: Scope): void {
+  const two = scope.tables.length === 2 && !scope.federated;
   for (const j of query.joins) {
-    for (const ref of [j.left, j.right]) {
+    if (j.pairs.length > 1 && !two) {
+      throw new RuleViolation('privacy-model.several-join-keys', `a JOIN on ${j.pairs.length} pairs of columns in ${scope.federated ? 'a query on a federated table' : `a join of ${scope.tables.length} tables`}`, 'several keys (AND or OR) in a join of two members\' tables; one key per JOIN otherwise');
+    }
+    for (const ref of j.pairs.flatMap((p) => [p.left, p.right])) {
       const t = scope.byName.get(ref.table)!;
-      if (ref.column !== t.joinKey.column) {
-        throw new RuleViolation(`${t.name}.joinKey`, `${t.name} cannot be joined on ${ref.column}`, `${t.name}.${t.joinKey.column}`);
+      const keys = two ? joinKeysOf(t) : joinKeysOf(t).slice(0, 1);
+      if (!keys.some((k) => k.column === ref.column)) {
+        throw new RuleViolation(`${t.name}.joinKey`, `${t.name} cannot be joined on ${ref.column}${two ? '' : ' in this query (a join of three or more tables, or with a federated table, uses each table\'s first join key)'}`, keys.map((k) => `${t.name}.${k.column}`).join(', '));
       }
     }
   }
+}
+
+/** Whether the query joins on alternative keys (SPEC §4.7): one ON with several equalities under OR. */
+function onAlternatives(query: Query): boolean {
+  return query.joins.some((j) => j.combine === 'or' && j.pairs.length > 1);
+}
+
+/** Each side's key as the two-table query's ON names it (SPEC §4.7); a join of three or more uses the first keys. */
+function keyOf(query: Query, t: Table): SideKey | undefined {
+  const [j] = query.joins;
+  if (query.joins.length !== 1 || !j) return undefined;
+  const columns = j.pairs.map((p) => (p.left.table === t.name ? p.left : p.right).column).map((c) => joinKeysOf(t).find((k) => k.column === c)!);
+  return { columns, combine: j.combine };
 }
 
 /**
@@ -282,7 +327,7 @@ function assertAggregations(query: Query, scope: Scope): void {
   for (const item of query.select) {
     if (item.kind !== 'aggregate' || item.aggregate.fn === 'count') continue;
     if (item.aggregate.fn === 'count-distinct') {
-      assertCountDistinct(item.aggregate.column, scope);
+      assertCountDistinct(item.aggregate.column, scope, query);
       continue;
     }
     if (item.aggregate.fn === 'count-values') {
@@ -411,25 +456,27 @@ function assertCountValues(ref: ColumnRef, scope: Scope): void {
 }
 
 /**
- * COUNT(DISTINCT t.key) (SPEC §5, `<table>.joinKey`): the distinct matched keys, so t.key is the join key of a table
- * of the query, any of them (the matched keys are the same in every table). Not on a federated table: its parts
- * count their keys apart, and a key held in two parts would count twice.
+ * COUNT(DISTINCT t.key) (SPEC §5, `<table>.joinKey`): the distinct matched keys, so t.key is a join key the query's
+ * ON names, of any of its tables (the matched keys are the same in every table; a compound's or alternatives' are the
+ * people as §4.7 keys them). Not on a federated table: its parts count their keys apart, and a key held in two parts
+ * would count twice.
  */
-function assertCountDistinct(ref: ColumnRef, scope: Scope): void {
+function assertCountDistinct(ref: ColumnRef, scope: Scope, query: Query): void {
   columnOf(scope, ref);
-  const t = scope.byName.get(ref.table)!;
-  if (ref.column !== t.joinKey.column) {
-    throw new RuleViolation(
-      `${t.name}.joinKey`,
-      `COUNT(DISTINCT ${ref.table}.${ref.column}) is not supported: DISTINCT counts the matched join keys only`,
-      scope.tables.map((x) => `COUNT(DISTINCT ${x.name}.${x.joinKey.column})`).join(', '),
-    );
-  }
   if (scope.federated) {
     throw new RuleViolation(
       'privacy-model.federated-distinct',
       `COUNT(DISTINCT ${ref.table}.${ref.column}) over the federated table ${scope.federated.name} would count a key held in two parts twice`,
       'COUNT(*), COUNT(t.c), SUM and AVG on a federated table',
+    );
+  }
+  const t = scope.byName.get(ref.table)!;
+  const joined = (x: Table) => [...new Set(query.joins.flatMap((j) => j.pairs.flatMap((p) => [p.left, p.right])).filter((r) => r.table === x.name).map((r) => r.column))];
+  if (!joined(t).includes(ref.column)) {
+    throw new RuleViolation(
+      `${t.name}.joinKey`,
+      `COUNT(DISTINCT ${ref.table}.${ref.column}) is not supported: DISTINCT counts the matched join keys only`,
+      scope.tables.flatMap((x) => joined(x).map((c) => `COUNT(DISTINCT ${x.name}.${c})`)).join(', '),
     );
   }
 }
@@ -528,8 +575,13 @@ function filtersOf(query: Query, t: Table): Condition[] {
 
 /** The aggregator's side first, then the others (the combiner first, SPEC §4.4), and the members in that order. */
 function sidesOf(ctx: FlowContext, p: Table): Pick<PlanBase, 'aggregator' | 'others' | 'members'> {
-  const others = combinerFirst(ctx.scope.tables.filter((t) => t !== p), ctx.manifest, ctx.querier).map((t) => ({ table: t, filters: filtersOf(ctx.query, t) }));
-  return { aggregator: { table: p, filters: filtersOf(ctx.query, p) }, others, members: [p.owner, ...others.map((o) => o.table.owner)] };
+  const others = combinerFirst(ctx.scope.tables.filter((t) => t !== p), ctx.manifest, ctx.querier).map((t) => sideOf(ctx.query, t));
+  return { aggregator: sideOf(ctx.query, p), others, members: [p.owner, ...others.map((o) => o.table.owner)] };
+}
+
+function sideOf(query: Query, t: Table): TableSide {
+  const key = keyOf(query, t);
+  return { table: t, filters: filtersOf(query, t), ...(key ? { key } : {}) };
 }
 
 function baseOf(ctx: FlowContext) {
@@ -552,8 +604,19 @@ function planCountOnly(ctx: FlowContext): QueryPlan {
  */
 function planAggregate(ctx: FlowContext): QueryPlan {
   const { query, scope } = ctx;
-  const p = scope.byName.get(aggregatingTable(query))!;
-  for (const q of scope.tables.filter((t) => t !== p)) assertOverlapGrant(q, p, filtersOf(query, q));
+  const counting = valueColumnsOf(query).length === 0;
+  // COUNT alone over alternative keys (SPEC §4.7): the rows counted are those of the first table in FROM.
+  const p = counting ? scope.tables[0]! : scope.byName.get(aggregatingTable(query))!;
+  for (const q of scope.tables.filter((t) => t !== p)) {
+    if (onAlternatives(query) && !overlapGrant(q, p.owner)) {
+      throw new RuleViolation(
+        `${q.name}.rules.overlapDisclosure`,
+        `a JOIN on alternative keys (OR) counts a row of ${p.name} once when any of its keys matches, which needs ${p.owner} to learn which of its keys are in ${q.name}; ${q.owner} has not granted it (a count-only PSI cannot: it would count a person matched on two keys twice)`,
+        'a JOIN on one key, or on a compound key (AND)',
+      );
+    }
+    assertOverlapGrant(q, p, filtersOf(query, q));
+  }
   const plan = withPrivacy({ ...baseOf(ctx), mode: 'aggregate', ...sidesOf(ctx, p), groupBy: query.groupBy, ...vectorColumnsOf(query, p) } as AggregatePlan, scope.tables);
   const partnerGroups = partnerGroupsOf(plan);
   // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
@@ -563,7 +626,11 @@ function planAggregate(ctx: FlowContext): QueryPlan {
   if (plan.groupBy.length === 0) return withParts;
   if (!plan.privacy && !domainDeclared(own, p)) return withParts;
   const ownDomain = groupDomain(own, p, 'under a privacy policy');
-  return { ...withParts, domain: partnerGroups ? combinedDomain(ownDomain, partnerGroups, plan.groupBy.length) : ownDomain };
+  if (!partnerGroups) return { ...withParts, domain: ownDomain };
+  // Checked here, before any charge: every one of these groups is dealt.
+  const size = ownDomain.length * partnerGroups.labels.length;
+  if (size > MAX_GROUPS) throw new CleanroomError('LIMIT_EXCEEDED', `GROUP BY over ${size} possible groups (${ownDomain.length} of ${p.name} times ${partnerGroups.labels.length} of the partner's); at most ${MAX_GROUPS}`);
+  return { ...withParts, domain: combinedDomain(ownDomain, partnerGroups, plan.groupBy.length) };
 }
 
 /**
@@ -581,6 +648,9 @@ function partnerGroupsOf(plan: AggregatePlan): PartnerGroups | undefined {
     throw new RuleViolation('privacy-model.single-aggregator', `GROUP BY ${dimensionText(dims[0]!)} names a table other than ${p.name} in a join of ${plan.others.length + 1} tables`, `GROUP BY over the other table of a join of two tables, or over ${p.name} alone`);
   }
   const q = plan.others[0]!.table;
+  if (alternativesOf(plan.aggregator) > 1) {
+    throw new RuleViolation('privacy-model.several-join-keys', `GROUP BY ${dimensionText(dims[0]!)} over ${q.name} in a JOIN on alternative keys (OR)`, `GROUP BY over ${q.name} with a JOIN on one key or a compound key (AND); GROUP BY over ${p.name} with alternatives`);
+  }
   const allowed = overlapGrant(q, p.owner)?.filters ?? [];
   for (const ref of dims.flatMap(dimensionColumns)) {
     if (!allowed.includes(ref.column)) {
@@ -614,7 +684,8 @@ function onlyFiltered(domain: readonly Cell[], d: Dimension, filters: readonly C
   for (const f of filters) {
     if (!('column' in f) || f.functions !== undefined || f.column.column !== d.column.column) continue;
     const values = f.kind === 'in' ? f.values : f.kind === 'compare' && f.op === '=' ? [f.value] : undefined;
-    if (values) kept = kept.filter((label) => label !== null && values.some((v) => String(v.value) === String(label)));
+    // By value: an integer label 2 is the literal 2.0 (a date's and a string's label is its text, a boolean's 'true').
+    if (values) kept = kept.filter((label) => label !== null && values.some((v) => (v.type === 'number' ? Number(v.value) === Number(label) : String(v.value) === String(label))));
   }
   return kept;
 }

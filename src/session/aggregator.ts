@@ -8,6 +8,7 @@ import { PairSession, type PairParams, toPeer } from './pair.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 import type { DummyPlan } from '../query/noise.js';
 import { dummyBase, dummySlots } from './dummy-matches.js';
+import { MAX_QUERY_KEYS } from '../limits.js';
 
 type Phase = 'psi' | 'aggregating' | 'done';
 
@@ -23,7 +24,7 @@ export class AggregatorSession extends PairSession {
   private phase: Phase = 'psi';
   private readonly ownOut: FullBatchStream;
   private readonly qIn = new InboundStream('q');
-  private readonly pqIn = new InboundStream('pq');
+  private readonly pqIn: InboundStream;
   private readonly qSet = new PointSet();
   /** Q batches handed out for blinding and not yet back: the set is complete only when none is. */
   private qPending = 0;
@@ -52,6 +53,8 @@ export class AggregatorSession extends PairSession {
     const groups = p.plan.mode === 'aggregate' ? p.plan.partnerGroups : undefined;
     this.parts = groups?.labels.length ?? 1;
     this.byPart = groups !== undefined;
+    // Its own set is at most MAX_QUERY_KEYS points, returned once per part: the exact count is checked at the end.
+    this.pqIn = new InboundStream('pq', MAX_QUERY_KEYS * this.parts);
   }
 
   /** Count-only DP: A = X25519(a, 9) goes first, so that the partner has it before the end of this member's set. */

@@ -8,7 +8,7 @@ import { osRandom } from '../dp/random-source.js';
 import type { QueryPlan, TableSide } from '../query/plan.js';
 import { addedCount } from './dummy-matches.js';
 import { PaddedStream, type PaddedBatch } from './point-stream.js';
-import { assertOwnTableSet, assertSetSize } from './probe-guard.js';
+import { assertOwnParts, assertOwnTableSet, assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
@@ -134,6 +134,7 @@ export abstract class PairSession extends Session {
       // The querier's own set is its own choice: a small one probes nobody of its table. Each part of a set in parts
       // is checked as the set of one query filtered on its label would be.
       if (this.p.self !== this.p.plan.querier) for (const n of this.ownKeys) assertOwnTableSet(this.p.plan, n, this.side.table);
+      else if (this.p.partSecrets) assertOwnParts(this.p.plan, this.ownKeys, this.side.table);
       const last = this.padded?.finish() ?? paddingOnly(this.partPadding);
       return last.length > 0 ? this.blindOwn(last, this.p.partSecrets?.[0]) : this.closeOwn();
     });

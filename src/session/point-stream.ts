@@ -12,7 +12,11 @@ export class InboundStream {
   private received = 0;
   ended = false;
 
-  constructor(readonly stage: string) {}
+  /** `max`: the most points the stream may hold (a returned stream in parts holds one copy per part, SPEC §4.6). */
+  constructor(
+    readonly stage: string,
+    private readonly max: number = MAX_QUERY_KEYS,
+  ) {}
 
   get count(): number {
     return this.received;
@@ -26,7 +30,7 @@ export class InboundStream {
     }
     this.nextSeq += 1;
     this.received += msg.points.length / 32;
-    if (this.received > MAX_QUERY_KEYS) throw new ProtocolViolation('over-limit', `stage ${this.stage}: more than ${MAX_QUERY_KEYS} points`);
+    if (this.received > this.max) throw new ProtocolViolation('over-limit', `stage ${this.stage}: more than ${this.max} points`);
   }
 
   end(batches: number, count: number): void {

@@ -56,3 +56,21 @@ export function assertOwnSetSize(plan: QueryPlan, count: number, own: Table): vo
     `filters that leave at least ${plan.minDistinctKeys} keys in ${own.name}`,
   );
 }
+
+/**
+ * SPEC §4.6: a querier whose set is cut in parts (the partner of a query grouped by its dimensions) checks each
+ * non-empty part against the minimum when another table of the query has no policy. Its peer sees only the parts'
+ * total, so the one-key probe of §4.2 (and the query filtered on one label that the peer would refuse) would pass
+ * inside one part otherwise. The refusal tells of the querier's own data: its peer gets the code only.
+ */
+export function assertOwnParts(plan: QueryPlan, counts: readonly number[], own: Table): void {
+  if (everyTableGoverned(plan)) return;
+  const small = counts.filter((n) => n > 0 && n < plan.minDistinctKeys).length;
+  if (small === 0) return;
+  throw new RuleViolation(
+    'minDistinctKeys',
+    `${small} of the ${counts.length} label groups of ${own.name}'s set hold fewer keys than the ${plan.minDistinctKeys} every released value must rest on, and another table of the query has no privacy policy`,
+    `filters or GROUP BY labels that leave at least ${plan.minDistinctKeys} keys of ${own.name} in every non-empty group`,
+    { dataDependent: true },
+  );
+}

@@ -32,8 +32,15 @@ const TABLES: Table[] = [
       { name: 'ordered_on', type: 'date', min: '2025-01-01', max: '2025-06-30' },
       { name: 'paid_at', type: 'timestamp' },
       { name: 'member', type: 'boolean' },
+      { name: 'phone', type: 'string' },
+      { name: 'country', type: 'string' },
     ],
-    joinKey: { column: 'email', normalization: 'email' },
+    // SPEC §4.7: matched on email, on phone, or on email and country together.
+    joinKey: [
+      { column: 'email', normalization: 'email' },
+      { column: 'phone', normalization: 'phone' },
+      { column: 'country', normalization: 'exact' },
+    ],
     rules: {
       aggregations: [
         { column: 'amount', functions: ['sum', 'avg', 'variance'] },
@@ -53,8 +60,14 @@ const TABLES: Table[] = [
       { name: 'campaign', type: 'string', values: ['spring', 'summer'] },
       { name: 'seen_on', type: 'date' },
       { name: 'mobile', type: 'boolean', required: true },
+      { name: 'phone', type: 'string' },
+      { name: 'country', type: 'string' },
     ],
-    joinKey: { column: 'email', normalization: 'email' },
+    joinKey: [
+      { column: 'email', normalization: 'email' },
+      { column: 'phone', normalization: 'phone' },
+      { column: 'country', normalization: 'exact' },
+    ],
     rules: { aggregations: [], dimensions: ['campaign', 'seen_on', 'mobile'], minDistinctKeys: 3, overlapDisclosure: [{ member: SHOP, filters: ['campaign', 'seen_on', 'mobile'] }] },
   },
 ];
@@ -75,17 +88,31 @@ function rows(seed: number): { orders: (string | number | null)[][]; visits: (st
     const hh = String(Math.floor(rand() * 24)).padStart(2, '0');
     return pick([`${d}T${hh}:15:00Z`, `${d} ${hh}:59`, `${d}T${hh}:00:00+05:30`, `${d} ${hh}:30:00.25-02:00`, `${d}T${hh}:45:10`]);
   };
-  const orders = Array.from({ length: 900 }, () => [
-    email(Math.floor(rand() * 400)),
-    (Math.floor(rand() * 55000 - 5000) / 100).toFixed(2),
-    Math.floor(rand() * 10),
-    pick(CATEGORIES),
-    rand() < 0.03 ? null : day(Math.floor(rand() * 181)),
-    rand() < 0.03 ? null : stamp(),
-    rand() < 0.1 ? null : pick(['true', 'false', 'TRUE', 'False']),
-  ]);
-  const visits = Array.from({ length: 700 }, () => [email(100 + Math.floor(rand() * 400)), pick(['spring', 'summer']), rand() < 0.05 ? null : day(Math.floor(rand() * 181)), pick(['true', 'false'])]);
+  // A person's phone in several spellings (the phone normalisation keeps the digits), sometimes missing; a country
+  // that is the person's, or now and then another (so email AND country matches fewer rows than email alone).
+  const phone = (i: number) => (rand() < 0.1 ? null : pick([`+33 6 ${10_000 + i}`, `33-6-${10_000 + i}`, `(33) 6${10_000 + i}`]));
+  const country = (i: number) => (rand() < 0.1 ? pick(['fr', 'de', 'es']) : ['fr', 'de', 'es'][i % 3]!);
+  const orders = Array.from({ length: 900 }, () => {
+    const i = Math.floor(rand() * 400);
+    return [email(i), ...orderValues(), phone(i), country(i)];
+  });
+  // Some visitors left another email than at the shop: only their phone can match them.
+  const visits = Array.from({ length: 700 }, () => {
+    const i = 100 + Math.floor(rand() * 400);
+    return [rand() < 0.2 ? `v${i}@elsewhere.net` : email(i), pick(['spring', 'summer']), rand() < 0.05 ? null : day(Math.floor(rand() * 181)), pick(['true', 'false']), phone(i), country(i)];
+  });
   return { orders, visits };
+
+  function orderValues() {
+    return [
+      (Math.floor(rand() * 55000 - 5000) / 100).toFixed(2),
+      Math.floor(rand() * 10),
+      pick(CATEGORIES),
+      rand() < 0.03 ? null : day(Math.floor(rand() * 181)),
+      rand() < 0.03 ? null : stamp(),
+      rand() < 0.1 ? null : pick(['true', 'false', 'TRUE', 'False']),
+    ];
+  }
 }
 
 const J = 'FROM orders o JOIN visits v ON o.email = v.email';
@@ -130,6 +157,14 @@ const QUERIES: readonly (readonly [string, string])[] = [
   [SHOP, `SELECT v.campaign, v.mobile, VAR_SAMP(o.amount), SUM(o.amount * o.qty) ${J} WHERE o.category <> 'toys' GROUP BY v.campaign, v.mobile HAVING v.campaign = 'spring' ORDER BY v.mobile DESC`],
   [MEDIA, `SELECT v.campaign, SUM(o.amount) AS revenue ${J} GROUP BY v.campaign ORDER BY revenue DESC`],
   [MEDIA, `SELECT o.category, v.campaign, COUNT(*) ${J} WHERE v.mobile GROUP BY o.category, v.campaign`],
+  // SPEC §4.7: another join key, a compound key, alternatives (a row counts once however many of its keys match).
+  [MEDIA, `SELECT COUNT(*) FROM visits v JOIN orders o ON v.phone = o.phone WHERE v.campaign = 'spring'`],
+  [SHOP, `SELECT o.category, COUNT(*), SUM(o.amount), COUNT(DISTINCT o.email) FROM orders o JOIN visits v ON o.email = v.email AND o.country = v.country GROUP BY o.category`],
+  [SHOP, `SELECT COUNT(*) FROM orders o JOIN visits v ON v.country = o.country AND v.email = o.email`],
+  [SHOP, `SELECT v.campaign, COUNT(*) FROM orders o JOIN visits v ON o.email = v.email AND o.country = v.country GROUP BY v.campaign`],
+  [SHOP, `SELECT o.category, COUNT(*), SUM(o.amount), COUNT(DISTINCT o.email) FROM orders o JOIN visits v ON o.email = v.email OR o.phone = v.phone GROUP BY o.category`],
+  [SHOP, `SELECT COUNT(*), AVG(o.qty) FROM orders o JOIN visits v ON o.phone = v.phone OR o.email = v.email WHERE v.campaign = 'summer'`],
+  [SHOP, `SELECT COUNT(*) FROM orders o JOIN visits v ON o.email = v.email OR o.phone = v.phone`],
 ];
 
 /** [asker, sql, what the refusal says]: constructs outside the language and broken rules, refused before any cryptography. */
@@ -144,6 +179,9 @@ const REFUSED: readonly (readonly [string, string, RegExp])[] = [
   [SHOP, `SELECT v.seen_on, SUM(o.amount) ${J} GROUP BY v.seen_on`, /visits\.columns\.seen_on/],
   [MEDIA, `SELECT v.campaign, o.member, COUNT(*) ${J} GROUP BY v.campaign, o.member`, /rule: orders\.rules\.overlapDisclosure/],
   [SHOP, `SELECT v.campaign, SUM(o.amount), SUM(v.campaign_len) ${J} GROUP BY v.campaign`, /no column visits\.campaign_len/],
+  [SHOP, `SELECT COUNT(*) FROM orders o JOIN visits v ON o.email = v.email AND o.category = v.campaign`, /rule: orders\.joinKey; allowed: orders\.email, orders\.phone, orders\.country/],
+  [SHOP, `SELECT v.campaign, SUM(o.amount) FROM orders o JOIN visits v ON o.email = v.email OR o.phone = v.phone GROUP BY v.campaign`, /rule: privacy-model\.several-join-keys/],
+  [SHOP, `SELECT COUNT(*) FROM orders o JOIN visits v ON o.email = v.email OR o.phone = v.phone AND o.country = v.country`, /AND and OR cannot be mixed/],
 ];
 
 describe('the query language through two node processes, against the plaintext oracle', () => {
@@ -155,8 +193,8 @@ describe('the query language through two node processes, against the plaintext o
     tmp = await makeTempDir('query-language');
     const data = rows(20261207);
     const files = { orders: join(tmp.dir, 'orders.csv'), visits: join(tmp.dir, 'visits.csv') };
-    await writeCsv(files.orders, ['email', 'amount', 'qty', 'category', 'ordered_on', 'paid_at', 'member'], data.orders);
-    await writeCsv(files.visits, ['email', 'campaign', 'seen_on', 'mobile'], data.visits);
+    await writeCsv(files.orders, ['email', 'amount', 'qty', 'category', 'ordered_on', 'paid_at', 'member', 'phone', 'country'], data.orders);
+    await writeCsv(files.visits, ['email', 'campaign', 'seen_on', 'mobile', 'phone', 'country'], data.visits);
     pooled = await readCsvTables(files);
     cluster = await startCluster({
       dir: join(tmp.dir, 'nodes'),
@@ -190,14 +228,28 @@ describe('the query language through two node processes, against the plaintext o
     expect(run.code, run.stderr).toBe(0);
     const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const [orders, visits] = TABLES as [Table, Table];
-    const own = keySet(orders, pooled.orders as Row[]);
-    const both = [...keySet(visits, pooled.visits as Row[])].filter((k) => own.has(k)).length;
-    expect(lines).toEqual([{ table: 'orders', partnerTable: 'visits', key: 'email', partnerKey: 'email', ownKeys: own.size, matched: both, queryId: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+    // One line per join key of the shop's, against the media member's key normalised the same way (SPEC §4.7).
+    const expected = ['email', 'phone', 'country'].map((key) => {
+      const on = { columns: [key], combine: 'and' as const };
+      const own = keySet(orders, pooled.orders as Row[], [], on);
+      const matched = [...keySet(visits, pooled.visits as Row[], [], on)].filter((k) => own.has(k)).length;
+      return { table: 'orders', partnerTable: 'visits', key, partnerKey: key, ownKeys: own.size, matched, queryId: expect.stringMatching(/^[0-9a-f]{32}$/) };
+    });
+    expect(lines).toEqual(expected);
     const text = await cleanroom(['match', cluster!.nodeDirs[SHOP]!, 'orders', '--with', MEDIA]);
-    expect(text.stdout.trim()).toBe(`orders.email ~ visits.email: ${both} of your ${own.size} distinct keys match, ${((100 * both) / own.size).toFixed(1)}%`);
+    const pct = (n: number, of: number) => ((100 * n) / of).toFixed(1);
+    expect(text.stdout.trim().split('\n')).toEqual(expected.map((e) => `orders.${e.key} ~ visits.${e.key}: ${e.matched} of your ${e.ownKeys} distinct keys match, ${pct(e.matched, e.ownKeys)}%`));
     const wrong = await cleanroom(['match', cluster!.nodeDirs[SHOP]!, 'visits', '--with', MEDIA]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/visits is not a table of shop alone; its tables: orders/);
+  });
+
+  it('the data exercises several keys: alternatives match rows email alone does not, a compound fewer than email alone', async () => {
+    // Matched rows of orders in each (SUM makes every one an aggregate query, counting rows alike).
+    const count = async (on: string) => (await plaintextAnswer(`SELECT COUNT(*), SUM(o.qty) FROM orders o JOIN visits v ON ${on}`, TABLES, pooled)).rows[0]![0] as number;
+    const [email, either, both] = await Promise.all([count('o.email = v.email'), count('o.email = v.email OR o.phone = v.phone'), count('o.email = v.email AND o.country = v.country')]);
+    expect(either).toBeGreaterThan(email);
+    expect(both).toBeLessThan(email);
   });
 
   it.each(REFUSED)('%s is refused %s', async (asker, sql, says) => {

@@ -32,7 +32,7 @@ import { plaintextAnswer } from '../../scripts/plaintext/answer.js';
 import { keyedRows, normalizeKey } from '../../scripts/plaintext/rows.js';
 import { TableStore } from '../../src/data/table-store.js';
 import { asCleanroomError } from '../../src/errors.js';
-import { Manifest as ManifestSchema, type Table } from '../../src/manifest/schema.js';
+import { Manifest as ManifestSchema, joinKeysOf, type Table } from '../../src/manifest/schema.js';
 import { parseQuery } from '../../src/query/parse.js';
 import type { QueryPlan, TableSide } from '../../src/query/plan.js';
 import type { GroupAggregate } from '../../src/query/result.js';
@@ -469,7 +469,8 @@ async function duckDbAggregates(sql: string, p: QueryPlan, data: Dataset): Promi
   const others = p.others.map(keysOf);
   const agg = p.aggregator.table;
   const matchedRows = (data[agg.name] ?? []).filter((r) => {
-    const k = normalizeKey(r[agg.joinKey.column] ?? null, agg.joinKey.normalization);
+    const [key] = joinKeysOf(agg);
+    const k = normalizeKey(r[key!.column] ?? null, key!.normalization);
     return k !== null && others.every((s) => s.has(k));
   });
   const paths = Object.fromEntries(sides.map((side) => [side.table.name, csvFile(side.table, side === p.aggregator ? matchedRows : (data[side.table.name] ?? []))]));

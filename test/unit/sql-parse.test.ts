@@ -14,7 +14,7 @@ const dim = (column: ColumnRef): Dimension => ({ kind: 'column', column });
 const str = (value: string): Literal => ({ type: 'string', value });
 const num = (value: string): Literal => ({ type: 'number', value });
 const count = { kind: 'aggregate', aggregate: { fn: 'count' }, name: 'count' } as const;
-const EMAIL_JOIN = { left: col('publisher', 'email'), right: col('advertiser', 'email') };
+const EMAIL_JOIN = { pairs: [{ left: col('publisher', 'email'), right: col('advertiser', 'email') }], combine: 'and' };
 const J = 'FROM publisher p JOIN advertiser a ON p.email = a.email';
 
 /** The WHERE of `SELECT COUNT(*) FROM publisher p JOIN advertiser a ON ... WHERE <where>`. */
@@ -45,7 +45,7 @@ describe('parseQuery: the subset', () => {
         { kind: 'aggregate', aggregate: { fn: 'avg', column: col('advertiser', 'amount') }, name: 'avg_amount' },
       ],
       tables: ['advertiser', 'publisher'],
-      joins: [{ left: col('advertiser', 'email'), right: col('publisher', 'email') }],
+      joins: [{ pairs: [{ left: col('advertiser', 'email'), right: col('publisher', 'email') }], combine: 'and' }],
       where: [
         { kind: 'in', column: col('publisher', 'campaign'), values: [str('spring'), str('summer')] },
         { kind: 'between', column: col('advertiser', 'amount'), low: num('-10.5'), high: num('1000') },
@@ -61,7 +61,7 @@ describe('parseQuery: the subset', () => {
     expect(await parseQuery(sql)).toStrictEqual({
       select: [{ kind: 'aggregate', aggregate: { fn: 'sum', column: col('crm', 'spend') }, name: 'total' }],
       tables: ['publisher', 'advertiser', 'crm'],
-      joins: [EMAIL_JOIN, { left: col('publisher', 'email'), right: col('crm', 'email') }],
+      joins: [EMAIL_JOIN, { pairs: [{ left: col('publisher', 'email'), right: col('crm', 'email') }], combine: 'and' }],
       where: [],
       groupBy: [],
     });
@@ -69,7 +69,7 @@ describe('parseQuery: the subset', () => {
 
   it('joins the third table to either earlier table', async () => {
     const q = await parseQuery('SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email JOIN crm c ON a.email = c.email');
-    expect(q.joins[1]).toStrictEqual({ left: col('advertiser', 'email'), right: col('crm', 'email') });
+    expect(q.joins[1]).toStrictEqual({ pairs: [{ left: col('advertiser', 'email'), right: col('crm', 'email') }], combine: 'and' });
   });
 
   it('flips literal-op-column comparisons so the column is on the left', async () => {
@@ -113,7 +113,7 @@ describe('parseQuery: the subset', () => {
         { kind: 'aggregate', aggregate: { fn: 'sum', column: col('advertiser', 'amount') }, name: 'Total' },
       ],
       tables: ['advertiser', 'publisher'],
-      joins: [{ left: col('advertiser', 'email'), right: col('publisher', 'email') }],
+      joins: [{ pairs: [{ left: col('advertiser', 'email'), right: col('publisher', 'email') }], combine: 'and' }],
       where: [{ kind: 'in', column: col('publisher', 'campaign'), values: [str('Spring')] }],
       groupBy: [dim(col('advertiser', 'category'))],
     });
@@ -281,7 +281,9 @@ describe('parseQuery: rejections', () => {
     ['self-join', 'SELECT COUNT(*) FROM publisher p JOIN publisher q ON p.email = q.email', 'table publisher appears twice in FROM: self-joins'],
     ['reused alias', 'SELECT COUNT(*) FROM publisher x JOIN advertiser x ON x.email = x.email', 'x names two tables in FROM'],
     ['alias equal to another table', 'SELECT COUNT(*) FROM publisher JOIN advertiser publisher ON publisher.email = publisher.email', 'publisher names two tables'],
-    ['join on AND', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email AND p.x = 1', 'AND is not supported in a JOIN condition'],
+    ['join on AND with a literal', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email AND p.x = 1', 'a JOIN condition compares two columns, one per table'],
+    ['join on AND and OR mixed', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email AND (p.phone = a.phone OR p.id = a.id)', 'AND and OR cannot be mixed in a JOIN condition'],
+    ['join comparing one column twice', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = a.email OR p.email = a.phone', 'publisher.email is compared twice in one JOIN condition'],
     ['join on inequality', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email < a.email', 'comparison < is not supported in a JOIN condition'],
     ['join on IS NOT DISTINCT FROM', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email IS NOT DISTINCT FROM a.email', 'IS NOT DISTINCT FROM is not supported in a JOIN'],
     ['join on true', 'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON true', 'CAST is not supported in a JOIN condition'],
@@ -291,7 +293,7 @@ describe('parseQuery: rejections', () => {
     [
       'join on a later table',
       'SELECT COUNT(*) FROM publisher p JOIN advertiser a ON p.email = c.email JOIN crm c ON c.email = p.email',
-      'must compare a column of advertiser with a column of a table joined before it: JOIN advertiser ON x.k = advertiser.k, with x one of publisher',
+      'must compare a column of advertiser with a column of a table joined before it: JOIN advertiser ON x.k = advertiser.k [AND x.k2 = advertiser.k2 ... | OR x.k2 = advertiser.k2 ...], with x one of publisher',
     ],
     ['unqualified column in SELECT', `SELECT region, COUNT(*) ${J} GROUP BY region`, 'qualify column region with its table, e.g. p.region'],
     ['unqualified column in WHERE', `SELECT COUNT(*) ${J} WHERE campaign = 'spring'`, 'qualify column campaign with its table, e.g. p.campaign'],

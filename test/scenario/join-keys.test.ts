@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { RuleViolation } from '../../src/errors.js';
+import { Manifest as ManifestSchema, type Manifest, type Table } from '../../src/manifest/schema.js';
+import { noisePlan, shareHolders } from '../../src/query/noise.js';
+import { ADVERTISER, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
+
+/**
+ * SPEC §4.7, several join keys: what the manifest accepts, which ON clauses plan and how (the key of each side), what
+ * is refused with which rule, and the noise of alternatives under a policy. Answers against the oracle are in
+ * test/e2e/query-language.test.ts.
+ */
+
+const withPhones = (o: { advertiserGrants?: boolean; privacy?: boolean } = {}): Manifest => {
+  const base = buildCollaboration({ privacy: o.privacy ? { publisher: TEST_POLICY, advertiser: TEST_POLICY } : {} }).manifest;
+  const phone = (t: Table): Table => ({
+    ...t,
+    columns: [...t.columns, { name: 'phone', type: 'string' }, { name: 'country', type: 'string' }],
+    joinKey: [
+      { column: 'email', normalization: 'email' },
+      { column: 'phone', normalization: 'phone' },
+      { column: 'country', normalization: 'exact' },
+    ],
+  });
+  const adv = advertiserTable({ categoryValues: ['books', 'toys'], ...(o.privacy ? { privacy: { advertiser: TEST_POLICY } } : {}) });
+  const tables = [phone(publisherTable(o.privacy ? { privacy: { publisher: TEST_POLICY } } : {})), phone(o.advertiserGrants ? { ...adv, rules: { ...adv.rules, overlapDisclosure: [PUBLISHER] } } : adv)];
+  return ManifestSchema.parse({ ...base, tables });
+};
+
+const refused = async (sql: string, m: Manifest, querier: string): Promise<RuleViolation> => {
+  const err = await plan(sql, m, querier).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RuleViolation);
+  return err as RuleViolation;
+};
+
+describe('the manifest (SPEC §4.7)', () => {
+  it('accepts a list of join keys, and refuses one listed twice, one that is a dimension, or one of another type', () => {
+    const m = withPhones();
+    expect(m.tables[0]!.joinKey).toHaveLength(3);
+    const twice = { ...m, tables: [{ ...m.tables[0]!, joinKey: [{ column: 'email', normalization: 'email' }, { column: 'email', normalization: 'exact' }] }, m.tables[1]!] };
+    expect(() => ManifestSchema.parse(twice)).toThrow(/join key publisher\.email is listed twice/);
+    const dim = { ...m, tables: [{ ...m.tables[0]!, rules: { ...m.tables[0]!.rules, dimensions: ['campaign', 'phone'] } }, m.tables[1]!] };
+    expect(() => ManifestSchema.parse(dim)).toThrow(/the join key publisher\.phone can never be a dimension/);
+    const typed = { ...m, tables: [{ ...m.tables[0]!, joinKey: [{ column: 'email', normalization: 'email' }, { column: 'impressions', normalization: 'exact' }] }, m.tables[1]!] };
+    expect(() => ManifestSchema.parse(typed)).toThrow(/join key publisher\.impressions must be a string column/);
+  });
+});
+
+describe('planning a JOIN on several keys', () => {
+  const J = 'FROM advertiser a JOIN publisher p ON';
+
+  it('one key of several: the side keys are that column; a compound keeps the ON\'s order on both sides', async () => {
+    const one = await plan(`SELECT COUNT(*) ${J} a.phone = p.phone`, withPhones(), ADVERTISER);
+    expect(one.aggregator.key).toEqual({ columns: [{ column: 'phone', normalization: 'phone' }], combine: 'and' });
+    const both = await plan(`SELECT a.category, COUNT(*) ${J} p.country = a.country AND a.email = p.email GROUP BY a.category`, withPhones(), ADVERTISER);
+    expect(both.mode).toBe('aggregate');
+    expect(both.aggregator.key?.columns.map((k) => k.column)).toEqual(['country', 'email']);
+    expect(both.others[0]!.key?.columns.map((k) => k.column)).toEqual(['country', 'email']);
+  });
+
+  it('alternatives run in aggregate mode, COUNT(*) alone included (over the first table), and need the other table\'s grant', async () => {
+    const count = await plan(`SELECT COUNT(*) ${J} a.email = p.email OR a.phone = p.phone`, withPhones(), ADVERTISER);
+    expect(count.mode).toBe('aggregate');
+    expect(count.aggregator.table.name).toBe(ADVERTISER);
+    expect(count.aggregator.key?.combine).toBe('or');
+    // Counting the publisher's rows needs the advertiser's grant, which it does not give.
+    const r = await refused(`SELECT COUNT(*) FROM publisher p JOIN advertiser a ON a.email = p.email OR a.phone = p.phone`, withPhones(), PUBLISHER);
+    expect(r.rule).toBe('advertiser.rules.overlapDisclosure');
+    expect(r.message).toMatch(/would count a person matched on two keys twice/);
+    expect(r.allowed).toBe('a JOIN on one key, or on a compound key (AND)');
+    await expect(plan(`SELECT COUNT(*) FROM publisher p JOIN advertiser a ON a.email = p.email OR a.phone = p.phone`, withPhones({ advertiserGrants: true }), PUBLISHER)).resolves.toMatchObject({ mode: 'aggregate' });
+  });
+
+  it('refuses a column that is no join key, and the partner\'s GROUP BY with alternatives', async () => {
+    expect((await refused(`SELECT COUNT(*) ${J} a.email = p.email AND a.category = p.campaign`, withPhones(), ADVERTISER)).rule).toBe('advertiser.joinKey');
+    const grouped = await refused(`SELECT p.campaign, SUM(a.amount) ${J} a.email = p.email OR a.phone = p.phone GROUP BY p.campaign`, buildPartnerCampaigns(withPhones()), ADVERTISER);
+    expect(grouped.rule).toBe('privacy-model.several-join-keys');
+  });
+
+  it('under a policy, alternatives scale every sensitivity by their number: one person may match through each', async () => {
+    const m = withPhones({ privacy: true, advertiserGrants: true });
+    const sql = (on: string) => `SELECT a.category, COUNT(*), SUM(a.amount) ${J} ${on} GROUP BY a.category`;
+    const one = await plan(sql('a.email = p.email'), m, ADVERTISER);
+    const two = await plan(sql('a.email = p.email OR a.phone = p.phone'), m, ADVERTISER);
+    const [n1, n2] = [noisePlan(one, shareHolders(one))!, noisePlan(two, shareHolders(two))!];
+    n2.columns.forEach((c, i) => expect(c.sensitivity).toBe(2n * n1.columns[i]!.sensitivity));
+    // A compound is one key per person: no more noise than one key.
+    const and = await plan(sql('a.email = p.email AND a.country = p.country'), m, ADVERTISER);
+    expect(noisePlan(and, shareHolders(and))!.columns.map((c) => c.sensitivity)).toEqual(n1.columns.map((c) => c.sensitivity));
+  });
+});
+
+/** The publisher's campaign declared and granted as a filter, so that only the OR is left to refuse. */
+function buildPartnerCampaigns(m: Manifest): Manifest {
+  const [pub, adv] = m.tables as [Table, Table];
+  const campaign = pub.columns.map((c) => (c.name === 'campaign' ? { ...c, values: ['spring', 'summer'] } : c));
+  return ManifestSchema.parse({ ...m, tables: [{ ...pub, columns: campaign }, adv] });
+}
