@@ -276,3 +276,16 @@ export const MAX_CONSOLE_HISTORY = 500;
 
 /** How long the console waits for a peer's endpoint to accept a TCP connection before it calls the peer unreachable. */
 export const PEER_PROBE_TIMEOUT_MS = 1_500;
+
+/**
+ * How long `cleanroom stop` lets the queries running on a node finish: the node takes no new query from then on, and
+ * one still running at the end is aborted with the node (every member's side of it fails, and a result not yet
+ * opened is opened to nobody). Long enough for a typical query; a stuck one cannot hold the stop for ever.
+ */
+export const STOP_GRACE_MS = 30_000;
+
+/** How long `cleanroom stop` waits for the node to exit beyond the grace it reported: time to close its files and workers. */
+export const STOP_CLOSE_WAIT_MS = 15_000;
+
+/** How often `cleanroom stop` asks whether the node's control port has closed. */
+export const STOP_POLL_INTERVAL_MS = 100;

@@ -1,3 +1,5 @@
+import { STOP_GRACE_MS } from '../limits.js';
+
 /**
  * What each command takes, with an example: `cleanroom <command> --help` prints its entry, `cleanroom --help` the
  * list. One table, so the list and the per-command help never disagree.
@@ -34,6 +36,11 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
     example: 'cleanroom match ./node advertiser --with publisher',
   },
   status: { usage: 'cleanroom status <dir> [--json]', what: 'whether the node of <dir> is running, and how: its member, collaboration, manifest version and crypto backend', example: 'cleanroom status ./node' },
+  stop: {
+    usage: 'cleanroom stop <dir>',
+    what: `stop the running node of <dir>: it refuses new queries, lets running ones end (up to ${STOP_GRACE_MS / 1000} s; any still running then is aborted on every member), and exits`,
+    example: 'cleanroom stop ./node',
+  },
   console: { usage: 'cleanroom console <dir>', what: "print a one-time link that opens your running node's web console", example: 'cleanroom console ./node' },
 };
 

@@ -8,7 +8,7 @@ import { manifestHash } from '../manifest/canonical.js';
 import { parseSignedManifest, signManifest, unsignedMembers } from '../manifest/signature.js';
 import { z } from 'zod';
 import { NodeConfigSchema, loadConfig, type NodeConfigFile } from '../config/node-config.js';
-import { consoleLoginLink, controlEndpoint, matchReport, nodeStatus } from '../control/control-client.js';
+import { consoleLoginLink, controlEndpoint, matchReport, nodeStatus, requestStop, waitForExit } from '../control/control-client.js';
 import { generateIdentity, hex, readIdentity, writeIdentity } from '../manifest/identity.js';
 import { CleanroomNode } from '../node/node.js';
 import { loadNodeSetup } from '../node/node-setup.js';
@@ -26,6 +26,7 @@ import { formatResult } from './table.js';
 import { DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
+import { STOP_CLOSE_WAIT_MS, STOP_GRACE_MS } from '../limits.js';
 
 
 async function main(argv: string[]): Promise<number> {
@@ -56,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       return consoleLink(rest);
     case 'status':
       return status(rest);
+    case 'stop':
+      return stop(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -154,12 +157,16 @@ async function start(args: string[]): Promise<number> {
   process.on('unhandledRejection', (err) => log(`internal error (the node keeps running): ${errorMessage(err)}`));
   const node = await CleanroomNode.open(join(dir, 'config.json'), log);
   await node.listen();
-  await new Promise<void>((resolveStop) => {
+  const signalled = new Promise<void>((resolveStop) => {
     const stop = () => resolveStop();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await node.close();
+  // A signal stops at once (running queries are aborted); `cleanroom stop` lets them finish first, within
+  // STOP_GRACE_MS, and a signal during that wait cuts it short.
+  const asked = await Promise.race([signalled.then(() => false), node.stopRequested.then(() => true)]);
+  if (asked) await node.stop(STOP_GRACE_MS, signalled);
+  else await node.close();
   return 0;
 }
 
@@ -218,6 +225,7 @@ async function previewQuery(dir: string, sql: string, json: boolean): Promise<nu
   out(`release threshold: ${p.threshold}`);
   out('error of each value, 95% of the time at least:');
   for (const e of p.errors) out(`  ${oneLine(e.output)}: ${e.bound}`);
+  for (const w of p.warnings) out(`warning: ${oneLine(w.message)}`);
   return 0;
 }
 
@@ -258,6 +266,27 @@ async function status(args: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Stops the node of <dir> gracefully: it refuses new queries, lets the running ones end (up to STOP_GRACE_MS; any
+ * still running then are aborted), and exits. One line once its control port has closed, the last thing it closes.
+ */
+async function stop(args: string[]): Promise<number> {
+  const dir = args[0];
+  if (!dir) throw usage('stop <dir>');
+  const endpoint = await controlEndpoint(dir);
+  const notRunning = (err: unknown) => {
+    const e = asCleanroomError(err);
+    if (e.code !== 'PEER_UNREACHABLE') return e;
+    return new CleanroomError('PEER_UNREACHABLE', `no node is running for ${dir}: nothing answers on its control port ${endpoint.host}:${endpoint.port}`);
+  };
+  const s = await nodeStatus(endpoint).catch((err: unknown) => Promise.reject(notRunning(err)));
+  const answer = await requestStop(endpoint).catch((err: unknown) => Promise.reject(notRunning(err)));
+  if (answer.running > 0) process.stderr.write(`stopping: ${answer.running} query(ies) running may take up to ${answer.graceMs / 1000} s to end; any still running then is aborted\n`);
+  await waitForExit(endpoint, answer.graceMs + STOP_CLOSE_WAIT_MS);
+  process.stdout.write(`stopped: node ${s.member} of ${s.collaboration} (${dir})\n`);
+  return 0;
+}
+
 /** The link on stdout alone, so that a script can pass it to a browser; what it is for on stderr. */
 async function consoleLink(args: string[]): Promise<number> {
   const dir = args[0];
@@ -286,10 +315,10 @@ function usage(message: string): CleanroomError {
   return new CleanroomError('CONFIG_INVALID', `usage: cleanroom ${message}`);
 }
 
-/** This build's version, from the package it was built from. */
+/** This build's version, from the package it was built from; under the command's name, not the package's (cleanroom-node). */
 async function version(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
-  return `${pkg.name} ${pkg.version}`;
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `cleanroom ${pkg.version}`;
 }
 
 /** node:util's parseArgs refuses an unknown option or a missing value with a TypeError of this code: the user's fault. */

@@ -37,5 +37,9 @@ export function formatResult(result: QueryResult): string {
   const shaped = result.afterRelease;
   const count = shaped ? `${result.rows.length} row(s) shown of ${shaped.released} released` : `${result.rows.length} row(s)`;
   const noisy = (shaped?.onNoisyValues ?? []).map((clause) => NOISY_CLAUSES[clause]);
-  return `${formatTable({ columns: result.columns, rows })}\n(${[count, note, ...noisy].join('; ')})`;
+  // What the counts count, on a line of its own (src/query/counts-text.ts); a result saved before it was said has none.
+  const counts = result.counts === undefined ? '' : `\n${oneLine(result.counts)}`;
+  // Outputs whose noise outweighs their values (src/query/noise-warnings.ts), one line each.
+  const warnings = (result.warnings ?? []).map((w) => `\nwarning: ${oneLine(w.message)}`).join('');
+  return `${formatTable({ columns: result.columns, rows })}\n(${[count, note, ...noisy].join('; ')})${counts}${warnings}`;
 }

@@ -17,6 +17,15 @@ export interface Preview {
   readonly threshold: string;
   /** Per output aggregate, the half-width of its 95% error bound (AVG: of its sum and its count). */
   readonly errors: readonly { output: string; bound: string }[];
+  /** Outputs whose noise would outweigh their values, each in one line with what would help (src/query/noise-warnings.ts). */
+  readonly warnings: readonly NoiseWarningView[];
+}
+
+/** A DP output whose 95% error exceeds what its value could plausibly be: in the preview, and in a result's `warnings`. */
+export interface NoiseWarningView {
+  readonly code: 'NOISE_WIDER_THAN_VALUE' | 'NOISE_WIDER_THAN_RANGE';
+  readonly output: string;
+  readonly message: string;
 }
 
 export interface CollaborationView {
@@ -60,6 +69,12 @@ export interface BudgetView {
   readonly budget: string;
   readonly spent: string;
   readonly remaining: string;
+  /** What one query at the table's own ε costs it, in `unit`. */
+  readonly perQuery: string;
+  /** How many such queries `remaining` still buys: ⌊remaining / perQuery⌋. */
+  readonly queriesLeft: number;
+  /** The same in words, as `cleanroom budget` prints it. */
+  readonly buys: string;
   readonly refresh: 'month' | 'never';
   /** ISO date of the next restore (the first of next month, UTC); absent for a budget that never refreshes. */
   readonly nextRefresh?: string;

@@ -7,11 +7,12 @@ import { toText } from '../dp/rational.js';
 import { asCleanroomError, CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_CONSOLE_HISTORY } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
-import { holdersOf, type Manifest, type PrivacyPolicy } from '../manifest/schema.js';
+import { holdersOf, type Manifest, type PrivacyPolicy, type Table } from '../manifest/schema.js';
 import { parseSignedManifest, unsignedMembers } from '../manifest/signature.js';
 import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
 import { tableBudget } from '../query/privacy-plan.js';
+import { queriesLeft, queriesLeftText } from '../query/queries-left.js';
 import type { BudgetView, CollaborationView, HistoryItem, HistoryView, PlanView, TableView } from './api.js';
 import { preview } from './preview.js';
 import { probeEndpoint } from './reachability.js';
@@ -66,7 +67,7 @@ export class ConsoleData {
           columns: t.columns.map((c) => describeColumn(t, c)),
           rules: describeRules(t),
           ...(privacy ? { privacy } : {}),
-          ...(p && own ? { budget: this.gauge(t.name, p, now) } : {}),
+          ...(p && own ? { budget: this.gauge(t, p, now) } : {}),
         };
       }),
     );
@@ -126,14 +127,20 @@ export class ConsoleData {
     return join(this.d.cfg.path(this.d.cfg.config.resultsDir), `${queryId}.json`);
   }
 
-  private gauge(table: string, policy: PrivacyPolicy, now: Date): BudgetView {
+  private gauge(t: Table, policy: PrivacyPolicy, now: Date): BudgetView {
+    const table = t.name;
     const b = tableBudget(policy);
+    const remaining = this.d.budget.remaining(table, b, now);
+    const left = queriesLeft(t, remaining);
     const next = b.refresh === 'month' ? new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10) : undefined;
     return {
       unit: b.unit === 'rho' ? 'ρ' : 'ε',
       budget: toText(b.amount),
       spent: toText(this.d.budget.spent(table, b, now)),
-      remaining: toText(this.d.budget.remaining(table, b, now)),
+      remaining: toText(remaining),
+      perQuery: toText(left.perQuery.amount),
+      queriesLeft: Number(left.queries),
+      buys: queriesLeftText(t, left, remaining),
       refresh: b.refresh,
       ...(next ? { nextRefresh: next } : {}),
     };

@@ -2,6 +2,7 @@ import { BudgetLedger } from '../budget/ledger.js';
 import { amountText } from '../dp/accounting.js';
 import { toText } from '../dp/rational.js';
 import { assertNoiseStatable, noisePlan, errorBound, shareHolders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
+import { previewWarnings } from '../query/noise-warnings.js';
 import type { QueryPlan } from '../query/plan.js';
 import { ROWS, outputSlots } from '../query/group-vector.js';
 import { formatScaled } from '../query/result.js';
@@ -11,7 +12,7 @@ import type { Preview } from './api.js';
 export async function preview(plan: QueryPlan, self: string, ledgerFile: string): Promise<Preview> {
   const noise = noisePlan(plan, shareHolders(plan));
   if (!noise) {
-    return { mode: plan.mode, dp: false, charges: [], threshold: `${plan.minDistinctKeys} distinct join keys (exact counts)`, errors: [] };
+    return { mode: plan.mode, dp: false, charges: [], threshold: `${plan.minDistinctKeys} distinct join keys (exact counts)`, errors: [], warnings: [] };
   }
   // A sum of squares over wide bounds can carry noise too wide to state: the node refuses the query, and so does this.
   assertNoiseStatable(noise);
@@ -32,7 +33,7 @@ export async function preview(plan: QueryPlan, self: string, ledgerFile: string)
   const raised = unguarded.length > 0 ? `; ${unguarded.join(', ')} has no policy, so its minimum of ${plan.minDistinctKeys} distinct people holds${perPerson}, with a margin for the noise: a smaller group passes with probability at most δ` : '';
   const threshold = `${noise.threshold} (a group is released when its noisy ${counted} reaches it${raised})`;
   const mechanism = noise.privacy.mechanism === 'gaussian' ? 'discrete Gaussian noise (zCDP: ρ adds up)' : 'discrete Laplace noise (ε adds up)';
-  return { mode: plan.mode, dp: true, epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), noise: mechanism, charges, threshold, errors: outputErrors(plan, noise) };
+  return { mode: plan.mode, dp: true, epsilon: toText(noise.privacy.epsilon), delta: toText(noise.privacy.delta), noise: mechanism, charges, threshold, errors: outputErrors(plan, noise), warnings: previewWarnings(plan, noise) };
 }
 
 function outputErrors(plan: QueryPlan, noise: NoisePlan): { output: string; bound: string }[] {

@@ -1,9 +1,10 @@
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { CleanroomError } from '../errors.js';
+import { CleanroomError, asCleanroomError } from '../errors.js';
+import { STOP_POLL_INTERVAL_MS } from '../limits.js';
 import { loadConfig } from '../config/node-config.js';
-import { ControlErrorSchema, ControlEventSchema, MatchLineSchema, StatusSchema, type ControlEvent, type MatchView, type NodeStatus } from './control-event.js';
+import { ControlErrorSchema, ControlEventSchema, MatchLineSchema, StatusSchema, StopAnswerSchema, type ControlEvent, type MatchView, type NodeStatus, type StopAnswer } from './control-event.js';
 import { readControlToken } from './control-token.js';
 
 /** Where a node's control interface listens and the token it wrote at its last start. */
@@ -73,6 +74,35 @@ export async function matchReport(endpoint: ControlEndpoint, table: string, part
     throw new CleanroomError(refusal.code, refusal.message);
   }
   return parseEvent(body, z.array(MatchLineSchema));
+}
+
+/** Asks the node to stop gracefully (POST /stop): it refuses new queries and exits once the running ones end. */
+export async function requestStop(endpoint: ControlEndpoint): Promise<StopAnswer> {
+  const res = await send(endpoint, 'POST', '/stop');
+  const body = await readAll(res);
+  if (res.statusCode !== 200) {
+    const refusal = parseEvent(body, ControlErrorSchema);
+    throw new CleanroomError(refusal.code, refusal.message);
+  }
+  return parseEvent(body, StopAnswerSchema);
+}
+
+/**
+ * Resolves once the node's control port no longer answers: the node closes it last, after its files and workers.
+ * TIMEOUT when it still answers after `timeoutMs`.
+ */
+export async function waitForExit(endpoint: ControlEndpoint, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await nodeStatus(endpoint);
+    } catch (err) {
+      if (asCleanroomError(err).code === 'PEER_UNREACHABLE') return;
+      throw err;
+    }
+    if (Date.now() >= deadline) throw new CleanroomError('TIMEOUT', `the node at ${endpoint.host}:${endpoint.port} still answers ${timeoutMs / 1000} s after it was asked to stop; see its log`);
+    await new Promise((r) => setTimeout(r, STOP_POLL_INTERVAL_MS));
+  }
 }
 
 function send(endpoint: ControlEndpoint, method: 'GET' | 'POST', path: string, body?: string): Promise<IncomingMessage> {

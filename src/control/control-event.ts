@@ -48,3 +48,7 @@ export const StatusSchema = z.strictObject({
   peakRssMiB: z.number(),
 });
 export type NodeStatus = z.infer<typeof StatusSchema>;
+
+/** POST /stop: the node takes no new query and stops once the running ones end, or after `graceMs` (`cleanroom stop`). */
+export const StopAnswerSchema = z.strictObject({ stopping: z.literal(true), running: count, graceMs: count });
+export type StopAnswer = z.infer<typeof StopAnswerSchema>;

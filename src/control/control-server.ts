@@ -35,6 +35,8 @@ export interface QueryService {
   query(sql: string, onProgress: (p: Omit<Extract<ControlEvent, { type: 'progress' }>, 'type'>) => void): Promise<QueryOutcome>;
   /** The match report of one of this member's tables against a partner's (src/node/match-report.ts). */
   match(table: string, partner: string): Promise<MatchView[]>;
+  /** Asks the node to stop gracefully once `answered` settles: how many queries run, and how long they may take. */
+  requestStop(answered: Promise<void>): { running: number; graceMs: number };
 }
 
 export interface ControlOptions {
@@ -56,7 +58,7 @@ const LoginRequest = z.strictObject({ code: z.string() });
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
 /** Every authenticated route, for the answer to any other path. */
-const ROUTES = ['GET /status', 'POST /query', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/login', 'POST /api/logout'];
+const ROUTES = ['GET /status', 'POST /query', 'POST /stop', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/login', 'POST /api/logout'];
 
 /** Pages and assets anyone who names this server in Host may load: they hold no data, and every datum needs a login. */
 const isPublic = (method: string, path: string) => method === 'GET' && (path === '/' || path === '/login' || path.startsWith('/assets/'));
@@ -142,6 +144,13 @@ export async function startControlServer(service: QueryService, options: Control
     c.json({ member: service.memberId, collaboration: service.manifest.collaborationId, manifestVersion: service.manifest.version, backend: service.pool.backend, workers: service.pool.threads, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }),
   );
   app.post('/query', (c) => jsonOnly(c) ?? serveQuery(service, c));
+  app.post('/stop', (c) => {
+    if (c.get('auth') !== 'token') return refuse(c, 403, 'AUTH_FAILED', "the node is stopped by its operator only, who holds the control token (cleanroom stop <dir>)");
+    // The stop begins once this answer is out: it ends with closing this server and every connection to it.
+    const outgoing = c.env.outgoing;
+    const { running, graceMs } = service.requestStop(new Promise<void>((r) => outgoing.once('close', () => r())));
+    return c.json({ stopping: true, running, graceMs }, 200, { 'cache-control': 'no-store' });
+  });
 
   app.post('/api/login-code', (c) => {
     if (c.get('auth') !== 'token') return refuse(c, 403, 'AUTH_FAILED', "login links are made for the node's operator only, who holds the control token (cleanroom console <dir>)");

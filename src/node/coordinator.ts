@@ -16,6 +16,7 @@ import { holdersOf, type Manifest } from '../manifest/schema.js';
 import { parseQuery } from '../query/parse.js';
 import { assertAddedPointsFit, noisePlan, shareHolders } from '../query/noise.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
+import { countsText } from '../query/counts-text.js';
 import type { BudgetCharge } from '../query/privacy-plan.js';
 import type { QueryOutcome } from '../query/result.js';
 import { AggregatorSession } from '../session/aggregator.js';
@@ -30,6 +31,7 @@ import { NO_QUERY_ID } from '../wire/messages.js';
 import { drive, type Progress } from './driver.js';
 import { IdleConnections } from './idle-connections.js';
 import { JoinRegistry } from './join-registry.js';
+import { QueryDrain } from './drain.js';
 import { PeerQueryGates, QueryGate } from './query-gate.js';
 
 
@@ -58,6 +60,8 @@ export class QueryCoordinator {
   private readonly ownQueries = new QueryGate(MAX_CONCURRENT_QUERIES);
   /** Queries proposed by peers: refused beyond the limit (queueing them could deadlock two busy nodes). */
   private readonly peerQueries = new PeerQueryGates(MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER);
+  /** Every query running here, from either side, for a graceful stop: it refuses new ones and waits for these. */
+  readonly drain = new QueryDrain();
 
   private readonly cfg: LoadedConfig;
   private readonly memberId: string;
@@ -89,11 +93,18 @@ export class QueryCoordinator {
   /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */
   async query(sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     const queryId = randomBytes(16).toString('hex');
-    const release = await this.ownQueries.enter((ahead) => onProgress?.({ queryId, stage: 'queued', ownKeys: 0, ahead }));
+    const leave = this.drain.enter();
     try {
-      return await this.runOwn(queryId, sql, onProgress);
+      const release = await this.ownQueries.enter((ahead) => onProgress?.({ queryId, stage: 'queued', ownKeys: 0, ahead }));
+      try {
+        // A query that waited in line while the node began to stop never starts: nothing charged, nobody asked.
+        this.drain.refuseIfStopping();
+        return await this.runOwn(queryId, sql, onProgress);
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      leave();
     }
   }
 
@@ -156,6 +167,7 @@ export class QueryCoordinator {
     let queryId = NO_QUERY_ID;
     let failure: unknown;
     let release: (() => void) | undefined;
+    let leave: (() => void) | undefined;
     const conns = new Map<string, PeerConnection>([[conn.peer, conn]]);
     const idle = this.idle.hold(conn);
     try {
@@ -174,6 +186,8 @@ export class QueryCoordinator {
       const entry = { queryId, querier: msg.querier, sql: msg.sql };
       let plan: QueryPlan;
       try {
+        // A join (above) belongs to a query accepted already, which a stopping node still finishes; a proposal does not.
+        leave = this.drain.enter();
         release = this.peerQueries.tryEnter(conn.peer);
         plan = await this.plan(msg.sql, msg.querier);
         if (!plan.members.includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
@@ -200,6 +214,7 @@ export class QueryCoordinator {
     } finally {
       release?.();
       closeAll(conns, queryId, failure);
+      leave?.();
     }
   }
 
@@ -328,15 +343,17 @@ export class QueryCoordinator {
       return { kind: 'released', queryId, groups: outcome.groups, receivers: outcome.receivers };
     }
     if (outcome.kind !== 'result') throw new CleanroomError('INTERNAL', `a sub-protocol outcome (${outcome.kind}) reached the end of query ${queryId}`);
+    // Said once here, so that the CLI, its --json, the saved file and the console all read the same sentence.
+    const result = { ...outcome.result, counts: countsText(plan) };
     // What was opened to this member: HAVING and LIMIT may show fewer rows than that.
-    const groups = outcome.result.afterRelease?.released ?? outcome.result.rows.length;
+    const groups = result.afterRelease?.released ?? result.rows.length;
     await this.record({ ...entry, event: 'result', detail: '', released: { groups, receivers: [this.memberId], columns } });
     const dir = this.cfg.path(this.cfg.config.resultsDir);
     // Results are for this member's own people: owner-only, like the identity key and the hash cache.
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(`${dir}/${queryId}.json`, JSON.stringify({ querier: plan.querier, ...outcome.result }, null, 2) + '\n', { mode: 0o600 });
-    this.log(`query ${queryId} done: result with ${outcome.result.rows.length} row(s) saved in ${this.cfg.config.resultsDir}/${queryId}.json`);
-    return { kind: 'result', result: outcome.result };
+    await writeFile(`${dir}/${queryId}.json`, JSON.stringify({ querier: plan.querier, ...result }, null, 2) + '\n', { mode: 0o600 });
+    this.log(`query ${queryId} done: result with ${result.rows.length} row(s) saved in ${this.cfg.config.resultsDir}/${queryId}.json`);
+    return { kind: 'result', result };
   }
 }
 

@@ -11,6 +11,7 @@ import { selectBackend } from '../crypto/backend.js';
 import { createCryptoPool, defaultThreads, type CryptoPool } from '../crypto/pool.js';
 import { TableStore } from '../data/table-store.js';
 import { CleanroomError } from '../errors.js';
+import { STOP_GRACE_MS } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import type { Identity } from '../manifest/identity.js';
 import type { Manifest } from '../manifest/schema.js';
@@ -45,6 +46,9 @@ export class CleanroomNode {
   private readonly coordinator: QueryCoordinator;
   /** What the web console's pages read (the control interface serves them). */
   readonly console: ConsoleData;
+  private askStop: () => void = () => {};
+  /** Settles when the operator asked the node to stop (`cleanroom stop`, POST /stop); whoever runs the node then calls stop(). */
+  readonly stopRequested = new Promise<void>((r) => (this.askStop = r));
 
   private constructor(
     readonly cfg: LoadedConfig,
@@ -96,14 +100,45 @@ export class CleanroomNode {
     this.log(`node ${this.memberId} of ${this.manifest.collaborationId} (manifest v${this.manifest.version}) listening on ws://${listen.host}:${listen.port}, control on http://${control.host}:${control.port}; crypto backend ${this.pool.backend} on ${this.pool.threads} worker thread(s)`);
   }
 
+  /** The control interface's POST /stop: once its answer is out, whoever runs the node calls stop(). */
+  requestStop(answered: Promise<void>): { running: number; graceMs: number } {
+    void answered.then(() => this.askStop());
+    return { running: this.coordinator.drain.size, graceMs: STOP_GRACE_MS };
+  }
+
+  /**
+   * A graceful stop: no new query from now on (this member's or a peer's proposal), up to `graceMs` for the running
+   * ones to end, then close(), which aborts any still running. `cutShort` (a signal) ends the wait early.
+   */
+  async stop(graceMs = STOP_GRACE_MS, cutShort?: Promise<void>): Promise<void> {
+    const running = this.coordinator.drain.size;
+    if (running > 0) this.log(`stopping: refusing new queries; waiting up to ${graceMs / 1000} s for ${running} running query(ies)`);
+    const left = await this.coordinator.drain.stop(graceMs, cutShort);
+    if (left > 0) this.log(`stopping: ${left} query(ies) still running are aborted`);
+    await this.close();
+    this.log('stopped');
+  }
+
+  /**
+   * Stops at once: running queries are aborted (their connections close, so every member's side of them fails). The
+   * control port closes last, so a client that sees it closed (`cleanroom stop`) knows the node has let go of its
+   * files: a node started again on the directory at once finds its audit log and ledger closed.
+   */
   async close(): Promise<void> {
-    await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+    void this.coordinator.drain.stop(0);
     await this.endpoint?.close();
     this.coordinator.close();
     this.store.close();
     await this.pool.close();
     await this.audit.close();
     await this.budget.close();
+    const control = this.control;
+    if (control) {
+      const closed = new Promise<void>((r) => control.close(() => r()));
+      // A query's answer stream still open would hold the port for as long as the query runs.
+      control.closeAllConnections();
+      await closed;
+    }
   }
 
   /** Runs a query this node's user submitted: plan and check locally, then propose it to every other member in it. */

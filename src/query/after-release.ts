@@ -2,6 +2,7 @@ import { compare, fromText, type Rational } from '../dp/rational.js';
 import type { ComparisonOp, Literal, OutputTest } from './ast.js';
 import { labelType } from './dimension.js';
 import { dimensionTableOf, type QueryPlan } from './plan.js';
+import { resultWarnings } from './noise-warnings.js';
 import { compareLabelCells, type Cell, type QueryResult } from './result.js';
 
 /**
@@ -9,9 +10,16 @@ import { compareLabelCells, type Cell, type QueryResult } from './result.js';
  * opened to it are the same with or without them: only what the result shows changes, so they reveal nothing beyond
  * the result (SPEC §7). Under a privacy policy they act on the noisy values, as any post-processing does, and the
  * result says so. Rows without ORDER BY, and rows tied under it, keep the label order assembleResult gives them;
- * DP intervals move with their rows.
+ * DP intervals move with their rows. A DP result then carries the warnings of its rows' intervals (noise-warnings.ts).
  */
 export function afterRelease(plan: QueryPlan, result: QueryResult): QueryResult {
+  const shown = shape(plan, result);
+  // The last reading of a DP result: which outputs' noise outweighs their values, among the rows shown.
+  const warnings = shown.privacy ? resultWarnings(plan, shown) : [];
+  return warnings.length > 0 ? { ...shown, warnings } : shown;
+}
+
+function shape(plan: QueryPlan, result: QueryResult): QueryResult {
   const clauses = plan.afterRelease;
   if (!clauses) return result;
   const aggregate = (output: number) => plan.outputs[output]?.kind === 'aggregate';

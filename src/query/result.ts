@@ -30,6 +30,19 @@ export interface QueryResult {
   readonly privacy?: ResultPrivacy;
   /** Set when HAVING, ORDER BY, LIMIT or OFFSET shaped the rows (src/query/after-release.ts). */
   readonly afterRelease?: AfterReleaseNote;
+  /** What the counts count, in one line (src/query/counts-text.ts); set by the node that receives the result. */
+  readonly counts?: string;
+  /** Under a privacy policy: the outputs whose noise outweighs what their values could be (src/query/noise-warnings.ts). */
+  readonly warnings?: readonly NoiseWarning[];
+}
+
+/** A DP output whose 95% error is larger than its value could plausibly be, with what would help, in one line. */
+export interface NoiseWarning {
+  /** NOISE_WIDER_THAN_VALUE: a count's or sum's noise exceeds the value; NOISE_WIDER_THAN_RANGE: an AVG's interval spans most of its declared range. */
+  readonly code: 'NOISE_WIDER_THAN_VALUE' | 'NOISE_WIDER_THAN_RANGE';
+  /** The output's name, as the result's column. */
+  readonly output: string;
+  readonly message: string;
 }
 
 /** What a result shaped after its release says of itself. */

@@ -3,6 +3,7 @@
  * start both, query, and the refusals (unsigned manifest, rule violation, control interface on the peer port).
  */
 import { type QueryResult } from '../../src/query/result.js';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { MANIFEST_FORMAT, type Member, type Table } from '../../src/manifest/sch
 import { readControlToken } from '../../src/control/control-token.js';
 import { plaintextAnswer, type TableData } from '../../scripts/plaintext/answer.js';
 import { readCsvTables } from '../../scripts/plaintext/csv-tables.js';
-import { assertBuilt, assertMatches, cleanroom, makeTempDir, stopNode, type Run } from './helpers.js';
+import { assertBuilt, assertMatches, cleanroom, makeTempDir, startKeyGroupCluster, stopNode, type Cluster, type Run } from './helpers.js';
 import { identicalEmails, salesColumns, visitsColumns, writeDataset } from './random-data.js';
 
 /** An error reported the way the CLI promises: one line on stderr, `cleanroom: CODE: reason`. */
@@ -198,7 +199,11 @@ describe('the cleanroom CLI', () => {
     // Table rows are the JSON rows (same order: the node sorts groups by label), NULL printed as NULL.
     expect(body).toEqual(result.rows.map((r) => r.map((c) => (c === null ? 'NULL' : String(c)))));
     expect(lines[2 + exp.rows.length]).toBe(`(${exp.rows.length} row(s); rows resting on fewer than 3 distinct join keys are never released)`);
-    expect(lines).toHaveLength(3 + exp.rows.length);
+    // Then one line saying what COUNT(*) counts, which --json carries as `counts`.
+    const counts = "COUNT(*) counts rows of sales whose join key matched visits (each row once, however often its key appears there), after WHERE";
+    expect(lines[3 + exp.rows.length]).toBe(counts);
+    expect(result.counts).toBe(counts);
+    expect(lines).toHaveLength(4 + exp.rows.length);
   });
 
   it('a count-only query from the other node: the same 120 people on both sides', async () => {
@@ -206,6 +211,7 @@ describe('the cleanroom CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as QueryResult;
     expect(result).toMatchObject({ mode: 'count-only', columns: ['people'], rows: [[120]] });
+    expect(result.counts).toBe('COUNT(*) counts distinct people (normalised join keys) present in both visits and sales');
   });
 
   it('HAVING, ORDER BY and LIMIT: the oracle\'s rows in its order, printed so; the audit records every group released', async () => {
@@ -247,6 +253,12 @@ describe('the cleanroom CLI', () => {
     const result = JSON.parse(json.stdout) as QueryResult;
     expect(result.columns).toEqual(['cat', 'n', 'count_amount', 'count_tier', 'count_distinct_email']);
     expect(result.rows).toStrictEqual(exp.rows);
+    // Rows and people side by side: the line says which is which.
+    expect(result.counts).toBe(
+      'COUNT(*) counts rows of sales whose join key matched visits (each row once, however often its key appears there); ' +
+        'COUNT(sales.amount) counts those with a value in amount; COUNT(sales.tier) counts those with a value in tier; ' +
+        'COUNT(DISTINCT visits.email) counts matched people (distinct normalised join keys)',
+    );
     // Alone, COUNT(DISTINCT key) is the count-only intersection size.
     const alone = await cleanroom(['query', dir.alpha, 'SELECT COUNT(DISTINCT s.email) FROM sales s JOIN visits v ON s.email = v.email', '--json']);
     expect(alone.code, alone.stderr).toBe(0);
@@ -256,7 +268,12 @@ describe('the cleanroom CLI', () => {
   it('a count-only HAVING that its count fails shows no row, and says that one was released', async () => {
     const run = await cleanroom(['query', dir.beta, 'SELECT COUNT(*) AS people FROM visits v JOIN sales s ON v.email = s.email HAVING people > 120']);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trimEnd().split('\n')).toEqual(['people', '------', '(0 row(s) shown of 1 released; rows resting on fewer than 3 distinct join keys are never released)']);
+    expect(run.stdout.trimEnd().split('\n')).toEqual([
+      'people',
+      '------',
+      '(0 row(s) shown of 1 released; rows resting on fewer than 3 distinct join keys are never released)',
+      'COUNT(*) counts distinct people (normalised join keys) present in both visits and sales',
+    ]);
   });
 
   it('a refused query exits non-zero with a one-line reason on stderr', async () => {
@@ -291,6 +308,78 @@ describe('the cleanroom CLI', () => {
     const accepted = () => nodes.map((n, i) => n.log.join('').slice(logBefore[i])).join('').match(/ accepted /g)?.length ?? 0;
     for (let i = 0; i < 40 && accepted() < 2; i++) await new Promise((r) => setTimeout(r, 50));
     expect(accepted()).toBe(2);
+  });
+
+  it('stop lets a running query finish, then the node exits; a second stop says no node runs there', async () => {
+    const [alpha, beta] = nodes;
+    const exited = (n: RunningNode) => new Promise<number | null>((r) => (n.process.exitCode !== null ? r(n.process.exitCode) : n.process.once('exit', (code) => r(code))));
+    const alphaExit = exited(alpha!);
+    const logBefore = alpha!.log.join('').length;
+    // A query from alpha with beta, and alpha asked to stop once it runs: it still ends with its result.
+    const running = cleanroom(['query', dir.alpha, GROUP_SQL, '--json']);
+    for (let i = 0; i < 200 && !alpha!.log.join('').slice(logBefore).includes(' accepted by beta'); i++) await new Promise((r) => setTimeout(r, 10));
+    // (The query may well have ended before the stop arrives: the next describe holds one running for certain.)
+    const stopped = await cleanroom(['stop', dir.alpha], 60_000);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stdout).toMatch(/^stopped: node alpha of \S+ \(.*alpha\)\n$/);
+    const ran = await running;
+    expect(ran.code, ran.stderr).toBe(0);
+    expect((JSON.parse(ran.stdout) as QueryResult).rows.length).toBeGreaterThan(3);
+    // The node has exited, cleanly, by the time stop returns (or a moment after: the port closes last).
+    expect(await alphaExit).toBe(0);
+    expect(alpha!.log.join('')).toContain('stopped');
+    // Nothing answers now: a clear one-line error, and status agrees.
+    const again = await cleanroom(['stop', dir.alpha]);
+    expect(expectOneLineError(again, 'PEER_UNREACHABLE')).toContain(`no node is running for ${dir.alpha}`);
+    expectOneLineError(await cleanroom(['status', dir.alpha]), 'PEER_UNREACHABLE');
+    // The other node stops the same way.
+    const betaExit = exited(beta!);
+    const stoppedBeta = await cleanroom(['stop', dir.beta], 60_000);
+    expect(stoppedBeta.code, stoppedBeta.stderr).toBe(0);
+    expect(await betaExit).toBe(0);
+  });
+});
+
+describe('cleanroom stop with a query in flight', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>> | undefined;
+  let cluster: Cluster | undefined;
+
+  afterAll(async () => {
+    if (cluster) for (const n of Object.values(cluster.nodes)) n.process.kill('SIGCONT');
+    await cluster?.stop();
+    await tmp?.cleanup();
+  });
+
+  it('refuses new queries, waits for the running one to end, then exits', async () => {
+    tmp = await makeTempDir('cli-stop');
+    // bob freezes (SIGSTOP) as it is about to accept ann's query: the query is in flight on ann until bob goes on.
+    cluster = await startKeyGroupCluster(tmp.dir, 'stop-drain', ['ann', 'bob'], { queriers: ['ann'], receivers: ['ann'] }, (id) => (id === 'bob' ? { CLEANROOM_FAILPOINT: 'freeze@before-accept' } : {}));
+    const { ann, bob } = cluster.nodes as Record<'ann' | 'bob', RunningNode>;
+    const annDir = cluster.nodeDirs.ann!;
+    const sql = 'SELECT COUNT(*) FROM t_ann a JOIN t_bob b ON a.k = b.k';
+    const until = async (what: string, done: () => boolean) => {
+      for (let i = 0; i < 1000 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(done(), what).toBe(true);
+    };
+    const frozen = () => readFileSync(`/proc/${bob.process.pid}/stat`, 'utf8').split(' ')[2] === 'T';
+    const running = cleanroom(['query', annDir, sql, '--json'], 60_000);
+    await until('bob froze before accepting', frozen);
+    const annExit = new Promise<number | null>((r) => ann.process.once('exit', (code) => r(code)));
+    const stopping = cleanroom(['stop', annDir], 60_000);
+    await until('ann began to stop', () => ann.log.join('').includes('stopping: refusing new queries'));
+    // A new query is refused at once, and ann still runs for the one in flight.
+    const refused = await cleanroom(['query', annDir, sql]);
+    expect(expectOneLineError(refused, 'ABORTED')).toContain('the node is stopping');
+    expect(ann.process.exitCode).toBeNull();
+    bob.process.kill('SIGCONT');
+    const ran = await running;
+    expect(ran.code, ran.stderr).toBe(0);
+    expect((JSON.parse(ran.stdout) as QueryResult).rows).toEqual([[20]]);
+    const stopped = await stopping;
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(stopped.stderr).toContain('stopping: 1 query(ies) running may take up to 30 s to end');
+    expect(stopped.stdout).toMatch(/^stopped: node ann of stop-drain \(/);
+    expect(await annExit).toBe(0);
   });
 });
 

@@ -136,7 +136,17 @@ describe('the console API and its login', () => {
     expect(dp.privacy?.[0]).toContain(`ε = ${DP_EPSILON} and δ = 0.000001 per query`);
     const now = new Date();
     const firstOfNext = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
-    expect(dp.budget).toEqual({ unit: 'ε', budget: String(DP_BUDGET), spent: '0', remaining: String(DP_BUDGET), refresh: 'month', nextRefresh: firstOfNext });
+    expect(dp.budget).toEqual({
+      unit: 'ε',
+      budget: String(DP_BUDGET),
+      spent: '0',
+      remaining: String(DP_BUDGET),
+      perQuery: String(DP_EPSILON),
+      queriesLeft: DP_BUDGET / DP_EPSILON,
+      buys: `the remaining ε = ${DP_BUDGET} buys ${DP_BUDGET / DP_EPSILON} more queries at ε = ${DP_EPSILON} each`,
+      refresh: 'month',
+      nextRefresh: firstOfNext,
+    });
     // bob's policy-free table; and a gauge is only ever the owner's: ann keeps no ledger of bob's tables.
     expect(bob.budget).toBeUndefined();
   });

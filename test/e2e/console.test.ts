@@ -224,6 +224,10 @@ describe('the web console in Chromium', () => {
     expect(await dp.textContent()).toContain(`ε = ${DP_EPSILON} and δ = 0.000001 per query`);
     expect(await dp.locator('meter').getAttribute('max')).toBe(String(DP_BUDGET));
     expect(await dp.locator('[data-remaining]').textContent()).toBe(String(DP_BUDGET));
+    // What the rest still buys, in queries at the table's own ε (its ρ, should the policy account in zCDP).
+    const buys = dp.locator('[data-queries-left]');
+    expect(Number(await buys.getAttribute('data-queries-left'))).toBeGreaterThanOrEqual(DP_BUDGET / DP_EPSILON);
+    expect(await buys.textContent()).toMatch(/^The remaining (ε|ρ) = [\d.]+ buys \d+ more queries at (ε|ρ) = [\d.]+ each( \(ε = 2 a query\))?\.$/);
     // bob's table has no gauge at ann: only the owner keeps a budget.
     expect(await page.locator('section[data-table="t_bob"] meter').count()).toBe(0);
     expect(await page.locator('section[data-table="t_bob"]').textContent()).toContain('Owner: bob');
@@ -240,6 +244,17 @@ describe('the web console in Chromium', () => {
     expect(text).toMatch(/Allowed:.*\bg\b/);
     expect(await page.getByRole('button', { name: 'Run query' }).isDisabled()).toBe(true);
     await shot(page, 'query-refused');
+  });
+
+  it('the plan of a DP query whose AVG would be mostly noise warns of it, with what would help, before it runs', async () => {
+    // Values within [1000, 1100]: noise sized by 1100, judged against a range of 100 (src/query/noise-warnings.ts).
+    await page.getByLabel(/^Query \(SQL/).fill('SELECT d.g, COUNT(*), AVG(d.v + 1000) AS shifted FROM t_ann_dp d JOIN t_bob b ON d.k = b.k GROUP BY d.g');
+    const warning = page.locator('[data-plan="allowed"] [data-warning="NOISE_WIDER_THAN_RANGE"]');
+    await warning.waitFor();
+    expect(await warning.textContent()).toMatch(/^shifted: .* its interval spans more than half of its values' range by the declared bounds, \[1,000, 1,100\] .*: declare tighter bounds, .*raise ε/);
+    expect(await page.locator('[data-plan="allowed"] .noise-warnings').getAttribute('role')).toBe('note');
+    expect(await page.getByRole('button', { name: 'Run query' }).isDisabled()).toBe(false);
+    await shot(page, 'query-noise-warning');
   });
 
   it('an allowed GROUP BY runs with a progress bar and shows one bar per group, the numbers the CLI prints', async () => {
@@ -271,6 +286,10 @@ describe('the web console in Chromium', () => {
     const cliRows = (JSON.parse(cli.stdout) as { rows: (string | number)[][] }).rows;
     expect(cliRows).toEqual([['g0', MATCHED_PER_GROUP], ['g1', MATCHED_PER_GROUP]]);
     expect(rows).toEqual(cliRows.map((r) => r.map(String)));
+    // What COUNT(*) counts, the sentence the CLI prints under its table (one function in the node writes both).
+    const counts = (JSON.parse(cli.stdout) as { counts?: string }).counts;
+    expect(counts).toBe('COUNT(*) counts rows of t_ann whose join key matched t_bob (each row once, however often its key appears there)');
+    expect(await page.locator('section.result p.counts').textContent()).toBe(`${counts}.`);
 
     const canvas = page.locator('figure.chart canvas');
     expect(await canvas.getAttribute('data-bars')).toBe(String(cliRows.length));
@@ -314,6 +333,8 @@ describe('the web console in Chromium', () => {
     await exact.getByRole('button', { name: /Show the result/ }).click();
     await page.locator('table.result-table').waitFor();
     expect(await page.locator('table.result-table tbody tr').count()).toBe(2);
+    // A saved result says what it counts too.
+    expect(await page.locator('section.result p.counts').textContent()).toContain('COUNT(*) counts rows of t_ann whose join key matched t_bob');
     await shot(page, 'history');
   });
 

@@ -51,7 +51,7 @@ const THRESHOLD = BigInt(MAX_ROWS_PER_KEY * MIN_KEYS) + halfWidth(COUNT_SCALE, H
 const COUNT_ONLY_SCALE = 1 / VALUES_EPSILON;
 
 interface Budget {
-  readonly tables: readonly { table: string; unit: string; budget: string; refresh: string; spent: string; remaining: string }[];
+  readonly tables: readonly { table: string; unit: string; budget: string; refresh: string; spent: string; remaining: string; perQuery: string; queriesLeft: number; buys: string }[];
   readonly charges: readonly Charge[];
 }
 
@@ -321,6 +321,41 @@ describe('differential privacy across two node processes', () => {
       const rows = text.stdout.split('\n').filter((l) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /.test(l));
       const cost = (c: Charge) => ('rho' in c ? `ρ = ${c.rho}` : `ε = ${c.epsilon}`);
       expect(rows.map((l) => l.split(/ +/).slice(2, 4).concat(l.replace(/^.*?(ε|ρ) = /, '$1 = ')))).toEqual(budget.charges.map((c) => [c.queryId.slice(0, 8), c.table, cost(c)]));
+      // How far each remaining budget goes: ⌊remaining / the table's ε⌋ queries (its ρ under zCDP).
+      const big = tableBudget(budget, 'orders_big')!;
+      expect(big).toMatchObject({ perQuery: String(EPSILON), queriesLeft: Math.floor(Number(big.remaining) / EPSILON) });
+      expect(text.stdout.split('\n')).toContain(`orders_big: the remaining ε = ${big.remaining} buys ${big.queriesLeft} more queries at ε = ${EPSILON} each`);
+      const z = tableBudget(budget, ZCDP)!;
+      expect(text.stdout).toMatch(new RegExp(`^${ZCDP}: the remaining ρ = ${escape(z.remaining)} buys ${z.queriesLeft} more quer(y|ies) at ρ = ${escape(z.perQuery)} each \\(ε = ${EPSILON} a query\\)$`, 'm'));
+    });
+
+    it('an AVG whose noise outweighs its declared range: the preview warns, and so do the result, its --json and its text', async () => {
+      // Values within [1000, 1100]: the noise is sized by 1100, the interval judged against a range of 100.
+      const shifted = `SELECT o.category, COUNT(*), AVG(o.amount + 1000) AS shifted FROM orders_big o JOIN visits v ON o.email = v.email GROUP BY o.category`;
+      const advice = /: declare tighter bounds, ask fewer values \(3 share ε\), raise ε \(now 1\) or group by fewer or coarser columns$/;
+      const preview = await cleanroom(['query', shopDir, '--preview', shifted]);
+      expect(preview.code, preview.stderr).toBe(0);
+      const warned = preview.stdout.split('\n').filter((l) => l.startsWith('warning: '));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatch(/^warning: shifted: noisy sum ±[\d,.]+ over noisy count ±\d+ at 95%: over fewer than [\d,]+ rows its interval spans more than half of its values' range by the declared bounds, \[1,000, 1,100\] \(groups are released from \d+\)/);
+      expect(warned[0]).toMatch(advice);
+      const json = await cleanroom(['query', shopDir, '--preview', '--json', shifted]);
+      expect(JSON.parse(json.stdout)).toMatchObject({ warnings: [{ code: 'NOISE_WIDER_THAN_RANGE', output: 'shifted', message: warned[0]!.slice('warning: '.length) }] });
+      // The query the preview is of: not a warning on the groupSql query above, whose preview has none.
+      expect(JSON.parse((await cleanroom(['query', shopDir, '--preview', '--json', sql])).stdout)).toMatchObject({ warnings: [] });
+
+      // 350 people per category, about 470 rows: the AVG's sum is noisy by some ±36,000, so its interval is about
+      // 2 · 36,000 / 500 > 140 wide, more than half of the range of 100 in every group, whatever the draw.
+      const run = await cleanroom(['query', pubDir, shifted, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as QueryResult;
+      expect(result.warnings).toHaveLength(1);
+      expect(result.warnings![0]).toMatchObject({ code: 'NOISE_WIDER_THAN_RANGE', output: 'shifted' });
+      expect(result.warnings![0]!.message).toMatch(/^shifted: in (\d) of \1 groups the interval spans more than half of its values' range by the declared bounds, \[1,000, 1,100\]/);
+      expect(result.warnings![0]!.message).toMatch(advice);
+      const text = await cleanroom(['query', pubDir, shifted]);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^warning: shifted: in \d of \d groups the interval spans more than half/m);
     });
   });
 

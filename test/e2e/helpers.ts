@@ -149,7 +149,13 @@ export function cleanroom(args: string[], timeoutMs = 30_000): Promise<Run> {
  * The smallest collaboration: each member owns `t_<id>` with 20 keys k0..k19 (exact join) and a dimension g
  * (g0, g1), every member granting every other disclosure, minimum 2. Returns the running cluster.
  */
-export async function startKeyGroupCluster(dir: string, collaborationId: string, ids: readonly string[], roles: { queriers: readonly string[]; receivers: readonly string[] }): Promise<Cluster> {
+export async function startKeyGroupCluster(
+  dir: string,
+  collaborationId: string,
+  ids: readonly string[],
+  roles: { queriers: readonly string[]; receivers: readonly string[] },
+  envOf?: (memberId: string) => NodeJS.ProcessEnv,
+): Promise<Cluster> {
   const tables: Table[] = ids.map((owner) => ({
     name: `t_${owner}`,
     owner,
@@ -162,6 +168,6 @@ export async function startKeyGroupCluster(dir: string, collaborationId: string,
     writeFileSync(path, 'k,g\n' + Array.from({ length: 20 }, (_, i) => `k${i},g${i % 2}`).join('\n') + '\n');
     return { id, name: id, tables: { [`t_${id}`]: { path, format: 'csv' as const } } };
   });
-  return startCluster({ dir, collaborationId, members, tables, queriers: roles.queriers, receivers: roles.receivers });
+  return startCluster({ dir, collaborationId, members, tables, queriers: roles.queriers, receivers: roles.receivers }, envOf);
 }
 

@@ -4,7 +4,8 @@
  */
 import { forgetSession, keepSession, sessionHeaders } from './session.js';
 
-export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem } from '../../src/console/api.js';
+export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem, NoiseWarningView } from '../../src/console/api.js';
+import type { NoiseWarningView } from '../../src/console/api.js';
 export type { MatchView } from '../../src/control/control-event.js';
 
 /** One error as the control interface sends it: a refusal, or how a query ended badly. */
@@ -71,6 +72,10 @@ export interface QueryResult {
   };
   /** Set when HAVING, ORDER BY, LIMIT or OFFSET shaped the rows: the groups released, and under a policy the clauses that acted on noisy values. */
   readonly afterRelease?: { readonly released: number; readonly onNoisyValues?: readonly ('HAVING' | 'ORDER BY')[] };
+  /** What the counts count, in one sentence the node wrote (src/query/counts-text.ts); absent in results saved before. */
+  readonly counts?: string;
+  /** Under a privacy policy: outputs whose noise outweighs their values, with what would help. */
+  readonly warnings?: readonly NoiseWarningView[];
 }
 
 export type QueryEvent =

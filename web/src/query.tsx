@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { postJson, runQuery, type ApiError, type PlanView, type QueryEvent, type QueryResult } from './api.js';
 import type { PageProps } from './common.js';
 import { ResultView } from './result.js';
+import { NoiseWarnings } from './noise-warnings.js';
 
 /** Checking waits for a pause in typing: one plan per pause, not one per key. */
 const CHECK_DELAY_MS = 300;
@@ -140,6 +141,7 @@ function PlanCheck({ plan, checking }: { plan: PlanView | undefined; checking: b
               </li>
             ))}
           </ul>
+          <NoiseWarnings warnings={p.warnings} />
         </>
       ) : (
         <p>No table in it has a privacy policy: exact answers, no budget is charged; groups need {p.threshold}.</p>

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { QueryResult } from './api.js';
 import { drawBars, type Bar } from './chart.js';
+import { NoiseWarnings } from './noise-warnings.js';
 
 type Cell = string | number | null;
 
@@ -36,6 +37,8 @@ export function ResultView({ result, outputs }: ResultProps) {
           : 'Exact values.'}
         {noisy.map((clause) => ` ${NOISY_CLAUSES[clause]}`).join('')}
       </p>
+      {result.counts && <p class="counts">{result.counts}.</p>}
+      <NoiseWarnings warnings={result.warnings} />
       <table class="result-table">
         <caption>Result of the query, one row per group</caption>
         <thead>

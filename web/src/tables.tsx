@@ -75,6 +75,7 @@ function BudgetGauge({ table, budget }: { table: string; budget: NonNullable<Tab
         Spent {budget.unit} <strong>{budget.spent}</strong>, remaining {budget.unit} <strong data-remaining>{budget.remaining}</strong> of {budget.budget}.{' '}
         {budget.nextRefresh ? `Restored in full on ${budget.nextRefresh} (UTC).` : 'Never restored.'}
       </p>
+      <p data-queries-left={budget.queriesLeft}>{budget.buys.charAt(0).toUpperCase() + budget.buys.slice(1)}.</p>
     </div>
   );
 }
