@@ -87,6 +87,26 @@ describe('§7 two-party aggregate by the partner\'s dimension, P', () => {
   });
 });
 
+describe('§7 two-party aggregate by the partner\'s dimension, Q', () => {
+  it('§7 Q: |P\'| is computable; which of P\'s keys are in any of its parts is not, whatever secret of its own it applies', async () => {
+    const data: Dataset = {
+      [PUBLISHER]: range(0, 200).map((p): Row => ({ email: emailOf(p), campaign: CAMPAIGNS[p % 4]!, impressions: 1, region: 'eu' })),
+      [ADVERTISER]: range(100, 300).map((p): Row => ({ email: emailOf(p), amount: '1.00', category: CATEGORIES[p % 4]!, items: 1, age: 30 })),
+    };
+    const s = await runScenario({ collaboration: collaboration(), sql: PER_CAMPAIGN, querier: ADVERTISER, data });
+    expect(s.Q.member).toBe(PUBLISHER);
+    // The p stream: P's 200 keys, nothing else about them.
+    expect(pointHexes(streamOf(s.Q.received, 'p'))).toHaveLength(200);
+    const secrets = [s.Q.secretBytes, ...s.Q.partSecretBytes!].map((b) => QuerySecret.fromBytes(b));
+    // Q raised to each of its secrets, alone or with another, meets P's points nowhere: P's stream is H(p)^a, and a
+    // is P's alone. (Its own keys hashed and its guesses of P's: both are plain H(k).)
+    for (const b of secrets) {
+      const found = computableOverlaps(s.group, { 'own H(q)': s.hash(s.Q.keys), 'guessed H(p)': s.hash(range(100, 300).map(emailOf)), p: streamOf(s.Q.received, 'p') }, [b]);
+      expect(found).toEqual({ 'own H(q) ~ guessed H(p)': 100 });
+    }
+  });
+});
+
 describe('the returned stream\'s layout (SPEC §4.6)', () => {
   it('a returned batch shorter than the batch it answers is a protocol violation before anything is dealt', async () => {
     const s = await runScenario({
