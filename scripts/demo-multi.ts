@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatTable } from '../src/cli/table.js';
 import type { Table } from '../src/manifest/schema.js';
@@ -108,8 +108,13 @@ export async function prepareMulti(d: MultiDeployment): Promise<{ nodeDirs: Reco
   const db = d.database;
   if (db) {
     // The table lives in the database now: its file moves to the seed the database loads, out of the node's directory.
+    // Copied, then removed: in the compose topology the seed and the node directory are two volumes, two mounts,
+    // and rename() between mounts fails (EXDEV) even on one file system.
     await mkdir(db.seedDir, { recursive: true });
-    await rename(files[db.member]![db.table]!, join(db.seedDir, `${db.table}.csv`));
+    const seed = join(db.seedDir, `${db.table}.csv`);
+    await copyFile(files[db.member]![db.table]!, seed);
+    await rm(files[db.member]![db.table]!);
+    files[db.member]![db.table] = seed;
   }
   const source = (m: string, t: string) =>
     db?.member === m && db.table === t

@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'BUDGET_EXHAUSTED',
   'TIMEOUT',
   'ABORTED',
+  /** This member's user cancelled the query (the querier's node, and every member its abort reaches). */
+  'CANCELLED',
   'PEER_UNREACHABLE',
   'INTERNAL',
 ] as const;

@@ -39,6 +39,21 @@ export const MAX_PARTNER_GROUPS = 32;
  */
 export const MAX_JOIN_KEYS = 4;
 
+/**
+ * Keys per fill of the background hashing (src/node/cache-warmer.ts): a query's own fill waits for the one in
+ * progress, so a chunk is a few seconds of one worker's hashing at most.
+ */
+export const HASH_CACHE_WARM_CHUNK_KEYS = 16_384;
+
+/**
+ * How often the keys of an own table in PostgreSQL are hashed again ahead of queries by default (`databaseHashRefreshMs`
+ * in config.json): a database gives no cheap sign of change, and each pass reads the table's key columns.
+ */
+export const HASH_CACHE_DATABASE_REFRESH_MS = 5 * 60_000;
+
+/** How often the node looks whether an own table's file changed, to hash its new keys before a query needs them. */
+export const HASH_CACHE_CHECK_MS = 10_000;
+
 /** Tables (each of a different member) one query may join: every set is blinded once by every member. */
 export const MAX_QUERY_TABLES = 8;
 
@@ -287,5 +302,30 @@ export const STOP_GRACE_MS = 30_000;
 /** How long `cleanroom stop` waits for the node to exit beyond the grace it reported: time to close its files and workers. */
 export const STOP_CLOSE_WAIT_MS = 15_000;
 
+/**
+ * How often a running query reports its progress to whoever asked it (the CLI, the console): a change of step is
+ * reported at once, counts at most this often, so a PSI of millions of keys sends a few events a second, not one per batch.
+ */
+export const PROGRESS_INTERVAL_MS = 500;
+
+/** A step's rate is measured over at least this long before its time left is estimated: a shorter span says little. */
+export const PROGRESS_MIN_RATE_MS = 2_000;
+
+/** A query shorter than this shows no progress in the CLI: only one that takes long enough to wonder about does. */
+export const PROGRESS_QUIET_MS = 1_000;
+
+/**
+ * How long `cleanroom query` waits, after its first Ctrl-C asked the node to cancel, for the node to report the query
+ * aborted: the abort is one message to each peer and an audit entry, so this is ample; a second Ctrl-C exits at once.
+ */
+export const CANCEL_WAIT_MS = 10_000;
+
 /** How often `cleanroom stop` asks whether the node's control port has closed. */
 export const STOP_POLL_INTERVAL_MS = 100;
+
+/**
+ * How often a running node looks at its manifest file for a new version (a stat, by fs.watchFile): a signed
+ * version copied in is live within about this long, without a restart, and an idle node does no more than one
+ * stat per interval. Polling rather than fs.watch: an editor's or cp's rename replaces the file a watch is on.
+ */
+export const MANIFEST_POLL_MS = 1_000;

@@ -31,7 +31,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits');
 
-export const AuditEvent = z.enum(['proposed', 'accepted', 'refused', 'released', 'result', 'failed']);
+export const AuditEvent = z.enum(['proposed', 'accepted', 'refused', 'released', 'result', 'failed', 'cancelled']);
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
 /** What left the node for a query: counts and names only, never row values or join keys (strict: no other fields). */

@@ -17,9 +17,10 @@ export const COMMANDS: Readonly<Record<string, CommandHelp>> = {
     example: 'cleanroom init ./node --member shop --name "Shop Ltd" --listen 127.0.0.1:7101 --control 7201',
   },
   manifest: {
-    usage: 'cleanroom manifest hash|verify <file> | cleanroom manifest sign <file> --node <dir>',
-    what: "print the manifest's canonical hash, check it and list missing signatures, or add this node's signature",
-    example: 'cleanroom manifest sign ./manifest.json --node ./node',
+    usage:
+      'cleanroom manifest hash|verify <file> | cleanroom manifest sign <file> --node <dir> | cleanroom manifest propose <edited.json> --from <manifest or node dir> [--out <file>] | cleanroom manifest diff <old> <new> [--json] | cleanroom manifest status <file or node dir> [--json]',
+    what: "print the manifest's canonical hash, check it and list missing signatures, add this node's signature; propose an edit as the next version (unsigned), say what changes between two versions, and who has signed one. A running node loads a newer version of its manifest.json once every member has signed it",
+    example: 'cleanroom manifest propose ./edited.json --from ./node --out ./manifest-v2.json',
   },
   check: { usage: 'cleanroom check <dir>', what: "check every row of this node's tables against the manifest", example: 'cleanroom check ./node' },
   start: { usage: 'cleanroom start <dir>', what: 'check the tables, then run the node (peer endpoint and control interface)', example: 'cleanroom start ./node' },

@@ -17,6 +17,7 @@ import { TableStore } from '../data/table-store.js';
 import { DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { CONTROL_TOKEN_FILE } from '../control/control-token.js';
 import { ask } from './ask.js';
+import { manifestWorkflow } from './manifest-workflow.js';
 import { COMMANDS, commandHelp, usageText } from './help.js';
 import { auditCommand } from './audit.js';
 import { budgetCommand } from './budget.js';
@@ -113,9 +114,14 @@ async function init(args: string[]): Promise<number> {
 }
 
 async function manifest(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { node: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { node: { type: 'string' }, from: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
   const [sub, file] = positionals;
-  if (!file) throw usage('manifest hash|sign|verify <file>');
+  if (sub === 'propose' || sub === 'diff' || sub === 'status') return manifestWorkflow(sub, positionals.slice(1), values, (line) => process.stdout.write(line + '\n'));
+  if (!file) throw usage('manifest hash|sign|verify|status <file> | manifest propose <edited> --from <current> | manifest diff <old> <new>');
   const doc = JSON.parse(await readFile(file, 'utf8')) as unknown;
   switch (sub) {
     case 'hash':
@@ -261,7 +267,7 @@ async function status(args: string[]): Promise<number> {
   process.stdout.write(
     values.json
       ? `${JSON.stringify(s)}\n`
-      : `running: node ${s.member} of ${s.collaboration} (manifest v${s.manifestVersion}); crypto backend ${s.backend} on ${s.workers} worker thread(s); peak memory ${s.peakRssMiB} MiB\n`,
+      : `running: node ${s.member} of ${s.collaboration} (manifest v${s.manifestVersion}); crypto backend ${s.backend} on ${s.workers} worker thread(s); peak memory ${s.peakRssMiB} MiB\n${s.hashCache.map((h) => `hash cache: ${h.table}.${h.key} ${h.state}${h.total === undefined ? '' : `, ${h.done} of ${h.total} distinct keys`}\n`).join('')}`,
   );
   return 0;
 }

@@ -39,7 +39,20 @@ export interface CollaborationView {
   readonly signedBy: readonly string[];
   /** False when the manifest file in the node directory no longer is the one the node started with. */
   readonly fileMatches: boolean;
+  /** A newer version in the manifest file that the node does not run yet (partly signed, say), and why. */
+  readonly pending?: PendingManifestView;
   readonly members: readonly MemberView[];
+}
+
+export interface PendingManifestView {
+  readonly file: string;
+  readonly version: number;
+  readonly hash: string;
+  /** Members whose signature of the pending version verifies, and those still to sign. */
+  readonly signedBy: readonly string[];
+  readonly missing: readonly string[];
+  /** Why the node does not run it, in words. */
+  readonly problem: string;
 }
 
 export interface MemberView {
@@ -94,6 +107,76 @@ export interface TableView {
   readonly privacy?: readonly string[];
   /** This node's budget of its own table with a policy. */
   readonly budget?: BudgetView;
+  /** This node's own table: where its rows are, and what a check of them against the manifest found just now. */
+  readonly data?: TableDataView;
+}
+
+/** An own table's source and its check (`cleanroom check`): the values are quoted, for this node's operator. */
+export interface TableDataView {
+  readonly table: string;
+  readonly kind: 'file' | 'postgres';
+  /** The file's path, or the database's address and relation. */
+  readonly source: string;
+  readonly format?: 'csv' | 'parquet';
+  /** Data rows, when the source could be read. */
+  readonly rows?: number;
+  /** The first problems found, one line each (file, line, column, value, what is wrong). */
+  readonly problems: readonly string[];
+  /** All problems found; more than `problems` lists when there are many, a lower bound when `exact` is false. */
+  readonly total: number;
+  readonly exact: boolean;
+  /** The file itself or a join key is broken: no query can use the table until it is fixed. */
+  readonly unusable: boolean;
+  readonly checkedAt: string;
+  /** The check itself failed (not a problem in the rows): why. */
+  readonly error?: string;
+}
+
+/** What the Query page's schema browser and example queries read (GET /api/schema): the manifest's rules, structured. */
+export interface SchemaView {
+  readonly self: string;
+  readonly tables: readonly SchemaTableView[];
+  /** Queries built from the manifest that the planner allows this member, each ready to load into the editor. */
+  readonly examples: readonly ExampleQueryView[];
+}
+
+export interface SchemaTableView {
+  readonly name: string;
+  readonly owner: string;
+  readonly holders: readonly string[];
+  /** This node holds rows of it. */
+  readonly own: boolean;
+  /** The alias the examples give it, and what a column click inserts when the editor's FROM names no other. */
+  readonly alias: string;
+  readonly columns: readonly SchemaColumnView[];
+  /** ε per query under the table's privacy policy, when it has one. */
+  readonly epsilon?: number;
+  readonly minDistinctKeys: number;
+}
+
+export interface SchemaColumnView {
+  readonly name: string;
+  readonly type: string;
+  /** Bounds, scale, declared values (rules-text.ts describeColumn). */
+  readonly detail: string;
+  /** Its normalisation, when queries may join on it (JOIN … ON); a join key is never filtered or grouped. */
+  readonly joinKey?: string;
+  /** A dimension: WHERE and GROUP BY. */
+  readonly dimension: boolean;
+  /** Aggregations its rule allows: SUM, AVG, VARIANCE (COUNT(*) is always allowed, on every table). */
+  readonly functions: readonly string[];
+  /**
+   * Members that may GROUP BY it as the partner's dimension (SPEC §4.6) when they aggregate a table of their own joined
+   * with this one: those whose overlapDisclosure grant lists it among its filters.
+   */
+  readonly partnerDimensionFor: readonly string[];
+}
+
+export interface ExampleQueryView {
+  readonly kind: 'count-only' | 'group-by' | 'partner-dimension';
+  /** What it asks, in one line. */
+  readonly title: string;
+  readonly sql: string;
 }
 
 export type PlanView =
@@ -128,6 +211,14 @@ export interface HistoryItem {
   readonly events: readonly HistoryEvent[];
   /** This node saved the result (it asked and receives results). */
   readonly hasResult: boolean;
+  /** Under a privacy policy of some table of the query (noisy values, charged to each such table's budget). */
+  readonly dp: boolean;
+  /** What this node's ledger charged its own tables for the query (`ε = 2`, `ρ = 0.0152`); the others keep their own. */
+  readonly charged: readonly { readonly table: string; readonly cost: string }[];
+  /** The manifest version the query was checked against, when its entries record it (nodes before it did not). */
+  readonly manifestVersion?: number;
+  /** From its first entry to its last: proposal to result, release, refusal or failure. */
+  readonly durationMs: number;
 }
 
 export interface HistoryView {

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditLog, type AuditEntry } from '../audit/audit-log.js';
-import type { BudgetLedger } from '../budget/ledger.js';
+import { costOf, type BudgetLedger } from '../budget/ledger.js';
 import type { LoadedConfig } from '../config/node-config.js';
+import { amountText } from '../dp/accounting.js';
 import { toText } from '../dp/rational.js';
 import { asCleanroomError, CleanroomError, RuleViolation } from '../errors.js';
 import { MAX_CONSOLE_HISTORY } from '../limits.js';
@@ -13,10 +14,12 @@ import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
 import { tableBudget } from '../query/privacy-plan.js';
 import { queriesLeft, queriesLeftText } from '../query/queries-left.js';
-import type { BudgetView, CollaborationView, HistoryItem, HistoryView, PlanView, TableView } from './api.js';
+import type { BudgetView, CollaborationView, PendingManifestView, ExampleQueryView, HistoryItem, HistoryView, PlanView, SchemaView, TableDataView, TableView } from './api.js';
+import { exampleCandidates } from './example-queries.js';
 import { preview } from './preview.js';
 import { probeEndpoint } from './reachability.js';
 import { describeColumn, describePrivacy, describeRules } from './rules-text.js';
+import { schemaTables } from './schema-view.js';
 
 export interface ConsoleDeps {
   readonly cfg: LoadedConfig;
@@ -26,17 +29,36 @@ export interface ConsoleDeps {
   readonly budget: BudgetLedger;
   readonly auditFile: string;
   readonly budgetFile: string;
+  /**
+   * Checks this node's own tables against the manifest, every row (src/node/table-check.ts): a file is read again
+   * only when it changed since its last check, a database table every time. Without it the Tables page shows no
+   * source.
+   */
+  readonly checkTables?: () => Promise<readonly TableDataView[]>;
+  /** A newer version in the manifest file that the node does not run yet, and why (src/node/manifest-watch.ts). */
+  readonly pending?: () => PendingManifestView | undefined;
 }
+
+/** How the node's audit details name the manifest a query was checked against (src/node/coordinator.ts planDetail). */
+const MANIFEST_IN_DETAIL = /; manifest v(\d+)$/;
 
 /** A query id as the node draws it (16 random bytes, hex): nothing else ever names a result file. */
 const QUERY_ID = /^[0-9a-f]{32}$/;
 
 /** What the console's pages show, read from the node's manifest, ledger, audit log and result files. */
 export class ConsoleData {
-  private readonly hash: string;
+  private hash: string;
+  /** The schema and examples of a manifest are worked out once, again only when the node loads a newer one. */
+  private schemaView: { readonly of: Manifest; readonly view: Promise<SchemaView> } | undefined;
 
-  constructor(private readonly d: ConsoleDeps) {
+  constructor(private d: ConsoleDeps) {
     this.hash = Buffer.from(manifestHash(d.manifest)).toString('hex');
+  }
+
+  /** The node loaded a newer manifest: every page reads it from now on. */
+  useManifest(manifest: Manifest): void {
+    this.d = { ...this.d, manifest };
+    this.hash = Buffer.from(manifestHash(manifest)).toString('hex');
   }
 
   async collaboration(): Promise<CollaborationView> {
@@ -49,28 +71,57 @@ export class ConsoleData {
         return { id: member.id, name: member.name, endpoint: member.endpoint, self, querier: m.queriers.includes(member.id), receiver: m.receivers.includes(member.id), ...probe };
       }),
     );
-    return { collaborationId: m.collaborationId, name: m.name, version: m.version, hash: this.hash, self: this.d.memberId, signedBy, fileMatches, members };
+    const pending = this.d.pending?.();
+    return { collaborationId: m.collaborationId, name: m.name, version: m.version, hash: this.hash, self: this.d.memberId, signedBy, fileMatches, members, ...(pending ? { pending } : {}) };
   }
 
-  tables(): Promise<TableView[]> {
+  async tables(): Promise<TableView[]> {
     const now = new Date();
-    return Promise.resolve(
-      this.d.manifest.tables.map((t) => {
-        const own = holdersOf(t).includes(this.d.memberId);
-        const privacy = describePrivacy(t);
-        const p = t.rules.privacy;
-        return {
-          name: t.name,
-          owner: t.owner,
-          holders: holdersOf(t),
-          own,
-          columns: t.columns.map((c) => describeColumn(t, c)),
-          rules: describeRules(t),
-          ...(privacy ? { privacy } : {}),
-          ...(p && own ? { budget: this.gauge(t, p, now) } : {}),
-        };
-      }),
-    );
+    const checks = await this.checks(now);
+    return this.d.manifest.tables.map((t) => {
+      const data = checks.find((c) => c.table === t.name);
+      const own = holdersOf(t).includes(this.d.memberId);
+      const privacy = describePrivacy(t);
+      const p = t.rules.privacy;
+      return {
+        name: t.name,
+        owner: t.owner,
+        holders: holdersOf(t),
+        own,
+        columns: t.columns.map((c) => describeColumn(t, c)),
+        rules: describeRules(t),
+        ...(privacy ? { privacy } : {}),
+        ...(p && own ? { budget: this.gauge(t, p, now) } : {}),
+        ...(data ? { data } : {}),
+      };
+    });
+  }
+
+  /** The own tables' checks; a check that throws is shown as its error on each own table rather than failing the page. */
+  private async checks(now: Date): Promise<readonly TableDataView[]> {
+    if (!this.d.checkTables) return [];
+    try {
+      return await this.d.checkTables();
+    } catch (err) {
+      const error = asCleanroomError(err).message;
+      const own = this.d.manifest.tables.filter((t) => holdersOf(t).includes(this.d.memberId));
+      const at = now.toISOString();
+      return own.map((t) => ({ table: t.name, kind: 'file', source: '', problems: [], total: 0, exact: false, unusable: false, checkedAt: at, error }));
+    }
+  }
+
+  /** The Query page's schema browser and examples; an example is listed only when the planner allows it this member. */
+  schema(): Promise<SchemaView> {
+    const manifest = this.d.manifest;
+    if (this.schemaView?.of !== manifest) {
+      const view = (async () => {
+        const examples: ExampleQueryView[] = [];
+        for (const e of exampleCandidates(manifest, this.d.memberId)) if (await this.allows(manifest, e.sql)) examples.push(e);
+        return { self: this.d.memberId, tables: schemaTables(manifest, this.d.memberId), examples };
+      })();
+      this.schemaView = { of: manifest, view };
+    }
+    return this.schemaView.view;
   }
 
   /** Parse, plan and preview as `cleanroom query --preview` does: the planner's refusal is an answer here, not an error. */
@@ -82,6 +133,16 @@ export class ConsoleData {
     } catch (err) {
       const e = asCleanroomError(err);
       return { ok: false, code: e.code, message: e.message, ...(e instanceof RuleViolation ? { rule: e.rule, allowed: e.allowed } : {}) };
+    }
+  }
+
+  /** Whether the planner allows this member `sql` under `manifest`, as plan() checks it (no preview). */
+  private async allows(manifest: Manifest, sql: string): Promise<boolean> {
+    try {
+      planQuery(await parseQuery(sql), manifest, this.d.memberId);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -109,6 +170,14 @@ export class ConsoleData {
     const first = es[0]!;
     const last = es[es.length - 1]!;
     const released = es.find((e) => e.released)?.released;
+    const version = es.map((e) => MANIFEST_IN_DETAIL.exec(e.detail)?.[1]).find((v) => v !== undefined);
+    const charged = this.d.budget
+      .entries()
+      .filter((c) => c.queryId === first.queryId)
+      .map((c) => {
+        const cost = costOf(c);
+        return { table: c.table, cost: amountText(cost.unit, cost.amount) };
+      });
     const hasResult = last.event === 'result' && (await readFile(this.resultFile(first.queryId)).then(() => true, () => false));
     return {
       queryId: first.queryId,
@@ -116,10 +185,14 @@ export class ConsoleData {
       querier: first.querier,
       sql: first.sql,
       status: last.event,
-      ...(last.event === 'refused' || last.event === 'failed' ? { reason: last.detail } : {}),
+      ...(last.event === 'refused' || last.event === 'failed' || last.event === 'cancelled' ? { reason: last.detail } : {}),
       ...(released ? { released } : {}),
       events: es.map((e) => ({ seq: e.seq, time: e.time, event: e.event, detail: e.detail })),
       hasResult,
+      dp: es.some((e) => e.detail.includes('differentially private')) || charged.length > 0,
+      charged,
+      ...(version !== undefined ? { manifestVersion: Number(version) } : {}),
+      durationMs: Date.parse(last.time) - Date.parse(first.time),
     };
   }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CleanroomError, asCleanroomError } from '../errors.js';
 import { STOP_POLL_INTERVAL_MS } from '../limits.js';
 import { loadConfig } from '../config/node-config.js';
-import { ControlErrorSchema, ControlEventSchema, MatchLineSchema, StatusSchema, StopAnswerSchema, type ControlEvent, type MatchView, type NodeStatus, type StopAnswer } from './control-event.js';
+import { CancelAnswerSchema, ControlErrorSchema, ControlEventSchema, MatchLineSchema, StatusSchema, StopAnswerSchema, type ControlEvent, type MatchView, type NodeStatus, type StopAnswer, type CancelAnswer } from './control-event.js';
 import { readControlToken } from './control-token.js';
 
 /** Where a node's control interface listens and the token it wrote at its last start. */
@@ -37,6 +37,17 @@ export async function* submitQuery(endpoint: ControlEndpoint, sql: string): Asyn
       if (line.trim()) yield parseEvent(line, ControlEventSchema);
     }
   }
+}
+
+/** Asks the node to cancel a running query (its id is in the query's first progress event): every member aborts it. */
+export async function cancelQuery(endpoint: ControlEndpoint, queryId: string): Promise<CancelAnswer> {
+  const res = await send(endpoint, 'POST', `/query/${encodeURIComponent(queryId)}/cancel`);
+  const body = await readAll(res);
+  if (res.statusCode !== 200) {
+    const refusal = parseEvent(body, ControlErrorSchema);
+    throw new CleanroomError(refusal.code, refusal.message);
+  }
+  return parseEvent(body, CancelAnswerSchema);
 }
 
 export async function nodeStatus(endpoint: ControlEndpoint): Promise<NodeStatus> {

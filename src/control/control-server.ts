@@ -9,7 +9,7 @@ import { CleanroomError, asCleanroomError } from '../errors.js';
 import { CONSOLE_LOGIN_CODE_TTL_MS, CONSOLE_SESSION_TTL_MS, MAX_CONTROL_BODY_BYTES, MAX_SQL_LENGTH } from '../limits.js';
 import type { QueryOutcome } from '../query/result.js';
 import { ConsoleLogins } from './console-login.js';
-import type { ControlError, ControlEvent, MatchView } from './control-event.js';
+import type { ControlError, ControlEvent, MatchView, WarmState } from './control-event.js';
 import { CONTROL_TOKEN_FILE, newControlToken, tokenMatches, writeControlToken } from './control-token.js';
 
 /**
@@ -19,6 +19,8 @@ import { CONTROL_TOKEN_FILE, newControlToken, tokenMatches, writeControlToken } 
 export interface ConsoleService {
   collaboration(): Promise<unknown>;
   tables(): Promise<unknown>;
+  /** The manifest's tables and rules, structured for the Query page's schema browser, and example queries. */
+  schema(): Promise<unknown>;
   /** The query checked against the rules as the node would check it, and what it would cost; runs nothing. */
   plan(sql: string): Promise<unknown>;
   history(): Promise<unknown>;
@@ -31,8 +33,12 @@ export interface QueryService {
   readonly memberId: string;
   readonly manifest: { readonly collaborationId: string; readonly version: number };
   readonly pool: { readonly backend: string; readonly threads: number };
+  /** How far the background hashing of the node's own join keys is. */
+  readonly hashCache: readonly WarmState[];
   readonly console: ConsoleService;
   query(sql: string, onProgress: (p: Omit<Extract<ControlEvent, { type: 'progress' }>, 'type'>) => void): Promise<QueryOutcome>;
+  /** Cancels a running query of this member's users: it fails with CANCELLED on every member; false when none runs. */
+  cancel(queryId: string): boolean;
   /** The match report of one of this member's tables against a partner's (src/node/match-report.ts). */
   match(table: string, partner: string): Promise<MatchView[]>;
   /** Asks the node to stop gracefully once `answered` settles: how many queries run, and how long they may take. */
@@ -57,8 +63,27 @@ const LoginRequest = z.strictObject({ code: z.string() });
 /** The names a loopback client may use for this server; anything else in Host is a rebound DNS name. */
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'] as const;
 
+/**
+ * Set in a container whose control port is published on the host's loopback (docker/compose.yml's publisher,
+ * `docker run -p 127.0.0.1:7200:7200`): the port mapping connects to the container's own interface, never to its
+ * loopback, so the server must listen on every interface of the container's network namespace. Only the bind
+ * address changes, at the config's port: Host must still name a loopback server at that port (the published port
+ * must be the same number), Origin must still be the console's own, and everything but the console's static pages
+ * still wants the token. Other containers on the container's networks can then connect, and get no further than a
+ * stranger on loopback. Never set it on a machine whose interfaces face a network.
+ */
+export const CONTROL_LISTEN_ENV = 'CLEANROOM_CONTROL_LISTEN';
+const WILDCARD_HOSTS = ['0.0.0.0', '::'];
+
+function controlBindHost(configured: string): string {
+  const wanted = process.env[CONTROL_LISTEN_ENV];
+  if (wanted === undefined || wanted === '') return configured;
+  if (!WILDCARD_HOSTS.includes(wanted)) throw new CleanroomError('CONFIG_INVALID', `${CONTROL_LISTEN_ENV} is ${wanted}: it may only be ${WILDCARD_HOSTS.join(' or ')} (every interface of a container), or unset`);
+  return wanted;
+}
+
 /** Every authenticated route, for the answer to any other path. */
-const ROUTES = ['GET /status', 'POST /query', 'POST /stop', 'GET /api/collaboration', 'GET /api/tables', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/login', 'POST /api/logout'];
+const ROUTES = ['GET /status', 'POST /query', 'POST /query/<query id>/cancel', 'POST /stop', 'GET /api/collaboration', 'GET /api/tables', 'GET /api/schema', 'POST /api/plan', 'POST /api/match', 'GET /api/history', 'GET /api/results/<query id>', 'POST /api/login-code', 'POST /api/login', 'POST /api/logout'];
 
 /** Pages and assets anyone who names this server in Host may load: they hold no data, and every datum needs a login. */
 const isPublic = (method: string, path: string) => method === 'GET' && (path === '/' || path === '/login' || path.startsWith('/assets/'));
@@ -141,9 +166,14 @@ export async function startControlServer(service: QueryService, options: Control
   });
 
   app.get('/status', (c) =>
-    c.json({ member: service.memberId, collaboration: service.manifest.collaborationId, manifestVersion: service.manifest.version, backend: service.pool.backend, workers: service.pool.threads, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }),
+    c.json({ member: service.memberId, collaboration: service.manifest.collaborationId, manifestVersion: service.manifest.version, backend: service.pool.backend, workers: service.pool.threads, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), hashCache: service.hashCache }),
   );
   app.post('/query', (c) => jsonOnly(c) ?? serveQuery(service, c));
+  // The CLI (its Ctrl-C) and the console (its Cancel) stop a query they started; no body, so no content type to check.
+  app.post('/query/:queryId/cancel', (c) => {
+    const queryId = c.req.param('queryId');
+    return c.json({ cancelled: service.cancel(queryId), queryId }, 200, { 'cache-control': 'no-store' });
+  });
   app.post('/stop', (c) => {
     if (c.get('auth') !== 'token') return refuse(c, 403, 'AUTH_FAILED', "the node is stopped by its operator only, who holds the control token (cleanroom stop <dir>)");
     // The stop begins once this answer is out: it ends with closing this server and every connection to it.
@@ -164,6 +194,7 @@ export async function startControlServer(service: QueryService, options: Control
   });
   app.get('/api/collaboration', (c) => answer(c, () => service.console.collaboration()));
   app.get('/api/tables', (c) => answer(c, () => service.console.tables()));
+  app.get('/api/schema', (c) => answer(c, () => service.console.schema()));
   app.get('/api/history', (c) => answer(c, () => service.console.history()));
   app.get('/api/results/:queryId', (c) =>
     answer(c, async () => {
@@ -184,10 +215,11 @@ export async function startControlServer(service: QueryService, options: Control
   app.notFound((c) => refuse(c, 404, 'QUERY_INVALID', `the control interface serves ${ROUTES.join(', ')}`));
 
   const server = createServer(getRequestListener(app.fetch, { autoCleanupIncoming: false }));
+  const bindHost = controlBindHost(options.host);
   await new Promise<void>((resolve, reject) => {
     // A port in use or a host that is not this machine's is a setup problem the operator fixes in config.json.
-    server.once('error', (err) => reject(new CleanroomError('CONFIG_INVALID', `cannot listen for the control interface on ${options.host}:${options.port}: ${err.message}`)));
-    server.listen(options.port, options.host, resolve);
+    server.once('error', (err) => reject(new CleanroomError('CONFIG_INVALID', `cannot listen for the control interface on ${bindHost}:${options.port}: ${err.message}`)));
+    server.listen(options.port, bindHost, resolve);
   });
   // Written only once the port is ours: a second node started on the same directory fails to listen above and
   // leaves the running node's token in place.
@@ -257,7 +289,7 @@ function serveQuery(service: QueryService, c: Context<Env>): Response {
     start: (controller) => {
       const emit = (e: ControlEvent) => controller.enqueue(encoder.encode(JSON.stringify(e) + '\n'));
       readSql(c)
-        .then(({ sql }) => service.query(sql, (p) => emit({ type: 'progress', stage: p.stage, ownKeys: p.ownKeys, ...(p.ahead === undefined ? {} : { ahead: p.ahead }) })))
+        .then(({ sql }) => service.query(sql, (p) => emit({ type: 'progress', ...(p.queryId === undefined ? {} : { queryId: p.queryId }), stage: p.stage, ownKeys: p.ownKeys, ...(p.ahead === undefined ? {} : { ahead: p.ahead }), ...(p.view === undefined ? {} : { view: p.view }) })))
         .then((outcome) => emit(outcome.kind === 'result' ? { type: 'result', result: outcome.result } : { type: 'released', queryId: outcome.queryId, groups: outcome.groups, receivers: outcome.receivers }))
         .catch((err: unknown) => {
           const e = asCleanroomError(err);

@@ -167,7 +167,7 @@ export const ManifestBody = z.strictObject({
   collaborationId: MemberId,
   name: z.string().min(1).max(200),
   /** Any change needs every signature again; the version makes the change visible to people. */
-  version: z.number().int().min(1),
+  version: z.number().int().min(1).max(2 ** 32 - 1),
   members: z.array(Member).min(2),
   tables: z.array(Table).min(1),
   queriers: z.array(MemberId).min(1),

@@ -14,7 +14,7 @@ import { failpoint } from '../failpoint.js';
 import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
 import { parseQuery } from '../query/parse.js';
-import { assertAddedPointsFit, noisePlan, shareHolders } from '../query/noise.js';
+import { assertAddedPointsFit, noisePlan, noiseAdders } from '../query/noise.js';
 import { planQuery, type QueryPlan } from '../query/plan.js';
 import { countsText } from '../query/counts-text.js';
 import type { BudgetCharge } from '../query/privacy-plan.js';
@@ -28,6 +28,7 @@ import { RingSession } from '../session/ring.js';
 import type { Machine, Outcome } from '../session/step.js';
 import { PeerConnection, type ConnectionParams } from '../transport/connection.js';
 import { NO_QUERY_ID } from '../wire/messages.js';
+import { Cancellations, untilCancelled } from './cancel.js';
 import { drive, type Progress } from './driver.js';
 import { IdleConnections } from './idle-connections.js';
 import { JoinRegistry } from './join-registry.js';
@@ -62,27 +63,41 @@ export class QueryCoordinator {
   private readonly peerQueries = new PeerQueryGates(MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER);
   /** Every query running here, from either side, for a graceful stop: it refuses new ones and waits for these. */
   readonly drain = new QueryDrain();
+  /** This node's own queries while they run, for their users to cancel. */
+  private readonly cancels = new Cancellations();
 
   private readonly cfg: LoadedConfig;
   private readonly memberId: string;
-  private readonly manifest: Manifest;
   private readonly pool: CryptoPool;
   private readonly store: TableStore;
   private readonly audit: AuditLog;
   private readonly budget: BudgetLedger;
   private readonly log: (line: string) => void;
-  private readonly params: ConnectionParams;
+  /**
+   * The manifest in force and the handshake parameters of its hash, swapped as one by useManifest. Each query reads
+   * them once when it starts (a peer's: from the connection it came on) and keeps them to the end.
+   */
+  private params: ConnectionParams;
 
   constructor(d: CoordinatorDeps) {
     this.cfg = d.cfg;
     this.memberId = d.memberId;
-    this.manifest = d.manifest;
     this.pool = d.pool;
     this.store = d.store;
     this.audit = d.audit;
     this.budget = d.budget;
     this.log = d.log;
     this.params = d.connectionParams;
+  }
+
+  /** The manifest new queries are checked against; one running keeps its own. */
+  private get manifest(): Manifest {
+    return this.params.manifest;
+  }
+
+  /** A newer manifest, signed by every member: queries from now on use it; those running finish on theirs. */
+  useManifest(params: ConnectionParams): void {
+    this.params = params;
   }
 
   /** Ends the joins still waiting for their query. */
@@ -94,44 +109,59 @@ export class QueryCoordinator {
   async query(sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
     const queryId = randomBytes(16).toString('hex');
     const leave = this.drain.enter();
+    const cancel = this.cancels.begin(queryId);
     try {
-      const release = await this.ownQueries.enter((ahead) => onProgress?.({ queryId, stage: 'queued', ownKeys: 0, ahead }));
+      // The id first, so that the user can cancel the query from the start, waiting in line included.
+      onProgress?.({ queryId, stage: 'proposing', ownKeys: 0 });
+      // Cancelled in line: never started, nothing charged, nobody asked, nothing to audit; its slot passes on.
+      const entered = this.ownQueries.enter((ahead) => onProgress?.({ queryId, stage: 'queued', ownKeys: 0, ahead }));
+      const release = await untilCancelled(entered, cancel.signal, (r) => r());
       try {
         // A query that waited in line while the node began to stop never starts: nothing charged, nobody asked.
         this.drain.refuseIfStopping();
-        return await this.runOwn(queryId, sql, onProgress);
+        return await this.runOwn(queryId, sql, onProgress, cancel.signal);
       } finally {
         release();
       }
     } finally {
+      cancel.forget();
       leave();
     }
   }
 
-  private async runOwn(queryId: string, sql: string, onProgress?: (p: Progress) => void): Promise<QueryOutcome> {
+  /** Cancels a running query of this node's users: it fails with CANCELLED here and on every member (SPEC §6). */
+  cancel(queryId: string): boolean {
+    return this.cancels.cancel(queryId, this.memberId);
+  }
+
+  private async runOwn(queryId: string, sql: string, onProgress: ((p: Progress) => void) | undefined, signal: AbortSignal): Promise<QueryOutcome> {
     const entry = { queryId, querier: this.memberId, sql };
+    // This query's manifest, whatever the node loads while it runs.
+    const params = this.params;
     let plan: QueryPlan | undefined;
     try {
-      plan = await this.plan(sql, this.memberId);
+      plan = await this.plan(sql, this.memberId, params.manifest);
       await this.prepareOwnTable(plan);
       await this.checkOwnSet(plan);
       // The querier accepts its own query by proposing it: its tables are charged like every other owner's.
       await this.charge(queryId, plan);
+      // Cancelled while it was checked: a charge made stays made (charges are never refunded).
+      signal.throwIfAborted();
     } catch (err) {
       if (plan) await this.releaseOwnSide(plan);
-      await this.record({ ...entry, event: 'refused', peers: [], detail: describe(err) });
+      await this.record({ ...entry, event: endedAs(err, 'refused'), peers: [], detail: describe(err) });
       throw err;
     }
     const peers = plan.members.filter((m) => m !== this.memberId);
-    await this.record({ ...entry, event: 'proposed', peers, detail: this.planDetail(plan) });
+    await this.record({ ...entry, event: 'proposed', peers, detail: this.planDetail(plan, params.manifest) });
     const conns = new Map<string, PeerConnection>();
     // Once one member refused, a connection that completes later is closed with the abort at once.
     let abandoned: unknown;
     try {
-      await Promise.all(
+      const proposals = Promise.all(
         peers.map(async (id) => {
-          const peer = this.manifest.members.find((m) => m.id === id)!;
-          const conn = await PeerConnection.dial(peer.endpoint, peer.id, this.params);
+          const peer = params.manifest.members.find((m) => m.id === id)!;
+          const conn = await PeerConnection.dial(peer.endpoint, peer.id, params);
           conns.set(id, conn);
           if (abandoned !== undefined) return closeAll(new Map([[id, conn]]), queryId, abandoned);
           const offer = new ProposalOffer({ queryId, querier: this.memberId, sql, peer: id });
@@ -141,18 +171,20 @@ export class QueryCoordinator {
           if (answer.outcome?.kind !== 'accepted') throw answer.outcome && 'error' in answer.outcome ? answer.outcome.error : new CleanroomError('INTERNAL', `proposal to ${id} ended without an answer`);
         }),
       );
+      // A cancel does not wait for a member still checking the proposal: the abort reaches it on its connection.
+      await untilCancelled(proposals, signal);
     } catch (err) {
       abandoned = err;
       closeAll(conns, queryId, err);
       await this.releaseOwnSide(plan);
-      await this.record({ ...entry, event: 'refused', peers, detail: describe(err) });
+      await this.record({ ...entry, event: endedAs(err, 'refused'), peers, detail: describe(err) });
       throw err;
     }
     let failure: unknown;
     try {
-      await this.record({ ...entry, event: 'accepted', peers, detail: this.planDetail(plan) });
+      await this.record({ ...entry, event: 'accepted', peers, detail: this.planDetail(plan, params.manifest) });
       this.log(`query ${queryId} accepted by ${peers.join(', ')} (${plan.mode})`);
-      return await this.finish(queryId, plan, sql, await this.run(queryId, plan, conns, onProgress));
+      return await this.finish(queryId, plan, sql, await this.run(queryId, plan, conns, onProgress, signal));
     } catch (err) {
       failure = err;
       throw err;
@@ -189,7 +221,8 @@ export class QueryCoordinator {
         // A join (above) belongs to a query accepted already, which a stopping node still finishes; a proposal does not.
         leave = this.drain.enter();
         release = this.peerQueries.tryEnter(conn.peer);
-        plan = await this.plan(msg.sql, msg.querier);
+        // The manifest the connection was authenticated with, which the querier planned by too.
+        plan = await this.plan(msg.sql, msg.querier, conn.params.manifest);
         if (!plan.members.includes(conn.peer)) throw new CleanroomError('QUERY_INVALID', `${conn.peer} proposed a query on none of its own tables`);
         await this.prepareOwnTable(plan);
         await this.charge(queryId, plan);
@@ -202,11 +235,11 @@ export class QueryCoordinator {
       }
       const peers = plan.members.filter((m) => m !== this.memberId);
       // On disk before the answer: no query runs on this node's tables without a record of it.
-      await this.record({ ...entry, event: 'accepted', peers, detail: this.planDetail(plan) });
+      await this.record({ ...entry, event: 'accepted', peers, detail: this.planDetail(plan, conn.params.manifest) });
       failpoint('before-accept');
       for (const m of answer.accept().send) await conn.send(m);
       this.log(`query ${queryId} from ${conn.peer} accepted (${plan.mode})`);
-      if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns);
+      if (peers.length > 1) await this.meshFor(queryId, plan, msg.querier, conns, conn.params);
       await this.finish(queryId, plan, msg.sql, await this.run(queryId, plan, conns));
     } catch (err) {
       failure = err;
@@ -222,7 +255,7 @@ export class QueryCoordinator {
    * The connections of a join of three or more, besides the querier's: between two other members, the one
    * earlier in the query's member order dials the later one and says `join`.
    */
-  private async meshFor(queryId: string, plan: QueryPlan, querier: string, conns: Map<string, PeerConnection>): Promise<void> {
+  private async meshFor(queryId: string, plan: QueryPlan, querier: string, conns: Map<string, PeerConnection>, params: ConnectionParams): Promise<void> {
     const order = plan.members.filter((m) => m !== querier);
     const mine = order.indexOf(this.memberId);
     // A connection that completes after another failed would outlive the query: close it with the abort at once.
@@ -234,8 +267,8 @@ export class QueryCoordinator {
           .map(async (id) => {
             let conn: PeerConnection;
             if (order.indexOf(id) > mine) {
-              const peer = this.manifest.members.find((m) => m.id === id)!;
-              conn = await PeerConnection.dial(peer.endpoint, peer.id, this.params);
+              const peer = params.manifest.members.find((m) => m.id === id)!;
+              conn = await PeerConnection.dial(peer.endpoint, peer.id, params);
               await conn.send({ type: 'join', queryId });
             } else {
               conn = await this.joins.expect(queryId, id, PROPOSAL_TIMEOUT_MS);
@@ -250,8 +283,8 @@ export class QueryCoordinator {
     }
   }
 
-  private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void): Promise<Outcome> {
-    const ctx = { queryId, plan, collaborationId: this.manifest.collaborationId, conns, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs };
+  private run(queryId: string, plan: QueryPlan, conns: ReadonlyMap<string, PeerConnection>, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<Outcome> {
+    const ctx = { queryId, plan, collaborationId: this.manifest.collaborationId, conns, pool: this.pool, store: this.store, onProgress, idleTimeoutMs: this.cfg.config.sessionIdleTimeoutMs, self: this.memberId, signal };
     return drive(this.machineFor(queryId, plan, [...conns.keys()]), ctx);
   }
 
@@ -271,9 +304,9 @@ export class QueryCoordinator {
     return new RingSession({ queryId, plan, self, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
   }
 
-  private async plan(sql: string, querier: string): Promise<QueryPlan> {
-    const plan = planQuery(await parseQuery(sql), this.manifest, querier);
-    const noise = noisePlan(plan, shareHolders(plan));
+  private async plan(sql: string, querier: string, manifest: Manifest): Promise<QueryPlan> {
+    const plan = planQuery(await parseQuery(sql), manifest, querier);
+    const noise = noisePlan(plan, noiseAdders(plan));
     if (noise) assertAddedPointsFit(noise);
     const members = plan.members;
     if (!members.includes(this.memberId)) throw new CleanroomError('QUERY_INVALID', `${this.memberId} owns none of the query's tables`);
@@ -318,11 +351,13 @@ export class QueryCoordinator {
   }
 
   /** The audit's word on a plan: its mode, and for a DP query the ε charged here and to which tables. */
-  private planDetail(plan: QueryPlan): string {
+  /** The manifest version goes last, so that the history can say which rules a query was checked against. */
+  private planDetail(plan: QueryPlan, checkedBy: Manifest): string {
     const own = plan.privacy?.charges.filter((c) => c.owners.includes(this.memberId)) ?? [];
-    if (!plan.privacy) return plan.mode;
+    const manifest = `; manifest v${checkedBy.version}`;
+    if (!plan.privacy) return `${plan.mode}${manifest}`;
     const charged = own.length > 0 ? `charged ${chargesText(own)}` : 'no table of this member charged';
-    return `${plan.mode}, differentially private (${charged})`;
+    return `${plan.mode}, differentially private (${charged})${manifest}`;
   }
 
   private async record(e: AuditInput): Promise<void> {
@@ -334,7 +369,7 @@ export class QueryCoordinator {
     const columns = plan.outputs.map((o) => o.name);
     if (outcome.kind === 'failed') {
       this.log(`query ${queryId} failed: ${outcome.error.message}`);
-      await this.record({ ...entry, event: 'failed', detail: describe(outcome.error) });
+      await this.record({ ...entry, event: endedAs(outcome.error, 'failed'), detail: describe(outcome.error) });
       throw outcome.error;
     }
     if (outcome.kind === 'released') {
@@ -355,6 +390,11 @@ export class QueryCoordinator {
     this.log(`query ${queryId} done: result with ${result.rows.length} row(s) saved in ${this.cfg.config.resultsDir}/${queryId}.json`);
     return { kind: 'result', result };
   }
+}
+
+/** The audit's event for a query that ended without a result: `cancelled` when a member's user cancelled it. */
+function endedAs(err: unknown, otherwise: 'refused' | 'failed'): 'cancelled' | 'refused' | 'failed' {
+  return asCleanroomError(err).code === 'CANCELLED' ? 'cancelled' : otherwise;
 }
 
 /** `ε = 1 to advertiser, ρ = 0.0152 to visits`. */

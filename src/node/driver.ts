@@ -2,18 +2,28 @@ import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import type { KeyHasher } from '../data/hash-cache.js';
 import { columnsRead, type HashedBatch, type TableStore } from '../data/table-store.js';
+import { CleanroomError, peerText } from '../errors.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
 import { ownDimensions, type QueryPlan } from '../query/plan.js';
 import type { BlindRequest, Machine, Outcome, Step } from '../session/step.js';
 import type { PeerConnection } from '../transport/connection.js';
+import { ProgressTracker, type OwnStep, type ProgressView } from './progress.js';
 import { SessionControl } from './session-control.js';
 
 export interface Progress {
   readonly queryId: string;
-  readonly stage: 'queued' | 'psi' | 'aggregation';
+  readonly stage: 'queued' | 'proposing' | 'psi' | 'aggregation';
   readonly ownKeys: number;
   /** While queued: how many of this node's queries run or wait ahead of this one. */
   readonly ahead?: number;
+  /** While it runs: this node's step, the peers' as far as it can tell, the time taken and left (progress.ts). */
+  readonly view?: ProgressView;
+}
+
+/** The coarse stage of a step, as clients that only show stages read it. */
+export function stageOf(step: OwnStep): Progress['stage'] {
+  if (step === 'proposing') return 'proposing';
+  return step === 'aggregating' || step === 'releasing' ? 'aggregation' : 'psi';
 }
 
 export interface DriverContext {
@@ -27,6 +37,10 @@ export interface DriverContext {
   readonly onProgress?: (p: Progress) => void;
   /** The session's silence limit (SessionControl). */
   readonly idleTimeoutMs?: number;
+  /** This member's id: a ring names the sets by their owners. */
+  readonly self?: string;
+  /** Aborted when this member's user cancels the query: the session fails with its reason and every peer is told. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -47,6 +61,10 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const { queryId, plan, conns, pool, store } = ctx;
   /** Started multiplications not yet handed back, in request order. */
   const blinds: Promise<Uint8Array>[] = [];
+  /** For progress, beside each of `blinds`: whether it raises this node's own keys, and how many points. */
+  const kinds: { own: boolean; points: number }[] = [];
+  let ownKeys = 0;
+  const tracker = ctx.onProgress && new ProgressTracker(ctx.self ?? '', machine.peers, (view) => ctx.onProgress!({ queryId, stage: stageOf(view.step), ownKeys, view }));
   let consuming = false;
   /** Sends, aggregations and the outcome, in the order the machine produced them. */
   let chain = Promise.resolve();
@@ -61,6 +79,9 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     changed();
   }, ctx.idleTimeoutMs);
   const fail = (err: unknown): void => control.fail(err);
+  const cancel = (): void => fail(ctx.signal?.reason);
+  if (ctx.signal?.aborted) cancel();
+  ctx.signal?.addEventListener('abort', cancel, { once: true });
 
   /** Starts a multiplication now, so the pool works ahead; its result is consumed later, in order. */
   const multiply = (req: BlindRequest): Promise<Uint8Array> => {
@@ -77,12 +98,16 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     const cap = plan.privacy?.maxRowsPerKey;
     const own = ownDimensions(plan);
     if (request === 'all') return store.aggregateAll(machine.side, own, plan, cap);
-    ctx.onProgress?.({ queryId, stage: 'aggregation', ownKeys: request.length });
+    tracker?.aggregating();
     const partner = plan.mode === 'aggregate' ? plan.partnerGroups : undefined;
     return store.aggregateMatched(machine.side, own, plan, parts && partner ? { indices: request, parts } : request, cap, partner);
   };
-  const apply = (step: Step): void => {
+  const apply = (step: Step, own = false): void => {
     control.touch();
+    for (const req of step.blind ?? []) {
+      kinds.push({ own, points: req.points.length / 32 });
+      tracker?.blindStarted(own, req.points.length / 32);
+    }
     blinds.push(...(step.blind ?? []).map(multiply));
     changed();
     const { send, aggregate, outcome } = step;
@@ -90,7 +115,10 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
       .then(async () => {
         // After a failure nothing more leaves: the aborts are out.
         if (control.outcome) return;
-        for (const e of send) await conns.get(e.to)!.send(e.msg);
+        for (const e of send) {
+          await conns.get(e.to)!.send(e.msg);
+          tracker?.sentTo(e.to, e.msg);
+        }
         if (aggregate) apply(machine.aggregates(await aggregateOwn(aggregate, step.parts)));
         if (outcome) control.settle(outcome);
       })
@@ -100,6 +128,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const consume = async (): Promise<void> => {
     while (!control.outcome) {
       const next = blinds.shift();
+      const kind = kinds.shift();
       if (!next) {
         await nextChange();
         continue;
@@ -108,12 +137,14 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
       let step: Step;
       try {
         step = machine.blinded(await next);
+        if (kind) tracker?.blindDone(kind.own, kind.points);
       } catch (err) {
         step = machine.fail(err);
       }
       consuming = false;
       if (control.outcome) changed();
-      else apply(step);
+      // What a result leads to (a second secret on the same points, a ring's next hop) is of the same origin.
+      else apply(step, kind?.own);
     }
   };
 
@@ -122,28 +153,33 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const hasher: KeyHasher = {
     dst: hashToGroupDst(ctx.collaborationId),
     parallelism: pool.threads,
+    // A query that ended (cancelled, failed) hashes no more: a cache build of minutes stops at its next batch.
     hash: (keys) =>
-      pool.hashToGroup(keys, hasher.dst).then((h) => {
-        control.touch();
-        return h;
-      }),
+      control.outcome
+        ? Promise.reject(new CleanroomError('ABORTED', `query ${queryId} ended while its keys were being hashed`))
+        : pool.hashToGroup(keys, hasher.dst).then((h) => {
+            control.touch();
+            tracker?.hashing(keys.length);
+            return h;
+          }),
   };
   /** This member's keys: of the whole filtered set, or (SPEC §4.6) the partner's parts, one by one. */
+  const parts = plan.mode === 'aggregate' && machine.side !== plan.aggregator ? plan.partnerGroups : undefined;
   const keyStream = (): AsyncGenerator<HashedBatch> => {
-    const parts = plan.mode === 'aggregate' && machine.side !== plan.aggregator ? plan.partnerGroups : undefined;
     const keyParts = parts && { dimensions: parts.positions.map((i) => plan.groupBy[i]!), labels: parts.labels, ...(plan.privacy ? { perKey: parts.perKey } : {}) };
     return store.hashedPartKeys(machine.side, keyParts, hasher, PSI_BATCH_KEYS, columnsRead(plan, machine.side));
   };
   const produce = async (): Promise<void> => {
-    let count = 0;
+    // Counted once for the progress total (the key stream reuses the count's key set); a part repeats keys.
+    if (tracker && !parts) tracker.ownKeys(await store.distinctKeys(machine.side, columnsRead(plan, machine.side)));
     for await (const { part, points } of keyStream()) {
       if (control.outcome) return;
-      apply(machine.ownHashed(points, part));
-      count += points.length / 32;
-      ctx.onProgress?.({ queryId, stage: 'psi', ownKeys: count });
+      apply(machine.ownHashed(points, part), true);
+      ownKeys += points.length / 32;
       while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
     }
-    if (!control.outcome) apply(machine.ownEnd());
+    tracker?.ownStreamEnded();
+    if (!control.outcome) apply(machine.ownEnd(), true);
   };
 
   /** Resolves once every queued multiplication and message has been handled. */
@@ -160,7 +196,12 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
 
   void consume();
   if (machine.keyed) produce().catch(fail);
-  control.listen((peer, msg) => apply(machine.receive(peer, msg)), idle);
+  control.listen((peer, msg) => {
+    tracker?.received(peer, msg);
+    // A member's user cancelled: the query fails with that code here too, and this node tells the members it reaches.
+    if (msg.type === 'abort' && msg.code === 'CANCELLED') return fail(new CleanroomError('CANCELLED', `${peer} cancelled the query: ${peerText(msg.message)}`));
+    apply(machine.receive(peer, msg));
+  }, idle);
   apply(machine.start());
   try {
     const result = await control.done;
@@ -168,6 +209,8 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     if (result.kind !== 'failed') await chain;
     return result;
   } finally {
+    tracker?.end();
+    ctx.signal?.removeEventListener('abort', cancel);
     await store.release(machine.side);
   }
 }

@@ -26,6 +26,14 @@ export async function loadNodeSetup(configFile: string): Promise<NodeSetup> {
     throw new CleanroomError('MANIFEST_INVALID', `cannot read manifest ${cfg.config.manifestFile}: ${errorMessage(err)}`);
   }
   const { manifest } = parseSignedManifest(doc, true);
+  return { cfg, identity, manifest, ownTables: tablesOfNode(manifest, cfg, identity) };
+}
+
+/**
+ * Checks a manifest against this node's identity and config, and returns the tables this member holds: at start, and
+ * for each new version a running node is offered (src/node/manifest-watch.ts).
+ */
+export function tablesOfNode(manifest: Manifest, cfg: LoadedConfig, identity: Identity): readonly Table[] {
   const me = manifest.members.find((m) => m.id === identity.memberId);
   if (!me) throw new CleanroomError('MANIFEST_INVALID', `${identity.memberId} is not a member of collaboration ${manifest.collaborationId}`);
   if (me.publicKey !== Buffer.from(identity.publicKey).toString('hex')) throw new CleanroomError('MANIFEST_INVALID', `the manifest lists another public key for ${me.id} than this node's identity`);
@@ -37,5 +45,5 @@ export async function loadNodeSetup(configFile: string): Promise<NodeSetup> {
   const ownTables = manifest.tables.filter((t) => holdersOf(t).includes(me.id));
   const missing = ownTables.filter((t) => !cfg.config.tables[t.name]);
   if (missing.length > 0) throw new CleanroomError('CONFIG_INVALID', `config maps no file to this member's table(s) ${missing.map((t) => t.name).join(', ')}`);
-  return { cfg, identity, manifest, ownTables };
+  return ownTables;
 }

@@ -1,6 +1,8 @@
 import type { MatchView } from '../control/control-event.js';
 import type { JoinKeySpec, Table } from '../manifest/schema.js';
 import { matchReport } from './match-report.js';
+import { CacheWarmer } from './cache-warmer.js';
+import type { WarmState } from '../control/control-event.js';
 import type { Server } from 'node:http';
 import { AuditLog, DEFAULT_AUDIT_FILE } from '../audit/audit-log.js';
 import { BudgetLedger, DEFAULT_BUDGET_FILE } from '../budget/ledger.js';
@@ -14,14 +16,16 @@ import { CleanroomError } from '../errors.js';
 import { STOP_GRACE_MS } from '../limits.js';
 import { manifestHash } from '../manifest/canonical.js';
 import type { Identity } from '../manifest/identity.js';
-import type { Manifest } from '../manifest/schema.js';
+import { holdersOf, type Manifest } from '../manifest/schema.js';
 import type { ConnectionParams, FrameTap } from '../transport/connection.js';
 import { PeerEndpoint } from '../transport/endpoint.js';
 import type { QueryOutcome } from '../query/result.js';
 import { QueryCoordinator } from './coordinator.js';
 import type { Progress } from './driver.js';
-import { loadNodeSetup } from './node-setup.js';
+import { ManifestWatch } from './manifest-watch.js';
+import { loadNodeSetup, tablesOfNode } from './node-setup.js';
 import { checkTables } from './table-check.js';
+import { tableCheckViews } from './table-check-view.js';
 
 
 export interface NodeLog {
@@ -49,21 +53,51 @@ export class CleanroomNode {
   private askStop: () => void = () => {};
   /** Settles when the operator asked the node to stop (`cleanroom stop`, POST /stop); whoever runs the node then calls stop(). */
   readonly stopRequested = new Promise<void>((r) => (this.askStop = r));
+  /**
+   * The manifest in force with the handshake parameters of its hash: replaced as one when a newer version signed by
+   * every member is loaded (useManifest); the peer endpoint reads it for each connection.
+   */
+  private params: ConnectionParams;
+  /** The manifest file, watched for a new version while the node listens. */
+  readonly manifestWatch: ManifestWatch;
+  /** Hashes this node's own join keys ahead of its queries (no cold first query). */
+  private readonly warmer: CacheWarmer;
 
   private constructor(
     readonly cfg: LoadedConfig,
     readonly identity: Identity,
-    readonly manifest: Manifest,
-    private readonly hash: Uint8Array,
+    manifest: Manifest,
+    hash: Uint8Array,
     readonly pool: CryptoPool,
     private readonly store: TableStore,
     private readonly log: NodeLog,
-    private readonly tap: FrameTap | undefined,
+    tap: FrameTap | undefined,
     private readonly audit: AuditLog,
     private readonly budget: BudgetLedger,
   ) {
-    this.coordinator = new QueryCoordinator({ cfg, memberId: identity.memberId, manifest, pool, store, audit, budget, log, connectionParams: this.connectionParams() });
-    this.console = new ConsoleData({ cfg, memberId: identity.memberId, manifest, budget, auditFile: cfg.path(DEFAULT_AUDIT_FILE), budgetFile: cfg.path(DEFAULT_BUDGET_FILE) });
+    this.params = { identity, manifest, manifestHash: hash, tap };
+    this.coordinator = new QueryCoordinator({ cfg, memberId: identity.memberId, manifest, pool, store, audit, budget, log, connectionParams: this.params });
+    const own = manifest.tables.filter((t) => holdersOf(t).includes(identity.memberId));
+    this.warmer = new CacheWarmer({ store, pool, collaborationId: manifest.collaborationId, tables: own, sources: cfg.tables, databaseRefreshMs: cfg.config.databaseHashRefreshMs, log });
+    this.manifestWatch = new ManifestWatch({ file: cfg.path(cfg.config.manifestFile), running: () => this.manifest, fits: (m) => tablesOfNode(m, cfg, identity), load: (m) => this.useManifest(m), log });
+    // The own tables of the manifest in force when the page asks.
+    const checkOwn = () => tableCheckViews(store, this.manifest.tables.filter((t) => holdersOf(t).includes(identity.memberId)), cfg.tables);
+    this.console = new ConsoleData({ cfg, memberId: identity.memberId, manifest, budget, auditFile: cfg.path(DEFAULT_AUDIT_FILE), budgetFile: cfg.path(DEFAULT_BUDGET_FILE), checkTables: checkOwn, pending: () => this.manifestWatch.pending });
+  }
+
+  /** The manifest new queries are checked against; a query keeps the one it started with. */
+  get manifest(): Manifest {
+    return this.params.manifest;
+  }
+
+  /**
+   * Puts a newer manifest in force, synchronously: the peer endpoint's next handshake, this node's next query and
+   * the console read it from now on; a query already running holds the parameters it started with.
+   */
+  private useManifest(manifest: Manifest): void {
+    this.params = { ...this.params, manifest, manifestHash: manifestHash(manifest) };
+    this.coordinator.useManifest(this.params);
+    this.console.useManifest(manifest);
   }
 
   /**
@@ -89,15 +123,31 @@ export class CleanroomNode {
     return new CleanroomNode(cfg, identity, manifest, manifestHash(manifest), pool, store, log, options.tap, audit, budget);
   }
 
+  get hashCache(): readonly WarmState[] {
+    return this.warmer.status;
+  }
+
   get memberId(): string {
     return this.identity.memberId;
   }
 
   async listen(): Promise<void> {
     const { listen, control } = this.cfg.config;
-    this.endpoint = await PeerEndpoint.listen({ host: listen.host, port: listen.port, params: this.connectionParams(), onPeer: (conn) => this.coordinator.serve(conn), log: this.log });
+    const node = this;
+    this.endpoint = await PeerEndpoint.listen({
+      host: listen.host,
+      port: listen.port,
+      // Read for each connection: a manifest loaded while the node runs is the one its next handshake compares.
+      get params() {
+        return node.params;
+      },
+      onPeer: (conn) => this.coordinator.serve(conn),
+      log: this.log,
+    });
     this.control = await startControlServer(this, { host: control.host, port: control.port, nodeDir: this.cfg.baseDir });
     this.log(`node ${this.memberId} of ${this.manifest.collaborationId} (manifest v${this.manifest.version}) listening on ws://${listen.host}:${listen.port}, control on http://${control.host}:${control.port}; crypto backend ${this.pool.backend} on ${this.pool.threads} worker thread(s)`);
+    this.manifestWatch.start();
+    this.warmer.start();
   }
 
   /** The control interface's POST /stop: once its answer is out, whoever runs the node calls stop(). */
@@ -126,6 +176,8 @@ export class CleanroomNode {
    */
   async close(): Promise<void> {
     void this.coordinator.drain.stop(0);
+    await this.manifestWatch.stop();
+    await this.warmer.stop();
     await this.endpoint?.close();
     this.coordinator.close();
     this.store.close();
@@ -146,6 +198,11 @@ export class CleanroomNode {
     return this.coordinator.query(sql, onProgress);
   }
 
+  /** Cancels a running query of this node's users (POST /query/<id>/cancel); false when none of that id runs. */
+  cancel(queryId: string): boolean {
+    return this.coordinator.cancel(queryId);
+  }
+
   /** This member's match report of `table` against `partner`'s tables: one count-only query each (match-report.ts). */
   match(table: string, partner: string): Promise<MatchView[]> {
     return matchReport({ manifest: this.manifest, self: this.memberId, ownKeys: (t, k) => this.ownKeys(t, k), query: (sql) => this.query(sql) }, table, partner);
@@ -159,9 +216,5 @@ export class CleanroomNode {
     } finally {
       await this.store.release(side);
     }
-  }
-
-  private connectionParams(): ConnectionParams {
-    return { identity: this.identity, manifest: this.manifest, manifestHash: this.hash, tap: this.tap };
   }
 }

@@ -32,6 +32,11 @@ export class PeerConnection {
   /** Settles with the reason once the connection failed or closed: a holder that reads nothing can still let go. */
   readonly ended: Promise<CleanroomError>;
   private settleEnded!: (err: CleanroomError) => void;
+  /**
+   * The manifest and identity this connection's handshake authenticated against: a query on it plans by that
+   * manifest, though the node may have loaded a newer one since (src/node/manifest-watch.ts).
+   */
+  params!: ConnectionParams;
 
   private constructor(
     private readonly ws: WebSocket,
@@ -54,7 +59,7 @@ export class PeerConnection {
       ws.once('upgrade', (res) => (upgraded = res.socket));
       // Within the 'open' event itself: frames that came with the upgrade response are read right after it, and
       // must find the handshake listening.
-      ws.once('open', () => resolve(PeerConnection.handshake(ws, new PreauthBudget(upgraded!), new Handshake({ ...params, role: 'initiator', expectedPeer }), params.tap)));
+      ws.once('open', () => resolve(PeerConnection.handshake(ws, new PreauthBudget(upgraded!), new Handshake({ ...params, role: 'initiator', expectedPeer }), params)));
       // Never removed: an error the WebSocket reports once the handshake or the session listens is also theirs, and
       // an 'error' without any listener would end the process.
       ws.on('error', (err) => reject(new CleanroomError('PEER_UNREACHABLE', `cannot reach ${expectedPeer} at ${url}: ${err.message}`)));
@@ -66,14 +71,15 @@ export class PeerConnection {
    * of its hello once it passed every check, and throws to refuse it.
    */
   static accept(ws: WebSocket, budget: PreauthBudget, params: ConnectionParams, admit?: (member: string) => void): Promise<PeerConnection> {
-    return PeerConnection.handshake(ws, budget, new Handshake({ ...params, role: 'responder', admit }), params.tap);
+    return PeerConnection.handshake(ws, budget, new Handshake({ ...params, role: 'responder', admit }), params);
   }
 
   /**
    * Runs the handshake within the budget. A refused peer is cut off without a word (SPEC §2): an unauthenticated
    * peer learns nothing, and its socket is gone at once rather than after a closing exchange it may never finish.
    */
-  private static handshake(ws: WebSocket, budget: PreauthBudget, hs: Handshake, tap: FrameTap | undefined): Promise<PeerConnection> {
+  private static handshake(ws: WebSocket, budget: PreauthBudget, hs: Handshake, params: ConnectionParams): Promise<PeerConnection> {
+    const tap = params.tap;
     return new Promise((resolve, reject) => {
       let over = false;
       const finish = () => {
@@ -105,7 +111,9 @@ export class PeerConnection {
           if (step.established) {
             finish();
             const k = step.established;
-            resolve(new PeerConnection(ws, k.peer, new ChannelCipher(k.sendKey), new ChannelCipher(k.receiveKey), tap));
+            const conn = new PeerConnection(ws, k.peer, new ChannelCipher(k.sendKey), new ChannelCipher(k.receiveKey), tap);
+            conn.params = params;
+            resolve(conn);
           }
         } catch (err) {
           abort(asCleanroomError(err));

@@ -43,6 +43,11 @@ export class Handshake {
   private readonly ephemeralSecret = x25519.utils.randomSecretKey();
   private readonly ownHello: Hello;
   private peerHello: Hello | undefined;
+  /**
+   * The peer's hello named another manifest. The handshake goes on so that the initiator can authenticate the
+   * responder and tell its user both version numbers; no channel is ever established on it (receive of the auth).
+   */
+  private otherManifest = false;
   private transcript: Uint8Array | undefined;
   private keys: { i2r: Uint8Array; r2i: Uint8Array } | undefined;
   private done = false;
@@ -53,6 +58,7 @@ export class Handshake {
       version: PROTOCOL_VERSION,
       collaborationId: p.manifest.collaborationId,
       manifestHash: p.manifestHash,
+      manifestVersion: p.manifest.version,
       member: p.identity.memberId,
       ephemeral: x25519.getPublicKey(this.ephemeralSecret),
     };
@@ -64,6 +70,7 @@ export class Handshake {
    * way can only point to the responder's operator, whose log has the reason.
    */
   hungUp(): CleanroomError {
+    if (this.peerHello && this.otherManifest) return authFailed(`${this.peerHello.member} (not yet authenticated) hung up on learning our manifest: ${this.versions(this.peerHello)}`);
     if (this.peerHello) return authFailed(`${this.peerHello.member} (not yet authenticated) closed the connection during the handshake`);
     if (this.p.role === 'initiator') {
       return authFailed(`${this.p.expectedPeer ?? 'the responder'} closed the connection during the handshake: it refused our hello (another collaboration, manifest version or identity); its operator's log says why`);
@@ -80,7 +87,9 @@ export class Handshake {
     if (msg.type === 'hello') {
       if (this.peerHello) throw authFailed('second hello');
       this.checkHello(msg);
-      this.p.admit?.(msg.member);
+      this.otherManifest = !equalBytes(msg.manifestHash, this.p.manifestHash);
+      // A hello naming another manifest claims no member's place in the preauth pool (preauth-pool.ts): it stays anonymous.
+      if (!this.otherManifest) this.p.admit?.(msg.member);
       this.peerHello = msg;
       const [first, second] = this.p.role === 'initiator' ? [this.ownHello, msg] : [msg, this.ownHello];
       this.transcript = sha256(helloBytes(first), helloBytes(second));
@@ -97,7 +106,8 @@ export class Handshake {
       // The channel ciphers own the two keys (and wipe them when the connection ends); the block they came from goes now.
       okm.fill(0);
       const auth: HandshakeMessage = { type: 'auth', signature: ed25519.sign(authMessage(this.p.role, this.transcript), this.p.identity.secretKey) };
-      return { send: this.p.role === 'responder' ? [this.ownHello, auth] : [auth] };
+      // On another manifest the initiator keeps its own auth: it only wants the responder's, to report both versions.
+      return { send: this.p.role === 'responder' ? [this.ownHello, auth] : this.otherManifest ? [] : [auth] };
     }
     if (!this.peerHello || !this.transcript || !this.keys) throw authFailed('auth before hello');
     const peer = this.p.manifest.members.find((m) => m.id === this.peerHello!.member)!;
@@ -105,6 +115,7 @@ export class Handshake {
     if (!ed25519.verify(msg.signature, authMessage(peerRole, this.transcript), Buffer.from(peer.publicKey, 'hex'))) {
       throw authFailed(`${peer.id} did not prove its manifest identity key`);
     }
+    if (this.otherManifest) throw authFailed(this.versions(this.peerHello));
     this.done = true;
     const { i2r, r2i } = this.keys;
     return {
@@ -118,16 +129,22 @@ export class Handshake {
     if (!this.p.manifest.members.some((m) => m.id === h.member)) throw authFailed(`${h.member} is not a member of the collaboration`);
     if (h.member === this.p.identity.memberId) throw authFailed('peer claims this node\'s own identity');
     if (this.p.expectedPeer !== undefined && h.member !== this.p.expectedPeer) throw authFailed(`dialled ${this.p.expectedPeer} but ${h.member} answered`);
-    if (!equalBytes(h.manifestHash, this.p.manifestHash)) {
-      throw authFailed(`peer runs another manifest (hash ${hexShort(h.manifestHash)}, ours ${hexShort(this.p.manifestHash)}): every member must sign and load the same version`);
-    }
+  }
+
+  /** `this node runs manifest v3, the peer bob v2`: what both operators need to tell who has to load which file. */
+  private versions(h: Hello): string {
+    const ours = this.p.manifest.version;
+    const same = h.manifestVersion === ours ? ` too, but another one (hash ${hexShort(h.manifestHash)}, ours ${hexShort(this.p.manifestHash)})` : '';
+    return `this node runs manifest v${ours}, the peer ${h.member} v${h.manifestVersion}${same}: every member must sign and load the same version`;
   }
 }
 
 /** Length-prefixed fields, so that no two different hellos serialise alike. */
 function helloBytes(h: Hello): Uint8Array {
   const enc = new TextEncoder();
-  const parts = [Uint8Array.of(h.version), enc.encode(h.collaborationId), h.manifestHash, enc.encode(h.member), h.ephemeral];
+  const version = new Uint8Array(4);
+  new DataView(version.buffer).setUint32(0, h.manifestVersion);
+  const parts = [Uint8Array.of(h.version), enc.encode(h.collaborationId), h.manifestHash, version, enc.encode(h.member), h.ephemeral];
   return Buffer.concat(parts.flatMap((p) => [Uint8Array.of(p.length >> 8, p.length & 0xff), p]));
 }
 

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ViolationReasonSchema } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_GROUP_WIDTH, MIN_GROUP_WIDTH, PSI_BATCH_KEYS } from '../limits.js';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 const bytes = (length?: number) =>
   z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected bytes' }).refine((b) => length === undefined || b.length === length, { message: `expected ${length} bytes` });
@@ -24,6 +24,8 @@ export const Hello = z.strictObject({
   version: z.literal(PROTOCOL_VERSION),
   collaborationId: memberId,
   manifestHash: bytes(32),
+  /** The manifest's version number, so that two members on different versions are told which (SPEC §2). */
+  manifestVersion: z.number().int().min(1).max(2 ** 32 - 1),
   member: memberId,
   /** Fresh X25519 public key of this connection: the channel keys come from it, so a recorded session cannot be replayed. */
   ephemeral: bytes(32),

@@ -21,6 +21,11 @@ describe('hello', () => {
 
   it.each([0, PROTOCOL_VERSION + 1, String(PROTOCOL_VERSION)])('refuses version %j', (version) => expectFieldRefused(HandshakeMessage, hello, 'version', version));
 
+  it('round-trips a manifest version at its bounds, and refuses one outside them', () => {
+    for (const manifestVersion of [1, 2 ** 32 - 1]) expectRoundTrip(HandshakeMessage, { ...hello, manifestVersion });
+    for (const value of [0, -1, 1.5, 2 ** 32, '3', null]) expectFieldRefused(HandshakeMessage, hello, 'manifestVersion', value);
+  });
+
   it.each(['manifestHash', 'ephemeral'])('refuses a %s that is not 32 bytes', (field) => {
     for (const value of [bytes(31), bytes(33), bytes(0), 'x'.repeat(32), Array.from(bytes(32))]) expectFieldRefused(HandshakeMessage, hello, field, value);
   });

@@ -11,7 +11,7 @@ const QUERY = 'ab'.repeat(16);
 export const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(7);
 
 export const HANDSHAKE: OnePerType<HandshakeMessage> = {
-  hello: { type: 'hello', version: PROTOCOL_VERSION, collaborationId: 'acme-retail', manifestHash: bytes(32), member: 'alpha', ephemeral: bytes(32) },
+  hello: { type: 'hello', version: PROTOCOL_VERSION, collaborationId: 'acme-retail', manifestHash: bytes(32), manifestVersion: 3, member: 'alpha', ephemeral: bytes(32) },
   auth: { type: 'auth', signature: bytes(64) },
 };
 

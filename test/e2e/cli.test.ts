@@ -168,7 +168,8 @@ describe('the cleanroom CLI', () => {
     const status = await cleanroom(['status', dir.alpha, '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ member: 'alpha', manifestVersion: 1, workers: expect.any(Number) });
-    expect((await cleanroom(['status', dir.beta])).stdout).toMatch(/^running: node beta of \S+ \(manifest v1\); crypto backend \w+ on \d+ worker thread\(s\); peak memory \d+ MiB\n$/);
+    // Then one line per join key of its own tables: how far their background hashing is (src/node/cache-warmer.ts).
+    expect((await cleanroom(['status', dir.beta])).stdout).toMatch(/^running: node beta of \S+ \(manifest v1\); crypto backend \w+ on \d+ worker thread\(s\); peak memory \d+ MiB\n(hash cache: \w+\.\w+ (waiting|hashing|ready)(, \d+ of \d+ distinct keys)?\n)+$/);
   });
 
   it('a second node on ports in use fails to start with CONFIG_INVALID, and the running one keeps its token', async () => {

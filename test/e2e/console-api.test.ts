@@ -19,6 +19,7 @@ const ENDPOINTS: readonly [string, string][] = [
   ['POST', '/query'],
   ['GET', '/api/collaboration'],
   ['GET', '/api/tables'],
+  ['GET', '/api/schema'],
   ['POST', '/api/plan'],
   ['POST', '/api/match'],
   ['GET', '/api/history'],

@@ -14,7 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACTS, launchChromium } from '../support/browser.js';
 import { DP_BUDGET, DP_EPSILON, DP_SQL, EXACT_SQL, MATCHED_PER_GROUP, REFUSED_SQL, startConsoleCluster } from '../support/console-cluster.js';
 import { auditLines, expectRefused, send } from '../support/control-http.js';
-import { cleanroom, makeTempDir, type Cluster } from './helpers.js';
+import { cleanroom, makeTempDir, stopNode, type Cluster } from './helpers.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { startNode } from '../../scripts/local-cluster.js';
+import { readIdentity } from '../../src/manifest/identity.js';
+import { proposeManifest } from '../../src/manifest/proposal.js';
+import { signManifest } from '../../src/manifest/signature.js';
 
 /*
  * The functions given to page.evaluate run in the page. This project's test build has no DOM library, so they see
@@ -352,6 +358,81 @@ describe('the web console in Chromium', () => {
     expect(matched).toBeGreaterThan(0);
     expect(await line.textContent()).toBe(`t_ann.k ~ t_bob.k: ${matched} of your ${ownKeys} distinct keys match, ${((100 * matched) / ownKeys).toFixed(1)}%`);
     await shot(page, 'tables-match');
+  });
+
+  it('Cancel stops a running query on both nodes: nothing released, both audits say cancelled, the budget stays charged', async () => {
+    const ann = cluster.nodeDirs.ann!;
+    const bob = cluster.nodeDirs.bob!;
+    await page.goto(new URL('/#/tables', page.url()).href);
+    const remaining = page.locator('section[data-table="t_ann_dp"] [data-remaining]');
+    await remaining.waitFor();
+    const before = Number(await remaining.textContent());
+    // bob stops itself (SIGSTOP) as it first sends points: the query stays in PSI until it is cancelled.
+    await stopNode(cluster.nodes.bob!);
+    cluster.nodes.bob = await startNode(bob, { CLEANROOM_FAILPOINT: 'freeze@send:points' });
+    const frozen = () => readFileSync(`/proc/${cluster.nodes.bob!.process.pid}/stat`, 'utf8').split(' ')[2] === 'T';
+    try {
+      await page.getByRole('link', { name: 'Query' }).click();
+      await page.getByLabel(/^Query \(SQL/).fill(DP_SQL);
+      await page.locator('[data-plan="allowed"]', { hasText: 'Charges' }).waitFor();
+      await page.getByRole('button', { name: 'Run query' }).click();
+      await expect.poll(frozen, { timeout: 15_000 }).toBe(true);
+      // The progress names what ann does and what bob does, as far as ann can tell.
+      await expect.poll(() => page.locator('section.progress p').textContent()).toMatch(/bob: /);
+      await shot(page, 'query-running');
+      const cancel = page.getByRole('button', { name: 'Cancel' });
+      const clicked = Date.now();
+      await cancel.click();
+      await page.locator('[role="alert"][data-error-code="CANCELLED"]').waitFor({ timeout: 10_000 });
+      expect(Date.now() - clicked).toBeLessThan(10_000);
+      expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+      await shot(page, 'query-cancelled');
+    } finally {
+      cluster.nodes.bob!.process.kill('SIGCONT');
+    }
+    const entries = async (dir: string) => (await readFile(join(dir, 'audit.jsonl'), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { queryId: string; event: string; sql: string });
+    const cancelled = (await entries(ann)).filter((e) => e.event === 'cancelled' && e.sql === DP_SQL);
+    expect(cancelled).toHaveLength(1);
+    const queryId = cancelled[0]!.queryId;
+    // bob, running again, reads the abort and ends its side the same way.
+    await expect.poll(async () => (await entries(bob)).filter((e) => e.queryId === queryId).map((e) => e.event), { timeout: 15_000 }).toEqual(['accepted', 'cancelled']);
+    for (const dir of [ann, bob]) expect((await entries(dir)).filter((e) => e.queryId === queryId && (e.event === 'result' || e.event === 'released'))).toEqual([]);
+    expect(existsSync(join(ann, 'results', `${queryId}.json`))).toBe(false);
+    // Charged when ann accepted its own query, and never refunded.
+    await page.getByRole('link', { name: 'Tables' }).click();
+    await expect.poll(() => remaining.textContent()).toBe(String(before - DP_EPSILON));
+    // bob as before, for the tests that follow.
+    await stopNode(cluster.nodes.bob!);
+    cluster.nodes.bob = await startNode(bob);
+  });
+
+  it('a partly signed new version in the manifest file shows as pending, with who signed and who has not', async () => {
+    const file = join(cluster.nodeDirs.ann!, 'manifest.json');
+    const original = readFileSync(file, 'utf8');
+    const current = JSON.parse(original) as { manifest: Parameters<typeof proposeManifest>[0] };
+    const next = proposeManifest(current.manifest, { ...current.manifest, name: `${current.manifest.name} (v2)` });
+    next.signatures.ann = signManifest(next.manifest, 'ann', (await readIdentity(join(cluster.nodeDirs.ann!, 'identity.json'))).secretKey);
+    writeFileSync(file, JSON.stringify(next, null, 2));
+    try {
+      await page.goto(new URL('/#/collaboration', page.url()).href);
+      // The node looks at its manifest file every second: reload until the card is there.
+      await expect
+        .poll(async () => {
+          await page.reload();
+          await page.locator('td[data-reachable]').first().waitFor();
+          return page.locator('[data-pending-version]').count();
+        }, { timeout: 15_000 })
+        .toBe(1);
+      const card = page.locator('[data-pending-version]');
+      expect(await card.getAttribute('data-pending-version')).toBe(String(current.manifest.version + 1));
+      expect(await card.locator('h2').textContent()).toBe(`Pending manifest version ${current.manifest.version + 1}`);
+      expect(await card.locator('dd[data-signed]').textContent()).toBe('ann');
+      expect(await card.locator('dd[data-missing]').textContent()).toBe('bob');
+      expect(await card.textContent()).toContain(`not signed by bob (signed by ann)`);
+      await shot(page, 'collaboration-pending');
+    } finally {
+      writeFileSync(file, original);
+    }
   });
 
   it('works from the keyboard: the page links are reachable by Tab and Enter opens a page', async () => {

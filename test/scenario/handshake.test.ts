@@ -101,18 +101,26 @@ describe('handshake', () => {
     expect(hex(a.initiator!.sendKey)).not.toBe(hex(b.initiator!.sendKey));
   });
 
-  it('refuses a peer running a changed manifest (another hash)', () => {
-    const changed: Manifest = { ...c.manifest, version: 2 };
-    const o = handshake(side(c, PUBLISHER), side(c, ADVERTISER, { manifest: changed }));
-    expectAuthFailed(o, 'responder', /peer runs another manifest/);
-  });
-
-  it('a refused hello gets no answer at all: the initiator can only say the responder hung up, whose log has the reason', () => {
+  it('a peer on another manifest version: the initiator authenticates the responder, then refuses naming both versions', () => {
     const changed: Manifest = { ...c.manifest, version: 2 };
     const o = handshake(side(c, PUBLISHER, { expectedPeer: ADVERTISER }), side(c, ADVERTISER, { manifest: changed }));
-    expectAuthFailed(o, 'responder', /peer runs another manifest \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/);
-    // Nothing crossed from the responder: not its hello, so not its manifest hash.
-    expect(o.transcript.map((t) => `${t.from}:${t.msg.type}`)).toEqual(['initiator:hello']);
+    expectAuthFailed(o, 'initiator', /^this node runs manifest v1, the peer advertiser v2: every member must sign and load the same version$/);
+    // The initiator keeps its own auth: neither side has a channel.
+    expect(o.transcript.map((t) => `${t.from}:${t.msg.type}`)).toEqual(['initiator:hello', 'responder:hello', 'responder:auth']);
+    expect(o.responder).toBeUndefined();
+    // The responder, hung up on, logs both versions as the initiator's hello claimed them.
+    const responder = machine('responder', side(c, ADVERTISER, { manifest: changed }));
+    responder.receive(wire(machine('initiator', side(c, PUBLISHER)).start().send)[0]!);
+    expect(responder.hungUp().message).toBe('publisher (not yet authenticated) hung up on learning our manifest: this node runs manifest v2, the peer publisher v1: every member must sign and load the same version');
+  });
+
+  it('two manifests of the same version number but other contents: both hashes are named', () => {
+    const changed: Manifest = { ...c.manifest, name: 'another' };
+    const o = handshake(side(c, PUBLISHER, { expectedPeer: ADVERTISER }), side(c, ADVERTISER, { manifest: changed }));
+    expectAuthFailed(o, 'initiator', /this node runs manifest v1, the peer advertiser v1 too, but another one \(hash [0-9a-f]{16}, ours [0-9a-f]{16}\)/);
+  });
+
+  it('a hello refused for another reason gets no answer at all: the initiator can only say the responder hung up, whose log has the reason', () => {
     const initiator = machine('initiator', side(c, PUBLISHER, { expectedPeer: ADVERTISER }));
     initiator.start();
     expect(initiator.hungUp()).toMatchObject({
@@ -238,7 +246,8 @@ describe('handshake', () => {
     const responder = new Handshake({ role: 'responder', identity: c.identities[ADVERTISER]!, manifest: c.manifest, manifestHash: manifestHash(c.manifest), admit: refuse });
     const changed: Manifest = { ...c.manifest, version: 2 };
     const stale = machine('initiator', { identity: c.identities[PUBLISHER]!, manifest: changed });
-    expect(() => responder.receive(wire(stale.start().send)[0]!)).toThrow(/peer runs another manifest/);
+    // A hello naming another manifest claims no member's place: it is answered (so that both versions can be told) but not admitted.
+    expect(responder.receive(wire(stale.start().send)[0]!).send.map((m) => m.type)).toEqual(['hello', 'auth']);
     expect(heard).toEqual([]);
     const fresh = new Handshake({ role: 'responder', identity: c.identities[ADVERTISER]!, manifest: c.manifest, manifestHash: manifestHash(c.manifest), admit: refuse });
     expect(() => fresh.receive(wire(machine('initiator', side(c, PUBLISHER)).start().send)[0]!)).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));

@@ -84,7 +84,7 @@ export function startFlood(o: FloodOptions): Flood {
     ws.on('error', () => {});
     ws.once('upgrade', t.connected);
     ws.once('open', () => {
-      const hello = { type: 'hello', version: PROTOCOL_VERSION, collaborationId: c.collaborationId, manifestHash: c.manifestHash, member: c.member, ephemeral: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
+      const hello = { type: 'hello', version: PROTOCOL_VERSION, collaborationId: c.collaborationId, manifestHash: c.manifestHash, manifestVersion: 1, member: c.member, ephemeral: x25519.getPublicKey(x25519.utils.randomSecretKey()) };
       ws.send(encodeFrame(hello));
     });
     ws.once('close', t.closed);

@@ -13,7 +13,7 @@ const Q = 'ab'.repeat(16);
 const bytes = (n: number) => new Uint8Array(n).fill(7);
 
 const MESSAGES: Record<string, unknown>[] = [
-  { type: 'hello', version: PROTOCOL_VERSION, collaborationId: 'c', manifestHash: bytes(32), member: 'alpha', ephemeral: bytes(32) },
+  { type: 'hello', version: PROTOCOL_VERSION, collaborationId: 'c', manifestHash: bytes(32), manifestVersion: 1, member: 'alpha', ephemeral: bytes(32) },
   { type: 'auth', signature: bytes(64) },
   { type: 'bye' },
   { type: 'propose', queryId: Q, querier: 'alpha', sql: 'SELECT COUNT(*) FROM a JOIN b ON a.k = b.k' },

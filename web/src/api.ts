@@ -4,9 +4,12 @@
  */
 import { forgetSession, keepSession, sessionHeaders } from './session.js';
 
-export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem, NoiseWarningView } from '../../src/console/api.js';
+export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem, NoiseWarningView, TableDataView } from '../../src/console/api.js';
+export type { SchemaView, SchemaTableView, SchemaColumnView, ExampleQueryView } from '../../src/console/api.js';
 import type { NoiseWarningView } from '../../src/console/api.js';
 export type { MatchView } from '../../src/control/control-event.js';
+import type { ProgressEvent } from '../../src/control/control-event.js';
+export type { ProgressEvent };
 
 /** One error as the control interface sends it: a refusal, or how a query ended badly. */
 export interface ApiError {
@@ -79,10 +82,13 @@ export interface QueryResult {
 }
 
 export type QueryEvent =
-  | { readonly type: 'progress'; readonly stage: 'queued' | 'psi' | 'aggregation'; readonly ownKeys: number; readonly ahead?: number }
+  | ProgressEvent
   | { readonly type: 'result'; readonly result: QueryResult }
   | { readonly type: 'released'; readonly queryId: string; readonly groups: number; readonly receivers: readonly string[] }
   | ApiError;
+
+/** Asks the node to cancel a running query (POST /query/<id>/cancel): every member aborts it, nothing is released. */
+export const cancelQuery = (queryId: string): Promise<{ cancelled: boolean; queryId: string }> => postJson(`/query/${encodeURIComponent(queryId)}/cancel`);
 
 /** Submits a query (POST /query, as the CLI does) and hands over each event of its stream as it arrives. */
 export async function runQuery(sql: string, onEvent: (e: QueryEvent) => void): Promise<void> {

@@ -20,13 +20,32 @@ export function CollaborationPage(_: PageProps) {
           <dt>Signed by</dt>
           <dd>{data.signedBy.length > 0 ? `${data.signedBy.join(', ')} (every member's signature checks out)` : 'unknown'}</dd>
         </dl>
-        {!data.fileMatches && (
+        {!data.fileMatches && !data.pending && (
           <p role="alert" class="refused">
-            Warning: the manifest file in the node directory is no longer the one this node started with. Restart the node once every member
-            has signed the new one.
+            Warning: the manifest file in the node directory is not the one this node runs, and the node does not take it (see its log).
           </p>
         )}
       </section>
+      {data.pending && (
+        <section aria-labelledby="pending-heading" data-pending-version={data.pending.version}>
+          <h2 id="pending-heading">Pending manifest version {data.pending.version}</h2>
+          <p>
+            The node runs version {data.version} until every member has signed version {data.pending.version}; it then loads it without a
+            restart.
+          </p>
+          <dl class="facts">
+            <dt>Signed by</dt>
+            <dd data-signed>{data.pending.signedBy.length > 0 ? data.pending.signedBy.join(', ') : 'nobody yet'}</dd>
+            <dt>Still to sign</dt>
+            <dd data-missing>{data.pending.missing.length > 0 ? data.pending.missing.join(', ') : 'nobody'}</dd>
+            <dt>Hash</dt>
+            <dd>
+              <code>{data.pending.hash}</code>
+            </dd>
+          </dl>
+          <p class="refused">{data.pending.problem}</p>
+        </section>
+      )}
       <section aria-labelledby="members-heading">
         <h2 id="members-heading">Members</h2>
         <table>

@@ -8,6 +8,7 @@ const STATUS_TEXT: Record<string, string> = {
   released: 'ran; released to the receivers',
   refused: 'refused',
   failed: 'failed',
+  cancelled: 'cancelled by a member’s user',
   accepted: 'accepted, running or stopped',
   proposed: 'proposed, waiting for the others',
 };
@@ -52,6 +53,9 @@ export function HistoryPage({ self }: PageProps) {
               <th scope="col">SQL</th>
               <th scope="col">Outcome</th>
               <th scope="col">Released / reason</th>
+              <th scope="col">ε charged</th>
+              <th scope="col">Manifest</th>
+              <th scope="col">Duration</th>
               <th scope="col">Result</th>
             </tr>
           </thead>
@@ -68,6 +72,11 @@ export function HistoryPage({ self }: PageProps) {
                   {item.released ? `${item.released.groups} group(s) of ${item.released.columns.join(', ') || 'no column'} to ${item.released.receivers.join(', ') || 'nobody'}` : ''}
                   {item.reason ?? ''}
                 </td>
+                <td data-charged>{chargedText(item)}</td>
+                <td data-manifest-version={item.manifestVersion ?? ''}>{item.manifestVersion === undefined ? 'not recorded' : `v${item.manifestVersion}`}</td>
+                <td class="num" data-duration-ms={item.durationMs}>
+                  {durationText(item.durationMs)}
+                </td>
                 <td>
                   {item.hasResult && (
                     <button type="button" onClick={() => void show(item)} aria-label={`Show the result of query ${item.queryId}`}>
@@ -83,4 +92,17 @@ export function HistoryPage({ self }: PageProps) {
       {shown && (shown.view ? <ResultView {...shown.view} /> : <Loading error={shown.error} />)}
     </>
   );
+}
+
+/** What the query cost this node's tables, from its ledger; a partner's table is charged by the partner's node. */
+function chargedText(item: HistoryItem): string {
+  if (item.charged.length > 0) return item.charged.map((c) => `${c.cost} to ${c.table}`).join('; ');
+  return item.dp ? 'none of this node’s tables (noisy: charged by their owners)' : 'none';
+}
+
+/** From the query's first entry to its last, as a person reads a wait. */
+function durationText(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }

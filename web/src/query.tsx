@@ -1,8 +1,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { postJson, runQuery, type ApiError, type PlanView, type QueryEvent, type QueryResult } from './api.js';
+import { cancelQuery, postJson, runQuery, type ApiError, type ProgressEvent, type PlanView, type QueryEvent, type QueryResult } from './api.js';
 import type { PageProps } from './common.js';
 import { ResultView } from './result.js';
 import { NoiseWarnings } from './noise-warnings.js';
+import { QueryHelpers } from './query-helpers.js';
 
 /** Checking waits for a pause in typing: one plan per pause, not one per key. */
 const CHECK_DELAY_MS = 300;
@@ -20,7 +21,7 @@ const STAGE_TEXT: Record<Stage, string> = {
 
 type Run =
   | { readonly state: 'idle' }
-  | { readonly state: 'running'; readonly stage: Stage; readonly detail: string; readonly seen: readonly Stage[] }
+  | { readonly state: 'running'; readonly stage: Stage; readonly detail: string; readonly seen: readonly Stage[]; readonly queryId?: string; readonly cancelling?: boolean }
   | { readonly state: 'result'; readonly result: QueryResult; readonly seen: readonly Stage[] }
   | { readonly state: 'released'; readonly text: string; readonly seen: readonly Stage[] }
   | { readonly state: 'error'; readonly error: ApiError; readonly seen: readonly Stage[] };
@@ -31,6 +32,7 @@ export function QueryPage(_: PageProps) {
   const [checking, setChecking] = useState(false);
   const [run, setRun] = useState<Run>({ state: 'idle' });
   const checked = useRef(0);
+  const editor = useRef<HTMLTextAreaElement>(null);
 
   useEffect(() => {
     sessionStorage.setItem('cleanroom.sql', sql);
@@ -49,17 +51,26 @@ export function QueryPage(_: PageProps) {
   }, [sql]);
 
   const running = run.state === 'running';
+  /** Every member aborts the query; the run ends when the node's CANCELLED error arrives on the query's stream. */
+  const cancel = () => {
+    if (run.state !== 'running' || run.queryId === undefined || run.cancelling) return;
+    setRun({ ...run, cancelling: true, detail: 'cancelling: every member is told to abort' });
+    cancelQuery(run.queryId).catch((err: unknown) => setRun({ state: 'error', error: { type: 'error', code: 'ABORTED', message: `the cancel did not reach the node: ${String(err)}` }, seen: run.seen }));
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     if (running || !sql.trim()) return;
     let seen: Stage[] = ['submitted'];
+    let queryId: string | undefined;
     setRun({ state: 'running', stage: 'submitted', detail: '', seen });
     await runQuery(sql, (ev: QueryEvent) => {
       switch (ev.type) {
         case 'progress': {
-          seen = seen.includes(ev.stage) ? seen : [...seen, ev.stage];
-          const detail = ev.stage === 'queued' ? `${ev.ahead ?? 0} ahead` : `${ev.ownKeys} of this node’s keys processed`;
-          setRun({ state: 'running', stage: ev.stage, detail, seen });
+          const stage: Stage = ev.stage === 'proposing' ? 'submitted' : ev.stage;
+          seen = seen.includes(stage) ? seen : [...seen, stage];
+          queryId ??= ev.queryId;
+          // A Cancel clicked stays shown as such until the abort ends the run.
+          setRun((r) => ({ state: 'running', stage, detail: progressDetail(ev), seen, queryId, cancelling: r.state === 'running' && r.cancelling }));
           break;
         }
         case 'result':
@@ -77,15 +88,21 @@ export function QueryPage(_: PageProps) {
 
   return (
     <>
+      <QueryHelpers sql={sql} setSql={setSql} editor={editor} />
       <form onSubmit={submit} aria-describedby="check">
         <label for="sql">Query (SQL: SELECT … FROM a JOIN b ON … WHERE … GROUP BY …)</label>
-        <textarea id="sql" name="sql" rows={5} spellcheck={false} value={sql} onInput={(e) => setSql(e.currentTarget.value)} aria-describedby="check" />
+        <textarea ref={editor} id="sql" name="sql" rows={5} spellcheck={false} value={sql} onInput={(e) => setSql(e.currentTarget.value)} aria-describedby="check" />
         <div id="check" role="status" aria-live="polite" class="check">
           <PlanCheck plan={sql.trim() ? plan : undefined} checking={checking} />
         </div>
         <button type="submit" disabled={running || plan?.ok !== true}>
           {running ? 'Running…' : 'Run query'}
         </button>
+        {running && (
+          <button type="button" id="cancel-query" onClick={cancel} disabled={run.queryId === undefined || run.cancelling === true}>
+            {run.cancelling ? 'Cancelling…' : 'Cancel'}
+          </button>
+        )}
       </form>
       {run.state !== 'idle' && <Progress run={run} />}
       {run.state === 'result' && <ResultView result={run.result} outputs={plan?.ok ? plan.outputs : undefined} />}
@@ -148,6 +165,37 @@ function PlanCheck({ plan, checking }: { plan: PlanView | undefined; checking: b
       )}
     </div>
   );
+}
+
+const STEP_TEXT: Record<NonNullable<ProgressEvent['view']>['step'], string> = {
+  proposing: 'proposing',
+  reading: 'reading this node’s table',
+  hashing: 'hashing this node’s keys into the cache',
+  'blinding-own': 'blinding this node’s keys',
+  'blinding-peer': 'blinding the other members’ points',
+  matching: 'matching',
+  aggregating: 'aggregating',
+  releasing: 'releasing',
+};
+const ACTIVITY_TEXT: Record<NonNullable<ProgressEvent['view']>['peers'][number]['activity'], string> = {
+  waiting: 'waiting',
+  'sending-points': 'sending its points',
+  'returning-points': 'returning this node’s points',
+  blinding: 'blinding this node’s points',
+  matching: 'matching',
+  releasing: 'releasing',
+};
+const seconds = (ms: number) => `${Math.round(ms / 1000)} s`;
+const counts = (done?: number, total?: number) => (done === undefined ? '' : ` ${done.toLocaleString('en-US')}${total === undefined ? '' : ` of ${total.toLocaleString('en-US')}`}`);
+
+/** This node's step with its counts, time taken and left, and each other member's activity as far as it can tell. */
+function progressDetail(ev: ProgressEvent): string {
+  if (ev.stage === 'queued') return `${ev.ahead ?? 0} ahead`;
+  const v = ev.view;
+  if (!v) return '';
+  const eta = v.etaMs === undefined ? '' : `, about ${seconds(v.etaMs)} left`;
+  const peers = v.peers.map((p) => `; ${p.member}: ${ACTIVITY_TEXT[p.activity]}${counts(p.done, p.total)}`).join('');
+  return `${seconds(v.elapsedMs)}: ${STEP_TEXT[v.step]}${counts(v.done, v.total)}${eta}${peers}`;
 }
 
 function Progress({ run }: { run: Exclude<Run, { state: 'idle' }> }) {

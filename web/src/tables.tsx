@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiFailure, postJson, type MatchView, type TableView } from './api.js';
 import { Loading, useJson, type PageProps } from './common.js';
+import { TableSource } from './table-source.js';
 
 export function TablesPage({ self }: PageProps) {
   const { data, error } = useJson<TableView[]>('/api/tables');
@@ -53,6 +54,7 @@ export function TablesPage({ self }: PageProps) {
               </ul>
             </>
           )}
+          {t.data && <TableSource data={t.data} />}
           {t.budget && <BudgetGauge table={t.name} budget={t.budget} />}
           {t.own && t.holders.length === 1 && <MatchCard table={t.name} partners={[...new Set(data.filter((o) => !o.own && o.holders.length === 1).map((o) => o.owner))]} />}
         </section>
