@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { CsvDialect } from '../data/csv-dialect.js';
 import type { TableSource } from '../data/table-source.js';
 import { CleanroomError, errorMessage } from '../errors.js';
-import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
+import { HASH_CACHE_DATABASE_REFRESH_MS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import { MemberId } from '../manifest/schema.js';
 
 /** The control interface answers the node's own operators only, so it may never face the network. */
@@ -55,6 +55,8 @@ export const NodeConfigSchema = z.strictObject({
   resultsDir: z.string().default('results'),
   /** How long a query may go without a message from any peer or any local progress before it is aborted. */
   sessionIdleTimeoutMs: z.number().int().min(1000).max(3_600_000).default(STAGE_IDLE_TIMEOUT_MS),
+  /** How often the keys of an own table in PostgreSQL are hashed again ahead of queries (a file: when it changes). */
+  databaseHashRefreshMs: z.number().int().min(10_000).max(86_400_000).default(HASH_CACHE_DATABASE_REFRESH_MS),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 /** A config as written to config.json: fields with defaults may be left out. */

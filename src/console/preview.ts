@@ -1,7 +1,7 @@
 import { BudgetLedger } from '../budget/ledger.js';
 import { amountText } from '../dp/accounting.js';
 import { toText } from '../dp/rational.js';
-import { assertNoiseStatable, noisePlan, errorBound, shareHolders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
+import { assertNoiseStatable, noisePlan, errorBound, noiseAdders, ERROR_BOUND_MISS, type NoisePlan } from '../query/noise.js';
 import { previewWarnings } from '../query/noise-warnings.js';
 import type { QueryPlan } from '../query/plan.js';
 import { ROWS, outputSlots } from '../query/group-vector.js';
@@ -10,7 +10,7 @@ import type { Preview } from './api.js';
 
 /** What `cleanroom query --preview` prints and the console's Query page shows as you type. */
 export async function preview(plan: QueryPlan, self: string, ledgerFile: string): Promise<Preview> {
-  const noise = noisePlan(plan, shareHolders(plan));
+  const noise = noisePlan(plan, noiseAdders(plan));
   if (!noise) {
     return { mode: plan.mode, dp: false, charges: [], threshold: `${plan.minDistinctKeys} distinct join keys (exact counts)`, errors: [], warnings: [] };
   }

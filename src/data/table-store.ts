@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Cell, GroupAggregate } from '../query/result.js';
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBDateValue, type DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
-import type { Column, Table } from '../manifest/schema.js';
+import type { Column, JoinKeySpec, Table } from '../manifest/schema.js';
 import { dateText, timestampText } from '../manifest/time-value.js';
 import type { Condition, Dimension, Literal } from '../query/ast.js';
 import { dimensionColumns, dimensionTable } from '../query/dimension.js';
@@ -235,6 +235,34 @@ export class TableStore {
       lease?.release();
       writer.closeSync();
       conn.closeSync();
+    }
+  }
+
+  /**
+   * Fills the hash cache with H(k) of every distinct key of one join key of `table`, unfiltered, before any query
+   * needs them: `chunk` keys per fill, so that a query's own fill (which waits for the one in progress) runs between
+   * two. Reports after each fill how many of the keys are in the cache; resolves with their number.
+   */
+  async warm(table: Table, key: JoinKeySpec, hasher: KeyHasher, chunk: number, onChunk: (done: number, total: number) => void): Promise<number> {
+    const side: TableSide = { table, filters: [], key: { columns: [key], combine: 'and' } };
+    const columns = usedColumns(side);
+    const { conn, keys } = await this.keySet(side, columns);
+    const writer = await this.db.connect();
+    try {
+      const total = Number(((await conn.runAndReadAll(`SELECT count(*) FROM ${keys}`)).getRows()[0]![0] as bigint));
+      const part = quoteIdent(`warm_${randomBytes(8).toString('hex')}`);
+      for (let done = 0; done < total; done += chunk) {
+        await conn.run(`CREATE OR REPLACE TEMP TABLE ${part} AS SELECT nk FROM ${keys} ORDER BY nk LIMIT ${chunk} OFFSET ${done}`);
+        (await this.cache.lookup(conn, writer, part, hasher)).release();
+        onChunk(Math.min(total, done + chunk), total);
+      }
+      return total;
+    } catch (err) {
+      throw await this.failure(table, columns, err);
+    } finally {
+      writer.closeSync();
+      conn.closeSync();
+      await this.release(side);
     }
   }
 

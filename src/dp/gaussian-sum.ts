@@ -138,10 +138,14 @@ function cutFor(sigma2: number, terms: number, miss: number): number {
   return Math.max(1, Math.ceil(Math.sqrt(2 * sigma2 * Math.log(terms / (CUT * miss)))));
 }
 
-/** Multiply-adds of the exact path: H - 2 convolutions growing to (H-1)(2K+1) points, then ~64 tail evaluations. */
+/**
+ * Multiply-adds of the exact path: the one-term table and its tails (2K+1 points each, even for one term: a single
+ * holder's noise, SPEC §10.1, has no convolution but still its table), H - 2 convolutions growing to (H-1)(2K+1)
+ * points, then ~64 tail evaluations.
+ */
 function exactCost(terms: number, cut: number): number {
   const width = 2 * cut + 1;
-  return (width * width * (terms - 1) * (terms - 2)) / 2 + 64 * (terms - 1) * width;
+  return 2 * width + (width * width * (terms - 1) * (terms - 2)) / 2 + 64 * (terms - 1) * width;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { compare, fromText, mul, rational, sub, toText, type Rational } from '../dp/rational.js';
 import type { SelectItem } from './ast.js';
 import { outputSlots, type OutputSlots } from './group-vector.js';
-import { ERROR_BOUND_MISS, errorBound, noisePlan, shareHolders, type NoisePlan } from './noise.js';
+import { ERROR_BOUND_MISS, errorBound, noisePlan, noiseAdders, type NoisePlan } from './noise.js';
 import type { QueryPlan } from './plan.js';
 import { formatScaled, type Cell, type NoiseWarning, type QueryResult } from './result.js';
 
@@ -72,7 +72,7 @@ export function previewWarnings(plan: QueryPlan, noise: NoisePlan): NoiseWarning
 /** Warnings of a released DP result, from the intervals of its rows (those shown, after HAVING, ORDER BY and LIMIT). */
 export function resultWarnings(plan: QueryPlan, result: Pick<QueryResult, 'rows' | 'privacy'>): NoiseWarning[] {
   const privacy = result.privacy;
-  const noise = noisePlan(plan, shareHolders(plan));
+  const noise = noisePlan(plan, noiseAdders(plan));
   if (!privacy || !noise) return [];
   return plan.outputs.flatMap((item, column) => {
     if (item.kind !== 'aggregate') return [];

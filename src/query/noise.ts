@@ -193,7 +193,18 @@ export function noiseBounds(noise: NoisePlan, released: readonly number[]): Nois
   return { ...base, selected: { column: noise.thresholdColumn, interval } };
 }
 
-/** The members holding a share of every value, each adding its own noise: every member of a join, or the holders. */
-export function shareHolders(plan: QueryPlan): number {
-  return plan.mode === 'federated' ? plan.holders.length : plan.members.length;
+/**
+ * The members that add noise of full scale to their share of every opened value (SPEC §10.1): every holder, but in a
+ * two-party aggregate query the dealer alone. There P computed every value itself, so noise on Q's share protects
+ * nobody from P, and P's protects every value from Q; Q adds none, and P checks that Q opens exactly the shares it
+ * dealt (release.ts).
+ */
+export function noiseAdders(plan: QueryPlan): number {
+  if (plan.mode === 'federated') return plan.holders.length;
+  return dealerChecksShares(plan) ? 1 : plan.members.length;
+}
+
+/** SPEC §10.1: a two-party aggregate query, whose sole dealer knows every share its partner holds. */
+export function dealerChecksShares(plan: QueryPlan): boolean {
+  return plan.mode === 'aggregate' && plan.members.length === 2;
 }

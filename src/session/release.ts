@@ -7,7 +7,7 @@ import { shuffleInPlace } from '../crypto/shuffle.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, MAX_GROUPS, MAX_LABEL_CHARS } from '../limits.js';
 import type { QueryPlan } from '../query/plan.js';
-import { noiseBounds, noisePlan, type NoisePlan } from '../query/noise.js';
+import { dealerChecksShares, noiseAdders, noiseBounds, noisePlan, type NoisePlan } from '../query/noise.js';
 import { osRandom, type RandomSource } from '../dp/random-source.js';
 import { sampleNoise } from '../dp/mechanism.js';
 import { followedBy, type Envelope, type Step } from './step.js';
@@ -116,9 +116,14 @@ export class Release {
   private survivors: number[] | undefined;
   /** The query's noise, if a table has a privacy policy: the flows' machines read their dummies and padding here. */
   readonly noise: NoisePlan | undefined;
+  /**
+   * SPEC §10.1, two-party aggregate: the shares the sole dealer dealt its partner, which adds no noise, so that what
+   * the partner opens can be checked against them exactly (any difference is a partner biasing the result).
+   */
+  private dealtToPartner: bigint[][] | undefined;
 
   constructor(private readonly r: ReleaseParams) {
-    this.noise = noisePlan(r.plan, r.holders.length);
+    this.noise = noisePlan(r.plan, noiseAdders(r.plan));
     this.width = groupWidth(r.plan);
     this.cols = releasedSlots(r.plan);
     if (r.domain) {
@@ -162,6 +167,7 @@ export class Release {
     const parts = this.r.holders.map(() => [] as bigint[]);
     for (const v of vectors.flat()) share(v, this.r.holders.length).forEach((s, j) => parts[j]!.push(s));
     const own = chunk(parts[this.r.holders.indexOf(this.r.self)]!, this.width);
+    if (this.checksPartner) this.dealtToPartner = chunk(parts[this.r.holders.findIndex((h) => h !== this.r.self)]!, this.width);
     this.held = this.held ? chunk(addShares(this.held.flat(), own.flat()), this.width) : own;
     const send = this.r.holders.flatMap((to, j) =>
       to === this.r.self ? [] : [{ to, msg: { type: 'shares', queryId: this.r.queryId, groups: vectors.length, width: this.width, values: encodeRingElements(parts[j]!) } } as Envelope],
@@ -283,7 +289,7 @@ export class Release {
   private afterShares(): Step {
     if (this.countsSent || !this.sharesComplete) return { send: [] };
     this.countsSent = true;
-    if (this.noise) this.addNoise(this.noise);
+    if (this.noise && this.addsNoise) this.addNoise(this.noise);
     const values = encodeRingElements(this.held!.map((v) => v[this.thresholdColumn]!));
     // The sole dealer knows its exact counts: it says at once which value vectors the surviving groups are in.
     const positions = this.valueOfCount && this.valuePositions(survivingGroups(this.keyCounts, this.r.plan));
@@ -299,6 +305,23 @@ export class Release {
     const random = this.r.random ?? osRandom;
     for (const vector of this.held!) {
       for (const { column, mechanism } of noise.columns) vector[column] = BigInt.asUintN(RING_BITS, vector[column]! + sampleNoise(mechanism, random));
+    }
+  }
+
+  /** SPEC §10.1: every holder adds noise, but in a two-party aggregate query the dealer alone. */
+  private get addsNoise(): boolean {
+    return !dealerChecksShares(this.r.plan) || this.r.dealers.includes(this.r.self);
+  }
+
+  /** The sole dealer of a two-party aggregate query, which checks what its partner opens against what it dealt. */
+  private get checksPartner(): boolean {
+    return dealerChecksShares(this.r.plan) && this.r.dealers.length === 1 && this.r.dealers[0] === this.r.self && this.r.holders.length === 2;
+  }
+
+  /** SPEC §10.1: a partner's opened shares, each the one dealt to it, or the query stops before anything is released. */
+  private assertDealt(from: string, opened: readonly bigint[], dealt: readonly bigint[], what: string): void {
+    if (opened.length !== dealt.length || opened.some((v, i) => v !== dealt[i])) {
+      throw new ProtocolViolation('shares-mismatch', `${from} opened ${what} other than the shares dealt to it`);
     }
   }
 
@@ -332,6 +355,7 @@ export class Release {
     if (this.survivors || !this.countsSent || this.counts.size < this.otherHolders.length) return { send: [] };
     const held = this.held!;
     for (const [from, v] of this.counts) if (v.length !== held.length) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} counts for ${held.length} groups`);
+    if (this.dealtToPartner) for (const [from, v] of this.counts) this.assertDealt(from, v, this.dealtToPartner.map((d) => d[this.thresholdColumn]!), 'count shares');
     const counts = held.map((v, g) => reconstruct([v[this.thresholdColumn]!, ...[...this.counts.values()].map((c) => c[g]!)]));
     // Other holders' noise makes the opened counts differ from the dealt ones: only exact counts can be checked.
     if (this.r.verifyCounts && !this.noise && this.r.dealers.includes(this.r.self) && counts.some((c, g) => c !== this.keyCounts[g])) {
@@ -380,6 +404,10 @@ export class Release {
     if (labels.some((l) => l.length !== this.r.plan.groupBy.length)) throw new ProtocolViolation('bad-share-shape', `labels must have ${this.r.plan.groupBy.length} values each`);
     const n = this.cols.length;
     for (const [from, v] of this.values) if (v.length !== labels.length * n) throw new ProtocolViolation('bad-share-shape', `${from} opened ${v.length} values, ${labels.length * n} expected`);
+    if (this.dealtToPartner && this.survivors) {
+      const dealt = this.survivors.flatMap((g) => this.cols.map((c) => this.dealtToPartner![g]![c]!));
+      for (const [from, v] of this.values) this.assertDealt(from, v, dealt, 'value shares');
+    }
     const own = this.survivors?.map((g) => this.cols.map((c) => this.held![g]![c]!));
     const opened = labels.map((_, i) => this.cols.map((_c, j) => reconstruct([...(own ? [own[i]![j]!] : []), ...[...this.values.values()].map((v) => v[i * n + j]!)])));
     // HAVING, ORDER BY and LIMIT shape only what this receiver's result shows, after everything was opened.
@@ -391,6 +419,7 @@ export class Release {
   /** Forgets every share: called on the outcome and by the flow when the query fails. */
   end(): void {
     this.held = undefined;
+    this.dealtToPartner = undefined;
     this.counts.clear();
     this.values.clear();
   }

@@ -37,7 +37,7 @@ const MISS = 0.05;
  * Calibration as SPEC §10.2 states it, for the GROUP BY query: the padding of the orders table's PSI key set takes a
  * tenth of ε, and three opened columns (the rows, which also decide the release, the sum and its non-null count)
  * share the rest, k = 3; a person moves the counts by MAX_ROWS_PER_KEY and the sum by that many amounts of at most
- * AMOUNT_MAX (in cents); both members add noise of full scale. visits has no policy, so its minimum holds on people:
+ * AMOUNT_MAX (in cents); the shop, which deals every value, adds noise of full scale (SPEC §10.1). visits has no policy, so its minimum holds on people:
  * a group is released when its noisy row count reaches MAX_ROWS_PER_KEY x MIN_KEYS plus the noise's upper quantile
  * at δ / 2 (δ shared by the padding's clamp and this margin).
  */
@@ -45,7 +45,8 @@ const VALUES_EPSILON = 0.9 * EPSILON;
 const K = 3;
 const COUNT_SCALE = (MAX_ROWS_PER_KEY * K) / VALUES_EPSILON;
 const SUM_SCALE = (MAX_ROWS_PER_KEY * AMOUNT_MAX * 100 * K) / VALUES_EPSILON;
-const HOLDERS = 2;
+/** The shop deals every value of these two-party aggregate queries: its noise alone is added (SPEC §10.1). */
+const HOLDERS = 1;
 const THRESHOLD = BigInt(MAX_ROWS_PER_KEY * MIN_KEYS) + halfWidth(COUNT_SCALE, HOLDERS, 2 * (DELTA / 2)) + 1n;
 /** Count-only: the distinct-key count takes what the padding leaves (k = 1); the count moves by 1. */
 const COUNT_ONLY_SCALE = 1 / VALUES_EPSILON;

@@ -316,7 +316,10 @@ describe('hostile frames from an authenticated insider (live node process)', () 
 
   it(`joins beyond MAX_PARKED_JOINS_PER_MEMBER wait nowhere: they are aborted at once, and a closed one frees its place`, async () => {
     const r = new SeededRand(SEED);
-    const links = await Promise.all(Array.from({ length: MAX_PARKED_JOINS_PER_MEMBER + 4 }, () => connect()));
+    // One after another: more handshakes than MAX_CLAIMED_HANDSHAKES_PER_SOURCE at once from one address are refused
+    // at their hello (src/transport/preauth-pool.ts), which is not what this test is about.
+    const links: Awaited<ReturnType<typeof connect>>[] = [];
+    for (let i = 0; i < MAX_PARKED_JOINS_PER_MEMBER + 4; i++) links.push(await connect());
     for (const l of links) l.send({ type: 'join', queryId: r.hex(16) });
     for (let i = 0; i < 100 && links.filter((l) => l.closed).length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     // A moment more, in which no parked join may end.

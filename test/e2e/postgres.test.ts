@@ -108,8 +108,9 @@ afterAll(async () => {
 /** The answer without what differs between two runs of one query (its id, its timing). */
 function comparable(a: QueryAnswer): unknown {
   if (a.kind !== 'result') return a;
-  const { queryId: _q, startedAt: _s, finishedAt: _f, durationMs: _d, ...rest } = a.result as unknown as Record<string, unknown>;
-  return rest;
+  const { queryId: _q, startedAt: _s, finishedAt: _f, durationMs: _d, counts, ...rest } = a.result as unknown as Record<string, unknown>;
+  // What the counts count names the tables, whose names differ (s_pg, s_csv): compared with the name made the same.
+  return { ...rest, counts: typeof counts === 'string' ? counts.replace(/\bs_(pg|csv)\b/g, 's') : counts };
 }
 
 async function both(asker: string, sql: (sales: string) => string): Promise<void> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RuleViolation } from '../../src/errors.js';
 import { Manifest as ManifestSchema, type Manifest, type Table } from '../../src/manifest/schema.js';
-import { noisePlan, shareHolders } from '../../src/query/noise.js';
+import { noisePlan, noiseAdders } from '../../src/query/noise.js';
 import { ADVERTISER, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
 
 /**
@@ -84,11 +84,11 @@ describe('planning a JOIN on several keys', () => {
     const sql = (on: string) => `SELECT a.category, COUNT(*), SUM(a.amount) ${J} ${on} GROUP BY a.category`;
     const one = await plan(sql('a.email = p.email'), m, ADVERTISER);
     const two = await plan(sql('a.email = p.email OR a.phone = p.phone'), m, ADVERTISER);
-    const [n1, n2] = [noisePlan(one, shareHolders(one))!, noisePlan(two, shareHolders(two))!];
+    const [n1, n2] = [noisePlan(one, noiseAdders(one))!, noisePlan(two, noiseAdders(two))!];
     n2.columns.forEach((c, i) => expect(c.sensitivity).toBe(2n * n1.columns[i]!.sensitivity));
     // A compound is one key per person: no more noise than one key.
     const and = await plan(sql('a.email = p.email AND a.country = p.country'), m, ADVERTISER);
-    expect(noisePlan(and, shareHolders(and))!.columns.map((c) => c.sensitivity)).toEqual(n1.columns.map((c) => c.sensitivity));
+    expect(noisePlan(and, noiseAdders(and))!.columns.map((c) => c.sensitivity)).toEqual(n1.columns.map((c) => c.sensitivity));
   });
 });
 

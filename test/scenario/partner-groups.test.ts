@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { ProtocolViolation } from '../../src/errors.js';
-import { noisePlan, shareHolders } from '../../src/query/noise.js';
+import { noisePlan, noiseAdders } from '../../src/query/noise.js';
 import { ADVERTISER, PUBLISHER, TEST_POLICY, buildCollaboration, plan } from '../support/collaboration.js';
 import { CAMPAIGNS, CATEGORIES, emailOf, makeData, type Dataset, type Row } from '../support/datasets.js';
 import { computableOverlaps, pointHexes, streamOf } from '../support/curious.js';
@@ -149,8 +149,8 @@ describe('under a privacy policy', () => {
     const without = await plan(PER_CAMPAIGN.replace('p.campaign, a.category', 'a.category').replace('p.campaign, a.category', 'a.category'), c.manifest, ADVERTISER);
     expect(withParts.mode === 'aggregate' && withParts.partnerGroups?.perKey).toBe(TEST_POLICY.maxRowsPerKey);
     expect(withParts.mode === 'aggregate' && withParts.domain).toHaveLength((CAMPAIGNS.length + 1) * (CATEGORIES.length + 1));
-    const a = noisePlan(withParts, shareHolders(withParts))!;
-    const b = noisePlan(without, shareHolders(without))!;
+    const a = noisePlan(withParts, noiseAdders(withParts))!;
+    const b = noisePlan(without, noiseAdders(without))!;
     // One person's rows move up to perKey times as many groups: every sensitivity is that many times larger.
     for (const [i, c0] of a.columns.entries()) expect(c0.sensitivity).toBe(b.columns[i]!.sensitivity * BigInt(TEST_POLICY.maxRowsPerKey));
     expect(a.padding!.shift).toBeGreaterThan(b.padding!.shift);

@@ -263,3 +263,12 @@ describe('monotonicity (fast-check)', () => {
     );
   });
 });
+
+describe('one holder\'s noise (SPEC §10.1: a two-party aggregate query\'s dealer alone)', () => {
+  it('a single term of any scale takes the path it can afford: no table of 2K+1 points past the budget, and ±1.96σ at 95%', () => {
+    // σ² = 1e12 (a sum of amounts): the exact path would tabulate 2·10^7 points; the bound is within a unit of the truth.
+    const w = Number(gaussianSumHalfWidth(1e12, 1, 0.05));
+    expect(w / 1e6).toBeGreaterThan(1.95);
+    expect(w / 1e6).toBeLessThan(1.97);
+  });
+});

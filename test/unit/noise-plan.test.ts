@@ -4,7 +4,7 @@ import type { Mechanism } from '../../src/dp/mechanism.js';
 import { add, div, fromDecimal, fromFloat, mul, rational, toNumber, type Rational } from '../../src/dp/rational.js';
 import { rhoForEpsilon } from '../../src/dp/zcdp.js';
 import { Manifest as ManifestSchema, type Manifest, type PrivacyPolicy, type Table } from '../../src/manifest/schema.js';
-import { PADDING_SHARE, assertAddedPointsFit, errorBound, noiseBounds, noisePlan, shareHolders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
+import { PADDING_SHARE, assertAddedPointsFit, errorBound, noiseBounds, noisePlan, noiseAdders, type DummyPlan, type NoisePlan } from '../../src/query/noise.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import { KEYS, ROWS, releasedSlots } from '../../src/query/group-vector.js';
 import { ADVERTISER, AGG_SQL, COUNT_SQL, PUBLISHER, TEST_POLICY, advertiserTable, buildCollaboration, plan, publisherTable } from '../support/collaboration.js';
@@ -165,7 +165,7 @@ const FED_JOIN = 'SELECT s.kind, COUNT(*), SUM(s.salary) FROM salaries s JOIN ve
 
 async function noiseOf(sql: string, manifest: Manifest, querier = ADVERTISER): Promise<{ q: QueryPlan; noise: NoisePlan }> {
   const q = await plan(sql, manifest, querier);
-  const noise = noisePlan(q, shareHolders(q));
+  const noise = noisePlan(q, noiseAdders(q));
   if (!noise) throw new Error('expected a noise plan');
   return { q, noise };
 }
@@ -344,7 +344,7 @@ describe('noisePlan: sensitivities and Laplace scales (exact rationals)', () => 
     ]);
     expect(grouped.noise.padding).toBeUndefined();
     expect(grouped.noise.dummies).toBeUndefined();
-    expect(shareHolders(grouped.q)).toBe(3);
+    expect(noiseAdders(grouped.q)).toBe(3);
     // COUNT(*) alone: k = 1.
     const total = await noiseOf('SELECT COUNT(*) FROM salaries s', m, 'reg');
     expect(calibration(total.noise)).toEqual([[ROWS, 6n, r(12n)]]);
@@ -517,15 +517,15 @@ describe('noisePlan: the release threshold', () => {
     // its people, each of whom may be matched at every holder: 19 people can show as 57 rows.
     const m = federated(policy(10, 1e-3, 1), 20, {});
     const q = await plan(FED_JOIN, m, 'reg');
-    const noise = noisePlan(q, shareHolders(q))!;
+    const noise = noisePlan(q, noiseAdders(q))!;
     expect(noise.thresholdColumn).toBe(ROWS);
     const mech = noise.columns[0]!.mechanism;
     if (mech.kind !== 'laplace') throw new Error('expected Laplace noise');
     // δ is shared by the padding (salaries' set) and this margin: 1e-3 / 2.
-    const passes = laplaceSumTail(toNumber(mech.scale), shareHolders(q), Number(noise.threshold) - 19 * 3);
+    const passes = laplaceSumTail(toNumber(mech.scale), noiseAdders(q), Number(noise.threshold) - 19 * 3);
     expect(passes).toBeLessThanOrEqual(1e-3 / 2);
     // Without the factor the same group passed almost surely.
-    expect(laplaceSumTail(toNumber(mech.scale), shareHolders(q), Number(noise.threshold) - 19 * 3 - 2 * 20)).toBeGreaterThan(0.5);
+    expect(laplaceSumTail(toNumber(mech.scale), noiseAdders(q), Number(noise.threshold) - 19 * 3 - 2 * 20)).toBeGreaterThan(0.5);
   });
 
   it('is minDistinctKeys when every table of the query has a policy (post-processing of the noisy count), for any holders', async () => {
@@ -623,7 +623,7 @@ describe('noisePlan: the release threshold', () => {
 
   it('the demo\'s own query: ROWS picks the groups (COUNT(*) asked) at 4 · 50 + margin, the publisher\'s table having no policy', async () => {
     const q = await plan(DEMO_DP_SQL, demoManifest(), ADVERTISER);
-    const noise = noisePlan(q, shareHolders(q))!;
+    const noise = noisePlan(q, noiseAdders(q))!;
     expect(noise.thresholdColumn).toBe(ROWS);
     judgeMargin(noise, q, 1e-7 / 2, 'demo');
   });
@@ -740,7 +740,7 @@ describe('errorBound and noiseBounds: the stated 95% is the least width that cov
   it('count-only: the holders\' noise plus the clamped dummy noise, all of the KEYS scale', async () => {
     for (const epsilon of [1, 0.5]) {
       const q = await plan(COUNT_SQL, pair({ advertiser: policy(epsilon, 1e-6, 1) }), PUBLISHER);
-      const noise = noisePlan(q, shareHolders(q))!;
+      const noise = noisePlan(q, noiseAdders(q))!;
       const law = convolve(sumLaw(noise.columns[0]!.mechanism, 2), clamped(lawOf(noise.dummies!.mechanism), Number(noise.dummies!.shift)));
       const w = errorBound(noise, KEYS);
       expect(within(law, w), `ε=${epsilon}`).toBeGreaterThanOrEqual(0.95);
@@ -757,7 +757,9 @@ describe('errorBound and noiseBounds: the stated 95% is the least width that cov
     expect(bounds).toMatchObject({ epsilon: '1', delta: '0.000001', confidence: 0.95 });
     expect([...bounds.bound.keys()]).toEqual(noise.columns.map((c) => c.column));
     for (const c of noise.columns) {
-      const law = sumLaw(c.mechanism, 2);
+      // A two-party aggregate query: the dealer alone adds noise (SPEC §10.1).
+      expect(noise.holders).toBe(1);
+      const law = sumLaw(c.mechanism, noise.holders);
       expect(within(law, bounds.bound.get(c.column)!), `column ${c.column}`).toBeGreaterThanOrEqual(0.95);
       expect(within(law, bounds.halfBound.get(c.column)!), `column ${c.column}`).toBeGreaterThanOrEqual(0.975);
       expect(within(law, bounds.halfBound.get(c.column)! - 1n), `column ${c.column}`).toBeLessThan(0.975);
@@ -783,8 +785,9 @@ describe('the demo (scripts/demo.ts): its DP query per campaign and category sta
     const q = await plan(DEMO_DP_SQL, demoManifest(), ADVERTISER);
     // The WHERE leaves two of the campaigns' labels (SPEC §4.6): a person's 4 rows count in up to 2 of them.
     expect(q.mode === 'aggregate' && q.partnerGroups).toMatchObject({ labels: [['spring'], ['summer']], perKey: 2 });
-    const noise = noisePlan(q, shareHolders(q))!;
-    expect(noise.holders).toBe(2);
+    const noise = noisePlan(q, noiseAdders(q))!;
+    // The advertiser deals every value: its noise alone protects them from the publisher (SPEC §10.1).
+    expect(noise.holders).toBe(1);
     expect(noise.privacy.mechanism).toBe('laplace');
     // amount in [-100, 600] at scale 2: 60,000 units x 4 rows x 2 campaigns; ε·9/10 over k = 2: scale = sensitivity x 20/9.
     expect(calibration(noise)).toEqual([

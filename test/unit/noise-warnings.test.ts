@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PrivacyPolicy } from '../../src/manifest/schema.js';
-import { noisePlan, shareHolders } from '../../src/query/noise.js';
+import { noisePlan, noiseAdders } from '../../src/query/noise.js';
 import { previewWarnings, resultWarnings } from '../../src/query/noise-warnings.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import { AGG_SQL, ADVERTISER, buildCollaboration, plan } from '../support/collaboration.js';
@@ -12,7 +12,7 @@ const both = (policy: PrivacyPolicy) => buildCollaboration({ categoryValues: ['a
 
 async function warned(sql: string, policy: PrivacyPolicy) {
   const p = await plan(sql, both(policy), ADVERTISER);
-  return { plan: p, warnings: previewWarnings(p, noisePlan(p, shareHolders(p))!) };
+  return { plan: p, warnings: previewWarnings(p, noisePlan(p, noiseAdders(p))!) };
 }
 
 describe('noise warnings before a query runs (the preview)', () => {
