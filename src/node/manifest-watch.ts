@@ -6,18 +6,11 @@ import { manifestHash } from '../manifest/canonical.js';
 import { manifestDiff } from '../manifest/diff.js';
 import { signatureStatus } from '../manifest/proposal.js';
 import type { Manifest } from '../manifest/schema.js';
+import type { PendingManifestView } from '../console/api.js';
 import { parseSignedManifest } from '../manifest/signature.js';
 
 /** A version in the manifest file that the node does not run (yet): what the console's collaboration page shows. */
-export interface PendingManifest {
-  readonly file: string;
-  readonly version: number;
-  readonly hash: string;
-  readonly signedBy: readonly string[];
-  readonly missing: readonly string[];
-  /** Why the node does not run it, in words. */
-  readonly problem: string;
-}
+export type PendingManifest = PendingManifestView;
 
 /** What the node makes of the manifest file's content. */
 export type ManifestOffer =

@@ -1,5 +1,5 @@
 import { answerQuery } from '../../scripts/plaintext/answer.js';
-import type { Query } from '../../src/query/ast.js';
+import type { JoinCondition, Query } from '../../src/query/ast.js';
 import type { QueryPlan } from '../../src/query/plan.js';
 import type { Cell } from '../../src/query/result.js';
 import type { Dataset } from './datasets.js';
@@ -16,10 +16,14 @@ export interface ExpectedResult {
  */
 export function expectedResult(plan: QueryPlan, data: Dataset): ExpectedResult {
   const sides = [plan.aggregator, ...plan.others];
+  // The ON of a two-table query when the plan names each side's key (SPEC §4.7): the oracle keys the rows by it.
+  const [p, q] = sides;
+  const joins: JoinCondition[] =
+    sides.length === 2 && p!.key && q!.key ? [{ pairs: p!.key.columns.map((k, i) => ({ left: { table: p!.table.name, column: k.column }, right: { table: q!.table.name, column: q!.key!.columns[i]!.column } })), combine: p!.key.combine }] : [];
   const query: Query = {
     select: plan.outputs,
     tables: sides.map((s) => s.table.name),
-    joins: [],
+    joins,
     where: sides.flatMap((s) => s.filters),
     groupBy: plan.groupBy,
   };

@@ -1,7 +1,7 @@
 import { groupTotals } from '../../scripts/plaintext/groups.js';
 import type { Dimension, NumericExpression } from '../../src/query/ast.js';
 import { valueTotals } from '../../scripts/plaintext/aggregates.js';
-import { keyedRows } from '../../scripts/plaintext/rows.js';
+import { keyedRows, type JoinedOn } from '../../scripts/plaintext/rows.js';
 import { vectorOf, type VectorShape } from '../../src/query/group-vector.js';
 import { interleaveLabels, type PartnerGroups, type TableSide } from '../../src/query/plan.js';
 import { dimensionLabel } from '../../scripts/plaintext/dimensions.js';
@@ -15,7 +15,7 @@ import type { Dataset, Row } from './datasets.js';
 
 /** Distinct normalised keys of the filtered side, in first-seen order: what the machine is fed. */
 export function distinctKeys(side: TableSide, data: Dataset): string[] {
-  return [...new Set(keyedRows(side.table, data[side.table.name] ?? [], side.filters).map((r) => r.key))];
+  return [...new Set(keyedRows(side.table, data[side.table.name] ?? [], side.filters, joinedOn(side)).flatMap((r) => r.keys))];
 }
 
 /**
@@ -25,7 +25,7 @@ export function distinctKeys(side: TableSide, data: Dataset): string[] {
 export function partKeys(side: TableSide, dimensions: readonly Dimension[], labels: readonly (readonly unknown[])[], data: Dataset): string[][] {
   const parts = labels.map(() => new Set<string>());
   const index = new Map(labels.map((l, i) => [JSON.stringify(l), i]));
-  for (const { row, key } of keyedRows(side.table, data[side.table.name] ?? [], side.filters)) {
+  for (const { row, key } of keyedRows(side.table, data[side.table.name] ?? [], side.filters, joinedOn(side))) {
     const at = index.get(JSON.stringify(dimensions.map((d) => dimensionLabel(row, d, side.table))));
     if (at !== undefined) parts[at]!.add(key);
   }
@@ -51,7 +51,8 @@ export function aggregateMatched(side: TableSide, groupBy: readonly (Dimension |
   const { sumColumns } = shape;
   const countColumns = shape.countColumns ?? [];
   const keys = new Set(matched);
-  const rows = keyedRows(side.table, data[side.table.name] ?? [], side.filters).filter((r) => keys.has(r.key));
+  // A row counts once when any of its keys matched (alternatives, SPEC §4.7); its person is its first key.
+  const rows = keyedRows(side.table, data[side.table.name] ?? [], side.filters, joinedOn(side)).filter((r) => r.keys.some((k) => keys.has(k)));
   // Squares and expressions (VAR_*, STDDEV_*, SUM(t.a * t.b), …): from each group's rows, by the oracle's arithmetic.
   const members = new Map<string, Row[]>();
   if ((shape.squareColumns?.length ?? 0) + (shape.sumExpressions?.length ?? 0) > 0) {
@@ -75,4 +76,9 @@ export function aggregateMatched(side: TableSide, groupBy: readonly (Dimension |
       return i >= 0 ? BigInt(g.counts[i]!) : BigInt(g.nonNull[countColumns.indexOf(slot.column)]!);
     }),
   }));
+}
+
+/** The side's key as the oracle reads a join (SPEC §4.7): its columns and how they combine, the first key when unnamed. */
+function joinedOn(side: TableSide): JoinedOn | undefined {
+  return side.key && { columns: side.key.columns.map((k) => k.column), combine: side.key.combine };
 }
