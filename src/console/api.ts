@@ -109,6 +109,16 @@ export interface TableView {
   readonly budget?: BudgetView;
   /** This node's own table: where its rows are, and what a check of them against the manifest found just now. */
   readonly data?: TableDataView;
+  /** This node's own table: how far the background hashing of each of its join keys is (src/node/cache-warmer.ts). */
+  readonly hashCache?: readonly HashCacheView[];
+}
+
+/** One join key of an own table in the hash cache: waiting, hashing (so many of so many), ready, or failed. */
+export interface HashCacheView {
+  readonly key: string;
+  readonly state: 'waiting' | 'hashing' | 'ready' | 'failed';
+  readonly done: number;
+  readonly total?: number;
 }
 
 /** An own table's source and its check (`cleanroom check`): the values are quoted, for this node's operator. */

@@ -14,7 +14,7 @@ import { parseQuery } from '../query/parse.js';
 import { planQuery } from '../query/plan.js';
 import { tableBudget } from '../query/privacy-plan.js';
 import { queriesLeft, queriesLeftText } from '../query/queries-left.js';
-import type { BudgetView, CollaborationView, PendingManifestView, ExampleQueryView, HistoryItem, HistoryView, PlanView, SchemaView, TableDataView, TableView } from './api.js';
+import type { BudgetView, CollaborationView, HashCacheView, PendingManifestView, ExampleQueryView, HistoryItem, HistoryView, PlanView, SchemaView, TableDataView, TableView } from './api.js';
 import { exampleCandidates } from './example-queries.js';
 import { preview } from './preview.js';
 import { probeEndpoint } from './reachability.js';
@@ -37,6 +37,8 @@ export interface ConsoleDeps {
   readonly checkTables?: () => Promise<readonly TableDataView[]>;
   /** A newer version in the manifest file that the node does not run yet, and why (src/node/manifest-watch.ts). */
   readonly pending?: () => PendingManifestView | undefined;
+  /** The background hashing of the own tables' join keys, by table (src/node/cache-warmer.ts). */
+  readonly hashCache?: () => readonly (HashCacheView & { readonly table: string })[];
 }
 
 /** How the node's audit details name the manifest a query was checked against (src/node/coordinator.ts planDetail). */
@@ -93,6 +95,7 @@ export class ConsoleData {
         ...(privacy ? { privacy } : {}),
         ...(p && own ? { budget: this.gauge(t, p, now) } : {}),
         ...(data ? { data } : {}),
+        ...(own && this.d.hashCache ? { hashCache: this.d.hashCache().filter((h) => h.table === t.name).map(({ table: _t, ...h }) => h) } : {}),
       };
     });
   }

@@ -1,3 +1,5 @@
+import { POINT_BYTES } from '../crypto/group.js';
+
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Cell, GroupAggregate } from '../query/result.js';
@@ -199,7 +201,7 @@ export class TableStore {
       const { sql, params } = parts ? partKeysSql(side, checked.relation(columns), parts) : { sql: `SELECT 0 AS part, nk FROM ${keys}`, params: [] };
       params.push(order);
       const result = await conn.stream(`SELECT f.part, c.h FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`, params);
-      let batch = new Uint8Array(batchSize * 32);
+      let batch = new Uint8Array(batchSize * POINT_BYTES);
       let n = 0;
       let part = 0;
       for (;;) {
@@ -210,25 +212,25 @@ export class TableStore {
         for (let i = 0; i < chunk.rowCount; i++) {
           const at = Number(partColumn.getItem(i) as number);
           if (at !== part && n > 0) {
-            yield { part, points: batch.subarray(0, n * 32) };
-            batch = new Uint8Array(batchSize * 32);
+            yield { part, points: batch.subarray(0, n * POINT_BYTES) };
+            batch = new Uint8Array(batchSize * POINT_BYTES);
             n = 0;
           }
           part = at;
           const h = column.getItem(i) as DuckDBBlobValue | null;
           // Every key of the table is in its cache; a miss means the file changed under us during the query.
-          if (h === null || h.bytes.length !== 32) throw changedDuringQuery(checked);
-          batch.set(h.bytes, n * 32);
+          if (h === null || h.bytes.length !== POINT_BYTES) throw changedDuringQuery(checked);
+          batch.set(h.bytes, n * POINT_BYTES);
           if (++n === batchSize) {
             yield { part, points: batch };
-            batch = new Uint8Array(batchSize * 32);
+            batch = new Uint8Array(batchSize * POINT_BYTES);
             n = 0;
           }
         }
       }
       await this.unchanged(checked);
       this.streamed.set(side, checked.stamp);
-      if (n > 0) yield { part, points: batch.subarray(0, n * 32) };
+      if (n > 0) yield { part, points: batch.subarray(0, n * POINT_BYTES) };
     } catch (err) {
       throw await this.failure(side.table, columns, err);
     } finally {

@@ -1,3 +1,4 @@
+import { POINT_BYTES } from '../crypto/group.js';
 import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import type { KeyHasher } from '../data/hash-cache.js';
@@ -105,8 +106,8 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   const apply = (step: Step, own = false): void => {
     control.touch();
     for (const req of step.blind ?? []) {
-      kinds.push({ own, points: req.points.length / 32 });
-      tracker?.blindStarted(own, req.points.length / 32);
+      kinds.push({ own, points: req.points.length / POINT_BYTES });
+      tracker?.blindStarted(own, req.points.length / POINT_BYTES);
     }
     blinds.push(...(step.blind ?? []).map(multiply));
     changed();
@@ -175,7 +176,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     for await (const { part, points } of keyStream()) {
       if (control.outcome) return;
       apply(machine.ownHashed(points, part), true);
-      ownKeys += points.length / 32;
+      ownKeys += points.length / POINT_BYTES;
       while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
     }
     tracker?.ownStreamEnded();

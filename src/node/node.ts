@@ -82,7 +82,7 @@ export class CleanroomNode {
     this.manifestWatch = new ManifestWatch({ file: cfg.path(cfg.config.manifestFile), running: () => this.manifest, fits: (m) => tablesOfNode(m, cfg, identity), load: (m) => this.useManifest(m), log });
     // The own tables of the manifest in force when the page asks.
     const checkOwn = () => tableCheckViews(store, this.manifest.tables.filter((t) => holdersOf(t).includes(identity.memberId)), cfg.tables);
-    this.console = new ConsoleData({ cfg, memberId: identity.memberId, manifest, budget, auditFile: cfg.path(DEFAULT_AUDIT_FILE), budgetFile: cfg.path(DEFAULT_BUDGET_FILE), checkTables: checkOwn, pending: () => this.manifestWatch.pending });
+    this.console = new ConsoleData({ cfg, memberId: identity.memberId, manifest, budget, auditFile: cfg.path(DEFAULT_AUDIT_FILE), budgetFile: cfg.path(DEFAULT_BUDGET_FILE), checkTables: checkOwn, pending: () => this.manifestWatch.pending, hashCache: () => this.warmer.status });
   }
 
   /** The manifest new queries are checked against; a query keeps the one it started with. */

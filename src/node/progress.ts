@@ -1,3 +1,4 @@
+import { POINT_BYTES } from '../crypto/group.js';
 import { PROGRESS_INTERVAL_MS, PROGRESS_MIN_RATE_MS } from '../limits.js';
 import type { SessionMessage } from '../wire/messages.js';
 
@@ -164,7 +165,7 @@ export class ProgressTracker {
           peer.streams.set(key, s);
           if (!mine) this.opened();
         }
-        const n = msg.points.length / 32;
+        const n = msg.points.length / POINT_BYTES;
         s.done += n;
         if (!mine) this.peerReceived += n;
         peer.current = key;

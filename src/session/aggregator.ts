@@ -1,3 +1,4 @@
+import { POINT_BYTES } from '../crypto/group.js';
 import { countOnlyVector } from '../query/group-vector.js';
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
@@ -78,7 +79,7 @@ export class AggregatorSession extends PairSession {
     for (const m of msgs) {
       if (m.type !== 'points') continue;
       this.sentStarts.push((this.sentStarts.at(-1) ?? 0) + (this.sentSizes.at(-1) ?? 0));
-      this.sentSizes.push(m.points.length / 32);
+      this.sentSizes.push(m.points.length / POINT_BYTES);
     }
     return msgs;
   }
@@ -137,7 +138,7 @@ export class AggregatorSession extends PairSession {
    */
   private match(batch: Uint8Array): void {
     if (this.p.plan.mode !== 'count-only') return this.matchInOrder(batch);
-    for (let off = 0; off < batch.length; off += 32) if (this.qSet.has(batch, off)) this.matchedCount += 1;
+    for (let off = 0; off < batch.length; off += POINT_BYTES) if (this.qSet.has(batch, off)) this.matchedCount += 1;
   }
 
   /**
@@ -150,7 +151,7 @@ export class AggregatorSession extends PairSession {
     const sent = Math.floor(k / this.parts);
     const part = k % this.parts;
     const start = this.sentStarts[sent];
-    const size = batch.length / 32;
+    const size = batch.length / POINT_BYTES;
     if (start === undefined) throw new ProtocolViolation('bad-count', `returned batch ${k} answers none of the ${this.sentSizes.length} batches sent`);
     if (size !== this.sentSizes[sent]) throw new ProtocolViolation('bad-count', `returned batch ${k} holds ${size} points for a batch of ${this.sentSizes[sent]}`);
     const padding = this.paddingPositions;
@@ -161,7 +162,7 @@ export class AggregatorSession extends PairSession {
         skipped += 1;
         continue;
       }
-      if (!this.qSet.has(batch, j * 32)) continue;
+      if (!this.qSet.has(batch, j * POINT_BYTES)) continue;
       this.matched.push(position - skipped);
       if (this.byPart) this.matchedParts.push(part);
       this.matchedCount += 1;

@@ -1,3 +1,5 @@
+import { POINT_BYTES } from '../crypto/group.js';
+
 import type { GroupBackend } from '../crypto/group.js';
 import { QuerySecret } from '../crypto/secret.js';
 import { BASE_POINT, freshPoint } from '../crypto/worker-task.js';
@@ -24,8 +26,8 @@ export function dummySlots(plan: DummyPlan): number {
 
 /** `n` points X25519(r, 9), each r fresh and wiped at once: the fillers, which match nothing. */
 function randomPoints(group: GroupBackend, n: number): Uint8Array {
-  const out = new Uint8Array(n * 32);
-  for (let i = 0; i < n; i++) out.set(freshPoint(group), i * 32);
+  const out = new Uint8Array(n * POINT_BYTES);
+  for (let i = 0; i < n; i++) out.set(freshPoint(group), i * POINT_BYTES);
   return out;
 }
 
@@ -59,9 +61,9 @@ export class DummyMatches {
 
   /** X25519(r, A) for the dummies, X25519(f, 9) for a fresh f for the fillers; then every r is wiped: one-time secrets. */
   answer(base: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.secrets.length * 32);
+    const out = new Uint8Array(this.secrets.length * POINT_BYTES);
     out.set(this.raise(this.secrets.slice(0, this.count), base));
-    out.set(randomPoints(this.group, this.secrets.length - this.count), this.count * 32);
+    out.set(randomPoints(this.group, this.secrets.length - this.count), this.count * POINT_BYTES);
     this.zero();
     return out;
   }
@@ -72,8 +74,8 @@ export class DummyMatches {
   }
 
   private raise(secrets: readonly QuerySecret[], point: Uint8Array): Uint8Array {
-    const out = new Uint8Array(secrets.length * 32);
-    secrets.forEach((s, i) => out.set(this.group.blind(s, point), i * 32));
+    const out = new Uint8Array(secrets.length * POINT_BYTES);
+    secrets.forEach((s, i) => out.set(this.group.blind(s, point), i * POINT_BYTES));
     return out;
   }
 }

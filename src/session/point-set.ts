@@ -1,3 +1,5 @@
+import { POINT_BYTES } from '../crypto/group.js';
+
 /**
  * A set of 32-byte group elements in flat typed arrays: 32 bytes per point plus a 4-byte slot at most half full,
  * instead of a JS string and a Set entry per point (about 100 bytes each). Blinded points are uniformly random,
@@ -14,11 +16,11 @@ export class PointSet {
 
   /** Adds every 32-byte point of `batch` (duplicates are kept once). */
   addAll(batch: Uint8Array): void {
-    for (let off = 0; off < batch.length; off += 32) {
+    for (let off = 0; off < batch.length; off += POINT_BYTES) {
       if ((this.count + 1) * 2 > this.slots.length) this.grow();
       const slot = this.find(batch, off);
       if (this.slots[slot] !== 0) continue;
-      this.points.set(batch.subarray(off, off + 32), this.count * 32);
+      this.points.set(batch.subarray(off, off + POINT_BYTES), this.count * POINT_BYTES);
       this.count += 1;
       this.slots[slot] = this.count;
     }
@@ -29,9 +31,9 @@ export class PointSet {
     return this.count > 0 && this.slots[this.find(bytes, off)] !== 0;
   }
 
-  /** The points, 32 bytes each, in insertion order (a view: valid until the next change). */
+  /** The points, one group element (POINT_BYTES) each, in insertion order (a view: valid until the next change). */
   all(): Uint8Array {
-    return this.points.subarray(0, this.count * 32);
+    return this.points.subarray(0, this.count * POINT_BYTES);
   }
 
   clear(): void {
@@ -52,17 +54,17 @@ export class PointSet {
   }
 
   private equals(index: number, bytes: Uint8Array, off: number): boolean {
-    const base = index * 32;
-    for (let i = 0; i < 32; i++) if (this.points[base + i] !== bytes[off + i]) return false;
+    const base = index * POINT_BYTES;
+    for (let i = 0; i < POINT_BYTES; i++) if (this.points[base + i] !== bytes[off + i]) return false;
     return true;
   }
 
   private grow(): void {
     const capacity = Math.max(1024, this.slots.length);
-    const points = new Uint8Array(capacity * 32);
-    points.set(this.points.subarray(0, this.count * 32));
+    const points = new Uint8Array(capacity * POINT_BYTES);
+    points.set(this.points.subarray(0, this.count * POINT_BYTES));
     this.points = points;
     this.slots = new Uint32Array(capacity * 2);
-    for (let i = 0; i < this.count; i++) this.slots[this.find(points, i * 32)] = i + 1;
+    for (let i = 0; i < this.count; i++) this.slots[this.find(points, i * POINT_BYTES)] = i + 1;
   }
 }

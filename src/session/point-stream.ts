@@ -1,3 +1,5 @@
+import { POINT_BYTES } from '../crypto/group.js';
+
 import type { Points, PointStage, SessionMessage } from '../wire/messages.js';
 import type { RandomSource } from '../dp/random-source.js';
 import { ProtocolViolation } from '../errors.js';
@@ -29,7 +31,7 @@ export class InboundStream {
       throw new ProtocolViolation(msg.seq < this.nextSeq ? 'replayed-batch' : 'skipped-batch', `stage ${this.stage}: batch ${msg.seq} where ${this.nextSeq} was due`);
     }
     this.nextSeq += 1;
-    this.received += msg.points.length / 32;
+    this.received += msg.points.length / POINT_BYTES;
     if (this.received > this.max) throw new ProtocolViolation('over-limit', `stage ${this.stage}: more than ${this.max} points`);
   }
 
@@ -60,10 +62,10 @@ export class OutboundStream {
   /** Splits `points` into protocol batches. */
   batches(points: Uint8Array): SessionMessage[] {
     const out: SessionMessage[] = [];
-    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * 32) {
-      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * 32));
+    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * POINT_BYTES) {
+      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * POINT_BYTES));
       out.push({ type: 'points', queryId: this.queryId, stage: this.stage, seq: this.seq++, points: chunk });
-      this.sent += chunk.length / 32;
+      this.sent += chunk.length / POINT_BYTES;
     }
     return out;
   }
@@ -92,13 +94,13 @@ export class FullBatchStream {
   }
 
   get count(): number {
-    return this.out.count + this.held.length / 32;
+    return this.out.count + this.held.length / POINT_BYTES;
   }
 
   append(points: Uint8Array): SessionMessage[] {
     if (!this.hold) return this.out.batches(points);
     const all = this.held.length > 0 ? Buffer.concat([this.held, points]) : points;
-    const whole = all.length - (all.length % (PSI_BATCH_KEYS * 32));
+    const whole = all.length - (all.length % (PSI_BATCH_KEYS * POINT_BYTES));
     this.held = Uint8Array.from(all.subarray(whole));
     return this.out.batches(all.subarray(0, whole));
   }
@@ -157,7 +159,7 @@ export class PaddedStream {
     for (;;) {
       this.slots ??= this.draw();
       const keys = PSI_BATCH_KEYS - this.slots.length;
-      if (this.held.length < keys * 32) return out;
+      if (this.held.length < keys * POINT_BYTES) return out;
       out.push(this.batch(keys, this.slots));
       this.slots = undefined;
     }
@@ -165,7 +167,7 @@ export class PaddedStream {
 
   /** The end of the key stream: the keys held and the padding left, in batches. */
   finish(): PaddedBatch[] {
-    const keys = this.held.length / 32;
+    const keys = this.held.length / POINT_BYTES;
     const total = keys + this.left;
     const slots = randomSubset(total, this.left, this.random);
     this.slots = undefined;
@@ -187,8 +189,8 @@ export class PaddedStream {
   }
 
   private batch(keys: number, padding: Uint32Array): PaddedBatch {
-    const points = this.held.subarray(0, keys * 32);
-    this.held = this.held.subarray(keys * 32);
+    const points = this.held.subarray(0, keys * POINT_BYTES);
+    this.held = this.held.subarray(keys * POINT_BYTES);
     for (const slot of padding) this.positions.push(this.next + slot);
     this.next += keys + padding.length;
     this.left -= padding.length;

@@ -1,3 +1,4 @@
+import { POINT_BYTES } from '../crypto/group.js';
 import { countOnlyVector } from '../query/group-vector.js';
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
@@ -126,7 +127,7 @@ export class RingSession extends Session {
     return this.unlessEnded(() => {
       if (this.phase !== 'psi') throw new CleanroomError('INTERNAL', 'own keys after the PSI phase');
       this.transit(this.r.self, null).pending += 1;
-      this.ownCount += hashed.length / 32;
+      this.ownCount += hashed.length / POINT_BYTES;
       this.queue.push({ kind: 'own', extraNext: this.r.extra !== undefined });
       return { send: [], blind: [{ points: hashed, secret: this.r.secret }] };
     });
@@ -288,10 +289,10 @@ export class RingSession extends Session {
 
   private batchesTo(to: string, t: Transit, points: Uint8Array, stage: 'hop' | 'final' = 'final'): Envelope[] {
     const out: Envelope[] = [];
-    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * 32) {
-      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * 32));
+    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * POINT_BYTES) {
+      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * POINT_BYTES));
       out.push({ to, msg: { type: 'ring', queryId: this.r.queryId, set: t.set, stage, seq: t.seq++, points: chunk } });
-      t.sent += chunk.length / 32;
+      t.sent += chunk.length / POINT_BYTES;
     }
     return out;
   }
@@ -320,9 +321,9 @@ export class RingSession extends Session {
     }
     if (!this.finalStreams.get(this.p)?.ended || !this.finalStreams.get('*')?.ended || this.intersectionPending > 0) return { send: [] };
     const own = Buffer.concat(this.ownFinal);
-    if (own.length / 32 !== this.ownCount) throw new ProtocolViolation('bad-count', `${own.length / 32} of ${this.ownCount} own keys came back`);
+    if (own.length / POINT_BYTES !== this.ownCount) throw new ProtocolViolation('bad-count', `${own.length / POINT_BYTES} of ${this.ownCount} own keys came back`);
     const matched: number[] = [];
-    for (let off = 0; off < own.length; off += 32) if (this.intersection.has(own, off)) matched.push(off / 32);
+    for (let off = 0; off < own.length; off += POINT_BYTES) if (this.intersection.has(own, off)) matched.push(off / POINT_BYTES);
     this.r.secret.zero();
     this.r.extra!.zero();
     this.ownFinal = [];
@@ -340,7 +341,7 @@ export class RingSession extends Session {
     const [first, ...rest] = this.others.map((o) => this.finals.get(o) ?? new PointSet());
     const all = first!.all();
     const inAll: Uint8Array[] = [];
-    for (let off = 0; off < all.length; off += 32) if (rest.every((s) => s.has(all, off))) inAll.push(all.subarray(off, off + 32));
+    for (let off = 0; off < all.length; off += POINT_BYTES) if (rest.every((s) => s.has(all, off))) inAll.push(all.subarray(off, off + POINT_BYTES));
     this.finals.clear();
     this.aggregating();
     const t: Transit = { set: '*', inbound: null, pending: 0, buffered: [], ended: true, seq: 0, sent: 0, done: true };

@@ -195,6 +195,10 @@ describe('the console helps write queries', () => {
     expect(problem).toContain('line 302');
     expect(problem).toContain('v "500"');
     expect(await ann.textContent()).toContain('Queries that use the columns named are refused; the others run.');
+    // The background hashing of its join key (src/node/cache-warmer.ts), as `cleanroom status` says it.
+    expect(tables.find((t) => t.name === 't_ann')!.hashCache).toEqual([expect.objectContaining({ key: 'k', state: expect.stringMatching(/^(waiting|hashing|ready)$/) })]);
+    expect(await ann.locator('[data-hash-cache="k"]').getAttribute('data-state')).toMatch(/^(waiting|hashing|ready)$/);
+    expect(tables.find((t) => t.name === 't_bob')!.hashCache).toBeUndefined();
     const dp = page.locator('[data-source="t_ann_dp"]');
     expect(await dp.locator('[data-rows]').getAttribute('data-rows')).toBe('300');
     expect(await dp.locator('[data-check]').getAttribute('data-check')).toBe('ok');

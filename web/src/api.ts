@@ -4,7 +4,7 @@
  */
 import { forgetSession, keepSession, sessionHeaders } from './session.js';
 
-export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem, NoiseWarningView, TableDataView } from '../../src/console/api.js';
+export type { CollaborationView, HistoryView, PlanView, TableView, Preview, HistoryItem, NoiseWarningView, TableDataView, HashCacheView } from '../../src/console/api.js';
 export type { SchemaView, SchemaTableView, SchemaColumnView, ExampleQueryView } from '../../src/console/api.js';
 import type { NoiseWarningView } from '../../src/console/api.js';
 export type { MatchView } from '../../src/control/control-event.js';

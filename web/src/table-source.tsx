@@ -1,10 +1,10 @@
-import type { TableDataView } from './api.js';
+import type { HashCacheView, TableDataView } from './api.js';
 
 /**
  * Where an own table's rows are and what checking every one of them against the manifest found when the page loaded
  * (`cleanroom check`): the problem lines quote the values, for this node's operator, to find and fix them.
  */
-export function TableSource({ data }: { data: TableDataView }) {
+export function TableSource({ data, hashCache }: { data: TableDataView; hashCache: readonly HashCacheView[] }) {
   const id = `source-${data.table}`;
   return (
     <div class="table-source" data-source={data.table}>
@@ -20,6 +20,15 @@ export function TableSource({ data }: { data: TableDataView }) {
         <dd>
           {data.checkedAt.slice(0, 19).replace('T', ' ')} UTC{data.kind === 'postgres' ? ' (a database table is read again by every query: a problem may come and go)' : ''}
         </dd>
+        {hashCache.map((h) => (
+          <>
+            <dt>Hash cache: {h.key}</dt>
+            <dd data-hash-cache={h.key} data-state={h.state}>
+              {h.state}
+              {h.total === undefined ? '' : `, ${h.done.toLocaleString('en')} of ${h.total.toLocaleString('en')} distinct keys hashed ahead of queries`}
+            </dd>
+          </>
+        ))}
       </dl>
       <Verdict data={data} />
     </div>

@@ -54,7 +54,7 @@ export function TablesPage({ self }: PageProps) {
               </ul>
             </>
           )}
-          {t.data && <TableSource data={t.data} />}
+          {t.data && <TableSource data={t.data} hashCache={t.hashCache ?? []} />}
           {t.budget && <BudgetGauge table={t.name} budget={t.budget} />}
           {t.own && t.holders.length === 1 && <MatchCard table={t.name} partners={[...new Set(data.filter((o) => !o.own && o.holders.length === 1).map((o) => o.owner))]} />}
         </section>
