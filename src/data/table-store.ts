@@ -200,7 +200,12 @@ export class TableStore {
       this.orders.set(side, order);
       const { sql, params } = parts ? partKeysSql(side, checked.relation(columns), parts) : { sql: `SELECT 0 AS part, nk FROM ${keys}`, params: [] };
       params.push(order);
-      const result = await conn.stream(`SELECT f.part, c.h FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`, params);
+      // One row per key however many cache files hold it: a cache deleted while a fill ran (hash-cache.ts, vanished)
+      // can end up with a key in two files, and a key streamed twice would shift every index `aggregateMatched` reads.
+      const result = await conn.stream(
+        `SELECT f.part, any_value(c.h) AS h FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk GROUP BY f.part, f.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`,
+        params,
+      );
       let batch = new Uint8Array(batchSize * POINT_BYTES);
       let n = 0;
       let part = 0;
