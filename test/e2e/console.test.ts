@@ -394,8 +394,11 @@ describe('the web console in Chromium', () => {
     const cancelled = (await entries(ann)).filter((e) => e.event === 'cancelled' && e.sql === DP_SQL);
     expect(cancelled).toHaveLength(1);
     const queryId = cancelled[0]!.queryId;
-    // bob, running again, reads the abort and ends its side the same way.
-    await expect.poll(async () => (await entries(bob)).filter((e) => e.queryId === queryId).map((e) => e.event), { timeout: 15_000 }).toEqual(['accepted', 'cancelled']);
+    // bob, running again, ends its side: with the abort when it reads it first (cancelled), or, on a busy machine, with
+    // ann's closed connection when its own resumed send meets it first (failed); either way nothing is released.
+    await expect
+      .poll(async () => (await entries(bob)).filter((e) => e.queryId === queryId).map((e) => e.event), { timeout: 15_000 })
+      .toEqual(['accepted', expect.stringMatching(/^(cancelled|failed)$/)]);
     for (const dir of [ann, bob]) expect((await entries(dir)).filter((e) => e.queryId === queryId && (e.event === 'result' || e.event === 'released'))).toEqual([]);
     expect(existsSync(join(ann, 'results', `${queryId}.json`))).toBe(false);
     // Charged when ann accepted its own query, and never refunded.
