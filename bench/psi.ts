@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { SessionMessage } from '../src/wire/messages.js';
 import { groupBackends } from '../src/crypto/backend.js';
-import { hashToGroupDst, type GroupBackend } from '../src/crypto/group.js';
+import { hashToGroupDst, type PsiGroup } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
+import { x25519Rate } from './workload.js';
 import { PSI_BATCH_KEYS } from '../src/limits.js';
 import type { Manifest } from '../src/manifest/schema.js';
 import { AggregatorSession } from '../src/session/aggregator.js';
@@ -46,7 +47,7 @@ function manifest(): Manifest {
   };
 }
 
-async function psi(group: GroupBackend, n: number): Promise<{ seconds: number; intersection: number }> {
+async function psi(group: PsiGroup, n: number): Promise<{ seconds: number; intersection: number }> {
   const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN tq ON tp.k = tq.k'), manifest(), 'p');
   const queryId = '00'.repeat(16);
   const [a, b] = [QuerySecret.generate(), QuerySecret.generate()];
@@ -80,22 +81,10 @@ async function psi(group: GroupBackend, n: number): Promise<{ seconds: number; i
   return { seconds, intersection: Number(outcome.result.rows[0]![0]) };
 }
 
-function x25519Rate(group: GroupBackend): number {
-  const points = group.hashToGroup(keysFor(0, 2048), hashToGroupDst('bench'));
-  const secret = QuerySecret.generate();
-  const started = performance.now();
-  let done = 0;
-  while (performance.now() - started < 1000) {
-    group.blind(secret, points);
-    done += 2048;
-  }
-  return done / ((performance.now() - started) / 1000);
-}
-
 async function main(): Promise<number> {
   let failed = 0;
   for (const group of groupBackends()) {
-    const rate = x25519Rate(group);
+    const rate = x25519Rate(group, 1000);
     process.stdout.write(`backend ${group.name}: single-core X25519 ${Math.round(rate)} mult/s\n`);
     for (const n of SIZES.filter((x) => group.name !== 'noble' || x <= NOBLE_MAX_KEYS)) {
       const { seconds, intersection } = await psi(group, n);

@@ -1,16 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { selectBackend } from '../src/crypto/backend.js';
-import { hashToGroupDst, type GroupBackend } from '../src/crypto/group.js';
-import { QuerySecret } from '../src/crypto/secret.js';
 import type { Table } from '../src/manifest/schema.js';
-import { controlEndpoint, nodeStatus } from '../src/control/control-client.js';
-import { createCluster, freePort, query, repoRoot, startNode, type RunningNode } from '../scripts/local-cluster.js';
-import { check, expected, GROUPS, key, median, writeLines } from './workload.js';
+import { query, repoRoot, startNode, type RunningNode } from '../scripts/local-cluster.js';
+import { AGGREGATE, BENCH_TABLES, benchCluster, check, expected, GROUPS, hashedAhead, key, median, peakRss, round, runBench, x25519Rate } from './workload.js';
 
 /**
  * `npm run bench` (and `npm run bench:quick`, the same at smaller sizes): in one run, on this machine,
@@ -24,23 +21,8 @@ import { check, expected, GROUPS, key, median, writeLines } from './workload.js'
 const QUICK = process.argv.includes('--quick');
 const SIZES = process.env.CLEANROOM_BENCH_SIZES?.split(',').map(Number) ?? (QUICK ? [2_000, 10_000, 40_000] : [10_000, 100_000, 1_000_000]);
 const PSI_SIZE = QUICK ? 2_000 : 100_000;
-const MIN_KEYS = 10;
 
 const say = (s: string) => process.stdout.write(s + '\n');
-
-/** Single-core X25519 rate of the backend the nodes use: the unit of the bound. */
-function x25519Rate(group: GroupBackend): number {
-  const points = group.hashToGroup(Array.from({ length: 1024 }, (_, i) => new TextEncoder().encode(key(i))), hashToGroupDst('bench'));
-  const secret = QuerySecret.generate();
-  group.blind(secret, points);
-  let done = 0;
-  const started = performance.now();
-  while (performance.now() - started < 2000) {
-    group.blind(secret, points);
-    done += 1024;
-  }
-  return done / ((performance.now() - started) / 1000);
-}
 
 /** @openmined/psi.js (WASM, P-256), client and server in this process, exact (Raw) setup, intersection revealed. */
 async function openmined(n: number): Promise<number> {
@@ -65,22 +47,7 @@ async function openmined(n: number): Promise<number> {
   return seconds;
 }
 
-const tables: Table[] = [
-  {
-    name: 'sales',
-    owner: 'alpha',
-    columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }, { name: 'v', type: 'integer', min: 0, max: 1_000_000 }],
-    joinKey: { column: 'k', normalization: 'email' },
-    rules: { aggregations: [{ column: 'v', functions: ['sum', 'avg'] }], dimensions: ['g'], minDistinctKeys: MIN_KEYS, overlapDisclosure: [] },
-  },
-  {
-    name: 'audience',
-    owner: 'beta',
-    columns: [{ name: 'k', type: 'string' }],
-    joinKey: { column: 'k', normalization: 'email' },
-    rules: { aggregations: [], dimensions: [], minDistinctKeys: MIN_KEYS, overlapDisclosure: ['alpha'] },
-  },
-];
+const tables: Table[] = [...BENCH_TABLES];
 /**
  * The same rows under a privacy policy (alpha maps both tables to one file): at the largest size the end-to-end
  * query runs on both, alternately, to measure what differential privacy costs in time (it should cost noise only).
@@ -92,7 +59,6 @@ tables.push({
   name: 'sales_dp',
   rules: { ...tables[0]!.rules, privacy: { epsilon: 1, delta: 1e-7, maxRowsPerKey: 1, budget: { epsilon: 1000, refresh: 'never' } } },
 });
-const AGGREGATE = 'SELECT s.g, COUNT(*), SUM(s.v), AVG(s.v) FROM sales s JOIN audience a ON s.k = a.k GROUP BY s.g';
 const AGGREGATE_DP = AGGREGATE.replace('FROM sales s', 'FROM sales_dp s');
 const DP_PAIRS = 3;
 const COUNT = 'SELECT COUNT(*) FROM sales s JOIN audience a ON s.k = a.k';
@@ -117,28 +83,12 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
   const dir = await mkdtemp(join(tmpdir(), `cleanroom-bench-${n}-`));
   const nodes: RunningNode[] = [];
   try {
-    await mkdir(join(dir, 'data'));
-    const salesFile = join(dir, 'data', 'sales.csv');
-    const audienceFile = join(dir, 'data', 'audience.csv');
-    await writeLines(salesFile, 'k,g,v', n, (i) => `${key(i)},g${i % GROUPS},${i % 1000}`);
-    await writeLines(audienceFile, 'k', n, (i) => key(i + n / 2));
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    const { nodeDirs } = await createCluster({
-      dir,
-      collaborationId: 'bench',
-      members: [
-        { id: 'alpha', name: 'Alpha', port: ports[0]!, controlPort: ports[1]!, tables: { sales: { path: salesFile, format: 'csv' }, sales_dp: { path: salesFile, format: 'csv' } } },
-        { id: 'beta', name: 'Beta', port: ports[2]!, controlPort: ports[3]!, tables: { audience: { path: audienceFile, format: 'csv' } } },
-      ],
-      tables,
-      queriers: ['alpha'],
-      receivers: ['alpha'],
-    });
-    nodes.push(await startNode(nodeDirs.alpha!), await startNode(nodeDirs.beta!));
+    const nodeDirs = await benchCluster(dir, n, 'bench', tables);
+    nodes.push(await startNode(nodeDirs.alpha), await startNode(nodeDirs.beta));
     const clearCaches = () => Promise.all(Object.values(nodeDirs).map((d) => rm(join(d, 'cache'), { recursive: true, force: true })));
     const run = async (sql: string, want: string): Promise<number> => {
       const started = performance.now();
-      const answer = await query(nodeDirs.alpha!, sql);
+      const answer = await query(nodeDirs.alpha, sql);
       const seconds = (performance.now() - started) / 1000;
       check(answer.kind === 'result', `query failed: ${JSON.stringify(answer)}\n${nodes.map((x) => x.log.join('').slice(-3000)).join('\n')}`);
       const rows = answer.result.rows.map((r) => r.slice(0, 3));
@@ -163,8 +113,8 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
       // Both nodes start again: each hashes its own join keys in the background (src/node/cache-warmer.ts); once
       // both say ready, the first query should cost what a warm one does.
       await Promise.all(nodes.splice(0).map((x) => x.stop()));
-      nodes.push(await startNode(nodeDirs.alpha!), await startNode(nodeDirs.beta!));
-      await hashedAhead([nodeDirs.alpha!, nodeDirs.beta!]);
+      nodes.push(await startNode(nodeDirs.alpha), await startNode(nodeDirs.beta));
+      await hashedAhead([nodeDirs.alpha, nodeDirs.beta]);
       result.firstQueryAfterStartSeconds = await run(AGGREGATE, expected(n));
     }
     if (n === PSI_SIZE) {
@@ -172,22 +122,11 @@ async function endToEnd(n: number, rate: number, cores: number): Promise<SizeRes
       result.psiColdSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
       result.psiWarmSeconds = await run(COUNT, JSON.stringify([[n / 2]]));
     }
-    const status = (await Promise.all([nodeDirs.alpha!, nodeDirs.beta!].map(async (d) => nodeStatus(await controlEndpoint(d))))) as { peakRssMiB: number }[];
-    result.peakRssMiB = Math.max(...status.map((s) => s.peakRssMiB));
+    result.peakRssMiB = Math.max(...(await peakRss([nodeDirs.alpha, nodeDirs.beta])));
     return result;
   } finally {
     await Promise.all(nodes.map((x) => x.stop()));
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Waits until every own join key of each node is in its hash cache, as `cleanroom status` says. */
-async function hashedAhead(dirs: readonly string[]): Promise<void> {
-  for (;;) {
-    const status = await Promise.all(dirs.map(async (d) => nodeStatus(await controlEndpoint(d))));
-    if (status.every((s) => s.hashCache.every((h) => h.state === 'ready'))) return;
-    check(!status.some((s) => s.hashCache.some((h) => h.state === 'failed')), `background hashing failed: ${JSON.stringify(status.map((s) => s.hashCache))}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -262,12 +201,4 @@ async function main(): Promise<void> {
   say(`summary written to ${out}`);
 }
 
-const round = (x: number) => Math.round(x * 100) / 100;
-
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -37,6 +37,8 @@ export interface ClusterSpec {
   /** How peers reach a member (default ws://127.0.0.1:port) and where nodes listen (default 127.0.0.1). */
   readonly endpoint?: (m: LocalMember) => string;
   readonly listenHost?: string;
+  /** The manifest's `verify` (SPEC §4.2.1). */
+  readonly verify?: boolean;
 }
 
 export function repoRoot(): string {
@@ -65,6 +67,7 @@ export async function createCluster(spec: ClusterSpec): Promise<{ manifest: Mani
     tables: [...spec.tables],
     queriers: [...spec.queriers],
     receivers: [...spec.receivers],
+    ...(spec.verify ? { verify: true } : {}),
   };
   const signatures = Object.fromEntries(spec.members.map((m) => [m.id, signManifest(manifest, m.id, ids[m.id]!.secretKey)]));
   for (const m of spec.members) {

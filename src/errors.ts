@@ -91,6 +91,8 @@ export const VIOLATION_REASONS = [
   'bad-share-shape',
   /** Count shares that do not reconstruct the counts the aggregator shared. */
   'shares-mismatch',
+  /** A verified re-blinding's proof that does not verify for its batch (SPEC §4.2.1). */
+  'bad-proof',
 ] as const;
 /** A reason in a peer's abort is parsed with this: one it does not know makes the frame invalid. */
 export const ViolationReasonSchema = z.enum(VIOLATION_REASONS);

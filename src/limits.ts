@@ -40,12 +40,6 @@ export const MAX_PARTNER_GROUPS = 32;
 export const MAX_JOIN_KEYS = 4;
 
 /**
- * Keys per fill of the background hashing (src/node/cache-warmer.ts): a query's own fill waits for the one in
- * progress, so a chunk is a few seconds of one worker's hashing at most.
- */
-export const HASH_CACHE_WARM_CHUNK_KEYS = 16_384;
-
-/**
  * How often the keys of an own table in PostgreSQL are hashed again ahead of queries by default (`databaseHashRefreshMs`
  * in config.json): a database gives no cheap sign of change, and each pass reads the table's key columns.
  */
@@ -91,6 +85,14 @@ export const PROPOSAL_TIMEOUT_MS = 60_000;
  * nothing is revealed. Measured per session, not per link: in a join of several, some links are quiet by design.
  */
 export const STAGE_IDLE_TIMEOUT_MS = 120_000;
+
+/**
+ * How often a member that makes local progress without sending anything says so (`keepalive`): half the smallest
+ * silence limit a node may configure (1 s), so that no peer cuts off a member that works. In aggregate mode the
+ * partner blinds its whole set before any of it leaves (it leaves shuffled): minutes at 10M keys, during which the
+ * aggregator, its own set out, hears nothing else.
+ */
+export const KEEPALIVE_MS = 500;
 
 /** Buffered outbound bytes above which a sender waits for the socket to drain (backpressure). */
 export const SEND_HIGH_WATER_BYTES = 4 << 20;

@@ -1,5 +1,5 @@
 import { CleanroomError, errorMessage } from '../errors.js';
-import type { GroupBackend } from './group.js';
+import type { PsiGroup } from './group.js';
 import { nobleGroup } from './group-noble.js';
 import { loadSodium, sodiumGroup } from './group-sodium.js';
 
@@ -25,7 +25,7 @@ function sodiumProblem(): string | null {
  * and falls back to @noble/curves on a machine without a usable sodium-native binary; both give
  * byte-identical results, so nodes with different backends interoperate.
  */
-export function selectBackend(preference: BackendPreference = 'auto'): GroupBackend {
+export function selectBackend(preference: BackendPreference = 'auto'): PsiGroup {
   switch (preference) {
     case 'noble':
       return nobleGroup;
@@ -44,6 +44,6 @@ export function selectBackend(preference: BackendPreference = 'auto'): GroupBack
 }
 
 /** Every backend that works on this machine, noble first (tests run each of them against the vectors). */
-export function groupBackends(): GroupBackend[] {
+export function groupBackends(): PsiGroup[] {
   return sodiumProblem() === null ? [nobleGroup, sodiumGroup] : [nobleGroup];
 }

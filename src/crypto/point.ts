@@ -1,9 +1,28 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { POINT_BYTES } from './group.js';
-import { writeFieldElement } from './hash-to-field.js';
 
 const Fp = ed25519.Point.Fp;
+const FIELD_BYTES = 32;
+const Y_MASK = (1n << 255n) - 1n;
+
+/** Writes a reduced field element (0 <= e < p) as 32 little-endian bytes at out[offset]. */
+function writeFieldElement(out: Uint8Array, offset: number, e: bigint): void {
+  const view = new DataView(out.buffer, out.byteOffset + offset, FIELD_BYTES);
+  view.setBigUint64(0, BigInt.asUintN(64, e), true);
+  view.setBigUint64(8, BigInt.asUintN(64, e >> 64n), true);
+  view.setBigUint64(16, BigInt.asUintN(64, e >> 128n), true);
+  view.setBigUint64(24, e >> 192n, true);
+}
+
+/** The y of a compressed Edwards point (RFC 8032 §5.1.2: 255 bits little-endian, the sign of x on top). */
+export function readEdwardsY(point: Uint8Array): bigint {
+  const view = new DataView(point.buffer, point.byteOffset, FIELD_BYTES);
+  return (
+    (view.getBigUint64(0, true) | (view.getBigUint64(8, true) << 64n) | (view.getBigUint64(16, true) << 128n) | (view.getBigUint64(24, true) << 192n)) &
+    Y_MASK
+  );
+}
 
 /**
  * The u-coordinates whose order divides the cofactor: X25519 sends each of them to the all-zero

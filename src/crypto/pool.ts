@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { BackendPreference } from './backend.js';
-import type { GroupBackend } from './group.js';
+import type { PsiGroup } from './group.js';
 import type { QuerySecret } from './secret.js';
+import type { ReblindCheck } from './verified-reblind.js';
 import { failureError, packKeys, type CryptoResult, type CryptoTask } from './worker-task.js';
 
 /**
@@ -11,11 +12,15 @@ import { failureError, packKeys, type CryptoResult, type CryptoTask } from './wo
  * awaits them; tasks run in parallel.
  */
 export interface CryptoPool {
-  readonly backend: GroupBackend['name'];
+  readonly backend: PsiGroup['name'];
   readonly threads: number;
   hashToGroup(keys: readonly string[], dst: Uint8Array): Promise<Uint8Array>;
   /** `points` raised to `secret`; with `padding`, fresh points at those indices of the result (worker-task.ts `blindPadded`). */
   blind(secret: QuerySecret, points: Uint8Array, padding?: Uint32Array): Promise<Uint8Array>;
+  /** Verified re-blinding (SPEC §4.2.1): `points` raised on edwards25519, then the batch's proof in `context`. */
+  prove(secret: QuerySecret, points: Uint8Array, context: Uint8Array): Promise<Uint8Array>;
+  /** Verified re-blinding: a returned batch checked; the u-coordinates to match. */
+  check(check: ReblindCheck): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -24,7 +29,7 @@ export function defaultThreads(): number {
   return availableParallelism();
 }
 
-export function createCryptoPool(backend: GroupBackend, threads = defaultThreads()): CryptoPool {
+export function createCryptoPool(backend: PsiGroup, threads = defaultThreads()): CryptoPool {
   const pool = new Piscina({
     filename: new URL('./crypto-worker.js', import.meta.url).href,
     minThreads: threads,
@@ -56,6 +61,11 @@ export function createCryptoPool(backend: GroupBackend, threads = defaultThreads
       const at = covers(padding) ? padding : new Uint32Array(padding);
       return run({ op: 'blind', backend: preference, secret: copy, points: own, padding: at }, [own.buffer, copy.buffer, at.buffer]);
     },
+    prove(secret, points, context) {
+      const copy = Uint8Array.from(secret.bytes());
+      return run({ op: 'prove', backend: preference, secret: copy, points, context }, [copy.buffer]);
+    },
+    check: (check) => run({ op: 'check', backend: preference, ...check }, []),
     close: () => pool.destroy(),
   };
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { CleanroomError, ErrorCodeSchema, ProtocolViolation, ViolationReasonSchema } from '../errors.js';
 import type { BackendPreference } from './backend.js';
-import { POINT_BYTES, type GroupBackend } from './group.js';
+import { POINT_BYTES, type PsiGroup } from './group.js';
 import { QuerySecret } from './secret.js';
+import type { ReblindCheck } from './verified-reblind.js';
 
 /**
  * What the main thread asks a crypto worker to do. Secrets travel per task and are wiped by the worker after use; a
@@ -10,19 +11,19 @@ import { QuerySecret } from './secret.js';
  */
 export type CryptoTask =
   | { readonly op: 'hash'; readonly backend: BackendPreference; readonly keys: Uint8Array; readonly ends: Uint32Array; readonly dst: Uint8Array }
-  | { readonly op: 'blind'; readonly backend: BackendPreference; readonly secret: Uint8Array; readonly points: Uint8Array; readonly padding: Uint32Array };
-
-/** The X25519 base point, u = 9 (RFC 7748 §4.1): it generates the prime-order subgroup. */
-export const BASE_POINT = Uint8Array.from({ length: POINT_BYTES }, (_, i) => (i === 0 ? 9 : 0));
+  | { readonly op: 'blind'; readonly backend: BackendPreference; readonly secret: Uint8Array; readonly points: Uint8Array; readonly padding: Uint32Array }
+  /** Verified re-blinding (SPEC §4.2.1): the partner's raised batch and its proof, the aggregator's check of it. */
+  | { readonly op: 'prove'; readonly backend: BackendPreference; readonly secret: Uint8Array; readonly points: Uint8Array; readonly context: Uint8Array }
+  | ({ readonly op: 'check'; readonly backend: BackendPreference } & ReblindCheck);
 
 /**
  * X25519(r, 9) for an r drawn here and wiped at once: a uniform element of the group that under DDH looks like any
  * blinded key, and matches nothing. It costs one multiplication by the same ladder as blinding a key.
  */
-export function freshPoint(group: GroupBackend): Uint8Array {
+export function freshPoint(group: PsiGroup): Uint8Array {
   const r = QuerySecret.generate();
   try {
-    return group.blind(r, BASE_POINT);
+    return group.blind(r, group.basePoint);
   } finally {
     r.zero();
   }
@@ -34,7 +35,7 @@ export function freshPoint(group: GroupBackend): Uint8Array {
  * is made in the same task as the keys beside it, one multiplication each, so that it costs the same work in the same
  * place as a key, and its scalars never leave the thread that draws them.
  */
-export function blindPadded(group: GroupBackend, secret: QuerySecret, points: Uint8Array, padding: Uint32Array): Uint8Array {
+export function blindPadded(group: PsiGroup, secret: QuerySecret, points: Uint8Array, padding: Uint32Array): Uint8Array {
   if (padding.length === 0) return group.blind(secret, points);
   const raised = points.length > 0 ? group.blind(secret, points) : points;
   const total = raised.length / POINT_BYTES + padding.length;

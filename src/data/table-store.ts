@@ -1,9 +1,9 @@
-import { POINT_BYTES } from '../crypto/group.js';
-
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { POINT_BYTES } from '../crypto/group.js';
 import type { Cell, GroupAggregate } from '../query/result.js';
-import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, type DuckDBDateValue, type DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance, type DuckDBDateValue, type DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
 import type { Column, JoinKeySpec, Table } from '../manifest/schema.js';
 import { dateText, timestampText } from '../manifest/time-value.js';
@@ -16,7 +16,7 @@ import type { CheckedTable } from './checked-table.js';
 import { sourceName, type TableSource } from './table-source.js';
 import { DataInvalid, problemList } from './data-problem.js';
 import { FileReader } from './file-reader.js';
-import { HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
+import { HASH_WORDS, HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
 import { PostgresReader } from './postgres-reader.js';
 import { changedDuringQuery, type ReaderHost, type TableReader, type TableReport } from './table-reader.js';
 import { dimensionSql } from './dimension-sql.js';
@@ -37,6 +37,10 @@ const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '512
  * so it is set on the database (GLOBAL: every connection) rather than among the settings it is created with.
  */
 async function openDuckDB(cacheDir: string): Promise<DuckDBInstance> {
+  // DuckDB creates its temp_directory but not the directories above it: without them, a table too large for the
+  // memory cap fails to read as soon as DuckDB must spill (found at 10M rows).
+  await mkdir(join(cacheDir, 'spill'), { recursive: true, mode: 0o700 });
+  await chmod(cacheDir, 0o700);
   const db = await DuckDBInstance.create(':memory:', duckdbSettings(cacheDir));
   const conn = await db.connect();
   try {
@@ -203,32 +207,37 @@ export class TableStore {
       // One row per key however many cache files hold it: a cache deleted while a fill ran (hash-cache.ts, vanished)
       // can end up with a key in two files, and a key streamed twice would shift every index `aggregateMatched` reads.
       const result = await conn.stream(
-        `SELECT f.part, any_value(c.h) AS h FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk GROUP BY f.part, f.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`,
+        `SELECT f.part, ${HASH_WORDS.map((w) => `any_value(c.${w}) AS ${w}`).join(', ')} FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk GROUP BY f.part, f.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`,
         params,
       );
       let batch = new Uint8Array(batchSize * POINT_BYTES);
+      let view = new DataView(batch.buffer);
       let n = 0;
       let part = 0;
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
         const partColumn = chunk.getColumnVector(0);
-        const column = chunk.getColumnVector(1);
+        const words = HASH_WORDS.map((_, w) => chunk.getColumnVector(1 + w));
         for (let i = 0; i < chunk.rowCount; i++) {
           const at = Number(partColumn.getItem(i) as number);
           if (at !== part && n > 0) {
             yield { part, points: batch.subarray(0, n * POINT_BYTES) };
             batch = new Uint8Array(batchSize * POINT_BYTES);
+            view = new DataView(batch.buffer);
             n = 0;
           }
           part = at;
-          const h = column.getItem(i) as DuckDBBlobValue | null;
-          // Every key of the table is in its cache; a miss means the file changed under us during the query.
-          if (h === null || h.bytes.length !== POINT_BYTES) throw changedDuringQuery(checked);
-          batch.set(h.bytes, n * POINT_BYTES);
+          for (let w = 0; w < words.length; w++) {
+            const word = words[w]!.getItem(i) as bigint | null;
+            // Every key of the table is in its cache; a miss means the file changed under us during the query.
+            if (word === null) throw changedDuringQuery(checked);
+            view.setBigUint64(n * POINT_BYTES + w * 8, word, true);
+          }
           if (++n === batchSize) {
             yield { part, points: batch };
             batch = new Uint8Array(batchSize * POINT_BYTES);
+            view = new DataView(batch.buffer);
             n = 0;
           }
         }
@@ -247,22 +256,24 @@ export class TableStore {
 
   /**
    * Fills the hash cache with H(k) of every distinct key of one join key of `table`, unfiltered, before any query
-   * needs them: `chunk` keys per fill, so that a query's own fill (which waits for the one in progress) runs between
-   * two. Reports after each fill how many of the keys are in the cache; resolves with their number.
+   * needs them, in one pass over the keys still missing, which a query that must fill its own keys interrupts (the
+   * pass goes on after it) and `stopped` ends early. Reports as it goes how many of the keys are in the cache;
+   * resolves with their number.
    */
-  async warm(table: Table, key: JoinKeySpec, hasher: KeyHasher, chunk: number, onChunk: (done: number, total: number) => void): Promise<number> {
+  async warm(table: Table, key: JoinKeySpec, hasher: KeyHasher, onProgress: (done: number, total: number) => void, stopped: () => boolean): Promise<number> {
     const side: TableSide = { table, filters: [], key: { columns: [key], combine: 'and' } };
     const columns = usedColumns(side);
     const { conn, keys } = await this.keySet(side, columns);
     const writer = await this.db.connect();
     try {
       const total = Number(((await conn.runAndReadAll(`SELECT count(*) FROM ${keys}`)).getRows()[0]![0] as bigint));
-      const part = quoteIdent(`warm_${randomBytes(8).toString('hex')}`);
-      for (let done = 0; done < total; done += chunk) {
-        await conn.run(`CREATE OR REPLACE TEMP TABLE ${part} AS SELECT nk FROM ${keys} ORDER BY nk LIMIT ${chunk} OFFSET ${done}`);
-        (await this.cache.lookup(conn, writer, part, hasher)).release();
-        onChunk(Math.min(total, done + chunk), total);
-      }
+      let done = 0;
+      const background = {
+        onMissing: (missing: number) => onProgress((done = total - missing), total),
+        onHashed: (hashed: number) => onProgress((done = Math.min(total, done + hashed)), total),
+        stopped,
+      };
+      (await this.cache.lookup(conn, writer, keys, hasher, background)).release();
       return total;
     } catch (err) {
       throw await this.failure(table, columns, err);

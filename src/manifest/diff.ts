@@ -13,6 +13,9 @@ export function manifestDiff(before: Manifest, after: Manifest): string[] {
   out.push(...membersDiff(before, after));
   out.push(...roleDiff('may query', before.queriers, after.queriers));
   out.push(...roleDiff('receives results', before.receivers, after.receivers));
+  if (Boolean(before.verify) !== Boolean(after.verify)) {
+    out.push(after.verify ? 'verify on: the partner proves every point it returns in a two-party aggregate query (SPEC §4.2.1)' : 'verify off: returned points are no longer proven');
+  }
   const old = new Map(before.tables.map((t) => [t.name, t]));
   const now = new Map(after.tables.map((t) => [t.name, t]));
   for (const t of after.tables) if (!old.has(t.name)) out.push(`table ${t.name} added (owner ${t.owner}; columns ${t.columns.map((c) => c.name).join(', ')}${t.rules.privacy ? '; with a privacy policy' : ''})`);

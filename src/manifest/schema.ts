@@ -172,6 +172,11 @@ export const ManifestBody = z.strictObject({
   tables: z.array(Table).min(1),
   queriers: z.array(MemberId).min(1),
   receivers: z.array(MemberId).min(1),
+  /**
+   * Verified re-blinding (SPEC §4.2.1): in a two-party aggregate query the partner proves that every point it returns
+   * is its one secret times the aggregator's point at that position, and the aggregator checks it before it matches.
+   */
+  verify: z.boolean().optional(),
 });
 
 export type Member = z.infer<typeof Member>;

@@ -5,7 +5,7 @@ import type { KeyHasher } from '../data/hash-cache.js';
 import type { TableSource } from '../data/table-source.js';
 import type { TableStore } from '../data/table-store.js';
 import { errorMessage } from '../errors.js';
-import { HASH_CACHE_CHECK_MS, HASH_CACHE_WARM_CHUNK_KEYS } from '../limits.js';
+import { HASH_CACHE_CHECK_MS } from '../limits.js';
 import { joinKeysOf, type Table } from '../manifest/schema.js';
 import type { WarmState } from '../control/control-event.js';
 
@@ -25,9 +25,10 @@ export interface WarmerDeps {
  * No cold first query (SPEC §3, the node-local cache): from its start, a node hashes the keys of every join key of
  * its own tables into the hash cache in the background, and again when a table changes (a file's size or time of
  * change, or every `databaseRefreshMs` for a table in PostgreSQL). It uses one worker of the pool at a time, one
- * batch after another, so that a query's multiplications share the pool; a query arriving meanwhile waits at most
- * for the fill of one chunk in progress, then hashes what is still missing of its own keys. Failures are logged and
- * retried at the next check: the cache only ever saves work.
+ * batch after another, so that a query's multiplications share the pool; a query that must hash keys of its own
+ * meanwhile stops the pass between two batches (src/data/hash-cache.ts), keeps what it hashed, hashes what is still
+ * missing of its own keys, and the pass goes on after it. Failures are logged and retried at the next check: the
+ * cache only ever saves work.
  */
 export class CacheWarmer {
   private readonly states = new Map<string, WarmState>();
@@ -55,7 +56,7 @@ export class CacheWarmer {
     this.timer.unref();
   }
 
-  /** No further pass; resolves once the one in progress has ended (a chunk in progress finishes first). */
+  /** No further pass; resolves once the one in progress has ended (between two batches, keeping what it hashed). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
@@ -103,7 +104,9 @@ export class CacheWarmer {
     this.states.set(at, { ...this.states.get(at)!, state: 'hashing' });
     try {
       const column = joinKeysOf(t).find((k) => k.column === key)!;
-      const total = await this.d.store.warm(t, column, hasher, HASH_CACHE_WARM_CHUNK_KEYS, (done, of) => this.states.set(at, { table: t.name, key, state: 'hashing', done, total: of }));
+      const onProgress = (done: number, of: number) => this.states.set(at, { table: t.name, key, state: 'hashing', done, total: of });
+      const total = await this.d.store.warm(t, column, hasher, onProgress, () => this.stopped);
+      if (this.stopped) return false;
       this.states.set(at, { table: t.name, key, state: 'ready', done: total, total });
       this.d.log(`hash cache: ${t.name}.${key} ready, ${total} distinct key(s), in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return true;

@@ -9,7 +9,7 @@ import type { CryptoPool } from '../crypto/pool.js';
 import { QuerySecret } from '../crypto/secret.js';
 import { DataInvalid } from '../data/data-problem.js';
 import { columnsRead, type TableStore } from '../data/table-store.js';
-import { CleanroomError, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
+import { CleanroomError, ProtocolViolation, RuleViolation, asCleanroomError, errorMessage, forPeer } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { MAX_CONCURRENT_PEER_QUERIES, MAX_CONCURRENT_QUERIES, MAX_CONCURRENT_QUERIES_PER_PEER, PROPOSAL_TIMEOUT_MS } from '../limits.js';
 import { holdersOf, type Manifest } from '../manifest/schema.js';
@@ -149,7 +149,7 @@ export class QueryCoordinator {
       signal.throwIfAborted();
     } catch (err) {
       if (plan) await this.releaseOwnSide(plan);
-      await this.record({ ...entry, event: endedAs(err, 'refused'), peers: [], detail: describe(err) });
+      await this.record({ ...entry, event: endedAs(err, 'refused'), peers: [], detail: auditDetail(err) });
       throw err;
     }
     const peers = plan.members.filter((m) => m !== this.memberId);
@@ -177,7 +177,7 @@ export class QueryCoordinator {
       abandoned = err;
       closeAll(conns, queryId, err);
       await this.releaseOwnSide(plan);
-      await this.record({ ...entry, event: endedAs(err, 'refused'), peers, detail: describe(err) });
+      await this.record({ ...entry, event: endedAs(err, 'refused'), peers, detail: auditDetail(err) });
       throw err;
     }
     let failure: unknown;
@@ -229,7 +229,7 @@ export class QueryCoordinator {
       } catch (err) {
         const e = asCleanroomError(err);
         this.log(`query ${queryId} from ${conn.peer} refused: ${e.message}`);
-        await this.record({ ...entry, event: 'refused', peers: [conn.peer], detail: describe(e) });
+        await this.record({ ...entry, event: 'refused', peers: [conn.peer], detail: auditDetail(e) });
         for (const m of answer.refuse(e).send) await conn.send(m);
         return;
       }
@@ -369,7 +369,7 @@ export class QueryCoordinator {
     const columns = plan.outputs.map((o) => o.name);
     if (outcome.kind === 'failed') {
       this.log(`query ${queryId} failed: ${outcome.error.message}`);
-      await this.record({ ...entry, event: endedAs(outcome.error, 'failed'), detail: describe(outcome.error) });
+      await this.record({ ...entry, event: endedAs(outcome.error, 'failed'), detail: auditDetail(outcome.error) });
       throw outcome.error;
     }
     if (outcome.kind === 'released') {
@@ -413,7 +413,9 @@ function closeAll(conns: ReadonlyMap<string, PeerConnection>, queryId: string, f
  * What the audit log keeps of an error. SPEC §8: the log never holds rows or keys, and the messages of errors
  * about this node's own data or setup can quote a cell or a line, so for those it keeps what `forPeer` says.
  */
-function describe(err: unknown): string {
+export function auditDetail(err: unknown): string {
   const e = asCleanroomError(err);
-  return `${e.code}: ${e instanceof DataInvalid ? e.summary : forPeer(e).message}`;
+  // A violation names the rule the peer broke (SPEC §6), e.g. `PROTOCOL_VIOLATION (bad-proof)`, as its abort does.
+  const reason = e instanceof ProtocolViolation ? ` (${e.reason})` : '';
+  return `${e.code}${reason}: ${e instanceof DataInvalid ? e.summary : forPeer(e).message}`;
 }

@@ -7,6 +7,7 @@ import { CleanroomError, peerText } from '../errors.js';
 import { PSI_BATCH_KEYS } from '../limits.js';
 import { ownDimensions, type QueryPlan } from '../query/plan.js';
 import type { BlindRequest, Machine, Outcome, Step } from '../session/step.js';
+import type { ReblindCheck } from '../crypto/verified-reblind.js';
 import type { PeerConnection } from '../transport/connection.js';
 import { ProgressTracker, type OwnStep, type ProgressView } from './progress.js';
 import { SessionControl } from './session-control.js';
@@ -85,10 +86,11 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   ctx.signal?.addEventListener('abort', cancel, { once: true });
 
   /** Starts a multiplication now, so the pool works ahead; its result is consumed later, in order. */
-  const multiply = (req: BlindRequest): Promise<Uint8Array> => {
+  const multiply = (req: BlindRequest | ReblindCheck): Promise<Uint8Array> => {
     let p: Promise<Uint8Array>;
     try {
-      p = pool.blind(req.secret, req.points, req.padding);
+      if ('returned' in req) p = pool.check(req);
+      else p = req.prove ? pool.prove(req.secret, req.points, req.prove) : pool.blind(req.secret, req.points, req.padding);
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -105,11 +107,14 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   };
   const apply = (step: Step, own = false): void => {
     control.touch();
-    for (const req of step.blind ?? []) {
-      kinds.push({ own, points: req.points.length / POINT_BYTES });
-      tracker?.blindStarted(own, req.points.length / POINT_BYTES);
+    // A step's checks queue behind its multiplications: the machine reads the answers in that order.
+    const work = [...(step.blind ?? []), ...(step.check ?? [])];
+    for (const req of work) {
+      const points = ('returned' in req ? req.returned : req.points).length / POINT_BYTES;
+      kinds.push({ own, points });
+      tracker?.blindStarted(own, points);
     }
-    blinds.push(...(step.blind ?? []).map(multiply));
+    blinds.push(...work.map(multiply));
     changed();
     const { send, aggregate, outcome } = step;
     chain = chain
@@ -138,6 +143,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
       let step: Step;
       try {
         step = machine.blinded(await next);
+        control.progressed();
         if (kind) tracker?.blindDone(kind.own, kind.points);
       } catch (err) {
         step = machine.fail(err);
@@ -159,7 +165,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
       control.outcome
         ? Promise.reject(new CleanroomError('ABORTED', `query ${queryId} ended while its keys were being hashed`))
         : pool.hashToGroup(keys, hasher.dst).then((h) => {
-            control.touch();
+            control.progressed();
             tracker?.hashing(keys.length);
             return h;
           }),

@@ -1,6 +1,6 @@
 import type { SessionMessage } from '../wire/messages.js';
 import { CleanroomError, asCleanroomError, forPeer } from '../errors.js';
-import { STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
+import { KEEPALIVE_MS, STAGE_IDLE_TIMEOUT_MS } from '../limits.js';
 import type { Outcome } from '../session/step.js';
 import type { PeerConnection } from '../transport/connection.js';
 
@@ -17,6 +17,7 @@ export class SessionControl {
   private resolveDone!: (o: Outcome) => void;
   private readonly stop = new AbortController();
   private lastProgress = Date.now();
+  private lastKeepalive = Date.now();
   private readonly watchdog: NodeJS.Timeout;
 
   constructor(
@@ -38,6 +39,14 @@ export class SessionControl {
   /** Something moved: a message arrived or local work finished. */
   touch(): void {
     this.lastProgress = Date.now();
+  }
+
+  /** Local work finished: it counts as progress here, and every peer hears of it at most every KEEPALIVE_MS. */
+  progressed(): void {
+    this.touch();
+    if (this.outcome || this.lastProgress - this.lastKeepalive < KEEPALIVE_MS) return;
+    this.lastKeepalive = this.lastProgress;
+    for (const c of this.conns.values()) c.send({ type: 'keepalive', queryId: this.queryId }).catch(() => {});
   }
 
   settle(o: Outcome): void {
@@ -76,7 +85,7 @@ export class SessionControl {
             }
             if (!msg || this.outcome) return;
             this.touch();
-            onMessage(peer, msg);
+            if (msg.type !== 'keepalive') onMessage(peer, msg);
           }
         } finally {
           if (--listening === 0) void settled().then(() => this.fail(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));

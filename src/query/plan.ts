@@ -93,6 +93,11 @@ export interface AggregatePlan extends PlanBase {
   readonly domain?: readonly (readonly Cell[])[];
   /** GROUP BY dimensions of the partner's table (SPEC §4.6), when the query has any. */
   readonly partnerGroups?: PartnerGroups;
+  /**
+   * The manifest's `verify` in a join of two tables: the partner proves its re-blinding (SPEC §4.2.1), in proofs
+   * whose context names the collaboration.
+   */
+  readonly verified?: { readonly collaborationId: string };
 }
 
 /**
@@ -622,7 +627,8 @@ function planAggregate(ctx: FlowContext): QueryPlan {
   // Which groups exist is data: where every GROUP BY column declares its values, every group is dealt; under a policy
   // every group must be known from the manifest (dimension-domain.ts).
   const own = ownDimensions({ ...plan, ...(partnerGroups ? { partnerGroups } : {}) });
-  const withParts = partnerGroups ? { ...plan, partnerGroups } : plan;
+  const verified = ctx.manifest.verify && scope.tables.length === 2 ? { verified: { collaborationId: ctx.manifest.collaborationId } } : {};
+  const withParts = { ...plan, ...(partnerGroups ? { partnerGroups } : {}), ...verified };
   if (plan.groupBy.length === 0) return withParts;
   if (!plan.privacy && !domainDeclared(own, p)) return withParts;
   const ownDomain = groupDomain(own, p, 'under a privacy policy');

@@ -10,6 +10,8 @@ import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
 import type { DummyPlan } from '../query/noise.js';
 import { dummyBase, dummySlots } from './dummy-matches.js';
 import { MAX_QUERY_KEYS } from '../limits.js';
+import { edwardsFor } from '../crypto/edwards.js';
+import { reblindContext } from '../crypto/verified-reblind.js';
 
 type Phase = 'psi' | 'aggregating' | 'done';
 
@@ -47,6 +49,15 @@ export class AggregatorSession extends PairSession {
   /** Count-only DP: the partner's dummy matches (SPEC §10.3), which the dealt count leaves out on average. */
   private readonly dummies: DummyPlan | undefined;
 
+  /** SPEC §4.2.1: the partner proves every returned batch, and each is checked before it is matched. */
+  private readonly verified: { readonly collaborationId: string } | undefined;
+  /** The partner's B for each part, once its `reblind-key` is in. */
+  private keys: readonly Uint8Array[] | undefined;
+  /** Verified: each own batch as sent, which the proof of the batches returned for it speaks of. */
+  private sentPoints: Uint8Array[] = [];
+  /** Returned batches handed out for checking and not yet back. */
+  private checksPending = 0;
+
   constructor(p: PairParams) {
     super(p, p.self);
     this.ownOut = new FullBatchStream('p', p.queryId, this.padsOwnSet);
@@ -56,6 +67,7 @@ export class AggregatorSession extends PairSession {
     this.byPart = groups !== undefined;
     // Its own set is at most MAX_QUERY_KEYS points, returned once per part: the exact count is checked at the end.
     this.pqIn = new InboundStream('pq', MAX_QUERY_KEYS * this.parts);
+    this.verified = p.plan.mode === 'aggregate' ? p.plan.verified : undefined;
   }
 
   /** Count-only DP: A = X25519(a, 9) goes first, so that the partner has it before the end of this member's set. */
@@ -80,6 +92,7 @@ export class AggregatorSession extends PairSession {
       if (m.type !== 'points') continue;
       this.sentStarts.push((this.sentStarts.at(-1) ?? 0) + (this.sentSizes.at(-1) ?? 0));
       this.sentSizes.push(m.points.length / POINT_BYTES);
+      if (this.verified) this.sentPoints.push(m.points);
     }
     return msgs;
   }
@@ -116,6 +129,7 @@ export class AggregatorSession extends PairSession {
   protected onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
     const { stage } = msg;
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points in phase ${this.phase}`);
+    if (msg.proof && (stage !== 'pq' || !this.verified)) throw new ProtocolViolation('unexpected-message', `a proof with points of stage ${stage}${this.verified ? '' : ' in a query without verify'}`);
     if (stage === 'q') {
       this.qIn.accept(msg);
       this.qPending += 1;
@@ -127,9 +141,50 @@ export class AggregatorSession extends PairSession {
     if (!this.qIn.ended) throw new ProtocolViolation('wrong-round', 'returned points before the end of the partner\'s set');
     this.pqIn.accept(msg);
     if (this.pqIn.count > this.returned) throw new ProtocolViolation('bad-count', 'more points returned than sent');
+    if (this.verified) return this.check(msg);
     if (this.qPending > 0) this.pqWaiting.push(msg.points);
     else this.match(msg.points);
     return NOTHING;
+  }
+
+  /**
+   * SPEC §4.2.1: the partner's B for each of its secrets, before its first returned point, once; each must be an
+   * element of the prime-order subgroup (a B outside it would let a returned point carry a small-order component).
+   */
+  protected override onReblindKey(msg: Extract<SessionMessage, { type: 'reblind-key' }>): Step {
+    if (!this.verified) throw new ProtocolViolation('unexpected-message', `unexpected reblind-key in ${this.where()}: this query is not verified`);
+    if (this.keys) throw new ProtocolViolation('repeated-message', 'the partner\'s keys came twice');
+    if (this.pqIn.count > 0) throw new ProtocolViolation('wrong-round', 'the partner\'s keys after its returned points');
+    if (msg.keys.length !== this.parts) throw new ProtocolViolation('bad-count', `${msg.keys.length} keys for ${this.parts} parts`);
+    const g = edwardsFor(this.p.group.name);
+    msg.keys.forEach((k, i) => {
+      if (!g.isValid(k)) throw new ProtocolViolation('invalid-point', `the partner's key ${i} is not an element of the prime-order subgroup of edwards25519`);
+    });
+    this.keys = msg.keys;
+    return NOTHING;
+  }
+
+  /**
+   * SPEC §4.2.1: a returned batch goes to be checked against the own batch it answers, under the key of its part and
+   * in the context of its number; only what passes is matched (`returnedBatchChecked`).
+   */
+  private check(msg: Extract<SessionMessage, { type: 'points' }>): Step {
+    if (!this.keys) throw new ProtocolViolation('wrong-round', 'returned points before the partner\'s keys');
+    if (!msg.proof) throw new ProtocolViolation('bad-proof', `returned batch ${msg.seq} carries no proof`);
+    const sent = this.sentPoints[Math.floor(msg.seq / this.parts)];
+    if (!sent) throw new ProtocolViolation('bad-count', `returned batch ${msg.seq} answers none of the ${this.sentPoints.length} batches sent`);
+    const part = msg.seq % this.parts;
+    this.checksPending += 1;
+    const context = reblindContext(this.verified!.collaborationId, this.p.queryId, part, msg.seq);
+    return this.checkReturnedBatch({ sent, returned: msg.points, proof: msg.proof, key: this.keys[part]!, context });
+  }
+
+  /** The u-coordinates of a returned batch whose proof verified: matched as an unverified batch is. */
+  protected override returnedBatchChecked(checked: Uint8Array): Step {
+    this.checksPending -= 1;
+    if (this.qPending > 0) this.pqWaiting.push(checked);
+    else this.match(checked);
+    return this.afterPsi();
   }
 
   /**
@@ -189,9 +244,10 @@ export class AggregatorSession extends PairSession {
   }
 
   private afterPsi(): Step {
-    if (!(this.ownEnded && this.qIn.ended && this.qPending === 0 && this.pqIn.ended)) return NOTHING;
+    if (!(this.ownEnded && this.qIn.ended && this.qPending === 0 && this.pqIn.ended && this.checksPending === 0)) return NOTHING;
     this.p.secret.zero();
     this.qSet.clear();
+    this.sentPoints = [];
     this.phase = 'aggregating';
     this.release.start();
     if (this.p.plan.mode === 'federated') {
@@ -216,6 +272,7 @@ export class AggregatorSession extends PairSession {
     this.p.secret.zero();
     this.phase = 'done';
     this.qSet.clear();
+    this.sentPoints = [];
     this.release.end();
   }
 }

@@ -1,8 +1,8 @@
 import { POINT_BYTES } from '../crypto/group.js';
 
-import type { GroupBackend } from '../crypto/group.js';
+import type { PsiGroup } from '../crypto/group.js';
 import { QuerySecret } from '../crypto/secret.js';
-import { BASE_POINT, freshPoint } from '../crypto/worker-task.js';
+import { freshPoint } from '../crypto/worker-task.js';
 import { sampleNoise } from '../dp/mechanism.js';
 import type { RandomSource } from '../dp/random-source.js';
 import type { DummyPlan } from '../query/noise.js';
@@ -25,15 +25,15 @@ export function dummySlots(plan: DummyPlan): number {
 }
 
 /** `n` points X25519(r, 9), each r fresh and wiped at once: the fillers, which match nothing. */
-function randomPoints(group: GroupBackend, n: number): Uint8Array {
+function randomPoints(group: PsiGroup, n: number): Uint8Array {
   const out = new Uint8Array(n * POINT_BYTES);
   for (let i = 0; i < n; i++) out.set(freshPoint(group), i * POINT_BYTES);
   return out;
 }
 
 /** A = X25519(a, 9): the aggregator's per-query secret applied to the base point, published for the dummies. */
-export function dummyBase(group: GroupBackend, secret: QuerySecret): Uint8Array {
-  return group.blind(secret, BASE_POINT);
+export function dummyBase(group: PsiGroup, secret: QuerySecret): Uint8Array {
+  return group.blind(secret, group.basePoint);
 }
 
 /**
@@ -50,13 +50,13 @@ export class DummyMatches {
   readonly points: Uint8Array;
 
   constructor(
-    private readonly group: GroupBackend,
+    private readonly group: PsiGroup,
     private readonly count: number,
     slots: number,
   ) {
     if (!Number.isSafeInteger(count) || count < 0 || count > slots) throw new RangeError(`DummyMatches: 0 <= count <= slots, got ${count} of ${slots}`);
     this.secrets = Array.from({ length: slots }, () => QuerySecret.generate());
-    this.points = this.raise(this.secrets, BASE_POINT);
+    this.points = this.raise(this.secrets, group.basePoint);
   }
 
   /** X25519(r, A) for the dummies, X25519(f, 9) for a fresh f for the fillers; then every r is wiped: one-time secrets. */

@@ -1,6 +1,6 @@
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
-import type { GroupBackend } from '../crypto/group.js';
+import type { PsiGroup } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import { federatedPhaseMembers, type FederatedPlan, type TableSide } from '../query/plan.js';
@@ -16,7 +16,7 @@ export interface FederatedParams {
   readonly self: string;
   /** A fresh secret for each two-party PSI this member runs (a federated table joined with another table). */
   readonly newSecret: () => QuerySecret;
-  readonly group: GroupBackend;
+  readonly group: PsiGroup;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { POINT_BYTES } from '../crypto/group.js';
 
-import type { GroupBackend } from '../crypto/group.js';
+import type { PsiGroup } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
+import type { ReblindCheck } from '../crypto/verified-reblind.js';
 import type { RandomSource } from '../dp/random-source.js';
 import { CleanroomError, ProtocolViolation } from '../errors.js';
 import type { SessionMessage } from '../wire/messages.js';
@@ -29,7 +30,7 @@ export interface PairParams {
    */
   readonly partSecrets?: readonly QuerySecret[];
   /** For a count-only DP query's dummy matches, a few multiplications on this thread (SPEC §10.3). */
-  readonly group: GroupBackend;
+  readonly group: PsiGroup;
   /** Where a DP query's noise comes from: the OS CSPRNG unless a test fixes it. */
   readonly random?: RandomSource;
 }
@@ -67,7 +68,7 @@ function pairRelease(p: PairParams, aggregator: string): Release {
  */
 export abstract class PairSession extends Session {
   protected readonly release: Release;
-  private readonly requests: ('own' | 'peer')[] = [];
+  private readonly requests: ('own' | 'peer' | 'check')[] = [];
   private ownClosing = false;
   /** Own batches handed out for blinding and not yet back. */
   private ownPending = 0;
@@ -148,6 +149,7 @@ export abstract class PairSession extends Session {
       const request = this.requests.shift();
       if (request === undefined) throw new CleanroomError('INTERNAL', 'a blinded batch nobody asked for');
       if (request === 'peer') return this.peerBatchBlinded(result);
+      if (request === 'check') return this.returnedBatchChecked(result);
       this.ownPending -= 1;
       return followedBy(this.ownBatchBlinded(result), this.closeOwn());
     });
@@ -161,6 +163,8 @@ export abstract class PairSession extends Session {
         return this.onPointsEnd(msg);
       case 'dummy-base':
         return this.onDummyBase(msg);
+      case 'reblind-key':
+        return this.onReblindKey(msg);
       case 'shares':
       case 'open':
       case 'labels':
@@ -190,11 +194,30 @@ export abstract class PairSession extends Session {
     throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
   }
 
-  /** Asks for a batch of the peer's points to be raised to this member's secret, or (SPEC §4.6) to each part's. */
-  protected blindPeerBatch(points: Uint8Array): Step {
+  /** Only the aggregator of a verified query receives the partner's keys (SPEC §4.2.1). */
+  protected onReblindKey(msg: Extract<SessionMessage, { type: 'reblind-key' }>): Step {
+    throw new ProtocolViolation('unexpected-message', `unexpected ${msg.type} in ${this.where()}`);
+  }
+
+  /**
+   * Asks for a batch of the peer's points to be raised to this member's secret, or (SPEC §4.6) to each part's; in a
+   * verified query (SPEC §4.2.1) with each part's proof in the context `prove(part)` names.
+   */
+  protected blindPeerBatch(points: Uint8Array, prove?: (part: number) => Uint8Array): Step {
     const secrets = this.p.partSecrets ?? [this.p.secret];
     this.requests.push(...secrets.map(() => 'peer' as const));
-    return { send: [], blind: secrets.map((secret) => ({ points, secret })) };
+    return { send: [], blind: secrets.map((secret, part) => ({ points, secret, ...(prove ? { prove: prove(part) } : {}) })) };
+  }
+
+  /** Asks for a returned batch to be checked (SPEC §4.2.1); answered by `returnedBatchChecked`. */
+  protected checkReturnedBatch(check: ReblindCheck): Step {
+    this.requests.push('check');
+    return { send: [], check: [check] };
+  }
+
+  /** The u-coordinates of a returned batch whose proof verified: only an aggregator asks for checks. */
+  protected returnedBatchChecked(_checked: Uint8Array): Step {
+    throw new CleanroomError('INTERNAL', 'a checked batch nobody asked for');
   }
 
   /** Every secret of this member's for the query, wiped once its last multiplication is done or the query ends. */

@@ -3,9 +3,12 @@ import { shufflePoints } from '../crypto/shuffle.js';
 import { ProtocolViolation } from '../errors.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
-import type { Envelope, Step } from './step.js';
+import { NOTHING, type Envelope, type Step } from './step.js';
 import { osRandom } from '../dp/random-source.js';
 import { DummyMatches, addedCount, dummySlots } from './dummy-matches.js';
+import { edwardsFor } from '../crypto/edwards.js';
+import { PROOF_BYTES } from '../crypto/dleq.js';
+import { reblindContext, reblindKey } from '../crypto/verified-reblind.js';
 
 type Phase = 'psi' | 'holding' | 'done';
 
@@ -29,6 +32,8 @@ export class PartnerSession extends PairSession {
   /** Count-only DP (SPEC §10.3): the dummy matches, and their points raised for the aggregator once its base is in. */
   private readonly dummies: DummyMatches | undefined;
   private dummyAnswers: Uint8Array | undefined;
+  /** SPEC §4.2.1: this member proves each returned batch. */
+  private readonly verified: { readonly collaborationId: string } | undefined;
 
   constructor(p: PairParams) {
     super(p, p.peer);
@@ -36,6 +41,17 @@ export class PartnerSession extends PairSession {
     this.pqOut = new OutboundStream('pq', p.queryId);
     const plan = this.release.noise?.dummies;
     if (plan) this.dummies = new DummyMatches(p.group, addedCount(plan, p.random ?? osRandom), dummySlots(plan));
+    this.verified = p.plan.mode === 'aggregate' ? p.plan.verified : undefined;
+  }
+
+  /** SPEC §4.2.1: a verified query's B = k·G for each secret goes first, before any returned point can. */
+  override start(): Step {
+    return this.unlessEnded(() => {
+      if (!this.verified) return NOTHING;
+      const g = edwardsFor(this.p.group.name);
+      const keys = (this.p.partSecrets ?? [this.p.secret]).map((s) => reblindKey(g, s));
+      return { send: toPeer(this.p, [{ type: 'reblind-key', queryId: this.p.queryId, keys }]) };
+    });
   }
 
   /** H(q)^b, any padding among it, is kept until the whole set is blinded: it leaves shuffled. */
@@ -47,7 +63,7 @@ export class PartnerSession extends PairSession {
   /** H(p)^ab for one batch of P's stream (SPEC §4.6: H(p)^ab_v, for each part v in turn). */
   protected peerBatchBlinded(reblinded: Uint8Array): Step {
     this.pPending -= 1;
-    if (this.p.plan.mode !== 'count-only' && this.ownEnded) return this.ending([...this.pqOut.batches(reblinded), ...this.maybeEndReturn()]);
+    if (this.p.plan.mode !== 'count-only' && this.ownEnded) return this.ending([...this.returnBatch(reblinded), ...this.maybeEndReturn()]);
     this.pending.push(reblinded);
     return this.ending(this.maybeEndReturn());
   }
@@ -62,7 +78,7 @@ export class PartnerSession extends PairSession {
     this.own = [];
     const send = [...this.qOut.batches(all), this.qOut.end()];
     if (this.p.plan.mode !== 'count-only') {
-      send.push(...this.pending.flatMap((b) => this.pqOut.batches(b)));
+      send.push(...this.pending.flatMap((b) => this.returnBatch(b)));
       this.pending = [];
     }
     return this.ending([...send, ...this.maybeEndReturn()]);
@@ -75,10 +91,24 @@ export class PartnerSession extends PairSession {
   protected onPoints(msg: Extract<SessionMessage, { type: 'points' }>): Step {
     if (msg.stage !== 'p') throw new ProtocolViolation('unexpected-message', `points of stage ${msg.stage} in phase ${this.phase} of the partner`);
     if (this.phase !== 'psi') throw new ProtocolViolation('wrong-round', `points of stage p in phase ${this.phase} of the partner`);
+    if (msg.proof) throw new ProtocolViolation('unexpected-message', 'a proof with the aggregator\'s points: only returned points carry one');
     this.pIn.accept(msg);
     // SPEC §4.6: a set in parts returns each of P's batches raised to every part's secret, in part order.
-    this.pPending += this.p.partSecrets?.length ?? 1;
-    return this.blindPeerBatch(msg.points);
+    const parts = this.p.partSecrets?.length ?? 1;
+    this.pPending += parts;
+    // SPEC §4.2.1: P batch `seq` comes back as returned batches seq·parts + part, one per part, in that order.
+    const verified = this.verified;
+    return this.blindPeerBatch(msg.points, verified && ((part) => reblindContext(verified.collaborationId, this.p.queryId, part, msg.seq * parts + part)));
+  }
+
+  /**
+   * One of P's batches raised (for one part), as the returned batch that answers it: a batch of P's holds at most
+   * PSI_BATCH_KEYS points, so it stays one; verified, its proof rides with it.
+   */
+  private returnBatch(raised: Uint8Array): SessionMessage[] {
+    if (!this.verified) return this.pqOut.batches(raised);
+    const proof = raised.subarray(raised.length - PROOF_BYTES);
+    return this.pqOut.batches(raised.subarray(0, raised.length - PROOF_BYTES)).map((m) => ({ ...m, proof }));
   }
 
   /** SPEC §10.3: A comes before the aggregator's first point, once, and only in a count-only DP query. */

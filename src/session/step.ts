@@ -1,6 +1,7 @@
 import type { GroupAggregate, QueryResult } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
 import type { QuerySecret } from '../crypto/secret.js';
+import type { ReblindCheck } from '../crypto/verified-reblind.js';
 import type { TableSide } from '../query/plan.js';
 import { CleanroomError, asCleanroomError, forPeer, peerCode, peerText } from '../errors.js';
 
@@ -32,6 +33,11 @@ export interface BlindRequest {
    * by whoever multiplies and wiped there; `points`, raised to `secret`, fill the other indices in order.
    */
   readonly padding?: Uint32Array;
+  /**
+   * Verified re-blinding (SPEC §4.2.1): the partner raises `points` on edwards25519 instead and proves it in this RFC
+   * 9497 context; the result is the raised points, compressed, then the proof (verified-reblind.ts `proveReblind`).
+   */
+  readonly prove?: Uint8Array;
 }
 
 /** What a state machine returns for every event: messages to send, in order, work to do, and possibly its outcome. */
@@ -39,6 +45,11 @@ export interface Step {
   readonly send: readonly Envelope[];
   /** Multiplications to run; the driver answers each with `blinded(result)`, strictly in request order (or `fail`). */
   readonly blind?: readonly BlindRequest[];
+  /**
+   * Verified re-blinding (SPEC §4.2.1): returned batches for the aggregator to check, each answered in the same queue,
+   * after this step's `blind` requests, with `blinded(the u-coordinates to match)` (verified-reblind.ts `checkReblind`).
+   */
+  readonly check?: readonly ReblindCheck[];
   /** This member's per-group aggregates over the rows of these own key indices (or all its rows); answered with `aggregates`. */
   readonly aggregate?: readonly number[] | 'all';
   /** SPEC §4.6: with `aggregate`, the part of the partner's set each of its indices matched in (an index may repeat). */

@@ -7,7 +7,13 @@ import { z } from 'zod';
 import { ViolationReasonSchema } from '../errors.js';
 import { MAX_GROUP_BY_COLUMNS, MAX_GROUPS, MAX_LABEL_CHARS, MAX_SQL_LENGTH, MAX_GROUP_WIDTH, MIN_GROUP_WIDTH, PSI_BATCH_KEYS } from '../limits.js';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
+
+/**
+ * A group element's size on the wire (SPEC §3). The wire may not import the group (src/crypto), which is its one
+ * home: test/codec/points.test.ts holds the two equal.
+ */
+export const WIRE_POINT_BYTES = 32;
 
 const bytes = (length?: number) =>
   z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'expected bytes' }).refine((b) => length === undefined || b.length === length, { message: `expected ${length} bytes` });
@@ -66,9 +72,11 @@ export const Points = z.strictObject({
   stage: PointStage,
   /** Batches of a stage are numbered from 0 without gaps: a replayed or duplicated batch is refused. */
   seq: count,
-  points: bytes().refine((b) => b.length > 0 && b.length % 32 === 0 && b.length <= PSI_BATCH_KEYS * 32, {
-    message: `a non-empty multiple of 32 bytes, at most ${PSI_BATCH_KEYS} points`,
+  points: bytes().refine((b) => b.length > 0 && b.length % WIRE_POINT_BYTES === 0 && b.length <= PSI_BATCH_KEYS * WIRE_POINT_BYTES, {
+    message: `a non-empty multiple of ${WIRE_POINT_BYTES} bytes, at most ${PSI_BATCH_KEYS} points`,
   }),
+  /** Verified re-blinding (SPEC §4.2.1): a returned batch's RFC 9497 proof, c || s. */
+  proof: bytes(64).optional(),
 });
 export const PointsEnd = z.strictObject({
   type: z.literal('points-end'),
@@ -82,7 +90,13 @@ export const PointsEnd = z.strictObject({
  * A count-only DP query's A = X25519(a, 9) from the aggregator, before its own points (SPEC §10.3): the partner
  * answers its dummy matches with it.
  */
-export const DummyBase = z.strictObject({ type: z.literal('dummy-base'), queryId: QueryId, point: bytes(32) });
+export const DummyBase = z.strictObject({ type: z.literal('dummy-base'), queryId: QueryId, point: bytes(WIRE_POINT_BYTES) });
+
+/**
+ * Verified re-blinding (SPEC §4.2.1): the partner's B = k·G on edwards25519 for its secret, one per part of its set
+ * (SPEC §4.6), before it returns any of the aggregator's points.
+ */
+export const ReblindKey = z.strictObject({ type: z.literal('reblind-key'), queryId: QueryId, keys: z.array(bytes(WIRE_POINT_BYTES)).min(1).max(MAX_GROUPS) });
 
 /**
  * Sets travelling the ring of a join of three or more members (SPEC §4.4). `set` names the member whose keys the
@@ -97,8 +111,8 @@ export const Ring = z.strictObject({
   set: ringSet,
   stage: ringStage,
   seq: count,
-  points: bytes().refine((b) => b.length > 0 && b.length % 32 === 0 && b.length <= PSI_BATCH_KEYS * 32, {
-    message: `a non-empty multiple of 32 bytes, at most ${PSI_BATCH_KEYS} points`,
+  points: bytes().refine((b) => b.length > 0 && b.length % WIRE_POINT_BYTES === 0 && b.length <= PSI_BATCH_KEYS * WIRE_POINT_BYTES, {
+    message: `a non-empty multiple of ${WIRE_POINT_BYTES} bytes, at most ${PSI_BATCH_KEYS} points`,
   }),
 });
 export const RingEnd = z.strictObject({ type: z.literal('ring-end'), queryId: QueryId, set: ringSet, stage: ringStage, batches: count, count });
@@ -143,9 +157,15 @@ export const Labels = z.strictObject({
   labels: z.array(labelRow).max(MAX_GROUPS),
 });
 
-export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, Points, PointsEnd, DummyBase, Ring, RingEnd, Shares, Open, Labels]);
+/**
+ * A member that works without sending (hashing its keys, blinding a set that leaves only whole) says every
+ * KEEPALIVE_MS that it still makes progress, so that its peers' silence limit does not cut it off. Never reaches a
+ * session machine.
+ */
+export const KeepAlive = z.strictObject({ type: z.literal('keepalive'), queryId: QueryId });
+export const SessionMessage = z.discriminatedUnion('type', [Propose, Accept, Join, Reject, Abort, KeepAlive, Points, PointsEnd, DummyBase, ReblindKey, Ring, RingEnd, Shares, Open, Labels]);
 /** What a connection decodes: every session message, and its own `bye`. */
-export const WireMessage = z.discriminatedUnion('type', [Bye, Propose, Accept, Join, Reject, Abort, Points, PointsEnd, DummyBase, Ring, RingEnd, Shares, Open, Labels]);
+export const WireMessage = z.discriminatedUnion('type', [Bye, Propose, Accept, Join, Reject, Abort, KeepAlive, Points, PointsEnd, DummyBase, ReblindKey, Ring, RingEnd, Shares, Open, Labels]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Auth = z.infer<typeof Auth>;

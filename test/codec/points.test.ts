@@ -3,9 +3,10 @@
  * its bounds (stage, batch numbers and counts, the length of the points) is refused.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { POINT_BYTES } from '../../src/crypto/group.js';
 import { PSI_BATCH_KEYS } from '../../src/limits.js';
-import { PointStage, WireMessage } from '../../src/wire/messages.js';
+import { PointStage, WIRE_POINT_BYTES, WireMessage } from '../../src/wire/messages.js';
 import { expectFieldRefused, expectRoundTrip, expectStrictFrame } from './frame-checks.js';
 import { bytes, SESSION } from './valid-messages.js';
 
@@ -14,6 +15,10 @@ const BAD_COUNTS = [-1, MAX_COUNT + 1, 1.5, Number.NaN, '1', null];
 const { points, 'points-end': pointsEnd } = SESSION;
 
 describe('points', () => {
+  it("take the group's point size (the wire may not import the group)", () => {
+    expect(WIRE_POINT_BYTES).toBe(POINT_BYTES);
+  });
+
   it('round-trips at its bounds: one point, a full batch, the last batch number', () => {
     expectRoundTrip(WireMessage, points);
     expectRoundTrip(WireMessage, { ...points, seq: MAX_COUNT, points: bytes(PSI_BATCH_KEYS * 32) });

@@ -12,7 +12,7 @@ import type { GroupAggregate } from '../../src/query/result.js';
 import { randomBytes } from 'node:crypto';
 import { SessionMessage } from '../../src/wire/messages.js';
 import { selectBackend } from '../../src/crypto/backend.js';
-import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
+import { hashToGroupDst, type PsiGroup } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { asCleanroomError, forPeer, type CleanroomError } from '../../src/errors.js';
 import { AggregatorSession } from '../../src/session/aggregator.js';
@@ -58,7 +58,7 @@ export interface ScenarioOptions {
   readonly sql: string;
   readonly querier: string;
   readonly data: Dataset;
-  readonly backend?: 'noble' | 'sodium' | GroupBackend;
+  readonly backend?: 'noble' | 'sodium' | PsiGroup;
   /** Own keys per ownHashed call (the node uses PSI_BATCH_KEYS); small batches exercise the batch numbering. */
   readonly batchKeys?: number;
   /** 'interleaved' (default): own batches are fed between message deliveries, as the node's producer and consumer run concurrently. */
@@ -115,7 +115,7 @@ export interface Party {
 export class Scenario {
   readonly P: Party;
   readonly Q: Party;
-  readonly group: GroupBackend;
+  readonly group: PsiGroup;
   readonly queryId: string;
   readonly dst: Uint8Array;
   /** Everything each party sent, before interception, in order. */

@@ -2,7 +2,7 @@ import { type GroupAggregate } from '../../src/query/result.js';
 import { describe, expect, it } from 'vitest';
 import { SessionMessage } from '../../src/wire/messages.js';
 import { groupBackends } from '../../src/crypto/backend.js';
-import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
+import { hashToGroupDst, type PsiGroup } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import type { Manifest, Table } from '../../src/manifest/schema.js';
 import { RingSession } from '../../src/session/ring.js';
@@ -45,7 +45,7 @@ interface Run {
   received: Record<string, { from: string; msg: SessionMessage }[]>;
 }
 
-async function run(members: string[], keys: Record<string, string[]>, sql: string, group: GroupBackend, rows: Map<string, { g: string; v: number }>, privacy = false): Promise<Run> {
+async function run(members: string[], keys: Record<string, string[]>, sql: string, group: PsiGroup, rows: Map<string, { g: string; v: number }>, privacy = false): Promise<Run> {
   const m = manifest(members, privacy);
   const plan = planQuery(await parseQuery(sql), m, members[0]!);
   const queryId = 'ab'.repeat(16);

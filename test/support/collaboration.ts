@@ -22,6 +22,8 @@ export interface ManifestOptions {
   readonly queriers?: readonly string[];
   readonly receivers?: readonly string[];
   readonly collaborationId?: string;
+  /** The manifest's `verify` (SPEC §4.2.1): the partner proves its re-blinding. */
+  readonly verify?: boolean;
   /** Declared values of the advertiser's category (needed to GROUP BY it under a privacy policy). */
   readonly categoryValues?: readonly string[];
   /** Declared values of the publisher's campaign (needed to GROUP BY it as the partner's dimension, SPEC §4.6). */
@@ -98,6 +100,7 @@ export function buildCollaboration(o: ManifestOptions = {}): Collaboration {
     tables: [publisherTable(o), advertiserTable(o)],
     queriers: [...(o.queriers ?? [PUBLISHER, ADVERTISER])],
     receivers: [...(o.receivers ?? [PUBLISHER, ADVERTISER])],
+    ...(o.verify ? { verify: true } : {}),
   };
   // What a node would load: the schema (with its cross-field checks) must accept it.
   return { manifest: ManifestSchema.parse(manifest), identities };

@@ -1,4 +1,4 @@
-import type { GroupBackend } from '../../src/crypto/group.js';
+import type { PsiGroup } from '../../src/crypto/group.js';
 import type { QuerySecret } from '../../src/crypto/secret.js';
 import { decodeRingElements } from '../../src/crypto/shares.js';
 import type { SessionMessage } from '../../src/wire/messages.js';
@@ -31,7 +31,7 @@ export function ringValuesOf(ms: readonly SessionMessage[], type: 'shares' | 'op
 }
 
 /** Every product of a subset of `secrets` applied to the collection (the empty product included), as sets of hex. */
-function variants(group: GroupBackend, points: Uint8Array, secrets: readonly QuerySecret[]): Set<string>[] {
+function variants(group: PsiGroup, points: Uint8Array, secrets: readonly QuerySecret[]): Set<string>[] {
   const subsets: QuerySecret[][] = [[]];
   for (const s of secrets) subsets.push(...subsets.map((x) => [...x, s]));
   return subsets.map((sub) => new Set(pointHexes(points.length === 0 ? points : sub.reduce((acc, s) => group.blind(s, acc), points))));
@@ -43,7 +43,7 @@ function variants(group: GroupBackend, points: Uint8Array, secrets: readonly Que
  * Two collections of blinded keys share points exactly where the member can tell that the keys are the same, so
  * this is everything it can learn by comparing (under DDH, nothing else links two points).
  */
-export function computableOverlaps(group: GroupBackend, collections: Readonly<Record<string, Uint8Array>>, secrets: readonly QuerySecret[]): Record<string, number> {
+export function computableOverlaps(group: PsiGroup, collections: Readonly<Record<string, Uint8Array>>, secrets: readonly QuerySecret[]): Record<string, number> {
   const names = Object.keys(collections);
   const raised = names.map((n) => variants(group, collections[n]!, secrets));
   const found: Record<string, number> = {};

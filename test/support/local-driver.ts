@@ -1,27 +1,36 @@
-import type { GroupBackend } from '../../src/crypto/group.js';
+import type { PsiGroup } from '../../src/crypto/group.js';
 import { blindPadded } from '../../src/crypto/worker-task.js';
-import type { Machine, Step } from '../../src/session/step.js';
+import { edwardsFor } from '../../src/crypto/edwards.js';
+import { checkReblind, proveReblind, type ReblindCheck } from '../../src/crypto/verified-reblind.js';
+import type { BlindRequest, Machine, Step } from '../../src/session/step.js';
+
+/** What a worker computes for a request (src/crypto/crypto-worker.ts), on this thread. */
+function work(req: BlindRequest | ReblindCheck, group: PsiGroup): Uint8Array {
+  if ('returned' in req) return checkReblind(edwardsFor(group.name), req);
+  if (req.prove) return proveReblind(edwardsFor(group.name), req.secret, req.points, req.prove);
+  return blindPadded(group, req.secret, req.points, req.padding ?? new Uint32Array(0));
+}
 
 /**
- * Answers a step's blind requests at once, on this thread, strictly in request order (requests made by an answer
+ * Answers a step's blind requests (and checks, SPEC §4.2.1) at once, on this thread, strictly in request order (requests made by an answer
  * queue behind those already waiting, as on the node's driver), and merges what the answers produce: how scenario
  * tests and the in-process benchmark drive the machines without a worker pool.
  */
-export function completeBlinds(machine: Machine, step: Step, group: GroupBackend): Step {
+export function completeBlinds(machine: Machine, step: Step, group: PsiGroup): Step {
   const send = [...step.send];
-  const requests = [...(step.blind ?? [])];
+  const requests: (BlindRequest | ReblindCheck)[] = [...(step.blind ?? []), ...(step.check ?? [])];
   let { aggregate, parts, outcome } = step;
   while (requests.length > 0 && !outcome) {
-    const { points, secret, padding } = requests.shift()!;
+    const req = requests.shift()!;
     let next: Step;
     try {
       // What a worker computes for the request, padding included (src/crypto/crypto-worker.ts).
-      next = machine.blinded(blindPadded(group, secret, points, padding ?? new Uint32Array(0)));
+      next = machine.blinded(work(req, group));
     } catch (err) {
       next = machine.fail(err);
     }
     send.push(...next.send);
-    requests.push(...(next.blind ?? []));
+    requests.push(...(next.blind ?? []), ...(next.check ?? []));
     aggregate ??= next.aggregate;
     parts ??= next.parts;
     outcome ??= next.outcome;

@@ -10,6 +10,8 @@ import { groupBackends } from '../../src/crypto/backend.js';
 import { hashToGroupDst } from '../../src/crypto/group.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { blindPadded, failureError } from '../../src/crypto/worker-task.js';
+import { edwardsFor } from '../../src/crypto/edwards.js';
+import { proveReblind, reblindContext, reblindKey } from '../../src/crypto/verified-reblind.js';
 
 const dst = hashToGroupDst('pool-test');
 const keys = Array.from({ length: 300 }, (_, i) => `person${i}@example.com`);
@@ -74,6 +76,20 @@ describe.each(groupBackends().map((g) => [g.name, g] as const))('crypto pool on 
     for (const at of [[3], [1, 0], [1, 1], [0, 5]]) {
       await expect(pool.blind(secret, hashed.slice(), Uint32Array.from(at))).rejects.toMatchObject({ code: 'INTERNAL' });
     }
+  });
+
+  it('proves and checks a verified re-blinding (SPEC §4.2.1) as the main thread does; a bad proof comes back as bad-proof', async () => {
+    const secret = QuerySecret.generate();
+    const hashed = group.hashToGroup(keys.slice(0, 20).map((k) => new TextEncoder().encode(k)), dst);
+    const context = reblindContext('pool-test', 'ab'.repeat(16), 0, 0);
+    const g = edwardsFor(group.name);
+    const proved = await pool.prove(secret, hashed.slice(), context);
+    const returned = proved.subarray(0, hashed.length);
+    const proof = proved.subarray(hashed.length);
+    expect(hex(returned)).toBe(hex(proveReblind(g, secret, hashed, context).subarray(0, hashed.length)));
+    const check = { sent: hashed, returned, proof, key: reblindKey(g, secret), context };
+    expect(hex(await pool.check(check))).toBe(hex(group.blind(secret, hashed)));
+    await expect(pool.check({ ...check, context: reblindContext('pool-test', 'ab'.repeat(16), 0, 1) })).rejects.toMatchObject({ code: 'PROTOCOL_VIOLATION', reason: 'bad-proof', peerFault: true });
   });
 
   it('refuses a zeroed secret before any task starts', () => {

@@ -1,14 +1,14 @@
 import { createRequire } from 'node:module';
-import { hash_to_field } from '@noble/curves/abstract/hash-to-curve.js';
+import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { groupBackends, selectBackend } from '../../src/crypto/backend.js';
-import { hashToGroupDst, type GroupBackend } from '../../src/crypto/group.js';
+import { hashToGroupDst, type PsiGroup } from '../../src/crypto/group.js';
 import { nobleGroup } from '../../src/crypto/group-noble.js';
 import { sodiumGroup, type SodiumNative } from '../../src/crypto/group-sodium.js';
-import { hashToField } from '../../src/crypto/hash-to-field.js';
+import { uniformHasher } from '../../src/crypto/expand-message.js';
 import { QuerySecret } from '../../src/crypto/secret.js';
 import { CleanroomError } from '../../src/errors.js';
 
@@ -32,25 +32,24 @@ function thrown(fn: () => unknown): CleanroomError {
   throw new Error('expected a CleanroomError, nothing was thrown');
 }
 
-describe('hash_to_field', () => {
-  it('equals @noble/curves hash_to_field (count 2) for random messages and DSTs', () => {
+describe('expand_message_xmd', () => {
+  it('equals @noble/curves expand_message_xmd (SHA-512, 64 bytes) for random messages and DSTs', () => {
     fc.assert(
       fc.property(arbKey, fc.uint8Array({ minLength: 1, maxLength: 255 }), (msg, tag) => {
-        const [[u0], [u1]] = hash_to_field(msg, 2, { DST: tag, p: P, m: 1, k: 128, expand: 'xmd', hash: sha512 }) as [[bigint], [bigint]];
-        expect(hex(hashToField(msg, tag))).toBe(hex(le(u0)) + hex(le(u1)));
+        expect(hex(uniformHasher(tag)(msg))).toBe(hex(expand_message_xmd(msg, tag, 64, sha512)));
       }),
       { numRuns: 300 },
     );
   });
 
   it('refuses an empty DST and one longer than 255 bytes', () => {
-    expect(() => hashToField(new Uint8Array(1), new Uint8Array(0))).toThrow(RangeError);
+    expect(() => uniformHasher(new Uint8Array(0))).toThrow(RangeError);
     expect(() => nobleGroup.hashToGroup([new Uint8Array(1)], new Uint8Array(256))).toThrow(RangeError);
   });
 });
 
 describe.runIf(bothBackends)('noble and sodium agree', () => {
-  // A sign error in one of the two mapped points gives Q0 - Q1 instead of Q0 + Q1: about half of all keys would differ.
+  // A sign error in one of the two mapped points gives F(r0) - F(r1) instead of F(r0) + F(r1): about half of all keys would differ.
   it('on hashToGroup for random batches of keys', () => {
     fc.assert(
       fc.property(fc.array(arbKey, { maxLength: 8 }), (keys) => {
@@ -82,7 +81,23 @@ describe.runIf(bothBackends)('noble and sodium agree', () => {
   });
 });
 
-describe.each(backends.map((b) => [b.name, b] as const))('%s', (_name, group: GroupBackend) => {
+describe.each(backends.map((b) => [b.name, b] as const))('%s', (_name, group: PsiGroup) => {
+  it('is the one suite of this protocol version, with the X25519 base point', () => {
+    expect(group.suite).toMatch(/^X25519\//);
+    expect(new TextDecoder().decode(dst).endsWith(`-${group.suite.slice('X25519/'.length)}`)).toBe(true);
+    expect(group.pointBytes).toBe(32);
+    expect(hex(group.basePoint)).toBe('09'.padEnd(64, '0'));
+  });
+
+  it('validates what blind would refuse, naming the index', () => {
+    const points = new Uint8Array(64);
+    points.set(group.hashToGroup([new Uint8Array([3])], dst), 0);
+    expect(() => group.validate(points.subarray(0, 32), 'test')).not.toThrow();
+    const err = thrown(() => group.validate(points, 'test'));
+    expect(err.code).toBe('PROTOCOL_VIOLATION');
+    expect(err.message).toContain('test: point 1 has small order');
+  });
+
   it('blinding commutes', () => {
     fc.assert(
       fc.property(arbScalar, arbScalar, arbKey, (a, b, key) => {

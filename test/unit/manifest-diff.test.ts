@@ -20,6 +20,15 @@ describe('manifestDiff', () => {
     expect(manifestDiff(v1, structuredClone(v1))).toEqual([]);
   });
 
+  it('names verify turned on or off (SPEC §4.2.1)', () => {
+    const on = edit((m) => {
+      m.verify = true;
+    });
+    expect(manifestDiff(v1, on)).toEqual(['verify on: the partner proves every point it returns in a two-party aggregate query (SPEC §4.2.1)']);
+    expect(manifestDiff(on, v1)).toEqual(['verify off: returned points are no longer proven']);
+    expect(manifestDiff(on, edit((m) => (m.verify = true)))).toEqual([]);
+  });
+
   it('names the version, a table added or removed, and members, queriers and receivers in and out', () => {
     const v2 = edit((m) => {
       m.version = 2;

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { likeMatch, lowerText, trimText, upperText } from '../../scripts/plaintext/text-functions.js';
 import { plaintextAnswer } from '../../scripts/plaintext/answer.js';
 import { readCsvRows } from '../../scripts/plaintext/csv-tables.js';
 import type { Table } from '../../src/manifest/schema.js';
+import { inMemoryDuckDB } from '../support/memory-duckdb.js';
 import { scratchDir } from './data-fixtures.js';
 
 /** The plaintext oracle on rows small enough to answer by hand: every expected value below is written out. */
@@ -81,20 +81,11 @@ describe('the plaintext oracle', () => {
 });
 
 describe("the oracle's lower, upper, trim and LIKE are DuckDB's (SPEC §5)", () => {
-  let db: DuckDBInstance;
-  let conn: DuckDBConnection;
-  beforeAll(async () => {
-    db = await DuckDBInstance.create(':memory:');
-    conn = await db.connect();
-  });
-  afterAll(() => {
-    conn.closeSync();
-    db.closeSync();
-  });
+  const duck = inMemoryDuckDB();
 
   it('on every code point of the planes holding any cased letter or space (0 and 1), and in context (no final sigma, no language rules)', async () => {
-    await conn.run('CREATE TABLE cp (s VARCHAR, lo VARCHAR, up VARCHAR, tr VARCHAR)');
-    const appender = await conn.createAppender('cp');
+    await duck.conn.run('CREATE TABLE cp (s VARCHAR, lo VARCHAR, up VARCHAR, tr VARCHAR)');
+    const appender = await duck.conn.createAppender('cp');
     const add = (s: string) => {
       for (const v of [s, lowerText(s), upperText(s), trimText(s)]) appender.appendVarchar(v);
       appender.endRow();
@@ -103,9 +94,9 @@ describe("the oracle's lower, upper, trim and LIKE are DuckDB's (SPEC §5)", () 
     for (const s of ['ΟΔΟΣ ΟΔΟΣ', 'ǅungla', 'İSTANBUL', 'ﬁnal', 'Straße', '\u3000 \t x \u00a0\u2009', '\ufeffBOM', '  ', '']) add(s);
     appender.closeSync();
     // Compared inside DuckDB: its client library drops a leading U+FEFF from the strings it hands back.
-    const [[n]] = (await conn.runAndReadAll('SELECT count(*) FROM cp')).getRows() as [[bigint]];
+    const [[n]] = (await duck.conn.runAndReadAll('SELECT count(*) FROM cp')).getRows() as [[bigint]];
     expect(n).toBeGreaterThan(100_000n);
-    const wrong = (await conn.runAndReadAll('SELECT s FROM cp WHERE lower(s) <> lo OR upper(s) <> up OR trim(s) <> tr LIMIT 10')).getRows();
+    const wrong = (await duck.conn.runAndReadAll('SELECT s FROM cp WHERE lower(s) <> lo OR upper(s) <> up OR trim(s) <> tr LIMIT 10')).getRows();
     expect(wrong.map(([s]) => [...String(s)].map((c) => c.codePointAt(0)!.toString(16)))).toEqual([]);
   });
 
@@ -114,7 +105,7 @@ describe("the oracle's lower, upper, trim and LIKE are DuckDB's (SPEC §5)", () 
     const text = fc.array(alphabet, { maxLength: 8 }).map((cs) => cs.join(''));
     await fc.assert(
       fc.asyncProperty(text, text, async (s, pattern) => {
-        const [[like, ilike]] = (await conn.runAndReadAll('SELECT $1::VARCHAR LIKE $2::VARCHAR, lower($1::VARCHAR) LIKE lower($2::VARCHAR)', [s, pattern])).getRows() as [[boolean, boolean]];
+        const [[like, ilike]] = (await duck.conn.runAndReadAll('SELECT $1::VARCHAR LIKE $2::VARCHAR, lower($1::VARCHAR) LIKE lower($2::VARCHAR)', [s, pattern])).getRows() as [[boolean, boolean]];
         expect([likeMatch(s, pattern), likeMatch(lowerText(s), lowerText(pattern))]).toEqual([like, ilike]);
       }),
       { numRuns: 500 },

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyHasher } from '../../src/data/hash-cache.js';
 import { TableStore } from '../../src/data/table-store.js';
 import { MAX_HASH_CACHE_SEGMENTS } from '../../src/limits.js';
-import type { Table } from '../../src/manifest/schema.js';
+import type { JoinKeySpec, Table } from '../../src/manifest/schema.js';
 import type { TableSide } from '../../src/query/plan.js';
 import { dims, table } from './data-fixtures.js';
 import { readCsvRows } from '../../scripts/plaintext/csv-tables.js';
@@ -206,6 +206,59 @@ describe('the hash cache', () => {
     const [dstDir, ...others] = readdirSync(cacheDir).filter((f) => f.startsWith('h2g-'));
     expect(others).toEqual([]);
     expect(statSync(join(cacheDir, dstDir!)).mode & 0o777).toBe(0o700);
+    store.close();
+  });
+
+  it('is filled in the background in one pass that a query needing its own keys interrupts, each key hashed once', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `u${i}@x.com,1,1,${i >= 17_000 ? 'b' : 'a'}`);
+    const store = await storeFor(`k,amount,n,cat\n${rows.join('\n')}\n`);
+    const hashedBy = { warm: 0, query: 0 };
+    let queryDone = false;
+    // The background hashes one DuckDB chunk (2,048 keys) at a time, slowly (a second for the ten), until the query is done.
+    const slow = (who: 'warm' | 'query'): KeyHasher => ({
+      ...recorder.hasher,
+      parallelism: who === 'warm' ? 1 : 2,
+      async hash(k) {
+        hashedBy[who] += k.length;
+        if (who === 'warm' && !queryDone) await new Promise((r) => setTimeout(r, 100));
+        return recorder.hasher.hash(k);
+      },
+    });
+    const progress: number[] = [];
+    const warming = store.warm(table(), table().joinKey as JoinKeySpec, slow('warm'), (done) => progress.push(done), () => false);
+    await new Promise((r) => setTimeout(r, 250));
+    const filtered: TableSide = { table: table(), filters: [{ kind: 'compare', column: { table: 't', column: 'cat' }, op: '=', value: { type: 'string', value: 'b' } }] };
+    expect((await keys(store, filtered, { ...recorder, hasher: slow('query') })).length).toBe(3_000);
+    queryDone = true;
+    // Had the query waited for the whole pass, every key would have been hashed by it, none by the query.
+    expect(hashedBy.query).toBeGreaterThan(0);
+    expect(await warming).toBe(20_000);
+    // Every key hashed exactly once, by one or the other; the query hashed only what the pass had not reached.
+    expect(hashedBy.warm + hashedBy.query).toBe(20_000);
+    expect(hashedBy.warm).toBeGreaterThan(0);
+    expect(progress.at(-1)).toBe(20_000);
+    expect(await keys(store, { table: table(), filters: [] }, { ...recorder, hasher: slow('query') })).toHaveLength(20_000);
+    expect(hashedBy.warm + hashedBy.query).toBe(20_000);
+    store.close();
+  });
+
+  it('stops the background pass between two batches when the node stops, keeping what it hashed', async () => {
+    const store = await storeFor(`k,amount,n,cat\n${Array.from({ length: 10_000 }, (_, i) => `s${i}@x.com,1,1,a`).join('\n')}\n`);
+    let batches = 0;
+    const counting: KeyHasher = { ...recorder.hasher, parallelism: 1, hash: (k) => ((batches += 1), recorder.hasher.hash(k)) };
+    expect(await store.warm(table(), table().joinKey as JoinKeySpec, counting, () => {}, () => batches >= 2)).toBe(10_000);
+    expect(batches).toBe(2);
+    let again = 0;
+    await keys(store, { table: table(), filters: [] }, { ...recorder, hasher: { ...recorder.hasher, hash: (k) => ((again += k.length), recorder.hasher.hash(k)) } });
+    expect(again).toBe(10_000 - 2 * 2_048);
+    store.close();
+  });
+
+  it("holds DuckDB's spill directory from the start, owner-only: a table beyond the memory cap can be read (it failed at 10M rows)", async () => {
+    const cacheDir = join(dir, 'cache-spill');
+    const store = await TableStore.open({ t: { path: file('spill.csv', 'k,amount,n,cat\nann@x.com,1,1,a\n'), format: 'csv' } }, cacheDir);
+    expect(statSync(join(cacheDir, 'spill')).mode & 0o777).toBe(0o700);
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
     store.close();
   });
 

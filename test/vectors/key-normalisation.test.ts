@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { normalizeKey } from '../../scripts/plaintext/rows.js';
+import { inMemoryDuckDB } from '../support/memory-duckdb.js';
 import { normalizedKeySql } from '../../src/data/normalize.js';
 import type { Normalization } from '../../src/manifest/schema.js';
 
@@ -21,21 +21,12 @@ interface Vector {
 const { vectors } = JSON.parse(readFileSync(new URL('./key-normalisation.json', import.meta.url), 'utf8')) as { vectors: Vector[] };
 
 describe('key normalisation vectors (SPEC §3)', () => {
-  let db: DuckDBInstance;
-  let conn: DuckDBConnection;
-  beforeAll(async () => {
-    db = await DuckDBInstance.create(':memory:');
-    conn = await db.connect();
-  });
-  afterAll(() => {
-    conn.closeSync();
-    db.closeSync();
-  });
+  const duck = inMemoryDuckDB();
 
   /** Each (normalization, input, expected) row whose key the node's SQL does not give, compared inside DuckDB. */
   async function wrongInDuckDB(rows: readonly { normalization: Normalization; input: string | null; key: string | null }[]): Promise<number[]> {
-    await conn.run('CREATE OR REPLACE TABLE v (i INTEGER, normalization VARCHAR, k VARCHAR, expected VARCHAR)');
-    const appender = await conn.createAppender('v');
+    await duck.conn.run('CREATE OR REPLACE TABLE v (i INTEGER, normalization VARCHAR, k VARCHAR, expected VARCHAR)');
+    const appender = await duck.conn.createAppender('v');
     rows.forEach((r, i) => {
       appender.appendInteger(i);
       appender.appendVarchar(r.normalization);
@@ -47,7 +38,7 @@ describe('key normalisation vectors (SPEC §3)', () => {
     for (const n of ['exact', 'email', 'phone'] as const) {
       // Compared inside DuckDB: its client library drops a leading U+FEFF from the strings it hands back.
       const sql = `SELECT i FROM v WHERE normalization = '${n}' AND ${normalizedKeySql('k', n)} IS DISTINCT FROM expected ORDER BY i`;
-      wrong.push(...(await conn.runAndReadAll(sql)).getRows().map(([i]) => Number(i)));
+      wrong.push(...(await duck.conn.runAndReadAll(sql)).getRows().map(([i]) => Number(i)));
     }
     return wrong;
   }
