@@ -1,15 +1,12 @@
-import { performance } from 'node:perf_hooks';
-import type { SessionMessage } from '../src/wire/messages.js';
 import { groupBackends } from '../src/crypto/backend.js';
-import { hashToGroupDst, type PsiGroup } from '../src/crypto/group.js';
+import type { PsiGroup } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
 import { x25519Rate } from './workload.js';
-import { PSI_BATCH_KEYS } from '../src/limits.js';
 import type { Manifest } from '../src/manifest/schema.js';
 import { AggregatorSession } from '../src/session/aggregator.js';
 import { PartnerSession } from '../src/session/partner.js';
-import { completeBlinds } from '../test/support/local-driver.js';
-import type { Outcome, Step } from '../src/session/step.js';
+import { runPair } from './in-process-pair.js';
+import type { Outcome } from '../src/session/step.js';
 import { parseQuery } from '../src/query/parse.js';
 import { planQuery } from '../src/query/plan.js';
 
@@ -23,8 +20,6 @@ const SIZES = (process.argv[2] ?? '10000,100000').split(',').map(Number);
 /** The pure-JS fallback is ~25x slower; at 100k it alone would take six minutes, so it runs the smallest size. */
 const NOBLE_MAX_KEYS = 10_000;
 
-const pad = (n: number) => String(n).padStart(7, '0');
-const keysFor = (from: number, n: number) => Array.from({ length: n }, (_, i) => new TextEncoder().encode(`person${pad(from + i)}@example.com`));
 
 function manifest(): Manifest {
   const table = (name: string, owner: string) => ({
@@ -53,30 +48,11 @@ async function psi(group: PsiGroup, n: number): Promise<{ seconds: number; inter
   const [a, b] = [QuerySecret.generate(), QuerySecret.generate()];
   const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', secret: a, group });
   const Q = new PartnerSession({ queryId, plan, self: 'q', peer: 'p', secret: b, group });
-  const dst = hashToGroupDst('bench');
-  // Half of each side's keys are on the other side too.
-  const pKeys = keysFor(0, n);
-  const qKeys = keysFor(n / 2, n);
-  const toQ: SessionMessage[] = [];
-  const toP: SessionMessage[] = [];
   let outcome: Outcome | undefined;
-  const take = (step: Step, out: SessionMessage[], m: AggregatorSession | PartnerSession = out === toQ ? P : Q) => {
-    const s = completeBlinds(m, step, group);
-    out.push(...s.send.map((e) => e.msg));
+  const seconds = runPair(group, n, P, Q, (s) => {
     if (s.outcome && s.outcome.kind !== 'released') outcome ??= s.outcome;
-  };
-  const started = performance.now();
-  for (let i = 0; i < n; i += PSI_BATCH_KEYS) {
-    take(Q.ownHashed(group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toP);
-    take(P.ownHashed(group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toQ);
-  }
-  take(Q.ownEnd(), toP);
-  take(P.ownEnd(), toQ);
-  while (!outcome && (toP.length > 0 || toQ.length > 0)) {
-    while (toQ.length > 0) take(Q.receive('p', toQ.shift()!), toP);
-    while (toP.length > 0) take(P.receive('q', toP.shift()!), toQ);
-  }
-  const seconds = (performance.now() - started) / 1000;
+    return outcome !== undefined;
+  });
   if (outcome?.kind !== 'result') throw new Error(`PSI did not produce a result: ${JSON.stringify(outcome)}`);
   return { seconds, intersection: Number(outcome.result.rows[0]![0]) };
 }

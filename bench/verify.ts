@@ -1,14 +1,10 @@
-import { performance } from 'node:perf_hooks';
-import type { SessionMessage } from '../src/wire/messages.js';
 import { groupBackends } from '../src/crypto/backend.js';
-import { hashToGroupDst, type PsiGroup } from '../src/crypto/group.js';
+import type { PsiGroup } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
-import { PSI_BATCH_KEYS } from '../src/limits.js';
 import type { Manifest } from '../src/manifest/schema.js';
 import { AggregatorSession } from '../src/session/aggregator.js';
 import { PartnerSession } from '../src/session/partner.js';
-import { completeBlinds } from '../test/support/local-driver.js';
-import type { Step } from '../src/session/step.js';
+import { runPair } from './in-process-pair.js';
 import { parseQuery } from '../src/query/parse.js';
 import { planQuery } from '../src/query/plan.js';
 
@@ -23,8 +19,6 @@ const SIZES = (process.argv[2] ?? '100000').split(',').map(Number);
 /** The pure-JS fallback's subgroup check alone costs about a millisecond a point: it runs a small size. */
 const NOBLE_KEYS = 2_000;
 
-const pad = (n: number) => String(n).padStart(7, '0');
-const keysFor = (from: number, n: number) => Array.from({ length: n }, (_, i) => new TextEncoder().encode(`person${pad(from + i)}@example.com`));
 
 function manifest(verify: boolean): Manifest {
   const table = (name: string, owner: string, grant: string[]) => ({
@@ -55,31 +49,12 @@ async function psi(group: PsiGroup, n: number, verify: boolean): Promise<{ secon
   const queryId = '00'.repeat(16);
   const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', secret: QuerySecret.generate(), group });
   const Q = new PartnerSession({ queryId, plan, self: 'q', peer: 'p', secret: QuerySecret.generate(), group });
-  const dst = hashToGroupDst('bench');
-  const pKeys = keysFor(0, n);
-  const qKeys = keysFor(n / 2, n);
-  const toQ: SessionMessage[] = [];
-  const toP: SessionMessage[] = [];
   let matched: readonly number[] | undefined;
-  const take = (step: Step, out: SessionMessage[], m: AggregatorSession | PartnerSession = out === toQ ? P : Q) => {
-    const s = completeBlinds(m, step, group);
-    out.push(...s.send.map((e) => e.msg));
+  const seconds = runPair(group, n, P, Q, (s) => {
     if (s.outcome) throw new Error(`the PSI ended with ${s.outcome.kind}: ${s.outcome.kind === 'failed' ? s.outcome.error.message : ''}`);
     if (Array.isArray(s.aggregate)) matched = s.aggregate;
-  };
-  const started = performance.now();
-  take(Q.start(), toP);
-  for (let i = 0; i < n; i += PSI_BATCH_KEYS) {
-    take(Q.ownHashed(group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toP);
-    take(P.ownHashed(group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toQ);
-  }
-  take(Q.ownEnd(), toP);
-  take(P.ownEnd(), toQ);
-  while (!matched && (toP.length > 0 || toQ.length > 0)) {
-    while (toQ.length > 0) take(Q.receive('p', toQ.shift()!), toP);
-    while (toP.length > 0) take(P.receive('q', toP.shift()!), toQ);
-  }
-  const seconds = (performance.now() - started) / 1000;
+    return matched !== undefined;
+  });
   P.end();
   Q.end();
   if (!matched) throw new Error('the PSI never reached the aggregate request');
