@@ -125,7 +125,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
           await conns.get(e.to)!.send(e.msg);
           tracker?.sentTo(e.to, e.msg);
         }
-        if (aggregate) apply(machine.aggregates(await aggregateOwn(aggregate, step.parts)));
+        if (aggregate) apply(machine.aggregates(await control.working(() => aggregateOwn(aggregate, step.parts))));
         if (outcome) control.settle(outcome);
       })
       .catch(fail);
@@ -202,7 +202,8 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   };
 
   void consume();
-  if (machine.keyed) produce().catch(fail);
+  // Its own key stream does not wait for any peer: the first batch waits for DuckDB's sort of the whole key set.
+  if (machine.keyed) control.working(produce).catch(fail);
   control.listen((peer, msg) => {
     tracker?.received(peer, msg);
     // A member's user cancelled: the query fails with that code here too, and this node tells the members it reaches.

@@ -41,6 +41,20 @@ export class SessionControl {
     this.lastProgress = Date.now();
   }
 
+  /**
+   * Local work that has no result to count until it ends (DuckDB reading, sorting and aggregating a table: minutes at
+   * 10M rows): progress every KEEPALIVE_MS while it runs, so that neither this node's silence limit nor its peers'
+   * cuts it off. A peer that is gone still shows: its messages stop, and this work ends.
+   */
+  async working<T>(work: () => Promise<T>): Promise<T> {
+    const beat = setInterval(() => this.progressed(), KEEPALIVE_MS);
+    try {
+      return await work();
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
   /** Local work finished: it counts as progress here, and every peer hears of it at most every KEEPALIVE_MS. */
   progressed(): void {
     this.touch();
