@@ -36,11 +36,18 @@ const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '512
  * is otherwise the machine's. The setting belongs to the built-in ICU extension, loaded only once the database is,
  * so it is set on the database (GLOBAL: every connection) rather than among the settings it is created with.
  */
-async function openDuckDB(cacheDir: string): Promise<DuckDBInstance> {
-  // DuckDB creates its temp_directory but not the directories above it: without them, a table too large for the
-  // memory cap fails to read as soon as DuckDB must spill (found at 10M rows).
+/**
+ * DuckDB creates its temp_directory but not the directories above it: without them, a table too large for the memory
+ * cap fails to read as soon as DuckDB must spill (found at 10M rows). The cache directory may be deleted at any time
+ * (README), so every key set makes sure of it again.
+ */
+async function ensureSpillDirectory(cacheDir: string): Promise<void> {
   await mkdir(join(cacheDir, 'spill'), { recursive: true, mode: 0o700 });
   await chmod(cacheDir, 0o700);
+}
+
+async function openDuckDB(cacheDir: string): Promise<DuckDBInstance> {
+  await ensureSpillDirectory(cacheDir);
   const db = await DuckDBInstance.create(':memory:', duckdbSettings(cacheDir));
   const conn = await db.connect();
   try {
@@ -302,6 +309,7 @@ export class TableStore {
 
   /** The distinct normalised keys of a side's filtered table, in a temporary table of a connection of their own. */
   private async keySet(side: TableSide, columns: readonly string[]): Promise<KeySet> {
+    await ensureSpillDirectory(this.cacheDir);
     const checked = await this.read(side, columns);
     const conn = await this.db.connect();
     const keys = quoteIdent(`side_keys_${randomBytes(8).toString('hex')}`);
