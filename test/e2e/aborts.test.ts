@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog, DEFAULT_AUDIT_FILE } from '../../src/audit/audit-log.js';
 import { NO_QUERY_ID, type WireMessage } from '../../src/wire/messages.js';
 import { COUNT_SQL, startFuzzCluster, type FuzzCluster } from '../support/fuzz-cluster.js';
 import { Insider, type InsiderEvent } from '../support/insider.js';
@@ -47,6 +49,11 @@ describe('aborts a node sends and receives', () => {
     expect(aborts).toEqual([{ type: 'abort', queryId, code: 'PROTOCOL_VIOLATION', reason: 'wrong-round', message: expect.any(String) }]);
     expect(after.at(-1)).toEqual(aborts[0]);
     expect(after.some((m) => m.type === 'bye')).toBe(false);
+    // The node's audit log names the rule the peer broke (SPEC §8), as a verified re-blinding's bad-proof would be.
+    const failed = async () => (await AuditLog.read(join(fc.cluster.nodeDirs.beta!, DEFAULT_AUDIT_FILE))).find((e) => e.queryId === queryId && e.event === 'failed');
+    // Written as the session ends, which may come just after the close: looked for until WAIT_MS.
+    for (const until = Date.now() + WAIT_MS; !(await failed()) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    expect((await failed())?.detail).toMatch(/^PROTOCOL_VIOLATION \(wrong-round\): /);
   });
 
   it("a peer's abort text reaches the log capped, on one line, with its escapes escaped", async () => {
