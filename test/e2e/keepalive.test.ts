@@ -8,17 +8,18 @@ import { assertBuilt, makeTempDir, stopNode } from './helpers.js';
 /**
  * A member that works without sending keeps its peers from cutting it off (limits.ts KEEPALIVE_MS). In aggregate
  * mode the partner blinds its whole set before any of it leaves, shuffled; the aggregator, its own small set out,
- * hears nothing else meanwhile. Here the aggregator holds 10,000 keys and the partner 150,000: the partner hashes and
- * blinds for about 10 s on two cores while the aggregator waits, far beyond the silence limit IDLE_MS both nodes run
+ * hears nothing else meanwhile. Here the aggregator holds 10,000 keys and the partner 300,000: the partner hashes and
+ * blinds for about 15 s on two idle cores while the aggregator waits, beyond the silence limit IDLE_MS both nodes run
  * with, which ended the query with TIMEOUT before the keepalive. A keepalive leaves at most every 500 ms while the
  * partner's batches (2,048 hashes or 4,096 multiplications, about 0.3 s each, 0.9 s at 3x slowdown) finish; the
- * longest stretch without either, DuckDB reading a table, stays under 1.5 s at 3x slowdown.
+ * longest stretch without either, DuckDB reading a table (itself counted as progress), stays far below IDLE_MS at 3x
+ * slowdown; 4 s was not enough next to a 10M benchmark run (more than 3x).
  */
 const OWN_KEYS = 10_000;
-const PARTNER_KEYS = 150_000;
-const IDLE_MS = 4_000;
-/** The query on 2 cores: about 15 s, held at 3x slowdown. */
-const QUERY_MS = 90_000;
+const PARTNER_KEYS = 300_000;
+const IDLE_MS = 8_000;
+/** The query on 2 cores: about 20 s, held at 3x slowdown. */
+const QUERY_MS = 120_000;
 
 const TABLES: Table[] = [
   {
