@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { PsiGroup } from '../src/crypto/group.js';
 import { hashToGroupDst } from '../src/crypto/group.js';
 import { PSI_BATCH_KEYS } from '../src/limits.js';
+import type { Column, Manifest, Table } from '../src/manifest/schema.js';
 import type { AggregatorSession } from '../src/session/aggregator.js';
 import type { PartnerSession } from '../src/session/partner.js';
 import type { Step } from '../src/session/step.js';
@@ -12,6 +13,32 @@ const pad = (n: number) => String(n).padStart(7, '0');
 
 /** n keys from `from` on, as the in-process benchmarks spell them. */
 export const keysFor = (from: number, n: number): Uint8Array[] => Array.from({ length: n }, (_, i) => new TextEncoder().encode(`person${pad(from + i)}@example.com`));
+
+/**
+ * The manifest the in-process benchmarks plan against: p (querier and receiver) owns tp, q owns tq, both joined on
+ * the string column k, minimum 1. `columns` and `rules` add what a benchmark's query needs, by owner.
+ */
+export function pairManifest(more: { columns?: Column[]; rules?: (owner: 'p' | 'q') => Partial<Table['rules']>; verify?: boolean } = {}): Manifest {
+  const table = (name: string, owner: 'p' | 'q'): Table => ({
+    name,
+    owner,
+    columns: [{ name: 'k', type: 'string' }, ...(more.columns ?? [])],
+    joinKey: { column: 'k', normalization: 'exact' },
+    rules: { aggregations: [], dimensions: [], minDistinctKeys: 1, overlapDisclosure: [], ...more.rules?.(owner) },
+  });
+  const member = (id: string, i: number) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i).repeat(64) });
+  return {
+    format: 'cleanroom-manifest/1',
+    collaborationId: 'bench',
+    name: 'bench',
+    version: 1,
+    members: [member('p', 1), member('q', 2)],
+    tables: [table('tp', 'p'), table('tq', 'q')],
+    queriers: ['p'],
+    receivers: ['p'],
+    ...(more.verify ? { verify: true } : {}),
+  };
+}
 
 /**
  * Runs the aggregator P and the partner Q of one query in this process over an in-memory pipe, on this thread

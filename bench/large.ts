@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,7 +11,9 @@ import { AGGREGATE, BENCH_TABLES, benchCluster, check, expected, hashedAhead, pe
  * `npm run bench` at CLEANROOM_BENCH_LARGE_ROWS rows per side (10,000,000 by default), through two node processes
  * over loopback. Both nodes start on their fresh tables and hash them in the background (timed); then the query
  * runs once, its answer checked. Reports the time, the ratio to the multiplication bound measured in the same run,
- * and each node's peak resident memory. Summary: bench/results/large.json.
+ * and each node's peak resident memory. Summary: bench/results/large.json. With CLEANROOM_BENCH_LARGE_DIR set, the
+ * rows, node directories and hash caches stay in that directory, and a later run of the same size uses them (its
+ * background hashing then only checks the caches).
  */
 const N = Number(process.env.CLEANROOM_BENCH_LARGE_ROWS ?? 10_000_000);
 const say = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
@@ -24,12 +26,20 @@ async function main(): Promise<void> {
   const rate = x25519Rate(group);
   const bound = (4 * N) / (rate * cores);
   say(`bench:large on ${machine}; backend ${group.name}; single-core X25519 ${Math.round(rate)} mult/s; bound for ${N} x ${N}: ${bound.toFixed(1)} s`);
-  const dir = await mkdtemp(join(tmpdir(), `cleanroom-bench-large-`));
+  // Kept (and used again when it holds a cluster of the same size) when named: the rows are written and hashed once.
+  const kept = process.env.CLEANROOM_BENCH_LARGE_DIR;
+  const dir = kept ?? (await mkdtemp(join(tmpdir(), `cleanroom-bench-large-`)));
+  const reused = kept !== undefined && (await readFile(join(dir, 'rows'), 'utf8').catch(() => '')) === String(N);
+  if (kept !== undefined && !reused) {
+    await mkdir(dir, { recursive: true });
+    check((await readdir(dir)).length === 0, `CLEANROOM_BENCH_LARGE_DIR ${dir} holds something else than a cluster of ${N} rows: name a new or empty directory`);
+  }
   const nodes: RunningNode[] = [];
   try {
-    const nodeDirs = await benchCluster(dir, N, 'bench-large', BENCH_TABLES);
+    const nodeDirs = reused ? { alpha: join(dir, 'alpha'), beta: join(dir, 'beta') } : await benchCluster(dir, N, 'bench-large', BENCH_TABLES);
+    if (kept !== undefined) await writeFile(join(dir, 'rows'), String(N));
     const dirs = [nodeDirs.alpha, nodeDirs.beta];
-    say(`${N} rows per side written; starting both nodes, which hash their keys in the background ...`);
+    say(`${N} rows per side ${reused ? `found in ${dir}, hash caches kept` : 'written'}; starting both nodes, which hash their keys in the background ...`);
     let started = performance.now();
     nodes.push(await startNode(dirs[0]!), await startNode(dirs[1]!));
     await hashedAhead(dirs).catch((err: unknown) => {
@@ -65,7 +75,7 @@ async function main(): Promise<void> {
     say(`summary written to ${out}`);
   } finally {
     await Promise.all(nodes.map((x) => x.stop()));
-    await rm(dir, { recursive: true, force: true });
+    if (kept === undefined) await rm(dir, { recursive: true, force: true });
   }
 }
 

@@ -2,10 +2,9 @@ import { groupBackends } from '../src/crypto/backend.js';
 import type { PsiGroup } from '../src/crypto/group.js';
 import { QuerySecret } from '../src/crypto/secret.js';
 import { x25519Rate } from './workload.js';
-import type { Manifest } from '../src/manifest/schema.js';
 import { AggregatorSession } from '../src/session/aggregator.js';
 import { PartnerSession } from '../src/session/partner.js';
-import { runPair } from './in-process-pair.js';
+import { pairManifest, runPair } from './in-process-pair.js';
 import type { Outcome } from '../src/session/step.js';
 import { parseQuery } from '../src/query/parse.js';
 import { planQuery } from '../src/query/plan.js';
@@ -21,29 +20,8 @@ const SIZES = (process.argv[2] ?? '10000,100000').split(',').map(Number);
 const NOBLE_MAX_KEYS = 10_000;
 
 
-function manifest(): Manifest {
-  const table = (name: string, owner: string) => ({
-    name,
-    owner,
-    columns: [{ name: 'k', type: 'string' as const }],
-    joinKey: { column: 'k', normalization: 'exact' as const },
-    rules: { aggregations: [], dimensions: [], minDistinctKeys: 1, overlapDisclosure: [] },
-  });
-  const member = (id: string, i: number) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i).repeat(64) });
-  return {
-    format: 'cleanroom-manifest/1',
-    collaborationId: 'bench',
-    name: 'bench',
-    version: 1,
-    members: [member('p', 1), member('q', 2)],
-    tables: [table('tp', 'p'), table('tq', 'q')],
-    queriers: ['p'],
-    receivers: ['p'],
-  };
-}
-
 async function psi(group: PsiGroup, n: number): Promise<{ seconds: number; intersection: number }> {
-  const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN tq ON tp.k = tq.k'), manifest(), 'p');
+  const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN tq ON tp.k = tq.k'), pairManifest(), 'p');
   const queryId = '00'.repeat(16);
   const [a, b] = [QuerySecret.generate(), QuerySecret.generate()];
   const P = new AggregatorSession({ queryId, plan, self: 'p', peer: 'q', secret: a, group });

@@ -4,7 +4,7 @@ import { QuerySecret } from '../src/crypto/secret.js';
 import type { Manifest } from '../src/manifest/schema.js';
 import { AggregatorSession } from '../src/session/aggregator.js';
 import { PartnerSession } from '../src/session/partner.js';
-import { runPair } from './in-process-pair.js';
+import { pairManifest, runPair } from './in-process-pair.js';
 import { parseQuery } from '../src/query/parse.js';
 import { planQuery } from '../src/query/plan.js';
 
@@ -21,25 +21,11 @@ const NOBLE_KEYS = 2_000;
 
 
 function manifest(verify: boolean): Manifest {
-  const table = (name: string, owner: string, grant: string[]) => ({
-    name,
-    owner,
-    columns: [{ name: 'k', type: 'string' as const }, { name: 'v', type: 'integer' as const, min: 0, max: 100 }],
-    joinKey: { column: 'k', normalization: 'exact' as const },
-    rules: { aggregations: [{ column: 'v', functions: ['sum' as const] }], dimensions: [], minDistinctKeys: 1, overlapDisclosure: grant },
+  return pairManifest({
+    columns: [{ name: 'v', type: 'integer', min: 0, max: 100 }],
+    rules: (owner) => ({ aggregations: [{ column: 'v', functions: ['sum'] }], overlapDisclosure: owner === 'q' ? ['p'] : [] }),
+    verify,
   });
-  const member = (id: string, i: number) => ({ id, name: id, endpoint: `ws://127.0.0.1:${7000 + i}`, publicKey: String(i).repeat(64) });
-  return {
-    format: 'cleanroom-manifest/1',
-    collaborationId: 'bench',
-    name: 'bench',
-    version: 1,
-    members: [member('p', 1), member('q', 2)],
-    tables: [table('tp', 'p', []), table('tq', 'q', ['p'])],
-    queriers: ['p'],
-    receivers: ['p'],
-    ...(verify ? { verify: true } : {}),
-  };
 }
 
 /** Aggregate-mode PSI of n keys a side, half of them shared: seconds to the aggregator's matched keys. */

@@ -13,6 +13,8 @@ import { failureError, packKeys, type CryptoResult, type CryptoTask } from './wo
  */
 export interface CryptoPool {
   readonly backend: PsiGroup['name'];
+  /** The size of the group's points, which every request and result is a whole number of. */
+  readonly pointBytes: number;
   readonly threads: number;
   hashToGroup(keys: readonly string[], dst: Uint8Array): Promise<Uint8Array>;
   /** `points` raised to `secret`; with `padding`, fresh points at those indices of the result (worker-task.ts `blindPadded`). */
@@ -45,6 +47,7 @@ export function createCryptoPool(backend: PsiGroup, threads = defaultThreads()):
   };
   return {
     backend: backend.name,
+    pointBytes: backend.pointBytes,
     threads,
     hashToGroup(keys, dst) {
       const packed = packKeys(keys);

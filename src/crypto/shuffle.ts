@@ -72,6 +72,67 @@ export function shufflePoints(points: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * The points of `chunks`, taken as one sequence, in a uniformly random order, cut in batches of `batchPoints` (the last
+ * may be shorter). The points are permuted in place across the chunks, and each chunk is let go (its entry in `chunks`
+ * emptied) as soon as its points are copied into batches: a set of 10M points takes its own size once more only a
+ * batch at a time, where a shuffled copy of the whole would double it (320 MB at 10M).
+ */
+export function shuffledBatches(chunks: Uint8Array[], pointBytes: number, batchPoints: number): Uint8Array[] {
+  if (!Number.isSafeInteger(pointBytes) || pointBytes < 1 || !Number.isSafeInteger(batchPoints) || batchPoints < 1) throw new RangeError('shuffledBatches: point size and batch size must be positive integers');
+  const starts = new Float64Array(chunks.length + 1);
+  chunks.forEach((c, i) => {
+    if (!(c instanceof Uint8Array) || c.length % pointBytes !== 0) throw new RangeError(`shuffledBatches: chunk ${i} is not a multiple of ${pointBytes} bytes`);
+    starts[i + 1] = starts[i]! + c.length / pointBytes;
+  });
+  const total = starts[chunks.length]!;
+  assertCount(total, 'shuffledBatches');
+  /** The chunk holding point `i` of the sequence: the last chunk starting at or before it. */
+  const chunkOf = (i: number): number => {
+    let lo = 0;
+    let hi = chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (starts[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  fisherYates(total, (i, j) => {
+    const ci = chunkOf(i);
+    const cj = chunkOf(j);
+    const a = chunks[ci]!;
+    const b = chunks[cj]!;
+    const ao = (i - starts[ci]!) * pointBytes;
+    const bo = (j - starts[cj]!) * pointBytes;
+    for (let k = 0; k < pointBytes; k++) {
+      const t = a[ao + k]!;
+      a[ao + k] = b[bo + k]!;
+      b[bo + k] = t;
+    }
+  });
+  const batches: Uint8Array[] = [];
+  let chunk = 0;
+  let at = 0;
+  for (let start = 0; start < total; start += batchPoints) {
+    const batch = new Uint8Array(Math.min(batchPoints, total - start) * pointBytes);
+    for (let filled = 0; filled < batch.length; ) {
+      while (at === chunks[chunk]!.length) {
+        chunks[chunk] = new Uint8Array(0);
+        chunk += 1;
+        at = 0;
+      }
+      const take = Math.min(batch.length - filled, chunks[chunk]!.length - at);
+      batch.set(chunks[chunk]!.subarray(at, at + take), filled);
+      filled += take;
+      at += take;
+    }
+    batches.push(batch);
+  }
+  chunks.fill(new Uint8Array(0));
+  return batches;
+}
+
 /** Shuffles `items` in place, uniformly. */
 export function shuffleInPlace<T>(items: T[]): void {
   if (!Array.isArray(items)) throw new TypeError('shuffleInPlace: expected an array');

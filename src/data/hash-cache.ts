@@ -24,6 +24,8 @@ const CACHE_FORMAT = 'cleanroom-h2g-cache/3';
  */
 export const HASH_WORDS = ['h0', 'h1', 'h2', 'h3'] as const;
 const WORD_BYTES = 8;
+/** The size of a hash the cache keeps: the group's point size (a hasher's output of another size is refused). */
+export const HASH_BYTES = HASH_WORDS.length * WORD_BYTES;
 
 /** The cache's relation for one query's join, held until the query has read it. */
 export interface CacheLease {
@@ -197,6 +199,7 @@ export class HashCache {
           hashed.catch(() => {});
           chain = chain.then(async () => {
             const h = await hashed;
+            if (h.length !== batch.length * HASH_BYTES) throw new CleanroomError('INTERNAL', `the hash cache keeps ${HASH_BYTES}-byte hashes; the hasher returned ${h.length} bytes for ${batch.length} keys`);
             const words = new DataView(h.buffer, h.byteOffset, h.byteLength);
             batch.forEach((k, i) => {
               appender.appendVarchar(k);

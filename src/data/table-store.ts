@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { POINT_BYTES } from '../crypto/group.js';
 import type { Cell, GroupAggregate } from '../query/result.js';
 import { DuckDBConnection, DuckDBInstance, type DuckDBDateValue, type DuckDBTimestampValue, type DuckDBValue } from '@duckdb/node-api';
 import { CleanroomError, errorMessage } from '../errors.js';
@@ -16,7 +15,7 @@ import type { CheckedTable } from './checked-table.js';
 import { sourceName, type TableSource } from './table-source.js';
 import { DataInvalid, problemList } from './data-problem.js';
 import { FileReader } from './file-reader.js';
-import { HASH_WORDS, HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
+import { HASH_BYTES, HASH_WORDS, HashCache, type CacheLease, type KeyHasher } from './hash-cache.js';
 import { PostgresReader } from './postgres-reader.js';
 import { changedDuringQuery, type ReaderHost, type TableReader, type TableReport } from './table-reader.js';
 import { dimensionSql } from './dimension-sql.js';
@@ -59,6 +58,9 @@ async function openDuckDB(cacheDir: string): Promise<DuckDBInstance> {
 }
 
 export type { TableReport } from './table-reader.js';
+
+/** Matched indices appended to DuckDB between two turns of the event loop: a few milliseconds' work. */
+const APPEND_ROWS_PER_TURN = 16_384;
 
 
 /** The columns a query reads from one side: what decides whether the side's data can serve it. */
@@ -217,7 +219,7 @@ export class TableStore {
         `SELECT f.part, ${HASH_WORDS.map((w) => `any_value(c.${w}) AS ${w}`).join(', ')} FROM (${sql}) f LEFT JOIN ${lease.relation} c ON f.nk = c.nk GROUP BY f.part, f.nk ORDER BY f.part, ${saltedOrder('f.nk', params.length)}`,
         params,
       );
-      let batch = new Uint8Array(batchSize * POINT_BYTES);
+      let batch = new Uint8Array(batchSize * HASH_BYTES);
       let view = new DataView(batch.buffer);
       let n = 0;
       let part = 0;
@@ -229,8 +231,8 @@ export class TableStore {
         for (let i = 0; i < chunk.rowCount; i++) {
           const at = Number(partColumn.getItem(i) as number);
           if (at !== part && n > 0) {
-            yield { part, points: batch.subarray(0, n * POINT_BYTES) };
-            batch = new Uint8Array(batchSize * POINT_BYTES);
+            yield { part, points: batch.subarray(0, n * HASH_BYTES) };
+            batch = new Uint8Array(batchSize * HASH_BYTES);
             view = new DataView(batch.buffer);
             n = 0;
           }
@@ -239,11 +241,11 @@ export class TableStore {
             const word = words[w]!.getItem(i) as bigint | null;
             // Every key of the table is in its cache; a miss means the file changed under us during the query.
             if (word === null) throw changedDuringQuery(checked);
-            view.setBigUint64(n * POINT_BYTES + w * 8, word, true);
+            view.setBigUint64(n * HASH_BYTES + w * 8, word, true);
           }
           if (++n === batchSize) {
             yield { part, points: batch };
-            batch = new Uint8Array(batchSize * POINT_BYTES);
+            batch = new Uint8Array(batchSize * HASH_BYTES);
             view = new DataView(batch.buffer);
             n = 0;
           }
@@ -251,7 +253,7 @@ export class TableStore {
       }
       await this.unchanged(checked);
       this.streamed.set(side, checked.stamp);
-      if (n > 0) yield { part, points: batch.subarray(0, n * POINT_BYTES) };
+      if (n > 0) yield { part, points: batch.subarray(0, n * HASH_BYTES) };
     } catch (err) {
       throw await this.failure(side.table, columns, err);
     } finally {
@@ -349,11 +351,13 @@ export class TableStore {
       // A temporary table belongs to its connection: queries at once each have their own.
       await conn.run('CREATE TEMP TABLE matched (i BIGINT, part INTEGER)');
       const appender = await conn.createAppender('matched');
-      indices.forEach((i, at) => {
-        appender.appendBigInt(BigInt(i));
+      for (let at = 0; at < indices.length; at++) {
+        appender.appendBigInt(BigInt(indices[at]!));
         appender.appendInteger(parts?.[at] ?? 0);
         appender.endRow();
-      });
+        // Millions of matches take seconds to append: the session's keepalives and messages go on meanwhile.
+        if ((at + 1) % APPEND_ROWS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+      }
       appender.closeSync();
       const { sql, params } = keySetSql(side, relation);
       const hits = `SELECT k.nk, m.part FROM (SELECT nk, row_number() OVER (ORDER BY ${saltedOrder('nk', params.length + 1)}) - 1 AS i FROM (${distinctKeysSql(side, sql)})) k JOIN matched m ON k.i = m.i`;

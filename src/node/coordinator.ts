@@ -301,7 +301,7 @@ export class QueryCoordinator {
       const parts = plan.mode === 'aggregate' ? plan.partnerGroups?.labels : undefined;
       return new PartnerSession(parts ? { ...params, partSecrets: parts.map(() => QuerySecret.generate()) } : params);
     }
-    return new RingSession({ queryId, plan, self, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
+    return new RingSession({ queryId, plan, self, group, secret: QuerySecret.generate(), ...(aggregator ? { extra: QuerySecret.generate() } : {}) });
   }
 
   private async plan(sql: string, querier: string, manifest: Manifest): Promise<QueryPlan> {

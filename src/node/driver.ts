@@ -1,4 +1,3 @@
-import { POINT_BYTES } from '../crypto/group.js';
 import { hashToGroupDst } from '../crypto/group.js';
 import type { CryptoPool } from '../crypto/pool.js';
 import type { KeyHasher } from '../data/hash-cache.js';
@@ -110,7 +109,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     // A step's checks queue behind its multiplications: the machine reads the answers in that order.
     const work = [...(step.blind ?? []), ...(step.check ?? [])];
     for (const req of work) {
-      const points = ('returned' in req ? req.returned : req.points).length / POINT_BYTES;
+      const points = ('returned' in req ? req.returned : req.points).length / pool.pointBytes;
       kinds.push({ own, points });
       tracker?.blindStarted(own, points);
     }
@@ -176,14 +175,21 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     const keyParts = parts && { dimensions: parts.positions.map((i) => plan.groupBy[i]!), labels: parts.labels, ...(plan.privacy ? { perKey: parts.perKey } : {}) };
     return store.hashedPartKeys(machine.side, keyParts, hasher, PSI_BATCH_KEYS, columnsRead(plan, machine.side));
   };
+  /**
+   * Resolves once few enough multiplications wait: the own key stream and every peer's stream alike take their next
+   * batch only then, so what waits in memory is a few batches per worker, not a whole set.
+   */
+  const backlog = async (): Promise<void> => {
+    while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
+  };
   const produce = async (): Promise<void> => {
     // Counted once for the progress total (the key stream reuses the count's key set); a part repeats keys.
     if (tracker && !parts) tracker.ownKeys(await store.distinctKeys(machine.side, columnsRead(plan, machine.side)));
     for await (const { part, points } of keyStream()) {
       if (control.outcome) return;
       apply(machine.ownHashed(points, part), true);
-      ownKeys += points.length / POINT_BYTES;
-      while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
+      ownKeys += points.length / pool.pointBytes;
+      await backlog();
     }
     tracker?.ownStreamEnded();
     if (!control.outcome) apply(machine.ownEnd(), true);
@@ -209,6 +215,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     // A member's user cancelled: the query fails with that code here too, and this node tells the members it reaches.
     if (msg.type === 'abort' && msg.code === 'CANCELLED') return fail(new CleanroomError('CANCELLED', `${peer} cancelled the query: ${peerText(msg.message)}`));
     apply(machine.receive(peer, msg));
+    return backlog();
   }, idle);
   apply(machine.start());
   try {

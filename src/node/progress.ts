@@ -1,6 +1,5 @@
-import { POINT_BYTES } from '../crypto/group.js';
 import { PROGRESS_INTERVAL_MS, PROGRESS_MIN_RATE_MS } from '../limits.js';
-import type { SessionMessage } from '../wire/messages.js';
+import { WIRE_POINT_BYTES, type SessionMessage } from '../wire/messages.js';
 
 import { OWN_STEPS, type OwnStep, type PeerActivity } from '../control/control-event.js';
 
@@ -165,7 +164,7 @@ export class ProgressTracker {
           peer.streams.set(key, s);
           if (!mine) this.opened();
         }
-        const n = msg.points.length / POINT_BYTES;
+        const n = msg.points.length / WIRE_POINT_BYTES;
         s.done += n;
         if (!mine) this.peerReceived += n;
         peer.current = key;

@@ -81,10 +81,11 @@ export class SessionControl {
   }
 
   /**
-   * Hands every peer's messages to `onMessage`, in arrival order per peer, until the session ends. A peer whose part is over says `bye` before it closes; if every peer has done so and `settled` (the
+   * Hands every peer's messages to `onMessage`, in arrival order per peer, the next once the last one's promise (if
+   * any) settles, until the session ends. A peer whose part is over says `bye` before it closes; if every peer has done so and `settled` (the
    * work already queued) brings no outcome, this member cannot complete.
    */
-  listen(onMessage: (peer: string, m: SessionMessage) => void, settled: () => Promise<unknown>): void {
+  listen(onMessage: (peer: string, m: SessionMessage) => void | Promise<void>, settled: () => Promise<unknown>): void {
     let listening = this.conns.size;
     for (const [peer, conn] of this.conns) {
       void (async () => {
@@ -99,7 +100,9 @@ export class SessionControl {
             }
             if (!msg || this.outcome) return;
             this.touch();
-            if (msg.type !== 'keepalive') onMessage(peer, msg);
+            // A message whose work is still queued holds the next one back: unread, they stay in the socket, and TCP
+            // slows the sender down instead of this node holding a whole peer set in memory (flat at 10M keys).
+            if (msg.type !== 'keepalive') await onMessage(peer, msg);
           }
         } finally {
           if (--listening === 0) void settled().then(() => this.fail(new CleanroomError('ABORTED', 'every other member ended its part before this one was complete')));

@@ -1,4 +1,3 @@
-import { POINT_BYTES } from '../crypto/group.js';
 import { countOnlyVector } from '../query/group-vector.js';
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
@@ -28,7 +27,7 @@ export class AggregatorSession extends PairSession {
   private readonly ownOut: FullBatchStream;
   private readonly qIn = new InboundStream('q');
   private readonly pqIn: InboundStream;
-  private readonly qSet = new PointSet();
+  private readonly qSet: PointSet;
   /** Q batches handed out for blinding and not yet back: the set is complete only when none is. */
   private qPending = 0;
   /** Returned batches that arrived while Q's set was still being blinded. */
@@ -60,6 +59,7 @@ export class AggregatorSession extends PairSession {
 
   constructor(p: PairParams) {
     super(p, p.self);
+    this.qSet = new PointSet(p.group.pointBytes);
     this.ownOut = new FullBatchStream('p', p.queryId, this.padsOwnSet);
     this.dummies = this.release.noise?.dummies;
     const groups = p.plan.mode === 'aggregate' ? p.plan.partnerGroups : undefined;
@@ -91,7 +91,7 @@ export class AggregatorSession extends PairSession {
     for (const m of msgs) {
       if (m.type !== 'points') continue;
       this.sentStarts.push((this.sentStarts.at(-1) ?? 0) + (this.sentSizes.at(-1) ?? 0));
-      this.sentSizes.push(m.points.length / POINT_BYTES);
+      this.sentSizes.push(m.points.length / this.p.group.pointBytes);
       if (this.verified) this.sentPoints.push(m.points);
     }
     return msgs;
@@ -193,7 +193,7 @@ export class AggregatorSession extends PairSession {
    */
   private match(batch: Uint8Array): void {
     if (this.p.plan.mode !== 'count-only') return this.matchInOrder(batch);
-    for (let off = 0; off < batch.length; off += POINT_BYTES) if (this.qSet.has(batch, off)) this.matchedCount += 1;
+    for (let off = 0; off < batch.length; off += this.p.group.pointBytes) if (this.qSet.has(batch, off)) this.matchedCount += 1;
   }
 
   /**
@@ -206,7 +206,8 @@ export class AggregatorSession extends PairSession {
     const sent = Math.floor(k / this.parts);
     const part = k % this.parts;
     const start = this.sentStarts[sent];
-    const size = batch.length / POINT_BYTES;
+    const width = this.p.group.pointBytes;
+    const size = batch.length / width;
     if (start === undefined) throw new ProtocolViolation('bad-count', `returned batch ${k} answers none of the ${this.sentSizes.length} batches sent`);
     if (size !== this.sentSizes[sent]) throw new ProtocolViolation('bad-count', `returned batch ${k} holds ${size} points for a batch of ${this.sentSizes[sent]}`);
     const padding = this.paddingPositions;
@@ -217,7 +218,7 @@ export class AggregatorSession extends PairSession {
         skipped += 1;
         continue;
       }
-      if (!this.qSet.has(batch, j * POINT_BYTES)) continue;
+      if (!this.qSet.has(batch, j * width)) continue;
       this.matched.push(position - skipped);
       if (this.byPart) this.matchedParts.push(part);
       this.matchedCount += 1;

@@ -1,4 +1,3 @@
-import { POINT_BYTES } from '../crypto/group.js';
 
 import type { PsiGroup } from '../crypto/group.js';
 import { QuerySecret } from '../crypto/secret.js';
@@ -26,8 +25,8 @@ export function dummySlots(plan: DummyPlan): number {
 
 /** `n` points X25519(r, 9), each r fresh and wiped at once: the fillers, which match nothing. */
 function randomPoints(group: PsiGroup, n: number): Uint8Array {
-  const out = new Uint8Array(n * POINT_BYTES);
-  for (let i = 0; i < n; i++) out.set(freshPoint(group), i * POINT_BYTES);
+  const out = new Uint8Array(n * group.pointBytes);
+  for (let i = 0; i < n; i++) out.set(freshPoint(group), i * group.pointBytes);
   return out;
 }
 
@@ -61,9 +60,9 @@ export class DummyMatches {
 
   /** X25519(r, A) for the dummies, X25519(f, 9) for a fresh f for the fillers; then every r is wiped: one-time secrets. */
   answer(base: Uint8Array): Uint8Array {
-    const out = new Uint8Array(this.secrets.length * POINT_BYTES);
+    const out = new Uint8Array(this.secrets.length * this.group.pointBytes);
     out.set(this.raise(this.secrets.slice(0, this.count), base));
-    out.set(randomPoints(this.group, this.secrets.length - this.count), this.count * POINT_BYTES);
+    out.set(randomPoints(this.group, this.secrets.length - this.count), this.count * this.group.pointBytes);
     this.zero();
     return out;
   }
@@ -74,8 +73,8 @@ export class DummyMatches {
   }
 
   private raise(secrets: readonly QuerySecret[], point: Uint8Array): Uint8Array {
-    const out = new Uint8Array(secrets.length * POINT_BYTES);
-    secrets.forEach((s, i) => out.set(this.group.blind(s, point), i * POINT_BYTES));
+    const out = new Uint8Array(secrets.length * this.group.pointBytes);
+    secrets.forEach((s, i) => out.set(this.group.blind(s, point), i * this.group.pointBytes));
     return out;
   }
 }

@@ -1,4 +1,3 @@
-import { POINT_BYTES } from '../crypto/group.js';
 
 import type { PsiGroup } from '../crypto/group.js';
 import type { QuerySecret } from '../crypto/secret.js';
@@ -125,7 +124,7 @@ export abstract class PairSession extends Session {
     return this.unlessEnded(() => {
       if (this.ownClosing) throw new CleanroomError('INTERNAL', 'own points after the end of the own key stream');
       if (!Number.isInteger(part) || part < 0 || part >= this.ownKeys.length) throw new CleanroomError('INTERNAL', `own points of part ${part}, of ${this.ownKeys.length}`);
-      this.ownKeys[part]! += hashed.length / POINT_BYTES;
+      this.ownKeys[part]! += hashed.length / this.p.group.pointBytes;
       if (this.p.partSecrets) return this.blindOwn([{ points: hashed, padding: new Uint32Array(0) }], this.p.partSecrets[part]);
       return this.blindOwn(this.padded ? this.padded.add(hashed) : [{ points: hashed, padding: new Uint32Array(0) }]);
     });

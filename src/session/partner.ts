@@ -1,5 +1,6 @@
 import type { SessionMessage } from '../wire/messages.js';
-import { shufflePoints } from '../crypto/shuffle.js';
+import { shuffledBatches, shufflePoints } from '../crypto/shuffle.js';
+import { PSI_BATCH_KEYS } from '../limits.js';
 import { ProtocolViolation } from '../errors.js';
 import { PairSession, type PairParams, toPeer } from './pair.js';
 import { InboundStream, OutboundStream } from './point-stream.js';
@@ -74,9 +75,10 @@ export class PartnerSession extends PairSession {
    * matched) and send it.
    */
   protected ownComplete(): Step {
-    const all = shufflePoints(Buffer.concat([...this.own, ...(this.dummies ? [this.dummies.points] : [])]));
+    const own = this.own;
     this.own = [];
-    const send = [...this.qOut.batches(all), this.qOut.end()];
+    if (this.dummies) own.push(this.dummies.points.slice());
+    const send = [...shuffledBatches(own, this.p.group.pointBytes, PSI_BATCH_KEYS).flatMap((b) => this.qOut.batches(b)), this.qOut.end()];
     if (this.p.plan.mode !== 'count-only') {
       send.push(...this.pending.flatMap((b) => this.returnBatch(b)));
       this.pending = [];

@@ -1,6 +1,4 @@
-import { POINT_BYTES } from '../crypto/group.js';
-
-import type { Points, PointStage, SessionMessage } from '../wire/messages.js';
+import { WIRE_POINT_BYTES, type Points, type PointStage, type SessionMessage } from '../wire/messages.js';
 import type { RandomSource } from '../dp/random-source.js';
 import { ProtocolViolation } from '../errors.js';
 import { MAX_QUERY_KEYS, PSI_BATCH_KEYS } from '../limits.js';
@@ -31,7 +29,7 @@ export class InboundStream {
       throw new ProtocolViolation(msg.seq < this.nextSeq ? 'replayed-batch' : 'skipped-batch', `stage ${this.stage}: batch ${msg.seq} where ${this.nextSeq} was due`);
     }
     this.nextSeq += 1;
-    this.received += msg.points.length / POINT_BYTES;
+    this.received += msg.points.length / WIRE_POINT_BYTES;
     if (this.received > this.max) throw new ProtocolViolation('over-limit', `stage ${this.stage}: more than ${this.max} points`);
   }
 
@@ -62,10 +60,10 @@ export class OutboundStream {
   /** Splits `points` into protocol batches. */
   batches(points: Uint8Array): SessionMessage[] {
     const out: SessionMessage[] = [];
-    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * POINT_BYTES) {
-      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * POINT_BYTES));
+    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * WIRE_POINT_BYTES) {
+      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * WIRE_POINT_BYTES));
       out.push({ type: 'points', queryId: this.queryId, stage: this.stage, seq: this.seq++, points: chunk });
-      this.sent += chunk.length / POINT_BYTES;
+      this.sent += chunk.length / WIRE_POINT_BYTES;
     }
     return out;
   }
@@ -94,13 +92,13 @@ export class FullBatchStream {
   }
 
   get count(): number {
-    return this.out.count + this.held.length / POINT_BYTES;
+    return this.out.count + this.held.length / WIRE_POINT_BYTES;
   }
 
   append(points: Uint8Array): SessionMessage[] {
     if (!this.hold) return this.out.batches(points);
     const all = this.held.length > 0 ? Buffer.concat([this.held, points]) : points;
-    const whole = all.length - (all.length % (PSI_BATCH_KEYS * POINT_BYTES));
+    const whole = all.length - (all.length % (PSI_BATCH_KEYS * WIRE_POINT_BYTES));
     this.held = Uint8Array.from(all.subarray(whole));
     return this.out.batches(all.subarray(0, whole));
   }
@@ -159,7 +157,7 @@ export class PaddedStream {
     for (;;) {
       this.slots ??= this.draw();
       const keys = PSI_BATCH_KEYS - this.slots.length;
-      if (this.held.length < keys * POINT_BYTES) return out;
+      if (this.held.length < keys * WIRE_POINT_BYTES) return out;
       out.push(this.batch(keys, this.slots));
       this.slots = undefined;
     }
@@ -167,7 +165,7 @@ export class PaddedStream {
 
   /** The end of the key stream: the keys held and the padding left, in batches. */
   finish(): PaddedBatch[] {
-    const keys = this.held.length / POINT_BYTES;
+    const keys = this.held.length / WIRE_POINT_BYTES;
     const total = keys + this.left;
     const slots = randomSubset(total, this.left, this.random);
     this.slots = undefined;
@@ -189,8 +187,8 @@ export class PaddedStream {
   }
 
   private batch(keys: number, padding: Uint32Array): PaddedBatch {
-    const points = this.held.subarray(0, keys * POINT_BYTES);
-    this.held = this.held.subarray(keys * POINT_BYTES);
+    const points = this.held.subarray(0, keys * WIRE_POINT_BYTES);
+    this.held = this.held.subarray(keys * WIRE_POINT_BYTES);
     for (const slot of padding) this.positions.push(this.next + slot);
     this.next += keys + padding.length;
     this.left -= padding.length;

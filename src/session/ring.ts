@@ -1,4 +1,4 @@
-import { POINT_BYTES } from '../crypto/group.js';
+import type { PsiGroup } from '../crypto/group.js';
 import { countOnlyVector } from '../query/group-vector.js';
 import type { GroupAggregate } from '../query/result.js';
 import type { SessionMessage } from '../wire/messages.js';
@@ -34,6 +34,8 @@ export interface RingParams {
   readonly secret: QuerySecret;
   /** P only: the second secret that keeps its own set incomparable with everyone else's. */
   readonly extra?: QuerySecret;
+  /** The group the points are elements of: only their size matters here. */
+  readonly group: PsiGroup;
 }
 
 type Continuation = { kind: 'own'; extraNext: boolean } | { kind: 'hop'; set: string } | { kind: 'intersection' };
@@ -63,13 +65,17 @@ export class RingSession extends Session {
   private intersectionSent = false;
   /** P: its own fully blinded set in its own order, and the intersection raised to t. */
   private ownFinal: Uint8Array[] = [];
-  private intersection = new PointSet();
+  private intersection: PointSet;
   private intersectionPending = 0;
   private phase: 'psi' | 'aggregating' | 'done' = 'psi';
   private readonly release: Release;
 
+  private readonly width: number;
+
   constructor(private readonly r: RingParams) {
     super(r.queryId);
+    this.width = r.group.pointBytes;
+    this.intersection = new PointSet(this.width);
     this.p = r.plan.aggregator.table.owner;
     this.others = r.plan.others.map((o) => o.table.owner);
     this.combiner = this.others[0]!;
@@ -127,7 +133,7 @@ export class RingSession extends Session {
     return this.unlessEnded(() => {
       if (this.phase !== 'psi') throw new CleanroomError('INTERNAL', 'own keys after the PSI phase');
       this.transit(this.r.self, null).pending += 1;
-      this.ownCount += hashed.length / POINT_BYTES;
+      this.ownCount += hashed.length / this.width;
       this.queue.push({ kind: 'own', extraNext: this.r.extra !== undefined });
       return { send: [], blind: [{ points: hashed, secret: this.r.secret }] };
     });
@@ -245,7 +251,7 @@ export class RingSession extends Session {
 
   private finalSet(set: string): PointSet {
     let s = this.finals.get(set);
-    if (!s) this.finals.set(set, (s = new PointSet()));
+    if (!s) this.finals.set(set, (s = new PointSet(this.width)));
     return s;
   }
 
@@ -289,10 +295,10 @@ export class RingSession extends Session {
 
   private batchesTo(to: string, t: Transit, points: Uint8Array, stage: 'hop' | 'final' = 'final'): Envelope[] {
     const out: Envelope[] = [];
-    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * POINT_BYTES) {
-      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * POINT_BYTES));
+    for (let off = 0; off < points.length; off += PSI_BATCH_KEYS * this.width) {
+      const chunk = points.subarray(off, Math.min(points.length, off + PSI_BATCH_KEYS * this.width));
       out.push({ to, msg: { type: 'ring', queryId: this.r.queryId, set: t.set, stage, seq: t.seq++, points: chunk } });
-      t.sent += chunk.length / POINT_BYTES;
+      t.sent += chunk.length / this.width;
     }
     return out;
   }
@@ -321,9 +327,9 @@ export class RingSession extends Session {
     }
     if (!this.finalStreams.get(this.p)?.ended || !this.finalStreams.get('*')?.ended || this.intersectionPending > 0) return { send: [] };
     const own = Buffer.concat(this.ownFinal);
-    if (own.length / POINT_BYTES !== this.ownCount) throw new ProtocolViolation('bad-count', `${own.length / POINT_BYTES} of ${this.ownCount} own keys came back`);
+    if (own.length / this.width !== this.ownCount) throw new ProtocolViolation('bad-count', `${own.length / this.width} of ${this.ownCount} own keys came back`);
     const matched: number[] = [];
-    for (let off = 0; off < own.length; off += POINT_BYTES) if (this.intersection.has(own, off)) matched.push(off / POINT_BYTES);
+    for (let off = 0; off < own.length; off += this.width) if (this.intersection.has(own, off)) matched.push(off / this.width);
     this.r.secret.zero();
     this.r.extra!.zero();
     this.ownFinal = [];
@@ -338,10 +344,11 @@ export class RingSession extends Session {
 
   /** C: the intersection of the others' fully blinded sets, shuffled, to P. */
   private sendIntersection(): Envelope[] {
-    const [first, ...rest] = this.others.map((o) => this.finals.get(o) ?? new PointSet());
-    const all = first!.all();
+    const [first, ...rest] = this.others.map((o) => this.finals.get(o) ?? new PointSet(this.width));
     const inAll: Uint8Array[] = [];
-    for (let off = 0; off < all.length; off += POINT_BYTES) if (rest.every((s) => s.has(all, off))) inAll.push(all.subarray(off, off + POINT_BYTES));
+    for (const chunk of first!.chunks()) {
+      for (let off = 0; off < chunk.length; off += this.width) if (rest.every((s) => s.has(chunk, off))) inAll.push(chunk.subarray(off, off + this.width));
+    }
     this.finals.clear();
     this.aggregating();
     const t: Transit = { set: '*', inbound: null, pending: 0, buffered: [], ended: true, seq: 0, sent: 0, done: true };

@@ -1,4 +1,4 @@
-import { POINT_BYTES } from '../crypto/group.js';
+import { WIRE_POINT_BYTES } from '../wire/messages.js';
 import { ProtocolViolation } from '../errors.js';
 import { MAX_FRAME_BYTES, PSI_BATCH_KEYS } from '../limits.js';
 
@@ -16,7 +16,7 @@ const LENGTH_BYTES = 4;
 /** Control messages (propose, accept, abort, a count) all fit: the same size on the wire. */
 export const MIN_PADDED_BYTES = 1024;
 /** A full point batch, plus its message's other fields (type, queryId, stage or set, seq) with room. */
-export const POINT_FRAME_BYTES = PSI_BATCH_KEYS * POINT_BYTES + 512;
+export const POINT_FRAME_BYTES = PSI_BATCH_KEYS * WIRE_POINT_BYTES + 512;
 /** The largest padded plaintext: one more length prefix than the largest message. */
 export const MAX_PADDED_BYTES = MAX_FRAME_BYTES + LENGTH_BYTES;
 

@@ -3,12 +3,13 @@
  * comparison of a result with the plaintext oracle's answer (scripts/plaintext/) over the same CSV files.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { PlaintextAnswer } from '../../scripts/plaintext/answer.js';
+import type { NodeConfigFile } from '../../src/config/node-config.js';
 import { CLI, createCluster, freePort, startNode, type ClusterSpec, type LocalMember, type RunningNode } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
 import type { Cell, QueryResult } from '../../src/query/result.js';
@@ -57,7 +58,11 @@ export interface Cluster {
  * If one node fails to start, the others are stopped before the error propagates.
  */
 export async function startCluster(
-  spec: Omit<ClusterSpec, 'members'> & { members: readonly MemberSpec[] },
+  spec: Omit<ClusterSpec, 'members'> & {
+    members: readonly MemberSpec[];
+    /** Merged into every node's config.json before it starts: settings createCluster leaves at their defaults (a short silence limit). */
+    config?: Partial<NodeConfigFile>;
+  },
   envOf: (memberId: string) => NodeJS.ProcessEnv = () => ({}),
 ): Promise<Cluster> {
   assertBuilt();
@@ -70,6 +75,12 @@ export async function startCluster(
     members.push({ ...m, port: peerPort[m.id]!, controlPort: controlPort[m.id]! });
   }
   const { nodeDirs } = await createCluster({ ...spec, members });
+  if (spec.config) {
+    for (const dir of Object.values(nodeDirs)) {
+      const file = join(dir, 'config.json');
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...spec.config }, null, 2));
+    }
+  }
   const started = await Promise.allSettled(spec.members.map((m) => startNode(nodeDirs[m.id]!, envOf(m.id))));
   const nodes: Record<string, RunningNode> = {};
   started.forEach((s, i) => {
@@ -171,3 +182,54 @@ export async function startKeyGroupCluster(
   return startCluster({ dir, collaborationId, members, tables, queriers: roles.queriers, receivers: roles.receivers }, envOf);
 }
 
+
+/**
+ * A noble-backend node and a sodium-backend node: lefty owns left_t, keys u0..u149@x.org with group g<i % 3> and
+ * value i; righty owns right_t, keys u100..u249@x.org as `rightKey` writes them in the CSV file (email join, minimum
+ * 5, lefty the querier and granted righty's overlap). `manifest` is what a test changes in the collaboration.
+ */
+export async function startMixedBackendPair(
+  dir: string,
+  collaborationId: string,
+  rightKey: (i: number) => string,
+  manifest: Pick<ClusterSpec, 'verify'> = {},
+): Promise<Cluster> {
+  const tables: Table[] = [
+    {
+      name: 'left_t',
+      owner: 'lefty',
+      columns: [{ name: 'k', type: 'string' }, { name: 'g', type: 'string' }, { name: 'v', type: 'integer', min: 0, max: 1000 }],
+      joinKey: { column: 'k', normalization: 'email' },
+      rules: { aggregations: [{ column: 'v', functions: ['sum'] }], dimensions: ['g'], minDistinctKeys: 5, overlapDisclosure: [] },
+    },
+    {
+      name: 'right_t',
+      owner: 'righty',
+      columns: [{ name: 'k', type: 'string' }],
+      joinKey: { column: 'k', normalization: 'email' },
+      rules: { aggregations: [], dimensions: [], minDistinctKeys: 5, overlapDisclosure: ['lefty'] },
+    },
+  ];
+  const left = join(dir, 'left.csv');
+  const right = join(dir, 'right.csv');
+  writeFileSync(left, 'k,g,v\n' + Array.from({ length: 150 }, (_, i) => `u${i}@x.org,g${i % 3},${i}`).join('\n') + '\n');
+  writeFileSync(right, 'k\n' + Array.from({ length: 150 }, (_, i) => rightKey(i + 100)).join('\n') + '\n');
+  return startCluster({
+    dir,
+    collaborationId,
+    members: [
+      { id: 'lefty', name: 'Left', tables: { left_t: { path: left, format: 'csv' } }, backend: 'noble' },
+      { id: 'righty', name: 'Right', tables: { right_t: { path: right, format: 'csv' } }, backend: 'sodium' },
+    ],
+    tables,
+    queriers: ['lefty'],
+    receivers: ['lefty'],
+    ...manifest,
+  });
+}
+
+/** `l.g, COUNT(*), SUM(l.v)` by group over startMixedBackendPair's tables: keys 100..149 match, g0 holding i % 3 = 0. */
+export const MIXED_BACKEND_GROUPS = [0, 1, 2].map((g) => {
+  const is = Array.from({ length: 50 }, (_, j) => 100 + j).filter((i) => i % 3 === g);
+  return [`g${g}`, is.length, String(is.reduce((a, b) => a + b, 0))];
+});

@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCluster, freePort, query, startNode, type RunningNode } from '../../scripts/local-cluster.js';
+import { query } from '../../scripts/local-cluster.js';
 import type { Table } from '../../src/manifest/schema.js';
-import { assertBuilt, makeTempDir, stopNode } from './helpers.js';
+import { makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
  * A member that works without sending keeps its peers from cutting it off (limits.ts KEEPALIVE_MS). In aggregate
@@ -40,43 +40,36 @@ const TABLES: Table[] = [
 
 describe('keepalive', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
-  let dirs: Record<string, string>;
-  const nodes: RunningNode[] = [];
+  let cluster: Cluster;
 
   beforeAll(async () => {
-    assertBuilt();
     tmp = await makeTempDir('keepalive');
     const key = (i: number) => `p${i}@x.com`;
     const sales = join(tmp.dir, 'sales.csv');
     const audience = join(tmp.dir, 'audience.csv');
     writeFileSync(sales, `k,v\n${Array.from({ length: OWN_KEYS }, (_, i) => `${key(i)},${i % 10}`).join('\n')}\n`);
     writeFileSync(audience, `k\n${Array.from({ length: PARTNER_KEYS }, (_, i) => key(i)).join('\n')}\n`);
-    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    ({ nodeDirs: dirs } = await createCluster({
+    cluster = await startCluster({
       dir: tmp.dir,
       collaborationId: 'keepalive',
       members: [
-        { id: 'alpha', name: 'Alpha', port: ports[0]!, controlPort: ports[1]!, tables: { sales: { path: sales, format: 'csv' } } },
-        { id: 'beta', name: 'Beta', port: ports[2]!, controlPort: ports[3]!, tables: { audience: { path: audience, format: 'csv' } } },
+        { id: 'alpha', name: 'Alpha', tables: { sales: { path: sales, format: 'csv' } } },
+        { id: 'beta', name: 'Beta', tables: { audience: { path: audience, format: 'csv' } } },
       ],
       tables: TABLES,
       queriers: ['alpha'],
       receivers: ['alpha'],
-    }));
-    for (const d of Object.values(dirs)) {
-      const config = join(d, 'config.json');
-      writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), sessionIdleTimeoutMs: IDLE_MS }, null, 2));
-    }
-    nodes.push(await startNode(dirs.alpha!), await startNode(dirs.beta!));
+      config: { sessionIdleTimeoutMs: IDLE_MS },
+    });
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all(nodes.map(stopNode));
+    await cluster?.stop();
     await tmp?.cleanup();
   });
 
   it(`a query whose aggregator waits longer than its ${IDLE_MS} ms silence limit for the partner's set completes`, async () => {
-    const answer = await query(dirs.alpha!, 'SELECT COUNT(*), SUM(s.v) FROM sales s JOIN audience a ON s.k = a.k');
+    const answer = await query(cluster.nodeDirs.alpha!, 'SELECT COUNT(*), SUM(s.v) FROM sales s JOIN audience a ON s.k = a.k');
     expect(answer, JSON.stringify(answer)).toMatchObject({ kind: 'result' });
     if (answer.kind !== 'result') return;
     // Every key of the aggregator's matches; their values i mod 10 sum to 4.5 per key.

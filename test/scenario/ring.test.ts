@@ -64,7 +64,7 @@ async function run(members: string[], keys: Record<string, string[]>, sql: strin
       extra = QuerySecret.fromBytes(t.bytes());
       witness[id]!.push(t);
     }
-    sessions[id] = new RingSession({ queryId, plan, self: id, secret: secrets[id]!, ...(extra ? { extra } : {}) });
+    sessions[id] = new RingSession({ queryId, plan, self: id, group, secret: secrets[id]!, ...(extra ? { extra } : {}) });
   }
   const outcomes: Record<string, Outcome> = {};
   const received: Run['received'] = Object.fromEntries(members.map((id) => [id, []]));
@@ -245,7 +245,7 @@ describe('receivers as the manifest says', () => {
   it('a member that is no receiver refuses value shares and labels sent to it', async () => {
     const m = manifest(['p', 'c', 'd']);
     const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), m, 'p');
-    const d = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'd', secret: QuerySecret.generate() });
+    const d = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'd', group: groupBackends()[0]!, secret: QuerySecret.generate() });
     const step = d.receive('p', { type: 'labels', queryId: 'ab'.repeat(16), labels: [] });
     expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', reason: 'unexpected-message' } });
     expect(step.send.map((e) => [e.to, e.msg.type, 'reason' in e.msg && e.msg.reason])).toEqual([['p', 'abort', 'unexpected-message'], ['c', 'abort', 'unexpected-message']]);
@@ -256,7 +256,7 @@ describe('sets that are not a member\'s', () => {
   it('a hop batch naming no member of the query is refused', async () => {
     const m = manifest(['p', 'c', 'd']);
     const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), m, 'p');
-    const c = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'c', secret: QuerySecret.generate() });
+    const c = new RingSession({ queryId: 'ab'.repeat(16), plan, self: 'c', group: groupBackends()[0]!, secret: QuerySecret.generate() });
     const step = c.receive('p', { type: 'ring', queryId: 'ab'.repeat(16), set: 'zzz', stage: 'hop', seq: 0, points: new Uint8Array(32).fill(9) });
     expect(step.outcome).toMatchObject({ kind: 'failed', error: { code: 'PROTOCOL_VIOLATION', reason: 'unexpected-message' } });
   });
@@ -268,7 +268,7 @@ describe('members out of turn (SPEC §4.4)', () => {
   /** Member `self` of a three-member count-only join, handed one message from `from`: the reason it refuses it. */
   async function refusal(self: string, from: string, msg: SessionMessage): Promise<unknown> {
     const plan = planQuery(await parseQuery('SELECT COUNT(*) FROM tp JOIN t_c ON tp.k = t_c.k JOIN t_d ON tp.k = t_d.k'), manifest(['p', 'c', 'd']), 'p');
-    const step = new RingSession({ queryId: QUERY, plan, self, secret: QuerySecret.generate() }).receive(from, msg);
+    const step = new RingSession({ queryId: QUERY, plan, self, group: groupBackends()[0]!, secret: QuerySecret.generate() }).receive(from, msg);
     expect(step.send.every((e) => e.msg.type === 'abort' && e.msg.code === 'PROTOCOL_VIOLATION')).toBe(true);
     return step.outcome?.kind === 'failed' && 'reason' in step.outcome.error ? step.outcome.error.reason : step.outcome;
   }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { randomPermutation, shuffleInPlace, shufflePoints } from '../../src/crypto/shuffle.js';
+import { randomPermutation, shuffledBatches, shuffleInPlace, shufflePoints } from '../../src/crypto/shuffle.js';
 
 /** Index of a permutation of 0..n-1 in lexicographic order (Lehmer code), for counting outcomes. */
 function rank(perm: ArrayLike<number>): number {
@@ -106,6 +106,43 @@ describe('shufflePoints', () => {
 
   it('rejects a ragged buffer', () => {
     expect(() => shufflePoints(new Uint8Array(33))).toThrow(RangeError);
+  });
+});
+
+describe('shuffledBatches', () => {
+  /** Chunks of the given sizes holding points 0, 1, 2… in order (a point's 4 bytes are its number). */
+  const numbered = (sizes: readonly number[]): Uint8Array[] => {
+    let next = 0;
+    return sizes.map((n) => {
+      const c = new Uint8Array(4 * n);
+      for (let i = 0; i < n; i++) new DataView(c.buffer).setUint32(4 * i, next++, true);
+      return c;
+    });
+  };
+  const numbers = (batches: readonly Uint8Array[]): number[] => batches.flatMap((b) => Array.from({ length: b.length / 4 }, (_, i) => new DataView(b.buffer, b.byteOffset).getUint32(4 * i, true)));
+
+  it('returns every point once, in full batches but the last, and lets every chunk go (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 12 }), fc.integer({ min: 1, max: 17 }), (sizes, batch) => {
+        const chunks = numbered(sizes);
+        const total = sizes.reduce((a, b) => a + b, 0);
+        const out = shuffledBatches(chunks, 4, batch);
+        expect(out.map((b) => b.length / 4)).toEqual(Array.from({ length: Math.ceil(total / batch) }, (_, i) => Math.min(batch, total - i * batch)));
+        expect(numbers(out).sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i));
+        expect(chunks.every((c) => c.length === 0)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('is uniform on 3 points spread over chunks of 1 and 2', () => {
+    const counts = outcomeCounts(() => numbers(shuffledBatches(numbered([1, 0, 2]), 4, 2)));
+    expect(chiSquare(counts)).toBeLessThan(THRESHOLD);
+  });
+
+  it('rejects a ragged chunk and a batch size that is no positive integer', () => {
+    expect(() => shuffledBatches([new Uint8Array(8), new Uint8Array(6)], 4, 2)).toThrow(/chunk 1/);
+    expect(() => shuffledBatches([new Uint8Array(8)], 4, 0)).toThrow(RangeError);
   });
 });
 
