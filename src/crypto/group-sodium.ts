@@ -1,12 +1,12 @@
 import { createRequire } from 'node:module';
 import { ProtocolViolation } from '../errors.js';
-import { assertHashInputs, uniformHasher } from './expand-message.js';
+import { assertHashInputs, uniformHasher, type Sha512Native } from './expand-message.js';
 import { BASE_POINT, POINT_BYTES, PSI_SUITE, type PsiGroup } from './group.js';
 import { assertPoints, readEdwardsY, writeMontgomeryU } from './point.js';
 import type { QuerySecret } from './secret.js';
 
 /** The part of sodium-native this backend uses (the package ships no type declarations). */
-export interface SodiumNative {
+export interface SodiumNative extends Sha512Native {
   crypto_core_ed25519_from_uniform(p: Uint8Array, r: Uint8Array): void;
   /** Throws where p or q does not decode to a curve point (no subgroup check). */
   crypto_core_ed25519_add(r: Uint8Array, p: Uint8Array, q: Uint8Array): void;
@@ -36,7 +36,7 @@ export const sodiumGroup: PsiGroup = {
   hashToGroup(keys, dst) {
     assertHashInputs(keys, dst, 'sodium hashToGroup');
     const lib = loadSodium();
-    const toUniform = uniformHasher(dst);
+    const toUniform = uniformHasher(dst, lib);
     const q0 = new Uint8Array(POINT_BYTES);
     const q1 = new Uint8Array(POINT_BYTES);
     const sum = new Uint8Array(POINT_BYTES);
