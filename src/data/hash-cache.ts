@@ -222,8 +222,13 @@ export class HashCache {
   }
 }
 
-/** Written under a temporary name and renamed: a crash never leaves a truncated file behind. */
+/**
+ * Written under a temporary name and renamed: a crash never leaves a truncated file behind. The directory is made
+ * again if the cache was deleted while the hashes were computed: they stay, and no query computes them twice (a cold
+ * 1M-key query hashed its keys twice when its cache was deleted under a fill).
+ */
 async function write(conn: DuckDBConnection, dir: string, select: string): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${randomBytes(12).toString('hex')}.parquet`);
   const partial = `${file}.partial`;
   await conn.run(`COPY (${select}) TO ${quoteLiteral(partial)} (FORMAT parquet)`);

@@ -280,6 +280,26 @@ describe('the hash cache', () => {
     store.close();
   });
 
+  it('deleted while a fill runs: what the fill hashed is kept, in the directory made again, and no key is hashed twice', async () => {
+    const cacheDir = join(dir, 'cache-during');
+    const path = file('during.csv', `k,amount,n,cat\n${Array.from({ length: 8_000 }, (_, i) => `d${i}@x.com,1,1,a`).join('\n')}\n`);
+    const store = await TableStore.open({ t: { path, format: 'csv' } }, cacheDir);
+    let hashed = 0;
+    // One DuckDB chunk at a time, 50 ms each: the deletion lands in the middle of the fill.
+    const slow: KeyHasher = { ...recorder.hasher, parallelism: 1, hash: async (k) => ((hashed += k.length), await new Promise((r) => setTimeout(r, 50)), recorder.hasher.hash(k)) };
+    const side = { table: table(), filters: [] };
+    const streaming = keys(store, side, { ...recorder, hasher: slow });
+    await new Promise((r) => setTimeout(r, 60));
+    rmSync(cacheDir, { recursive: true, force: true });
+    expect(await streaming).toHaveLength(8_000);
+    expect(hashed).toBe(8_000);
+    // Made again owner-only: it holds normalised keys.
+    expect(statSync(cacheDir).mode & 0o777).toBe(0o700);
+    expect(await keys(store, { table: table(), filters: [] }, { ...recorder, hasher: slow })).toHaveLength(8_000);
+    expect(hashed).toBe(8_000);
+    store.close();
+  });
+
   it('a key in two of its files (a deletion during a fill) is still streamed once, and the matched rows stay right', async () => {
     const cacheDir = join(dir, 'cache-twice');
     const path = file('twice.csv', 'k,amount,n,cat\nann@x.com,1,1,a\nbob@x.com,2,1,b\ncarol@x.com,4,1,a\n');
