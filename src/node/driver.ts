@@ -177,11 +177,10 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
   };
   /**
    * Resolves once few enough multiplications wait: the own key stream and every peer's stream alike take their next
-   * batch only then, so what waits in memory is a few batches per worker, not a whole set. A peer's stream also
-   * waits while the machine defers it (`deferringPeers`).
+   * batch only then, so what waits in memory is a few batches per worker, not a whole set.
    */
-  const backlog = async (deferred = () => false): Promise<void> => {
-    while (!control.outcome && (deferred() || blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD)) await nextChange();
+  const backlog = async (): Promise<void> => {
+    while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
   };
   const produce = async (): Promise<void> => {
     // Counted once for the progress total (the key stream reuses the count's key set); a part repeats keys.
@@ -216,7 +215,7 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     // A member's user cancelled: the query fails with that code here too, and this node tells the members it reaches.
     if (msg.type === 'abort' && msg.code === 'CANCELLED') return fail(new CleanroomError('CANCELLED', `${peer} cancelled the query: ${peerText(msg.message)}`));
     apply(machine.receive(peer, msg));
-    return backlog(() => machine.deferringPeers === true);
+    return backlog();
   }, idle);
   apply(machine.start());
   try {

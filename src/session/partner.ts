@@ -55,15 +55,6 @@ export class PartnerSession extends PairSession {
     });
   }
 
-  /**
-   * SPEC §4.2 step 3: P's batches go back only after this member's own set is out, and P can do nothing before it has
-   * that set. Read meanwhile, they would wait here (32 bytes a key, raised) and share the workers with the set P waits
-   * for; left unread, they wait with P, which holds them anyway, and the own set is out in half the time.
-   */
-  get deferringPeers(): boolean {
-    return this.phase === 'psi' && !this.ownEnded;
-  }
-
   /** H(q)^b, any padding among it, is kept until the whole set is blinded: it leaves shuffled. */
   protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
     this.own.push(blinded);

@@ -65,11 +65,6 @@ export interface Machine {
   readonly side: TableSide;
   /** Whether the machine takes this member's key stream (`ownHashed`, then `ownEnd`). */
   readonly keyed: boolean;
-  /**
-   * True while the machine could only hold a peer's batches, not use them: the driver reads no further message from
-   * any peer until it turns false (the message already read is handled), so that those batches stay with their sender.
-   */
-  readonly deferringPeers?: boolean;
   start(): Step;
   /** A batch of this member's own H(k), in the order of its key stream; of one part of it (SPEC §4.6) when it has parts. */
   ownHashed(hashed: Uint8Array, part?: number): Step;
