@@ -101,7 +101,7 @@ export class SessionControl {
             if (!msg || this.outcome) return;
             this.touch();
             // A message whose work is still queued holds the next one back: unread, they stay in the socket, and TCP
-            // slows the sender down instead of this node holding a whole peer set in memory (flat at 10M keys).
+            // slows the sender down instead of this node queueing a whole peer set for its workers.
             if (msg.type !== 'keepalive') await onMessage(peer, msg);
           }
         } finally {
