@@ -15,6 +15,14 @@ import { reblindContext } from '../crypto/verified-reblind.js';
 type Phase = 'psi' | 'aggregating' | 'done';
 
 /**
+ * The aggregator keeps the first 16 bytes of each of Q's raised points (SPEC §4.2 step 4): half the memory at 10M keys
+ * (160 MB). Two different points agree there with probability 2^-128 (blinded points are uniform, and Q cannot aim
+ * at values raised to P's secret), so among the at most 2^26 points of Q's set and 2^26 returned per part a false
+ * match has probability below 2^-76 per part.
+ */
+const MATCH_BYTES = 16;
+
+/**
  * P, the aggregating member (SPEC §4). A pure state machine: events in (its own blinded keys, peer messages,
  * completed blindings, its local aggregates), messages and work requests out. It sends H(p)^a in its own order,
  * has Q's shuffled H(q)^b raised to (H(q)^b)^a, and matches the returned H(p)^ab against them: it learns which of
@@ -59,7 +67,7 @@ export class AggregatorSession extends PairSession {
 
   constructor(p: PairParams) {
     super(p, p.self);
-    this.qSet = new PointSet(p.group.pointBytes);
+    this.qSet = new PointSet(p.group.pointBytes, MATCH_BYTES);
     this.ownOut = new FullBatchStream('p', p.queryId, this.padsOwnSet);
     this.dummies = this.release.noise?.dummies;
     const groups = p.plan.mode === 'aggregate' ? p.plan.partnerGroups : undefined;
@@ -188,7 +196,8 @@ export class AggregatorSession extends PairSession {
   }
 
   /**
-   * Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal. Count-only
+   * Returned points are H(p)^ab and the set holds H(q)^ba: equal bytes exactly when the keys are equal (the first
+   * MATCH_BYTES of them, but for a chance below 2^-76). Count-only
    * returns them shuffled, and a padding point matches nothing; otherwise `matchInOrder`.
    */
   private match(batch: Uint8Array): void {

@@ -10,15 +10,23 @@ const FIRST_BLOCK_POINTS = 1024;
 
 /**
  * A set of group elements of `pointBytes` bytes each in flat typed arrays: a point's bytes plus a 4-byte slot at most
- * half full, instead of a JS string and a Set entry per point (about 100 bytes each). Blinded points are uniformly
- * random, so their first four bytes are already a perfect hash.
+ * three quarters full, instead of a JS string and a Set entry per point (about 100 bytes each). Blinded points are
+ * uniformly random, so their first four bytes are already a perfect hash.
+ *
+ * A set that only answers `has` may keep the first `keptBytes` of each point instead of all of it (the aggregator's,
+ * SPEC §4.2 step 4): two points are then the same when those bytes are, and `chunks` yields the kept bytes.
  */
 export class PointSet {
   private blocks: Uint8Array[] = [];
   private slots = new Uint32Array(0);
   private count = 0;
 
-  constructor(private readonly pointBytes: number) {}
+  constructor(
+    private readonly pointBytes: number,
+    private readonly keptBytes = pointBytes,
+  ) {
+    if (!(Number.isInteger(keptBytes) && keptBytes >= 4 && keptBytes <= pointBytes)) throw new RangeError(`PointSet: keptBytes must be an integer from 4 to ${pointBytes}, got ${keptBytes}`);
+  }
 
   get size(): number {
     return this.count;
@@ -26,9 +34,9 @@ export class PointSet {
 
   /** Adds every point of `batch` (duplicates are kept once). */
   addAll(batch: Uint8Array): void {
-    const width = this.pointBytes;
-    for (let off = 0; off < batch.length; off += width) {
-      if ((this.count + 1) * 2 > this.slots.length) this.rehash();
+    const width = this.keptBytes;
+    for (let off = 0; off < batch.length; off += this.pointBytes) {
+      if ((this.count + 1) * 4 > this.slots.length * 3) this.rehash();
       const slot = this.find(batch, off);
       if (this.slots[slot] !== 0) continue;
       const block = this.count >>> BLOCK_SHIFT;
@@ -46,9 +54,9 @@ export class PointSet {
     return this.count > 0 && this.slots[this.find(bytes, off)] !== 0;
   }
 
-  /** The points in insertion order, a block at a time (views: valid until the next change). */
+  /** The points (their kept bytes) in insertion order, a block at a time (views: valid until the next change). */
   *chunks(): Generator<Uint8Array> {
-    for (let b = 0; b * BLOCK_POINTS < this.count; b++) yield this.blocks[b]!.subarray(0, Math.min(BLOCK_POINTS, this.count - b * BLOCK_POINTS) * this.pointBytes);
+    for (let b = 0; b * BLOCK_POINTS < this.count; b++) yield this.blocks[b]!.subarray(0, Math.min(BLOCK_POINTS, this.count - b * BLOCK_POINTS) * this.keptBytes);
   }
 
   clear(): void {
@@ -69,7 +77,7 @@ export class PointSet {
   }
 
   private equals(index: number, bytes: Uint8Array, off: number): boolean {
-    const width = this.pointBytes;
+    const width = this.keptBytes;
     const block = this.blocks[index >>> BLOCK_SHIFT]!;
     const base = (index & (BLOCK_POINTS - 1)) * width;
     for (let i = 0; i < width; i++) if (block[base + i] !== bytes[off + i]) return false;
@@ -77,7 +85,7 @@ export class PointSet {
   }
 
   private growFirstBlock(): void {
-    const first = new Uint8Array(Math.min(BLOCK_POINTS * this.pointBytes, this.blocks[0]!.length * 2));
+    const first = new Uint8Array(Math.min(BLOCK_POINTS * this.keptBytes, this.blocks[0]!.length * 2));
     first.set(this.blocks[0]!);
     this.blocks[0] = first;
   }
@@ -85,7 +93,7 @@ export class PointSet {
   /** Doubles the slots and places every point again; the points themselves stay where they are. */
   private rehash(): void {
     this.slots = new Uint32Array(Math.max(2 * FIRST_BLOCK_POINTS, this.slots.length * 2));
-    const width = this.pointBytes;
+    const width = this.keptBytes;
     for (let i = 0; i < this.count; i++) {
       const block = this.blocks[i >>> BLOCK_SHIFT]!;
       this.slots[this.find(block, (i & (BLOCK_POINTS - 1)) * width)] = i + 1;

@@ -47,6 +47,27 @@ describe('PointSet', () => {
     for (let i = 0; i < n; i += 997) expect(set.has(all, i * 8)).toBe(true);
   });
 
+  it('keeps only the first keptBytes of each point when asked, and matches on them (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 12, maxLength: 12 }), { maxLength: 60 }), fc.array(fc.uint8Array({ minLength: 12, maxLength: 12 }), { maxLength: 20 }), (points, probes) => {
+        const set = new PointSet(12, 6);
+        set.addAll(Uint8Array.from(points.flatMap((p) => [...p])));
+        const model = new Set(points.map((p) => hex(p, 0, 6)));
+        expect(set.size).toBe(model.size);
+        expect([...set.chunks()].flatMap((c) => Array.from({ length: c.length / 6 }, (_, i) => hex(c, i * 6, 6)))).toEqual([...model]);
+        for (const p of [...points, ...probes]) expect(set.has(p, 0)).toBe(model.has(hex(p, 0, 6)));
+        // The same first 6 bytes and another tail: the same point as far as the set is concerned.
+        for (const p of points) expect(set.has(Uint8Array.from(p, (b, i) => (i < 6 ? b : b ^ 0xff)), 0)).toBe(true);
+      }),
+    );
+  });
+
+  it('refuses to keep fewer than its hash word or more than a point', () => {
+    expect(() => new PointSet(32, 3)).toThrow(RangeError);
+    expect(() => new PointSet(32, 33)).toThrow(RangeError);
+    expect(() => new PointSet(32, 16.5)).toThrow(RangeError);
+  });
+
   it('is empty after clear', () => {
     const set = new PointSet(8);
     const p = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
