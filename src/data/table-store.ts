@@ -27,10 +27,10 @@ import { quoteIdent } from './sql-text.js';
  * DuckDB runs beside the crypto workers: two threads are plenty for scans of local files, and the memory cap keeps
  * a node within its budget whatever the table size. Beyond it DuckDB spills to `spill` in the cache directory: what
  * it writes there is table data, so it goes where the owner-only hash cache is, never to the working directory.
- * 256 MB: filling the hash cache of 3M keys and streaming them took the process to 590 and 717 MiB against 763 and
- * 932 MiB under 512 MB, no slower; under 128 MB the distinct keys of 3M rows did not fit (a block it cannot spill).
+ * 384 MB: the distinct keys of 10M rows need it (under 256 MB DuckDB fails to allocate a block of its hash table it
+ * cannot spill; 3M rows fail under 128 MB), and they took the process to 569 MiB against 726 MiB under 512 MB.
  */
-const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '256MB', temp_directory: join(cacheDir, 'spill') });
+const duckdbSettings = (cacheDir: string) => ({ threads: '2', memory_limit: '384MB', temp_directory: join(cacheDir, 'spill') });
 
 /**
  * The node's DuckDB, in UTC: a TIMESTAMP WITH TIME ZONE of a Parquet file is written out in the TimeZone setting, which
