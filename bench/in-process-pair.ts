@@ -59,6 +59,7 @@ export function runPair(group: PsiGroup, n: number, P: AggregatorSession, Q: Par
   };
   const started = performance.now();
   take(Q.start(), toP);
+  take(Q.ownKeyCount(n), toP);
   for (let i = 0; i < n; i += PSI_BATCH_KEYS) {
     take(Q.ownHashed(group.hashToGroup(qKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toP);
     take(P.ownHashed(group.hashToGroup(pKeys.slice(i, i + PSI_BATCH_KEYS), dst)), toQ);

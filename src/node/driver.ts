@@ -183,8 +183,12 @@ export async function drive(machine: Machine, ctx: DriverContext): Promise<Outco
     while (!control.outcome && blinds.length > pool.threads * BLINDS_AHEAD_PER_THREAD) await nextChange();
   };
   const produce = async (): Promise<void> => {
-    // Counted once for the progress total (the key stream reuses the count's key set); a part repeats keys.
-    if (tracker && !parts) tracker.ownKeys(await store.distinctKeys(machine.side, columnsRead(plan, machine.side)));
+    // Counted before the first batch (the key stream reuses the count's key set): a partner's set streams arranged
+    // by it (SPEC §4.2 step 1), and it is the progress total but with parts, which repeat keys.
+    const keys = await store.distinctKeys(machine.side, columnsRead(plan, machine.side));
+    if (control.outcome) return;
+    if (tracker && !parts) tracker.ownKeys(keys);
+    apply(machine.ownKeyCount(keys), true);
     for await (const { part, points } of keyStream()) {
       if (control.outcome) return;
       apply(machine.ownHashed(points, part), true);

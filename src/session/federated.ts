@@ -89,6 +89,10 @@ export class FederatedSession extends Session {
     return this.isHolder && !this.keyed ? { send: [], aggregate: 'all' } : NOTHING;
   }
 
+  override ownKeyCount(keys: number): Step {
+    return this.unlessEnded(() => this.everyPsi((m) => m.ownKeyCount(keys)));
+  }
+
   ownHashed(hashed: Uint8Array): Step {
     return this.unlessEnded(() => this.everyPsi((m) => m.ownHashed(hashed)));
   }

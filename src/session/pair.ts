@@ -10,6 +10,7 @@ import { osRandom } from '../dp/random-source.js';
 import type { QueryPlan, TableSide } from '../query/plan.js';
 import { addedCount } from './dummy-matches.js';
 import { PaddedStream, type PaddedBatch } from './point-stream.js';
+import { ArrangedStream } from './arranged-stream.js';
 import { assertOwnParts, assertOwnTableSet, assertSetSize } from './probe-guard.js';
 import { Session } from './session.js';
 import { NOTHING, followedBy, type Envelope, type Step } from './step.js';
@@ -73,8 +74,19 @@ export abstract class PairSession extends Session {
   private ownPending = 0;
   /** Every own batch is blinded and the own stream is complete. */
   protected ownEnded = false;
-  /** SPEC §10.2: the batches of this member's own set with its padding among them, when its table has a policy. */
+  /** SPEC §10.2: the aggregator's own set in batches with its padding among them, when its table has a policy. */
   private readonly padded: PaddedStream | undefined;
+  /**
+   * SPEC §4.2 step 1: a partner's set in one part streams arranged, its padding and dummy slots spread uniformly, as
+   * soon as it knows its size (`ownKeyCount`): `arranges` says it must, `arranged` is that stream once it can.
+   */
+  private readonly arranges: boolean;
+  private arranged: ArrangedStream | undefined;
+  /** Where each own request's dummy slots go once its points are back (SPEC §10.3), in request order. */
+  private readonly ownDummies: (Uint32Array | undefined)[] = [];
+  /** The padding count (SPEC §10.2), drawn before the first batch; 0 for a table without a policy. */
+  private readonly paddingCount: number;
+  private readonly random: RandomSource;
   /**
    * SPEC §4.6, §10.2: a partner's set in parts is shuffled whole before it leaves, so its padding is blinded after its
    * keys, this many points.
@@ -92,15 +104,34 @@ export abstract class PairSession extends Session {
     this.release = pairRelease(p, aggregator);
     // The padding count is drawn before the first batch, so that the padding can go out with the keys from the start.
     const padding = this.release.noise?.padding;
-    const random = p.random ?? osRandom;
+    const random = (this.random = p.random ?? osRandom);
     const count = padding?.tables.includes(this.side.table.name) ? addedCount(padding, random) : undefined;
+    this.paddingCount = count ?? 0;
     const parts = p.partSecrets?.length ?? 0;
     if (parts > 0 && (p.plan.mode !== 'aggregate' || p.plan.partnerGroups?.labels.length !== parts || aggregator === p.self)) {
       throw new CleanroomError('INTERNAL', 'part secrets for a query without the partner\'s groups, or for its aggregator');
     }
     this.ownKeys = Array<number>(Math.max(1, parts)).fill(0);
     this.partPadding = parts > 0 ? (count ?? 0) : 0;
-    if (count !== undefined && parts === 0) this.padded = new PaddedStream(count, random);
+    this.arranges = aggregator !== p.self && parts === 0;
+    if (count !== undefined && aggregator === p.self) this.padded = new PaddedStream(count, random);
+  }
+
+  /** The partner's dummy slots in its own set (SPEC §10.3): none but in a count-only DP query. */
+  protected get ownDummySlots(): number {
+    return 0;
+  }
+
+  /** SPEC §4.2 step 1: the number of this member's distinct keys, before the first of them. */
+  override ownKeyCount(keys: number): Step {
+    return this.unlessEnded(() => {
+      if (!this.arranges) return NOTHING;
+      if (this.arranged || this.ownClosing || this.ownKeys[0]! > 0) throw new CleanroomError('INTERNAL', 'the own key count after the key stream began, or twice');
+      // Its points leave as they are blinded: a set under the minimum is refused before the first of them (SPEC §4.2).
+      if (this.p.self !== this.p.plan.querier) assertOwnTableSet(this.p.plan, keys, this.side.table);
+      this.arranged = new ArrangedStream(keys, this.paddingCount, this.ownDummySlots, this.random);
+      return NOTHING;
+    });
   }
 
   get peers(): readonly string[] {
@@ -126,6 +157,7 @@ export abstract class PairSession extends Session {
       if (!Number.isInteger(part) || part < 0 || part >= this.ownKeys.length) throw new CleanroomError('INTERNAL', `own points of part ${part}, of ${this.ownKeys.length}`);
       this.ownKeys[part]! += hashed.length / this.p.group.pointBytes;
       if (this.p.partSecrets) return this.blindOwn([{ points: hashed, padding: new Uint32Array(0) }], this.p.partSecrets[part]);
+      if (this.arranges) return this.blindOwn(this.arrangedStream().add(hashed));
       return this.blindOwn(this.padded ? this.padded.add(hashed) : [{ points: hashed, padding: new Uint32Array(0) }]);
     });
   }
@@ -137,7 +169,7 @@ export abstract class PairSession extends Session {
       // is checked as the set of one query filtered on its label would be.
       if (this.p.self !== this.p.plan.querier) for (const n of this.ownKeys) assertOwnTableSet(this.p.plan, n, this.side.table);
       else if (this.p.partSecrets) assertOwnParts(this.p.plan, this.ownKeys, this.side.table);
-      const last = this.padded?.finish() ?? paddingOnly(this.partPadding);
+      const last = this.arranges ? this.arrangedStream().finish() : (this.padded?.finish() ?? paddingOnly(this.partPadding));
       return last.length > 0 ? this.blindOwn(last, this.p.partSecrets?.[0]) : this.closeOwn();
     });
   }
@@ -150,7 +182,7 @@ export abstract class PairSession extends Session {
       if (request === 'peer') return this.peerBatchBlinded(result);
       if (request === 'check') return this.returnedBatchChecked(result);
       this.ownPending -= 1;
-      return followedBy(this.ownBatchBlinded(result), this.closeOwn());
+      return followedBy(this.ownBatchBlinded(result, this.ownDummies.shift()), this.closeOwn());
     });
   }
 
@@ -225,8 +257,8 @@ export abstract class PairSession extends Session {
     for (const s of this.p.partSecrets ?? []) s.zero();
   }
 
-  /** An own batch raised to the secret: what goes out at once. */
-  protected abstract ownBatchBlinded(blinded: Uint8Array): Envelope[];
+  /** An own batch raised to the secret (with the slots where the partner's dummies go): what goes out at once. */
+  protected abstract ownBatchBlinded(blinded: Uint8Array, dummySlots: Uint32Array | undefined): Envelope[];
   protected abstract peerBatchBlinded(blinded: Uint8Array): Step;
   /** The own stream is complete. */
   protected abstract ownComplete(): Step;
@@ -239,7 +271,13 @@ export abstract class PairSession extends Session {
   private blindOwn(batches: readonly PaddedBatch[], secret = this.p.secret): Step {
     this.ownPending += batches.length;
     this.requests.push(...batches.map(() => 'own' as const));
+    this.ownDummies.push(...batches.map((b) => b.dummies));
     return { send: [], blind: batches.map(({ points, padding }) => ({ points, secret, ...(padding.length > 0 ? { padding } : {}) })) };
+  }
+
+  private arrangedStream(): ArrangedStream {
+    if (!this.arranged) throw new CleanroomError('INTERNAL', 'the partner\'s own keys before their count (ownKeyCount)');
+    return this.arranged;
   }
 
   private closeOwn(): Step {

@@ -14,14 +14,17 @@ import { reblindContext, reblindKey } from '../crypto/verified-reblind.js';
 type Phase = 'psi' | 'holding' | 'done';
 
 /**
- * Q, the member that contributes its key set (SPEC §4). It sends its H(q)^b shuffled, has P's H(p)^a raised to
+ * Q, the member that contributes its key set (SPEC §4). It sends its H(q)^b as a shuffled set, has P's H(p)^a raised to
  * H(p)^ab and returns them: in P's order when its table grants P overlap disclosure, shuffled (count-only)
  * otherwise. Then it holds a share of P's per-group values and opens it as the rules allow. Multiplications are
  * requested from the driver (`blind`) and come back in request order (`blinded`), its own and P's in one queue.
  */
 export class PartnerSession extends PairSession {
   private phase: Phase = 'psi';
+  /** SPEC §4.6: a set in parts, held until it is all blinded, then shuffled whole. */
   private own: Uint8Array[] = [];
+  /** Count-only DP: the dummy points placed in the streamed set so far (SPEC §10.3). */
+  private dummiesPlaced = 0;
   private readonly qOut: OutboundStream;
   private readonly pIn = new InboundStream('p');
   private readonly pqOut: OutboundStream;
@@ -55,10 +58,31 @@ export class PartnerSession extends PairSession {
     });
   }
 
-  /** H(q)^b, any padding among it, is kept until the whole set is blinded: it leaves shuffled. */
-  protected ownBatchBlinded(blinded: Uint8Array): Envelope[] {
-    this.own.push(blinded);
-    return [];
+  protected override get ownDummySlots(): number {
+    return this.dummies ? this.dummies.points.length / this.p.group.pointBytes : 0;
+  }
+
+  /**
+   * H(q)^b as it is blinded, already arranged (SPEC §4.2 step 1), the dummy points put in their slots: it leaves at
+   * once. A set in parts is kept until it is whole, to leave shuffled.
+   */
+  protected ownBatchBlinded(blinded: Uint8Array, dummySlots: Uint32Array | undefined): Envelope[] {
+    if (this.p.partSecrets) {
+      this.own.push(blinded);
+      return [];
+    }
+    return toPeer(this.p, this.qOut.batches(dummySlots && dummySlots.length > 0 ? this.withDummies(blinded, dummySlots) : blinded));
+  }
+
+  /** The batch with the next dummy points over the padding points the worker made at `slots` (SPEC §10.3). */
+  private withDummies(blinded: Uint8Array, slots: Uint32Array): Uint8Array {
+    const width = this.p.group.pointBytes;
+    const dummies = this.dummies!.points;
+    for (const slot of slots) {
+      blinded.set(dummies.subarray(this.dummiesPlaced * width, (this.dummiesPlaced + 1) * width), slot * width);
+      this.dummiesPlaced += 1;
+    }
+    return blinded;
   }
 
   /** H(p)^ab for one batch of P's stream (SPEC §4.6: H(p)^ab_v, for each part v in turn). */
@@ -70,14 +94,12 @@ export class PartnerSession extends PairSession {
   }
 
   /**
-   * The whole own set is blinded, its padding with it (SPEC §10.2: made among the keys, so the time to this member's
-   * first frame follows its padded size): shuffle it with the dummies (its order would tell P which of Q's rows
-   * matched) and send it.
+   * The whole own set is blinded and out, its padding and dummies among it; a set in parts (SPEC §4.6) goes now,
+   * shuffled whole (the order of its parts would tell P which part each point is of).
    */
   protected ownComplete(): Step {
     const own = this.own;
     this.own = [];
-    if (this.dummies) own.push(this.dummies.points.slice());
     const send = [...shuffledBatches(own, this.p.group.pointBytes, PSI_BATCH_KEYS).flatMap((b) => this.qOut.batches(b)), this.qOut.end()];
     if (this.p.plan.mode !== 'count-only') {
       send.push(...this.pending.flatMap((b) => this.returnBatch(b)));

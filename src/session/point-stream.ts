@@ -117,6 +117,12 @@ export interface PaddedBatch {
   readonly points: Uint8Array;
   /** Ascending indices in the batch of its padding points, which the worker makes (`BlindRequest.padding`). */
   readonly padding: Uint32Array;
+  /**
+   * The partner's streamed set (SPEC §10.3): which of the `padding` slots are its dummy slots, ascending, which it
+   * overwrites with its dummy points once the batch is back. The worker makes a padding point there all the same: a
+   * batch costs one multiplication a point whatever its mix, so its time never tells how many dummies it holds.
+   */
+  readonly dummies?: Uint32Array;
 }
 
 /**
@@ -196,7 +202,7 @@ export class PaddedStream {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+export function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a);
   out.set(b, a.length);
@@ -213,7 +219,7 @@ function heads(n: number, random: RandomSource): number {
 }
 
 /** m distinct integers of [0, n), every subset equally likely (Floyd's algorithm), ascending. */
-function randomSubset(n: number, m: number, random: RandomSource): Uint32Array {
+export function randomSubset(n: number, m: number, random: RandomSource): Uint32Array {
   const chosen = new Set<number>();
   for (let j = n - m; j < n; j++) {
     const t = Number(random.below(BigInt(j + 1)));

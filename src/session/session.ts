@@ -35,6 +35,11 @@ export abstract class Session implements Machine {
     return NOTHING;
   }
 
+  /** Only a partner's streamed set needs its size before its first batch (SPEC §4.2 step 1). */
+  ownKeyCount(_keys: number): Step {
+    return NOTHING;
+  }
+
   receive(from: string, msg: SessionMessage): Step {
     return this.guard(() => {
       if (this.over) throw new ProtocolViolation('after-end', `${msg.type} after the query ended`);

@@ -66,6 +66,8 @@ export interface Machine {
   /** Whether the machine takes this member's key stream (`ownHashed`, then `ownEnd`). */
   readonly keyed: boolean;
   start(): Step;
+  /** How many distinct keys this member's key stream holds (of its whole filtered set), before the first of them. */
+  ownKeyCount(keys: number): Step;
   /** A batch of this member's own H(k), in the order of its key stream; of one part of it (SPEC §4.6) when it has parts. */
   ownHashed(hashed: Uint8Array, part?: number): Step;
   ownEnd(): Step;

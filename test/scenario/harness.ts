@@ -96,6 +96,8 @@ export interface Party {
   readonly partSecretBytes?: readonly Uint8Array[];
   /** Own key batches not yet fed (each of one part); ownEnd follows the last. */
   pendingBatches: { readonly part: number; readonly keys: string[] }[];
+  /** Whether the machine was told its key count, as the driver does before the first batch. */
+  counted: boolean;
   ownEnded: boolean;
   readonly received: SessionMessage[];
   readonly sent: SessionMessage[];
@@ -157,6 +159,7 @@ export class Scenario {
         keys: parts.flat(),
         ...(groups ? { parts, partSecretBytes: partSecretBytes!.map((b) => Uint8Array.from(b)) } : {}),
         pendingBatches,
+        counted: false,
         ownEnded: false,
         received: [],
         sent: [],
@@ -196,6 +199,11 @@ export class Scenario {
   feedOne(role: Role): boolean {
     const p = this.party(role);
     if (p.ownEnded || p.outcome) return false;
+    if (!p.counted) {
+      p.counted = true;
+      this.apply(p, this.complete(p, p.machine.ownKeyCount(new Set(p.keys).size)));
+      return true;
+    }
     const batch = p.pendingBatches.shift();
     if (batch) this.apply(p, this.complete(p, p.machine.ownHashed(this.hash(batch.keys), batch.part)));
     else {

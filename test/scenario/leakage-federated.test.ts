@@ -125,6 +125,7 @@ async function run(sql: string, receivers: string[], rows: Rows = ROWS): Promise
   for (const id of members) {
     apply(id, machines[id]!.start());
     if (!machines[id]!.keyed) continue;
+    apply(id, machines[id]!.ownKeyCount(keys[id]!.length));
     apply(id, machines[id]!.ownHashed(hash(keys[id]!)));
     apply(id, machines[id]!.ownEnd());
   }

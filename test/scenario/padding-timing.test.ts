@@ -147,6 +147,7 @@ async function run(o: RunOptions): Promise<Record<Role, Member>> {
 
   const members = o.alone ? [m.P] : [m.P, m.Q];
   for (const x of members) event(x, x.machine.start(), false);
+  for (const x of members) event(x, x.machine.ownKeyCount(x.keys.length), true);
   for (let events = 0; events < 1_000_000; events++) {
     let progressed = false;
     for (const x of members) progressed = feed(x) || progressed;
@@ -230,25 +231,30 @@ describe('P, the aggregator, pads its stream (SPEC §10.2): what its peer and a 
   });
 });
 
-describe('Q, the partner, pays for its padding before its first frame (SPEC §10.2, §10.3)', () => {
+describe('Q, the partner, streams its set as it is blinded, its padding and dummies among it (SPEC §4.2 step 1, §10.2, §10.3)', () => {
   /** Count-only, the publisher (P, no policy) with 500 keys; the advertiser (Q, policy) with `n`, 250 shared. */
   const countData = (n: number): Dataset => cleanData(people(n - 250, 500), people(0, n));
 
-  it('(c) the multiplications Q runs for its own set before its first frame are its padded size, real keys + padding, not its real size', async () => {
+  it('(c) Q\'s first frame follows the one batch of multiplications it carries, whatever Q\'s real or padded size', async () => {
     for (const [n, seed] of [[6_000, 'q one'], [9_000, 'q two']] as const) {
       const { P, Q } = await run({ sql: COUNT_SQL, querier: PUBLISHER, data: countData(n), seeds: { P: 'p', Q: seed } });
       expect(Q.keys.length).toBe(n);
       expect(P.outcome?.kind).toBe('result');
-      const sent = framePoints(Q, 'q').flat().length;
+      const frames = framePoints(Q, 'q');
+      const sent = frames.flat().length;
       // The dummy slots (SPEC §10.3): what Q returns beyond P's points. Q draws them once, before its first batch.
       const slots = streamOf(Q.frames.map((f) => f.msg), 'pq').length / 32 - streamOf(P.frames.map((f) => f.msg), 'p').length / 32;
       const padding = sent - n - slots;
       expect(padding).toBeGreaterThan(0);
+      expect(slots).toBeGreaterThan(0);
       const first = Q.frames.find((f) => f.msg.type === 'points' && f.msg.stage === 'q')!;
-      expect(first.ownDone).toBe(n + padding);
-      // Q's own work comes in whole batches of the stream, the padding among them: no request of padding alone at the end.
-      expect(Q.ownRequests.reduce((s, u) => s + u, 0)).toBe(n + padding);
-      expect(Q.ownRequests.slice(0, -1).every((u) => u === PSI_BATCH_KEYS)).toBe(true);
+      // Its first request, a whole batch of the stream, raised before the first frame left, and no more.
+      expect(first.ownDone).toBe(PSI_BATCH_KEYS);
+      // One request per frame, every one full but the last, one multiplication a point whatever it is (a dummy slot
+      // is made as padding and overwritten): no batch's time tells how many keys, padding points or dummies it holds.
+      expect(frames.slice(0, -1).every((f) => f.length === PSI_BATCH_KEYS)).toBe(true);
+      expect(Q.ownRequests).toEqual(frames.map((f) => f.length));
+      expect(Q.ownRequests.reduce((s, u) => s + u, 0)).toBe(n + padding + slots);
     }
   });
 });

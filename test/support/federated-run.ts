@@ -55,6 +55,7 @@ export function runFederated(o: FederatedRunOptions): FederatedRun {
   for (const id of members) {
     apply(id, machines[id]!.start());
     if (!machines[id]!.keyed) continue;
+    apply(id, machines[id]!.ownKeyCount(o.keys[id]!.length));
     apply(id, machines[id]!.ownHashed(group.hashToGroup(o.keys[id]!.map((k) => new TextEncoder().encode(k)), dst)));
     apply(id, machines[id]!.ownEnd());
   }
