@@ -130,6 +130,11 @@ export class TableStore {
    * a temporary table of its own connection, so the count costs no second pass over the table.
    */
   private readonly keySets = new Map<TableSide, Promise<KeySet>>();
+  /**
+   * Counts running on a side's key set: `release` closes its connection only after them. Closing a DuckDB connection
+   * under a running query corrupted the process's heap (a fuzzed query that failed while the driver counted its keys).
+   */
+  private readonly counting = new Map<TableSide, Promise<unknown>>();
 
   private constructor(
     private db: DuckDBInstance,
@@ -177,6 +182,9 @@ export class TableStore {
   async release(side: TableSide): Promise<void> {
     const counted = this.keySets.get(side);
     this.keySets.delete(side);
+    const counts = this.counting.get(side);
+    this.counting.delete(side);
+    await counts;
     if (counted) await counted.then(({ conn }) => conn.closeSync(), () => {});
     await this.readers.get(side.table.name)?.release(side);
   }
@@ -306,9 +314,9 @@ export class TableStore {
       set.catch(() => {});
       this.keySets.set(side, set);
     }
-    const { conn, keys } = await set;
-    const rows = (await conn.runAndReadAll(`SELECT count(*) FROM ${keys}`)).getRows();
-    return Number(rows[0]![0] as bigint);
+    const count = set.then(({ conn, keys }) => conn.runAndReadAll(`SELECT count(*) FROM ${keys}`));
+    this.counting.set(side, Promise.allSettled([this.counting.get(side), count]));
+    return Number((await count).getRows()[0]![0] as bigint);
   }
 
   /** The distinct normalised keys of a side's filtered table, in a temporary table of a connection of their own. */

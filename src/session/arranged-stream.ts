@@ -51,7 +51,10 @@ export class ArrangedStream {
   /** The end of the key stream: the batches left. */
   finish(): PaddedBatch[] {
     if (this.keysIn !== this.keys) throw new CleanroomError('INTERNAL', `the key stream brought ${this.keysIn} keys where ${this.keys} were counted before it`);
-    return this.cut();
+    const last = this.cut();
+    // Every key came, so every position is cut, unless a held buffer was taken away (a batch handed to a worker twice).
+    if (this.next !== this.total || this.held.length > 0) throw new CleanroomError('INTERNAL', `the own stream ended at position ${this.next} of ${this.total}`);
+    return last;
   }
 
   /** Every batch whose keys are all held. */

@@ -93,8 +93,9 @@ export class FederatedSession extends Session {
     return this.unlessEnded(() => this.everyPsi((m) => m.ownKeyCount(keys)));
   }
 
+  /** Each PSI its own copy: the pool takes a batch's buffer to its worker, which would leave the others an empty view. */
   ownHashed(hashed: Uint8Array): Step {
-    return this.unlessEnded(() => this.everyPsi((m) => m.ownHashed(hashed)));
+    return this.unlessEnded(() => this.everyPsi((m) => m.ownHashed(Uint8Array.from(hashed))));
   }
 
   ownEnd(): Step {

@@ -74,11 +74,13 @@ export abstract class PairSession extends Session {
   private ownPending = 0;
   /** Every own batch is blinded and the own stream is complete. */
   protected ownEnded = false;
-  /** SPEC §10.2: the aggregator's own set in batches with its padding among them, when its table has a policy. */
+  /** SPEC §10.2: an own set that does not stream arranged, in batches with its padding among them, under a policy. */
   private readonly padded: PaddedStream | undefined;
   /**
    * SPEC §4.2 step 1: a partner's set in one part streams arranged, its padding and dummy slots spread uniformly, as
-   * soon as it knows its size (`ownKeyCount`): `arranges` says it must, `arranged` is that stream once it can.
+   * soon as it knows its size (`ownKeyCount`): `arranges` says it must, `arranged` is that stream once it can. Not a
+   * federated join's (§4.5): every holder's PSI gets the same key stream, and streams of one order would let holders
+   * who pool what they saw line their matches up, and count each other's padding.
    */
   private readonly arranges: boolean;
   private arranged: ArrangedStream | undefined;
@@ -113,8 +115,13 @@ export abstract class PairSession extends Session {
     }
     this.ownKeys = Array<number>(Math.max(1, parts)).fill(0);
     this.partPadding = parts > 0 ? (count ?? 0) : 0;
-    this.arranges = aggregator !== p.self && parts === 0;
-    if (count !== undefined && aggregator === p.self) this.padded = new PaddedStream(count, random);
+    this.arranges = aggregator !== p.self && parts === 0 && p.plan.mode !== 'federated';
+    if (count !== undefined && parts === 0 && !this.arranges) this.padded = new PaddedStream(count, random);
+  }
+
+  /** Whether this member's own set leaves as it is blinded (else the partner holds it, to shuffle it whole). */
+  protected get streamsOwnSet(): boolean {
+    return this.arranges;
   }
 
   /** The partner's dummy slots in its own set (SPEC §10.3): none but in a count-only DP query. */

@@ -21,7 +21,7 @@ type Phase = 'psi' | 'holding' | 'done';
  */
 export class PartnerSession extends PairSession {
   private phase: Phase = 'psi';
-  /** SPEC §4.6: a set in parts, held until it is all blinded, then shuffled whole. */
+  /** SPEC §4.5, §4.6: a federated join's set or a set in parts, held until it is all blinded, then shuffled whole. */
   private own: Uint8Array[] = [];
   /** Count-only DP: the dummy points placed in the streamed set so far (SPEC §10.3). */
   private dummiesPlaced = 0;
@@ -44,7 +44,7 @@ export class PartnerSession extends PairSession {
     this.qOut = new OutboundStream('q', p.queryId);
     this.pqOut = new OutboundStream('pq', p.queryId);
     const plan = this.release.noise?.dummies;
-    if (plan) this.dummies = new DummyMatches(p.group, addedCount(plan, p.random ?? osRandom), dummySlots(plan));
+    if (plan) this.dummies = new DummyMatches(p.group, addedCount(plan, p.random ?? osRandom), dummySlots(plan), p.random ?? osRandom);
     this.verified = p.plan.mode === 'aggregate' ? p.plan.verified : undefined;
   }
 
@@ -64,10 +64,10 @@ export class PartnerSession extends PairSession {
 
   /**
    * H(q)^b as it is blinded, already arranged (SPEC §4.2 step 1), the dummy points put in their slots: it leaves at
-   * once. A set in parts is kept until it is whole, to leave shuffled.
+   * once. Another set is kept until it is whole, to leave shuffled.
    */
   protected ownBatchBlinded(blinded: Uint8Array, dummySlots: Uint32Array | undefined): Envelope[] {
-    if (this.p.partSecrets) {
+    if (!this.streamsOwnSet) {
       this.own.push(blinded);
       return [];
     }
@@ -94,8 +94,8 @@ export class PartnerSession extends PairSession {
   }
 
   /**
-   * The whole own set is blinded and out, its padding and dummies among it; a set in parts (SPEC §4.6) goes now,
-   * shuffled whole (the order of its parts would tell P which part each point is of).
+   * The whole own set is blinded and out, its padding and dummies among it; a held set goes now, shuffled whole (a set
+   * in parts comes part by part, SPEC §4.6; a federated join's in one order for every holder, §4.5).
    */
   protected ownComplete(): Step {
     const own = this.own;

@@ -8,7 +8,11 @@ import type { BlindRequest, Machine, Step } from '../../src/session/step.js';
 function work(req: BlindRequest | ReblindCheck, group: PsiGroup): Uint8Array {
   if ('returned' in req) return checkReblind(edwardsFor(group.name), req);
   if (req.prove) return proveReblind(edwardsFor(group.name), req.secret, req.points, req.prove);
-  return blindPadded(group, req.secret, req.points, req.padding ?? new Uint32Array(0));
+  const out = blindPadded(group, req.secret, req.points, req.padding ?? new Uint32Array(0));
+  // The pool takes a blind request's points to its worker when the view covers its buffer whole (src/crypto/pool.ts):
+  // the buffer is detached here likewise, so that a machine that keeps or shares a buffer it handed over fails here.
+  if (req.points.byteOffset === 0 && req.points.byteLength === req.points.buffer.byteLength && req.points.byteLength > 0) structuredClone(req.points.buffer, { transfer: [req.points.buffer as ArrayBuffer] });
+  return out;
 }
 
 /**
