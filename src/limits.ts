@@ -88,9 +88,9 @@ export const STAGE_IDLE_TIMEOUT_MS = 120_000;
 
 /**
  * How often a member that makes local progress without sending anything says so (`keepalive`): half the smallest
- * silence limit a node may configure (1 s), so that no peer cuts off a member that works. In aggregate mode the
- * partner blinds its whole set before any of it leaves (it leaves shuffled): minutes at 10M keys, during which the
- * aggregator, its own set out, hears nothing else.
+ * silence limit a node may configure (1 s), so that no peer cuts off a member that works: a node hashing the keys
+ * its cache lacks before its first batch, a partner holding a set in parts or a federated join's until it is blinded
+ * whole (SPEC §4.2 step 1), minutes at 10M keys, during which its peer hears nothing else.
  */
 export const KEEPALIVE_MS = 500;
 

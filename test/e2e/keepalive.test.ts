@@ -6,10 +6,10 @@ import type { Table } from '../../src/manifest/schema.js';
 import { makeTempDir, startCluster, type Cluster } from './helpers.js';
 
 /**
- * A member that works without sending keeps its peers from cutting it off (limits.ts KEEPALIVE_MS). In aggregate
- * mode the partner blinds its whole set before any of it leaves, shuffled; the aggregator, its own small set out,
- * hears nothing else meanwhile. Here the aggregator holds 10,000 keys and the partner 300,000: the partner hashes and
- * blinds for about 15 s on two idle cores while the aggregator waits, beyond the silence limit IDLE_MS both nodes run
+ * A member that works without sending keeps its peers from cutting it off (limits.ts KEEPALIVE_MS): here the partner
+ * hashes the keys its cache lacks before its first batch (its set then streams as it is blinded, SPEC §4.2 step 1),
+ * and the aggregator, its own small set out, hears nothing else meanwhile. The aggregator holds 10,000 keys and the
+ * partner 300,000: the partner works for about 15 s on two idle cores while the aggregator waits, beyond the silence limit IDLE_MS both nodes run
  * with, which ended the query with TIMEOUT before the keepalive. A keepalive leaves at most every 500 ms while the
  * partner's batches (2,048 hashes or 4,096 multiplications, about 0.3 s each, 0.9 s at 3x slowdown) finish; the
  * longest stretch without either, DuckDB reading a table (itself counted as progress), stays far below IDLE_MS at 3x
